@@ -1,0 +1,52 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Database } from '../src/adapters/postgres/database';
+
+/** A folder of `NNNN_name.sql` files, applied in file-name order and recorded as `<set>/<file>`. */
+export interface MigrationSet {
+  name: string;
+  dir: string;
+}
+
+export const READ_TABLE_MIGRATIONS: MigrationSet = { name: 'read_tables', dir: join(__dirname, 'migrations') };
+export const EVENT_LOG_MIGRATIONS: MigrationSet = {
+  name: 'event_log',
+  dir: join(__dirname, '../src/adapters/postgres/migrations'),
+};
+
+function migrationsOf(set: MigrationSet): { id: string; sql: string }[] {
+  return readdirSync(set.dir)
+    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({ id: `${set.name}/${file}`, sql: readFileSync(join(set.dir, file), 'utf8') }));
+}
+
+/**
+ * Creates the schema and applies the migrations not yet recorded, all in one transaction under an
+ * advisory lock: safe to run twice, and from several processes at once (the second waits, then finds
+ * nothing to do). Returns the ids it applied.
+ */
+export async function migrate(db: Database, sets: MigrationSet[]): Promise<string[]> {
+  const pending = sets.flatMap(migrationsOf);
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.migrate.${db.schema}`]);
+    // Identifiers cannot be parameters; the schema name was checked by assertSchemaName.
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${db.schema}`);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         id text PRIMARY KEY,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const { rows } = await tx.query<{ id: string }>('SELECT id FROM schema_migrations');
+    const applied = new Set(rows.map((row) => row.id));
+    const done: string[] = [];
+    for (const migration of pending) {
+      if (applied.has(migration.id)) continue;
+      await tx.query(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
+      done.push(migration.id);
+    }
+    return done;
+  });
+}

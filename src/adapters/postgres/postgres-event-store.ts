@@ -1,0 +1,171 @@
+import {
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  RecordedEvent,
+  START,
+  WrongExpectedVersionError,
+} from '../../ports/event-store';
+import { Database, Queryable } from './database';
+
+/** Runs inside the append's transaction, after the events are inserted: the inline projection. */
+export type InlineProjection = (tx: Queryable, events: RecordedEvent[]) => Promise<void>;
+
+interface EventRow {
+  event_id: string;
+  stream_name: string;
+  stream_revision: string;
+  transaction_id: string;
+  global_position: string;
+  event_type: string;
+  data: unknown;
+  metadata: RecordedEvent['metadata'];
+}
+
+const COLUMNS = `event_id, stream_name, stream_revision, transaction_id::text AS transaction_id,
+  global_position, event_type, data, metadata`;
+
+const UNIQUE_VIOLATION = '23505';
+const DEFAULT_BATCH_SIZE = 500;
+const ANY_RETRIES = 5;
+
+/**
+ * The event log in one PostgreSQL table. Optimistic concurrency is the unique (stream_name,
+ * stream_revision) index. The global order is (transaction id, row sequence): a catch-up reader only
+ * reads rows of transactions older than every transaction still running (the snapshot's xmin), so a
+ * transaction that commits late can never slip in behind a position already read.
+ */
+export class PostgresEventStore implements EventStore {
+  constructor(
+    private readonly db: Database,
+    private readonly inlineProjection?: InlineProjection,
+  ) {}
+
+  async appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.tryAppend(streamName, events, expected);
+      } catch (error) {
+        // `any` has no expectation to break: a clash only means another append took the revision first.
+        if (expected !== 'any' || !(error instanceof WrongExpectedVersionError) || attempt >= ANY_RETRIES) throw error;
+      }
+    }
+  }
+
+  private async tryAppend(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const actual = await currentRevision(tx, streamName);
+        if (!revisionMatches(expected, actual)) throw new WrongExpectedVersionError(streamName, expected, actual);
+        const first = (actual ?? -1) + 1;
+        // The insert is the transaction's first write, so its transaction id is taken only now: a later
+        // revision of a stream can never get an older transaction id than an earlier one.
+        const { rows } = await tx.query<EventRow>(
+          `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+           SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
+           FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
+             AS e(id, type, data, metadata, ord)
+           ORDER BY e.ord
+           RETURNING ${COLUMNS}`,
+          [
+            streamName,
+            first,
+            events.map((e) => e.id),
+            events.map((e) => e.type),
+            events.map((e) => JSON.stringify(e.data)),
+            events.map((e) => JSON.stringify(e.metadata)),
+          ],
+        );
+        const recorded = rows.map(toRecordedEvent).sort((a, b) => a.revision - b.revision);
+        await this.inlineProjection?.(tx, recorded);
+        const last = recorded[recorded.length - 1]!;
+        return { nextRevision: last.revision, position: last.position, events: recorded };
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
+        // A concurrent append took the revision first; report what the stream holds now.
+        throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
+      }
+      throw error;
+    }
+  }
+
+  async readStream(streamName: string): Promise<RecordedEvent[]> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
+      [streamName],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async *readAll(from: Position = START, options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    // With `quiescent`, the caller guarantees that every append still in flight will project itself
+    // (a rebuild holding the read tables), so unrelated long transactions must not hold the read back.
+    const settled = options.quiescent ? '' : 'AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+    let after = from;
+    for (;;) {
+      const { rows } = await this.db.query<EventRow>(
+        `SELECT ${COLUMNS} FROM events
+         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${settled}
+         ORDER BY transaction_id, global_position
+         LIMIT $3`,
+        [after.commit.toString(), after.prepare.toString(), batchSize],
+      );
+      if (rows.length === 0) return;
+      const batch = rows.map(toRecordedEvent);
+      yield batch;
+      if (rows.length < batchSize) return;
+      after = batch[batch.length - 1]!.position;
+    }
+  }
+
+  /** The position of the newest event (the head), or START for an empty log. */
+  async headPosition(): Promise<Position> {
+    const { rows } = await this.db.query<{ transaction_id: string; global_position: string }>(
+      `SELECT transaction_id::text AS transaction_id, global_position FROM events
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.global_position) } : START;
+  }
+
+  async close(): Promise<void> {
+    // The Database is owned by whoever created it; nothing of the store's own to release.
+  }
+}
+
+async function currentRevision(q: Queryable, streamName: string): Promise<number | null> {
+  const { rows } = await q.query<{ revision: string | null }>(
+    'SELECT max(stream_revision) AS revision FROM events WHERE stream_name = $1',
+    [streamName],
+  );
+  const revision = rows[0]?.revision;
+  return revision === null || revision === undefined ? null : Number(revision);
+}
+
+function revisionMatches(expected: ExpectedRevision, actual: number | null): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'no_stream') return actual === null;
+  return actual === expected;
+}
+
+function isRevisionClash(error: unknown): boolean {
+  return (error as { constraint?: string }).constraint === 'events_stream_revision_key';
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    streamName: row.stream_name,
+    revision: Number(row.stream_revision),
+    position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.global_position) },
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+  };
+}

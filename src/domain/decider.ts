@@ -1,0 +1,252 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  InteractionConflictError,
+  InteractionNotFoundError,
+  InteractionValidationError,
+  ErrorCollector,
+} from './errors';
+import { InteractionEvent, InteractionUpdatedData, isoSeconds, truncateToSecond } from './events';
+import { ContactRecord, Interaction, Party, PartySnapshot, StaffRecord } from './interaction';
+import { ATTR_NAMES, MESSAGES, NormalisedAttrs, NormalisedParty } from './validation';
+
+/**
+ * The pure core of the write side: `decide` turns a validated command and the folded state into the
+ * events to append (or throws a domain error); `evolve` folds one recorded event into the state.
+ * No I/O here: the directory lookups and the clock arrive in `DecideContext`.
+ */
+
+export interface InteractionState {
+  /** null until InteractionLogged; kept (frozen) after deletion so audits can still fold it. */
+  interaction: Interaction | null;
+  deleted: boolean;
+  /** The stream revision of the last folded event; -1 for a stream with no events. */
+  version: number;
+}
+
+export const initialState: InteractionState = { interaction: null, deleted: false, version: -1 };
+
+/** An event as read back from (or about to be written to) the stream: where and when it was recorded. */
+export type RecordedInteractionEvent = InteractionEvent & { revision: number; recordedAt: Date };
+
+export type InteractionCommand =
+  | {
+      kind: 'create';
+      interactionUuid: string;
+      attrs: NormalisedAttrs;
+      parties: NormalisedParty[];
+      fileUuids: string[];
+    }
+  | {
+      kind: 'update';
+      interactionUuid: string;
+      attrs: Partial<NormalisedAttrs>;
+      /** null leaves the parties untouched; a list (also empty) replaces them. */
+      parties: NormalisedParty[] | null;
+      expectedVersion?: number;
+    }
+  | { kind: 'delete'; interactionUuid: string };
+
+export interface DecideContext {
+  now: Date;
+  /** Every contact the command references that the ContactDirectory knows, by uuid. */
+  contacts: ReadonlyMap<string, ContactRecord>;
+  /** Staff records by uuid; null when no StaffDirectory is configured. */
+  staff: ReadonlyMap<string, StaffRecord> | null;
+}
+
+export function decide(command: InteractionCommand, state: InteractionState, ctx: DecideContext): InteractionEvent[] {
+  const { interactionUuid } = command;
+  switch (command.kind) {
+    case 'create': {
+      if (state.version !== -1) throw new InteractionConflictError(interactionUuid, -1, state.version);
+      checkContactsExist(command.attrs.contactUuid, command.parties, ctx);
+      const { attrs } = command;
+      return [
+        {
+          type: 'InteractionLogged',
+          data: {
+            schemaVersion: 1,
+            interactionUuid,
+            contactUuid: attrs.contactUuid,
+            interactionType: attrs.interactionType,
+            occurredAt: isoSeconds(attrs.occurredAt),
+            subject: attrs.subject,
+            body: attrs.body,
+            ownerUserUuid: attrs.ownerUserUuid,
+            metadata: attrs.metadata,
+            fileUuids: command.fileUuids,
+          },
+        },
+        {
+          type: 'PartiesRebuilt',
+          data: { schemaVersion: 1, interactionUuid, parties: rebuildParties(command.parties, [], ctx) },
+        },
+      ];
+    }
+    case 'update': {
+      const current = liveInteraction(interactionUuid, state);
+      if (command.expectedVersion !== undefined && command.expectedVersion !== state.version) {
+        throw new InteractionConflictError(interactionUuid, command.expectedVersion, state.version);
+      }
+      checkContactsExist(command.attrs.contactUuid, command.parties ?? [], ctx);
+      const events: InteractionEvent[] = [];
+      const changes = changedAttrs(current, command.attrs);
+      if (Object.keys(changes).length > 0) {
+        events.push({ type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid, changes } });
+      }
+      if (command.parties !== null) {
+        const parties = rebuildParties(command.parties, current.parties, ctx);
+        if (!isDeepStrictEqual(parties, current.parties)) {
+          events.push({ type: 'PartiesRebuilt', data: { schemaVersion: 1, interactionUuid, parties } });
+        }
+      }
+      return events;
+    }
+    case 'delete':
+      liveInteraction(interactionUuid, state);
+      return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid } }];
+  }
+}
+
+export function evolve(state: InteractionState, event: RecordedInteractionEvent): InteractionState {
+  const at = truncateToSecond(event.recordedAt);
+  const version = event.revision;
+  const current = state.interaction;
+  switch (event.type) {
+    case 'InteractionLogged': {
+      const { schemaVersion: _v, interactionUuid, occurredAt, ...attrs } = event.data;
+      const interaction: Interaction = {
+        uuid: interactionUuid,
+        ...attrs,
+        occurredAt: new Date(occurredAt),
+        insertedAt: at,
+        updatedAt: at,
+        version,
+        parties: [],
+      };
+      return { interaction, deleted: false, version };
+    }
+    case 'InteractionUpdated': {
+      if (!current) return { ...state, version };
+      const { occurredAt, ...changes } = event.data.changes;
+      const interaction: Interaction = {
+        ...current,
+        ...changes,
+        ...(occurredAt !== undefined && { occurredAt: new Date(occurredAt) }),
+        updatedAt: at,
+        version,
+      };
+      return { ...state, interaction, version };
+    }
+    case 'PartiesRebuilt': {
+      if (!current) return { ...state, version };
+      return { ...state, interaction: { ...current, parties: event.data.parties, updatedAt: at, version }, version };
+    }
+    case 'InteractionDeleted':
+      return { ...state, deleted: true, version };
+  }
+}
+
+/** Folds a whole stream (or a prefix of it, for point-in-time reads). */
+export function fold(events: Iterable<RecordedInteractionEvent>, state: InteractionState = initialState): InteractionState {
+  let folded = state;
+  for (const event of events) folded = evolve(folded, event);
+  return folded;
+}
+
+/** The identity that decides whether a party keeps its frozen snapshot across rebuilds. */
+export function partyIdentity(party: Pick<Party, 'rawName' | 'contactUuid' | 'staffPersonUuid'>): string {
+  if (party.contactUuid) return `contact:${party.contactUuid}`;
+  if (party.staffPersonUuid) return `staff:${party.staffPersonUuid}`;
+  return `raw:${party.rawName.trim()}`;
+}
+
+function liveInteraction(interactionUuid: string, state: InteractionState): Interaction {
+  if (!state.interaction || state.deleted) throw new InteractionNotFoundError(interactionUuid);
+  return state.interaction;
+}
+
+function checkContactsExist(
+  subjectUuid: string | undefined,
+  parties: readonly NormalisedParty[],
+  ctx: DecideContext,
+): void {
+  const errors = new ErrorCollector();
+  if (subjectUuid !== undefined && !ctx.contacts.has(subjectUuid)) errors.add('contactUuid', MESSAGES.doesNotExist);
+  for (const party of parties) {
+    if (party.contactUuid && !ctx.contacts.has(party.contactUuid)) {
+      errors.add(`parties.${party.inputIndex}.contactUuid`, MESSAGES.doesNotExist);
+    }
+  }
+  errors.throwIfAny();
+}
+
+function changedAttrs(current: Interaction, attrs: Partial<NormalisedAttrs>): InteractionUpdatedData['changes'] {
+  const changes: InteractionUpdatedData['changes'] = {};
+  for (const name of ATTR_NAMES) {
+    const next = attrs[name];
+    if (next === undefined) continue;
+    if (name === 'occurredAt') {
+      if ((next as Date).getTime() !== current.occurredAt.getTime()) changes.occurredAt = isoSeconds(next as Date);
+    } else if (!isDeepStrictEqual(next, current[name])) {
+      Object.assign(changes, { [name]: next });
+    }
+  }
+  return changes;
+}
+
+function rebuildParties(inputs: readonly NormalisedParty[], previous: readonly Party[], ctx: DecideContext): Party[] {
+  const frozen = new Map<string, PartySnapshot>();
+  for (const party of previous) {
+    const identity = partyIdentity(party);
+    if (!frozen.has(identity)) frozen.set(identity, party.snapshot);
+  }
+  const capturedAt = isoSeconds(ctx.now);
+  return inputs.map((input, position) => ({
+    rawName: input.rawName,
+    contactUuid: input.contactUuid,
+    staffPersonUuid: input.staffPersonUuid,
+    position,
+    snapshot: frozen.get(partyIdentity(input)) ?? captureSnapshot(input, capturedAt, ctx),
+  }));
+}
+
+function captureSnapshot(party: NormalisedParty, capturedAt: string, ctx: DecideContext): PartySnapshot {
+  if (party.contactUuid) {
+    const contact = ctx.contacts.get(party.contactUuid);
+    if (!contact) throw new InteractionValidationError({ [`parties.${party.inputIndex}.contactUuid`]: [MESSAGES.doesNotExist] });
+    return {
+      source: 'crm_contact',
+      name: present(contact.name) ?? present(contact.email) ?? 'Unnamed',
+      ...definedEntries({
+        company: contact.company,
+        roleInCompany: contact.roleInCompany,
+        department: contact.department,
+      }),
+      capturedAt,
+    };
+  }
+  if (party.staffPersonUuid) {
+    const staff = ctx.staff?.get(party.staffPersonUuid);
+    return {
+      source: 'staff',
+      ...(staff && definedEntries({ name: staff.name, jobTitle: staff.jobTitle, employmentType: staff.employmentType })),
+      capturedAt,
+    };
+  }
+  return { source: 'free_text', capturedAt };
+}
+
+function present(value: string | null | undefined): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+}
+
+/** Keeps only the keys with a non-blank value: snapshots leave out keys with no value. */
+function definedEntries<K extends string>(entries: Record<K, string | null | undefined>): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const [key, value] of Object.entries(entries) as [K, string | null | undefined][]) {
+    const kept = present(value);
+    if (kept !== undefined) out[key] = kept;
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+/** The package root: everything a host imports (CONTRACT.md "Module wiring"). */
+export { InteractionsModule } from './nest/interactions.module';
+export { InteractionsService } from './nest/interactions.service';
+export type { InteractionsModuleOptions, InteractionsModuleAsyncOptions } from './nest/options';
+export {
+  CreateInteractionCommand,
+  UpdateInteractionCommand,
+  DeleteInteractionCommand,
+  GetInteractionQuery,
+  ListInvolvingQuery,
+  ListForContactsQuery,
+  InteractionUuidsForContactQuery,
+  ChangeInteractionQuery,
+  InteractionHistoryQuery,
+  InteractionLogged,
+  InteractionUpdated,
+  PartiesRebuilt,
+  InteractionDeleted,
+} from './nest/messages';
+export type { CommandOptions, InvolvingPage, InteractionWithContact, ChangeResult } from './nest/messages';
+export { feedCursorOf } from './nest/feed-cursor';
+export { InteractionValidationError, InteractionNotFoundError, InteractionConflictError } from './domain/errors';
+export type { FieldErrors } from './domain/errors';
+export {
+  INTERACTION_TYPES,
+  involvedContactUuids,
+} from './domain/interaction';
+export type {
+  Interaction,
+  InteractionType,
+  InteractionAttrs,
+  Party,
+  PartyInput,
+  PartySnapshot,
+  ContactRecord,
+  StaffRecord,
+  JsonObject,
+} from './domain/interaction';
+export {
+  InteractionLoggedSchema,
+  InteractionUpdatedSchema,
+  PartiesRebuiltSchema,
+  InteractionDeletedSchema,
+  EVENT_SCHEMAS,
+  parseEvent,
+  streamNameOf,
+} from './domain/events';
+export type { InteractionEvent, InteractionEventType } from './domain/events';
+export { CONTACT_DIRECTORY, STAFF_DIRECTORY } from './ports/directories';
+export type { ContactDirectory, StaffDirectory } from './ports/directories';
+export type { RecordedEvent, EventMetadata, Position } from './ports/event-store';

@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { Interaction, InteractionAttrs, PartyInput } from '../domain/interaction';
+import { RecordedEvent } from '../ports/event-store';
+import {
+  ChangeInteractionQuery,
+  ChangeResult,
+  CommandOptions,
+  CreateInteractionCommand,
+  DeleteInteractionCommand,
+  GetInteractionQuery,
+  InteractionHistoryQuery,
+  InteractionUuidsForContactQuery,
+  InteractionWithContact,
+  InvolvingPage,
+  ListForContactsQuery,
+  ListInvolvingQuery,
+  UpdateInteractionCommand,
+} from './messages';
+
+type InteractionRef = Interaction | string;
+const uuidOf = (ref: InteractionRef): string => (typeof ref === 'string' ? ref : ref?.uuid);
+
+/** The module's facade (CONTRACT.md "InteractionsService"): each method dispatches one command or query. */
+@Injectable()
+export class InteractionsService {
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
+
+  createInteraction(
+    attrs: InteractionAttrs,
+    parties: PartyInput[] = [],
+    fileUuids: string[] = [],
+    opts: CommandOptions = {},
+  ): Promise<Interaction> {
+    return this.commandBus.execute(new CreateInteractionCommand(attrs, parties, fileUuids, opts));
+  }
+
+  updateInteraction(
+    interactionOrUuid: InteractionRef,
+    attrs: InteractionAttrs,
+    parties: PartyInput[] | null = null,
+    opts: CommandOptions & { expectedVersion?: number } = {},
+  ): Promise<Interaction> {
+    return this.commandBus.execute(new UpdateInteractionCommand(uuidOf(interactionOrUuid), attrs, parties, opts));
+  }
+
+  deleteInteraction(interactionOrUuid: InteractionRef, opts: CommandOptions = {}): Promise<Interaction> {
+    return this.commandBus.execute(new DeleteInteractionCommand(uuidOf(interactionOrUuid), opts));
+  }
+
+  getInteraction(uuid: string | null | undefined): Promise<Interaction | null> {
+    return this.queryBus.execute(new GetInteractionQuery(uuid));
+  }
+
+  listInvolving(contactUuid: string | null | undefined, page: InvolvingPage = {}): Promise<Interaction[]> {
+    return this.queryBus.execute(new ListInvolvingQuery(contactUuid, page));
+  }
+
+  listForContacts(contactUuids: string[], opts: { limit?: number } = {}): Promise<InteractionWithContact[]> {
+    return this.queryBus.execute(new ListForContactsQuery(contactUuids, opts));
+  }
+
+  interactionUuidsForContact(contactUuid: string | null | undefined): Promise<string[]> {
+    return this.queryBus.execute(new InteractionUuidsForContactQuery(contactUuid));
+  }
+
+  changeInteraction(interaction: Interaction | null, attrs: InteractionAttrs): Promise<ChangeResult> {
+    return this.queryBus.execute(new ChangeInteractionQuery(interaction, attrs));
+  }
+
+  history(uuid: string | null | undefined): Promise<RecordedEvent[]> {
+    return this.queryBus.execute(new InteractionHistoryQuery(uuid));
+  }
+}

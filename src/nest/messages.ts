@@ -1,0 +1,130 @@
+import { Command, IEvent, Query } from '@nestjs/cqrs';
+import { ContactRecord, Interaction, InteractionAttrs, PartyInput } from '../domain/interaction';
+import { FieldErrors } from '../domain/errors';
+import {
+  InteractionDeletedData,
+  InteractionLoggedData,
+  InteractionUpdatedData,
+  PartiesRebuiltData,
+} from '../domain/events';
+import { EventMetadata, Position, RecordedEvent } from '../ports/event-store';
+
+/** The commands, queries and published events other Nest modules dispatch or subscribe to. */
+
+export interface CommandOptions {
+  actorUuid?: string | null;
+  /** Ties the events to the request or message that caused them; a new id when absent. */
+  correlationId?: string;
+  causationId?: string | null;
+}
+
+export class CreateInteractionCommand extends Command<Interaction> {
+  constructor(
+    readonly attrs: InteractionAttrs,
+    readonly parties: PartyInput[] = [],
+    readonly fileUuids: string[] = [],
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
+
+export class UpdateInteractionCommand extends Command<Interaction> {
+  constructor(
+    readonly interactionUuid: string,
+    readonly attrs: InteractionAttrs,
+    /** null leaves the parties untouched; a list (also []) replaces them. */
+    readonly parties: PartyInput[] | null = null,
+    readonly options: CommandOptions & { expectedVersion?: number } = {},
+  ) {
+    super();
+  }
+}
+
+export class DeleteInteractionCommand extends Command<Interaction> {
+  constructor(
+    readonly interactionUuid: string,
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
+
+export class GetInteractionQuery extends Query<Interaction | null> {
+  constructor(readonly interactionUuid: string | null | undefined) {
+    super();
+  }
+}
+
+export interface InvolvingPage {
+  limit?: number;
+  /** The `nextCursor` of the previous page (see `feedCursorOf`). */
+  after?: string | null;
+}
+
+export class ListInvolvingQuery extends Query<Interaction[]> {
+  constructor(
+    readonly contactUuid: string | null | undefined,
+    readonly page: InvolvingPage = {},
+  ) {
+    super();
+  }
+}
+
+export type InteractionWithContact = Interaction & { contact: ContactRecord | null };
+
+export class ListForContactsQuery extends Query<InteractionWithContact[]> {
+  constructor(
+    readonly contactUuids: string[],
+    readonly options: { limit?: number } = {},
+  ) {
+    super();
+  }
+}
+
+export class InteractionUuidsForContactQuery extends Query<string[]> {
+  constructor(readonly contactUuid: string | null | undefined) {
+    super();
+  }
+}
+
+export interface ChangeResult {
+  valid: boolean;
+  changes: Partial<InteractionAttrs>;
+  errors: FieldErrors;
+}
+
+export class ChangeInteractionQuery extends Query<ChangeResult> {
+  constructor(
+    readonly interaction: Interaction | null,
+    readonly attrs: InteractionAttrs,
+  ) {
+    super();
+  }
+}
+
+export class InteractionHistoryQuery extends Query<RecordedEvent[]> {
+  constructor(readonly interactionUuid: string | null | undefined) {
+    super();
+  }
+}
+
+/** What every published event carries besides its data. */
+abstract class PublishedInteractionEvent<TData> implements IEvent {
+  constructor(
+    readonly interactionUuid: string,
+    readonly data: TData,
+    readonly metadata: EventMetadata,
+    readonly revision: number,
+    readonly position: Position,
+    /** The subject and every party contact before and after the change: the contact pages to refresh. */
+    readonly involvedContactUuids: string[],
+  ) {}
+}
+
+export class InteractionLogged extends PublishedInteractionEvent<InteractionLoggedData> {}
+export class InteractionUpdated extends PublishedInteractionEvent<InteractionUpdatedData> {}
+export class PartiesRebuilt extends PublishedInteractionEvent<PartiesRebuiltData> {}
+export class InteractionDeleted extends PublishedInteractionEvent<InteractionDeletedData> {}
+
+export const PUBLISHED_EVENT_CLASSES = { InteractionLogged, InteractionUpdated, PartiesRebuilt, InteractionDeleted };

@@ -1,0 +1,26 @@
+import { FactoryProvider, ModuleMetadata } from '@nestjs/common';
+import { ContactDirectory, StaffDirectory } from '../ports/directories';
+
+/** CONTRACT.md "Module wiring". */
+export interface InteractionsModuleOptions {
+  /** A PostgreSQL server, or the embedded PGlite (the default of the demo host). */
+  database: { connectionString: string; maxConnections?: number } | { pglite: { dataDir?: string } };
+  /** PostgreSQL schema for every table of the module; default 'crm_interactions'. */
+  schema?: string;
+  /** Where the event log lives; default the module's PostgreSQL database. */
+  eventStore?: { kind: 'postgres' } | { kind: 'eventstoredb'; connectionString: string };
+  /** Falls back to a provider of the CONTACT_DIRECTORY token visible to the module (global or imported). */
+  contactDirectory?: ContactDirectory;
+  /** Falls back to a provider of the STAFF_DIRECTORY token; without one, staff snapshots carry no details. */
+  staffDirectory?: StaffDirectory;
+  /** Create/upgrade the tables on start; default true. */
+  migrate?: boolean;
+}
+
+export interface InteractionsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: FactoryProvider['inject'];
+  useFactory: (...args: never[]) => InteractionsModuleOptions | Promise<InteractionsModuleOptions>;
+}
+
+export const INTERACTIONS_OPTIONS = Symbol.for('crm-interactions:OPTIONS');
+export const DEFAULT_SCHEMA = 'crm_interactions';

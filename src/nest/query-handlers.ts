@@ -1,0 +1,136 @@
+import { Inject } from '@nestjs/common';
+import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
+import { isDeepStrictEqual } from 'node:util';
+import { Database } from '../adapters/postgres/database';
+import { ErrorCollector, InteractionValidationError } from '../domain/errors';
+import { streamNameOf } from '../domain/events';
+import { Interaction, InteractionAttrs } from '../domain/interaction';
+import { ATTR_NAMES, isUuid, MESSAGES, unwrapAll, validateAttrs, validateLimit } from '../domain/validation';
+import { EventStore, RecordedEvent } from '../ports/event-store';
+import {
+  findForContacts,
+  findInteraction,
+  findInvolving,
+  findSubjectUuids,
+} from '../../projections/interactions.queries';
+import { parseFeedCursor } from './feed-cursor';
+import { InteractionWriter } from './interaction-writer';
+import {
+  ChangeInteractionQuery,
+  ChangeResult,
+  GetInteractionQuery,
+  InteractionHistoryQuery,
+  InteractionUuidsForContactQuery,
+  InteractionWithContact,
+  ListForContactsQuery,
+  ListInvolvingQuery,
+} from './messages';
+import { Directories, DATABASE, DIRECTORIES, EVENT_STORE } from './tokens';
+
+@QueryHandler(GetInteractionQuery)
+export class GetInteractionHandler implements IQueryHandler<GetInteractionQuery> {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async execute({ interactionUuid }: GetInteractionQuery): Promise<Interaction | null> {
+    return isUuid(interactionUuid) ? findInteraction(this.db, interactionUuid) : null;
+  }
+}
+
+@QueryHandler(ListInvolvingQuery)
+export class ListInvolvingHandler implements IQueryHandler<ListInvolvingQuery> {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async execute({ contactUuid, page }: ListInvolvingQuery): Promise<Interaction[]> {
+    if (!isUuid(contactUuid)) return [];
+    const [limit] = unwrapAll<[number | null]>(validateLimit(page.limit));
+    let after = null;
+    if (page.after !== undefined && page.after !== null) {
+      after = parseFeedCursor(page.after);
+      if (!after) throw new InteractionValidationError({ after: ['is not a valid cursor'] });
+    }
+    return findInvolving(this.db, contactUuid, { limit, after });
+  }
+}
+
+@QueryHandler(ListForContactsQuery)
+export class ListForContactsHandler implements IQueryHandler<ListForContactsQuery> {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(DIRECTORIES) private readonly directories: Directories,
+  ) {}
+
+  async execute({ contactUuids, options }: ListForContactsQuery): Promise<InteractionWithContact[]> {
+    const errors = new ErrorCollector();
+    if (!Array.isArray(contactUuids)) errors.add('contactUuids', MESSAGES.list);
+    else if (!contactUuids.every(isUuid)) errors.add('contactUuids', MESSAGES.uuidList);
+    const limit = validateLimit(options.limit);
+    if (!limit.ok) errors.add('limit', limit.errors.limit?.[0] ?? 'is invalid');
+    errors.throwIfAny();
+    if (contactUuids.length === 0 || !limit.ok) return [];
+
+    const interactions = await findForContacts(this.db, [...new Set(contactUuids)], limit.value);
+    const subjects = [...new Set(interactions.map((i) => i.contactUuid))];
+    const contacts = subjects.length > 0 ? await this.directories.contacts.findContacts(subjects) : [];
+    const byUuid = new Map(contacts.map((c) => [c.uuid, c]));
+    return interactions.map((i) => ({ ...i, contact: byUuid.get(i.contactUuid) ?? null }));
+  }
+}
+
+@QueryHandler(InteractionUuidsForContactQuery)
+export class InteractionUuidsForContactHandler implements IQueryHandler<InteractionUuidsForContactQuery> {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async execute({ contactUuid }: InteractionUuidsForContactQuery): Promise<string[]> {
+    return isUuid(contactUuid) ? findSubjectUuids(this.db, contactUuid) : [];
+  }
+}
+
+@QueryHandler(InteractionHistoryQuery)
+export class InteractionHistoryHandler implements IQueryHandler<InteractionHistoryQuery> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async execute({ interactionUuid }: InteractionHistoryQuery): Promise<RecordedEvent[]> {
+    return isUuid(interactionUuid) ? this.store.readStream(streamNameOf(interactionUuid)) : [];
+  }
+}
+
+/**
+ * Validates attributes as create (no interaction) or update would, writing nothing. `changes` holds
+ * the normalised value of every given attribute that differs from the interaction.
+ */
+@QueryHandler(ChangeInteractionQuery)
+export class ChangeInteractionHandler implements IQueryHandler<ChangeInteractionQuery> {
+  constructor(private readonly writer: InteractionWriter) {}
+
+  async execute({ interaction, attrs }: ChangeInteractionQuery): Promise<ChangeResult> {
+    const now = new Date();
+    const result = validateAttrs(attrs, interaction ? 'update' : 'create', now);
+    if (!result.ok) return { valid: false, changes: {}, errors: result.errors };
+
+    const given = attrs && typeof attrs === 'object' ? attrs : {};
+    const changes: Partial<InteractionAttrs> = {};
+    for (const name of ATTR_NAMES) {
+      const value = result.value[name];
+      if (!(name in given) || value === undefined) continue;
+      const current = interaction?.[name];
+      const same = value instanceof Date && current instanceof Date ? value.getTime() === current.getTime() : isDeepStrictEqual(value, current);
+      if (!same) Object.assign(changes, { [name]: value });
+    }
+    if (changes.contactUuid) {
+      const ctx = await this.writer.lookups([changes.contactUuid], [], now);
+      if (!ctx.contacts.has(changes.contactUuid)) {
+        return { valid: false, changes, errors: { contactUuid: [MESSAGES.doesNotExist] } };
+      }
+    }
+    return { valid: true, changes, errors: {} };
+  }
+}
+
+export const QUERY_HANDLERS = [
+  GetInteractionHandler,
+  ListInvolvingHandler,
+  ListForContactsHandler,
+  InteractionUuidsForContactHandler,
+  InteractionHistoryHandler,
+  ChangeInteractionHandler,
+];

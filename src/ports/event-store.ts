@@ -1,0 +1,93 @@
+/**
+ * The event store port: what the write side and the projections need from an event log. The PostgreSQL
+ * adapter and the EventStoreDB adapter implement it with the same semantics.
+ */
+
+/**
+ * A place in the global log. `commit` orders transactions and `prepare` orders events inside one
+ * (EventStoreDB's commit/prepare positions; on PostgreSQL the transaction id and the row sequence).
+ */
+export interface Position {
+  commit: bigint;
+  prepare: bigint;
+}
+
+export const START: Position = Object.freeze({ commit: 0n, prepare: 0n });
+
+export function comparePositions(a: Position, b: Position): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+/** `no_stream`: the stream must not exist; `any`: no check; a number: the stream's last revision. */
+export type ExpectedRevision = 'no_stream' | 'any' | number;
+
+export interface EventMetadata {
+  actorUuid: string | null;
+  correlationId: string;
+  causationId: string | null;
+  /** ISO-8601 UTC with milliseconds: when the write side produced the event. */
+  recordedAt: string;
+}
+
+export interface EventToAppend {
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+export interface RecordedEvent {
+  id: string;
+  streamName: string;
+  /** 0 for a stream's first event. */
+  revision: number;
+  position: Position;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+export interface AppendResult {
+  /** The stream's revision after the append. */
+  nextRevision: number;
+  /** The global position of the last appended event. */
+  position: Position;
+  events: RecordedEvent[];
+}
+
+/** Thrown by `appendToStream` when the expected revision does not hold; nothing was appended. */
+export class WrongExpectedVersionError extends Error {
+  constructor(
+    public readonly streamName: string,
+    public readonly expected: ExpectedRevision,
+    public readonly actual: number | null,
+  ) {
+    super(`Stream ${streamName}: expected revision ${String(expected)}, actual ${actual ?? 'no stream'}`);
+    this.name = 'WrongExpectedVersionError';
+  }
+}
+
+export interface ReadAllOptions {
+  /** Events per yielded batch. */
+  batchSize?: number;
+  /**
+   * The caller guarantees that any append still in flight will project itself when it commits (a
+   * rebuild holding the read tables locked): the store may then return every committed event at once.
+   */
+  quiescent?: boolean;
+}
+
+export interface EventStore {
+  /** Appends all events or none. */
+  appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** The whole stream in revision order; `[]` when it does not exist. */
+  readStream(streamName: string): Promise<RecordedEvent[]>;
+  /**
+   * The module's events after `from` (exclusive) in global order, in batches, up to the head as of the
+   * call. Never skips an event that becomes visible later at an earlier position.
+   */
+  readAll(from?: Position, options?: ReadAllOptions): AsyncIterable<RecordedEvent[]>;
+  close(): Promise<void>;
+}
