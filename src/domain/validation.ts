@@ -67,7 +67,7 @@ const nameSchema = z
   .string({ error: MESSAGES.string })
   .refine((s) => [...s].length <= 255, { error: MESSAGES.max255 });
 const textSchema = z.string({ error: MESSAGES.string });
-const fileUuidsSchema = z.array(z.uuid(), { error: MESSAGES.uuidList });
+const fileUuidsSchema = z.array(z.uuid({ error: MESSAGES.uuidList }), { error: MESSAGES.uuidList });
 
 function parseDate(value: unknown): Date | null {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
