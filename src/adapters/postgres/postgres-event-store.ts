@@ -30,7 +30,6 @@ const COLUMNS = `event_id, stream_name, stream_revision, transaction_id::text AS
 
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_BATCH_SIZE = 500;
-const ANY_RETRIES = 5;
 
 /**
  * The event log in one PostgreSQL table. Optimistic concurrency is the unique (stream_name,
@@ -46,19 +45,11 @@ export class PostgresEventStore implements EventStore {
 
   async appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.tryAppend(streamName, events, expected);
-      } catch (error) {
-        // `any` has no expectation to break: a clash only means another append took the revision first.
-        if (expected !== 'any' || !(error instanceof WrongExpectedVersionError) || attempt >= ANY_RETRIES) throw error;
-      }
-    }
-  }
-
-  private async tryAppend(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
     try {
       return await this.db.transaction(async (tx) => {
+        // Appends to one stream queue here, so the revision read below stays current until commit and
+        // `any` never clashes. A lock takes no transaction id (see the insert below).
+        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
         const actual = await currentRevision(tx, streamName);
         if (!revisionMatches(expected, actual)) throw new WrongExpectedVersionError(streamName, expected, actual);
         const first = (actual ?? -1) + 1;
@@ -87,7 +78,7 @@ export class PostgresEventStore implements EventStore {
       });
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
-        // A concurrent append took the revision first; report what the stream holds now.
+        // Only a writer that bypasses the stream lock can get here; report what the stream holds now.
         throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
       }
       throw error;
