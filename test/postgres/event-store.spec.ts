@@ -13,6 +13,7 @@ import {
   WrongExpectedVersionError,
 } from '../../src/ports/event-store';
 import { migratedDatabase, TEST_DATABASE_URL } from '../support/postgres';
+import { SETTLE_MS, sleep } from '../support/timing';
 
 /**
  * The PostgreSQL event store against the real server. `readAll` only returns transactions older than the
@@ -21,11 +22,6 @@ import { migratedDatabase, TEST_DATABASE_URL } from '../support/postgres';
  * reads that must NOT see something are asserted at once.
  */
 
-const SETTLE_MS = 15_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function metadata(overrides: Partial<EventMetadata> = {}): EventMetadata {
   return {

@@ -13,17 +13,13 @@ import { EventToAppend, ExpectedRevision, Position, RecordedEvent, START } from 
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
 import { projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { migratedDatabase, TEST_DATABASE_URL } from '../support/postgres';
+import { SETTLE_MS, sleep } from '../support/timing';
 
 /**
  * The interactions projection and the catch-up machinery against the real PostgreSQL. Events go through
  * the real write path (PostgresEventStore.appendToStream) with data valid for the zod schemas.
  */
 
-const SETTLE_MS = 15_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 type Party = PartiesRebuiltData['parties'][number];
 
