@@ -1,4 +1,4 @@
-import { Database, Queryable } from '../src/adapters/postgres/database';
+import { Database, Queryable } from '../src/ports/database';
 import { comparePositions, EventStore, Position, RecordedEvent, START } from '../src/ports/event-store';
 import { projectEvents, READ_TABLES } from './interactions.projection';
 
@@ -88,7 +88,8 @@ export async function rebuild(
     await tx.query('DELETE FROM projection_checkpoints WHERE name = $1', [name]);
     let events = 0;
     let position = START;
-    for await (const batch of store.readAll(START, { batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE, quiescent: true })) {
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    for await (const batch of store.readAll(START, { batchSize, within: tx })) {
       await projectEvents(tx, batch);
       events += batch.length;
       position = batch[batch.length - 1]!.position;

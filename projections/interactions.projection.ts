@@ -1,4 +1,4 @@
-import { Queryable } from '../src/adapters/postgres/database';
+import { Queryable } from '../src/ports/database';
 import { parseEvent, truncateToSecond } from '../src/domain/events';
 import { RecordedEvent } from '../src/ports/event-store';
 

@@ -1,4 +1,4 @@
-import { Queryable } from '../src/adapters/postgres/database';
+import { Queryable } from '../src/ports/database';
 import { Interaction, InteractionType, JsonObject, Party } from '../src/domain/interaction';
 
 /** The read side's SQL: each query is one range scan of an index shaped for it. */

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Database } from '../src/adapters/postgres/database';
+import { Database } from '../src/ports/database';
 
 /** A folder of `NNNN_name.sql` files, applied in file-name order and recorded as `<set>/<file>`. */
 export interface MigrationSet {

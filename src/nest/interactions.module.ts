@@ -1,52 +1,20 @@
 import { DynamicModule, Inject, Injectable, Module, OnModuleDestroy, Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { Database, PgDatabase } from '../adapters/postgres/database';
-import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { CONTACT_DIRECTORY, ContactDirectory, STAFF_DIRECTORY, StaffDirectory } from '../ports/directories';
+import { Database } from '../ports/database';
 import { EventStore } from '../ports/event-store';
-import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
-import { projectEvents } from '../../projections/interactions.projection';
 import { COMMAND_HANDLERS } from './command-handlers';
+import { openDatabase } from './database.provider';
+import { createEventStore } from './event-store.provider';
 import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
 import {
-  DEFAULT_SCHEMA,
   INTERACTIONS_OPTIONS,
   InteractionsModuleAsyncOptions,
   InteractionsModuleOptions,
 } from './options';
 import { QUERY_HANDLERS } from './query-handlers';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
-
-async function openDatabase(options: InteractionsModuleOptions): Promise<Database> {
-  const { database } = options;
-  if (!('connectionString' in database)) {
-    throw new Error('InteractionsModule: database.pglite is not available in this version; use database.connectionString');
-  }
-  const db = new PgDatabase({
-    connectionString: database.connectionString,
-    max: database.maxConnections,
-    schema: options.schema ?? DEFAULT_SCHEMA,
-  });
-  if (options.migrate !== false) {
-    try {
-      await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-  }
-  return db;
-}
-
-function createEventStore(options: InteractionsModuleOptions, db: Database): EventStore {
-  const kind = options.eventStore?.kind ?? 'postgres';
-  if (kind !== 'postgres') {
-    throw new Error(`InteractionsModule: eventStore.kind '${kind}' is not available in this version; use 'postgres'`);
-  }
-  // The read tables change in the append's own transaction: queries see every write at once.
-  return new PostgresEventStore(db, projectEvents);
-}
 
 function resolveDirectories(
   options: InteractionsModuleOptions,

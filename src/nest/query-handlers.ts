@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { isDeepStrictEqual } from 'node:util';
-import { Database } from '../adapters/postgres/database';
+import { Database } from '../ports/database';
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
 import { streamNameOf } from '../domain/events';
 import { Interaction, InteractionAttrs } from '../domain/interaction';

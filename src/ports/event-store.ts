@@ -1,3 +1,5 @@
+import { Queryable } from './database';
+
 /**
  * The event store port: what the write side and the projections need from an event log. The PostgreSQL
  * adapter and the EventStoreDB adapter implement it with the same semantics.
@@ -73,10 +75,11 @@ export interface ReadAllOptions {
   /** Events per yielded batch. */
   batchSize?: number;
   /**
-   * The caller guarantees that any append still in flight will project itself when it commits (a
-   * rebuild holding the read tables locked): the store may then return every committed event at once.
+   * A rebuild's transaction, holding the read tables locked: any append still in flight will project
+   * itself after it. A store in the same database reads through it (one connection is enough, as on
+   * PGlite) and returns every committed event at once; other stores ignore it.
    */
-  quiescent?: boolean;
+  within?: Queryable;
 }
 
 export interface EventStore {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { PgDatabase, Queryable } from '../../src/adapters/postgres/database';
+import { PgDatabase } from '../../src/adapters/postgres/database';
+import { Queryable } from '../../src/ports/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import {
   InteractionDeletedData,
@@ -199,9 +200,10 @@ async function catchUpFully(projector: CatchUpProjector, db: PgDatabase, store: 
   }
 }
 
-async function allEvents(store: PostgresEventStore, from: Position = START): Promise<RecordedEvent[]> {
+/** Every committed event, read as a rebuild does (through a given connection, no in-flight wait). */
+async function allEvents(store: PostgresEventStore, within: Queryable, from: Position = START): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
-  for await (const batch of store.readAll(from, { quiescent: true })) out.push(...batch);
+  for await (const batch of store.readAll(from, { within })) out.push(...batch);
   return out;
 }
 
@@ -418,7 +420,7 @@ describe('interactions projection (real PostgreSQL)', () => {
 
     it('applyBatch of an already-applied batch returns 0 and changes nothing; a straddling batch applies only the fresh part', async () => {
       const h = await writeHistory(store);
-      const events = await allEvents(store);
+      const events = await allEvents(store, db);
       expect(events.map((e) => e.id)).toEqual(h.events.map((e) => e.id));
 
       expect(await projector.applyBatch(events.slice(0, 5))).toBe(5);
@@ -457,7 +459,7 @@ describe('interactions projection (real PostgreSQL)', () => {
       invalid.data = { ...(invalid.data as InteractionLoggedData), interactionType: 'fax' };
       await append(store, `interaction-${i5}`, [invalid], 'no_stream');
 
-      const batch = await allEvents(store, checkpoint);
+      const batch = await allEvents(store, db, checkpoint);
       expect(batch).toHaveLength(4);
       await expect(projector.applyBatch(batch)).rejects.toBeInstanceOf(InvalidEventError);
       expect(await readCheckpoint(db)).toEqual(checkpoint);
@@ -506,7 +508,7 @@ describe('interactions projection (real PostgreSQL)', () => {
 
     it('a read table failing mid-batch rolls the batch back too', async () => {
       const h = await writeHistory(store);
-      const events = await allEvents(store);
+      const events = await allEvents(store, db);
       expect(await projector.applyBatch(events.slice(0, 2))).toBe(2);
       const checkpoint = await readCheckpoint(db);
       const tables = await dump(db);
@@ -582,7 +584,7 @@ describe('interactions projection (real PostgreSQL)', () => {
         expect(summaries.every((s) => s.events >= 10)).toBe(true);
 
         const liveTables = await dump(db);
-        const everything = await allEvents(store);
+        const everything = await allEvents(store, db);
         await truncateReadTables(db);
         await apply(db, everything);
         expect(await dump(db)).toEqual(liveTables);

@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import { Interaction, InteractionNotFoundError, PartyInput } from '../../src';
-import { Queryable } from '../../src/adapters/postgres/database';
+import { Queryable } from '../../src/ports/database';
 import { rebuild, readCheckpoint } from '../../projections/catch-up';
 import { ModuleUnderTest, startModule } from '../support/module';
 

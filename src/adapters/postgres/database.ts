@@ -1,19 +1,5 @@
 import { Pool, PoolConfig, QueryResultRow } from 'pg';
-
-/**
- * The one SQL seam of the module: everything that talks to PostgreSQL (event log, read tables,
- * migrations) goes through `Queryable`, so the same SQL runs on any connection that speaks it.
- */
-export interface Queryable {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
-}
-
-export interface Database extends Queryable {
-  /** Runs `fn` in one transaction on one connection: commits when it resolves, rolls back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  readonly schema: string;
-  close(): Promise<void>;
-}
+import { Database, Queryable } from '../../ports/database';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -9,7 +9,7 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
-import { Database, Queryable } from './database';
+import { Database, Queryable } from '../../ports/database';
 
 /** Runs inside the append's transaction, after the events are inserted: the inline projection. */
 export type InlineProjection = (tx: Queryable, events: RecordedEvent[]) => Promise<void>;
@@ -95,12 +95,13 @@ export class PostgresEventStore implements EventStore {
 
   async *readAll(from: Position = START, options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    // With `quiescent`, the caller guarantees that every append still in flight will project itself
-    // (a rebuild holding the read tables), so unrelated long transactions must not hold the read back.
-    const settled = options.quiescent ? '' : 'AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+    // Inside a rebuild every append still in flight projects itself afterwards, so unrelated long
+    // transactions of the server must not hold the read back.
+    const q = options.within ?? this.db;
+    const settled = options.within ? '' : 'AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
     let after = from;
     for (;;) {
-      const { rows } = await this.db.query<EventRow>(
+      const { rows } = await q.query<EventRow>(
         `SELECT ${COLUMNS} FROM events
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${settled}
          ORDER BY transaction_id, global_position
