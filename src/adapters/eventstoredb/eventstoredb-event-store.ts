@@ -1,0 +1,325 @@
+import {
+  AllStreamResolvedEvent,
+  AllStreamSubscription,
+  ANY,
+  AppendExpectedRevision,
+  EventStoreDBClient,
+  JSONType,
+  jsonEvent,
+  NO_STREAM,
+  START as FROM_START,
+  StreamNotFoundError,
+  streamNameFilter,
+  WrongExpectedVersionError as ClientWrongExpectedVersionError,
+} from '@eventstore/db-client';
+import {
+  AppendResult,
+  comparePositions,
+  EventMetadata,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  RecordedEvent,
+  START,
+  WrongExpectedVersionError,
+} from '../../ports/event-store';
+import { RawRecordedEvent, readAllFiltered } from './filtered-read';
+
+/** Every stream of the module is `interaction-<uuid>` (streamNameOf). */
+export const MODULE_STREAM_PREFIX = 'interaction-';
+const DEFAULT_BATCH_SIZE = 500;
+
+export interface EventStoreDbOptions {
+  /** Streams whose events `readAll` and `subscribe` deliver; default the module's `interaction-`. */
+  streamPrefix?: string;
+}
+
+/** What a subscription delivers, in `$all` order. */
+export type SubscriptionItem =
+  | { kind: 'confirmed' }
+  | { kind: 'event'; event: RecordedEvent }
+  /** Every module event at or before `position` has been delivered (the server's filtered checkpoint). */
+  | { kind: 'checkpoint'; position: Position }
+  | { kind: 'caught-up' };
+
+/**
+ * The event log in EventStoreDB/KurrentDB, through @eventstore/db-client. Same port semantics as the
+ * PostgreSQL store: revisions from 0, `no_stream`/exact/`any` expectations, `WrongExpectedVersionError`
+ * with the actual revision, and `readAll` in `$all` order after a position (exclusive). Event data and
+ * metadata are JSON, exactly as the write side produced them; the metadata also carries EventStoreDB's
+ * `$correlationId`/`$causationId`, so the server's by-correlation projection can index them (they are
+ * left out again on reading).
+ */
+export class EventStoreDbEventStore implements EventStore {
+  readonly streamPrefix: string;
+
+  constructor(
+    readonly client: EventStoreDBClient,
+    options: EventStoreDbOptions = {},
+  ) {
+    this.streamPrefix = options.streamPrefix ?? MODULE_STREAM_PREFIX;
+  }
+
+  /** A store with a client of its own (closed by `close`), from an `esdb://` connection string. */
+  static connect(connectionString: string, options: EventStoreDbOptions = {}): EventStoreDbEventStore {
+    return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+  }
+
+  async appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+    let nextRevision: number;
+    let position: Position | undefined;
+    try {
+      const result = await this.client.appendToStream(
+        streamName,
+        events.map((event) =>
+          jsonEvent({ id: event.id, type: event.type, data: event.data as JSONType, metadata: storedMetadata(event.metadata) }),
+        ),
+        { expectedRevision: clientExpectation(expected) },
+      );
+      nextRevision = Number(result.nextExpectedRevision);
+      position = result.position;
+    } catch (error) {
+      if (error instanceof ClientWrongExpectedVersionError) {
+        const actual = error.actualVersion === NO_STREAM ? null : Number(error.actualVersion);
+        throw new WrongExpectedVersionError(streamName, expected, actual);
+      }
+      throw error;
+    }
+    if (!position) throw new Error(`Append to ${streamName} succeeded without a position`);
+    const first = nextRevision - events.length + 1;
+    // The reply names the last event's position only; the others are read back (one small read).
+    const positions =
+      events.length === 1 ? [position] : await this.positionsOf(streamName, first, events, position);
+    const recorded = events.map(
+      (event, i): RecordedEvent => ({
+        id: event.id,
+        streamName,
+        revision: first + i,
+        position: positions[i]!,
+        type: event.type,
+        data: event.data,
+        metadata: event.metadata,
+      }),
+    );
+    return { nextRevision, position, events: recorded };
+  }
+
+  async readStream(streamName: string): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    try {
+      for await (const resolved of this.client.readStream(streamName)) {
+        if (resolved.event) events.push(recordedFromClient(resolved.event));
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+    return events;
+  }
+
+  /** The module's events after `from`, read from `$all` with the prefix filter applied by the server. */
+  async *readAll(from: Position = START, options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    let after = from;
+    for (;;) {
+      // Forward reads include the event at the start position: ask for one more and drop it.
+      const origin = comparePositions(after, START) === 0 ? 'start' : after;
+      const page = await readAllFiltered(this.client, origin, batchSize + 1, [this.streamPrefix]);
+      const fresh = page
+        .filter((event) => comparePositions(event.position, after) > 0)
+        .slice(0, batchSize)
+        .map(recordedFromRaw);
+      if (fresh.length === 0) return;
+      yield fresh;
+      if (page.length < batchSize + 1) return;
+      after = fresh[fresh.length - 1]!.position;
+    }
+  }
+
+  /** The position of the newest module event, or START when there is none. */
+  async headPosition(): Promise<Position> {
+    const [last] = await readAllFiltered(this.client, 'end', 1, [this.streamPrefix], 'backwards');
+    return last?.position ?? START;
+  }
+
+  /**
+   * A catch-up subscription to `$all` after `from` (exclusive) with the server-side prefix filter: the
+   * module's events, the server's checkpoints, then live events, until `close()` or an error.
+   */
+  subscribe(from: Position, options: { highWaterMark?: number } = {}): ModuleSubscription {
+    let sink: ModuleSubscription | undefined;
+    const source = this.client.subscribeToAll({
+      fromPosition: comparePositions(from, START) === 0 ? FROM_START : from,
+      filter: streamNameFilter({
+        prefixes: [this.streamPrefix],
+        checkpointReached: (_subscription, position) => sink?.checkpoint(position),
+      }),
+    });
+    sink = new ModuleSubscription(source, options.highWaterMark ?? 2 * DEFAULT_BATCH_SIZE);
+    return sink;
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+  }
+
+  private async positionsOf(
+    streamName: string,
+    first: number,
+    events: EventToAppend[],
+    last: Position,
+  ): Promise<Position[]> {
+    const stored: RecordedEvent[] = [];
+    for await (const resolved of this.client.readStream(streamName, {
+      fromRevision: BigInt(first),
+      maxCount: events.length,
+    })) {
+      if (resolved.event) stored.push(recordedFromClient(resolved.event));
+    }
+    const sameEvents = stored.length === events.length && stored.every((event, i) => event.id === events[i]!.id);
+    const knownPositions = stored.every((event) => event.position.commit < 2n ** 63n);
+    // Servers that do not report positions on stream reads: the append's position stands for all its events.
+    return sameEvents && knownPositions ? stored.map((event) => event.position) : events.map(() => last);
+  }
+}
+
+/**
+ * A running subscription as a queue the projector takes batches from. Pauses the client's stream when
+ * the queue is long (back-pressure down to the server) and resumes it as the queue drains.
+ */
+export class ModuleSubscription {
+  private readonly queue: SubscriptionItem[] = [];
+  private failure: unknown = null;
+  private ended = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly source: AllStreamSubscription,
+    private readonly highWaterMark: number,
+  ) {
+    source.on('data', (resolved: AllStreamResolvedEvent) => {
+      if (!resolved.event) return;
+      this.push({ kind: 'event', event: recordedFromClient(resolved.event) });
+      if (this.queue.length >= this.highWaterMark) source.pause();
+    });
+    source.on('confirmation', () => this.push({ kind: 'confirmed' }));
+    source.on('caughtUp', () => this.push({ kind: 'caught-up' }));
+    source.on('error', (error: unknown) => {
+      this.failure ??= error;
+      this.notify();
+    });
+    source.on('end', () => this.finish());
+    source.on('close', () => this.finish());
+  }
+
+  /**
+   * The server's checkpoint: queued only when every event the server sent before it has reached the queue
+   * (nothing is left in the client's stream buffer), so it never overtakes one of them. Skipping one is
+   * harmless: checkpoints only save re-reading after a restart.
+   */
+  checkpoint(position: Position): void {
+    if (this.source.readableLength === 0) this.push({ kind: 'checkpoint', position });
+  }
+
+  /** Up to `max` items, waiting for the first; null once the subscription ended; throws its error. */
+  async take(max: number): Promise<SubscriptionItem[] | null> {
+    while (this.queue.length === 0) {
+      if (this.failure) throw this.failure;
+      if (this.ended) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    const items = this.queue.splice(0, max);
+    if (this.source.isPaused() && this.queue.length <= this.highWaterMark / 2) this.source.resume();
+    return items;
+  }
+
+  /** Cancels the server call; a pending `take` returns null. */
+  async close(): Promise<void> {
+    this.finish();
+    await Promise.race([this.source.unsubscribe().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+  }
+
+  private push(item: SubscriptionItem): void {
+    this.queue.push(item);
+    this.notify();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
+
+function clientExpectation(expected: ExpectedRevision): AppendExpectedRevision {
+  if (expected === 'any') return ANY;
+  if (expected === 'no_stream') return NO_STREAM;
+  return BigInt(expected);
+}
+
+/** The module's metadata plus EventStoreDB's own correlation keys. */
+function storedMetadata(metadata: EventMetadata): JSONType {
+  return {
+    ...metadata,
+    $correlationId: metadata.correlationId,
+    ...(metadata.causationId !== null && { $causationId: metadata.causationId }),
+  };
+}
+
+function moduleMetadata(stored: unknown): EventMetadata {
+  if (!stored || typeof stored !== 'object' || stored instanceof Uint8Array) return stored as EventMetadata;
+  return Object.fromEntries(Object.entries(stored).filter(([key]) => !key.startsWith('$'))) as unknown as EventMetadata;
+}
+
+interface ClientRecordedEvent {
+  id: string;
+  streamId: string;
+  revision: bigint;
+  type: string;
+  data: unknown;
+  metadata?: unknown;
+  position?: Position;
+}
+
+function recordedFromClient(event: ClientRecordedEvent): RecordedEvent {
+  return {
+    id: event.id,
+    streamName: event.streamId,
+    revision: Number(event.revision),
+    position: event.position ? { commit: event.position.commit, prepare: event.position.prepare } : UNKNOWN_POSITION,
+    type: event.type,
+    data: event.data,
+    metadata: moduleMetadata(event.metadata),
+  };
+}
+
+/** As the client decodes events: JSON when it parses, else the bytes. */
+function recordedFromRaw(event: RawRecordedEvent): RecordedEvent {
+  const json = (bytes: Uint8Array): unknown => {
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch {
+      return bytes;
+    }
+  };
+  return {
+    id: event.id,
+    streamName: event.streamName,
+    revision: Number(event.revision),
+    position: event.position,
+    type: event.type,
+    data: event.contentType === 'application/json' ? json(event.data) : event.data,
+    metadata: moduleMetadata(event.metadata.length > 0 ? json(event.metadata) : undefined),
+  };
+}
+
+/** What a server reports for a record whose `$all` position it does not know (unsigned -1). */
+const UNKNOWN_POSITION: Position = Object.freeze({ commit: 2n ** 64n - 1n, prepare: 2n ** 64n - 1n });

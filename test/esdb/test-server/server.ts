@@ -1,0 +1,484 @@
+import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { Any } from 'google-protobuf/google/protobuf/any_pb';
+import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
+import * as shared from '@eventstore/db-client/generated/shared_pb';
+import * as streams from '@eventstore/db-client/generated/streams_pb';
+import { IStreamsServer, StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import * as features from '@eventstore/db-client/generated/serverfeatures_pb';
+import {
+  IServerFeaturesServer,
+  ServerFeaturesService,
+} from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
+import * as status from '@eventstore/db-client/generated/status_pb';
+import { Code } from '@eventstore/db-client/generated/code_pb';
+import { allows, EventLog, Expected, ProposedEvent, StoredEvent } from './log';
+import {
+  appendWrongExpectedVersion,
+  caughtUpResponse,
+  checkpointResponse,
+  confirmationResponse,
+  eventResponse,
+  expectedOfAppend,
+  expectedOfBatch,
+  proposedEvent,
+  readPlan,
+  ReadPlan,
+  rpcError,
+  streamIdentifier,
+  streamNameOf,
+  streamNotFoundResponse,
+  uuidOf,
+  wrongExpectedVersionDetails,
+} from './messages';
+
+/**
+ * A server that speaks the EventStoreDB/KurrentDB gRPC protocol for the calls @eventstore/db-client makes
+ * for this module: ServerFeatures.GetSupportedMethods (asked once per connection, to pick BatchAppend),
+ * Streams.Append, Streams.BatchAppend, and Streams.Read for streams and `$all` (forwards and backwards,
+ * with or without a filter, counted reads and catch-up subscriptions that go live). The log is in memory
+ * and survives `kill()`/`restart()` of the gRPC server, so a test can take the server away under a
+ * running subscription and bring it back. Not covered: Delete/Tombstone, persistent subscriptions,
+ * projections, users, gossip (clients connect with a single-node `esdb://` string), TLS and ACLs.
+ */
+
+export interface TestServerOptions {
+  host?: string;
+  /** 0 (default): any free port. */
+  port?: number;
+  /** Announced by ServerFeatures. */
+  serverVersion?: string;
+  /** Writes one system event (`$test-server` stream) first, so `$all` holds something that is not the module's. */
+  seedSystemEvent?: boolean;
+}
+
+const SERVER_VERSION = '24.10.0';
+
+export class EsdbTestServer {
+  readonly log = new EventLog();
+  private server: grpc.Server | null = null;
+  private readonly running = new Set<AbortController>();
+  private boundPort = 0;
+
+  private constructor(private readonly options: Required<TestServerOptions>) {}
+
+  static async start(options: TestServerOptions = {}): Promise<EsdbTestServer> {
+    const server = new EsdbTestServer({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      serverVersion: options.serverVersion ?? SERVER_VERSION,
+      seedSystemEvent: options.seedSystemEvent ?? true,
+    });
+    if (server.options.seedSystemEvent) {
+      server.log.append(
+        '$test-server',
+        [
+          {
+            id: randomUUID(),
+            type: '$TestServerStarted',
+            contentType: 'application/json',
+            data: Buffer.from(JSON.stringify({ version: server.options.serverVersion })),
+            metadata: new Uint8Array(),
+          },
+        ],
+        { kind: 'any' },
+      );
+    }
+    await server.listen(server.options.port);
+    return server;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** What a client passes to `EventStoreDBClient.connectionString`. */
+  get connectionString(): string {
+    return `esdb://${this.options.host}:${this.boundPort}?tls=false`;
+  }
+
+  get isRunning(): boolean {
+    return this.server !== null;
+  }
+
+  /** Drops every connection at once, as a crashed or unplugged server would; the log is kept. */
+  async kill(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    this.abortAll();
+    server.forceShutdown();
+  }
+
+  /** Listens again on the same port, with the same log. */
+  async restart(): Promise<void> {
+    if (this.server) return;
+    await this.listen(this.boundPort);
+  }
+
+  /** Ends open reads and subscriptions and stops listening. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    this.abortAll();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 1000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private abortAll(): void {
+    for (const controller of this.running) controller.abort();
+    this.running.clear();
+  }
+
+  private async listen(port: number): Promise<void> {
+    const server = new grpc.Server();
+    server.addService(ServerFeaturesService, this.serverFeatures());
+    server.addService(StreamsService, this.streamsService());
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${this.options.host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    this.server = server;
+  }
+
+  /** An abort signal for a call: aborted when the client cancels or the server stops. */
+  private track(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>): AbortController {
+    const controller = new AbortController();
+    this.running.add(controller);
+    const done = () => {
+      controller.abort();
+      this.running.delete(controller);
+    };
+    call.on('cancelled', done);
+    call.on('close', () => this.running.delete(controller));
+    return controller;
+  }
+
+  private serverFeatures(): IServerFeaturesServer {
+    const version = this.options.serverVersion;
+    return {
+      getSupportedMethods: (_call, callback) => {
+        // What this server implements, named as real servers name them (lower case).
+        const method = (service: string, name: string, featureList: string[] = []) =>
+          new features.SupportedMethod().setServiceName(service).setMethodName(name).setFeaturesList(featureList);
+        callback(
+          null,
+          new features.SupportedMethods()
+            .setEventStoreServerVersion(version)
+            .setMethodsList([
+              method('event_store.client.server_features.serverfeatures', 'getsupportedmethods'),
+              method('event_store.client.streams.streams', 'read', ['position', 'events']),
+              method('event_store.client.streams.streams', 'append'),
+              method('event_store.client.streams.streams', 'batchappend', ['deadline_duration']),
+            ]),
+        );
+      },
+    };
+  }
+
+  private streamsService(): IStreamsServer {
+    return {
+      read: (call) => {
+        const controller = this.track(call);
+        this.read(call, controller.signal).then(
+          () => {
+            if (!controller.signal.aborted) call.end();
+          },
+          (error: unknown) => {
+            if (!controller.signal.aborted) call.emit('error', asServiceError(error));
+          },
+        );
+      },
+      append: (call, callback) => this.append(call, callback),
+      batchAppend: (call) => this.batchAppend(call),
+      delete: (_call, callback) => callback(rpcError(grpc.status.UNIMPLEMENTED, 'Delete is not implemented by the test server')),
+      tombstone: (_call, callback) =>
+        callback(rpcError(grpc.status.UNIMPLEMENTED, 'Tombstone is not implemented by the test server')),
+    };
+  }
+
+  // ---- Read ---------------------------------------------------------------------------------------
+
+  private async read(call: grpc.ServerWritableStream<streams.ReadReq, streams.ReadResp>, signal: AbortSignal): Promise<void> {
+    const plan = readPlan(call.request);
+    const send = (message: streams.ReadResp) => write(call, message, signal);
+    if (plan.count === null) {
+      if (plan.backwards) throw rpcError(grpc.status.INVALID_ARGUMENT, 'Subscriptions read forwards only');
+      await send(confirmationResponse(randomUUID()));
+      if (plan.target.kind === 'all') await this.subscribeToAll(plan, send, signal);
+      else await this.subscribeToStream(plan.target.name, plan, send, signal);
+      return;
+    }
+    if (plan.target.kind === 'stream') {
+      const events = this.log.stream(plan.target.name);
+      if (!events) return send(streamNotFoundResponse(plan.target.name));
+      for (const event of streamWindow(events, plan)) {
+        if (signal.aborted) return;
+        await send(eventResponse(event, plan.structuredIds));
+      }
+      return;
+    }
+    let sent = 0n;
+    for (const event of this.allWindow(plan)) {
+      if (signal.aborted || sent >= plan.count) return;
+      if (!allows(plan.filter, event)) continue;
+      await send(eventResponse(event, plan.structuredIds));
+      sent++;
+    }
+  }
+
+  /** `$all` in read order from the plan's origin: forwards from a position inclusive, backwards before it. */
+  private *allWindow(plan: ReadPlan): Generator<StoredEvent> {
+    const log = this.log;
+    const { origin } = plan;
+    if (!plan.backwards) {
+      let index = origin.kind === 'end' ? log.size : origin.kind === 'position' ? log.indexAtOrAfter(origin.position) : 0;
+      for (let event = log.recordAt(index); event; event = log.recordAt(++index)) yield event;
+      return;
+    }
+    let index = (origin.kind === 'position' ? log.indexAtOrAfter(origin.position) : origin.kind === 'start' ? 0 : log.size) - 1;
+    for (let event = log.recordAt(index); event && index >= 0; event = log.recordAt(--index)) yield event;
+  }
+
+  /**
+   * A catch-up subscription to `$all`: events after the origin position (exclusive), the filter's checkpoints
+   * every `checkpointInterval` considered events and at the end of the catch-up, then CaughtUp, then live.
+   */
+  private async subscribeToAll(
+    plan: ReadPlan,
+    send: (message: streams.ReadResp) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const log = this.log;
+    const { origin } = plan;
+    let index = origin.kind === 'end' ? log.size : origin.kind === 'position' ? log.indexAtOrAfter(origin.position + 1n) : 0;
+    let considered = 0;
+    let lastConsidered: bigint | null = null;
+    let live = false;
+    while (!signal.aborted) {
+      const event = log.recordAt(index);
+      if (!event) {
+        if (!live) {
+          if (plan.filter && lastConsidered !== null) await send(checkpointResponse(lastConsidered));
+          considered = 0;
+          await send(caughtUpResponse());
+          live = true;
+          continue; // the log may have grown while sending
+        }
+        await log.changed(signal);
+        continue;
+      }
+      index++;
+      considered++;
+      lastConsidered = event.position;
+      if (allows(plan.filter, event)) await send(eventResponse(event, plan.structuredIds));
+      if (plan.filter && considered >= plan.checkpointInterval) {
+        considered = 0;
+        await send(checkpointResponse(event.position));
+      }
+    }
+  }
+
+  /** A catch-up subscription to one stream: events after the origin revision (exclusive), CaughtUp, live. */
+  private async subscribeToStream(
+    streamName: string,
+    plan: ReadPlan,
+    send: (message: streams.ReadResp) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const log = this.log;
+    const { origin } = plan;
+    let next =
+      origin.kind === 'end'
+        ? Number(log.lastRevision(streamName) + 1n)
+        : origin.kind === 'revision'
+          ? Number(origin.revision + 1n)
+          : 0;
+    let live = false;
+    while (!signal.aborted) {
+      const event = log.stream(streamName)?.[next];
+      if (!event) {
+        if (!live) {
+          await send(caughtUpResponse());
+          live = true;
+          continue;
+        }
+        await log.changed(signal);
+        continue;
+      }
+      next++;
+      await send(eventResponse(event, plan.structuredIds));
+    }
+  }
+
+  // ---- Append -------------------------------------------------------------------------------------
+
+  private append(
+    call: grpc.ServerReadableStream<streams.AppendReq, streams.AppendResp>,
+    callback: grpc.sendUnaryData<streams.AppendResp>,
+  ): void {
+    let options: streams.AppendReq.Options | undefined;
+    const events: ProposedEvent[] = [];
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      callback(asServiceError(error));
+    };
+    call.on('data', (request: streams.AppendReq) => {
+      try {
+        if (!options) {
+          if (!request.hasOptions()) throw rpcError(grpc.status.INVALID_ARGUMENT, 'The first message of Append must be the options');
+          options = request.getOptions()!;
+        } else if (request.hasProposedMessage()) {
+          events.push(proposedEvent(request.getProposedMessage()!));
+        } else {
+          throw rpcError(grpc.status.INVALID_ARGUMENT, 'Only proposed messages may follow the options');
+        }
+      } catch (error) {
+        fail(error);
+      }
+    });
+    call.on('error', fail);
+    call.on('end', () => {
+      if (failed) return;
+      try {
+        if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, 'Append without options');
+        const expected = expectedOfAppend(options);
+        const outcome = this.log.append(streamNameOf(options.getStreamIdentifier()), events, expected);
+        if (!outcome.ok) return callback(null, appendWrongExpectedVersion(expected, outcome.currentRevision));
+        const success = new streams.AppendResp.Success();
+        if (outcome.currentRevision < 0n) success.setNoStream(new shared.Empty());
+        else success.setCurrentRevision(outcome.currentRevision.toString());
+        if (outcome.position === null) success.setNoPosition(new shared.Empty());
+        else {
+          success.setPosition(
+            new streams.AppendResp.Position()
+              .setCommitPosition(outcome.position.toString())
+              .setPreparePosition(outcome.position.toString()),
+          );
+        }
+        callback(null, new streams.AppendResp().setSuccess(success));
+      } catch (error) {
+        fail(error);
+      }
+    });
+  }
+
+  /**
+   * BatchAppend: one long-lived call per client connection; each append is a run of requests sharing a
+   * correlation id (options first, `is_final` last) and gets one reply with that correlation id.
+   */
+  private batchAppend(call: grpc.ServerDuplexStream<streams.BatchAppendReq, streams.BatchAppendResp>): void {
+    const pending = new Map<string, { streamName: string; expected: Expected; events: ProposedEvent[] }>();
+    const controller = this.track(call);
+    call.on('data', (request: streams.BatchAppendReq) => {
+      const correlation = request.getCorrelationId();
+      const reply = new streams.BatchAppendResp();
+      if (correlation) reply.setCorrelationId(correlation);
+      let streamName: string | undefined;
+      try {
+        const id = uuidOf(correlation);
+        if (request.hasOptions()) {
+          const options = request.getOptions()!;
+          streamName = streamNameOf(options.getStreamIdentifier());
+          pending.set(id, { streamName, expected: expectedOfBatch(options), events: [] });
+        }
+        const write = pending.get(id);
+        if (!write) return;
+        streamName = write.streamName;
+        write.events.push(...request.getProposedMessagesList().map(proposedEvent));
+        if (!request.getIsFinal()) return;
+        pending.delete(id);
+        reply.setStreamIdentifier(streamIdentifier(write.streamName));
+        const outcome = this.log.append(write.streamName, write.events, write.expected);
+        if (outcome.ok) {
+          const success = new streams.BatchAppendResp.Success();
+          if (outcome.currentRevision < 0n) success.setNoStream(new GoogleEmpty());
+          else success.setCurrentRevision(outcome.currentRevision.toString());
+          if (outcome.position === null) success.setNoPosition(new GoogleEmpty());
+          else {
+            success.setPosition(
+              new shared.AllStreamPosition()
+                .setCommitPosition(outcome.position.toString())
+                .setPreparePosition(outcome.position.toString()),
+            );
+          }
+          reply.setSuccess(success);
+        } else {
+          reply.setError(
+            statusWithDetails(
+              Code.ALREADY_EXISTS,
+              'WrongExpectedVersion',
+              wrongExpectedVersionDetails(write.expected, outcome.currentRevision),
+              'event_store.client.WrongExpectedVersion',
+            ),
+          );
+        }
+      } catch (error) {
+        if (streamName) reply.setStreamIdentifier(streamIdentifier(streamName));
+        reply.setError(
+          statusWithDetails(
+            Code.INVALID_ARGUMENT,
+            (error as Error).message,
+            new shared.BadRequest().setMessage((error as Error).message),
+            'event_store.client.BadRequest',
+          ),
+        );
+      }
+      if (!controller.signal.aborted) call.write(reply);
+    });
+    call.on('end', () => {
+      if (!controller.signal.aborted) call.end();
+    });
+    call.on('error', () => controller.abort());
+  }
+}
+
+/** Writes one message, waiting while the call's buffer is full; gives up when the call is aborted. */
+async function write<T>(call: grpc.ServerWritableStream<unknown, T>, message: T, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  if (call.write(message)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done);
+  });
+}
+
+/** A stream's events in read order from the plan's origin (a revision is inclusive both ways), at most `count`. */
+function streamWindow(events: readonly StoredEvent[], plan: ReadPlan): StoredEvent[] {
+  const count = Number(plan.count! > BigInt(events.length) ? BigInt(events.length) : plan.count!);
+  const { origin } = plan;
+  if (!plan.backwards) {
+    const from = origin.kind === 'revision' ? Number(origin.revision) : origin.kind === 'end' ? events.length : 0;
+    return events.slice(from, from + count);
+  }
+  const from = origin.kind === 'revision' ? Math.min(Number(origin.revision), events.length - 1) : origin.kind === 'start' ? 0 : events.length - 1;
+  return events.slice(Math.max(0, from - count + 1), from + 1).reverse();
+}
+
+function statusWithDetails(code: Code, message: string, details: { serializeBinary(): Uint8Array }, typeName: string): status.Status {
+  const any = new Any();
+  any.pack(details.serializeBinary(), typeName);
+  return new status.Status().setCode(code).setMessage(message).setDetails(any);
+}
+
+function asServiceError(error: unknown): grpc.ServiceError {
+  if (error && typeof (error as grpc.ServiceError).code === 'number') return error as grpc.ServiceError;
+  return rpcError(grpc.status.UNKNOWN, error instanceof Error ? error.message : String(error));
+}
