@@ -57,6 +57,24 @@ export class CatchUpProjector {
     });
   }
 
+  /**
+   * Moves the checkpoint forward to `position` (never back), for a subscription that knows every event up
+   * to there has been applied: its filtered checkpoints pass events of other streams.
+   */
+  async advanceTo(position: Position): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, 0, 0)
+         ON CONFLICT (name) DO NOTHING`,
+        [this.name],
+      );
+      await tx.query('SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.name]);
+      if (comparePositions(position, await readCheckpoint(tx, this.name)) > 0) {
+        await writeCheckpoint(tx, this.name, position);
+      }
+    });
+  }
+
   /** Reads from the checkpoint to the head, batch by batch; returns how many events it applied. */
   async catchUp(batchSize = DEFAULT_BATCH_SIZE): Promise<number> {
     let applied = 0;
