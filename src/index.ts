@@ -20,6 +20,7 @@ export {
 export type { CommandOptions, InvolvingPage, InteractionWithContact, ChangeResult } from './nest/messages';
 export { feedCursorOf } from './nest/feed-cursor';
 export { InteractionValidationError, InteractionNotFoundError, InteractionConflictError } from './domain/errors';
+export { InteractionProjectionTimeoutError } from './nest/read-your-writes';
 export type { FieldErrors } from './domain/errors';
 export {
   INTERACTION_TYPES,

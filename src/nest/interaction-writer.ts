@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { uuidv7 } from 'uuidv7';
 import {
@@ -15,6 +15,7 @@ import { ContactRecord, involvedContactUuids, StaffRecord } from '../domain/inte
 import { NormalisedParty } from '../domain/validation';
 import { EventStore, RecordedEvent, WrongExpectedVersionError } from '../ports/event-store';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
+import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { Directories, DIRECTORIES, EVENT_STORE } from './tokens';
 
 /** How often a command without `expectedVersion` re-reads and re-decides after losing a race. */
@@ -39,6 +40,8 @@ export class InteractionWriter {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(DIRECTORIES) private readonly directories: Directories,
     private readonly eventBus: EventBus,
+    /** Present when the read tables follow the log asynchronously (EventStoreDB): read-your-writes. */
+    @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
   ) {}
 
   async loadState(interactionUuid: string): Promise<InteractionState> {
@@ -84,7 +87,12 @@ export class InteractionWriter {
           before.version === -1 ? 'no_stream' : before.version,
         );
         const after = fold(result.events.map(toDomainEvent), before);
-        this.publish(result.events, involvedContactUuids(before.interaction, after.interaction));
+        try {
+          await this.projection?.afterAppend(result);
+        } finally {
+          // Published once the read tables show the events; also when that wait timed out (they happened).
+          this.publish(result.events, involvedContactUuids(before.interaction, after.interaction));
+        }
         return after;
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) throw error;

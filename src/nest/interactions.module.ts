@@ -1,11 +1,11 @@
-import { DynamicModule, Inject, Injectable, Module, OnModuleDestroy, Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, OnModuleDestroy, Optional, Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { CONTACT_DIRECTORY, ContactDirectory, STAFF_DIRECTORY, StaffDirectory } from '../ports/directories';
 import { Database } from '../ports/database';
 import { EventStore } from '../ports/event-store';
 import { COMMAND_HANDLERS } from './command-handlers';
 import { openDatabase } from './database.provider';
-import { createEventStore } from './event-store.provider';
+import { createEventStore, startAsyncProjection } from './event-store.provider';
 import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
 import {
@@ -14,6 +14,7 @@ import {
   InteractionsModuleOptions,
 } from './options';
 import { QUERY_HANDLERS } from './query-handlers';
+import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
 
 function resolveDirectories(
@@ -36,9 +37,12 @@ class InteractionsResources implements OnModuleDestroy {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
   ) {}
 
   async onModuleDestroy(): Promise<void> {
+    // The subscription first (it finishes its batch), then the client, then the pool.
+    await this.projection?.stop();
     await this.store.close();
     await this.db.close();
   }
@@ -65,6 +69,11 @@ export class InteractionsModule {
         optionsProvider,
         { provide: DATABASE, useFactory: openDatabase, inject: [INTERACTIONS_OPTIONS] },
         { provide: EVENT_STORE, useFactory: createEventStore, inject: [INTERACTIONS_OPTIONS, DATABASE] },
+        {
+          provide: ASYNC_PROJECTION,
+          useFactory: startAsyncProjection,
+          inject: [INTERACTIONS_OPTIONS, DATABASE, EVENT_STORE],
+        },
         {
           provide: DIRECTORIES,
           useFactory: resolveDirectories,

@@ -7,8 +7,17 @@ export interface InteractionsModuleOptions {
   database: { connectionString: string; maxConnections?: number } | { pglite: { dataDir?: string } };
   /** PostgreSQL schema for every table of the module; default 'crm_interactions'. */
   schema?: string;
-  /** Where the event log lives; default the module's PostgreSQL database. */
+  /**
+   * Where the event log lives; default the module's PostgreSQL database. `eventstoredb`: an
+   * EventStoreDB/KurrentDB server (`esdb://host:2113?tls=false`); the read tables stay in `database`.
+   */
   eventStore?: { kind: 'postgres' } | { kind: 'eventstoredb'; connectionString: string };
+  /**
+   * With an event store whose projection runs after the append (eventstoredb): commands wait until the
+   * read tables include their events, at most `timeoutMs` (default 5000), then fail with
+   * InteractionProjectionTimeoutError (the change is saved). `false`: return right after the append.
+   */
+  readYourWrites?: false | { timeoutMs?: number };
   /** Falls back to a provider of the CONTACT_DIRECTORY token visible to the module (global or imported). */
   contactDirectory?: ContactDirectory;
   /** Falls back to a provider of the STAFF_DIRECTORY token; without one, staff snapshots carry no details. */

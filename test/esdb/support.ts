@@ -1,8 +1,11 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { PgDatabase } from '../../src/adapters/postgres/database';
-import { Database } from '../../src/ports/database';
-import { Position, START } from '../../src/ports/event-store';
+import { QueryResultRow } from 'pg';
+import { Database, Queryable } from '../../src/ports/database';
+import { EventStore, Position, START } from '../../src/ports/event-store';
+import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { uuidv7 } from 'uuidv7';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 import { EsdbTestServer } from './test-server/server';
@@ -63,4 +66,94 @@ export async function eventually<T>(probe: () => Promise<T>, done: (value: T) =>
     if (done(value) || Date.now() > deadline) return value;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Every row of the read tables, in a stable order: what "equals a full rebuild" compares. */
+export async function readTables(q: Queryable): Promise<Record<string, unknown[]>> {
+  const tables = {
+    interactions: 'SELECT * FROM interactions ORDER BY uuid',
+    parties: 'SELECT * FROM interaction_parties ORDER BY interaction_uuid, position',
+    involvements: 'SELECT * FROM interaction_involvements ORDER BY contact_uuid, interaction_uuid',
+  };
+  const out: Record<string, unknown[]> = {};
+  for (const [name, sql] of Object.entries(tables)) out[name] = (await q.query(sql)).rows;
+  return out;
+}
+
+/**
+ * A Database whose transactions can be made to fail part-way (a batch that dies after some of its writes)
+ * and that counts the transactions it committed.
+ */
+export class FaultyDatabase implements Database {
+  commits = 0;
+  /** Fail the next transaction at its nth query. */
+  failAtQuery: number | null = null;
+
+  constructor(private readonly inner: Database) {}
+
+  get schema(): string {
+    return this.inner.schema;
+  }
+
+  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
+    return this.inner.query<R>(text, params);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const failAt = this.failAtQuery;
+    this.failAtQuery = null;
+    const result = await this.inner.transaction((tx) => {
+      let queries = 0;
+      return fn({
+        query: async <R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]) => {
+          if (++queries === failAt) throw new Error(`injected failure at query ${queries} of the batch`);
+          return tx.query<R>(text, params);
+        },
+      });
+    });
+    this.commits++;
+    return result;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * The module's write side without Nest: InteractionWriter over a store, with an in-memory contact
+ * directory in which every uuid exists. For driving projections with real, valid event sequences.
+ */
+export function writerOver(store: EventStore): {
+  create(subject: string, parties?: string[]): Promise<string>;
+  update(uuid: string, subject: string): Promise<void>;
+  remove(uuid: string): Promise<void>;
+} {
+  const contacts = { findContacts: async (uuids: string[]) => uuids.map((uuid) => ({ uuid, name: `Contact ${uuid.slice(-4)}` })) };
+  const writer = new InteractionWriter(store, { contacts, staff: null }, { publishAll: () => undefined } as never);
+  const subjectContact = uuidv7();
+  return {
+    async create(subject, parties = []) {
+      const uuid = uuidv7();
+      const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+      await writer.execute(
+        {
+          kind: 'create',
+          interactionUuid: uuid,
+          attrs: { contactUuid: subjectContact, interactionType: 'note', occurredAt: now, subject, body: null, ownerUserUuid: null, metadata: {} },
+          parties: parties.map((rawName, inputIndex) => ({ rawName, contactUuid: uuidv7(), staffPersonUuid: null, inputIndex })),
+          fileUuids: [],
+        },
+        {},
+        now,
+      );
+      return uuid;
+    },
+    async update(uuid, subject) {
+      await writer.execute({ kind: 'update', interactionUuid: uuid, attrs: { subject }, parties: null }, {}, new Date());
+    },
+    async remove(uuid) {
+      await writer.execute({ kind: 'delete', interactionUuid: uuid }, {}, new Date());
+    },
+  };
 }

@@ -101,6 +101,11 @@ export class EsdbTestServer {
     return this.server !== null;
   }
 
+  /** Reads, subscriptions and BatchAppend calls still open (a client that closed cleanly leaves none). */
+  get openCalls(): number {
+    return this.running.size;
+  }
+
   /** Drops every connection at once, as a crashed or unplugged server would; the log is kept. */
   async kill(): Promise<void> {
     const server = this.server;
