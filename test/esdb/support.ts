@@ -157,3 +157,21 @@ export function writerOver(store: EventStore): {
     },
   };
 }
+
+/**
+ * Starts a module's read model at `origin` (a shared server's head): migrates the schema and stores the
+ * checkpoint before the module boots, so its subscription starts there instead of replaying old runs.
+ */
+export async function seedCheckpoint(schema: string, origin: Position): Promise<void> {
+  if (origin.commit === 0n && origin.prepare === 0n) return;
+  const db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema, max: 1 });
+  try {
+    await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
+    await db.query(
+      `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ('interactions', $1, $2)`,
+      [origin.commit.toString(), origin.prepare.toString()],
+    );
+  } finally {
+    await db.close();
+  }
+}

@@ -20,9 +20,9 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected the promise to reject');
 }
 
+/** Events in the module's log (the events table, or EventStoreDB). */
 async function countEvents(m: ModuleUnderTest): Promise<number> {
-  const { rows } = await m.db.query<{ n: string }>('SELECT count(*) AS n FROM events');
-  return Number(rows[0]!.n);
+  return m.countEvents();
 }
 
 describe('InteractionsService (seed behaviours)', () => {

@@ -3,7 +3,10 @@ import { CqrsModule, EventBus, IEvent } from '@nestjs/cqrs';
 import { Test } from '@nestjs/testing';
 import { uuidv7 } from 'uuidv7';
 import { PgDatabase } from '../../src/adapters/postgres/database';
+import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { EventStore, START } from '../../src/ports/event-store';
+import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
 import { InteractionsModule, InteractionsService } from '../../src';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from './postgres';
 import { InMemoryContactDirectory, InMemoryStaffDirectory } from './directories';
@@ -15,7 +18,11 @@ export interface ModuleUnderTest {
   staff: InMemoryStaffDirectory | null;
   /** A separate connection to the module's schema, for looking at the tables directly. */
   db: PgDatabase;
-  store: PostgresEventStore;
+  /** The module's event log, read directly. */
+  store: EventStore;
+  eventStore: EventStoreUnderTest;
+  /** How many events the module has written (since it started, on a shared EventStoreDB). */
+  countEvents(): Promise<number>;
   /** Every event the module published on the EventBus, in order. */
   published: IEvent[];
   /** A contact the directory knows, with a fresh uuid. */
@@ -23,17 +30,34 @@ export interface ModuleUnderTest {
   close(): Promise<void>;
 }
 
+/**
+ * The event store startModule boots the module with: the PostgreSQL one (default), or EventStoreDB (a
+ * protocol test server of the module's own, or KURRENTDB_URL); the read tables are in PostgreSQL either way.
+ */
+export type EventStoreUnderTest = 'postgres' | 'eventstoredb';
+let defaultEventStore: EventStoreUnderTest = 'postgres';
+
+/** Makes the suites of this test file boot on `kind` (test/esdb/service re-runs the service suites so). */
+export function useEventStore(kind: EventStoreUnderTest): void {
+  defaultEventStore = kind;
+}
+
 /** Boots InteractionsModule in a Nest application context over a fresh schema of the real PostgreSQL. */
-export async function startModule(options: { withStaffDirectory?: boolean } = {}): Promise<ModuleUnderTest> {
+export async function startModule(options: { withStaffDirectory?: boolean; eventStore?: EventStoreUnderTest } = {}): Promise<ModuleUnderTest> {
   const schema = uniqueSchema();
   const contacts = new InMemoryContactDirectory();
   const staff = options.withStaffDirectory ? new InMemoryStaffDirectory() : null;
+  const eventStore = options.eventStore ?? defaultEventStore;
+  const esdb = eventStore === 'eventstoredb' ? await startEsdb() : null;
+  const origin = esdb ? await originOf(esdb.connectionString) : START;
+  if (esdb) await seedCheckpoint(schema, origin);
   const moduleRef = await Test.createTestingModule({
     imports: [
       CqrsModule.forRoot(),
       InteractionsModule.forRoot({
         database: { connectionString: TEST_DATABASE_URL, maxConnections: 5 },
         schema,
+        ...(esdb && { eventStore: { kind: 'eventstoredb' as const, connectionString: esdb.connectionString } }),
         contactDirectory: contacts,
         ...(staff && { staffDirectory: staff }),
       }),
@@ -43,19 +67,34 @@ export async function startModule(options: { withStaffDirectory?: boolean } = {}
   const published: IEvent[] = [];
   app.get(EventBus).subscribe((event: IEvent) => published.push(event));
   const db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema, max: 2 });
+  const store: EventStore = esdb ? EventStoreDbEventStore.connect(esdb.connectionString) : new PostgresEventStore(db);
   return {
     app,
     service: app.get(InteractionsService),
     contacts,
     staff,
     db,
-    store: new PostgresEventStore(db),
+    store,
+    eventStore,
     published,
+    async countEvents() {
+      if (!esdb) {
+        const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM events');
+        return Number(rows[0]!.n);
+      }
+      let count = 0;
+      for await (const batch of store.readAll(origin)) count += batch.length;
+      return count;
+    },
     newContact(fields = { name: 'Contact' }) {
       return contacts.add({ uuid: uuidv7(), ...fields }).uuid;
     },
     async close() {
       await app.close();
+      if (esdb) {
+        await store.close();
+        await esdb.close();
+      }
       await db.close();
       await dropSchema(schema);
     },
