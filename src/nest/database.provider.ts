@@ -1,26 +1,34 @@
+import { PGliteDatabase } from '../adapters/pglite/database';
 import { PgDatabase } from '../adapters/postgres/database';
 import { Database } from '../ports/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
-import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
+import { DEFAULT_PGLITE_DATA_DIR, DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 
-/** Opens the database of the read tables (and of the event log, with the PostgreSQL event store). */
-export async function openDatabase(options: InteractionsModuleOptions): Promise<Database> {
+async function connect(options: InteractionsModuleOptions): Promise<Database> {
   const { database } = options;
-  if (!('connectionString' in database)) {
-    throw new Error('InteractionsModule: database.pglite is not available in this version; use database.connectionString');
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  if ('connectionString' in database) {
+    return new PgDatabase({ connectionString: database.connectionString, max: database.maxConnections, schema });
   }
-  const db = new PgDatabase({
-    connectionString: database.connectionString,
-    max: database.maxConnections,
-    schema: options.schema ?? DEFAULT_SCHEMA,
-  });
-  if (options.migrate !== false) {
-    try {
-      await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
+  const { instance, dataDir } = database.pglite;
+  return instance
+    ? PGliteDatabase.on(instance, schema)
+    : PGliteDatabase.open({ dataDir: dataDir ?? DEFAULT_PGLITE_DATA_DIR, schema });
+}
+
+/**
+ * Opens the database of the read tables (and of the event log, with the PostgreSQL event store) and
+ * migrates it unless told not to.
+ */
+export async function openDatabase(options: InteractionsModuleOptions): Promise<Database> {
+  const db = await connect(options);
+  if (options.migrate === false) return db;
+  const logInThisDatabase = (options.eventStore?.kind ?? 'postgres') === 'postgres';
+  try {
+    await migrate(db, logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS]);
+  } catch (error) {
+    await db.close();
+    throw error;
   }
   return db;
 }

@@ -1,10 +1,16 @@
+import { PGlite } from '@electric-sql/pglite';
 import { FactoryProvider, ModuleMetadata } from '@nestjs/common';
 import { ContactDirectory, StaffDirectory } from '../ports/directories';
 
 /** CONTRACT.md "Module wiring". */
 export interface InteractionsModuleOptions {
-  /** A PostgreSQL server, or the embedded PGlite (the default of the demo host). */
-  database: { connectionString: string; maxConnections?: number } | { pglite: { dataDir?: string } };
+  /**
+   * A PostgreSQL server, or the embedded PGlite: on `dataDir` (default './.data'; 'memory://' keeps
+   * nothing on disk), or on an `instance` the host opened and closes itself.
+   */
+  database:
+    | { connectionString: string; maxConnections?: number }
+    | { pglite: { dataDir?: string; instance?: PGlite } };
   /** PostgreSQL schema for every table of the module; default 'crm_interactions'. */
   schema?: string;
   /**
@@ -33,3 +39,4 @@ export interface InteractionsModuleAsyncOptions extends Pick<ModuleMetadata, 'im
 
 export const INTERACTIONS_OPTIONS = Symbol.for('crm-interactions:OPTIONS');
 export const DEFAULT_SCHEMA = 'crm_interactions';
+export const DEFAULT_PGLITE_DATA_DIR = './.data';

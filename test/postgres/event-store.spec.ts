@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { PgDatabase } from '../../src/adapters/postgres/database';
+import { Database } from '../../src/ports/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import {
   comparePositions,
@@ -12,7 +13,8 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../src/ports/event-store';
-import { migratedDatabase, TEST_DATABASE_URL } from '../support/postgres';
+import { TEST_DATABASE_URL } from '../support/postgres';
+import { migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
 
 /**
@@ -76,7 +78,7 @@ async function settle<T>(promises: Promise<T>[]): Promise<PromiseSettledResult<T
 }
 
 describe('PostgresEventStore (real PostgreSQL)', () => {
-  let db: PgDatabase;
+  let db: Database;
   let cleanup: () => Promise<void>;
   let store: PostgresEventStore;
 

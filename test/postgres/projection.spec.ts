@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PgDatabase } from '../../src/adapters/postgres/database';
-import { Queryable } from '../../src/ports/database';
+import { Database, Queryable } from '../../src/ports/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import {
   InteractionDeletedData,
@@ -13,7 +12,7 @@ import {
 import { EventToAppend, ExpectedRevision, Position, RecordedEvent, START } from '../../src/ports/event-store';
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
 import { projectEvents, READ_TABLES } from '../../projections/interactions.projection';
-import { migratedDatabase, TEST_DATABASE_URL } from '../support/postgres';
+import { BACKENDS, migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
 
 /**
@@ -121,12 +120,12 @@ async function rowsOf(q: Queryable, interactionUuid: string): Promise<{ interact
   return { interactions: Number(row.i), parties: Number(row.p), involvements: Number(row.v) };
 }
 
-async function truncateReadTables(db: PgDatabase): Promise<void> {
+async function truncateReadTables(db: Database): Promise<void> {
   // Table names are constants of the module, not input.
   await db.query(`TRUNCATE ${READ_TABLES.join(', ')}`);
 }
 
-async function apply(db: PgDatabase, events: readonly RecordedEvent[]): Promise<void> {
+async function apply(db: Database, events: readonly RecordedEvent[]): Promise<void> {
   await db.transaction((tx) => projectEvents(tx, events));
 }
 
@@ -188,7 +187,7 @@ async function writeHistory(store: PostgresEventStore): Promise<History> {
 }
 
 /** The checkpoint reaches the head (polling only while another transaction of the cluster holds xmin back). */
-async function catchUpFully(projector: CatchUpProjector, db: PgDatabase, store: PostgresEventStore, batchSize?: number): Promise<number> {
+async function catchUpFully(projector: CatchUpProjector, db: Database, store: PostgresEventStore, batchSize?: number): Promise<number> {
   const head = await store.headPosition();
   const deadline = Date.now() + SETTLE_MS;
   let applied = 0;
@@ -207,403 +206,405 @@ async function allEvents(store: PostgresEventStore, within: Queryable, from: Pos
   return out;
 }
 
-describe('interactions projection (real PostgreSQL)', () => {
-  let db: PgDatabase;
-  let cleanup: () => Promise<void>;
-  let store: PostgresEventStore;
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
+  describe('interactions projection', () => {
+    let db: Database;
+    let cleanup: () => Promise<void>;
+    let store: PostgresEventStore;
 
-  beforeEach(async () => {
-    ({ db, cleanup } = await migratedDatabase());
-    store = new PostgresEventStore(db);
-  });
-  afterEach(async () => {
-    await cleanup();
-  });
-
-  describe('projectEvents', () => {
-    it('projects a history into the three read tables', async () => {
-      const h = await writeHistory(store);
-      await apply(db, h.events);
-
-      const { interactions } = await dump(db);
-      expect(interactions.map((r) => r.uuid)).toEqual(sorted([h.i1, h.i2]));
-      const i1 = interactions.find((r) => r.uuid === h.i1)!;
-      expect(i1).toMatchObject({
-        contact_uuid: h.c3,
-        interaction_type: 'call',
-        subject: 'Moved',
-        body: 'Talked about the renewal',
-        metadata: { v: 2 },
-        occurred_at: new Date('2026-03-01T09:00:00Z'),
-        inserted_at: new Date('2026-03-01T09:00:05Z'), // event time, truncated to the second
-        updated_at: new Date('2026-03-04T09:00:00Z'),
-        version: '3',
-      });
-      const i2 = interactions.find((r) => r.uuid === h.i2)!;
-      expect(i2).toMatchObject({
-        contact_uuid: h.c2,
-        interaction_type: 'meeting',
-        subject: null,
-        body: 'Follow-up',
-        occurred_at: new Date('2026-03-05T07:00:00Z'),
-        inserted_at: new Date('2026-03-02T10:00:00Z'),
-        version: '2',
-      });
-
-      const { rows: parties } = await db.query<{ position: number; raw_name: string; contact_uuid: string | null; snapshot: unknown }>(
-        'SELECT position, raw_name, contact_uuid, snapshot FROM interaction_parties WHERE interaction_uuid = $1 ORDER BY position',
-        [h.i1],
-      );
-      expect(parties.map((p) => [p.position, p.raw_name, p.contact_uuid])).toEqual([
-        [0, 'Cy', h.c3],
-        [1, 'Ann', h.c1],
-        [2, 'Bob', h.c2],
-        [3, 'Bob', h.c2],
-      ]);
-      expect(parties[0]!.snapshot).toEqual({ source: 'crm_contact', name: 'Cy', company: 'Acme', capturedAt: CAPTURED });
-
-      // Subject C3 is also a party; C2 is a party twice: one involvement row each.
-      expect((await involvementsOf(db, h.i1)).map((r) => r.contact_uuid)).toEqual(sorted([h.c1, h.c2, h.c3]));
-      expect(await involvementsOf(db, h.i2)).toEqual([
-        { contact_uuid: h.c2, occurred_at: new Date('2026-03-05T07:00:00Z'), inserted_at: new Date('2026-03-02T10:00:00Z') },
-      ]);
-      expect(await rowsOf(db, h.i3)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
+    beforeEach(async () => {
+      ({ db, cleanup } = await migratedDatabase(backend));
+      store = new PostgresEventStore(db);
+    });
+    afterEach(async () => {
+      await cleanup();
     });
 
-    it('is idempotent: each event twice in a row, the whole list twice, or any prefix then the whole list', async () => {
-      const h = await writeHistory(store);
-      await apply(db, h.events);
-      const once = await dump(db);
-      expect(once.interactions).toHaveLength(2);
-
-      await truncateReadTables(db);
-      await apply(db, h.events.flatMap((e) => [e, e]));
-      expect(await dump(db)).toEqual(once);
-
-      await truncateReadTables(db);
-      await apply(db, [...h.events, ...h.events]);
-      expect(await dump(db)).toEqual(once);
-
-      // Each event in its own transaction, twice in a row.
-      await truncateReadTables(db);
-      for (const e of h.events) {
-        await apply(db, [e]);
-        await apply(db, [e]);
-      }
-      expect(await dump(db)).toEqual(once);
-
-      for (let k = 1; k < h.events.length; k++) {
-        await truncateReadTables(db);
-        await apply(db, h.events.slice(0, k));
+    describe('projectEvents', () => {
+      it('projects a history into the three read tables', async () => {
+        const h = await writeHistory(store);
         await apply(db, h.events);
-        expect({ k, tables: await dump(db) }).toEqual({ k, tables: once });
-      }
-    });
 
-    it('re-delivering any suffix of a stream after the whole history changes nothing', async () => {
-      const h = await writeHistory(store);
-      await apply(db, h.events);
-      const once = await dump(db);
-      for (const uuid of [h.i1, h.i2, h.i3]) {
-        const stream = h.events.filter((e) => e.streamName === `interaction-${uuid}`);
-        for (let from = 0; from < stream.length; from++) {
-          await apply(db, stream.slice(from));
-          expect({ uuid, from, tables: await dump(db) }).toEqual({ uuid, from, tables: once });
-        }
-      }
-    });
+        const { interactions } = await dump(db);
+        expect(interactions.map((r) => r.uuid)).toEqual(sorted([h.i1, h.i2]));
+        const i1 = interactions.find((r) => r.uuid === h.i1)!;
+        expect(i1).toMatchObject({
+          contact_uuid: h.c3,
+          interaction_type: 'call',
+          subject: 'Moved',
+          body: 'Talked about the renewal',
+          metadata: { v: 2 },
+          occurred_at: new Date('2026-03-01T09:00:00Z'),
+          inserted_at: new Date('2026-03-01T09:00:05Z'), // event time, truncated to the second
+          updated_at: new Date('2026-03-04T09:00:00Z'),
+          version: '3',
+        });
+        const i2 = interactions.find((r) => r.uuid === h.i2)!;
+        expect(i2).toMatchObject({
+          contact_uuid: h.c2,
+          interaction_type: 'meeting',
+          subject: null,
+          body: 'Follow-up',
+          occurred_at: new Date('2026-03-05T07:00:00Z'),
+          inserted_at: new Date('2026-03-02T10:00:00Z'),
+          version: '2',
+        });
 
-    it('keeps one involvement row when the subject contact is also a party (and for duplicate parties)', async () => {
-      const [i, c1, c2] = [randomUUID(), randomUUID(), randomUUID()];
-      const events = await append(store, `interaction-${i}`, [
-        logged(i, c1, '2026-04-01T10:00:00Z'),
-        partiesRebuilt(i, [contactParty(c1, 'Ann'), contactParty(c2, 'Bob'), contactParty(c1, 'Ann again'), freeParty('X')], '2026-04-01T10:00:00Z'),
-      ], 'no_stream');
-      await apply(db, events);
-      expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual(sorted([c1, c2]));
-      expect((await rowsOf(db, i)).parties).toBe(4);
-    });
-
-    it('moves the involvement when the subject changes, and follows occurredAt', async () => {
-      const [i, c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-      const stream = `interaction-${i}`;
-      const first = await append(store, stream, [
-        logged(i, c1, '2026-04-01T10:00:00Z'),
-        partiesRebuilt(i, [contactParty(c2, 'Bob')], '2026-04-01T10:00:00Z'),
-      ], 'no_stream');
-      await apply(db, first);
-      expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual(sorted([c1, c2]));
-
-      const moved = await append(store, stream, [updated(i, { contactUuid: c3, occurredAt: '2026-04-02T08:00:00Z' }, '2026-04-02T09:00:00Z')], 1);
-      await apply(db, moved);
-      const involvements = await involvementsOf(db, i);
-      expect(involvements.map((r) => r.contact_uuid)).toEqual(sorted([c2, c3]));
-      for (const row of involvements) expect(row.occurred_at).toEqual(new Date('2026-04-02T08:00:00Z'));
-
-      // Moving the subject onto a party contact leaves one row for it.
-      const ontoParty = await append(store, stream, [updated(i, { contactUuid: c2 }, '2026-04-03T09:00:00Z')], 2);
-      await apply(db, ontoParty);
-      expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual([c2]);
-
-      // Clearing the parties keeps only the subject.
-      const cleared = await append(store, stream, [partiesRebuilt(i, [], '2026-04-04T09:00:00Z')], 3);
-      await apply(db, cleared);
-      expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual([c2]);
-      expect((await rowsOf(db, i)).parties).toBe(0);
-    });
-
-    it('deletion removes every row of the interaction from all three tables and nothing else', async () => {
-      const h = await writeHistory(store);
-      const [i, c] = [randomUUID(), randomUUID()];
-      const created = await append(store, `interaction-${i}`, [
-        logged(i, c, '2026-05-01T10:00:00Z'),
-        partiesRebuilt(i, [contactParty(c, 'Self'), contactParty(h.c1, 'Ann'), staffParty(h.staff, 'Sam')], '2026-05-01T10:00:00Z'),
-      ], 'no_stream');
-      await apply(db, [...h.events, ...created]);
-      expect(await rowsOf(db, i)).toEqual({ interactions: 1, parties: 3, involvements: 2 });
-      const others = await dump(db);
-
-      const gone = await append(store, `interaction-${i}`, [deleted(i, '2026-05-02T10:00:00Z')], 1);
-      await apply(db, gone);
-      expect(await rowsOf(db, i)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
-      const after = await dump(db);
-      const notI = (rows: Record<string, unknown>[]) => rows.filter((r) => r.uuid !== i && r.interaction_uuid !== i);
-      expect(after).toEqual({
-        interactions: notI(others.interactions),
-        parties: notI(others.parties),
-        involvements: notI(others.involvements),
-      });
-      // Deleting again is a no-op.
-      await apply(db, gone);
-      expect(await dump(db)).toEqual(after);
-    });
-
-    it('rejects an event whose data does not match its schema, applying nothing of the transaction', async () => {
-      const i = randomUUID();
-      const good = await append(store, `interaction-${i}`, [logged(i, randomUUID(), '2026-05-01T10:00:00Z')], 'no_stream');
-      const bad = await append(store, `interaction-${i}`, [envelope('Broken', {}, '2026-05-01T10:00:00Z')], 0);
-      await expect(apply(db, [...good, ...bad])).rejects.toBeInstanceOf(InvalidEventError);
-      expect(await rowsOf(db, i)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
-    });
-  });
-
-  describe('CatchUpProjector', () => {
-    let projector: CatchUpProjector;
-    beforeEach(() => {
-      projector = new CatchUpProjector(db, store);
-    });
-
-    it('catchUp applies everything, in batches, and writes the checkpoint; then only what is new', async () => {
-      const h = await writeHistory(store);
-      expect(await readCheckpoint(db)).toEqual(START);
-
-      const applied = await catchUpFully(projector, db, store, 3);
-      expect(applied).toBe(h.events.length);
-      expect(await readCheckpoint(db)).toEqual(h.events[h.events.length - 1]!.position);
-      expect(await readCheckpoint(db)).toEqual(await store.headPosition());
-      const live = await dump(db);
-
-      // The same as projecting the whole log at once.
-      await truncateReadTables(db);
-      await apply(db, h.events);
-      expect(await dump(db)).toEqual(live);
-
-      expect(await projector.catchUp()).toBe(0);
-      expect(await dump(db)).toEqual(live);
-
-      const i = randomUUID();
-      const more = await append(store, `interaction-${i}`, [logged(i, h.c1, '2026-06-01T10:00:00Z')], 'no_stream');
-      expect(await catchUpFully(projector, db, store)).toBe(1);
-      expect(await readCheckpoint(db)).toEqual(more[0]!.position);
-      expect(await rowsOf(db, i)).toEqual({ interactions: 1, parties: 0, involvements: 1 });
-    });
-
-    it('applyBatch of an already-applied batch returns 0 and changes nothing; a straddling batch applies only the fresh part', async () => {
-      const h = await writeHistory(store);
-      const events = await allEvents(store, db);
-      expect(events.map((e) => e.id)).toEqual(h.events.map((e) => e.id));
-
-      expect(await projector.applyBatch(events.slice(0, 5))).toBe(5);
-      expect(await readCheckpoint(db)).toEqual(events[4]!.position);
-      expect(await projector.applyBatch(events)).toBe(events.length - 5);
-      const checkpoint = await readCheckpoint(db);
-      expect(checkpoint).toEqual(events[events.length - 1]!.position);
-      const tables = await dump(db);
-      const { rows: before } = await db.query('SELECT * FROM projection_checkpoints ORDER BY name');
-
-      expect(await projector.applyBatch(events)).toBe(0);
-      expect(await projector.applyBatch(events.slice(0, 5))).toBe(0);
-      expect(await projector.applyBatch(events.slice(-1))).toBe(0);
-      expect(await projector.applyBatch([])).toBe(0);
-      expect(await dump(db)).toEqual(tables);
-      expect(await readCheckpoint(db)).toEqual(checkpoint);
-      const { rows: after } = await db.query('SELECT * FROM projection_checkpoints ORDER BY name');
-      expect(after).toEqual(before); // not even updated_at moved
-    });
-
-    it('a batch that fails mid-way leaves the checkpoint and the tables as they were (batch and checkpoint commit together)', async () => {
-      const h = await writeHistory(store);
-      await catchUpFully(projector, db, store);
-      const checkpoint = await readCheckpoint(db);
-      expect(checkpoint).toEqual(h.events[h.events.length - 1]!.position);
-      const tables = await dump(db);
-
-      // The next batch: a valid new interaction, a valid change to I1, then an event parseEvent rejects.
-      const [i4, i5] = [randomUUID(), randomUUID()];
-      await append(store, `interaction-${i4}`, [
-        logged(i4, h.c1, '2026-06-01T10:00:00Z'),
-        partiesRebuilt(i4, [contactParty(h.c2, 'Bob')], '2026-06-01T10:00:00Z'),
-      ], 'no_stream');
-      await append(store, `interaction-${h.i1}`, [updated(h.i1, { subject: 'Changed in the failing batch' }, '2026-06-01T11:00:00Z')], 3);
-      const invalid = { ...logged(i5, h.c1, '2026-06-01T12:00:00Z') };
-      invalid.data = { ...(invalid.data as InteractionLoggedData), interactionType: 'fax' };
-      await append(store, `interaction-${i5}`, [invalid], 'no_stream');
-
-      const batch = await allEvents(store, db, checkpoint);
-      expect(batch).toHaveLength(4);
-      await expect(projector.applyBatch(batch)).rejects.toBeInstanceOf(InvalidEventError);
-      expect(await readCheckpoint(db)).toEqual(checkpoint);
-      expect(await dump(db)).toEqual(tables);
-      expect(await rowsOf(db, i4)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
-
-      // catchUp hits the same wall (polling only while another transaction holds xmin back): still nothing moved.
-      const deadline = Date.now() + SETTLE_MS;
-      let failure: unknown;
-      while (!failure && Date.now() < deadline) {
-        failure = await projector.catchUp().then(
-          () => undefined,
-          (error: unknown) => error,
+        const { rows: parties } = await db.query<{ position: number; raw_name: string; contact_uuid: string | null; snapshot: unknown }>(
+          'SELECT position, raw_name, contact_uuid, snapshot FROM interaction_parties WHERE interaction_uuid = $1 ORDER BY position',
+          [h.i1],
         );
-        if (!failure) await sleep(25);
-      }
-      expect(failure).toBeInstanceOf(InvalidEventError);
-      expect(await readCheckpoint(db)).toEqual(checkpoint);
-      expect(await dump(db)).toEqual(tables);
+        expect(parties.map((p) => [p.position, p.raw_name, p.contact_uuid])).toEqual([
+          [0, 'Cy', h.c3],
+          [1, 'Ann', h.c1],
+          [2, 'Bob', h.c2],
+          [3, 'Bob', h.c2],
+        ]);
+        expect(parties[0]!.snapshot).toEqual({ source: 'crm_contact', name: 'Cy', company: 'Acme', capturedAt: CAPTURED });
+
+        // Subject C3 is also a party; C2 is a party twice: one involvement row each.
+        expect((await involvementsOf(db, h.i1)).map((r) => r.contact_uuid)).toEqual(sorted([h.c1, h.c2, h.c3]));
+        expect(await involvementsOf(db, h.i2)).toEqual([
+          { contact_uuid: h.c2, occurred_at: new Date('2026-03-05T07:00:00Z'), inserted_at: new Date('2026-03-02T10:00:00Z') },
+        ]);
+        expect(await rowsOf(db, h.i3)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
+      });
+
+      it('is idempotent: each event twice in a row, the whole list twice, or any prefix then the whole list', async () => {
+        const h = await writeHistory(store);
+        await apply(db, h.events);
+        const once = await dump(db);
+        expect(once.interactions).toHaveLength(2);
+
+        await truncateReadTables(db);
+        await apply(db, h.events.flatMap((e) => [e, e]));
+        expect(await dump(db)).toEqual(once);
+
+        await truncateReadTables(db);
+        await apply(db, [...h.events, ...h.events]);
+        expect(await dump(db)).toEqual(once);
+
+        // Each event in its own transaction, twice in a row.
+        await truncateReadTables(db);
+        for (const e of h.events) {
+          await apply(db, [e]);
+          await apply(db, [e]);
+        }
+        expect(await dump(db)).toEqual(once);
+
+        for (let k = 1; k < h.events.length; k++) {
+          await truncateReadTables(db);
+          await apply(db, h.events.slice(0, k));
+          await apply(db, h.events);
+          expect({ k, tables: await dump(db) }).toEqual({ k, tables: once });
+        }
+      });
+
+      it('re-delivering any suffix of a stream after the whole history changes nothing', async () => {
+        const h = await writeHistory(store);
+        await apply(db, h.events);
+        const once = await dump(db);
+        for (const uuid of [h.i1, h.i2, h.i3]) {
+          const stream = h.events.filter((e) => e.streamName === `interaction-${uuid}`);
+          for (let from = 0; from < stream.length; from++) {
+            await apply(db, stream.slice(from));
+            expect({ uuid, from, tables: await dump(db) }).toEqual({ uuid, from, tables: once });
+          }
+        }
+      });
+
+      it('keeps one involvement row when the subject contact is also a party (and for duplicate parties)', async () => {
+        const [i, c1, c2] = [randomUUID(), randomUUID(), randomUUID()];
+        const events = await append(store, `interaction-${i}`, [
+          logged(i, c1, '2026-04-01T10:00:00Z'),
+          partiesRebuilt(i, [contactParty(c1, 'Ann'), contactParty(c2, 'Bob'), contactParty(c1, 'Ann again'), freeParty('X')], '2026-04-01T10:00:00Z'),
+        ], 'no_stream');
+        await apply(db, events);
+        expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual(sorted([c1, c2]));
+        expect((await rowsOf(db, i)).parties).toBe(4);
+      });
+
+      it('moves the involvement when the subject changes, and follows occurredAt', async () => {
+        const [i, c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+        const stream = `interaction-${i}`;
+        const first = await append(store, stream, [
+          logged(i, c1, '2026-04-01T10:00:00Z'),
+          partiesRebuilt(i, [contactParty(c2, 'Bob')], '2026-04-01T10:00:00Z'),
+        ], 'no_stream');
+        await apply(db, first);
+        expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual(sorted([c1, c2]));
+
+        const moved = await append(store, stream, [updated(i, { contactUuid: c3, occurredAt: '2026-04-02T08:00:00Z' }, '2026-04-02T09:00:00Z')], 1);
+        await apply(db, moved);
+        const involvements = await involvementsOf(db, i);
+        expect(involvements.map((r) => r.contact_uuid)).toEqual(sorted([c2, c3]));
+        for (const row of involvements) expect(row.occurred_at).toEqual(new Date('2026-04-02T08:00:00Z'));
+
+        // Moving the subject onto a party contact leaves one row for it.
+        const ontoParty = await append(store, stream, [updated(i, { contactUuid: c2 }, '2026-04-03T09:00:00Z')], 2);
+        await apply(db, ontoParty);
+        expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual([c2]);
+
+        // Clearing the parties keeps only the subject.
+        const cleared = await append(store, stream, [partiesRebuilt(i, [], '2026-04-04T09:00:00Z')], 3);
+        await apply(db, cleared);
+        expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual([c2]);
+        expect((await rowsOf(db, i)).parties).toBe(0);
+      });
+
+      it('deletion removes every row of the interaction from all three tables and nothing else', async () => {
+        const h = await writeHistory(store);
+        const [i, c] = [randomUUID(), randomUUID()];
+        const created = await append(store, `interaction-${i}`, [
+          logged(i, c, '2026-05-01T10:00:00Z'),
+          partiesRebuilt(i, [contactParty(c, 'Self'), contactParty(h.c1, 'Ann'), staffParty(h.staff, 'Sam')], '2026-05-01T10:00:00Z'),
+        ], 'no_stream');
+        await apply(db, [...h.events, ...created]);
+        expect(await rowsOf(db, i)).toEqual({ interactions: 1, parties: 3, involvements: 2 });
+        const others = await dump(db);
+
+        const gone = await append(store, `interaction-${i}`, [deleted(i, '2026-05-02T10:00:00Z')], 1);
+        await apply(db, gone);
+        expect(await rowsOf(db, i)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
+        const after = await dump(db);
+        const notI = (rows: Record<string, unknown>[]) => rows.filter((r) => r.uuid !== i && r.interaction_uuid !== i);
+        expect(after).toEqual({
+          interactions: notI(others.interactions),
+          parties: notI(others.parties),
+          involvements: notI(others.involvements),
+        });
+        // Deleting again is a no-op.
+        await apply(db, gone);
+        expect(await dump(db)).toEqual(after);
+      });
+
+      it('rejects an event whose data does not match its schema, applying nothing of the transaction', async () => {
+        const i = randomUUID();
+        const good = await append(store, `interaction-${i}`, [logged(i, randomUUID(), '2026-05-01T10:00:00Z')], 'no_stream');
+        const bad = await append(store, `interaction-${i}`, [envelope('Broken', {}, '2026-05-01T10:00:00Z')], 0);
+        await expect(apply(db, [...good, ...bad])).rejects.toBeInstanceOf(InvalidEventError);
+        expect(await rowsOf(db, i)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
+      });
     });
 
-    it('two projectors of the same name catching up at once apply every event exactly once', async () => {
-      const h = await writeHistory(store);
-      const other = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 3 });
-      try {
-        const second = new CatchUpProjector(other, new PostgresEventStore(other));
-        const deadline = Date.now() + SETTLE_MS;
-        let applied = 0;
-        const head = await store.headPosition();
-        do {
-          const counts = await Promise.all([projector.catchUp(2), second.catchUp(3), projector.catchUp(1)]);
-          applied += counts.reduce((a, b) => a + b, 0);
-          const checkpoint = await readCheckpoint(db);
-          if (checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) break;
-          await sleep(25);
-        } while (Date.now() < deadline);
+    describe('CatchUpProjector', () => {
+      let projector: CatchUpProjector;
+      beforeEach(() => {
+        projector = new CatchUpProjector(db, store);
+      });
+
+      it('catchUp applies everything, in batches, and writes the checkpoint; then only what is new', async () => {
+        const h = await writeHistory(store);
+        expect(await readCheckpoint(db)).toEqual(START);
+
+        const applied = await catchUpFully(projector, db, store, 3);
         expect(applied).toBe(h.events.length);
-        const tables = await dump(db);
+        expect(await readCheckpoint(db)).toEqual(h.events[h.events.length - 1]!.position);
+        expect(await readCheckpoint(db)).toEqual(await store.headPosition());
+        const live = await dump(db);
+
+        // The same as projecting the whole log at once.
         await truncateReadTables(db);
         await apply(db, h.events);
+        expect(await dump(db)).toEqual(live);
+
+        expect(await projector.catchUp()).toBe(0);
+        expect(await dump(db)).toEqual(live);
+
+        const i = randomUUID();
+        const more = await append(store, `interaction-${i}`, [logged(i, h.c1, '2026-06-01T10:00:00Z')], 'no_stream');
+        expect(await catchUpFully(projector, db, store)).toBe(1);
+        expect(await readCheckpoint(db)).toEqual(more[0]!.position);
+        expect(await rowsOf(db, i)).toEqual({ interactions: 1, parties: 0, involvements: 1 });
+      });
+
+      it('applyBatch of an already-applied batch returns 0 and changes nothing; a straddling batch applies only the fresh part', async () => {
+        const h = await writeHistory(store);
+        const events = await allEvents(store, db);
+        expect(events.map((e) => e.id)).toEqual(h.events.map((e) => e.id));
+
+        expect(await projector.applyBatch(events.slice(0, 5))).toBe(5);
+        expect(await readCheckpoint(db)).toEqual(events[4]!.position);
+        expect(await projector.applyBatch(events)).toBe(events.length - 5);
+        const checkpoint = await readCheckpoint(db);
+        expect(checkpoint).toEqual(events[events.length - 1]!.position);
+        const tables = await dump(db);
+        const { rows: before } = await db.query('SELECT * FROM projection_checkpoints ORDER BY name');
+
+        expect(await projector.applyBatch(events)).toBe(0);
+        expect(await projector.applyBatch(events.slice(0, 5))).toBe(0);
+        expect(await projector.applyBatch(events.slice(-1))).toBe(0);
+        expect(await projector.applyBatch([])).toBe(0);
         expect(await dump(db)).toEqual(tables);
-      } finally {
-        await other.close();
-      }
-    });
+        expect(await readCheckpoint(db)).toEqual(checkpoint);
+        const { rows: after } = await db.query('SELECT * FROM projection_checkpoints ORDER BY name');
+        expect(after).toEqual(before); // not even updated_at moved
+      });
 
-    it('a read table failing mid-batch rolls the batch back too', async () => {
-      const h = await writeHistory(store);
-      const events = await allEvents(store, db);
-      expect(await projector.applyBatch(events.slice(0, 2))).toBe(2);
-      const checkpoint = await readCheckpoint(db);
-      const tables = await dump(db);
-      // Sabotage a read table so that only a later event of the batch fails (I1's last rebuild has 4 parties).
-      await db.query('ALTER TABLE interaction_parties ADD CONSTRAINT at_most_three CHECK (position < 3)');
-      await expect(projector.applyBatch(events)).rejects.toThrow();
-      expect(await readCheckpoint(db)).toEqual(checkpoint);
-      expect(await dump(db)).toEqual(tables);
-      expect(h.events.length).toBeGreaterThan(2);
-    });
-  });
+      it('a batch that fails mid-way leaves the checkpoint and the tables as they were (batch and checkpoint commit together)', async () => {
+        const h = await writeHistory(store);
+        await catchUpFully(projector, db, store);
+        const checkpoint = await readCheckpoint(db);
+        expect(checkpoint).toEqual(h.events[h.events.length - 1]!.position);
+        const tables = await dump(db);
 
-  describe('rebuild', () => {
-    it('gives tables identical to the live (inline-projected) ones and returns the event count', async () => {
-      const live = new PostgresEventStore(db, projectEvents);
-      const h = await writeHistory(live);
-      const liveTables = await dump(db);
-      expect(liveTables.interactions).toHaveLength(2);
+        // The next batch: a valid new interaction, a valid change to I1, then an event parseEvent rejects.
+        const [i4, i5] = [randomUUID(), randomUUID()];
+        await append(store, `interaction-${i4}`, [
+          logged(i4, h.c1, '2026-06-01T10:00:00Z'),
+          partiesRebuilt(i4, [contactParty(h.c2, 'Bob')], '2026-06-01T10:00:00Z'),
+        ], 'no_stream');
+        await append(store, `interaction-${h.i1}`, [updated(h.i1, { subject: 'Changed in the failing batch' }, '2026-06-01T11:00:00Z')], 3);
+        const invalid = { ...logged(i5, h.c1, '2026-06-01T12:00:00Z') };
+        invalid.data = { ...(invalid.data as InteractionLoggedData), interactionType: 'fax' };
+        await append(store, `interaction-${i5}`, [invalid], 'no_stream');
 
-      const progress: number[] = [];
-      const summary = await rebuild(db, store, { batchSize: 4, onProgress: (n) => progress.push(n) });
-      expect(summary).toEqual({ events: h.events.length, position: h.events[h.events.length - 1]!.position });
-      expect(h.events).toHaveLength(10);
-      expect(progress).toEqual([4, 8, 10]);
-      expect(await dump(db)).toEqual(liveTables);
-      expect(await readCheckpoint(db)).toEqual(summary.position);
+        const batch = await allEvents(store, db, checkpoint);
+        expect(batch).toHaveLength(4);
+        await expect(projector.applyBatch(batch)).rejects.toBeInstanceOf(InvalidEventError);
+        expect(await readCheckpoint(db)).toEqual(checkpoint);
+        expect(await dump(db)).toEqual(tables);
+        expect(await rowsOf(db, i4)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
 
-      // It repairs damaged tables and is repeatable.
-      await db.query('UPDATE interactions SET subject = $1 WHERE uuid = $2', ['tampered', h.i1]);
-      await db.query('DELETE FROM interaction_parties WHERE interaction_uuid = $1', [h.i2]);
-      await db.query('INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at) SELECT $1, uuid, occurred_at, inserted_at FROM interactions WHERE uuid = $2', [randomUUID(), h.i1]);
-      await expect(rebuild(db, store)).resolves.toEqual(summary);
-      expect(await dump(db)).toEqual(liveTables);
-
-      // A catch-up projector continues from the rebuilt checkpoint without re-applying anything.
-      expect(await new CatchUpProjector(db, store).catchUp()).toBe(0);
-    });
-
-    it('run during concurrent inline-projected appends, ends with tables equal to projecting the whole log', async () => {
-      const writers = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 6 });
-      try {
-        const live = new PostgresEventStore(writers, projectEvents);
-        await writeHistory(live);
-        let writing = true;
-        const contacts = Array.from({ length: 4 }, () => randomUUID());
-        const worker = async (w: number): Promise<number> => {
-          let appended = 0;
-          for (let n = 0; writing || n < 3; n++) {
-            const i = randomUUID();
-            const stream = `interaction-${i}`;
-            const t = new Date(Date.UTC(2026, 6, 1, 0, w, n % 60)).toISOString();
-            await live.appendToStream(stream, [
-              logged(i, contacts[w % 4]!, t),
-              partiesRebuilt(i, [contactParty(contacts[(w + 1) % 4]!, 'P'), freeParty('F')], t),
-            ], 'no_stream');
-            await live.appendToStream(stream, [updated(i, { contactUuid: contacts[(w + 2) % 4]!, subject: `n${n}` }, t)], 1);
-            appended += 3;
-            if (n % 4 === 3) {
-              await live.appendToStream(stream, [deleted(i, t)], 2);
-              appended += 1;
-            }
-          }
-          return appended;
-        };
-        const workers = [0, 1, 2, 3].map(worker);
-        const summaries = [];
-        for (let r = 0; r < 3; r++) {
-          await sleep(30);
-          summaries.push(await rebuild(db, store, { batchSize: 7 }));
+        // catchUp hits the same wall (polling only while another transaction holds xmin back): still nothing moved.
+        const deadline = Date.now() + SETTLE_MS;
+        let failure: unknown;
+        while (!failure && Date.now() < deadline) {
+          failure = await projector.catchUp().then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          if (!failure) await sleep(25);
         }
-        writing = false;
-        await Promise.all(workers);
-        expect(summaries.every((s) => s.events >= 10)).toBe(true);
+        expect(failure).toBeInstanceOf(InvalidEventError);
+        expect(await readCheckpoint(db)).toEqual(checkpoint);
+        expect(await dump(db)).toEqual(tables);
+      });
 
-        const liveTables = await dump(db);
-        const everything = await allEvents(store, db);
-        await truncateReadTables(db);
-        await apply(db, everything);
-        expect(await dump(db)).toEqual(liveTables);
-      } finally {
-        await writers.close();
-      }
+      it('two projectors of the same name catching up at once apply every event exactly once', async () => {
+        const h = await writeHistory(store);
+        const other = await backend.open(db.schema, 3);
+        try {
+          const second = new CatchUpProjector(other, new PostgresEventStore(other));
+          const deadline = Date.now() + SETTLE_MS;
+          let applied = 0;
+          const head = await store.headPosition();
+          do {
+            const counts = await Promise.all([projector.catchUp(2), second.catchUp(3), projector.catchUp(1)]);
+            applied += counts.reduce((a, b) => a + b, 0);
+            const checkpoint = await readCheckpoint(db);
+            if (checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) break;
+            await sleep(25);
+          } while (Date.now() < deadline);
+          expect(applied).toBe(h.events.length);
+          const tables = await dump(db);
+          await truncateReadTables(db);
+          await apply(db, h.events);
+          expect(await dump(db)).toEqual(tables);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('a read table failing mid-batch rolls the batch back too', async () => {
+        const h = await writeHistory(store);
+        const events = await allEvents(store, db);
+        expect(await projector.applyBatch(events.slice(0, 2))).toBe(2);
+        const checkpoint = await readCheckpoint(db);
+        const tables = await dump(db);
+        // Sabotage a read table so that only a later event of the batch fails (I1's last rebuild has 4 parties).
+        await db.query('ALTER TABLE interaction_parties ADD CONSTRAINT at_most_three CHECK (position < 3)');
+        await expect(projector.applyBatch(events)).rejects.toThrow();
+        expect(await readCheckpoint(db)).toEqual(checkpoint);
+        expect(await dump(db)).toEqual(tables);
+        expect(h.events.length).toBeGreaterThan(2);
+      });
     });
 
-    it('of an empty log empties the tables and returns 0 at START', async () => {
-      const i = randomUUID();
-      await db.query(
-        `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
-           metadata, file_uuids, inserted_at, updated_at, version)
-         VALUES ($1, $2, 'note', now(), NULL, NULL, NULL, '{}', '{}', now(), now(), 0)`,
-        [i, randomUUID()],
-      );
-      await expect(rebuild(db, store)).resolves.toEqual({ events: 0, position: START });
-      expect(await dump(db)).toEqual({ interactions: [], parties: [], involvements: [] });
-      expect(await readCheckpoint(db)).toEqual(START);
+    describe('rebuild', () => {
+      it('gives tables identical to the live (inline-projected) ones and returns the event count', async () => {
+        const live = new PostgresEventStore(db, projectEvents);
+        const h = await writeHistory(live);
+        const liveTables = await dump(db);
+        expect(liveTables.interactions).toHaveLength(2);
+
+        const progress: number[] = [];
+        const summary = await rebuild(db, store, { batchSize: 4, onProgress: (n) => progress.push(n) });
+        expect(summary).toEqual({ events: h.events.length, position: h.events[h.events.length - 1]!.position });
+        expect(h.events).toHaveLength(10);
+        expect(progress).toEqual([4, 8, 10]);
+        expect(await dump(db)).toEqual(liveTables);
+        expect(await readCheckpoint(db)).toEqual(summary.position);
+
+        // It repairs damaged tables and is repeatable.
+        await db.query('UPDATE interactions SET subject = $1 WHERE uuid = $2', ['tampered', h.i1]);
+        await db.query('DELETE FROM interaction_parties WHERE interaction_uuid = $1', [h.i2]);
+        await db.query('INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at) SELECT $1, uuid, occurred_at, inserted_at FROM interactions WHERE uuid = $2', [randomUUID(), h.i1]);
+        await expect(rebuild(db, store)).resolves.toEqual(summary);
+        expect(await dump(db)).toEqual(liveTables);
+
+        // A catch-up projector continues from the rebuilt checkpoint without re-applying anything.
+        expect(await new CatchUpProjector(db, store).catchUp()).toBe(0);
+      });
+
+      it('run during concurrent inline-projected appends, ends with tables equal to projecting the whole log', async () => {
+        const writers = await backend.open(db.schema, 6);
+        try {
+          const live = new PostgresEventStore(writers, projectEvents);
+          await writeHistory(live);
+          let writing = true;
+          const contacts = Array.from({ length: 4 }, () => randomUUID());
+          const worker = async (w: number): Promise<number> => {
+            let appended = 0;
+            for (let n = 0; writing || n < 3; n++) {
+              const i = randomUUID();
+              const stream = `interaction-${i}`;
+              const t = new Date(Date.UTC(2026, 6, 1, 0, w, n % 60)).toISOString();
+              await live.appendToStream(stream, [
+                logged(i, contacts[w % 4]!, t),
+                partiesRebuilt(i, [contactParty(contacts[(w + 1) % 4]!, 'P'), freeParty('F')], t),
+              ], 'no_stream');
+              await live.appendToStream(stream, [updated(i, { contactUuid: contacts[(w + 2) % 4]!, subject: `n${n}` }, t)], 1);
+              appended += 3;
+              if (n % 4 === 3) {
+                await live.appendToStream(stream, [deleted(i, t)], 2);
+                appended += 1;
+              }
+            }
+            return appended;
+          };
+          const workers = [0, 1, 2, 3].map(worker);
+          const summaries = [];
+          for (let r = 0; r < 3; r++) {
+            await sleep(30);
+            summaries.push(await rebuild(db, store, { batchSize: 7 }));
+          }
+          writing = false;
+          await Promise.all(workers);
+          expect(summaries.every((s) => s.events >= 10)).toBe(true);
+
+          const liveTables = await dump(db);
+          const everything = await allEvents(store, db);
+          await truncateReadTables(db);
+          await apply(db, everything);
+          expect(await dump(db)).toEqual(liveTables);
+        } finally {
+          await writers.close();
+        }
+      });
+
+      it('of an empty log empties the tables and returns 0 at START', async () => {
+        const i = randomUUID();
+        await db.query(
+          `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
+             metadata, file_uuids, inserted_at, updated_at, version)
+           VALUES ($1, $2, 'note', now(), NULL, NULL, NULL, '{}', '{}', now(), now(), 0)`,
+          [i, randomUUID()],
+        );
+        await expect(rebuild(db, store)).resolves.toEqual({ events: 0, position: START });
+        expect(await dump(db)).toEqual({ interactions: [], parties: [], involvements: [] });
+        expect(await readCheckpoint(db)).toEqual(START);
+      });
     });
   });
 });

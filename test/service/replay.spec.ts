@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import { Interaction, InteractionNotFoundError, PartyInput } from '../../src';
 import { Queryable } from '../../src/ports/database';
 import { rebuild, readCheckpoint } from '../../projections/catch-up';
+import { BACKENDS } from '../support/backends';
 import { ModuleUnderTest, startModule } from '../support/module';
 
 /** A small deterministic PRNG (mulberry32), so a failing mix can be replayed from its seed. */
@@ -27,68 +28,70 @@ export async function readTables(q: Queryable): Promise<unknown> {
   return out;
 }
 
-describe('replay equivalence', () => {
-  let m: ModuleUnderTest;
-  beforeEach(async () => (m = await startModule({ withStaffDirectory: true })));
-  afterEach(() => m.close());
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
+  describe('replay equivalence', () => {
+    let m: ModuleUnderTest;
+    beforeEach(async () => (m = await startModule({ withStaffDirectory: true, backend })));
+    afterEach(() => m.close());
 
-  const seeds = process.env.REPLAY_SEEDS ? Array.from({ length: Number(process.env.REPLAY_SEEDS) }, (_, i) => i + 1) : [1, 7, 42];
-  it.each(seeds)('rebuild reproduces the live read tables after a random mix of commands (seed %i)', async (seed) => {
-    const random = prng(seed);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const contacts = Array.from({ length: 8 }, (_, i) => m.newContact({ name: `Contact ${i}`, company: i % 2 ? 'Acme' : undefined }));
-    const staff = Array.from({ length: 3 }, (_, i) => m.staff!.add({ uuid: uuidv7(), name: `Staff ${i}` }).uuid);
-    const parties = (): PartyInput[] =>
-      Array.from({ length: Math.floor(random() * 5) }, (_, i) => {
-        const kind = random();
-        if (kind < 0.4) return { rawName: `Contact party ${i}`, contactUuid: pick(contacts) };
-        if (kind < 0.6) return { rawName: `Staff party ${i}`, staffPersonUuid: pick(staff) };
-        if (kind < 0.9) return { rawName: pick(['Visitor', 'Driver', 'Lawyer']) };
-        return { rawName: '  ' };
-      });
-    const live: Interaction[] = [];
+    const seeds = process.env.REPLAY_SEEDS ? Array.from({ length: Number(process.env.REPLAY_SEEDS) }, (_, i) => i + 1) : [1, 7, 42];
+    it.each(seeds)('rebuild reproduces the live read tables after a random mix of commands (seed %i)', async (seed) => {
+      const random = prng(seed);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      const contacts = Array.from({ length: 8 }, (_, i) => m.newContact({ name: `Contact ${i}`, company: i % 2 ? 'Acme' : undefined }));
+      const staff = Array.from({ length: 3 }, (_, i) => m.staff!.add({ uuid: uuidv7(), name: `Staff ${i}` }).uuid);
+      const parties = (): PartyInput[] =>
+        Array.from({ length: Math.floor(random() * 5) }, (_, i) => {
+          const kind = random();
+          if (kind < 0.4) return { rawName: `Contact party ${i}`, contactUuid: pick(contacts) };
+          if (kind < 0.6) return { rawName: `Staff party ${i}`, staffPersonUuid: pick(staff) };
+          if (kind < 0.9) return { rawName: pick(['Visitor', 'Driver', 'Lawyer']) };
+          return { rawName: '  ' };
+        });
+      const live: Interaction[] = [];
 
-    for (let step = 0; step < 60; step++) {
-      const roll = random();
-      const target = live.length > 0 ? pick(live) : null;
-      if (!target || roll < 0.35) {
-        live.push(
-          await m.service.createInteraction(
-            {
-              contactUuid: pick(contacts),
-              interactionType: pick(['call', 'email', 'meeting', 'note', 'other'] as const),
-              occurredAt: new Date(Date.UTC(2026, 0, 1 + Math.floor(random() * 20))),
-              subject: `Step ${step}`,
-              metadata: { step },
-            },
-            parties(),
-            random() < 0.3 ? [uuidv7()] : [],
-          ),
-        );
-      } else if (roll < 0.55) {
-        await m.service.updateInteraction(target.uuid, { subject: `Edited ${step}`, body: random() < 0.5 ? null : 'Body' });
-      } else if (roll < 0.7) {
-        m.contacts.add({ uuid: pick(contacts), name: `Renamed at ${step}` });
-        await m.service.updateInteraction(target.uuid, {}, parties());
-      } else if (roll < 0.8) {
-        await m.service.updateInteraction(target.uuid, { contactUuid: pick(contacts), occurredAt: null }, null);
-      } else if (roll < 0.9) {
-        await m.service.deleteInteraction(target.uuid);
-        live.splice(live.indexOf(target), 1);
-        await expect(m.service.updateInteraction(target.uuid, { subject: 'gone' })).rejects.toBeInstanceOf(InteractionNotFoundError);
-      } else {
-        await m.service.updateInteraction(target.uuid, { metadata: { step, nested: { ok: true } } }, []);
+      for (let step = 0; step < 60; step++) {
+        const roll = random();
+        const target = live.length > 0 ? pick(live) : null;
+        if (!target || roll < 0.35) {
+          live.push(
+            await m.service.createInteraction(
+              {
+                contactUuid: pick(contacts),
+                interactionType: pick(['call', 'email', 'meeting', 'note', 'other'] as const),
+                occurredAt: new Date(Date.UTC(2026, 0, 1 + Math.floor(random() * 20))),
+                subject: `Step ${step}`,
+                metadata: { step },
+              },
+              parties(),
+              random() < 0.3 ? [uuidv7()] : [],
+            ),
+          );
+        } else if (roll < 0.55) {
+          await m.service.updateInteraction(target.uuid, { subject: `Edited ${step}`, body: random() < 0.5 ? null : 'Body' });
+        } else if (roll < 0.7) {
+          m.contacts.add({ uuid: pick(contacts), name: `Renamed at ${step}` });
+          await m.service.updateInteraction(target.uuid, {}, parties());
+        } else if (roll < 0.8) {
+          await m.service.updateInteraction(target.uuid, { contactUuid: pick(contacts), occurredAt: null }, null);
+        } else if (roll < 0.9) {
+          await m.service.deleteInteraction(target.uuid);
+          live.splice(live.indexOf(target), 1);
+          await expect(m.service.updateInteraction(target.uuid, { subject: 'gone' })).rejects.toBeInstanceOf(InteractionNotFoundError);
+        } else {
+          await m.service.updateInteraction(target.uuid, { metadata: { step, nested: { ok: true } } }, []);
+        }
       }
-    }
 
-    const before = await readTables(m.db);
-    const summary = await rebuild(m.db, m.store);
-    expect(await readTables(m.db)).toEqual(before);
-    expect(summary.events).toBe(await m.countEvents());
-    expect(await readCheckpoint(m.db)).toEqual(summary.position);
-    for (const interaction of live) {
-      const got = await m.service.getInteraction(interaction.uuid);
-      expect(got?.uuid).toBe(interaction.uuid);
-    }
+      const before = await readTables(m.db);
+      const summary = await rebuild(m.db, m.store);
+      expect(await readTables(m.db)).toEqual(before);
+      expect(summary.events).toBe(await m.countEvents());
+      expect(await readCheckpoint(m.db)).toEqual(summary.position);
+      for (const interaction of live) {
+        const got = await m.service.getInteraction(interaction.uuid);
+        expect(got?.uuid).toBe(interaction.uuid);
+      }
+    });
   });
 });

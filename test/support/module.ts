@@ -2,13 +2,14 @@ import { INestApplicationContext } from '@nestjs/common';
 import { CqrsModule, EventBus, IEvent } from '@nestjs/cqrs';
 import { Test } from '@nestjs/testing';
 import { uuidv7 } from 'uuidv7';
-import { PgDatabase } from '../../src/adapters/postgres/database';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { EventStore, START } from '../../src/ports/event-store';
 import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
 import { InteractionsModule, InteractionsService } from '../../src';
-import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from './postgres';
+import { Database } from '../../src/ports/database';
+import { Backend, POSTGRES } from './backends';
+import { uniqueSchema } from './postgres';
 import { InMemoryContactDirectory, InMemoryStaffDirectory } from './directories';
 
 export interface ModuleUnderTest {
@@ -17,7 +18,7 @@ export interface ModuleUnderTest {
   contacts: InMemoryContactDirectory;
   staff: InMemoryStaffDirectory | null;
   /** A separate connection to the module's schema, for looking at the tables directly. */
-  db: PgDatabase;
+  db: Database;
   /** The module's event log, read directly. */
   store: EventStore;
   eventStore: EventStoreUnderTest;
@@ -42,8 +43,11 @@ export function useEventStore(kind: EventStoreUnderTest): void {
   defaultEventStore = kind;
 }
 
-/** Boots InteractionsModule in a Nest application context over a fresh schema of the real PostgreSQL. */
-export async function startModule(options: { withStaffDirectory?: boolean; eventStore?: EventStoreUnderTest } = {}): Promise<ModuleUnderTest> {
+/** Boots InteractionsModule in a Nest application context over a fresh schema of the backend. */
+export async function startModule(
+  options: { withStaffDirectory?: boolean; eventStore?: EventStoreUnderTest; backend?: Backend } = {},
+): Promise<ModuleUnderTest> {
+  const backend = options.backend ?? POSTGRES;
   const schema = uniqueSchema();
   const contacts = new InMemoryContactDirectory();
   const staff = options.withStaffDirectory ? new InMemoryStaffDirectory() : null;
@@ -55,7 +59,7 @@ export async function startModule(options: { withStaffDirectory?: boolean; event
     imports: [
       CqrsModule.forRoot(),
       InteractionsModule.forRoot({
-        database: { connectionString: TEST_DATABASE_URL, maxConnections: 5 },
+        database: await backend.databaseOption(),
         schema,
         ...(esdb && { eventStore: { kind: 'eventstoredb' as const, connectionString: esdb.connectionString } }),
         contactDirectory: contacts,
@@ -66,7 +70,7 @@ export async function startModule(options: { withStaffDirectory?: boolean; event
   const app = await moduleRef.init();
   const published: IEvent[] = [];
   app.get(EventBus).subscribe((event: IEvent) => published.push(event));
-  const db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema, max: 2 });
+  const db = await backend.open(schema);
   const store: EventStore = esdb ? EventStoreDbEventStore.connect(esdb.connectionString) : new PostgresEventStore(db);
   return {
     app,
@@ -96,7 +100,7 @@ export async function startModule(options: { withStaffDirectory?: boolean; event
         await esdb.close();
       }
       await db.close();
-      await dropSchema(schema);
+      await backend.dropSchema(schema);
     },
   };
 }

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { PgDatabase } from '../../src/adapters/postgres/database';
-import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 
 /** The real PostgreSQL of the machine (CI starts it); override with TEST_DATABASE_URL. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -19,17 +17,4 @@ export async function dropSchema(schema: string): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** A migrated database in a fresh schema; `cleanup` closes it and drops the schema. */
-export async function migratedDatabase(): Promise<{ db: PgDatabase; cleanup: () => Promise<void> }> {
-  const db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: uniqueSchema() });
-  await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
-  return {
-    db,
-    cleanup: async () => {
-      await db.close();
-      await dropSchema(db.schema);
-    },
-  };
 }

@@ -25,8 +25,7 @@ interface EventRow {
   metadata: RecordedEvent['metadata'];
 }
 
-const COLUMNS = `event_id, stream_name, stream_revision, transaction_id::text AS transaction_id,
-  global_position, event_type, data, metadata`;
+const COLUMNS = 'event_id, stream_name, stream_revision, transaction_id, global_position, event_type, data, metadata';
 
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_BATCH_SIZE = 500;
@@ -98,12 +97,12 @@ export class PostgresEventStore implements EventStore {
     // Inside a rebuild every append still in flight projects itself afterwards, so unrelated long
     // transactions of the server must not hold the read back.
     const q = options.within ?? this.db;
-    const settled = options.within ? '' : 'AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+    const settled = options.within ? '' : 'AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
     let after = from;
     for (;;) {
       const { rows } = await q.query<EventRow>(
         `SELECT ${COLUMNS} FROM events
-         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${settled}
+         WHERE (transaction_id, global_position) > ($1::bigint, $2::bigint) ${settled}
          ORDER BY transaction_id, global_position
          LIMIT $3`,
         [after.commit.toString(), after.prepare.toString(), batchSize],
@@ -119,7 +118,7 @@ export class PostgresEventStore implements EventStore {
   /** The position of the newest event (the head), or START for an empty log. */
   async headPosition(): Promise<Position> {
     const { rows } = await this.db.query<{ transaction_id: string; global_position: string }>(
-      `SELECT transaction_id::text AS transaction_id, global_position FROM events
+      `SELECT transaction_id, global_position FROM events
        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     );
     const row = rows[0];

@@ -2,8 +2,9 @@
 CREATE TABLE events (
   global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- The appending transaction: catch-up readers order by (transaction_id, global_position) and only read
-  -- transactions older than the oldest one still running, so no late commit is ever skipped.
-  transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  -- transactions older than the oldest one still running, so no late commit is ever skipped. Stored as
+  -- bigint, not xid8: PGlite's 32-bit build orders xid8 wrongly in a btree index (997 after 1002).
+  transaction_id bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
   event_id uuid NOT NULL UNIQUE,
   stream_name text NOT NULL,
   stream_revision bigint NOT NULL CHECK (stream_revision >= 0),

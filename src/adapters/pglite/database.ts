@@ -1,0 +1,89 @@
+import { PGlite, Transaction } from '@electric-sql/pglite';
+import { QueryResultRow } from 'pg';
+import { Database, Queryable } from '../../ports/database';
+import { assertSchemaName } from '../postgres/database';
+
+/**
+ * The embedded PostgreSQL (PGlite, in-process WASM) behind the same `Database` seam as a server: the
+ * same migrations, event store and projections run on it unchanged.
+ *
+ * PGlite is one session. Several `PGliteDatabase`s may share an instance, each with its own schema
+ * (tests do, one instance per file): every operation runs under the instance's queue and first points
+ * the session's search_path at its schema when another one was in use.
+ */
+interface Session {
+  queue: Promise<unknown>;
+  schema: string | null;
+}
+const sessions = new WeakMap<PGlite, Session>();
+
+type Runner = Pick<Transaction, 'query' | 'exec'>;
+
+/** bigint columns come back as strings, as from node-postgres, so no caller sees two shapes of a row. */
+const PARSERS = { 20: (value: string) => value };
+
+/** Without params the text may be a script of several statements (migrations); rows are the last one's. */
+async function run<R>(runner: Runner, text: string, params?: unknown[]): Promise<{ rows: R[] }> {
+  if (params === undefined) {
+    const results = await runner.exec(text, { parsers: PARSERS });
+    return { rows: (results[results.length - 1]?.rows ?? []) as R[] };
+  }
+  const result = await runner.query<R>(text, params, { parsers: PARSERS });
+  return { rows: result.rows };
+}
+
+export class PGliteDatabase implements Database {
+  readonly schema: string;
+
+  private constructor(
+    private readonly pglite: PGlite,
+    schema: string,
+    private readonly owned: boolean,
+  ) {
+    this.schema = assertSchemaName(schema);
+    if (!sessions.has(pglite)) sessions.set(pglite, { queue: Promise.resolve(), schema: null });
+  }
+
+  /** Opens (and on close, closes) PGlite on `dataDir`: a folder, or 'memory://' for nothing on disk. */
+  static async open(options: { dataDir: string; schema: string }): Promise<PGliteDatabase> {
+    return new PGliteDatabase(await PGlite.create(options.dataDir), options.schema, true);
+  }
+
+  /** Uses an instance the caller owns and closes. */
+  static on(pglite: PGlite, schema: string): PGliteDatabase {
+    return new PGliteDatabase(pglite, schema, false);
+  }
+
+  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
+    return this.exclusive((runner) => run<R>(runner, text, params));
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.exclusive(() =>
+      this.pglite.transaction((tx) =>
+        fn({ query: <R extends QueryResultRow>(text: string, params?: unknown[]) => run<R>(tx, text, params) }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.pglite.close();
+  }
+
+  /** Runs `work` alone on the session, with the search_path on this database's schema. */
+  private exclusive<T>(work: (runner: Runner) => Promise<T>): Promise<T> {
+    const session = sessions.get(this.pglite)!;
+    const result = session.queue.then(async () => {
+      // PGlite answers in microtasks: without a turn of the event loop, a loop of queries would starve
+      // timers and I/O (an HTTP server, a timeout) for as long as it runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (session.schema !== this.schema) {
+        await this.pglite.exec(`SET search_path TO ${this.schema}`);
+        session.schema = this.schema;
+      }
+      return work(this.pglite);
+    });
+    session.queue = result.catch(() => undefined);
+    return result;
+  }
+}
