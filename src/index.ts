@@ -7,6 +7,7 @@ export {
   UpdateInteractionCommand,
   DeleteInteractionCommand,
   GetInteractionQuery,
+  GetInteractionAsOfQuery,
   ListInvolvingQuery,
   ListForContactsQuery,
   InteractionUuidsForContactQuery,

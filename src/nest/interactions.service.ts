@@ -8,6 +8,7 @@ import {
   CommandOptions,
   CreateInteractionCommand,
   DeleteInteractionCommand,
+  GetInteractionAsOfQuery,
   GetInteractionQuery,
   InteractionHistoryQuery,
   InteractionUuidsForContactQuery,
@@ -73,5 +74,10 @@ export class InteractionsService {
 
   history(uuid: string | null | undefined): Promise<RecordedEvent[]> {
     return this.queryBus.execute(new InteractionHistoryQuery(uuid));
+  }
+
+  /** The interaction as it was at `at`, folded from its stream; null before it existed or once deleted. */
+  getInteractionAsOf(uuid: string | null | undefined, at: Date): Promise<Interaction | null> {
+    return this.queryBus.execute(new GetInteractionAsOfQuery(uuid, at));
   }
 }

@@ -109,6 +109,15 @@ export class InteractionHistoryQuery extends Query<RecordedEvent[]> {
   }
 }
 
+export class GetInteractionAsOfQuery extends Query<Interaction | null> {
+  constructor(
+    readonly interactionUuid: string | null | undefined,
+    readonly at: Date,
+  ) {
+    super();
+  }
+}
+
 /** What every published event carries besides its data. */
 abstract class PublishedInteractionEvent<TData> implements IEvent {
   constructor(

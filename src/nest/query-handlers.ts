@@ -14,10 +14,12 @@ import {
   findSubjectUuids,
 } from '../../projections/interactions.queries';
 import { parseFeedCursor } from './feed-cursor';
-import { InteractionWriter } from './interaction-writer';
+import { InteractionWriter, toDomainEvent } from './interaction-writer';
+import { fold } from '../domain/decider';
 import {
   ChangeInteractionQuery,
   ChangeResult,
+  GetInteractionAsOfQuery,
   GetInteractionQuery,
   InteractionHistoryQuery,
   InteractionUuidsForContactQuery,
@@ -95,6 +97,25 @@ export class InteractionHistoryHandler implements IQueryHandler<InteractionHisto
 }
 
 /**
+ * The interaction as it was at a point in time, folded from its stream with the same `evolve` as the
+ * write side: null before it was logged and after it was deleted.
+ */
+@QueryHandler(GetInteractionAsOfQuery)
+export class GetInteractionAsOfHandler implements IQueryHandler<GetInteractionAsOfQuery> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async execute({ interactionUuid, at }: GetInteractionAsOfQuery): Promise<Interaction | null> {
+    if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
+      throw new InteractionValidationError({ at: [MESSAGES.date] });
+    }
+    if (!isUuid(interactionUuid)) return null;
+    const events = (await this.store.readStream(streamNameOf(interactionUuid))).map(toDomainEvent);
+    const state = fold(events.filter((event) => event.recordedAt.getTime() <= at.getTime()));
+    return state.deleted ? null : state.interaction;
+  }
+}
+
+/**
  * Validates attributes as create (no interaction) or update would, writing nothing. `changes` holds
  * the normalised value of every given attribute that differs from the interaction.
  */
@@ -132,5 +153,6 @@ export const QUERY_HANDLERS = [
   ListForContactsHandler,
   InteractionUuidsForContactHandler,
   InteractionHistoryHandler,
+  GetInteractionAsOfHandler,
   ChangeInteractionHandler,
 ];

@@ -518,6 +518,28 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect(await m.service.history(uuidv7())).toEqual([]);
     });
 
+    it('answers the interaction as it was at a point in time, folded from its stream', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask'] });
+      try {
+        const ada = m.newContact();
+        jest.setSystemTime(new Date('2026-04-01T10:00:00Z'));
+        const created = await m.service.createInteraction({ contactUuid: ada, subject: 'First' }, [{ rawName: 'Walk-in' }]);
+        jest.setSystemTime(new Date('2026-04-02T10:00:00Z'));
+        const updated = await m.service.updateInteraction(created.uuid, { subject: 'Second' }, []);
+        jest.setSystemTime(new Date('2026-04-03T10:00:00Z'));
+        await m.service.deleteInteraction(created.uuid);
+
+        expect(await m.service.getInteractionAsOf(created.uuid, new Date('2026-04-01T09:59:59Z'))).toBeNull();
+        expect(await m.service.getInteractionAsOf(created.uuid, new Date('2026-04-01T10:00:00Z'))).toEqual(created);
+        expect(await m.service.getInteractionAsOf(created.uuid, new Date('2026-04-02T23:00:00Z'))).toEqual(updated);
+        expect(await m.service.getInteractionAsOf(created.uuid, new Date('2026-04-03T10:00:00Z'))).toBeNull();
+        expect(await m.service.getInteractionAsOf('not-a-uuid', new Date())).toBeNull();
+        await expect(m.service.getInteractionAsOf(created.uuid, new Date('nope'))).rejects.toBeInstanceOf(InteractionValidationError);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
     it('lets concurrent writers without expectedVersion all land, each on the latest state', async () => {
       const ada = m.newContact();
       const created = await m.service.createInteraction({ contactUuid: ada });
