@@ -1,6 +1,8 @@
 /** The package root: everything a host imports (CONTRACT.md "Module wiring"). */
 export { InteractionsModule } from './nest/interactions.module';
 export { InteractionsService } from './nest/interactions.service';
+export { InteractionsMaintenance } from './nest/interactions.maintenance';
+export type { InteractionStats, InteractionsHealth } from './nest/interactions.maintenance';
 export type { InteractionsModuleOptions, InteractionsModuleAsyncOptions } from './nest/options';
 export {
   CreateInteractionCommand,

@@ -4,6 +4,12 @@ import { Database } from '../ports/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { DEFAULT_PGLITE_DATA_DIR, DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 
+/** Applies the module's pending migrations (the event log's only where the log lives in this database). */
+export function migrateDatabase(db: Database, options: InteractionsModuleOptions): Promise<string[]> {
+  const logInThisDatabase = (options.eventStore?.kind ?? 'postgres') === 'postgres';
+  return migrate(db, logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS]);
+}
+
 async function connect(options: InteractionsModuleOptions): Promise<Database> {
   const { database } = options;
   const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -23,9 +29,8 @@ async function connect(options: InteractionsModuleOptions): Promise<Database> {
 export async function openDatabase(options: InteractionsModuleOptions): Promise<Database> {
   const db = await connect(options);
   if (options.migrate === false) return db;
-  const logInThisDatabase = (options.eventStore?.kind ?? 'postgres') === 'postgres';
   try {
-    await migrate(db, logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS]);
+    await migrateDatabase(db, options);
   } catch (error) {
     await db.close();
     throw error;

@@ -8,6 +8,7 @@ import { openDatabase } from './database.provider';
 import { createEventStore, startAsyncProjection } from './event-store.provider';
 import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
+import { InteractionsMaintenance } from './interactions.maintenance';
 import {
   INTERACTIONS_OPTIONS,
   InteractionsModuleAsyncOptions,
@@ -88,8 +89,9 @@ export class InteractionsModule {
         ...COMMAND_HANDLERS,
         ...QUERY_HANDLERS,
         InteractionsService,
+        InteractionsMaintenance,
       ],
-      exports: [InteractionsService],
+      exports: [InteractionsService, InteractionsMaintenance],
     };
   }
 }

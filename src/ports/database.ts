@@ -5,6 +5,7 @@ import { QueryResultRow } from 'pg';
  * migrations) goes through `Queryable`, so the same SQL runs on any connection that speaks it.
  */
 export interface Queryable {
+  /** With `params` (also `[]`) one statement; without, a script of several (migrations, TRUNCATE). */
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
 }
 

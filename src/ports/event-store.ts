@@ -92,5 +92,7 @@ export interface EventStore {
    * call. Never skips an event that becomes visible later at an earlier position.
    */
   readAll(from?: Position, options?: ReadAllOptions): AsyncIterable<RecordedEvent[]>;
+  /** The position of the newest module event, START for an empty log. */
+  headPosition(): Promise<Position>;
   close(): Promise<void>;
 }

@@ -5,8 +5,9 @@ import { Database, Queryable } from '../../src/ports/database';
 
 /**
  * The projector in a process of its own, for crash.spec.ts to SIGKILL: `crash-child.ts <esdb> <schema>`.
- * Its batch transactions are slowed down and announce themselves on stdout (`in-batch N` once a batch has
- * written something), so the parent can kill it while a batch is half written.
+ * Each batch announces itself on stdout (`in-batch N`) when it has made all its read-table writes and is
+ * about to write its checkpoint, and then dawdles there, so the parent can kill it with the batch half
+ * done: written but not committed.
  */
 const [connectionString, schema] = process.argv.slice(2);
 const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -18,14 +19,14 @@ const slow: Database = {
   query: (text, params) => inner.query(text, params),
   transaction: (fn) =>
     inner.transaction((tx) => {
-      let queries = 0;
       const batch = ++batches;
       const slowed: Queryable = {
         query: async (text, params) => {
-          const result = await tx.query(text, params);
-          if (++queries === 4) process.stdout.write(`in-batch ${batch}\n`);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          return result as never;
+          if (/projection_checkpoints/.test(text) && /DO UPDATE/.test(text)) {
+            process.stdout.write(`in-batch ${batch}\n`);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
+          return tx.query(text, params) as never;
         },
       };
       return fn(slowed);

@@ -49,12 +49,15 @@ describe('a projector killed mid-batch', () => {
       { env: { ...process.env, TEST_DATABASE_URL }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));
+    let killedInBatch = false;
     for await (const line of createInterface({ input: child.stdout! })) {
       if (line === 'in-batch 3') {
-        child.kill('SIGKILL'); // batches 1 and 2 are committed, batch 3 is half written
+        child.kill('SIGKILL'); // batches 1 and 2 are committed, batch 3 is written but not committed
+        killedInBatch = true;
         break;
       }
     }
+    expect(killedInBatch).toBe(true);
     expect(await exited).toBe('SIGKILL');
 
     // The checkpoint is the end of a committed batch, and the tables hold exactly the events up to it.
@@ -79,5 +82,5 @@ describe('a projector killed mid-batch', () => {
     await rebuild(db, store);
     expect(await readTables(db)).toEqual(live);
     expect(live.interactions).toHaveLength(30);
-  });
+  }, 120_000); // a child process to start: slow on a loaded machine
 });

@@ -86,8 +86,8 @@ export async function readTables(q: Queryable): Promise<Record<string, unknown[]
  */
 export class FaultyDatabase implements Database {
   commits = 0;
-  /** Fail the next transaction at its nth query. */
-  failAtQuery: number | null = null;
+  /** Fail the next transaction at the first query this accepts (then forget it). */
+  failAt: ((sql: string) => boolean) | null = null;
 
   constructor(private readonly inner: Database) {}
 
@@ -100,13 +100,14 @@ export class FaultyDatabase implements Database {
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const failAt = this.failAtQuery;
-    this.failAtQuery = null;
+    const failAt = this.failAt;
+    this.failAt = null;
     const result = await this.inner.transaction((tx) => {
       let queries = 0;
       return fn({
         query: async <R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]) => {
-          if (++queries === failAt) throw new Error(`injected failure at query ${queries} of the batch`);
+          queries++;
+          if (failAt?.(text)) throw new Error(`injected failure at query ${queries} of the transaction`);
           return tx.query<R>(text, params);
         },
       });

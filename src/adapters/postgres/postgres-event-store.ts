@@ -120,9 +120,18 @@ export class PostgresEventStore implements EventStore {
     const { rows } = await this.db.query<{ transaction_id: string; global_position: string }>(
       `SELECT transaction_id, global_position FROM events
        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      [],
     );
     const row = rows[0];
     return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.global_position) } : START;
+  }
+
+  async counts(): Promise<{ streams: number; events: number }> {
+    const { rows } = await this.db.query<{ streams: string; events: string }>(
+      'SELECT count(DISTINCT stream_name) AS streams, count(*) AS events FROM events',
+      [],
+    );
+    return { streams: Number(rows[0]?.streams ?? 0), events: Number(rows[0]?.events ?? 0) };
   }
 
   async close(): Promise<void> {

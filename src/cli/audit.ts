@@ -1,0 +1,56 @@
+import { evolve, initialState, InteractionState } from '../domain/decider';
+import { Interaction, Party } from '../domain/interaction';
+import { RecordedEvent } from '../ports/event-store';
+import { toDomainEvent } from '../nest/interaction-writer';
+
+export type AuditRow = {
+  revision: number;
+  time: string;
+  type: string;
+  actor: string;
+  changes: string;
+};
+
+const SHOWN_ATTRS = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body', 'ownerUserUuid', 'metadata'] as const;
+
+function show(value: unknown): string {
+  if (value instanceof Date) return value.toISOString().replace('.000Z', 'Z');
+  const text = JSON.stringify(value) ?? 'null';
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+const partyNames = (parties: readonly Party[]) => `[${parties.map((p) => p.rawName).join(', ')}]`;
+
+/** What one event changed, as `field: old → new`, from the states before and after it. */
+function describeChange(before: Interaction | null, after: InteractionState, type: string): string {
+  const now = after.interaction;
+  if (type === 'InteractionDeleted') return 'deleted';
+  if (!now) return '';
+  if (type === 'PartiesRebuilt') return `parties: ${partyNames(before?.parties ?? [])} → ${partyNames(now.parties)}`;
+  return SHOWN_ATTRS.filter((name) => show(before?.[name]) !== show(now[name]))
+    .map((name) => (before ? `${name}: ${show(before[name])} → ${show(now[name])}` : `${name}: ${show(now[name])}`))
+    .join('; ');
+}
+
+/** The stream as an auditor reads it: one row per event, each with a short diff of what it changed. */
+export function auditRows(events: readonly RecordedEvent[]): AuditRow[] {
+  let state = initialState;
+  return events.map((event) => {
+    const before = state.interaction;
+    state = evolve(state, toDomainEvent(event));
+    return {
+      revision: event.revision,
+      time: event.metadata.recordedAt,
+      type: event.type,
+      actor: event.metadata.actorUuid ?? '-',
+      changes: describeChange(before, state, event.type),
+    };
+  });
+}
+
+/** Fixed-width text table, for terminals and logs alike. */
+export function formatTable(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(row[column]).length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line([...columns]), line(widths.map((w) => '-'.repeat(w))), ...rows.map((row) => line(columns.map((c) => String(row[c]))))].join('\n');
+}

@@ -1,0 +1,136 @@
+import 'reflect-metadata';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SingleBar } from 'cli-progress';
+import { Command } from 'commander';
+import { InteractionsMaintenance } from '../nest/interactions.maintenance';
+import { InteractionsModule } from '../nest/interactions.module';
+import { InteractionsService } from '../nest/interactions.service';
+import { ContactDirectory } from '../ports/directories';
+import { describeDatabase, moduleOptionsFromEnvironment } from '../demo/environment';
+import { auditRows, formatTable } from './audit';
+
+/** The CLI reads and replays; it never logs an interaction, so no contact is ever looked up. */
+const NO_CONTACTS: ContactDirectory = { findContacts: async () => [] };
+
+async function withModule<T>(
+  work: (app: INestApplicationContext) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
+  const app = await NestFactory.createApplicationContext(
+    InteractionsModule.forRoot({ ...moduleOptionsFromEnvironment(), contactDirectory: NO_CONTACTS, ...options }),
+    { logger: ['error', 'warn'] },
+  );
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const positionText = (p: { commit: bigint; prepare: bigint }) => `${p.commit}/${p.prepare}`;
+
+async function rebuildCommand(options: { batchSize: string }): Promise<void> {
+  await withModule(async (app) => {
+    const maintenance = app.get(InteractionsMaintenance);
+    const total = (await maintenance.stats()).events ?? 0;
+    const started = Date.now();
+    const rate = (events: number) => Math.round(events / Math.max((Date.now() - started) / 1000, 0.001));
+    const bar = new SingleBar({
+      format: 'rebuild [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}',
+      noTTYOutput: false,
+      hideCursor: true,
+    });
+    bar.start(total, 0, { rate: 0 });
+    const summary = await maintenance.rebuild({
+      batchSize: Number(options.batchSize),
+      onProgress: (events) => bar.update(events, { rate: rate(events) }),
+    });
+    bar.stop();
+    const seconds = (Date.now() - started) / 1000;
+    out(`rebuilt the read tables from ${summary.events} events in ${seconds.toFixed(1)} s (${rate(summary.events)} events/s)`);
+    out(`checkpoint ${positionText(summary.position)}`);
+  });
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command()
+    .name('crm-interactions')
+    .description(`Maintain and audit the interactions log (${describeDatabase(moduleOptionsFromEnvironment())})`)
+    .showHelpAfterError();
+
+  program
+    .command('migrate')
+    .description('create or upgrade the tables')
+    .action(() =>
+      withModule(
+        async (app) => {
+          const applied = await app.get(InteractionsMaintenance).migrate();
+          out(applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing to apply: the tables are up to date');
+        },
+        { migrate: false },
+      ),
+    );
+
+  program
+    .command('rebuild')
+    .description('empty the read tables and replay the whole log into them')
+    .option('--batch-size <n>', 'events per batch', '1000')
+    .action(rebuildCommand);
+
+  program
+    .command('audit <uuid>')
+    .description("an interaction's events: revision, time, type, actor and what changed")
+    .action((uuid: string) =>
+      withModule(async (app) => {
+        const events = await app.get(InteractionsService).history(uuid);
+        if (events.length === 0) throw new UserError(`no events for interaction ${uuid}`);
+        out(formatTable(auditRows(events), ['revision', 'time', 'type', 'actor', 'changes']));
+      }),
+    );
+
+  program
+    .command('as-of <uuid> <time>')
+    .description('the interaction as it was at an ISO-8601 time, folded from its stream')
+    .action((uuid: string, time: string) =>
+      withModule(async (app) => {
+        const at = new Date(time);
+        if (Number.isNaN(at.getTime())) throw new UserError(`not an ISO-8601 time: ${time}`);
+        const interaction = await app.get(InteractionsService).getInteractionAsOf(uuid, at);
+        if (!interaction) throw new UserError(`interaction ${uuid} did not exist at ${at.toISOString()}`);
+        out(JSON.stringify(interaction, null, 2));
+      }),
+    );
+
+  program
+    .command('stats')
+    .description('streams, events, read-table rows, checkpoint and head')
+    .action(() =>
+      withModule(async (app) => {
+        const stats = await app.get(InteractionsMaintenance).stats();
+        out(`streams                  ${stats.streams ?? 'n/a'}`);
+        out(`events                   ${stats.events ?? 'n/a'}`);
+        for (const [table, rows] of Object.entries(stats.readTables)) out(`${table.padEnd(24)} ${rows}`);
+        out(`head                     ${positionText(stats.head)}`);
+        out(
+          stats.projection === 'inline'
+            ? `checkpoint               ${positionText(stats.checkpoint)} (inline projection: the read tables follow every append, no lag)`
+            : `checkpoint               ${positionText(stats.checkpoint)} (subscription)`,
+        );
+      }),
+    );
+
+  await program.parseAsync([...argv], { from: 'user' });
+}
+
+/** A failure the user can act on: printed without a stack trace. */
+class UserError extends Error {}
+
+export function run(argv: readonly string[]): void {
+  main(argv).catch((error: unknown) => {
+    process.stderr.write(`crm-interactions: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (!(error instanceof UserError) && process.env.DEBUG) console.error(error);
+    process.exitCode = 1;
+  });
+}

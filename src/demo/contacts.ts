@@ -1,0 +1,91 @@
+import { Injectable } from '@nestjs/common';
+import { uuidv7 } from 'uuidv7';
+import { z } from 'zod';
+import { ContactRecord } from '../domain/interaction';
+import { InteractionValidationError } from '../domain/errors';
+import { ContactDirectory } from '../ports/directories';
+import { Database } from '../ports/database';
+
+const CONTACTS_TABLE = `
+  CREATE TABLE IF NOT EXISTS contacts (
+    uuid uuid PRIMARY KEY,
+    name text,
+    email text,
+    company text,
+    role_in_company text,
+    department text,
+    created_at timestamptz NOT NULL DEFAULT now()
+  )`;
+
+const optionalText = z.string().trim().max(255, { error: 'must be at most 255 characters' }).nullish();
+const newContactSchema = z.object(
+  {
+    name: optionalText,
+    email: z.email({ error: 'is not a valid email address' }).nullish(),
+    company: optionalText,
+    roleInCompany: optionalText,
+    department: optionalText,
+  },
+  { error: 'must be an object' },
+);
+
+interface ContactRow {
+  uuid: string;
+  name: string | null;
+  email: string | null;
+  company: string | null;
+  role_in_company: string | null;
+  department: string | null;
+}
+
+const toRecord = (row: ContactRow): ContactRecord => ({
+  uuid: row.uuid,
+  name: row.name,
+  email: row.email,
+  company: row.company,
+  roleInCompany: row.role_in_company,
+  department: row.department,
+});
+
+/** The demo host's own small contacts table: what a real CRM's contacts would be to the module. */
+@Injectable()
+export class DemoContacts implements ContactDirectory {
+  constructor(private readonly db: Database) {}
+
+  async migrate(): Promise<void> {
+    await this.db.query(`CREATE SCHEMA IF NOT EXISTS ${this.db.schema}`);
+    await this.db.query(CONTACTS_TABLE, []);
+  }
+
+  async findContacts(uuids: string[]): Promise<ContactRecord[]> {
+    const { rows } = await this.db.query<ContactRow>('SELECT * FROM contacts WHERE uuid = ANY($1::uuid[])', [uuids]);
+    return rows.map(toRecord);
+  }
+
+  async list(): Promise<ContactRecord[]> {
+    const { rows } = await this.db.query<ContactRow>('SELECT * FROM contacts ORDER BY created_at, uuid', []);
+    return rows.map(toRecord);
+  }
+
+  async create(input: unknown): Promise<ContactRecord> {
+    const result = newContactSchema.safeParse(input ?? {});
+    if (!result.success) {
+      const errors: Record<string, string[]> = {};
+      for (const issue of result.error.issues) (errors[issue.path.join('.') || 'contact'] ??= []).push(issue.message);
+      throw new InteractionValidationError(errors);
+    }
+    const contact = { uuid: uuidv7(), ...result.data };
+    await this.db.query(
+      `INSERT INTO contacts (uuid, name, email, company, role_in_company, department) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [contact.uuid, contact.name ?? null, contact.email ?? null, contact.company ?? null, contact.roleInCompany ?? null, contact.department ?? null],
+    );
+    return toRecord({
+      uuid: contact.uuid,
+      name: contact.name ?? null,
+      email: contact.email ?? null,
+      company: contact.company ?? null,
+      role_in_company: contact.roleInCompany ?? null,
+      department: contact.department ?? null,
+    });
+  }
+}

@@ -1,0 +1,105 @@
+import { PGlite } from '@electric-sql/pglite';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import { PGliteDatabase } from '../adapters/pglite/database';
+import { PgDatabase } from '../adapters/postgres/database';
+import { InteractionsModule } from '../nest/interactions.module';
+import { InteractionsModuleOptions } from '../nest/options';
+import { Database } from '../ports/database';
+import { DemoContacts } from './contacts';
+import { ContactsController } from './contacts.controller';
+import { HealthController } from './health.controller';
+import { InteractionsController } from './interactions.controller';
+import { SAMPLE_DATA_ENABLED, SampleData } from './sample-data';
+
+const DEMO_SCHEMA = 'crm_demo';
+const DEMO_DATABASE = Symbol('DEMO_DATABASE');
+
+/**
+ * The demo's connection for its own contacts table. On PGlite the module and the demo share one
+ * instance (PGlite is one process-local database), opened and closed here.
+ */
+interface DemoDatabase {
+  db: Database;
+  moduleDatabase: InteractionsModuleOptions['database'];
+  close(): Promise<void>;
+}
+
+async function openDemoDatabase(database: InteractionsModuleOptions['database']): Promise<DemoDatabase> {
+  if ('connectionString' in database) {
+    const db = new PgDatabase({ connectionString: database.connectionString, schema: DEMO_SCHEMA, max: 3 });
+    return { db, moduleDatabase: database, close: () => db.close() };
+  }
+  const pglite = database.pglite.instance ?? (await PGlite.create(database.pglite.dataDir ?? './.data'));
+  return {
+    db: PGliteDatabase.on(pglite, DEMO_SCHEMA),
+    moduleDatabase: { pglite: { instance: pglite } },
+    close: async () => {
+      if (!database.pglite.instance) await pglite.close();
+    },
+  };
+}
+
+/** Closes the demo's database after the module has closed its own resources. */
+@Injectable()
+class DemoDatabaseCloser implements OnApplicationShutdown {
+  constructor(@Inject(DEMO_DATABASE) private readonly demo: DemoDatabase) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.demo.close();
+  }
+}
+
+export interface DemoOptions {
+  module: Pick<InteractionsModuleOptions, 'database' | 'eventStore' | 'schema'>;
+  /** Sample contacts and interactions on an empty database; default true. */
+  sampleData?: boolean;
+  logLevel?: string;
+}
+
+/** The demo host: imports InteractionsModule exactly as a host application would. */
+@Module({})
+export class DemoModule {
+  static forRoot(options: DemoOptions): DynamicModule {
+    const demoDatabase = { provide: DEMO_DATABASE, useFactory: () => openDemoDatabase(options.module.database) };
+    const contacts = {
+      provide: DemoContacts,
+      inject: [DEMO_DATABASE],
+      useFactory: async (demo: DemoDatabase) => {
+        const directory = new DemoContacts(demo.db);
+        await directory.migrate();
+        return directory;
+      },
+    };
+
+    @Module({ providers: [demoDatabase, contacts, DemoDatabaseCloser], exports: [DEMO_DATABASE, DemoContacts] })
+    class DemoDataModule {}
+
+    return {
+      module: DemoModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: options.logLevel ?? 'info',
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            customProps: (req) => ({ requestId: req.id }),
+          },
+        }),
+        TerminusModule,
+        DemoDataModule,
+        InteractionsModule.forRootAsync({
+          imports: [DemoDataModule],
+          inject: [DEMO_DATABASE, DemoContacts],
+          useFactory: (demo: DemoDatabase, directory: DemoContacts) => ({
+            ...options.module,
+            database: demo.moduleDatabase,
+            contactDirectory: directory,
+          }),
+        }),
+      ],
+      controllers: [InteractionsController, ContactsController, HealthController],
+      providers: [{ provide: SAMPLE_DATA_ENABLED, useValue: options.sampleData ?? true }, SampleData],
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  InteractionConflictError,
+  InteractionNotFoundError,
+  InteractionValidationError,
+} from '../domain/errors';
+import { InteractionProjectionTimeoutError } from '../nest/read-your-writes';
+
+/** The part of Express's response the filter uses. */
+interface JsonResponse {
+  status(code: number): { json(body: unknown): void };
+}
+
+/** Body-parser's errors carry their own status (400 malformed JSON, 413 too large). */
+interface BodyParserError {
+  status?: number;
+  type?: string;
+}
+
+/**
+ * Maps every error to a JSON answer: domain errors to their statuses, validation to 422 `{ errors }`,
+ * anything unexpected to a bare 500. No answer ever carries a stack trace or an internal message.
+ */
+@Catch()
+export class HttpErrorsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<JsonResponse>();
+    const [status, body] = this.answer(error);
+    if (status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    response.status(status).json(body);
+  }
+
+  private answer(error: unknown): [number, Record<string, unknown>] {
+    if (error instanceof InteractionValidationError) return [422, { errors: error.errors }];
+    if (error instanceof InteractionNotFoundError) return [404, { error: 'Not Found', message: error.message }];
+    if (error instanceof InteractionConflictError) {
+      return [409, { error: 'Conflict', message: error.message, actualVersion: error.actualVersion }];
+    }
+    if (error instanceof InteractionProjectionTimeoutError) {
+      return [503, { error: 'Service Unavailable', message: 'saved, but not yet visible to queries; retry the read' }];
+    }
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      return [status, { error: HttpStatus[status] ?? 'Error', message: error.message }];
+    }
+    const parser = error as BodyParserError;
+    if (parser?.type === 'entity.too.large') return [413, { error: 'Payload Too Large', message: 'the body is too large' }];
+    if (parser?.type === 'entity.parse.failed') return [400, { error: 'Bad Request', message: 'the body is not valid JSON' }];
+    if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500) {
+      return [parser.status, { error: HttpStatus[parser.status] ?? 'Error', message: 'the request was not understood' }];
+    }
+    return [500, { error: 'Internal Server Error', message: 'something went wrong; it has been logged' }];
+  }
+}

@@ -1,0 +1,52 @@
+import 'reflect-metadata';
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { DemoModule, DemoOptions } from './demo.module';
+import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
+import { HttpErrorsFilter } from './http-errors.filter';
+
+export const BODY_LIMIT = '256kb';
+
+/** Builds the demo host (not yet listening): what `npm start` runs and the HTTP tests boot. */
+export async function createDemoApp(options: DemoOptions): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(DemoModule.forRoot(options), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: BODY_LIMIT });
+  app.useGlobalFilters(new HttpErrorsFilter());
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('crm-interactions demo host')
+      .setDescription('The History/Interactions tab of a CRM, over an event-sourced NestJS module')
+      .setVersion('1')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document);
+  return app;
+}
+
+async function start(): Promise<void> {
+  const started = Date.now();
+  const module = moduleOptionsFromEnvironment();
+  const app = await createDemoApp({ module, logLevel: process.env.LOG_LEVEL });
+  const port = Number(process.env.PORT ?? 3000);
+  await app.listen(port);
+  app.get(Logger).log(
+    `crm-interactions demo on http://localhost:${port} (API docs at /docs) over ${describeDatabase(module)}, ` +
+      `started in ${Date.now() - started} ms`,
+  );
+}
+
+if (require.main === module) {
+  start().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
