@@ -45,7 +45,7 @@ describe('a projector killed mid-batch', () => {
 
     child = spawn(
       process.execPath,
-      ['-r', join(__dirname, 'bin/register-ts.js'), join(__dirname, 'crash-child.ts'), esdb.connectionString, db.schema],
+      ['-r', join(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'crash-child.ts'), esdb.connectionString, db.schema],
       { env: { ...process.env, TEST_DATABASE_URL }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));
