@@ -216,7 +216,7 @@ describe(`EventStoreDB gRPC protocol (${KURRENTDB_URL ? 'KURRENTDB_URL' : 'proto
       await eventually(async () => seen.length, (n) => n >= 2);
       expect(seen[1]!.event).toMatchObject({ streamId: `${prefix}b`, position: live.position });
       expect(marks[0]).toBe('confirmation');
-      if (!KURRENTDB_URL) expect(marks).toEqual(['confirmation', 'caughtUp']); // servers before 23.10 send no CaughtUp
+      if (!KURRENTDB_URL) expect(marks).toEqual(['confirmation', 'caughtUp']); // older servers send no CaughtUp
     } finally {
       await subscription.unsubscribe();
     }
