@@ -278,6 +278,13 @@ export function describeEventStoreContract(name: string, open: () => Promise<Con
       it('returns nothing when there is nothing after the origin', async () => {
         expect(await collect(store.readAll(subject.origin))).toEqual([]);
       });
+
+      it('names the newest event as the head: the origin before any append, then the last append', async () => {
+        expect(await store.headPosition()).toEqual(subject.origin);
+        await store.appendToStream(newStream(), events(2), 'no_stream');
+        const last = await store.appendToStream(newStream(), events(1), 'no_stream');
+        expect(await store.headPosition()).toEqual(last.position);
+      });
     });
 
     describe('concurrency', () => {
