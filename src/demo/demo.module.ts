@@ -26,14 +26,14 @@ interface DemoDatabase {
   close(): Promise<void>;
 }
 
-async function openDemoDatabase(database: InteractionsModuleOptions['database']): Promise<DemoDatabase> {
+async function openDemoDatabase(database: InteractionsModuleOptions['database'], schema: string): Promise<DemoDatabase> {
   if ('connectionString' in database) {
-    const db = new PgDatabase({ connectionString: database.connectionString, schema: DEMO_SCHEMA, max: 3 });
+    const db = new PgDatabase({ connectionString: database.connectionString, schema, max: 3 });
     return { db, moduleDatabase: database, close: () => db.close() };
   }
   const pglite = database.pglite.instance ?? (await PGlite.create(database.pglite.dataDir ?? './.data'));
   return {
-    db: PGliteDatabase.on(pglite, DEMO_SCHEMA),
+    db: PGliteDatabase.on(pglite, schema),
     moduleDatabase: { pglite: { instance: pglite } },
     close: async () => {
       if (!database.pglite.instance) await pglite.close();
@@ -53,6 +53,8 @@ class DemoDatabaseCloser implements OnApplicationShutdown {
 
 export interface DemoOptions {
   module: Pick<InteractionsModuleOptions, 'database' | 'eventStore' | 'schema'>;
+  /** Schema of the demo's own contacts table; default 'crm_demo'. */
+  contactsSchema?: string;
   /** Sample contacts and interactions on an empty database; default true. */
   sampleData?: boolean;
   logLevel?: string;
@@ -62,7 +64,7 @@ export interface DemoOptions {
 @Module({})
 export class DemoModule {
   static forRoot(options: DemoOptions): DynamicModule {
-    const demoDatabase = { provide: DEMO_DATABASE, useFactory: () => openDemoDatabase(options.module.database) };
+    const demoDatabase = { provide: DEMO_DATABASE, useFactory: () => openDemoDatabase(options.module.database, options.contactsSchema ?? DEMO_SCHEMA) };
     const contacts = {
       provide: DemoContacts,
       inject: [DEMO_DATABASE],

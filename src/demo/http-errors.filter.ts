@@ -1,4 +1,5 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
 import {
   InteractionConflictError,
   InteractionNotFoundError,
@@ -11,7 +12,7 @@ interface JsonResponse {
   status(code: number): { json(body: unknown): void };
 }
 
-/** Body-parser's errors carry their own status (400 malformed JSON, 413 too large). */
+/** Body-parser's errors carry their own status (413 too large, 415 unsupported charset …). */
 interface BodyParserError {
   status?: number;
   type?: string;
@@ -43,13 +44,12 @@ export class HttpErrorsFilter implements ExceptionFilter {
     }
     if (error instanceof HttpException) {
       const status = error.getStatus();
-      return [status, { error: HttpStatus[status] ?? 'Error', message: error.message }];
+      return [status, { error: STATUS_CODES[status] ?? 'Error', message: error.message }];
     }
     const parser = error as BodyParserError;
-    if (parser?.type === 'entity.too.large') return [413, { error: 'Payload Too Large', message: 'the body is too large' }];
-    if (parser?.type === 'entity.parse.failed') return [400, { error: 'Bad Request', message: 'the body is not valid JSON' }];
     if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500) {
-      return [parser.status, { error: HttpStatus[parser.status] ?? 'Error', message: 'the request was not understood' }];
+      const message = parser.type === 'entity.too.large' ? 'the body is too large' : 'the request body was not understood';
+      return [parser.status, { error: STATUS_CODES[parser.status] ?? 'Error', message }];
     }
     return [500, { error: 'Internal Server Error', message: 'something went wrong; it has been logged' }];
   }

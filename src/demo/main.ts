@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -36,8 +37,8 @@ async function start(): Promise<void> {
   const started = Date.now();
   const module = moduleOptionsFromEnvironment();
   const app = await createDemoApp({ module, logLevel: process.env.LOG_LEVEL });
-  const port = Number(process.env.PORT ?? 3000);
-  await app.listen(port);
+  await app.listen(Number(process.env.PORT ?? 3000));
+  const { port } = app.getHttpServer().address() as AddressInfo;
   app.get(Logger).log(
     `crm-interactions demo on http://localhost:${port} (API docs at /docs) over ${describeDatabase(module)}, ` +
       `started in ${Date.now() - started} ms`,

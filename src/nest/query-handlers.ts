@@ -3,7 +3,7 @@ import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { isDeepStrictEqual } from 'node:util';
 import { Database } from '../ports/database';
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
-import { streamNameOf } from '../domain/events';
+import { streamNameOf, truncateToSecond } from '../domain/events';
 import { Interaction, InteractionAttrs } from '../domain/interaction';
 import { ATTR_NAMES, isUuid, MESSAGES, unwrapAll, validateAttrs, validateLimit } from '../domain/validation';
 import { EventStore, RecordedEvent } from '../ports/event-store';
@@ -98,7 +98,8 @@ export class InteractionHistoryHandler implements IQueryHandler<InteractionHisto
 
 /**
  * The interaction as it was at a point in time, folded from its stream with the same `evolve` as the
- * write side: null before it was logged and after it was deleted.
+ * write side: null before it was logged and after it was deleted. Events count at the whole second
+ * their interaction shows (insertedAt/updatedAt), so "as of its updatedAt" includes that update.
  */
 @QueryHandler(GetInteractionAsOfQuery)
 export class GetInteractionAsOfHandler implements IQueryHandler<GetInteractionAsOfQuery> {
@@ -110,7 +111,7 @@ export class GetInteractionAsOfHandler implements IQueryHandler<GetInteractionAs
     }
     if (!isUuid(interactionUuid)) return null;
     const events = (await this.store.readStream(streamNameOf(interactionUuid))).map(toDomainEvent);
-    const state = fold(events.filter((event) => event.recordedAt.getTime() <= at.getTime()));
+    const state = fold(events.filter((event) => truncateToSecond(event.recordedAt).getTime() <= at.getTime()));
     return state.deleted ? null : state.interaction;
   }
 }

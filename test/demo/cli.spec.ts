@@ -1,0 +1,113 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { PGliteDatabase } from '../../src/adapters/pglite/database';
+import { InteractionsModule, InteractionsService } from '../../src';
+import { InMemoryContactDirectory } from '../support/directories';
+import { uuidv7 } from 'uuidv7';
+
+const run = promisify(execFile);
+const BIN = resolve(__dirname, '../../bin/crm-interactions.js');
+const SCHEMA = 'crm_interactions';
+
+/** The real binary against a PGlite data directory of the test's own (one process at a time uses it). */
+async function cli(dataDir: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '' },
+    });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failed = error as { stdout: string; stderr: string; code: number };
+    return { stdout: failed.stdout, stderr: failed.stderr, code: failed.code };
+  }
+}
+
+async function readTables(dataDir: string): Promise<unknown> {
+  const db = await PGliteDatabase.open({ dataDir, schema: SCHEMA });
+  try {
+    const tables: Record<string, unknown[]> = {};
+    for (const [name, sql] of Object.entries({
+      interactions: 'SELECT * FROM interactions ORDER BY uuid',
+      parties: 'SELECT * FROM interaction_parties ORDER BY interaction_uuid, position',
+      involvements: 'SELECT * FROM interaction_involvements ORDER BY contact_uuid, interaction_uuid',
+    })) {
+      tables[name] = (await db.query(sql, [])).rows;
+    }
+    return tables;
+  } finally {
+    await db.close();
+  }
+}
+
+describe('crm-interactions CLI', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'crm-interactions-cli-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('migrates, rebuilds to identical tables, audits a stream, folds as-of a time, and prints stats', async () => {
+    const migrated = await cli(dataDir, 'migrate');
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout).toMatch(/^applied event_log\/0001_event_log.sql, read_tables\/0001_read_tables.sql/);
+    expect((await cli(dataDir, 'migrate')).stdout).toMatch(/nothing to apply/);
+
+    // Seed through the service, as a host would, then let go of the directory for the CLI.
+    const contacts = new InMemoryContactDirectory();
+    const ada = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
+    const bob = contacts.add({ uuid: uuidv7(), name: 'Bob' }).uuid;
+    const actor = uuidv7();
+    const app: INestApplicationContext = await NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({ database: { pglite: { dataDir } }, contactDirectory: contacts }),
+      { logger: false },
+    );
+    const service = app.get(InteractionsService);
+    const created = await service.createInteraction({ contactUuid: ada, subject: 'First' }, [{ rawName: 'Bob', contactUuid: bob }], [], { actorUuid: actor });
+    await new Promise((resolveWait) => setTimeout(resolveWait, 1100)); // a later second for as-of
+    await service.updateInteraction(created.uuid, { subject: 'Second' }, [], { actorUuid: actor });
+    const gone = await service.createInteraction({ contactUuid: bob, subject: 'Gone' });
+    await service.deleteInteraction(gone.uuid);
+    await app.close();
+
+    const before = await readTables(dataDir);
+    const rebuilt = await cli(dataDir, 'rebuild', '--batch-size', '2');
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toMatch(/rebuilt the read tables from 7 events in [\d.]+ s \(\d+ events\/s\)/);
+    expect(await readTables(dataDir)).toEqual(before);
+
+    const audit = await cli(dataDir, 'audit', created.uuid);
+    expect(audit.code).toBe(0);
+    const lines = audit.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^revision\s+time\s+type\s+actor\s+changes$/);
+    expect(lines.slice(2).map((line) => line.split(/\s+/).slice(0, 1).concat(line.split(/\s+/)[2]!))).toEqual([
+      ['0', 'InteractionLogged'],
+      ['1', 'PartiesRebuilt'],
+      ['2', 'InteractionUpdated'],
+      ['3', 'PartiesRebuilt'],
+    ]);
+    expect(audit.stdout).toContain(actor);
+    expect(audit.stdout).toContain('subject: "First" → "Second"');
+    expect(audit.stdout).toContain('parties: [Bob] → []');
+
+    const history = created.insertedAt.toISOString();
+    const asOf = await cli(dataDir, 'as-of', created.uuid, history);
+    expect(asOf.code).toBe(0);
+    expect(JSON.parse(asOf.stdout)).toMatchObject({ uuid: created.uuid, subject: 'First', parties: [{ rawName: 'Bob' }] });
+    const tooEarly = await cli(dataDir, 'as-of', created.uuid, '2000-01-01T00:00:00Z');
+    expect(tooEarly.code).toBe(1);
+    expect(tooEarly.stderr).toMatch(/did not exist at 2000-01-01T00:00:00.000Z/);
+    expect(tooEarly.stderr).not.toMatch(/\n\s+at /);
+
+    const stats = await cli(dataDir, 'stats');
+    expect(stats.stdout).toMatch(/^streams\s+2$/m);
+    expect(stats.stdout).toMatch(/^events\s+7$/m);
+    expect(stats.stdout).toMatch(/^interactions\s+1$/m);
+    expect(stats.stdout).toMatch(/^interaction_involvements\s+1$/m);
+
+    const unknown = await cli(dataDir, 'audit', uuidv7());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no events for interaction/);
+  }, 120_000);
+});

@@ -1,0 +1,196 @@
+import { INestApplication } from '@nestjs/common';
+import { AddressInfo } from 'node:net';
+import { uuidv7 } from 'uuidv7';
+import { createDemoApp } from '../../src/demo/main';
+import { BACKENDS } from '../support/backends';
+import { uniqueSchema } from '../support/postgres';
+
+interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON from the wire
+  text: string;
+}
+
+/** The demo host over real HTTP on a random port, once per backend. */
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo HTTP API on %s', (_name, backend) => {
+  let app: INestApplication;
+  let base: string;
+  const schemas = { module: uniqueSchema('http'), contacts: uniqueSchema('demo') };
+  const answers: Answer[] = [];
+
+  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    const answer = { status: response.status, body: parsed, text };
+    answers.push(answer);
+    return answer;
+  }
+
+  async function contact(name: string): Promise<string> {
+    const { status, body } = await call('POST', '/contacts', { name, email: `${name.toLowerCase()}@example.com` });
+    expect(status).toBe(201);
+    return body.uuid;
+  }
+
+  beforeAll(async () => {
+    app = await createDemoApp({
+      module: { database: await backend.databaseOption(), schema: schemas.module },
+      contactsSchema: schemas.contacts,
+      sampleData: false,
+      logLevel: 'silent',
+    });
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await backend.dropSchema(schemas.module);
+    await backend.dropSchema(schemas.contacts);
+    // No answer of the whole suite, error or not, carried a stack trace.
+    for (const answer of answers) expect(answer.text).not.toMatch(/\n\s+at |\.ts:\d+/);
+  });
+
+  it('logs, reads, changes and deletes an interaction', async () => {
+    const ada = await contact('Ada');
+    const bob = await contact('Bob');
+    const created = await call(
+      'POST',
+      '/interactions',
+      { contactUuid: ada, interactionType: 'call', subject: 'Hello', occurredAt: '2026-05-01T10:00:00.500Z', parties: [{ rawName: 'Bob', contactUuid: bob }], fileUuids: [] },
+      { 'x-actor-uuid': '0190d6b4-5c1e-7000-8000-0000000000aa' },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      contactUuid: ada,
+      interactionType: 'call',
+      subject: 'Hello',
+      occurredAt: '2026-05-01T10:00:00.000Z',
+      version: 1,
+      parties: [{ rawName: 'Bob', contactUuid: bob, position: 0, snapshot: { source: 'crm_contact', name: 'Bob' } }],
+    });
+    const uuid = created.body.uuid;
+
+    expect(await call('GET', `/interactions/${uuid}`)).toMatchObject({ status: 200, body: created.body });
+
+    const noParties = await call('PATCH', `/interactions/${uuid}`, { subject: 'Changed' });
+    expect(noParties.status).toBe(200);
+    expect(noParties.body.parties).toEqual(created.body.parties);
+    const cleared = await call('PATCH', `/interactions/${uuid}`, { parties: [], expectedVersion: noParties.body.version });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.parties).toEqual([]);
+
+    const history = await call('GET', `/interactions/${uuid}/history`);
+    expect(history.status).toBe(200);
+    expect(history.body.map((e: { type: string }) => e.type)).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated', 'PartiesRebuilt']);
+    expect(history.body[0].metadata.actorUuid).toBe('0190d6b4-5c1e-7000-8000-0000000000aa');
+    expect(typeof history.body[0].position.commit).toBe('string');
+
+    const then = history.body[1].metadata.recordedAt;
+    const asOf = await call('GET', `/interactions/${uuid}/as-of?at=${encodeURIComponent(then)}`);
+    expect(asOf).toMatchObject({ status: 200, body: { subject: 'Hello', version: 1 } });
+    expect((await call('GET', `/interactions/${uuid}/as-of?at=2000-01-01T00:00:00Z`)).status).toBe(404);
+    expect((await call('GET', `/interactions/${uuid}/as-of?at=yesterday`)).body).toEqual({ errors: { at: ['is not a valid date'] } });
+
+    const deleted = await call('DELETE', `/interactions/${uuid}`);
+    expect(deleted).toMatchObject({ status: 200, body: { uuid, subject: 'Changed' } });
+    expect((await call('GET', `/interactions/${uuid}`)).status).toBe(404);
+    expect((await call('DELETE', `/interactions/${uuid}`)).status).toBe(404);
+    expect((await call('PATCH', `/interactions/${uuid}`, { subject: 'x' })).status).toBe(404);
+  });
+
+  it('answers 422 with field-keyed errors, 409 on a stale version, 404 for unknown and malformed uuids', async () => {
+    const ada = await contact('Cleo');
+    const invalid = await call('POST', '/interactions', { interactionType: 'fax', parties: [{ rawName: 'x'.repeat(256) }] });
+    expect(invalid).toMatchObject({
+      status: 422,
+      body: {
+        errors: {
+          contactUuid: ['is required'],
+          interactionType: ['must be one of: call, email, meeting, note, other'],
+          'parties.0.rawName': ['must be at most 255 characters'],
+        },
+      },
+    });
+    expect((await call('POST', '/interactions', { contactUuid: uuidv7() })).body).toEqual({ errors: { contactUuid: ['does not exist'] } });
+    expect((await call('POST', '/interactions', [1, 2])).status).toBe(422);
+
+    const created = await call('POST', '/interactions', { contactUuid: ada });
+    const { uuid, version } = created.body;
+    expect((await call('PATCH', `/interactions/${uuid}`, { subject: 'v2', expectedVersion: version })).status).toBe(200);
+    const stale = await call('PATCH', `/interactions/${uuid}`, { subject: 'v3', expectedVersion: version });
+    expect(stale.status).toBe(409);
+    expect((await call('PATCH', `/interactions/${uuid}`, { metadata: [1] })).body).toEqual({ errors: { metadata: ['must be an object'] } });
+
+    for (const id of [uuidv7(), 'not-a-uuid']) {
+      expect((await call('GET', `/interactions/${id}`)).status).toBe(404);
+      expect((await call('GET', `/interactions/${id}/history`)).status).toBe(404);
+    }
+  });
+
+  it('answers 400 for malformed JSON, 413 for an oversized body, 404 for unknown routes', async () => {
+    const malformed = await call('POST', '/interactions', '{"contactUuid": ');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ error: 'Bad Request' });
+    const oversized = await call('POST', '/interactions', { contactUuid: uuidv7(), body: 'x'.repeat(300 * 1024) });
+    expect(oversized.status).toBe(413);
+    const unknown = await call('GET', '/nothing/here');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ error: 'Not Found' });
+  });
+
+  it('serves the feed for contacts, involving with cursor paging, and subject uuids', async () => {
+    const dan = await contact('Dan');
+    const eve = await contact('Eve');
+    const older = await call('POST', '/interactions', { contactUuid: dan, occurredAt: '2026-01-01T00:00:00Z' });
+    const newer = await call('POST', '/interactions', { contactUuid: eve, occurredAt: '2026-01-02T00:00:00Z', parties: [{ rawName: 'Dan', contactUuid: dan }] });
+
+    const feed = await call('GET', `/interactions?contactUuids=${dan},${eve}&limit=50`);
+    expect(feed.status).toBe(200);
+    expect(feed.body.map((i: { uuid: string }) => i.uuid)).toEqual([newer.body.uuid, older.body.uuid]);
+    expect(feed.body[0].contact).toMatchObject({ uuid: eve, name: 'Eve' });
+    expect((await call('GET', `/interactions?contactUuids=${dan},nope`)).status).toBe(422);
+    expect((await call('GET', '/interactions')).body).toEqual({ errors: { contactUuids: ['is required'] } });
+
+    const first = await call('GET', `/contacts/${dan}/interactions?limit=1`);
+    expect(first.status).toBe(200);
+    expect(first.body.items.map((i: { uuid: string }) => i.uuid)).toEqual([newer.body.uuid]);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const second = await call('GET', `/contacts/${dan}/interactions?limit=1&after=${first.body.nextCursor}`);
+    expect(second.body.items.map((i: { uuid: string }) => i.uuid)).toEqual([older.body.uuid]);
+    const rest = await call('GET', `/contacts/${dan}/interactions?limit=1&after=${second.body.nextCursor}`);
+    expect(rest.body).toEqual({ items: [], nextCursor: null });
+    expect((await call('GET', `/contacts/${dan}/interactions?after=garbage`)).status).toBe(422);
+    expect((await call('GET', `/contacts/${dan}/interactions?limit=abc`)).status).toBe(422);
+
+    expect((await call('GET', `/contacts/${dan}/interaction-uuids`)).body).toEqual([older.body.uuid]);
+    expect((await call('GET', '/contacts/not-a-uuid/interaction-uuids')).body).toEqual([]);
+  });
+
+  it("keeps the demo's own contacts, validates them, and reports health and the API docs", async () => {
+    const frank = await contact('Frank');
+    expect((await call('GET', '/contacts')).body.map((c: { uuid: string }) => c.uuid)).toContain(frank);
+    expect((await call('POST', '/contacts', { email: 'not-an-email' })).body).toEqual({ errors: { email: ['is not a valid email address'] } });
+
+    const health = await call('GET', '/health');
+    expect(health).toMatchObject({
+      status: 200,
+      body: { status: 'ok', info: { database: { status: 'up' }, eventStore: { status: 'up' }, projection: { status: 'up' } } },
+    });
+    expect((await call('GET', '/docs')).status).toBe(200);
+    const openapi = await call('GET', '/docs-json');
+    expect(Object.keys(openapi.body.paths)).toEqual(
+      expect.arrayContaining(['/interactions', '/interactions/{uuid}', '/contacts/{uuid}/interactions', '/health']),
+    );
+  });
+});

@@ -1,0 +1,56 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PGliteDatabase } from '../../src/adapters/pglite/database';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** What `npm start` runs, on an empty data directory, with nothing but Node and the repository. */
+describe('npm start', () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'crm-interactions-start-')), 'data');
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    child?.kill('SIGTERM');
+    rmSync(resolve(dataDir, '..'), { recursive: true, force: true });
+  });
+
+  it('boots the demo host on an empty PGlite directory, with sample data and /health 200', async () => {
+    child = spawn(process.execPath, ['--require', './scripts/register-ts.js', 'src/demo/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const base = await new Promise<string>((resolveUrl, reject) => {
+      let output = '';
+      child!.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /demo on (http:\/\/localhost:\d+)/.exec(output);
+        if (match) resolveUrl(match[1]!);
+      });
+      child!.on('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
+    });
+
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
+    const contacts = (await (await fetch(`${base}/contacts`)).json()) as { uuid: string }[];
+    expect(contacts).toHaveLength(3);
+    const feed = await fetch(`${base}/interactions?contactUuids=${contacts.map((c) => c.uuid).join(',')}`);
+    expect(((await feed.json()) as unknown[]).length).toBe(3);
+    expect(readdirSync(dataDir).length).toBeGreaterThan(0);
+
+    // Nest closes the app on SIGTERM (module resources, then PGlite), then re-raises the signal.
+    const exited = new Promise<NodeJS.Signals | null>((resolveExit) => child!.on('exit', (_code, signal) => resolveExit(signal)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe('SIGTERM');
+    child = undefined;
+
+    // The data stayed on disk: a second start would find it (and add no second set of samples).
+    const db = await PGliteDatabase.open({ dataDir, schema: 'crm_demo' });
+    try {
+      expect((await db.query<{ n: string }>('SELECT count(*) AS n FROM contacts', [])).rows[0]!.n).toBe('3');
+    } finally {
+      await db.close();
+    }
+  }, 90_000);
+});
