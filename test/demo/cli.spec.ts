@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
 import { InteractionsModule, InteractionsService } from '../../src';
 import { InMemoryContactDirectory } from '../support/directories';
+import { readTables } from '../support/read-tables';
 import { uuidv7 } from 'uuidv7';
 
 const run = promisify(execFile);
@@ -27,18 +28,10 @@ async function cli(dataDir: string, ...args: string[]): Promise<{ stdout: string
   }
 }
 
-async function readTables(dataDir: string): Promise<unknown> {
+async function readTablesOf(dataDir: string): Promise<unknown> {
   const db = await PGliteDatabase.open({ dataDir, schema: SCHEMA });
   try {
-    const tables: Record<string, unknown[]> = {};
-    for (const [name, sql] of Object.entries({
-      interactions: 'SELECT * FROM interactions ORDER BY uuid',
-      parties: 'SELECT * FROM interaction_parties ORDER BY interaction_uuid, position',
-      involvements: 'SELECT * FROM interaction_involvements ORDER BY contact_uuid, interaction_uuid',
-    })) {
-      tables[name] = (await db.query(sql, [])).rows;
-    }
-    return tables;
+    return await readTables(db);
   } finally {
     await db.close();
   }
@@ -71,11 +64,11 @@ describe('crm-interactions CLI', () => {
     await service.deleteInteraction(gone.uuid);
     await app.close();
 
-    const before = await readTables(dataDir);
+    const before = await readTablesOf(dataDir);
     const rebuilt = await cli(dataDir, 'rebuild', '--batch-size', '2');
     expect(rebuilt.code).toBe(0);
     expect(rebuilt.stdout).toMatch(/rebuilt the read tables from 7 events in [\d.]+ s \(\d+ events\/s\)/);
-    expect(await readTables(dataDir)).toEqual(before);
+    expect(await readTablesOf(dataDir)).toEqual(before);
 
     const audit = await cli(dataDir, 'audit', created.uuid);
     expect(audit.code).toBe(0);

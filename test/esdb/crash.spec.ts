@@ -7,7 +7,8 @@ import { Database } from '../../src/ports/database';
 import { comparePositions, Position, RecordedEvent } from '../../src/ports/event-store';
 import { readCheckpoint, rebuild } from '../../projections/catch-up';
 import { TEST_DATABASE_URL } from '../support/postgres';
-import { EsdbUnderTest, migratedPostgres, originOf, readTables, startEsdb, writerOver } from './support';
+import { readTables } from '../support/read-tables';
+import { EsdbUnderTest, migratedPostgres, originOf, startEsdb, writerOver } from './support';
 
 /**
  * A projector process is killed (SIGKILL) while a batch is half written: PostgreSQL rolls the open

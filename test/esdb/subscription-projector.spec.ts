@@ -12,10 +12,10 @@ import {
   itWithTestServer,
   migratedPostgres,
   originOf,
-  readTables,
   startEsdb,
   writerOver,
 } from './support';
+import { readTables } from '../support/read-tables';
 
 /**
  * The subscription projection: a catch-up subscription to `$all` (module prefix filter) from the stored

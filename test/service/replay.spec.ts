@@ -1,8 +1,8 @@
 import { uuidv7 } from 'uuidv7';
 import { Interaction, InteractionNotFoundError, PartyInput } from '../../src';
-import { Queryable } from '../../src/ports/database';
 import { rebuild, readCheckpoint } from '../../projections/catch-up';
 import { BACKENDS } from '../support/backends';
+import { readTables } from '../support/read-tables';
 import { ModuleUnderTest, startModule } from '../support/module';
 
 /** A small deterministic PRNG (mulberry32), so a failing mix can be replayed from its seed. */
@@ -16,17 +16,6 @@ function prng(seed: number): () => number {
   };
 }
 
-/** The full content of every read table, in a stable order. */
-export async function readTables(q: Queryable): Promise<unknown> {
-  const tables = {
-    interactions: 'SELECT * FROM interactions ORDER BY uuid',
-    parties: 'SELECT * FROM interaction_parties ORDER BY interaction_uuid, position',
-    involvements: 'SELECT * FROM interaction_involvements ORDER BY contact_uuid, interaction_uuid',
-  };
-  const out: Record<string, unknown[]> = {};
-  for (const [name, sql] of Object.entries(tables)) out[name] = (await q.query(sql)).rows;
-  return out;
-}
 
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
   describe('replay equivalence', () => {
