@@ -1,5 +1,7 @@
+import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
-import { parseEvent, truncateToSecond } from '../src/domain/events';
+import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond } from '../src/domain/events';
+import { Party } from '../src/domain/interaction';
 import { RecordedEvent } from '../src/ports/event-store';
 
 /**
@@ -7,99 +9,486 @@ import { RecordedEvent } from '../src/ports/event-store';
  * revision they reflect and a handler only acts on a newer revision, so re-delivering any suffix of a
  * stream leaves the tables as they were. The projection never looks anything up outside its tables:
  * snapshots and times come from the events.
+ *
+ * A batch is applied set-based, in a fixed handful of statements whatever its size (no per-event round
+ * trips): the events are folded per interaction in memory, starting from the row each interaction has
+ * now, with exactly the rules of applying them one by one:
+ * - `InteractionLogged` inserts the row unless it exists; the involvements are refreshed either way;
+ * - `InteractionUpdated` sets the keys present in `changes` if the row is older than the event; the
+ *   involvements are refreshed either way;
+ * - `PartiesRebuilt` replaces the parties if the row is older than the event (and only then refreshes);
+ * - `InteractionDeleted` deletes the row, its parties and involvements.
+ * Then the net result is written: deletions, changes to existing rows, and new rows with their parties
+ * and involvements. An interaction the batch creates is not read first: an inline create (logged +
+ * parties) is one statement.
  */
 export const READ_TABLES = ['interactions', 'interaction_parties', 'interaction_involvements'] as const;
 
-export async function projectEvents(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
-  for (const event of events) await projectEvent(tx, event);
+/** The column by which every write of the projection finds a table's rows: an interaction's uuid. */
+export const INTERACTION_KEY: Record<(typeof READ_TABLES)[number], string> = {
+  interactions: 'uuid',
+  interaction_parties: 'interaction_uuid',
+  interaction_involvements: 'interaction_uuid',
+};
+
+/** A row this batch creates (or re-creates after deleting it): every column is known here. */
+interface NewRow {
+  uuid: string;
+  contact_uuid: string;
+  interaction_type: string;
+  occurred_at: string;
+  subject: string | null;
+  body: string | null;
+  owner_user_uuid: string | null;
+  metadata: unknown;
+  file_uuids: string[];
+  inserted_at: string;
+  updated_at: string;
+  version: number;
 }
 
-async function projectEvent(tx: Queryable, recorded: RecordedEvent): Promise<void> {
-  const event = parseEvent(recorded.type, recorded.data);
-  const { interactionUuid } = event.data;
-  const at = truncateToSecond(new Date(recorded.metadata.recordedAt));
-  const revision = recorded.revision;
+/** Where one interaction ends up after the batch's events. */
+interface Outcome {
+  uuid: string;
+  /** The row of an earlier batch, still there (not deleted by this batch). */
+  existing: boolean;
+  /** The row of an earlier batch was deleted by this batch (its parties and involvements go with it). */
+  wiped: boolean;
+  /** The row this batch created; null when there is none (never created, deleted again, or existing). */
+  created: NewRow | null;
+  /** The version of the row as it stands (existing or created); -1 when there is no row. */
+  version: number;
+  /** For an existing row: the changed attributes merged in order, and the new updated_at/version. */
+  changes: Record<string, unknown> | null;
+  touchedAt: string | null;
+  /** The parties that replace the row's parties (a created row starts with none). */
+  parties: Party[] | null;
+  /** The involvement rows must be recomputed from the row and its parties. */
+  refresh: boolean;
+}
 
+const UPDATABLE: Record<string, keyof NewRow> = {
+  contactUuid: 'contact_uuid',
+  interactionType: 'interaction_type',
+  occurredAt: 'occurred_at',
+  subject: 'subject',
+  body: 'body',
+  ownerUserUuid: 'owner_user_uuid',
+  metadata: 'metadata',
+};
+
+type Parsed = { event: InteractionEvent; revision: number; at: string };
+
+/** A batch parsed and folded as far as it can be without the database, ready to apply. */
+export interface PreparedBatch {
+  byInteraction: Map<string, Parsed[]>;
+  /** Interactions the batch creates (its events start with InteractionLogged and leave a row). */
+  assumedNew: Outcome[];
+  /** The other interactions: folded from their current rows. */
+  toRead: string[];
+  /** The parameters of the insert of `assumedNew`, built here so that applying costs little CPU. */
+  insertParams: unknown[];
+}
+
+export async function projectEvents(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await applyPrepared(tx, prepareEvents(events));
+}
+
+/**
+ * A connection that takes statements one after the other in the order they were given, so that callers
+ * can have the next statement queued while they work (the driver wants one statement at a time).
+ */
+export function serialized(q: Queryable): Queryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
+      const result = tail.then(() => q.query<R>(text, params));
+      tail = result.catch(() => undefined);
+      return result;
+    },
+  };
+}
+
+/**
+ * Parses every event (a bad one fails the batch before anything is written), groups them by interaction
+ * and folds the interactions the batch creates. No I/O: a rebuild prepares the next batch while the
+ * server is still applying this one.
+ *
+ * An interaction whose events start with InteractionLogged and leave a row behind is taken to be new (a
+ * live append, a rebuild): it is not read before it is written. Its insert does nothing if the row is
+ * there after all (a re-delivery), and only then is it folded again, from the row.
+ */
+export function prepareEvents(events: readonly RecordedEvent[]): PreparedBatch {
+  const byInteraction = new Map<string, Parsed[]>();
+  for (const recorded of events) {
+    const event = parseEvent(recorded.type, recorded.data);
+    const uuid = event.data.interactionUuid.toLowerCase();
+    const parsed = { event, revision: recorded.revision, at: wholeSecond(recorded.metadata.recordedAt) };
+    const group = byInteraction.get(uuid);
+    if (group) group.push(parsed);
+    else byInteraction.set(uuid, [parsed]);
+  }
+  const assumedNew: Outcome[] = [];
+  const toRead: string[] = [];
+  for (const [uuid, group] of byInteraction) {
+    if (group[0]!.event.type === 'InteractionLogged') {
+      const outcome = foldAll(absent(uuid), group);
+      if (outcome.created) {
+        assumedNew.push(outcome);
+        continue;
+      }
+    }
+    toRead.push(uuid);
+  }
+  return { byInteraction, assumedNew, toRead, insertParams: insertParams(assumedNew) };
+}
+
+/** Writes a prepared batch: the new interactions and the read of the others' rows go out at once. */
+export async function applyPrepared(connection: Queryable, batch: PreparedBatch): Promise<void> {
+  const tx = serialized(connection);
+  const [existed, known] = await Promise.all([
+    insertCreated(tx, batch.assumedNew, batch.insertParams),
+    foldFromTable(tx, batch.toRead, batch.byInteraction),
+  ]);
+  await writeExisting(tx, known);
+  const raced = await insertCreated(tx, known.filter((o) => o.created !== null));
+  if (existed.length > 0) {
+    const refolded = await foldFromTable(tx, existed, batch.byInteraction);
+    await writeExisting(tx, refolded);
+    raced.push(...(await insertCreated(tx, refolded.filter((o) => o.created !== null))));
+  }
+  if (raced.length > 0) throw new Error(`interactions ${raced.join(', ')} were inserted by a concurrent writer of the read tables`);
+}
+
+/** An event's time as the tables keep it: ISO-8601, truncated to the second. */
+function wholeSecond(recordedAt: string): string {
+  // The write side's own format ("2026-03-01T09:00:05.250Z") is cut as text; anything else goes through Date.
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(recordedAt)
+    ? `${recordedAt.slice(0, 19)}Z`
+    : truncateToSecond(new Date(recordedAt)).toISOString();
+}
+
+function absent(uuid: string): Outcome {
+  return { uuid, existing: false, wiped: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false };
+}
+
+/** Folds each interaction's events, starting from its row as it is now (read once, and locked). */
+async function foldFromTable(tx: Queryable, uuids: string[], byInteraction: Map<string, Parsed[]>): Promise<Outcome[]> {
+  if (uuids.length === 0) return [];
+  const { rows } = await tx.query<{ uuid: string; version: string }>(
+    'SELECT uuid, version FROM interactions WHERE uuid = ANY($1::uuid[]) FOR UPDATE',
+    [plainArray(uuids)],
+  );
+  const versions = new Map(rows.map((row) => [row.uuid, Number(row.version)]));
+  return uuids.map((uuid) => {
+    const start = absent(uuid);
+    const version = versions.get(uuid);
+    if (version !== undefined) Object.assign(start, { existing: true, version });
+    return foldAll(start, byInteraction.get(uuid)!);
+  });
+}
+
+function foldAll(outcome: Outcome, group: Parsed[]): Outcome {
+  for (const { event, revision, at } of group) fold(outcome, event, revision, at);
+  return outcome;
+}
+
+function fold(o: Outcome, event: InteractionEvent, revision: number, at: string): void {
+  const present = o.existing || o.created !== null;
   switch (event.type) {
-    case 'InteractionLogged': {
-      const d = event.data;
-      await tx.query(
-        `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body,
-           owner_user_uuid, metadata, file_uuids, inserted_at, updated_at, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
-         ON CONFLICT (uuid) DO NOTHING`,
-        [
-          interactionUuid,
-          d.contactUuid,
-          d.interactionType,
-          d.occurredAt,
-          d.subject,
-          d.body,
-          d.ownerUserUuid,
-          d.metadata,
-          d.fileUuids,
-          at,
-          revision,
-        ],
-      );
-      break;
-    }
+    case 'InteractionLogged':
+      if (!present) {
+        o.created = newRow(o.uuid, event.data, at, revision);
+        o.version = revision;
+        o.parties = [];
+      }
+      o.refresh = true;
+      return;
     case 'InteractionUpdated': {
-      // One static statement for any subset of changes: a key present in the JSON sets its column.
-      await tx.query(
-        `UPDATE interactions SET
-           contact_uuid = CASE WHEN $2::jsonb ? 'contactUuid' THEN ($2::jsonb->>'contactUuid')::uuid ELSE contact_uuid END,
-           interaction_type = CASE WHEN $2::jsonb ? 'interactionType' THEN $2::jsonb->>'interactionType' ELSE interaction_type END,
-           occurred_at = CASE WHEN $2::jsonb ? 'occurredAt' THEN ($2::jsonb->>'occurredAt')::timestamptz ELSE occurred_at END,
-           subject = CASE WHEN $2::jsonb ? 'subject' THEN $2::jsonb->>'subject' ELSE subject END,
-           body = CASE WHEN $2::jsonb ? 'body' THEN $2::jsonb->>'body' ELSE body END,
-           owner_user_uuid = CASE WHEN $2::jsonb ? 'ownerUserUuid' THEN ($2::jsonb->>'ownerUserUuid')::uuid ELSE owner_user_uuid END,
-           metadata = CASE WHEN $2::jsonb ? 'metadata' THEN $2::jsonb->'metadata' ELSE metadata END,
-           updated_at = $3,
-           version = $4
-         WHERE uuid = $1 AND version < $4`,
-        [interactionUuid, JSON.stringify(event.data.changes), at, revision],
-      );
-      break;
+      o.refresh = true;
+      if (!present || o.version >= revision) return;
+      const { changes } = event.data;
+      if (o.created) {
+        for (const [key, value] of Object.entries(changes)) {
+          const column = UPDATABLE[key];
+          if (column) (o.created as unknown as Record<string, unknown>)[column] = value;
+        }
+        o.created.updated_at = at;
+        o.created.version = revision;
+      } else {
+        o.changes = { ...o.changes, ...changes };
+        o.touchedAt = at;
+      }
+      o.version = revision;
+      return;
     }
-    case 'PartiesRebuilt': {
-      const { rows } = await tx.query(
-        'UPDATE interactions SET updated_at = $2, version = $3 WHERE uuid = $1 AND version < $3 RETURNING uuid',
-        [interactionUuid, at, revision],
-      );
-      if (rows.length === 0) return; // already applied (or the interaction is gone)
-      await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = $1', [interactionUuid]);
-      await tx.query(
-        `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
-         SELECT $1, p.position, p."rawName", p."contactUuid", p."staffPersonUuid", p.snapshot
-         FROM jsonb_to_recordset($2::jsonb)
-           AS p(position integer, "rawName" text, "contactUuid" uuid, "staffPersonUuid" uuid, snapshot jsonb)`,
-        [interactionUuid, JSON.stringify(event.data.parties)],
-      );
-      break;
-    }
+    case 'PartiesRebuilt':
+      if (!present || o.version >= revision) return;
+      if (o.created) {
+        o.created.updated_at = at;
+        o.created.version = revision;
+      } else {
+        o.touchedAt = at;
+      }
+      o.version = revision;
+      o.parties = event.data.parties;
+      o.refresh = true;
+      return;
     case 'InteractionDeleted':
-      // Cascades to parties and involvements: the read tables keep nothing of a deleted interaction.
-      await tx.query('DELETE FROM interactions WHERE uuid = $1', [interactionUuid]);
+      if (!present) return;
+      if (o.existing) o.wiped = true;
+      Object.assign(o, { existing: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false });
       return;
   }
-  await refreshInvolvements(tx, interactionUuid);
 }
 
-/** Rewrites the (contact, interaction) rows from the interaction's subject and party contacts. */
-async function refreshInvolvements(tx: Queryable, interactionUuid: string): Promise<void> {
-  await tx.query('DELETE FROM interaction_involvements WHERE interaction_uuid = $1', [interactionUuid]);
-  await tx.query(
-    `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
-     SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at
-     FROM interactions i
-     CROSS JOIN LATERAL (
-       SELECT i.contact_uuid
-       UNION
-       SELECT p.contact_uuid FROM interaction_parties p
-       WHERE p.interaction_uuid = i.uuid AND p.contact_uuid IS NOT NULL
-     ) AS involved (contact_uuid)
-     WHERE i.uuid = $1`,
-    [interactionUuid],
-  );
+function newRow(uuid: string, d: InteractionLoggedData, at: string, revision: number): NewRow {
+  return {
+    uuid,
+    contact_uuid: d.contactUuid,
+    interaction_type: d.interactionType,
+    occurred_at: d.occurredAt,
+    subject: d.subject,
+    body: d.body,
+    owner_user_uuid: d.ownerUserUuid,
+    metadata: d.metadata,
+    file_uuids: d.fileUuids,
+    inserted_at: at,
+    updated_at: at,
+    version: revision,
+  };
+}
+
+/*
+ * Rows travel as one parameter per column, unnested side by side: an array literal for plain columns,
+ * one JSON array for each jsonb column (no JSON inside array quoting). The server takes that apart far
+ * faster than a JSON document of rows, and this process builds it with few allocations.
+ */
+
+/** Deletions and changes of rows that were there before the batch. */
+async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> {
+  const wiped = outcomes.filter((o) => o.wiped).map((o) => o.uuid);
+  const updated = outcomes.filter((o) => o.existing && o.touchedAt !== null);
+  const partiesReplaced = outcomes.filter((o) => o.existing && o.parties !== null);
+  const refreshed = outcomes.filter((o) => o.existing && o.refresh).map((o) => o.uuid);
+
+  // The read tables keep nothing of a deleted interaction (no foreign keys: this is their only writer).
+  if (wiped.length > 0) {
+    const list = plainArray(wiped);
+    await tx.query('DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])', [list]);
+    await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])', [list]);
+    await tx.query('DELETE FROM interactions WHERE uuid = ANY($1::uuid[])', [list]);
+  }
+  if (updated.length > 0) {
+    // One static statement for any subset of changes: a key present in `changes` sets its column.
+    await tx.query(
+      `UPDATE interactions i SET
+         contact_uuid = CASE WHEN r.changes ? 'contactUuid' THEN (r.changes->>'contactUuid')::uuid ELSE i.contact_uuid END,
+         interaction_type = CASE WHEN r.changes ? 'interactionType' THEN r.changes->>'interactionType' ELSE i.interaction_type END,
+         occurred_at = CASE WHEN r.changes ? 'occurredAt' THEN (r.changes->>'occurredAt')::timestamptz ELSE i.occurred_at END,
+         subject = CASE WHEN r.changes ? 'subject' THEN r.changes->>'subject' ELSE i.subject END,
+         body = CASE WHEN r.changes ? 'body' THEN r.changes->>'body' ELSE i.body END,
+         owner_user_uuid = CASE WHEN r.changes ? 'ownerUserUuid' THEN (r.changes->>'ownerUserUuid')::uuid ELSE i.owner_user_uuid END,
+         metadata = CASE WHEN r.changes ? 'metadata' THEN r.changes->'metadata' ELSE i.metadata END,
+         parties = COALESCE(r.parties, i.parties),
+         updated_at = r.updated_at,
+         version = r.version
+       FROM (
+         SELECT u.uuid, u.changes::jsonb AS changes, nullif(u.parties::jsonb, 'null') AS parties, u.updated_at, u.version
+         FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
+           unnest($4::timestamptz[]), unnest($5::bigint[])) AS u(uuid, changes, parties, updated_at, version)
+       ) AS r
+       WHERE i.uuid = r.uuid`,
+      [
+        plainArray(updated.map((o) => o.uuid)),
+        JSON.stringify(updated.map((o) => o.changes ?? {})),
+        JSON.stringify(updated.map((o) => (o.parties ? partiesColumn(o.parties) : null))),
+        plainArray(updated.map((o) => o.touchedAt)),
+        plainArray(updated.map((o) => o.version)),
+      ],
+    );
+  }
+  if (partiesReplaced.length > 0) {
+    const rows = partyRows(partiesReplaced);
+    await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])', [
+      plainArray(partiesReplaced.map((o) => o.uuid)),
+    ]);
+    if (rows.count > 0) {
+      await tx.query(
+        `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+         SELECT p.interaction_uuid, p.position, p.raw_name, p.contact_uuid, p.staff_person_uuid, p.snapshot::jsonb
+         FROM ROWS FROM (unnest($1::uuid[]), unnest($2::integer[]), unnest($3::text[]), unnest($4::uuid[]),
+           unnest($5::uuid[]), json_array_elements($6::json))
+           AS p(interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)`,
+        rows.params,
+      );
+    }
+  }
+  if (refreshed.length > 0) {
+    // An existing row's involvements are recomputed from its (now current) row and parties.
+    const list = plainArray(refreshed);
+    await tx.query('DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])', [list]);
+    await tx.query(
+      `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
+       SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at
+       FROM interactions i
+       CROSS JOIN LATERAL (
+         SELECT i.contact_uuid
+         UNION
+         SELECT p.contact_uuid FROM interaction_parties p
+         WHERE p.interaction_uuid = i.uuid AND p.contact_uuid IS NOT NULL
+       ) AS involved (contact_uuid)
+       WHERE i.uuid = ANY($1::uuid[])`,
+      [list],
+    );
+  }
+}
+
+/** The insert of created rows: interactions first, then the parties and involvements of those inserted. */
+const INSERT_CREATED = `
+   WITH created AS (
+     INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body,
+       owner_user_uuid, metadata, file_uuids, inserted_at, updated_at, version, parties)
+     SELECT r.uuid, r.contact_uuid, r.interaction_type, r.occurred_at, r.subject, r.body,
+       r.owner_user_uuid, r.metadata::jsonb, r.file_uuids::uuid[], r.inserted_at, r.updated_at, r.version, r.parties::jsonb
+     FROM ROWS FROM (unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::text[]), unnest($4::timestamptz[]),
+       unnest($5::text[]), unnest($6::text[]), unnest($7::uuid[]), json_array_elements($8::json), unnest($9::text[]),
+       unnest($10::timestamptz[]), unnest($11::timestamptz[]), unnest($12::bigint[]), json_array_elements($13::json))
+       AS r(uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid, metadata,
+         file_uuids, inserted_at, updated_at, version, parties)
+     ON CONFLICT (uuid) DO NOTHING
+     RETURNING uuid
+   ), created_parties AS (
+     INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+     SELECT p.interaction_uuid, p.position, p.raw_name, p.contact_uuid, p.staff_person_uuid, p.snapshot::jsonb
+     FROM ROWS FROM (unnest($14::uuid[]), unnest($15::integer[]), unnest($16::text[]), unnest($17::uuid[]),
+       unnest($18::uuid[]), json_array_elements($19::json))
+       AS p(interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+     WHERE p.interaction_uuid IN (SELECT uuid FROM created)
+   ), created_involvements AS (
+     INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
+     SELECT v.contact_uuid, v.interaction_uuid, v.occurred_at, v.inserted_at
+     FROM unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::timestamptz[])
+       AS v(contact_uuid, interaction_uuid, occurred_at, inserted_at)
+     WHERE v.interaction_uuid IN (SELECT uuid FROM created)
+   )
+   SELECT uuid FROM created`;
+
+/**
+ * Created rows, their parties and their involvements (the subject and each party contact, once), in one
+ * statement. A row that is already there is skipped with its parties and involvements; returns those uuids.
+ */
+async function insertCreated(tx: Queryable, created: Outcome[], params = insertParams(created)): Promise<string[]> {
+  if (created.length === 0) return [];
+  const { rows: inserted } = await tx.query<{ uuid: string }>(INSERT_CREATED, params);
+  if (inserted.length === created.length) return [];
+  const written = new Set(inserted.map((row) => row.uuid));
+  return created.map((o) => o.uuid).filter((uuid) => !written.has(uuid));
+}
+
+function insertParams(created: Outcome[]): unknown[] {
+  const rows = created.map((o) => o.created!);
+  const parties = partyRows(created);
+  const involvedContacts: string[] = [];
+  const involvedRows: NewRow[] = [];
+  for (const o of created) {
+    const row = o.created!;
+    const contacts = new Set([row.contact_uuid.toLowerCase()]);
+    for (const party of o.parties ?? []) if (party.contactUuid) contacts.add(party.contactUuid.toLowerCase());
+    for (const contact of contacts) {
+      involvedContacts.push(contact);
+      involvedRows.push(row);
+    }
+  }
+  return [
+    plainArray(rows.map((r) => r.uuid)),
+    plainArray(rows.map((r) => r.contact_uuid)),
+    pgArray(rows.map((r) => r.interaction_type)),
+    plainArray(rows.map((r) => r.occurred_at)),
+    pgArray(rows.map((r) => r.subject)),
+    pgArray(rows.map((r) => r.body)),
+    plainArray(rows.map((r) => r.owner_user_uuid)),
+    JSON.stringify(rows.map((r) => r.metadata)),
+    pgArray(rows.map((r) => plainArray(r.file_uuids))),
+    plainArray(rows.map((r) => r.inserted_at)),
+    plainArray(rows.map((r) => r.updated_at)),
+    plainArray(rows.map((r) => r.version)),
+    JSON.stringify(created.map((o) => partiesColumn(o.parties ?? []))),
+    ...parties.params,
+    plainArray(involvedContacts),
+    plainArray(involvedRows.map((r) => r.uuid)),
+    plainArray(involvedRows.map((r) => r.occurred_at)),
+    plainArray(involvedRows.map((r) => r.inserted_at)),
+  ];
+}
+
+
+/** The party rows of the given outcomes, as the six column parameters of interaction_parties. */
+function partyRows(outcomes: Outcome[]): { count: number; params: string[] } {
+  const uuids: string[] = [];
+  const parties: Party[] = [];
+  for (const o of outcomes) {
+    for (const party of o.parties ?? []) {
+      uuids.push(o.uuid);
+      parties.push(party);
+    }
+  }
+  return {
+    count: parties.length,
+    params: [
+      plainArray(uuids),
+      plainArray(parties.map((p) => p.position)),
+      pgArray(parties.map((p) => p.rawName)),
+      plainArray(parties.map((p) => p.contactUuid)),
+      plainArray(parties.map((p) => p.staffPersonUuid)),
+      JSON.stringify(parties.map((p) => p.snapshot)),
+    ],
+  };
+}
+
+/**
+ * The `parties` column: the list as the queries return it, ordered by position, uuids in the canonical
+ * lower case a uuid column gives back (what interaction_parties would answer).
+ */
+function partiesColumn(parties: readonly Party[]): Party[] {
+  const ordered = parties.every((p, i) => i === 0 || parties[i - 1]!.position <= p.position)
+    ? parties
+    : [...parties].sort((a, b) => a.position - b.position);
+  return ordered.map((p) => ({
+    rawName: p.rawName,
+    contactUuid: p.contactUuid?.toLowerCase() ?? null,
+    staffPersonUuid: p.staffPersonUuid?.toLowerCase() ?? null,
+    position: p.position,
+    snapshot: p.snapshot,
+  }));
+}
+
+/**
+ * An array literal of values that never need quoting (uuids, ISO timestamps, numbers, nested literals of
+ * those): joined as they are, null as NULL.
+ */
+function plainArray(values: readonly (string | number | null)[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    parts[i] = value === null || value === undefined ? 'NULL' : String(value);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * A PostgreSQL array literal for one text parameter (the same on every driver): strings quoted (and
+ * escaped where needed), null as NULL. It is parsed by the server's array input, never as SQL.
+ */
+export function pgArray(values: readonly (string | number | null)[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) parts[i] = 'NULL';
+    else if (typeof value === 'number') parts[i] = String(value);
+    else if (value.includes('"') || value.includes('\\')) parts[i] = `"${value.replace(/[\\"]/g, '\\$&')}"`;
+    else parts[i] = `"${value}"`;
+  }
+  return `{${parts.join(',')}}`;
 }

@@ -26,15 +26,11 @@ export interface FeedCursor {
   uuid: string;
 }
 
+// Each row carries its parties (the `parties` column, kept by the projection): a page is one range scan
+// of an index plus one row lookup per interaction, no per-row aggregate.
 const SELECT_INTERACTION = `
   SELECT i.uuid, i.contact_uuid, i.interaction_type, i.occurred_at, i.subject, i.body, i.owner_user_uuid,
-    i.metadata, i.file_uuids, i.inserted_at, i.updated_at, i.version,
-    COALESCE((
-      SELECT jsonb_agg(jsonb_build_object(
-          'rawName', p.raw_name, 'contactUuid', p.contact_uuid, 'staffPersonUuid', p.staff_person_uuid,
-          'position', p.position, 'snapshot', p.snapshot) ORDER BY p.position)
-      FROM interaction_parties p WHERE p.interaction_uuid = i.uuid
-    ), '[]'::jsonb) AS parties
+    i.metadata, i.file_uuids, i.inserted_at, i.updated_at, i.version, i.parties
   FROM interactions i`;
 
 const NEWEST_FIRST = 'ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC';
@@ -85,10 +81,27 @@ export async function findInvolving(
   return rows.map(toInteraction);
 }
 
-/** Interactions whose subject is one of the contacts, newest first. */
+/**
+ * Interactions whose subject is one of the contacts, newest first. The page is cut on the subject index
+ * alone: at most `limit` entries from each contact's range of it (a busy contact costs no more than a
+ * quiet one), the newest `limit` of those; only the rows of the page are read.
+ */
 export async function findForContacts(q: Queryable, contactUuids: string[], limit: number | null): Promise<Interaction[]> {
   const { rows } = await q.query<InteractionRow>(
-    `${SELECT_INTERACTION} WHERE i.contact_uuid = ANY($1::uuid[]) ${NEWEST_FIRST} LIMIT $2`,
+    `WITH page AS (
+       SELECT s.uuid, s.occurred_at, s.inserted_at
+       FROM (SELECT DISTINCT c.contact_uuid FROM unnest($1::uuid[]) AS c(contact_uuid)) AS c
+       CROSS JOIN LATERAL (
+         SELECT i.uuid, i.occurred_at, i.inserted_at FROM interactions i
+         WHERE i.contact_uuid = c.contact_uuid
+         ${NEWEST_FIRST}
+         LIMIT $2
+       ) AS s
+       ORDER BY s.occurred_at DESC, s.inserted_at DESC, s.uuid DESC
+       LIMIT $2
+     )
+     ${SELECT_INTERACTION} JOIN page ON page.uuid = i.uuid
+     ${NEWEST_FIRST}`,
     [contactUuids, limit],
   );
   return rows.map(toInteraction);
