@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { Database, Queryable } from '../../src/ports/database';
+import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { EventToAppend } from '../../src/ports/event-store';
+import { rebuild } from '../../projections/catch-up';
+import { projectEvents } from '../../projections/interactions.projection';
+import {
+  FeedCursor,
+  findForContacts,
+  findInteraction,
+  findInvolving,
+  findSubjectUuids,
+} from '../../projections/interactions.queries';
+import { migratedDatabase } from '../support/backends';
+
+/**
+ * The read queries' plans at a non-trivial size (30,000 interactions, 90,000 parties, 5,000 contacts,
+ * one busy contact): each query must stay a range scan of the index shaped for it, reading no more of
+ * it than the page needs, so that a later change (to a query, an index, or the tables) cannot silently
+ * fall back to sequential scans or to sorting a contact's whole history. No timings: plan shapes and
+ * row counts from EXPLAIN ANALYZE, which do not depend on the machine.
+ *
+ * Index-only scans are not required: whether pages are all-visible depends on VACUUM and on every other
+ * transaction of the server, so the planner may fetch the rows from the table instead (same index range).
+ */
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Relation Name'?: string;
+  'Index Cond'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}
+
+/** Every node of a plan, depth first. */
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+/** Runs `call` against a connection that EXPLAIN ANALYZEs each statement instead of returning its rows. */
+async function plansOf(db: Queryable, call: (q: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
+  const plans: PlanNode[] = [];
+  const explaining: Queryable = {
+    async query(text: string, params?: unknown[]) {
+      const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params);
+      plans.push(rows[0]!['QUERY PLAN'][0].Plan);
+      return { rows: [] };
+    },
+  };
+  await call(explaining);
+  return plans;
+}
+
+/** The only plan of a one-statement query, flattened. */
+async function planOf(db: Queryable, call: (q: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
+  const plans = await plansOf(db, call);
+  expect(plans).toHaveLength(1);
+  return nodes(plans[0]!);
+}
+
+const scansOf = (plan: PlanNode[], index: string) => plan.filter((n) => n['Index Name'] === index);
+const seqScans = (plan: PlanNode[]) => plan.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']);
+/** Rows a node produced over all its loops. */
+const rowsOf = (node: PlanNode) => node['Actual Rows'] * node['Actual Loops'];
+
+const INTERACTIONS = 30_000;
+const CONTACTS = 5_000;
+const BUSY = "md5('contact-busy')::uuid";
+/** Contact `n` (0 ≤ n < CONTACTS) as SQL, from a text expression for n. */
+const contact = (n: string) => `md5('contact-' || (${n}))::uuid`;
+
+/**
+ * Fills the read tables with SQL (no log needed for plans): every 40th interaction is about the busy
+ * contact, which is also a party of every 25th; the other subjects and party contacts spread over
+ * 5,000 contacts; involvements derived as the projection derives them.
+ */
+async function fill(db: Database): Promise<void> {
+  await db.query(
+    `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
+       metadata, file_uuids, inserted_at, updated_at, version, parties)
+     SELECT md5('interaction-' || g)::uuid,
+       CASE WHEN g % 40 = 0 THEN ${BUSY} ELSE ${contact('g * 7919 % ' + CONTACTS)} END,
+       'call', timestamptz '2026-01-01' + ((g::bigint * 104729) % 525600) * interval '1 minute', 'Subject', 'Body', NULL,
+       '{}', '{}', timestamptz '2026-01-01' + g * interval '1 second', timestamptz '2026-01-01' + g * interval '1 second', 1,
+       '[]'
+     FROM generate_series(1, ${INTERACTIONS}) AS g`,
+  );
+  await db.query(
+    `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+     SELECT md5('interaction-' || g)::uuid, p, 'Party',
+       CASE WHEN p = 0 AND g % 25 = 0 THEN ${BUSY}
+            WHEN (g + p) % 3 = 0 THEN NULL
+            ELSE ${contact('(g * 31 + p * 17) % ' + CONTACTS)} END,
+       NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}'
+     FROM generate_series(1, ${INTERACTIONS}) AS g, generate_series(0, 2) AS p`,
+  );
+  await db.query(
+    `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
+     SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at
+     FROM interactions i
+     CROSS JOIN LATERAL (
+       SELECT i.contact_uuid UNION
+       SELECT p.contact_uuid FROM interaction_parties p WHERE p.interaction_uuid = i.uuid AND p.contact_uuid IS NOT NULL
+     ) AS involved (contact_uuid)`,
+  );
+  await db.query('VACUUM ANALYZE interactions, interaction_parties, interaction_involvements');
+}
+
+describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
+  let db: Database;
+  let cleanup: () => Promise<void>;
+  let busy: string;
+  let typical: string;
+  let someContacts: string[];
+
+  beforeAll(async () => {
+    ({ db, cleanup } = await migratedDatabase());
+    await fill(db);
+    const { rows } = await db.query<{ busy: string; typical: string }>(
+      `SELECT ${BUSY} AS busy, ${contact('17')} AS typical`,
+    );
+    ({ busy, typical } = rows[0]!);
+    const { rows: many } = await db.query<{ uuid: string }>(
+      `SELECT ${contact('n * 13')} AS uuid FROM generate_series(0, 198) AS n UNION ALL SELECT ${BUSY}`,
+    );
+    someContacts = many.map((r) => r.uuid);
+  }, 60_000);
+  afterAll(async () => {
+    await cleanup();
+  });
+
+  it('has the data the plans are checked against', async () => {
+    const { rows } = await db.query<{ i: string; p: string; v: string; busy: string; typical: string }>(
+      `SELECT (SELECT count(*) FROM interactions) AS i, (SELECT count(*) FROM interaction_parties) AS p,
+         (SELECT count(*) FROM interaction_involvements) AS v,
+         (SELECT count(*) FROM interaction_involvements WHERE contact_uuid = $1) AS busy,
+         (SELECT count(*) FROM interaction_involvements WHERE contact_uuid = $2) AS typical`,
+      [busy, typical],
+    );
+    const counts = rows[0]!;
+    expect(Number(counts.i)).toBe(INTERACTIONS);
+    expect(Number(counts.p)).toBe(3 * INTERACTIONS);
+    expect(Number(counts.v)).toBeGreaterThan(60_000);
+    expect(Number(counts.busy)).toBeGreaterThan(1_500);
+    expect(Number(counts.typical)).toBeGreaterThan(3);
+  });
+
+  describe('listInvolving', () => {
+    it('first page for a busy contact: one ordered range scan of the feed index that stops at the page, then a key lookup per row', async () => {
+      const plan = await planOf(db, (q) => findInvolving(q, busy, { limit: 50, after: null }));
+      expect(seqScans(plan)).toEqual([]);
+      const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
+      expect(more).toEqual([]);
+      expect(feed!['Node Type']).toMatch(/^Index (Only )?Scan$/);
+      expect(feed!['Index Cond']).toContain('contact_uuid');
+      // Thousands of entries for this contact, 50 read: no sort of the contact's whole history.
+      expect(rowsOf(feed!)).toBe(50);
+      expect(plan.filter((n) => n['Node Type'] === 'Sort').every((n) => rowsOf(n) <= 50)).toBe(true);
+      const lookups = scansOf(plan, 'interactions_pkey');
+      expect(lookups.length).toBeGreaterThan(0);
+      expect(lookups.every((n) => n['Node Type'] === 'Index Scan' && rowsOf(n) <= 50)).toBe(true);
+      // The parties come with the row: interaction_parties is not read at all.
+      expect(plan.some((n) => n['Relation Name'] === 'interaction_parties')).toBe(false);
+    });
+
+    it('first page for a typical contact: the feed index by contact, a key lookup per row', async () => {
+      const plan = await planOf(db, (q) => findInvolving(q, typical, { limit: 50, after: null }));
+      expect(seqScans(plan)).toEqual([]);
+      const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
+      expect(more).toEqual([]);
+      expect(feed!['Index Cond']).toContain('contact_uuid');
+      expect(rowsOf(feed!)).toBeLessThanOrEqual(50);
+      expect(scansOf(plan, 'interactions_pkey').every((n) => n['Node Type'] === 'Index Scan')).toBe(true);
+      expect(plan.some((n) => n['Relation Name'] === 'interaction_parties')).toBe(false);
+    });
+
+    it('a later page starts inside the index at the cursor (the cursor is an index condition, not a filter)', async () => {
+      const first = (await findInvolving(db, busy, { limit: 50, after: null })).at(-1)!;
+      const after: FeedCursor = { occurredAt: first.occurredAt, insertedAt: first.insertedAt, uuid: first.uuid };
+      const plan = await planOf(db, (q) => findInvolving(q, busy, { limit: 50, after }));
+      expect(seqScans(plan)).toEqual([]);
+      const [feed] = scansOf(plan, 'interaction_involvements_feed');
+      expect(feed!['Node Type']).toMatch(/^Index (Only )?Scan$/);
+      expect(feed!['Index Cond']).toContain('occurred_at');
+      expect(rowsOf(feed!)).toBe(50);
+    });
+  });
+
+  describe('listForContacts', () => {
+    it('200 contacts, limit 50: each contact\'s range of the subject index, at most 50 from each, rows only for the page', async () => {
+      const plan = await planOf(db, (q) => findForContacts(q, someContacts, 50));
+      expect(seqScans(plan)).toEqual([]);
+      const ranges = scansOf(plan, 'interactions_by_subject');
+      expect(ranges).toHaveLength(1);
+      const [range] = ranges;
+      expect(range!['Index Cond']).toContain('contact_uuid');
+      expect(range!['Actual Loops']).toBe(someContacts.length);
+      const limits = plan.filter((n) => n['Node Type'] === 'Limit' && n['Actual Loops'] === someContacts.length);
+      expect(limits).toHaveLength(1);
+      expect(rowsOf(limits[0]!)).toBeLessThanOrEqual(50 * someContacts.length);
+      // Only the page's rows are read from the table.
+      const lookups = scansOf(plan, 'interactions_pkey');
+      expect(lookups.length).toBeGreaterThan(0);
+      expect(lookups.every((n) => n['Node Type'] === 'Index Scan' && rowsOf(n) <= 50)).toBe(true);
+      expect(plan.some((n) => n['Relation Name'] === 'interaction_parties')).toBe(false);
+    });
+  });
+
+  describe('interactionUuidsForContact', () => {
+    it.each([
+      ['a busy contact', () => busy],
+      ['a typical contact', () => typical],
+    ])('%s: one range scan of the subject index', async (_name, who) => {
+      const plan = await planOf(db, (q) => findSubjectUuids(q, who()));
+      expect(seqScans(plan)).toEqual([]);
+      const [range, ...more] = scansOf(plan, 'interactions_by_subject');
+      expect(more).toEqual([]);
+      expect(range!['Index Cond']).toContain('contact_uuid');
+      // Either an index-only scan in index order, or (while fresh rows are not yet all-visible) a bitmap
+      // scan of the same range and a sort of just those rows.
+      expect(plan.filter((n) => n['Node Type'].endsWith('Scan')).map((n) => n['Relation Name'] ?? n['Index Name'])).toEqual(
+        range!['Node Type'] === 'Bitmap Index Scan' ? ['interactions', 'interactions_by_subject'] : ['interactions'],
+      );
+    });
+  });
+
+  it('getInteraction: one primary-key lookup', async () => {
+    const { rows } = await db.query<{ uuid: string }>('SELECT uuid FROM interactions LIMIT 1');
+    const plan = await planOf(db, (q) => findInteraction(q, rows[0]!.uuid));
+    expect(plan.map((n) => [n['Node Type'], n['Index Name']])).toEqual([['Index Scan', 'interactions_pkey']]);
+  });
+});
+
+describe('rebuild and the indexes (real PostgreSQL)', () => {
+  /** Every index of the read tables with its definition, and the tables' constraints. */
+  async function indexes(q: Queryable): Promise<unknown> {
+    const { rows } = await q.query(
+      `SELECT tablename, indexname, indexdef FROM pg_indexes
+       WHERE schemaname = current_schema() AND tablename IN ('interactions', 'interaction_parties', 'interaction_involvements')
+       ORDER BY indexname`,
+    );
+    const { rows: constraints } = await q.query(
+      `SELECT conrelid::regclass::text AS on_table, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+       WHERE connamespace = current_schema()::regnamespace ORDER BY conname`,
+    );
+    return { indexes: rows, constraints };
+  }
+
+  it('ends with every index and constraint the migrations made', async () => {
+    const { db, cleanup } = await migratedDatabase();
+    try {
+      const before = await indexes(db);
+      const store = new PostgresEventStore(db, projectEvents);
+      const subject = randomUUID();
+      const envelope = (type: string, data: unknown): EventToAppend => ({
+        id: randomUUID(),
+        type,
+        data,
+        metadata: { actorUuid: null, correlationId: randomUUID(), causationId: null, recordedAt: '2026-03-01T09:00:00.000Z' },
+      });
+      for (let n = 0; n < 30; n++) {
+        const uuid = randomUUID();
+        await store.appendToStream(`interaction-${uuid}`, [
+          envelope('InteractionLogged', {
+            schemaVersion: 1, interactionUuid: uuid, contactUuid: subject, interactionType: 'note',
+            occurredAt: '2026-03-01T09:00:00Z', subject: null, body: null, ownerUserUuid: null, metadata: {}, fileUuids: [],
+          }),
+          envelope('PartiesRebuilt', { schemaVersion: 1, interactionUuid: uuid, parties: [] }),
+        ], 'no_stream');
+      }
+      // Small batches: several of them, statistics taken along the way, indexes dropped and rebuilt.
+      await expect(rebuild(db, store, { batchSize: 7 })).resolves.toMatchObject({ events: 60 });
+      expect(await indexes(db)).toEqual(before);
+      expect(await findSubjectUuids(db, subject)).toHaveLength(30);
+    } finally {
+      await cleanup();
+    }
+  });
+});
