@@ -1,0 +1,83 @@
+import { Queryable } from '../src/ports/database';
+
+/**
+ * The baselines' tables: what a plain CRUD module would keep, an interactions table and a parties table,
+ * normalised, with the indexes such a module would have (by subject contact, by party contact). They
+ * live in the benchmark's schema next to the module's tables and hold the same rows.
+ */
+export const CRUD_INTERACTIONS = 'bench_crud_interactions';
+export const CRUD_PARTIES = 'bench_crud_parties';
+
+export async function createCrudTables(q: Queryable): Promise<void> {
+  await q.query(`CREATE TABLE ${CRUD_INTERACTIONS} (
+    uuid uuid PRIMARY KEY,
+    contact_uuid uuid NOT NULL,
+    interaction_type text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    subject text,
+    body text,
+    owner_user_uuid uuid,
+    metadata jsonb NOT NULL,
+    file_uuids uuid[] NOT NULL,
+    inserted_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+  )`);
+  await q.query(`CREATE TABLE ${CRUD_PARTIES} (
+    interaction_uuid uuid NOT NULL REFERENCES ${CRUD_INTERACTIONS} (uuid) ON DELETE CASCADE,
+    position integer NOT NULL,
+    raw_name text NOT NULL,
+    contact_uuid uuid,
+    staff_person_uuid uuid,
+    snapshot jsonb NOT NULL,
+    PRIMARY KEY (interaction_uuid, position)
+  )`);
+}
+
+/** Fills the CRUD tables with the module's current rows, then indexes them. */
+export async function fillCrudTables(q: Queryable): Promise<void> {
+  await q.query(
+    `INSERT INTO ${CRUD_INTERACTIONS}
+     SELECT uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid, metadata,
+       file_uuids, inserted_at, updated_at
+     FROM interactions`,
+  );
+  await q.query(
+    `INSERT INTO ${CRUD_PARTIES}
+     SELECT interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot FROM interaction_parties`,
+  );
+  await q.query(`CREATE INDEX ${CRUD_INTERACTIONS}_contact ON ${CRUD_INTERACTIONS} (contact_uuid)`);
+  await q.query(`CREATE INDEX ${CRUD_PARTIES}_contact ON ${CRUD_PARTIES} (contact_uuid)`);
+}
+
+const PARTIES_OF_I = `COALESCE((
+    SELECT jsonb_agg(jsonb_build_object(
+        'rawName', p.raw_name, 'contactUuid', p.contact_uuid, 'staffPersonUuid', p.staff_person_uuid,
+        'position', p.position, 'snapshot', p.snapshot) ORDER BY p.position)
+    FROM ${CRUD_PARTIES} p WHERE p.interaction_uuid = i.uuid
+  ), '[]'::jsonb) AS parties`;
+
+/** The naive queries over the normalised tables, returning the same rows as the module's queries. */
+export const NAIVE = {
+  involving: `SELECT i.*, ${PARTIES_OF_I}
+    FROM ${CRUD_INTERACTIONS} i
+    WHERE i.contact_uuid = $1 OR i.uuid IN (SELECT interaction_uuid FROM ${CRUD_PARTIES} WHERE contact_uuid = $1)
+    ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC
+    LIMIT $2`,
+  forContacts: `SELECT i.*, ${PARTIES_OF_I}
+    FROM ${CRUD_INTERACTIONS} i
+    WHERE i.contact_uuid = ANY($1::uuid[])
+    ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC
+    LIMIT $2`,
+  subjectUuids: `SELECT i.uuid FROM ${CRUD_INTERACTIONS} i WHERE i.contact_uuid = $1
+    ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC`,
+} as const;
+
+/** The CRUD write of one interaction with its parties: one transaction, two inserts. */
+export const CRUD_INSERT_INTERACTION = `INSERT INTO ${CRUD_INTERACTIONS}
+  (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid, metadata, file_uuids, inserted_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`;
+export const CRUD_INSERT_PARTIES = `INSERT INTO ${CRUD_PARTIES}
+  (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+  SELECT $1::uuid, p.position, p.raw_name, p.contact_uuid, p.staff_person_uuid, p.snapshot::jsonb
+  FROM unnest($2::integer[], $3::text[], $4::uuid[], $5::uuid[], $6::text[])
+    AS p(position, raw_name, contact_uuid, staff_person_uuid, snapshot)`;

@@ -1,0 +1,173 @@
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Client } from 'pg';
+import { PgDatabase } from '../src/adapters/postgres/database';
+import { PostgresEventStore } from '../src/adapters/postgres/postgres-event-store';
+import { rebuild } from '../projections/catch-up';
+import { READ_TABLES } from '../projections/interactions.projection';
+import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../projections/migrate';
+import { createCrudTables, CRUD_INTERACTIONS, CRUD_PARTIES, fillCrudTables } from './baseline';
+import { generateLog, LogSummary, makeWorld } from './generate';
+import { copyLog } from './load';
+import { fmtInt, msSince, renderTable, Table } from './report';
+import { SCALES, Scale } from './scales';
+import { appendScenario } from './scenarios/append';
+import { BenchContext } from './scenarios/context';
+import { pgliteScenario } from './scenarios/pglite';
+import { queriesScenario } from './scenarios/queries';
+import { rebuildScenario } from './scenarios/rebuild';
+
+/**
+ * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,pglite] [--json file] [--keep]`
+ * (plain `node --require ./scripts/register-ts.js bench/run.ts …`: no build, no extra dependency).
+ *
+ * One run: a fresh schema on the PostgreSQL of BENCH_DATABASE_URL (else TEST_DATABASE_URL, else the local
+ * test database), the generated log COPYed into it, then each scenario in a child process of its own (so
+ * memory and warm-up do not leak from one into the next), module and baseline measured side by side in
+ * the same run on the same database. The schema is dropped at the end unless --keep.
+ */
+
+const SCENARIOS = {
+  rebuild: (ctx: BenchContext) => rebuildScenario(ctx),
+  queries: async (ctx: BenchContext) => {
+    const db = new PgDatabase({ connectionString: ctx.databaseUrl, schema: ctx.schema, max: 1 });
+    try {
+      return await queriesScenario(ctx, db);
+    } finally {
+      await db.close();
+    }
+  },
+  append: (ctx: BenchContext) => appendScenario(ctx),
+  pglite: (ctx: BenchContext) => pgliteScenario(ctx),
+} as const;
+type ScenarioName = keyof typeof SCENARIOS;
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scale: { type: 'string', default: 'small' },
+      seed: { type: 'string', default: '42' },
+      only: { type: 'string' },
+      json: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      child: { type: 'string' },
+      context: { type: 'string' },
+    },
+  });
+  if (values.child) return runChild(values.child as ScenarioName, JSON.parse(values.context!) as BenchContext);
+
+  const scale = SCALES[values.scale as Scale['name']];
+  if (!scale) throw new Error(`--scale must be one of: ${Object.keys(SCALES).join(', ')}`);
+  const only = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+  const unknown = only.filter((name) => !(name in SCENARIOS));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const ctx: BenchContext = {
+    databaseUrl,
+    schema: `bench_${scale.name}_${randomBytes(4).toString('hex')}`,
+    scale,
+    seed: Number(values.seed),
+    log,
+  };
+  const began = process.hrtime.bigint();
+  const db = new PgDatabase({ connectionString: databaseUrl, schema: ctx.schema, max: 2 });
+  const tables: Table[] = [];
+  try {
+    const machine = await describeMachine(db);
+    log(`${machine}; scale ${scale.name}; schema ${ctx.schema}`);
+    await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
+    const log_ = await loadLog(ctx);
+
+    if (only.includes('rebuild')) tables.push(...(await inChild('rebuild', ctx)));
+    else await rebuild(db, new PostgresEventStore(db), { batchSize: scale.rebuildBatch });
+
+    if (only.includes('queries') || only.includes('append')) {
+      const start = process.hrtime.bigint();
+      await createCrudTables(db);
+      await fillCrudTables(db);
+      for (const table of [...READ_TABLES, CRUD_INTERACTIONS, CRUD_PARTIES]) await db.query(`VACUUM ANALYZE ${table}`);
+      log(`CRUD baseline tables filled and everything vacuumed in ${Math.round(msSince(start))} ms`);
+    }
+    if (only.includes('queries')) tables.push(...(await inChild('queries', ctx)));
+    if (only.includes('append')) tables.push(...(await inChild('append', ctx)));
+    if (only.includes('pglite')) tables.push(...(await inChild('pglite', ctx)));
+
+    const header = [
+      `# crm-interactions benchmark, scale ${scale.name} (seed ${ctx.seed})`,
+      '',
+      `${machine}.`,
+      `Generated log: ${fmtInt(log_.events)} events (${fmtInt(log_.created)} interactions created, ${fmtInt(log_.updated)} updates, ${fmtInt(log_.deleted)} deleted) over ${fmtInt(scale.contacts)} contacts; whole run ${Math.round(msSince(began) / 1000)} s.`,
+    ].join('\n');
+    const output = [header, ...tables.map(renderTable)].join('\n\n');
+    process.stdout.write(`${output}\n`);
+    if (values.json) writeFileSync(values.json, JSON.stringify({ scale: scale.name, seed: ctx.seed, machine, log: log_, tables }, null, 2));
+  } finally {
+    if (!values.keep) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema} CASCADE`);
+    else log(`kept schema ${ctx.schema}`);
+    await db.close();
+  }
+}
+
+/** Generates the log and COPYs it into `events`, in global order. */
+async function loadLog(ctx: BenchContext): Promise<LogSummary> {
+  const start = process.hrtime.bigint();
+  const summary: LogSummary = { appends: 0, events: 0, created: 0, updated: 0, deleted: 0 };
+  const client = new Client({ connectionString: ctx.databaseUrl, options: `-c search_path=${ctx.schema}` });
+  await client.connect();
+  try {
+    await copyLog(client, generateLog(makeWorld(ctx.scale, ctx.seed), ctx.scale, ctx.seed, summary), {
+      onProgress: (events) => log(`loaded ${fmtInt(events)} events`),
+    });
+    await client.query('VACUUM ANALYZE events');
+  } finally {
+    await client.end();
+  }
+  log(`log generated and loaded: ${fmtInt(summary.events)} events in ${Math.round(msSince(start))} ms`);
+  return summary;
+}
+
+async function describeMachine(db: PgDatabase): Promise<string> {
+  const { rows } = await db.query<{ version: string; shared_buffers: string; synchronous_commit: string }>(
+    `SELECT current_setting('server_version') AS version, current_setting('shared_buffers') AS shared_buffers,
+       current_setting('synchronous_commit') AS synchronous_commit`,
+  );
+  const pg = rows[0]!;
+  const cpu = cpus();
+  return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}, PostgreSQL ${pg.version} (shared_buffers ${pg.shared_buffers}, synchronous_commit ${pg.synchronous_commit})`;
+}
+
+/** Runs one scenario in a fresh Node process (same flags, so the TypeScript hook is there too). */
+function inChild(name: ScenarioName, ctx: BenchContext): Promise<Table[]> {
+  return new Promise((resolve, reject) => {
+    const { log: _log, ...plain } = ctx;
+    const child = fork(__filename, ['--child', name, '--context', JSON.stringify(plain)], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: Table[] | null = null;
+    child.on('message', (message) => (result = message as Table[]));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 && result ? resolve(result) : reject(new Error(`scenario ${name} failed (exit code ${code})`)),
+    );
+  });
+}
+
+async function runChild(name: ScenarioName, plain: Omit<BenchContext, 'log'>): Promise<void> {
+  const ctx: BenchContext = { ...plain, log: (message) => log(`${name}: ${message}`) };
+  const tables = await SCENARIOS[name](ctx);
+  await new Promise<void>((resolve) => process.send!(tables, () => resolve()));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,61 @@
+/** How big each benchmark run is. `small` is the CI smoke run (well under a minute); `full` is the 1M run. */
+export interface Scale {
+  name: 'small' | 'full';
+  /** CRM contacts (the ContactDirectory); the first `busyContacts` of them get a `busyShare` of all picks. */
+  contacts: number;
+  busyContacts: number;
+  busyShare: number;
+  staff: number;
+  /** Interactions created in the generated log; ~5% are deleted later, ~30% updated. */
+  interactions: number;
+  /** Events per batch of the rebuild (`rebuild`'s batchSize). */
+  rebuildBatch: number;
+  rebuildRuns: number;
+  /** createInteraction calls measured with 1 caller and with `callers` concurrent callers. */
+  appendSingle: number;
+  appendConcurrent: number;
+  callers: number;
+  /** Calls per query series, and the wall-clock cap of one series (slow baselines stop earlier). */
+  queryIterations: number;
+  querySeriesMs: number;
+  /** The PGlite scenario (always the small data set, whatever the scale). */
+  pgliteInteractions: number;
+  pgliteAppends: number;
+}
+
+export const SCALES: Record<Scale['name'], Scale> = {
+  small: {
+    name: 'small',
+    contacts: 2_000,
+    busyContacts: 5,
+    busyShare: 0.03,
+    staff: 50,
+    interactions: 10_000,
+    rebuildBatch: 2_000,
+    rebuildRuns: 2,
+    appendSingle: 300,
+    appendConcurrent: 1_000,
+    callers: 16,
+    queryIterations: 200,
+    querySeriesMs: 2_000,
+    pgliteInteractions: 10_000,
+    pgliteAppends: 300,
+  },
+  full: {
+    name: 'full',
+    contacts: 100_000,
+    busyContacts: 10,
+    busyShare: 0.03,
+    staff: 500,
+    interactions: 1_050_000,
+    rebuildBatch: 5_000,
+    rebuildRuns: 1,
+    appendSingle: 2_000,
+    appendConcurrent: 20_000,
+    callers: 16,
+    queryIterations: 2_000,
+    querySeriesMs: 30_000,
+    pgliteInteractions: 10_000,
+    pgliteAppends: 300,
+  },
+};

@@ -1,0 +1,168 @@
+import { Database } from '../../src/ports/database';
+import { findForContacts, findInvolving, findSubjectUuids } from '../../projections/interactions.queries';
+import { NAIVE } from '../baseline';
+import { makeWorld } from '../generate';
+import { int, prng } from '../random';
+import { fmtInt, fmtMs, fmtRatio, median, msSince, p99, Table } from '../report';
+import { BenchContext } from './context';
+
+/** One query case: the module's query and the naive baseline, over the same parameters. */
+interface QueryCase {
+  name: string;
+  /** p99 target in ms (the issue's), for the note. */
+  target: number;
+  module: (i: number) => Promise<string[]>;
+  baseline: (i: number) => Promise<string[]>;
+}
+
+export interface QueryData {
+  busy: { uuid: string; involvements: number };
+  /** Contacts with the median number of involvements, and with the median number of subject interactions. */
+  typical: string[];
+  typicalInvolvements: number;
+  typicalSubjects: string[];
+  typicalSubjectCount: number;
+  /** Sets of 200 contacts, drawn from every contact of the directory. */
+  contactSets: string[][];
+}
+
+export async function pickQueryData(db: Database, ctx: BenchContext): Promise<QueryData> {
+  const { rows: busy } = await db.query<{ contact_uuid: string; n: string }>(
+    `SELECT contact_uuid, count(*) AS n FROM interaction_involvements GROUP BY contact_uuid ORDER BY n DESC, contact_uuid LIMIT 1`,
+  );
+  const around = async (sql: string): Promise<{ uuids: string[]; n: number }> => {
+    const { rows } = await db.query<{ contact_uuid: string; n: string }>(sql);
+    const mid = Math.floor(rows.length / 2);
+    const slice = rows.slice(Math.max(0, mid - 100), mid + 100);
+    return { uuids: slice.map((r) => r.contact_uuid), n: Number(rows[mid]?.n ?? 0) };
+  };
+  const typical = await around(
+    `SELECT contact_uuid, count(*) AS n FROM interaction_involvements GROUP BY contact_uuid ORDER BY n, contact_uuid`,
+  );
+  const subjects = await around(`SELECT contact_uuid, count(*) AS n FROM interactions GROUP BY contact_uuid ORDER BY n, contact_uuid`);
+  const world = makeWorld(ctx.scale, ctx.seed);
+  const random = prng(ctx.seed + 7);
+  const contactSets = Array.from({ length: 50 }, () =>
+    Array.from({ length: 200 }, () => world.contacts[int(random, world.contacts.length)]!.uuid),
+  );
+  return {
+    busy: { uuid: busy[0]!.contact_uuid, involvements: Number(busy[0]!.n) },
+    typical: typical.uuids,
+    typicalInvolvements: typical.n,
+    typicalSubjects: subjects.uuids,
+    typicalSubjectCount: subjects.n,
+    contactSets,
+  };
+}
+
+export function queryCases(db: Database, data: QueryData): QueryCase[] {
+  const uuidsOf = (rows: { uuid: string }[]) => rows.map((r) => r.uuid);
+  const naive = async (sql: string, params: unknown[]) => uuidsOf((await db.query<{ uuid: string }>(sql, params)).rows);
+  const at = <T>(items: T[], i: number) => items[i % items.length]!;
+  return [
+    {
+      name: `listInvolving, busy contact (${fmtInt(data.busy.involvements)} interactions), first 50`,
+      target: 2,
+      module: async () => uuidsOf(await findInvolving(db, data.busy.uuid, { limit: 50, after: null })),
+      baseline: () => naive(NAIVE.involving, [data.busy.uuid, 50]),
+    },
+    {
+      name: `listInvolving, typical contact (${fmtInt(data.typicalInvolvements)} interactions), first 50`,
+      target: 2,
+      module: async (i) => uuidsOf(await findInvolving(db, at(data.typical, i), { limit: 50, after: null })),
+      baseline: (i) => naive(NAIVE.involving, [at(data.typical, i), 50]),
+    },
+    {
+      name: 'listForContacts, 200 contacts, limit 50',
+      target: 10,
+      module: async (i) => uuidsOf(await findForContacts(db, at(data.contactSets, i), 50)),
+      baseline: (i) => naive(NAIVE.forContacts, [at(data.contactSets, i), 50]),
+    },
+    {
+      name: `interactionUuidsForContact, typical contact (${fmtInt(data.typicalSubjectCount)} uuids)`,
+      target: 2,
+      module: (i) => findSubjectUuids(db, at(data.typicalSubjects, i)),
+      baseline: (i) => naive(NAIVE.subjectUuids, [at(data.typicalSubjects, i)]),
+    },
+    {
+      name: 'interactionUuidsForContact, busy contact',
+      target: Number.NaN,
+      module: () => findSubjectUuids(db, data.busy.uuid),
+      baseline: () => naive(NAIVE.subjectUuids, [data.busy.uuid]),
+    },
+  ];
+}
+
+/** Calls `fn` `iterations` times one after the other (after a short warm-up), or until `capMs` passed. */
+export async function series(fn: (i: number) => Promise<unknown>, iterations: number, capMs: number): Promise<number[]> {
+  for (let i = 0; i < Math.min(20, iterations); i++) await fn(i);
+  const samples: number[] = [];
+  const began = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    const start = process.hrtime.bigint();
+    await fn(i);
+    samples.push(msSince(start));
+    if (samples.length >= 20 && msSince(began) > capMs) break;
+  }
+  return samples;
+}
+
+/** Runs every case on the module and on the baseline; checks first that both answer the same. */
+export async function measureQueries(
+  cases: QueryCase[],
+  ctx: BenchContext,
+  options: { iterations: number; capMs: number; baseline: boolean },
+): Promise<Table['rows']> {
+  const rows: Table['rows'] = [];
+  for (const c of cases) {
+    if (options.baseline) {
+      for (let i = 0; i < 3; i++) {
+        const [mine, theirs] = [await c.module(i), await c.baseline(i)];
+        if (JSON.stringify(mine) !== JSON.stringify(theirs)) throw new Error(`${c.name}: the module and the baseline disagree`);
+      }
+    }
+    const mine = await series(c.module, options.iterations, options.capMs);
+    const theirs = options.baseline ? await series(c.baseline, options.iterations, options.capMs) : [];
+    ctx.log(`${c.name}: module p99 ${fmtMs(p99(mine))} ms${options.baseline ? `, baseline p99 ${fmtMs(p99(theirs))} ms` : ''}`);
+    rows.push([
+      c.name,
+      fmtMs(median(mine)),
+      fmtMs(p99(mine)),
+      Number.isFinite(c.target) ? `< ${c.target}` : '–',
+      ...(options.baseline
+        ? [fmtMs(median(theirs)), fmtMs(p99(theirs)), fmtRatio(median(theirs) / median(mine)), fmtRatio(p99(theirs) / p99(mine))]
+        : []),
+      `${mine.length}${options.baseline ? ` / ${theirs.length}` : ''}`,
+    ]);
+  }
+  return rows;
+}
+
+/**
+ * queries: the read side at scale, one caller, one query at a time, against the naive SQL over the
+ * normalised CRUD tables (same rows, same answers).
+ */
+export async function queriesScenario(ctx: BenchContext, db: Database): Promise<Table[]> {
+  const { rows: counts } = await db.query<{ i: string; p: string; v: string }>(
+    `SELECT (SELECT count(*) FROM interactions) AS i, (SELECT count(*) FROM interaction_parties) AS p,
+       (SELECT count(*) FROM interaction_involvements) AS v`,
+  );
+  const data = await pickQueryData(db, ctx);
+  const rows = await measureQueries(queryCases(db, data), ctx, {
+    iterations: ctx.scale.queryIterations,
+    capMs: ctx.scale.querySeriesMs,
+    baseline: true,
+  });
+  const c = counts[0]!;
+  return [
+    {
+      title: `queries: ${fmtInt(Number(c.i))} interactions, ${fmtInt(Number(c.p))} parties, ${fmtInt(ctx.scale.contacts)} contacts (ms)`,
+      columns: ['query', 'median', 'p99', 'p99 target', 'naive median', 'naive p99', 'speed-up (median)', 'speed-up (p99)', 'calls'],
+      rows,
+      notes: [
+        'one caller, query functions of projections/interactions.queries.ts on a pool of one connection; naive = the same page over bench_crud_* (indexes on subject and party contact)',
+        'target: each module query ≥ 10× faster than the naive SQL; the naive series stop after a time cap (see calls)',
+      ],
+    },
+  ];
+}
