@@ -49,15 +49,17 @@ export class PostgresEventStore implements EventStore {
         // Appends to one stream queue here, so the revision read below stays current until commit and
         // `any` never clashes. A lock takes no transaction id (see the insert below).
         await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
-        const actual = await currentRevision(tx, streamName);
+        // A new stream needs no read: it starts at revision 0, and if it exists after all the unique
+        // (stream_name, stream_revision) index makes the insert clash (reported below).
+        const actual = expected === 'no_stream' ? null : await currentRevision(tx, streamName);
         if (!revisionMatches(expected, actual)) throw new WrongExpectedVersionError(streamName, expected, actual);
         const first = (actual ?? -1) + 1;
         // The insert is the transaction's first write, so its transaction id is taken only now: a later
         // revision of a stream can never get an older transaction id than an earlier one.
         const { rows } = await tx.query<EventRow>(
           `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-           SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
-           FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
+           SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
+           FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
              AS e(id, type, data, metadata, ord)
            ORDER BY e.ord
            RETURNING ${COLUMNS}`,
@@ -77,7 +79,8 @@ export class PostgresEventStore implements EventStore {
       });
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
-        // Only a writer that bypasses the stream lock can get here; report what the stream holds now.
+        // A new stream that existed after all, or a writer that bypasses the stream lock: report what the
+        // stream holds now.
         throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
       }
       throw error;
