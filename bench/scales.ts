@@ -48,7 +48,7 @@ export const SCALES: Record<Scale['name'], Scale> = {
     busyShare: 0.03,
     staff: 500,
     interactions: 1_050_000,
-    rebuildBatch: 5_000,
+    rebuildBatch: 2_500,
     rebuildRuns: 1,
     appendSingle: 2_000,
     appendConcurrent: 20_000,

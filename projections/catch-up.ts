@@ -13,7 +13,7 @@ import {
 export const INTERACTIONS_PROJECTION = 'interactions';
 const DEFAULT_BATCH_SIZE = 1000;
 /** A rebuild's batches are larger: fewer statements per event; two batches in memory at a time. */
-const REBUILD_BATCH_SIZE = 5000;
+const REBUILD_BATCH_SIZE = 2500;
 
 export async function readCheckpoint(q: Queryable, name = INTERACTIONS_PROJECTION): Promise<Position> {
   const { rows } = await q.query<{ commit_position: string; prepare_position: string }>(

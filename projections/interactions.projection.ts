@@ -310,20 +310,17 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
     );
   }
   if (partiesReplaced.length > 0) {
-    const rows = partyRows(partiesReplaced);
-    await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])', [
-      plainArray(partiesReplaced.map((o) => o.uuid)),
-    ]);
-    if (rows.count > 0) {
-      await tx.query(
-        `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
-         SELECT p.interaction_uuid, p.position, p.raw_name, p.contact_uuid, p.staff_person_uuid, p.snapshot::jsonb
-         FROM ROWS FROM (unnest($1::uuid[]), unnest($2::integer[]), unnest($3::text[]), unnest($4::uuid[]),
-           unnest($5::uuid[]), json_array_elements($6::json))
-           AS p(interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)`,
-        rows.params,
-      );
-    }
+    // The rows' `parties` column was just set: the party rows are taken from it.
+    const list = plainArray(partiesReplaced.map((o) => o.uuid));
+    await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])', [list]);
+    await tx.query(
+      `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+       SELECT i.uuid, (p->>'position')::integer, p->>'rawName', (p->>'contactUuid')::uuid, (p->>'staffPersonUuid')::uuid,
+         p->'snapshot'
+       FROM interactions i CROSS JOIN LATERAL jsonb_array_elements(i.parties) AS p
+       WHERE i.uuid = ANY($1::uuid[])`,
+      [list],
+    );
   }
   if (refreshed.length > 0) {
     // An existing row's involvements are recomputed from its (now current) row and parties.
@@ -345,7 +342,11 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
   }
 }
 
-/** The insert of created rows: interactions first, then the parties and involvements of those inserted. */
+/**
+ * The insert of created rows. The parties travel once, as the rows' `parties` column; the party rows and
+ * the involvements (the subject and each party contact, once) are taken from the rows inserted, so the
+ * column and the table cannot disagree, and a row that was already there brings nothing.
+ */
 const INSERT_CREATED = `
    WITH created AS (
      INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body,
@@ -358,20 +359,20 @@ const INSERT_CREATED = `
        AS r(uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid, metadata,
          file_uuids, inserted_at, updated_at, version, parties)
      ON CONFLICT (uuid) DO NOTHING
-     RETURNING uuid
+     RETURNING uuid, contact_uuid, occurred_at, inserted_at, parties
    ), created_parties AS (
      INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
-     SELECT p.interaction_uuid, p.position, p.raw_name, p.contact_uuid, p.staff_person_uuid, p.snapshot::jsonb
-     FROM ROWS FROM (unnest($14::uuid[]), unnest($15::integer[]), unnest($16::text[]), unnest($17::uuid[]),
-       unnest($18::uuid[]), json_array_elements($19::json))
-       AS p(interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
-     WHERE p.interaction_uuid IN (SELECT uuid FROM created)
+     SELECT c.uuid, (p->>'position')::integer, p->>'rawName', (p->>'contactUuid')::uuid, (p->>'staffPersonUuid')::uuid,
+       p->'snapshot'
+     FROM created c CROSS JOIN LATERAL jsonb_array_elements(c.parties) AS p
    ), created_involvements AS (
      INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
-     SELECT v.contact_uuid, v.interaction_uuid, v.occurred_at, v.inserted_at
-     FROM unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::timestamptz[])
-       AS v(contact_uuid, interaction_uuid, occurred_at, inserted_at)
-     WHERE v.interaction_uuid IN (SELECT uuid FROM created)
+     SELECT involved.contact_uuid, c.uuid, c.occurred_at, c.inserted_at
+     FROM created c CROSS JOIN LATERAL (
+       SELECT c.contact_uuid
+       UNION
+       SELECT (p->>'contactUuid')::uuid FROM jsonb_array_elements(c.parties) AS p WHERE p->>'contactUuid' IS NOT NULL
+     ) AS involved (contact_uuid)
    )
    SELECT uuid FROM created`;
 
@@ -389,18 +390,6 @@ async function insertCreated(tx: Queryable, created: Outcome[], params = insertP
 
 function insertParams(created: Outcome[]): unknown[] {
   const rows = created.map((o) => o.created!);
-  const parties = partyRows(created);
-  const involvedContacts: string[] = [];
-  const involvedRows: NewRow[] = [];
-  for (const o of created) {
-    const row = o.created!;
-    const contacts = new Set([row.contact_uuid.toLowerCase()]);
-    for (const party of o.parties ?? []) if (party.contactUuid) contacts.add(party.contactUuid.toLowerCase());
-    for (const contact of contacts) {
-      involvedContacts.push(contact);
-      involvedRows.push(row);
-    }
-  }
   return [
     plainArray(rows.map((r) => r.uuid)),
     plainArray(rows.map((r) => r.contact_uuid)),
@@ -415,36 +404,7 @@ function insertParams(created: Outcome[]): unknown[] {
     plainArray(rows.map((r) => r.updated_at)),
     plainArray(rows.map((r) => r.version)),
     JSON.stringify(created.map((o) => partiesColumn(o.parties ?? []))),
-    ...parties.params,
-    plainArray(involvedContacts),
-    plainArray(involvedRows.map((r) => r.uuid)),
-    plainArray(involvedRows.map((r) => r.occurred_at)),
-    plainArray(involvedRows.map((r) => r.inserted_at)),
   ];
-}
-
-
-/** The party rows of the given outcomes, as the six column parameters of interaction_parties. */
-function partyRows(outcomes: Outcome[]): { count: number; params: string[] } {
-  const uuids: string[] = [];
-  const parties: Party[] = [];
-  for (const o of outcomes) {
-    for (const party of o.parties ?? []) {
-      uuids.push(o.uuid);
-      parties.push(party);
-    }
-  }
-  return {
-    count: parties.length,
-    params: [
-      plainArray(uuids),
-      plainArray(parties.map((p) => p.position)),
-      pgArray(parties.map((p) => p.rawName)),
-      plainArray(parties.map((p) => p.contactUuid)),
-      plainArray(parties.map((p) => p.staffPersonUuid)),
-      JSON.stringify(parties.map((p) => p.snapshot)),
-    ],
-  };
 }
 
 /**
@@ -469,12 +429,10 @@ function partiesColumn(parties: readonly Party[]): Party[] {
  * those): joined as they are, null as NULL.
  */
 function plainArray(values: readonly (string | number | null)[]): string {
-  const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
-    const value = values[i];
-    parts[i] = value === null || value === undefined ? 'NULL' : String(value);
+    if (values[i] === null || values[i] === undefined) return `{${values.map((v) => v ?? 'NULL').join(',')}}`;
   }
-  return `{${parts.join(',')}}`;
+  return `{${values.join(',')}}`;
 }
 
 /**
