@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { PgDatabase } from '../src/adapters/postgres/database';
@@ -21,7 +21,8 @@ import { queriesScenario } from './scenarios/queries';
 import { rebuildScenario } from './scenarios/rebuild';
 
 /**
- * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,pglite] [--json file] [--keep]`
+ * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,pglite] [--json file] [--keep]
+ *   [--schema NAME]` (NAME: keep the schema; run again with the same NAME to reuse its log and tables)
  * (plain `node --require ./scripts/register-ts.js bench/run.ts …`: no build, no extra dependency).
  *
  * One run: a fresh schema on the PostgreSQL of BENCH_DATABASE_URL (else TEST_DATABASE_URL, else the local
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      schema: { type: 'string' },
       child: { type: 'string' },
       context: { type: 'string' },
     },
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
   const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const ctx: BenchContext = {
     databaseUrl,
-    schema: `bench_${scale.name}_${randomBytes(4).toString('hex')}`,
+    schema: values.schema ?? `bench_${scale.name}_${randomBytes(4).toString('hex')}`,
     scale,
     seed: Number(values.seed),
     log,
@@ -79,14 +81,16 @@ async function main(): Promise<void> {
   const tables: Table[] = [];
   try {
     const machine = await describeMachine(db);
+    const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
     log(`${machine}; scale ${scale.name}; schema ${ctx.schema}`);
     await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
-    const log_ = await loadLog(ctx);
+    // --schema NAME keeps the schema, and a later run with the same NAME reuses its log and tables.
+    const log_ = (await previousLog(db)) ?? (await loadLog(ctx, db));
 
     if (only.includes('rebuild')) tables.push(...(await inChild('rebuild', ctx)));
-    else await rebuild(db, new PostgresEventStore(db), { batchSize: scale.rebuildBatch });
+    else if (!(await hasRows(db, 'interactions'))) await rebuild(db, new PostgresEventStore(db), { batchSize: scale.rebuildBatch });
 
-    if (only.includes('queries') || only.includes('append')) {
+    if ((only.includes('queries') || only.includes('append')) && !(await hasRows(db, CRUD_INTERACTIONS))) {
       const start = process.hrtime.bigint();
       await createCrudTables(db);
       await fillCrudTables(db);
@@ -100,21 +104,37 @@ async function main(): Promise<void> {
     const header = [
       `# crm-interactions benchmark, scale ${scale.name} (seed ${ctx.seed})`,
       '',
-      `${machine}.`,
+      `${machine}; load average ${loadBefore} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.`,
       `Generated log: ${fmtInt(log_.events)} events (${fmtInt(log_.created)} interactions created, ${fmtInt(log_.updated)} updates, ${fmtInt(log_.deleted)} deleted) over ${fmtInt(scale.contacts)} contacts; whole run ${Math.round(msSince(began) / 1000)} s.`,
     ].join('\n');
     const output = [header, ...tables.map(renderTable)].join('\n\n');
     process.stdout.write(`${output}\n`);
     if (values.json) writeFileSync(values.json, JSON.stringify({ scale: scale.name, seed: ctx.seed, machine, log: log_, tables }, null, 2));
   } finally {
-    if (!values.keep) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema} CASCADE`);
+    if (!values.keep && !values.schema) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema} CASCADE`);
     else log(`kept schema ${ctx.schema}`);
     await db.close();
   }
 }
 
+const SUMMARY_TABLE = 'bench_log_summary';
+
+async function hasRows(db: PgDatabase, table: string): Promise<boolean> {
+  const { rows } = await db.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
+  if (!rows[0]!.exists) return false;
+  return (await db.query(`SELECT 1 FROM ${table} LIMIT 1`)).rows.length > 0;
+}
+
+/** The summary of a log loaded by an earlier run into this schema, if any. */
+async function previousLog(db: PgDatabase): Promise<LogSummary | null> {
+  if (!(await hasRows(db, SUMMARY_TABLE))) return null;
+  const { rows } = await db.query<{ summary: LogSummary }>(`SELECT summary FROM ${SUMMARY_TABLE}`);
+  log('reusing the log and tables of an earlier run in this schema');
+  return rows[0]!.summary;
+}
+
 /** Generates the log and COPYs it into `events`, in global order. */
-async function loadLog(ctx: BenchContext): Promise<LogSummary> {
+async function loadLog(ctx: BenchContext, db: PgDatabase): Promise<LogSummary> {
   const start = process.hrtime.bigint();
   const summary: LogSummary = { appends: 0, events: 0, created: 0, updated: 0, deleted: 0 };
   const client = new Client({ connectionString: ctx.databaseUrl, options: `-c search_path=${ctx.schema}` });
@@ -128,6 +148,8 @@ async function loadLog(ctx: BenchContext): Promise<LogSummary> {
     await client.end();
   }
   log(`log generated and loaded: ${fmtInt(summary.events)} events in ${Math.round(msSince(start))} ms`);
+  await db.query(`CREATE TABLE ${SUMMARY_TABLE} (summary jsonb NOT NULL)`);
+  await db.query(`INSERT INTO ${SUMMARY_TABLE} (summary) VALUES ($1)`, [JSON.stringify(summary)]);
   return summary;
 }
 
