@@ -35,6 +35,17 @@ async function writeCheckpoint(q: Queryable, name: string, position: Position): 
   );
 }
 
+/** Reads the checkpoint with its row locked, so two projectors of one name cannot interleave batches. */
+async function lockCheckpoint(tx: Queryable, name: string): Promise<Position> {
+  await tx.query(
+    `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, 0, 0)
+     ON CONFLICT (name) DO NOTHING`,
+    [name],
+  );
+  await tx.query('SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [name]);
+  return readCheckpoint(tx, name);
+}
+
 /**
  * Applies events to the read tables from a checkpoint, committing each batch's read-table writes and
  * the new checkpoint in one transaction: a crash between batches loses nothing and applies nothing twice.
@@ -51,14 +62,7 @@ export class CatchUpProjector {
     const last = batch[batch.length - 1];
     if (!last) return 0;
     return this.db.transaction(async (tx) => {
-      // Row-locks the checkpoint so two projectors of the same name cannot interleave their batches.
-      await tx.query(
-        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, 0, 0)
-         ON CONFLICT (name) DO NOTHING`,
-        [this.name],
-      );
-      await tx.query('SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.name]);
-      const checkpoint = await readCheckpoint(tx, this.name);
+      const checkpoint = await lockCheckpoint(tx, this.name);
       const fresh = batch.filter((event) => comparePositions(event.position, checkpoint) > 0);
       if (fresh.length === 0) return 0;
       await projectEvents(tx, fresh);
@@ -73,13 +77,7 @@ export class CatchUpProjector {
    */
   async advanceTo(position: Position): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, 0, 0)
-         ON CONFLICT (name) DO NOTHING`,
-        [this.name],
-      );
-      await tx.query('SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [this.name]);
-      if (comparePositions(position, await readCheckpoint(tx, this.name)) > 0) {
+      if (comparePositions(position, await lockCheckpoint(tx, this.name)) > 0) {
         await writeCheckpoint(tx, this.name, position);
       }
     });

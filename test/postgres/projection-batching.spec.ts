@@ -16,6 +16,7 @@ import { projectEvents } from '../../projections/interactions.projection';
 import { findInteraction } from '../../projections/interactions.queries';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { prng } from '../support/random';
 
 /**
  * The set-based projection against its specification: the handlers applied one event at a time (the
@@ -92,17 +93,6 @@ async function referenceProject(tx: Queryable, recorded: RecordedEvent): Promise
      WHERE i.uuid = $1`,
     [interactionUuid],
   );
-}
-
-/** mulberry32: a failing seed replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const hex = (random: () => number, n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');

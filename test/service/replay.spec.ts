@@ -4,18 +4,7 @@ import { rebuild, readCheckpoint } from '../../projections/catch-up';
 import { BACKENDS } from '../support/backends';
 import { readTables } from '../support/read-tables';
 import { ModuleUnderTest, startModule } from '../support/module';
-
-/** A small deterministic PRNG (mulberry32), so a failing mix can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+import { prng } from '../support/random';
 
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
   describe('replay equivalence', () => {
