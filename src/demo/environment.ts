@@ -20,8 +20,12 @@ export function moduleOptionsFromEnvironment(
 /** Where the data is, for people: never prints a password. */
 export function describeDatabase(options: Pick<InteractionsModuleOptions, 'database'>): string {
   if ('connectionString' in options.database) {
-    const url = new URL(options.database.connectionString);
-    return `PostgreSQL ${url.host}${url.pathname}`;
+    try {
+      const url = new URL(options.database.connectionString);
+      return `PostgreSQL ${url.host}${url.pathname}`;
+    } catch {
+      return 'PostgreSQL'; // a connection string that is not a URL (key=value form)
+    }
   }
   return `PGlite in ${options.database.pglite.dataDir}`;
 }
