@@ -31,7 +31,7 @@ async function withModule<T>(
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const positionText = (p: { commit: bigint; prepare: bigint }) => `${p.commit}/${p.prepare}`;
 
-async function rebuildCommand(options: { batchSize: string }): Promise<void> {
+async function rebuildCommand(options: { batchSize?: string }): Promise<void> {
   await withModule(async (app) => {
     const maintenance = app.get(InteractionsMaintenance);
     const total = (await maintenance.stats()).events ?? 0;
@@ -44,7 +44,7 @@ async function rebuildCommand(options: { batchSize: string }): Promise<void> {
     });
     bar.start(total, 0, { rate: 0 });
     const summary = await maintenance.rebuild({
-      batchSize: Number(options.batchSize),
+      ...(options.batchSize !== undefined && { batchSize: Number(options.batchSize) }),
       onProgress: (events) => bar.update(events, { rate: rate(events) }),
     });
     bar.stop();
@@ -76,7 +76,7 @@ async function main(argv: readonly string[]): Promise<void> {
   program
     .command('rebuild')
     .description('empty the read tables and replay the whole log into them')
-    .option('--batch-size <n>', 'events per batch', '1000')
+    .option('--batch-size <n>', "events per batch (default: the rebuild's own)")
     .action(rebuildCommand);
 
   program
