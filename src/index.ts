@@ -22,7 +22,13 @@ export {
 } from './nest/messages';
 export type { CommandOptions, InvolvingPage, InteractionWithContact, ChangeResult } from './nest/messages';
 export { feedCursorOf } from './nest/feed-cursor';
-export { InteractionValidationError, InteractionNotFoundError, InteractionConflictError } from './domain/errors';
+export {
+  InteractionValidationError,
+  InteractionNotFoundError,
+  InteractionConflictError,
+  InteractionUnavailableError,
+  InteractionUnreadableError,
+} from './domain/errors';
 export { InteractionProjectionTimeoutError } from './nest/read-your-writes';
 export type { FieldErrors } from './domain/errors';
 export {

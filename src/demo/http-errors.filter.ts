@@ -3,6 +3,8 @@ import { STATUS_CODES } from 'node:http';
 import {
   InteractionConflictError,
   InteractionNotFoundError,
+  InteractionUnavailableError,
+  InteractionUnreadableError,
   InteractionValidationError,
 } from '../domain/errors';
 import { InteractionProjectionTimeoutError } from '../nest/read-your-writes';
@@ -40,7 +42,13 @@ export class HttpErrorsFilter implements ExceptionFilter {
       return [409, { error: 'Conflict', message: error.message, actualVersion: error.actualVersion }];
     }
     if (error instanceof InteractionProjectionTimeoutError) {
-      return [503, { error: 'Service Unavailable', message: 'saved, but not yet visible to queries; retry the read' }];
+      return [503, { error: 'Service Unavailable', message: 'saved, but not yet visible to queries; retry the read', committed: true }];
+    }
+    if (error instanceof InteractionUnavailableError) {
+      return [503, { error: 'Service Unavailable', message: 'the database is unreachable; retry', committed: error.committed }];
+    }
+    if (error instanceof InteractionUnreadableError) {
+      return [500, { error: 'interaction_unreadable', message: error.message }];
     }
     if (error instanceof HttpException) {
       const status = error.getStatus();

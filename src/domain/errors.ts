@@ -49,3 +49,35 @@ export class ErrorCollector {
     if (!this.isEmpty) throw new InteractionValidationError(this.errors);
   }
 }
+
+/**
+ * The database or event store could not be reached, a connection was lost mid-command, or a
+ * read-your-writes wait timed out. `committed` says what became of the command: nothing of it was
+ * written (false), all of it was (true), or it could not be found out ('unknown'); a retry with the
+ * same idempotency key is safe in every case.
+ */
+export class InteractionUnavailableError extends Error {
+  readonly retryable = true as const;
+
+  constructor(
+    message: string,
+    public readonly committed: boolean | 'unknown',
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+    this.name = 'InteractionUnavailableError';
+  }
+}
+
+/** An interaction's stream holds an event the module cannot read (unknown type, failed schema). */
+export class InteractionUnreadableError extends Error {
+  constructor(
+    public readonly streamName: string,
+    public readonly revision: number,
+    public readonly eventType: string,
+    public readonly reason: string,
+  ) {
+    super(`${streamName} cannot be read: revision ${revision} (${eventType}): ${reason}`);
+    this.name = 'InteractionUnreadableError';
+  }
+}

@@ -16,6 +16,11 @@ export interface CommandOptions {
   /** Ties the events to the request or message that caused them; a new id when absent. */
   correlationId?: string;
   causationId?: string | null;
+  /**
+   * 1–200 characters: a repeat with the same key and the same input returns the first result and
+   * appends nothing; the same key with another input is an InteractionValidationError.
+   */
+  idempotencyKey?: string;
 }
 
 export class CreateInteractionCommand extends Command<Interaction> {

@@ -1,5 +1,6 @@
 import { ProjectionStatus, SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { AppendResult, Position } from '../ports/event-store';
+import { InteractionUnavailableError } from '../domain/errors';
 
 /**
  * Read-your-writes over asynchronous projections. With the PostgreSQL event store the read tables change
@@ -22,9 +23,10 @@ export const DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS = 5000;
 
 /**
  * The command's events are stored (and published), but the read tables did not include them in time:
- * queries may not show the change yet. Never a silent stale read: the caller learns it.
+ * queries may not show the change yet. Never a silent stale read: the caller learns it. An
+ * InteractionUnavailableError with `committed: true`.
  */
-export class InteractionProjectionTimeoutError extends Error {
+export class InteractionProjectionTimeoutError extends InteractionUnavailableError {
   constructor(
     public readonly streamName: string,
     public readonly revision: number,
@@ -36,6 +38,7 @@ export class InteractionProjectionTimeoutError extends Error {
       `${streamName} revision ${revision} was saved, but the read model ` +
         (reason === 'stopped' ? 'stopped before including it' : `did not include it within ${timeoutMs} ms`) +
         '; queries may not show it yet (see readYourWrites.timeoutMs)',
+      true,
     );
     this.name = 'InteractionProjectionTimeoutError';
   }
