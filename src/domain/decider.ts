@@ -154,10 +154,13 @@ export function fold(events: Iterable<RecordedInteractionEvent>, state: Interact
   return folded;
 }
 
-/** The identity that decides whether a party keeps its frozen snapshot across rebuilds. */
+/**
+ * The identity that decides whether a party keeps its frozen snapshot across rebuilds. Uuids compare in
+ * lower case: events written before uuids were normalised may hold upper-case ones.
+ */
 export function partyIdentity(party: Pick<Party, 'rawName' | 'contactUuid' | 'staffPersonUuid'>): string {
-  if (party.contactUuid) return `contact:${party.contactUuid}`;
-  if (party.staffPersonUuid) return `staff:${party.staffPersonUuid}`;
+  if (party.contactUuid) return `contact:${party.contactUuid.toLowerCase()}`;
+  if (party.staffPersonUuid) return `staff:${party.staffPersonUuid.toLowerCase()}`;
   return `raw:${party.rawName.trim()}`;
 }
 

@@ -2,11 +2,17 @@ import { z } from 'zod';
 import { ErrorCollector, FieldErrors } from './errors';
 import { INTERACTION_TYPES, InteractionType, JsonObject } from './interaction';
 import { truncateToSecond } from './events';
+import { codePointLength, copyJsonObject, isStorableDate, isStorableString, JsonProblem } from './storable';
 
 /**
  * Turns untrusted input (from a host's code or an HTTP body) into normalised values, or field-keyed
  * messages. Pure: existence checks against the directories happen in `decide`, which gets the lookups.
  */
+
+export const MAX_BODY_CHARACTERS = 1_000_000;
+export const MAX_PARTIES = 500;
+export const MAX_FILE_UUIDS = 1_000;
+export const MAX_IDEMPOTENCY_KEY_CHARACTERS = 200;
 
 export const MESSAGES = {
   required: 'is required',
@@ -15,12 +21,34 @@ export const MESSAGES = {
   date: 'is not a valid date',
   string: 'must be a string',
   max255: 'must be at most 255 characters',
+  maxBody: `must be at most ${MAX_BODY_CHARACTERS} characters`,
   object: 'must be an object',
   list: 'must be a list',
   uuidList: 'must be a list of UUIDs',
   doesNotExist: 'does not exist',
   bothResolved: 'cannot resolve to both a contact and a staff person',
+  invalidCharacters: 'must not contain NUL or invalid characters',
+  nestedTooDeeply: 'is nested too deeply',
+  tooLarge: 'is too large',
+  /** metadata holding a BigInt, function, symbol, undefined, NaN/Infinity, class instance or `toJSON`. */
+  plainJson: 'must be a plain JSON object',
+  cycle: 'must not contain cycles',
+  /** A getter or Proxy trap threw while the value was read. */
+  unreadable: 'could not be read',
+  idempotencyKey: `must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARACTERS} characters`,
 } as const;
+
+/** The message of a list cap (parties, fileUuids). */
+export const atMostEntries = (max: number): string => `must have at most ${max} entries`;
+
+const METADATA_MESSAGES: Record<JsonProblem, string> = {
+  not_object: MESSAGES.object,
+  not_plain_json: MESSAGES.plainJson,
+  invalid_characters: MESSAGES.invalidCharacters,
+  too_deep: MESSAGES.nestedTooDeeply,
+  too_large: MESSAGES.tooLarge,
+  cycle: MESSAGES.cycle,
+};
 
 export interface NormalisedAttrs {
   contactUuid: string;
@@ -50,141 +78,229 @@ export interface NormalisedParty {
   inputIndex: number;
 }
 
-type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldErrors };
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldErrors };
 
 const isBlank = (value: unknown): value is null | undefined | '' =>
   value === undefined || value === null || value === '';
 
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 const uuidSchema = z.uuid({ error: MESSAGES.uuid });
-const typeSchema = z.enum(INTERACTION_TYPES, { error: MESSAGES.interactionType });
 // ISO-8601 with or without an offset (no offset means UTC), or a calendar date (midnight UTC).
 const isoDateTimeSchema = z.union([z.iso.datetime({ offset: true, local: true }), z.iso.date()]);
-const metadataSchema = z.custom<JsonObject>(
-  (value) => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date),
-  { error: MESSAGES.object },
-);
-const nameSchema = z
-  .string({ error: MESSAGES.string })
-  .refine((s) => [...s].length <= 255, { error: MESSAGES.max255 });
-const textSchema = z.string({ error: MESSAGES.string });
-const fileUuidsSchema = z.array(z.uuid({ error: MESSAGES.uuidList }), { error: MESSAGES.uuidList });
 
-function parseDate(value: unknown): Date | null {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
+/** The uuid in lower case (the one case the module stores and compares), or null when it is not a UUID. */
+export function normaliseUuid(value: unknown): string | null {
+  return typeof value === 'string' && uuidSchema.safeParse(value).success ? value.toLowerCase() : null;
+}
+
+export function isUuid(value: unknown): value is string {
+  return normaliseUuid(value) !== null;
+}
+
+/** A Date or an ISO-8601 string, as a Date in the years 0001–9999; null for anything else. */
+export function parseDate(value: unknown): Date | null {
+  if (value instanceof Date) return isStorableDate(value) ? new Date(Date.prototype.getTime.call(value)) : null;
   if (typeof value !== 'string' || !isoDateTimeSchema.safeParse(value).success) return null;
   const hasZone = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value) || !value.includes('T');
   const date = new Date(hasZone ? value : `${value}Z`);
-  return Number.isNaN(date.getTime()) ? null : date;
+  return isStorableDate(date) ? date : null;
 }
 
-/** Runs one field's schema and records its first message under `field`. */
-function check<T>(schema: z.ZodType<T>, value: unknown, field: string, errors: ErrorCollector): T | undefined {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const message = result.error.issues[0]?.message ?? 'is invalid';
-  errors.add(field, message);
-  return undefined;
+/** Runs a validation; a getter or Proxy trap that throws becomes an error on `field`, never a raw error. */
+function guarded<T>(field: string, validate: () => Validated<T>): Validated<T> {
+  try {
+    return validate();
+  } catch {
+    return { ok: false, errors: { [field]: [MESSAGES.unreadable] } };
+  }
 }
+
+/** Reads one property; undefined when the source is not an object. Throws what the source throws. */
+function read(source: unknown, key: string): unknown {
+  return isRecord(source) ? source[key] : undefined;
+}
+
+/** A string the store can hold, at most `max` code points; the message of the first rule it breaks. */
+function textProblem(value: unknown, max: number, tooLong: string): string | null {
+  if (typeof value !== 'string') return MESSAGES.string;
+  if (!isStorableString(value)) return MESSAGES.invalidCharacters;
+  if (value.length > max && codePointLength(value) > max) return tooLong;
+  return null;
+}
+
+type AttrRule = (value: unknown, field: AttrName, errors: ErrorCollector, now: Date) => unknown;
+
+const uuidRule =
+  (blank: 'required' | 'null'): AttrRule =>
+  (value, field, errors) => {
+    if (isBlank(value)) {
+      if (blank === 'required') errors.add(field, MESSAGES.required);
+      return null;
+    }
+    const uuid = normaliseUuid(value);
+    if (uuid === null) errors.add(field, MESSAGES.uuid);
+    return uuid;
+  };
+
+const textRule =
+  (max: number, tooLong: string): AttrRule =>
+  (value, field, errors) => {
+    if (value === undefined || value === null) return null;
+    const problem = textProblem(value, max, tooLong);
+    if (problem) errors.add(field, problem);
+    return problem ? null : value;
+  };
+
+const ATTR_RULES: Record<AttrName, AttrRule> = {
+  contactUuid: uuidRule('required'),
+  interactionType: (value, field, errors) => {
+    if (isBlank(value)) return 'note';
+    if (typeof value === 'string' && (INTERACTION_TYPES as readonly string[]).includes(value)) return value;
+    errors.add(field, MESSAGES.interactionType);
+    return undefined;
+  },
+  occurredAt: (value, field, errors, now) => {
+    if (isBlank(value)) return truncateToSecond(now);
+    const date = parseDate(value);
+    if (!date) errors.add(field, MESSAGES.date);
+    return date ? truncateToSecond(date) : undefined;
+  },
+  subject: textRule(255, MESSAGES.max255),
+  body: textRule(MAX_BODY_CHARACTERS, MESSAGES.maxBody),
+  ownerUserUuid: uuidRule('null'),
+  metadata: (value, field, errors) => {
+    if (value === undefined || value === null) return {};
+    const copy = copyJsonObject(value);
+    if (!copy.ok) errors.add(field, METADATA_MESSAGES[copy.problem]);
+    return copy.ok ? copy.value : {};
+  },
+};
 
 /**
  * Normalises attributes. On create every attribute gets a value (defaults per CONTRACT.md); on update
  * only the keys present in `input` are returned, and a present-but-blank value means "default".
+ * Every property is read once, so what is checked is what is stored.
  */
 export function validateAttrs(
   input: unknown,
   mode: 'create' | 'update',
   now: Date,
 ): Validated<Partial<NormalisedAttrs>> {
-  const errors = new ErrorCollector();
-  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
-    errors.add('attrs', MESSAGES.object);
-    return { ok: false, errors: errors.errors };
-  }
-  const raw = (input ?? {}) as Record<string, unknown>;
-  const present = (name: AttrName) => mode === 'create' || (name in raw && raw[name] !== undefined);
-  const out: Partial<NormalisedAttrs> = {};
+  return guarded('attrs', () => {
+    if (input !== undefined && !isRecord(input)) return { ok: false, errors: { attrs: [MESSAGES.object] } };
+    const errors = new ErrorCollector();
+    const out: Record<string, unknown> = {};
+    for (const name of ATTR_NAMES) {
+      let value: unknown;
+      try {
+        value = read(input, name);
+        if (mode === 'update' && value === undefined) continue;
+        out[name] = ATTR_RULES[name](value, name, errors, now);
+      } catch {
+        errors.add(name, MESSAGES.unreadable);
+      }
+    }
+    return errors.isEmpty ? { ok: true, value: out as Partial<NormalisedAttrs> } : { ok: false, errors: errors.errors };
+  });
+}
 
-  if (present('contactUuid')) {
-    if (isBlank(raw.contactUuid)) errors.add('contactUuid', MESSAGES.required);
-    else out.contactUuid = check(uuidSchema, raw.contactUuid, 'contactUuid', errors);
-  }
-  if (present('interactionType')) {
-    out.interactionType = isBlank(raw.interactionType)
-      ? 'note'
-      : check(typeSchema, raw.interactionType, 'interactionType', errors);
-  }
-  if (present('occurredAt')) {
-    if (isBlank(raw.occurredAt)) out.occurredAt = truncateToSecond(now);
-    else {
-      const date = parseDate(raw.occurredAt);
-      if (date) out.occurredAt = truncateToSecond(date);
-      else errors.add('occurredAt', MESSAGES.date);
+/** The attribute names `input` gives a value to (what `changeInteraction` reports on); never throws. */
+export function givenAttrNames(input: unknown): Set<AttrName> {
+  const given = new Set<AttrName>();
+  for (const name of ATTR_NAMES) {
+    try {
+      if (isRecord(input) && name in input) given.add(name);
+    } catch {
+      // unreadable: validateAttrs reports it
     }
   }
-  for (const [field, schema] of [
-    ['subject', nameSchema],
-    ['body', textSchema],
-  ] as const) {
-    if (!present(field)) continue;
-    const value = raw[field];
-    out[field] = value === undefined || value === null ? null : (check(schema, value, field, errors) ?? null);
-  }
-  if (present('ownerUserUuid')) {
-    out.ownerUserUuid = isBlank(raw.ownerUserUuid)
-      ? null
-      : (check(uuidSchema, raw.ownerUserUuid, 'ownerUserUuid', errors) ?? null);
-  }
-  if (present('metadata')) {
-    const value = raw.metadata;
-    out.metadata =
-      value === undefined || value === null ? {} : (check(metadataSchema, value, 'metadata', errors) ?? {});
-  }
+  return given;
+}
 
-  return errors.isEmpty ? { ok: true, value: out } : { ok: false, errors: errors.errors };
+/** The length of a list, or the error for `field` when it is not one or is longer than `max`. */
+function listLength(input: unknown, field: string, max: number, notAList: string): Validated<number> {
+  if (!Array.isArray(input)) return { ok: false, errors: { [field]: [notAList] } };
+  const length = input.length;
+  return length > max ? { ok: false, errors: { [field]: [atMostEntries(max)] } } : { ok: true, value: length };
 }
 
 /** Trims names, drops blank inputs, and checks each party's references (existence is checked later). */
 export function validateParties(input: unknown): Validated<NormalisedParty[]> {
-  const errors = new ErrorCollector();
   if (input === undefined || input === null) return { ok: true, value: [] };
-  if (!Array.isArray(input)) {
-    errors.add('parties', MESSAGES.list);
-    return { ok: false, errors: errors.errors };
-  }
-  const parties: NormalisedParty[] = [];
-  input.forEach((item: unknown, index) => {
-    const key = `parties.${index}`;
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      errors.add(key, MESSAGES.object);
-      return;
+  return guarded('parties', () => {
+    const length = listLength(input, 'parties', MAX_PARTIES, MESSAGES.list);
+    if (!length.ok) return length;
+    const errors = new ErrorCollector();
+    const parties: NormalisedParty[] = [];
+    for (let index = 0; index < length.value; index++) {
+      try {
+        const party = validateParty((input as unknown[])[index], index, errors);
+        if (party) parties.push(party);
+      } catch {
+        errors.add(`parties.${index}`, MESSAGES.unreadable);
+      }
     }
-    const raw = item as Record<string, unknown>;
-    if (raw.rawName !== undefined && raw.rawName !== null && typeof raw.rawName !== 'string') {
-      errors.add(`${key}.rawName`, MESSAGES.string);
-      return;
-    }
-    const rawName = (raw.rawName ?? '').trim();
-    if (rawName === '') return; // blank parties are dropped silently (CONTRACT.md)
-    check(nameSchema, rawName, `${key}.rawName`, errors);
-    const reference = (field: 'contactUuid' | 'staffPersonUuid') =>
-      isBlank(raw[field]) ? null : (check(uuidSchema, raw[field], `${key}.${field}`, errors) ?? null);
-    const contactUuid = reference('contactUuid');
-    const staffPersonUuid = reference('staffPersonUuid');
-    if (contactUuid && staffPersonUuid) errors.add(`${key}.contactUuid`, MESSAGES.bothResolved);
-    parties.push({ rawName, contactUuid, staffPersonUuid, inputIndex: index });
+    return errors.isEmpty ? { ok: true, value: parties } : { ok: false, errors: errors.errors };
   });
-  return errors.isEmpty ? { ok: true, value: parties } : { ok: false, errors: errors.errors };
+}
+
+/** One party; null when it is dropped (blank name) or invalid (its errors are in `errors`). */
+function validateParty(item: unknown, index: number, errors: ErrorCollector): NormalisedParty | null {
+  const key = `parties.${index}`;
+  if (!isRecord(item)) {
+    errors.add(key, MESSAGES.object);
+    return null;
+  }
+  const given = { rawName: item.rawName, contactUuid: item.contactUuid, staffPersonUuid: item.staffPersonUuid };
+  if (given.rawName !== undefined && given.rawName !== null && typeof given.rawName !== 'string') {
+    errors.add(`${key}.rawName`, MESSAGES.string);
+    return null;
+  }
+  const rawName = (given.rawName ?? '').trim();
+  if (rawName === '') return null; // blank parties are dropped silently (CONTRACT.md)
+  const nameProblem = textProblem(rawName, 255, MESSAGES.max255);
+  if (nameProblem) errors.add(`${key}.rawName`, nameProblem);
+  const reference = (field: 'contactUuid' | 'staffPersonUuid'): string | null => {
+    if (isBlank(given[field])) return null;
+    const uuid = normaliseUuid(given[field]);
+    if (uuid === null) errors.add(`${key}.${field}`, MESSAGES.uuid);
+    return uuid;
+  };
+  const contactUuid = reference('contactUuid');
+  const staffPersonUuid = reference('staffPersonUuid');
+  if (contactUuid && staffPersonUuid) errors.add(`${key}.contactUuid`, MESSAGES.bothResolved);
+  return { rawName, contactUuid, staffPersonUuid, inputIndex: index };
 }
 
 export function validateFileUuids(input: unknown): Validated<string[]> {
   if (input === undefined || input === null) return { ok: true, value: [] };
-  const errors = new ErrorCollector();
-  const value = check(fileUuidsSchema, input, 'fileUuids', errors);
-  return value ? { ok: true, value } : { ok: false, errors: errors.errors };
+  return guarded('fileUuids', () => {
+    const length = listLength(input, 'fileUuids', MAX_FILE_UUIDS, MESSAGES.uuidList);
+    if (!length.ok) return length;
+    const uuids: string[] = [];
+    for (let index = 0; index < length.value; index++) {
+      const uuid = normaliseUuid((input as unknown[])[index]);
+      if (uuid === null) return { ok: false, errors: { fileUuids: [MESSAGES.uuidList] } };
+      uuids.push(uuid);
+    }
+    return { ok: true, value: uuids };
+  });
 }
 
-export function isUuid(value: unknown): value is string {
-  return uuidSchema.safeParse(value).success;
+/**
+ * `opts.idempotencyKey`: absent (undefined or null) or a string of 1–200 characters (code points) the
+ * store can hold. Errors are keyed `idempotencyKey`: "must be a string", "must be 1 to 200
+ * characters", "must not contain NUL or invalid characters".
+ */
+export function validateIdempotencyKey(input: unknown): Validated<string | undefined> {
+  if (input === undefined || input === null) return { ok: true, value: undefined };
+  const problem =
+    typeof input === 'string' && (input.length === 0 || codePointLength(input) > MAX_IDEMPOTENCY_KEY_CHARACTERS)
+      ? MESSAGES.idempotencyKey
+      : textProblem(input, MAX_IDEMPOTENCY_KEY_CHARACTERS, MESSAGES.idempotencyKey);
+  return problem ? { ok: false, errors: { idempotencyKey: [problem] } } : { ok: true, value: input as string };
 }
 
 export const MAX_PAGE_SIZE = 1000;
@@ -192,6 +308,14 @@ const integerSchema = (min: number, max: number, error: string) =>
   z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 const limitSchema = integerSchema(1, MAX_PAGE_SIZE, `must be an integer between 1 and ${MAX_PAGE_SIZE}`);
 const versionSchema = integerSchema(0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer');
+
+/** Runs one field's schema and records its first message under `field`. */
+function check<T>(schema: z.ZodType<T>, value: unknown, field: string, errors: ErrorCollector): T | undefined {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  errors.add(field, result.error.issues[0]?.message ?? 'is invalid');
+  return undefined;
+}
 
 /** A page size: absent means no limit. */
 export function validateLimit(input: unknown): Validated<number | null> {
