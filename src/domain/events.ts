@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INTERACTION_TYPES } from './interaction';
+import { codePointLength, copyJsonObject, isStorableDate, isStorableString } from './storable';
 
 /**
  * The event schemas: the stream is the source of truth, so every event is parsed with these on the way
@@ -8,31 +9,40 @@ import { INTERACTION_TYPES } from './interaction';
  */
 
 const uuid = z.uuid();
-/** Whole-second UTC timestamps as written by `isoSeconds`, e.g. "2026-08-22T10:00:00Z". */
-const isoSecondsString = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
-const jsonObject = z.record(z.string(), z.unknown());
+/** Whole-second UTC timestamps as written by `isoSeconds`, e.g. "2026-08-22T10:00:00Z", years 0001–9999. */
+const isoSecondsString = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
+  .refine((s) => isStorableDate(new Date(s)), { error: 'is not a valid date' });
+/** Text the stores hold unchanged (no U+0000, no unpaired surrogate): what the log can never refuse. */
+const storableString = z.string().refine(isStorableString, { error: 'must not contain NUL or invalid characters' });
+/** At most 255 code points, as validation counts them (an emoji is one character). */
+const storableName = storableString.refine((s) => codePointLength(s) <= 255, { error: 'must be at most 255 characters' });
+const jsonObject = z
+  .record(z.string(), z.unknown())
+  .refine((value) => copyJsonObject(value).ok, { error: 'must be a plain JSON object the store can hold' });
 
 const snapshotSchema = z.discriminatedUnion('source', [
   z.strictObject({
     source: z.literal('crm_contact'),
-    name: z.string(),
-    company: z.string().optional(),
-    roleInCompany: z.string().optional(),
-    department: z.string().optional(),
+    name: storableString,
+    company: storableString.optional(),
+    roleInCompany: storableString.optional(),
+    department: storableString.optional(),
     capturedAt: isoSecondsString,
   }),
   z.strictObject({
     source: z.literal('staff'),
-    name: z.string().optional(),
-    jobTitle: z.string().optional(),
-    employmentType: z.string().optional(),
+    name: storableString.optional(),
+    jobTitle: storableString.optional(),
+    employmentType: storableString.optional(),
     capturedAt: isoSecondsString,
   }),
   z.strictObject({ source: z.literal('free_text'), capturedAt: isoSecondsString }),
 ]);
 
 const partySchema = z.strictObject({
-  rawName: z.string().min(1).max(255),
+  rawName: storableName.min(1),
   contactUuid: uuid.nullable(),
   staffPersonUuid: uuid.nullable(),
   position: z.number().int().nonnegative(),
@@ -43,8 +53,8 @@ const attrsShape = {
   contactUuid: uuid,
   interactionType: z.enum(INTERACTION_TYPES),
   occurredAt: isoSecondsString,
-  subject: z.string().max(255).nullable(),
-  body: z.string().nullable(),
+  subject: storableName.nullable(),
+  body: storableString.nullable(),
   ownerUserUuid: uuid.nullable(),
   metadata: jsonObject,
 };
