@@ -3,6 +3,7 @@ import { comparePositions, EventStore, Position, RecordedEvent, START } from '..
 import {
   applyPrepared,
   INTERACTION_KEY,
+  ParkedStreams,
   pgArray,
   prepareEvents,
   projectEvents,
@@ -93,6 +94,55 @@ export class CatchUpProjector {
   }
 }
 
+export interface RetrySummary {
+  /** Parked events that applied now. */
+  applied: number;
+  /** Parked events that still fail, or wait behind one that does. */
+  stillParked: number;
+}
+
+/**
+ * Re-reads the parked events from the event store and applies each stream's in revision order (after a
+ * fix: an upcaster registered, a bad event's stream repaired), unparking what now applies; what still
+ * fails is parked again with everything behind it. One transaction, holding the catch-up projector's
+ * checkpoint and each parked stream's append lock, so neither projects those streams meanwhile.
+ */
+export async function retryParked(db: Database, store: EventStore, name = INTERACTIONS_PROJECTION): Promise<RetrySummary> {
+  // The streams are read before the transaction (on PGlite it holds the only connection); the
+  // transaction then takes the rows still parked, so a concurrent retry cannot apply anything twice.
+  const streams = (
+    await db.query<{ stream_name: string }>('SELECT DISTINCT stream_name FROM parked_events ORDER BY stream_name', [])
+  ).rows.map((row) => row.stream_name);
+  if (streams.length === 0) return { applied: 0, stillParked: 0 };
+  const stored: RecordedEvent[] = [];
+  for (const stream of streams) stored.push(...(await store.readStream(stream)));
+  return db.transaction(async (tx) => {
+    await lockCheckpoint(tx, name);
+    // The lock an append to the stream takes (PostgreSQL event store): its inline projection waits for us.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(s, 0)) FROM unnest($1::text[]) AS s ORDER BY s', [
+      pgArray(streams),
+    ]);
+    const { rows } = await tx.query<{ stream_name: string; stream_revision: string }>(
+      'SELECT stream_name, stream_revision FROM parked_events WHERE stream_name = ANY($1::text[]) FOR UPDATE',
+      [pgArray(streams)],
+    );
+    const wanted = new Set(rows.map((row) => `${row.stream_name} ${Number(row.stream_revision)}`));
+    // An event the store no longer has stays parked, as it is.
+    const events = stored.filter((event) => wanted.has(`${event.streamName} ${event.revision}`));
+    if (events.length > 0) {
+      await tx.query(
+        `DELETE FROM parked_events p USING unnest($1::text[], $2::bigint[]) AS e(stream_name, stream_revision)
+         WHERE p.stream_name = e.stream_name AND p.stream_revision = e.stream_revision`,
+        [pgArray(events.map((e) => e.streamName)), pgArray(events.map((e) => e.revision))],
+      );
+    }
+    const prepared = prepareEvents(events);
+    await applyPrepared(tx, prepared);
+    const { rows: left } = await tx.query<{ n: string }>('SELECT count(*) AS n FROM parked_events', []);
+    return { applied: events.length - prepared.parked.length, stillParked: Number(left[0]?.n ?? 0) };
+  });
+}
+
 export interface RebuildSummary {
   events: number;
   position: Position;
@@ -109,9 +159,15 @@ export async function rebuild(
   options: { batchSize?: number; onProgress?: (events: number) => void; name?: string } = {},
 ): Promise<RebuildSummary> {
   const name = options.name ?? INTERACTIONS_PROJECTION;
+  const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE;
+  // A batch size of 0 would read nothing and leave the tables empty.
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`rebuild: batchSize must be a positive integer, got ${String(batchSize)}`);
+  }
   return db.transaction(async (connection) => {
     const tx = serialized(connection);
-    await tx.query(`TRUNCATE ${READ_TABLES.join(', ')}`);
+    // parked_events first: the order in which the projection's writers lock them (no deadlock with an append).
+    await tx.query(`TRUNCATE parked_events, ${READ_TABLES.join(', ')}`);
     await tx.query('DELETE FROM projection_checkpoints WHERE name = $1', [name]);
     // Statements here move thousands of rows, on tables that grow from nothing: compiling them (JIT)
     // costs more than running them, and the planner needs row counts of this transaction's own rows.
@@ -120,7 +176,8 @@ export async function rebuild(
     let analyzedAt = 0;
     let events = 0;
     let position = START;
-    const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE;
+    // Parked streams carry over from batch to batch: the table was emptied with the others.
+    const parked: ParkedStreams = new Map();
     // The log is streamed batch by batch (never held) and each batch is applied set-based, in a
     // two-stage pipeline: while the server applies batch N, this process already has batch N+1 (its
     // read was queued first) and parses and folds it. Batch N+1 touches the tables only after batch N
@@ -128,14 +185,14 @@ export async function rebuild(
     const batches = store.readAll(START, { batchSize, within: tx })[Symbol.asyncIterator]();
     try {
       let result = await batches.next();
-      let prepared = result.done ? null : prepareEvents(result.value);
+      let prepared = result.done ? null : prepareEvents(result.value, parked);
       while (!result.done && prepared) {
         const batch = result.value;
         const reading = prefetch(batches);
         const applying = applyPrepared(tx, prepared);
         applying.catch(() => undefined); // awaited below; a failure of the next read must not orphan it
         result = await reading;
-        const next = result.done ? null : prepareEvents(result.value);
+        const next = result.done ? null : prepareEvents(result.value, parked);
         await applying;
         events += batch.length;
         position = batch[batch.length - 1]!.position;

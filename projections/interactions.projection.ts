@@ -21,6 +21,10 @@ import { RecordedEvent } from '../src/ports/event-store';
  * Then the net result is written: deletions, changes to existing rows, and new rows with their parties
  * and involvements. An interaction the batch creates is not read first: an inline create (logged +
  * parties) is one statement.
+ *
+ * Each event gets one outcome: applied; skipped (a stream that is not `interaction-<uuid>`, someone
+ * else's); or parked in `parked_events` (see `classify`), with every later event of its stream, so that
+ * a stream is never applied past a hole and `retryParked` can apply the rest in order.
  */
 export const READ_TABLES = ['interactions', 'interaction_parties', 'interaction_involvements'] as const;
 
@@ -79,8 +83,28 @@ const UPDATABLE: Record<string, keyof NewRow> = {
 
 type Parsed = { event: InteractionEvent; revision: number; at: string };
 
+/** An event the projection could not apply, and why. */
+export interface ParkedRow {
+  event: RecordedEvent;
+  error: string;
+}
+
+/** Per module stream, its first parked revision: every later event of the stream waits behind it. */
+export type ParkedStreams = Map<string, number>;
+
+/** The module's streams; anything else under the `interaction-` prefix belongs to someone else. */
+const MODULE_STREAM = /^interaction-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** The interaction a stream belongs to (lower case), or null for a stream that is not the module's. */
+export function interactionOfStream(streamName: string): string | null {
+  const match = MODULE_STREAM.exec(streamName);
+  return match ? match[1]!.toLowerCase() : null;
+}
+
 /** A batch parsed and folded as far as it can be without the database, ready to apply. */
 export interface PreparedBatch {
+  /** Events to write to `parked_events` instead of the read tables. */
+  parked: ParkedRow[];
   byInteraction: Map<string, Parsed[]>;
   /** Interactions the batch creates (its events start with InteractionLogged and leave a row). */
   assumedNew: Outcome[];
@@ -92,7 +116,27 @@ export interface PreparedBatch {
 
 export async function projectEvents(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await applyPrepared(tx, prepareEvents(events));
+  await applyPrepared(tx, prepareEvents(events, await parkedStreamsOf(tx, events)));
+}
+
+/**
+ * The streams of `events` that have parked events already (one query, and none for a batch that starts
+ * its streams: a stream's first delivery cannot be behind anything).
+ */
+export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEvent[]): Promise<ParkedStreams> {
+  const continued = new Set<string>();
+  const started = new Set<string>();
+  for (const { streamName, revision } of events) {
+    if (revision === 0) started.add(streamName);
+    else if (!started.has(streamName) && interactionOfStream(streamName) !== null) continued.add(streamName);
+  }
+  if (continued.size === 0) return new Map();
+  const { rows } = await q.query<{ stream_name: string; first: string }>(
+    `SELECT stream_name, min(stream_revision) AS first FROM parked_events
+     WHERE stream_name = ANY($1::text[]) GROUP BY stream_name`,
+    [pgArray([...continued])],
+  );
+  return new Map(rows.map((row) => [row.stream_name, Number(row.first)]));
 }
 
 /**
@@ -119,12 +163,20 @@ export function serialized(q: Queryable): Queryable {
  * live append, a rebuild): it is not read before it is written. Its insert does nothing if the row is
  * there after all (a re-delivery), and only then is it folded again, from the row.
  */
-export function prepareEvents(events: readonly RecordedEvent[]): PreparedBatch {
+export function prepareEvents(events: readonly RecordedEvent[], parkedStreams: ParkedStreams = new Map()): PreparedBatch {
   const byInteraction = new Map<string, Parsed[]>();
+  const parked: ParkedRow[] = [];
   for (const recorded of events) {
-    const event = parseEvent(recorded.type, recorded.data);
-    const uuid = event.data.interactionUuid.toLowerCase();
-    const parsed = { event, revision: recorded.revision, at: wholeSecond(recorded.metadata.recordedAt) };
+    // Identity comes from the stream, never from the data.
+    const uuid = interactionOfStream(recorded.streamName);
+    if (uuid === null) continue;
+    const parsed = classify(recorded, uuid, parkedStreams);
+    if (typeof parsed === 'string') {
+      parked.push({ event: recorded, error: parsed });
+      const first = parkedStreams.get(recorded.streamName);
+      if (first === undefined || recorded.revision < first) parkedStreams.set(recorded.streamName, recorded.revision);
+      continue;
+    }
     const group = byInteraction.get(uuid);
     if (group) group.push(parsed);
     else byInteraction.set(uuid, [parsed]);
@@ -141,13 +193,33 @@ export function prepareEvents(events: readonly RecordedEvent[]): PreparedBatch {
     }
     toRead.push(uuid);
   }
-  return { byInteraction, assumedNew, toRead, insertParams: insertParams(assumedNew) };
+  return { parked, byInteraction, assumedNew, toRead, insertParams: insertParams(assumedNew) };
+}
+
+/** The event parsed (upcast) and checked against its stream, or why it must be parked. */
+function classify(recorded: RecordedEvent, uuid: string, parkedStreams: ParkedStreams): Parsed | string {
+  const first = parkedStreams.get(recorded.streamName);
+  if (first !== undefined && recorded.revision >= first) return `behind the parked event at revision ${first}`;
+  let event: InteractionEvent;
+  try {
+    event = parseEvent(recorded.type, recorded.data);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  if (event.data.interactionUuid.toLowerCase() !== uuid) {
+    return `data names interaction ${event.data.interactionUuid}, not ${uuid} of its stream`;
+  }
+  const at = wholeSecond((recorded.metadata as Partial<RecordedEvent['metadata']> | null)?.recordedAt);
+  if (at === null) return 'metadata has no usable recordedAt';
+  return { event, revision: recorded.revision, at };
 }
 
 /** Writes a prepared batch: the new interactions and the read of the others' rows go out at once. */
 export async function applyPrepared(connection: Queryable, batch: PreparedBatch): Promise<void> {
   const tx = serialized(connection);
-  const [existed, known] = await Promise.all([
+  // Every writer takes parked_events before the read tables (a rebuild truncates them in that order).
+  const [, existed, known] = await Promise.all([
+    park(tx, batch.parked),
     insertCreated(tx, batch.assumedNew, batch.insertParams),
     foldFromTable(tx, batch.toRead, batch.byInteraction),
   ]);
@@ -161,12 +233,41 @@ export async function applyPrepared(connection: Queryable, batch: PreparedBatch)
   if (raced.length > 0) throw new Error(`interactions ${raced.join(', ')} were inserted by a concurrent writer of the read tables`);
 }
 
-/** An event's time as the tables keep it: ISO-8601, truncated to the second. */
-function wholeSecond(recordedAt: string): string {
+/** An event's time as the tables keep it: ISO-8601, truncated to the second; null when there is none. */
+function wholeSecond(recordedAt: unknown): string | null {
+  if (typeof recordedAt !== 'string') return null;
   // The write side's own format ("2026-03-01T09:00:05.250Z") is cut as text; anything else goes through Date.
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(recordedAt)
-    ? `${recordedAt.slice(0, 19)}Z`
-    : truncateToSecond(new Date(recordedAt)).toISOString();
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(recordedAt) && !Number.isNaN(Date.parse(recordedAt))) {
+    return recordedAt.startsWith('0000') ? null : `${recordedAt.slice(0, 19)}Z`;
+  }
+  const date = new Date(recordedAt);
+  const year = date.getUTCFullYear();
+  // A time PostgreSQL's timestamptz could not hold would fail the whole batch.
+  return Number.isNaN(year) || year < 1 || year > 9999 ? null : truncateToSecond(date).toISOString();
+}
+
+/** Text PostgreSQL can hold: a poison event's type may carry NUL or a lone surrogate. */
+function storable(text: string): string {
+  return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** Records parked events; a re-delivered one stays as it was first parked. */
+async function park(tx: Queryable, parked: ParkedRow[]): Promise<void> {
+  if (parked.length === 0) return;
+  await tx.query(
+    `INSERT INTO parked_events (stream_name, stream_revision, commit_position, prepare_position, event_id, event_type, error)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::numeric[], $4::numeric[], $5::uuid[], $6::text[], $7::text[])
+     ON CONFLICT (stream_name, stream_revision) DO NOTHING`,
+    [
+      pgArray(parked.map((p) => p.event.streamName)),
+      plainArray(parked.map((p) => p.event.revision)),
+      plainArray(parked.map((p) => p.event.position.commit.toString())),
+      plainArray(parked.map((p) => p.event.position.prepare.toString())),
+      plainArray(parked.map((p) => p.event.id)),
+      pgArray(parked.map((p) => storable(p.event.type))),
+      pgArray(parked.map((p) => storable(p.error))),
+    ],
+  );
 }
 
 function absent(uuid: string): Outcome {

@@ -4,7 +4,7 @@ import { ContactRecord, Interaction } from '../domain/interaction';
 import { feedCursorOf } from '../nest/feed-cursor';
 import { InteractionsService } from '../nest/interactions.service';
 import { DemoContacts } from './contacts';
-import { queryInteger } from './interactions.controller';
+import { queryLimit, singleQueryValue } from './interactions.controller';
 import { CONTACT_BODY_SCHEMA } from './openapi';
 
 const DEFAULT_PAGE = 50;
@@ -31,15 +31,16 @@ export class ContactsController {
 
   @Get(':uuid/interactions')
   @ApiOperation({ summary: 'Every interaction involving the contact (subject or party), newest first, paged' })
-  @ApiQuery({ name: 'limit', required: false })
-  @ApiQuery({ name: 'after', required: false, description: 'the nextCursor of the previous page' })
+  @ApiQuery({ name: 'limit', required: false, description: `default ${DEFAULT_PAGE}; given at most once` })
+  @ApiQuery({ name: 'after', required: false, description: 'the nextCursor of the previous page; given at most once' })
   async involving(
     @Param('uuid') uuid: string,
-    @Query('limit') limit?: string,
-    @Query('after') after?: string,
+    @Query('limit') limit?: unknown,
+    @Query('after') after?: unknown,
   ): Promise<{ items: Interaction[]; nextCursor: string | null }> {
-    const pageSize = queryInteger(limit) ?? DEFAULT_PAGE;
-    const items = await this.interactions.listInvolving(uuid, { limit: pageSize, after: after || null });
+    const pageSize = queryLimit(limit) ?? DEFAULT_PAGE;
+    const cursor = singleQueryValue(after, 'after');
+    const items = await this.interactions.listInvolving(uuid, { limit: pageSize, after: cursor || null });
     const last = items[items.length - 1];
     return { items, nextCursor: items.length === pageSize && last ? feedCursorOf(last) : null };
   }

@@ -2,10 +2,11 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Pa
 import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { Interaction, InteractionAttrs, PartyInput } from '../domain/interaction';
+import { MAX_PAGE_SIZE, parseDate } from '../domain/validation';
 import { InteractionsService } from '../nest/interactions.service';
 import { CommandOptions, InteractionWithContact } from '../nest/messages';
 import { RecordedEvent } from '../ports/event-store';
-import { INTERACTION_BODY_SCHEMA } from './openapi';
+import { ACTOR_HEADER, IDEMPOTENCY_KEY_HEADER, INTERACTION_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
 
 type Body = Record<string, unknown>;
 
@@ -18,16 +19,52 @@ function split(body: unknown): { attrs: InteractionAttrs; parties: unknown; rest
   return { attrs: attrs as InteractionAttrs, parties, rest: { fileUuids, expectedVersion, hasParties: 'parties' in body } };
 }
 
-function commandOptions(actorUuid: string | undefined, requestId: string | undefined): CommandOptions {
-  return { actorUuid: actorUuid ?? null, ...(requestId && { correlationId: requestId }) };
+/** The request headers that become command options. */
+interface CommandHeaders {
+  actorUuid?: string;
+  requestId?: string;
+  idempotencyKey?: string;
 }
 
-/** An optional integer query parameter; the service validates its range. */
-export function queryInteger(value: string | undefined): number | undefined {
-  return value === undefined || value === '' ? undefined : Number(value);
+function commandOptions({ actorUuid, requestId, idempotencyKey }: CommandHeaders): CommandOptions {
+  return {
+    actorUuid: actorUuid ?? null,
+    ...(requestId && { correlationId: requestId }),
+    // Passed as given, also "": the module validates it (1–200 characters) and answers 422.
+    ...(idempotencyKey !== undefined && { idempotencyKey }),
+  };
 }
 
-const ACTOR_HEADER = { name: 'x-actor-uuid', required: false, description: 'who acts; recorded in the event metadata' };
+/**
+ * One value of a query parameter. A repeated one (`?limit=1&limit=2`) is refused with 422 rather
+ * than guessed at; only `contactUuids` takes several (see `feed`).
+ */
+export function singleQueryValue(value: unknown, name: string): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  throw new InteractionValidationError({ [name]: ['must be given at most once'] });
+}
+
+const LIMIT_MESSAGE = `must be an integer between 1 and ${MAX_PAGE_SIZE}`;
+
+/**
+ * An optional `limit` query parameter: absent is undefined; decimal digits only, so "", "abc", "1e3"
+ * and "1.0" are 422 (the service checks the range).
+ */
+export function queryLimit(value: unknown): number | undefined {
+  const text = singleQueryValue(value, 'limit');
+  if (text === undefined) return undefined;
+  if (!/^-?\d{1,9}$/.test(text)) throw new InteractionValidationError({ limit: [LIMIT_MESSAGE] });
+  return Number(text);
+}
+
+/** `contactUuids=a,b`, also repeated (`contactUuids=a&contactUuids=b`): every value, comma-split. */
+function contactUuidsOf(value: unknown): string[] {
+  const values = Array.isArray(value) ? value : [value];
+  if (value === undefined || !values.every((item): item is string => typeof item === 'string')) {
+    throw new InteractionValidationError({ contactUuids: [value === undefined ? 'is required' : 'must be a list of UUIDs'] });
+  }
+  return values.flatMap((item) => item.split(',')).map((uuid) => uuid.trim()).filter(Boolean);
+}
 
 @ApiTags('interactions')
 @Controller('interactions')
@@ -38,28 +75,29 @@ export class InteractionsController {
   @ApiOperation({ summary: 'Log an interaction' })
   @ApiBody({ schema: INTERACTION_BODY_SCHEMA })
   @ApiHeader(ACTOR_HEADER)
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   create(
     @Body() body: unknown,
     @Headers('x-actor-uuid') actorUuid?: string,
     @Headers('x-request-id') requestId?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<Interaction> {
     const { attrs, parties, rest } = split(body);
     return this.interactions.createInteraction(
       attrs,
       (parties ?? []) as PartyInput[],
       (rest.fileUuids ?? []) as string[],
-      commandOptions(actorUuid, requestId),
+      commandOptions({ actorUuid, requestId, idempotencyKey }),
     );
   }
 
   @Get()
   @ApiOperation({ summary: 'The feed for a set of contacts (subjects), newest first' })
-  @ApiQuery({ name: 'contactUuids', description: 'comma-separated contact uuids' })
-  @ApiQuery({ name: 'limit', required: false })
-  feed(@Query('contactUuids') contactUuids?: string, @Query('limit') limit?: string): Promise<InteractionWithContact[]> {
-    if (contactUuids === undefined) throw new InteractionValidationError({ contactUuids: ['is required'] });
-    const uuids = contactUuids.split(',').map((uuid) => uuid.trim()).filter(Boolean);
-    return this.interactions.listForContacts(uuids, { limit: queryInteger(limit) });
+  @ApiQuery({ name: 'contactUuids', description: 'comma-separated contact uuids; may also be repeated' })
+  @ApiQuery({ name: 'limit', required: false, description: `1 to ${MAX_PAGE_SIZE}; given at most once` })
+  feed(@Query('contactUuids') contactUuids?: unknown, @Query('limit') limit?: unknown): Promise<InteractionWithContact[]> {
+    return this.interactions.listForContacts(contactUuidsOf(contactUuids), { limit: queryLimit(limit) });
   }
 
   @Get(':uuid')
@@ -70,18 +108,23 @@ export class InteractionsController {
   }
 
   @Patch(':uuid')
-  @ApiOperation({ summary: 'Change attributes; `parties` replaces them ([] clears), absent leaves them' })
+  @ApiOperation({ summary: 'Change attributes; `parties` replaces them ([] clears), absent or null leaves them' })
   @ApiBody({ schema: INTERACTION_BODY_SCHEMA })
   @ApiHeader(ACTOR_HEADER)
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   update(
     @Param('uuid') uuid: string,
     @Body() body: unknown,
     @Headers('x-actor-uuid') actorUuid?: string,
     @Headers('x-request-id') requestId?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<Interaction> {
     const { attrs, parties, rest } = split(body);
-    return this.interactions.updateInteraction(uuid, attrs, rest.hasParties ? ((parties ?? []) as PartyInput[]) : null, {
-      ...commandOptions(actorUuid, requestId),
+    // `"parties": null` leaves them untouched, as the service's null does; only a list replaces them.
+    const newParties = rest.hasParties && parties !== null ? (parties as PartyInput[]) : null;
+    return this.interactions.updateInteraction(uuid, attrs, newParties, {
+      ...commandOptions({ actorUuid, requestId, idempotencyKey }),
       ...(rest.expectedVersion !== undefined && { expectedVersion: rest.expectedVersion as number }),
     });
   }
@@ -89,8 +132,15 @@ export class InteractionsController {
   @Delete(':uuid')
   @HttpCode(200)
   @ApiHeader(ACTOR_HEADER)
-  delete(@Param('uuid') uuid: string, @Headers('x-actor-uuid') actorUuid?: string): Promise<Interaction> {
-    return this.interactions.deleteInteraction(uuid, commandOptions(actorUuid, undefined));
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  delete(
+    @Param('uuid') uuid: string,
+    @Headers('x-actor-uuid') actorUuid?: string,
+    @Headers('x-request-id') requestId?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<Interaction> {
+    return this.interactions.deleteInteraction(uuid, commandOptions({ actorUuid, requestId, idempotencyKey }));
   }
 
   @Get(':uuid/history')
@@ -106,10 +156,10 @@ export class InteractionsController {
 
   @Get(':uuid/as-of')
   @ApiOperation({ summary: 'The interaction as it was at a time' })
-  @ApiQuery({ name: 'at', description: 'ISO-8601 time' })
-  async asOf(@Param('uuid') uuid: string, @Query('at') at?: string): Promise<Interaction> {
-    const time = at ? new Date(at) : new Date(Number.NaN);
-    if (Number.isNaN(time.getTime())) throw new InteractionValidationError({ at: ['is not a valid date'] });
+  @ApiQuery({ name: 'at', description: 'ISO-8601 time, years 0001–9999; given once' })
+  async asOf(@Param('uuid') uuid: string, @Query('at') at?: unknown): Promise<Interaction> {
+    const time = parseDate(singleQueryValue(at, 'at'));
+    if (!time) throw new InteractionValidationError({ at: ['is not a valid date'] });
     const interaction = await this.interactions.getInteractionAsOf(uuid, time);
     if (!interaction) throw new NotFoundException(`Interaction ${uuid} did not exist at ${time.toISOString()}`);
     return interaction;

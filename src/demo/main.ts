@@ -18,7 +18,8 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  app.useBodyParser('json', { limit: BODY_LIMIT });
+  // Not strict: a JSON null, array or scalar body reaches the routes, which answer 422 (not a parser 400).
+  app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
   app.useGlobalFilters(new HttpErrorsFilter());
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(

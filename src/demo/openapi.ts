@@ -10,13 +10,20 @@ export const INTERACTION_BODY_SCHEMA = {
     interactionType: { type: 'string', enum: [...INTERACTION_TYPES], default: 'note' },
     occurredAt: { type: 'string', format: 'date-time', description: 'default now, whole seconds' },
     subject: { type: 'string', maxLength: 255, nullable: true },
-    body: { type: 'string', nullable: true },
+    body: { type: 'string', maxLength: 1000000, nullable: true },
     ownerUserUuid: { ...uuid, nullable: true },
-    metadata: { type: 'object', additionalProperties: true },
-    fileUuids: { type: 'array', items: uuid, description: 'create only' },
+    metadata: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'plain JSON, at most 32 levels deep and 65,536 bytes',
+    },
+    fileUuids: { type: 'array', items: uuid, maxItems: 1000, description: 'create only' },
     expectedVersion: { type: 'integer', description: 'update only: optimistic concurrency' },
     parties: {
       type: 'array',
+      maxItems: 500,
+      nullable: true,
+      description: 'create: default []; update: a list replaces the parties ([] clears), absent or null leaves them',
       items: {
         type: 'object',
         properties: {
@@ -40,4 +47,19 @@ export const CONTACT_BODY_SCHEMA = {
     department: { type: 'string' },
   },
   example: { name: 'Grace Hopper', email: 'grace@example.com', company: 'Navy' },
+};
+
+/** The request headers the demo passes to the module's commands. */
+export const ACTOR_HEADER = { name: 'x-actor-uuid', required: false, description: 'who acts; recorded in the event metadata' };
+export const REQUEST_ID_HEADER = {
+  name: 'x-request-id',
+  required: false,
+  description: "ties the command's events to the request (their correlationId); a new id when absent",
+};
+export const IDEMPOTENCY_KEY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
+    'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
 };

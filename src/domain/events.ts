@@ -118,10 +118,93 @@ export function isInteractionEventType(type: string): type is InteractionEventTy
   return Object.prototype.hasOwnProperty.call(EVENT_SCHEMAS, type);
 }
 
-/** Validates an event's data against the schema of its type (the single place to add upcasters). */
+/**
+ * Turns the data of one event type from `schemaVersion` n into n+1 (the result must say n+1). Pure: it
+ * sees only the event's data, so every reader (write side, projections, history) upcasts alike.
+ */
+export interface EventUpcaster {
+  eventType: InteractionEventType;
+  fromVersion: number;
+  upcast: (data: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** The schemaVersion every schema above accepts: what upcasting ends at. */
+export const CURRENT_SCHEMA_VERSION = 1;
+
+/**
+ * The module's own chain. v0 of InteractionLogged (pre-release logs) named the type `kind` and had no
+ * files; it is kept as the chain's first link and as the fixture that proves the chain works.
+ */
+const BUILT_IN_UPCASTERS: EventUpcaster[] = [
+  {
+    eventType: 'InteractionLogged',
+    fromVersion: 0,
+    upcast: ({ kind, files, ...rest }) => ({ ...rest, schemaVersion: 1, interactionType: kind, fileUuids: files ?? [] }),
+  },
+];
+
+const upcasters = new Map<string, EventUpcaster['upcast']>();
+const upcasterKey = (type: string, fromVersion: number) => `${type}@${fromVersion}`;
+
+/**
+ * Adds a link to the chain of `eventType` (process-wide: `parseEvent` has no other context), replacing
+ * one registered for the same version. Returns a function that removes it again.
+ */
+export function registerUpcaster(upcaster: EventUpcaster): () => void {
+  if (!isInteractionEventType(upcaster.eventType)) throw new Error(`registerUpcaster: unknown event type ${upcaster.eventType}`);
+  if (!Number.isInteger(upcaster.fromVersion) || upcaster.fromVersion < 0 || upcaster.fromVersion >= CURRENT_SCHEMA_VERSION) {
+    throw new Error(`registerUpcaster: fromVersion must be an integer from 0 to ${CURRENT_SCHEMA_VERSION - 1}`);
+  }
+  const key = upcasterKey(upcaster.eventType, upcaster.fromVersion);
+  const previous = upcasters.get(key);
+  upcasters.set(key, upcaster.upcast);
+  const remove = () => {
+    if (upcasters.get(key) !== upcaster.upcast) return;
+    if (previous && previous !== upcaster.upcast) upcasters.set(key, previous);
+    else upcasters.delete(key);
+  };
+  registered.set(upcaster, remove);
+  return remove;
+}
+
+const registered = new WeakMap<EventUpcaster, () => void>();
+
+/** Removes an upcaster `registerUpcaster` added (the one it replaced comes back). */
+export function unregisterUpcaster(upcaster: EventUpcaster): void {
+  registered.get(upcaster)?.();
+  registered.delete(upcaster);
+}
+
+for (const upcaster of BUILT_IN_UPCASTERS) registerUpcaster(upcaster);
+
+/** Runs the chain from the data's schemaVersion up to the current one; current data passes untouched. */
+function upcast(type: InteractionEventType, data: unknown): unknown {
+  let current = data;
+  for (;;) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return current;
+    const version = (current as { schemaVersion?: unknown }).schemaVersion;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version >= CURRENT_SCHEMA_VERSION || version < 0) {
+      return current; // the schema check reports it
+    }
+    const link = upcasters.get(upcasterKey(type, version));
+    if (!link) throw new InvalidEventError(type, `no upcaster from schemaVersion ${version}`);
+    let next: unknown;
+    try {
+      next = link(current as Record<string, unknown>);
+    } catch (error) {
+      throw new InvalidEventError(type, `upcaster from schemaVersion ${version} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if ((next as { schemaVersion?: unknown } | null)?.schemaVersion !== version + 1) {
+      throw new InvalidEventError(type, `upcaster from schemaVersion ${version} did not produce schemaVersion ${version + 1}`);
+    }
+    current = next;
+  }
+}
+
+/** Upcasts an event's data and validates it against the schema of its type. */
 export function parseEvent(type: string, data: unknown): InteractionEvent {
   if (!isInteractionEventType(type)) throw new InvalidEventError(type, 'unknown event type');
-  const result = EVENT_SCHEMAS[type].safeParse(data);
+  const result = EVENT_SCHEMAS[type].safeParse(upcast(type, data));
   if (!result.success) throw new InvalidEventError(type, z.prettifyError(result.error));
   return { type, data: result.data } as InteractionEvent;
 }

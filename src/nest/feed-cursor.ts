@@ -1,5 +1,6 @@
 import { Interaction } from '../domain/interaction';
-import { isUuid } from '../domain/validation';
+import { isStorableDate } from '../domain/storable';
+import { normaliseUuid } from '../domain/validation';
 import { FeedCursor } from '../../projections/interactions.queries';
 
 /**
@@ -11,14 +12,20 @@ export function feedCursorOf(interaction: Pick<Interaction, 'occurredAt' | 'inse
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** null when the text is not a cursor this module wrote. */
-export function parseFeedCursor(text: string): FeedCursor | null {
+/** The longest cursor `feedCursorOf` writes is about 110 characters; anything much longer is not one. */
+const MAX_CURSOR_LENGTH = 512;
+
+/** null when the text is not a cursor this module wrote (also for timestamps outside the years 0001–9999). */
+export function parseFeedCursor(text: unknown): FeedCursor | null {
+  if (typeof text !== 'string' || text.length > MAX_CURSOR_LENGTH) return null;
   try {
     const key: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     if (!Array.isArray(key) || key.length !== 3) return null;
     const [occurredAt, insertedAt, uuid] = key as unknown[];
-    if (!Number.isSafeInteger(occurredAt) || !Number.isSafeInteger(insertedAt) || !isUuid(uuid)) return null;
-    return { occurredAt: new Date(occurredAt as number), insertedAt: new Date(insertedAt as number), uuid };
+    if (!Number.isSafeInteger(occurredAt) || !Number.isSafeInteger(insertedAt)) return null;
+    const cursor = { occurredAt: new Date(occurredAt as number), insertedAt: new Date(insertedAt as number), uuid: normaliseUuid(uuid) };
+    if (!isStorableDate(cursor.occurredAt) || !isStorableDate(cursor.insertedAt) || cursor.uuid === null) return null;
+    return { ...cursor, uuid: cursor.uuid };
   } catch {
     return null;
   }

@@ -5,7 +5,15 @@ import { Database } from '../ports/database';
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
 import { streamNameOf, truncateToSecond } from '../domain/events';
 import { Interaction, InteractionAttrs } from '../domain/interaction';
-import { ATTR_NAMES, isUuid, MESSAGES, unwrapAll, validateAttrs, validateLimit } from '../domain/validation';
+import {
+  ATTR_NAMES,
+  givenAttrNames,
+  MESSAGES,
+  normaliseUuid,
+  unwrapAll,
+  validateAttrs,
+  validateLimit,
+} from '../domain/validation';
 import { EventStore, RecordedEvent } from '../ports/event-store';
 import {
   findForContacts,
@@ -29,12 +37,27 @@ import {
 } from './messages';
 import { Directories, DATABASE, DIRECTORIES, EVENT_STORE } from './tokens';
 
+/**
+ * The named fields of a query's options object; absent (undefined, null) is {}. Anything else, or a
+ * getter that throws, is an InteractionValidationError on `field`, never a raw error.
+ */
+function readOptions<K extends string>(options: unknown, field: string, keys: readonly K[]): Partial<Record<K, unknown>> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw new InteractionValidationError({ [field]: [MESSAGES.object] });
+  try {
+    return Object.fromEntries(keys.map((key) => [key, (options as Record<string, unknown>)[key]])) as Partial<Record<K, unknown>>;
+  } catch {
+    throw new InteractionValidationError({ [field]: [MESSAGES.unreadable] });
+  }
+}
+
 @QueryHandler(GetInteractionQuery)
 export class GetInteractionHandler implements IQueryHandler<GetInteractionQuery> {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   async execute({ interactionUuid }: GetInteractionQuery): Promise<Interaction | null> {
-    return isUuid(interactionUuid) ? findInteraction(this.db, interactionUuid) : null;
+    const uuid = normaliseUuid(interactionUuid);
+    return uuid ? findInteraction(this.db, uuid) : null;
   }
 }
 
@@ -43,14 +66,16 @@ export class ListInvolvingHandler implements IQueryHandler<ListInvolvingQuery> {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   async execute({ contactUuid, page }: ListInvolvingQuery): Promise<Interaction[]> {
-    if (!isUuid(contactUuid)) return [];
-    const [limit] = unwrapAll<[number | null]>(validateLimit(page.limit));
+    const uuid = normaliseUuid(contactUuid);
+    if (!uuid) return [];
+    const { limit: givenLimit, after: givenAfter } = readOptions(page, 'page', ['limit', 'after']);
+    const [limit] = unwrapAll<[number | null]>(validateLimit(givenLimit));
     let after = null;
-    if (page.after !== undefined && page.after !== null) {
-      after = parseFeedCursor(page.after);
+    if (givenAfter !== undefined && givenAfter !== null) {
+      after = parseFeedCursor(givenAfter);
       if (!after) throw new InteractionValidationError({ after: ['is not a valid cursor'] });
     }
-    return findInvolving(this.db, contactUuid, { limit, after });
+    return findInvolving(this.db, uuid, { limit, after });
   }
 }
 
@@ -63,14 +88,15 @@ export class ListForContactsHandler implements IQueryHandler<ListForContactsQuer
 
   async execute({ contactUuids, options }: ListForContactsQuery): Promise<InteractionWithContact[]> {
     const errors = new ErrorCollector();
-    if (!Array.isArray(contactUuids)) errors.add('contactUuids', MESSAGES.list);
-    else if (!contactUuids.every(isUuid)) errors.add('contactUuids', MESSAGES.uuidList);
-    const limit = validateLimit(options.limit);
+    const uuids = Array.isArray(contactUuids) ? contactUuids.map(normaliseUuid) : null;
+    if (!uuids) errors.add('contactUuids', MESSAGES.list);
+    else if (uuids.includes(null)) errors.add('contactUuids', MESSAGES.uuidList);
+    const limit = validateLimit(readOptions(options, 'options', ['limit']).limit);
     if (!limit.ok) errors.add('limit', limit.errors.limit?.[0] ?? 'is invalid');
     errors.throwIfAny();
-    if (contactUuids.length === 0 || !limit.ok) return [];
+    if (!uuids || uuids.length === 0 || !limit.ok) return [];
 
-    const interactions = await findForContacts(this.db, [...new Set(contactUuids)], limit.value);
+    const interactions = await findForContacts(this.db, [...new Set(uuids as string[])], limit.value);
     const subjects = [...new Set(interactions.map((i) => i.contactUuid))];
     const contacts = subjects.length > 0 ? await this.directories.contacts.findContacts(subjects) : [];
     const byUuid = new Map(contacts.map((c) => [c.uuid, c]));
@@ -83,7 +109,8 @@ export class InteractionUuidsForContactHandler implements IQueryHandler<Interact
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   async execute({ contactUuid }: InteractionUuidsForContactQuery): Promise<string[]> {
-    return isUuid(contactUuid) ? findSubjectUuids(this.db, contactUuid) : [];
+    const uuid = normaliseUuid(contactUuid);
+    return uuid ? findSubjectUuids(this.db, uuid) : [];
   }
 }
 
@@ -92,7 +119,8 @@ export class InteractionHistoryHandler implements IQueryHandler<InteractionHisto
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute({ interactionUuid }: InteractionHistoryQuery): Promise<RecordedEvent[]> {
-    return isUuid(interactionUuid) ? this.store.readStream(streamNameOf(interactionUuid)) : [];
+    const uuid = normaliseUuid(interactionUuid);
+    return uuid ? this.store.readStream(streamNameOf(uuid)) : [];
   }
 }
 
@@ -109,8 +137,9 @@ export class GetInteractionAsOfHandler implements IQueryHandler<GetInteractionAs
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
       throw new InteractionValidationError({ at: [MESSAGES.date] });
     }
-    if (!isUuid(interactionUuid)) return null;
-    const events = (await this.store.readStream(streamNameOf(interactionUuid))).map(toDomainEvent);
+    const uuid = normaliseUuid(interactionUuid);
+    if (!uuid) return null;
+    const events = (await this.store.readStream(streamNameOf(uuid))).map(toDomainEvent);
     const state = fold(events.filter((event) => truncateToSecond(event.recordedAt).getTime() <= at.getTime()));
     return state.deleted ? null : state.interaction;
   }
@@ -129,11 +158,11 @@ export class ChangeInteractionHandler implements IQueryHandler<ChangeInteraction
     const result = validateAttrs(attrs, interaction ? 'update' : 'create', now);
     if (!result.ok) return { valid: false, changes: {}, errors: result.errors };
 
-    const given = attrs && typeof attrs === 'object' ? attrs : {};
+    const given = givenAttrNames(attrs);
     const changes: Partial<InteractionAttrs> = {};
     for (const name of ATTR_NAMES) {
       const value = result.value[name];
-      if (!(name in given) || value === undefined) continue;
+      if (!given.has(name) || value === undefined) continue;
       const current = interaction?.[name];
       const same = value instanceof Date && current instanceof Date ? value.getTime() === current.getTime() : isDeepStrictEqual(value, current);
       if (!same) Object.assign(changes, { [name]: value });

@@ -5,9 +5,21 @@ import { assertSchemaName, PgDatabase } from '../../src/adapters/postgres/databa
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
-const READ_TABLE_IDS = ['read_tables/0001_read_tables.sql', 'read_tables/0002_denormalised_parties_no_foreign_keys.sql'];
+const READ_TABLE_IDS = [
+  'read_tables/0001_read_tables.sql',
+  'read_tables/0002_denormalised_parties_no_foreign_keys.sql',
+  'read_tables/0003_parked_events.sql',
+];
 const ALL_IDS = ['event_log/0001_event_log.sql', ...READ_TABLE_IDS];
-const TABLES = ['events', 'interaction_involvements', 'interaction_parties', 'interactions', 'projection_checkpoints', 'schema_migrations'];
+const TABLES = [
+  'events',
+  'interaction_involvements',
+  'interaction_parties',
+  'interactions',
+  'parked_events',
+  'projection_checkpoints',
+  'schema_migrations',
+];
 
 async function tablesOf(db: PgDatabase): Promise<string[]> {
   const { rows } = await db.query<{ table_name: string }>(

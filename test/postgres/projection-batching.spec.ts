@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgDatabase } from '../../src/adapters/postgres/database';
@@ -306,8 +306,11 @@ describe('set-based projection batches (real PostgreSQL)', () => {
       await db.transaction(async (tx) => {
         for (const event of log) await referenceProject(tx, event);
       });
+      // 0002, then the later migrations (none of which touch these tables' rows).
+      const later = readdirSync(READ_TABLE_MIGRATIONS.dir).filter((file) => /^\d{4}_.*\.sql$/.test(file) && file >= '0003').sort();
       expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual([
         'read_tables/0002_denormalised_parties_no_foreign_keys.sql',
+        ...later.map((file) => `read_tables/${file}`),
       ]);
       expect(await invariantViolations(db)).toEqual([]);
       const { rows } = await db.query<{ uuid: string; n: string }>(
