@@ -1,4 +1,5 @@
 import { PGliteDatabase } from '../adapters/pglite/database';
+import { DirectoryInUseError } from '../adapters/pglite/directory-lock';
 import { PgDatabase } from '../adapters/postgres/database';
 import { Database } from '../ports/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
@@ -22,18 +23,43 @@ async function connect(options: InteractionsModuleOptions): Promise<Database> {
     : PGliteDatabase.open({ dataDir: dataDir ?? DEFAULT_PGLITE_DATA_DIR, schema });
 }
 
+/** Where the data is, for people and error messages: host, port and database, never a password. */
+export function describeDatabaseTarget(database: InteractionsModuleOptions['database']): string {
+  if ('connectionString' in database) {
+    try {
+      const url = new URL(database.connectionString);
+      return `PostgreSQL ${url.host}${url.pathname}`;
+    } catch {
+      return 'PostgreSQL'; // a connection string that is not a URL (key=value form)
+    }
+  }
+  if (database.pglite.instance) return 'PGlite (an instance of the host)';
+  return `PGlite in ${database.pglite.dataDir ?? DEFAULT_PGLITE_DATA_DIR}`;
+}
+
+/** A failure's own words; a refused connection to every address of a host is an AggregateError without any. */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.message) return error.message;
+  if (error instanceof AggregateError) return error.errors.map(reasonOf).join('; ');
+  return String((error as { code?: unknown }).code ?? error.name);
+}
+
 /**
  * Opens the database of the read tables (and of the event log, with the PostgreSQL event store) and
- * migrates it unless told not to.
+ * migrates it unless told not to. On any failure nothing stays open, and the error names the target.
  */
 export async function openDatabase(options: InteractionsModuleOptions): Promise<Database> {
-  const db = await connect(options);
-  if (options.migrate === false) return db;
+  let db: Database | undefined;
   try {
-    await migrateDatabase(db, options);
+    db = await connect(options);
+    if (options.migrate !== false) await migrateDatabase(db, options);
+    return db;
   } catch (error) {
-    await db.close();
-    throw error;
+    await db?.close().catch(() => undefined);
+    if (error instanceof DirectoryInUseError) throw error; // names the directory and its holder already
+    throw new Error(`InteractionsModule: could not open ${describeDatabaseTarget(options.database)}: ${reasonOf(error)}`, {
+      cause: error,
+    });
   }
-  return db;
 }

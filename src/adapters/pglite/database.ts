@@ -2,6 +2,7 @@ import { PGlite, Transaction } from '@electric-sql/pglite';
 import { QueryResultRow } from 'pg';
 import { Database, Queryable } from '../../ports/database';
 import { assertSchemaName } from '../postgres/database';
+import { DirectoryLock, lockDirectory } from './directory-lock';
 
 /**
  * The embedded PostgreSQL (PGlite, in-process WASM) behind the same `Database` seam as a server: the
@@ -32,6 +33,13 @@ async function run<R>(runner: Runner, text: string, params?: unknown[]): Promise
   return { rows: result.rows };
 }
 
+/** The folder PGlite keeps `dataDir` in, as PGlite reads it; null when nothing is on disk. */
+function folderOf(dataDir: string): string | null {
+  if (dataDir === '' || dataDir.startsWith('memory://')) return null;
+  if (/^[a-z0-9-]+:\/\//.test(dataDir) && !dataDir.startsWith('file://')) return null; // idb://, opfs-ahp://: browsers
+  return dataDir.startsWith('file://') ? dataDir.slice('file://'.length) : dataDir;
+}
+
 export class PGliteDatabase implements Database {
   readonly schema: string;
 
@@ -39,14 +47,32 @@ export class PGliteDatabase implements Database {
     private readonly pglite: PGlite,
     schema: string,
     private readonly owned: boolean,
+    private readonly lock: DirectoryLock | null = null,
   ) {
     this.schema = assertSchemaName(schema);
     if (!sessions.has(pglite)) sessions.set(pglite, { queue: Promise.resolve(), schema: null });
   }
 
-  /** Opens (and on close, closes) PGlite on `dataDir`: a folder, or 'memory://' for nothing on disk. */
+  /**
+   * Opens (and on close, closes) PGlite on `dataDir`: a folder, or 'memory://' for nothing on disk.
+   * A folder is locked for this process until close: a second opener, here or in another process,
+   * fails at once with DirectoryInUseError (two PGlites on one folder corrupt it).
+   */
   static async open(options: { dataDir: string; schema: string }): Promise<PGliteDatabase> {
-    return new PGliteDatabase(await PGlite.create(options.dataDir), options.schema, true);
+    assertSchemaName(options.schema);
+    const folder = folderOf(options.dataDir);
+    const lock = folder === null ? null : lockDirectory(folder);
+    try {
+      return new PGliteDatabase(await PGlite.create(options.dataDir), options.schema, true, lock);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
+  }
+
+  /** The PGlite instance underneath, for another schema's database on it (`PGliteDatabase.on`). */
+  get instance(): PGlite {
+    return this.pglite;
   }
 
   /** Uses an instance the caller owns and closes. */
@@ -67,7 +93,12 @@ export class PGliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.pglite.close();
+    if (!this.owned) return;
+    try {
+      if (!this.pglite.closed) await this.pglite.close();
+    } finally {
+      this.lock?.release();
+    }
   }
 
   /** Runs `work` alone on the session, with the search_path on this database's schema. */

@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * One process at a time on a PGlite data directory: PGlite has no postmaster to refuse a second
+ * opener, and two of them on one directory corrupt it silently. The lock is a file in the directory
+ * holding the owner's pid; a lock whose pid no longer runs is stale and is taken over.
+ */
+export const LOCK_FILE = 'crm-interactions.lock';
+
+/** Another process (or this one) has the directory open. */
+export class DirectoryInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number,
+    inThisProcess: boolean,
+  ) {
+    super(
+      inThisProcess
+        ? `PGlite data directory ${dataDir} is already open in this process (pid ${holderPid}); close it first`
+        : `PGlite data directory ${dataDir} is in use by process ${holderPid}; stop it first ` +
+            `(if no such process uses it, delete ${join(dataDir, LOCK_FILE)})`,
+    );
+    this.name = 'DirectoryInUseError';
+  }
+}
+
+interface Holder {
+  pid: number;
+  token: string;
+}
+
+export interface DirectoryLock {
+  readonly dataDir: string;
+  release(): void;
+}
+
+/** Directories this process holds, by real path: a second open in the same process fails too. */
+const held = new Map<string, string>();
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, but someone else's
+  }
+}
+
+function readHolder(path: string): { text: string; holder: Holder | null } | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<Holder>;
+    return Number.isInteger(parsed.pid) && typeof parsed.token === 'string'
+      ? { text, holder: parsed as Holder }
+      : { text, holder: null };
+  } catch {
+    return { text, holder: null }; // a lock file is written whole (link below), so garbage is not a live lock
+  }
+}
+
+/** Stale: its process is gone, or it names this process without this process holding it (pid reused). */
+function isStale(holder: Holder | null, dir: string): boolean {
+  if (!holder) return true;
+  if (holder.pid === process.pid) return held.get(dir) !== holder.token;
+  return !isRunning(holder.pid);
+}
+
+/** A file created whole at `path`, or false if `path` exists: link() is atomic and never replaces. */
+function createExclusive(path: string, content: string): boolean {
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(draft, content, { flag: 'wx' });
+  try {
+    linkSync(draft, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    unlinkSync(draft);
+  }
+}
+
+/** A short synchronous wait while another process finishes its take-over (a few file calls). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Removes the stale lock `seen` unless someone else did first. Removal needs a guard: without it a
+ * slow taker could delete the fresh lock another taker just created in its place. The guard is held
+ * for a few synchronous file calls only, so one older than 10 s belongs to a process that died there.
+ */
+function removeStale(path: string, seen: string): void {
+  const guard = `${path}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(guard, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > TAKEOVER_STALE_MS) unlinkSync(guard);
+    } catch {
+      // gone meanwhile
+    }
+    return; // the caller tries again
+  }
+  try {
+    if (readHolder(path)?.text === seen) unlinkSync(path);
+  } finally {
+    closeSync(fd);
+    unlinkSync(guard);
+  }
+}
+
+/** Locks `dataDir` (created if missing) for this process, or throws DirectoryInUseError at once. */
+export function lockDirectory(dataDir: string): DirectoryLock {
+  mkdirSync(dataDir, { recursive: true });
+  const dir = realpathSync(resolve(dataDir));
+  const path = join(dir, LOCK_FILE);
+  const holder: Holder = { pid: process.pid, token: randomBytes(8).toString('hex') };
+  const content = JSON.stringify({ ...holder, hostname: hostname(), since: new Date().toISOString() });
+  const deadline = Date.now() + 2_000;
+  for (;;) {
+    if (held.has(dir)) throw new DirectoryInUseError(dir, process.pid, true);
+    if (createExclusive(path, content)) break;
+    const current = readHolder(path);
+    if (current && !isStale(current.holder, dir)) {
+      throw new DirectoryInUseError(dir, current.holder!.pid, current.holder!.pid === process.pid);
+    }
+    if (current) removeStale(path, current.text);
+    if (Date.now() > deadline) throw new Error(`could not take over the stale lock ${path}`);
+    pause(5);
+  }
+  held.set(dir, holder.token);
+  let released = false;
+  return {
+    dataDir: dir,
+    release() {
+      if (released) return;
+      released = true;
+      held.delete(dir);
+      if (readHolder(path)?.holder?.token === holder.token) unlinkSync(path);
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { PGliteDatabase } from '../../src/adapters/pglite/database';
+import { DirectoryInUseError, LOCK_FILE, lockDirectory } from '../../src/adapters/pglite/directory-lock';
+import { failedHost, HostProcess, spawnHost } from '../demo/host-process';
+
+const BIN = resolve(__dirname, '../../bin/crm-interactions.js');
+const run = promisify(execFile);
+
+async function cli(dataDir: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '', DEBUG: '' },
+    });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failed = error as { stdout: string; stderr: string; code: number };
+    return { stdout: failed.stdout, stderr: failed.stderr, code: failed.code };
+  }
+}
+
+/** The pid of a process that has ended: nothing runs under it (barring reuse within milliseconds). */
+function deadPid(): number {
+  const pid = spawnSync(process.execPath, ['-e', '0']).pid!;
+  expect(() => process.kill(pid, 0)).toThrow();
+  return pid;
+}
+
+const stat = (stdout: string, name: string) => new RegExp(`^${name}\\s+(\\S+)`, 'm').exec(stdout)?.[1];
+
+describe('PGlite directory lock', () => {
+  const root = mkdtempSync(join(tmpdir(), 'crm-interactions-lock-'));
+  let host: HostProcess | undefined;
+  afterAll(() => {
+    host?.child.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a second opener in this process fails at once naming the directory and this pid; close releases', async () => {
+    const dataDir = join(root, 'same-process');
+    const first = await PGliteDatabase.open({ dataDir, schema: 'crm_interactions' });
+    try {
+      const second = PGliteDatabase.open({ dataDir, schema: 'other' });
+      await expect(second).rejects.toThrow(DirectoryInUseError);
+      await expect(second).rejects.toThrow(`${dataDir} is already open in this process (pid ${process.pid})`);
+      expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    } finally {
+      await first.close();
+    }
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+    const again = await PGliteDatabase.open({ dataDir, schema: 'crm_interactions' });
+    await again.close();
+  }, 60_000);
+
+  it("needs no lock for 'memory://'", async () => {
+    const a = await PGliteDatabase.open({ dataDir: 'memory://', schema: 'a' });
+    const b = await PGliteDatabase.open({ dataDir: 'memory://', schema: 'b' });
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it('takes over the stale lock of a process that is gone, also one naming this pid that this process does not hold', () => {
+    const dataDir = join(root, 'stale');
+    lockDirectory(dataDir).release();
+    for (const pid of [deadPid(), process.pid]) {
+      writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid, token: 'gone' }));
+      const lock = lockDirectory(dataDir);
+      expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+      lock.release();
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+    }
+    writeFileSync(join(dataDir, LOCK_FILE), 'half-written garbage');
+    lockDirectory(dataDir).release();
+  });
+
+  it('the CLI takes over a stale lock left by a killed process', async () => {
+    const dataDir = join(root, 'stale-cli');
+    expect((await cli(dataDir, 'migrate')).code).toBe(0);
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: deadPid(), token: 'killed' }));
+    const stats = await cli(dataDir, 'stats');
+    expect(stats.stderr).toBe('');
+    expect(stats.code).toBe(0);
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+  }, 60_000);
+
+  it('two processes on one directory: the second (a CLI, another host) fails at once with the holder, the data stays intact', async () => {
+    const dataDir = join(root, 'two-processes');
+    host = await spawnHost({ PGLITE_DATA_DIR: dataDir }).started;
+    const hostPid = host.child.pid!;
+    const contacts = (await (await fetch(`${host.base}/contacts`)).json()) as { uuid: string }[];
+    const post = async (subject: string) => {
+      const response = await fetch(`${host!.base}/interactions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ contactUuid: contacts[0]!.uuid, subject }),
+      });
+      expect(response.status).toBe(201);
+      return (await response.json()) as { uuid: string; insertedAt: string };
+    };
+    const created = await post('before the intruders');
+
+    const message = `PGlite data directory ${dataDir} is in use by process ${hostPid}`;
+    for (const command of [['stats'], ['rebuild'], ['migrate']]) {
+      const started = Date.now();
+      const intruder = await cli(dataDir, ...command);
+      expect(intruder.code).toBe(1);
+      expect(intruder.stderr).toContain(message);
+      expect(intruder.stderr.trim().split('\n')).toHaveLength(1); // one line, no stack
+      expect(Date.now() - started).toBeLessThan(15_000); // at once: not after waiting for the lock
+    }
+    const secondHost = await failedHost({ PGLITE_DATA_DIR: dataDir });
+    expect(secondHost.code).not.toBe(0);
+    expect(secondHost.output).toContain(message);
+    await expect(PGliteDatabase.open({ dataDir, schema: 'crm_interactions' })).rejects.toThrow(message);
+
+    // The host goes on writing, undisturbed.
+    await post('after the intruders');
+    host.child.kill('SIGTERM');
+    expect((await host.exited).signal).toBe('SIGTERM');
+    host = undefined;
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+
+    // Intact: the log, the read tables and as-of agree (3 samples + 2 interactions, 2 events each).
+    const stats = await cli(dataDir, 'stats');
+    expect(stats.code).toBe(0);
+    expect(stat(stats.stdout, 'events')).toBe('10');
+    expect(stat(stats.stdout, 'streams')).toBe('5');
+    expect(stat(stats.stdout, 'interactions')).toBe('5');
+    const head = stat(stats.stdout, 'head');
+    const asOf = await cli(dataDir, 'as-of', created.uuid, new Date(Date.now() + 1000).toISOString());
+    expect(asOf.code).toBe(0);
+    expect(JSON.parse(asOf.stdout)).toMatchObject({ uuid: created.uuid, subject: 'before the intruders' });
+    const rebuilt = await cli(dataDir, 'rebuild');
+    expect(rebuilt.stdout).toMatch(/from 10 events/);
+    expect(rebuilt.stdout).toContain(`checkpoint ${head}`); // the rebuild replayed up to the head stats saw
+  }, 180_000);
+});
