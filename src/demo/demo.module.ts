@@ -1,11 +1,10 @@
-import { PGlite } from '@electric-sql/pglite';
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { PGliteDatabase } from '../adapters/pglite/database';
 import { PgDatabase } from '../adapters/postgres/database';
 import { InteractionsModule } from '../nest/interactions.module';
-import { InteractionsModuleOptions } from '../nest/options';
+import { DEFAULT_PGLITE_DATA_DIR, InteractionsModuleOptions } from '../nest/options';
 import { Database } from '../ports/database';
 import { DemoContacts } from './contacts';
 import { ContactsController } from './contacts.controller';
@@ -31,14 +30,27 @@ async function openDemoDatabase(database: InteractionsModuleOptions['database'],
     const db = new PgDatabase({ connectionString: database.connectionString, schema, max: 3 });
     return { db, moduleDatabase: database, close: () => db.close() };
   }
-  const pglite = database.pglite.instance ?? (await PGlite.create(database.pglite.dataDir ?? './.data'));
-  return {
-    db: PGliteDatabase.on(pglite, schema),
-    moduleDatabase: { pglite: { instance: pglite } },
-    close: async () => {
-      if (!database.pglite.instance) await pglite.close();
-    },
-  };
+  const { instance } = database.pglite;
+  if (instance) return { db: PGliteDatabase.on(instance, schema), moduleDatabase: database, close: async () => undefined };
+  // Opened (and locked against other processes) here, and shared with the module.
+  const opened = await PGliteDatabase.open({ dataDir: database.pglite.dataDir ?? DEFAULT_PGLITE_DATA_DIR, schema });
+  return { db: opened, moduleDatabase: { pglite: { instance: opened.instance } }, close: () => opened.close() };
+}
+
+/**
+ * What the demo opened while starting. Nest closes nothing of a start that fails (no app is returned to
+ * close), so createDemoApp closes these then.
+ */
+export class OpenedDuringStart {
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  add(close: () => Promise<void>): void {
+    this.closers.push(close);
+  }
+
+  async closeAll(): Promise<void> {
+    for (const close of this.closers.splice(0).reverse()) await close().catch(() => undefined);
+  }
 }
 
 /** Closes the demo's database after the module has closed its own resources. */
@@ -63,8 +75,15 @@ export interface DemoOptions {
 /** The demo host: imports InteractionsModule exactly as a host application would. */
 @Module({})
 export class DemoModule {
-  static forRoot(options: DemoOptions): DynamicModule {
-    const demoDatabase = { provide: DEMO_DATABASE, useFactory: () => openDemoDatabase(options.module.database, options.contactsSchema ?? DEMO_SCHEMA) };
+  static forRoot(options: DemoOptions, opened = new OpenedDuringStart()): DynamicModule {
+    const demoDatabase = {
+      provide: DEMO_DATABASE,
+      useFactory: async () => {
+        const demo = await openDemoDatabase(options.module.database, options.contactsSchema ?? DEMO_SCHEMA);
+        opened.add(() => demo.close());
+        return demo;
+      },
+    };
     const contacts = {
       provide: DemoContacts,
       inject: [DEMO_DATABASE],

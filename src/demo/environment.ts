@@ -1,3 +1,4 @@
+import { describeDatabaseTarget } from '../nest/database.provider';
 import { InteractionsModuleOptions } from '../nest/options';
 
 /**
@@ -19,13 +20,5 @@ export function moduleOptionsFromEnvironment(
 
 /** Where the data is, for people: never prints a password. */
 export function describeDatabase(options: Pick<InteractionsModuleOptions, 'database'>): string {
-  if ('connectionString' in options.database) {
-    try {
-      const url = new URL(options.database.connectionString);
-      return `PostgreSQL ${url.host}${url.pathname}`;
-    } catch {
-      return 'PostgreSQL'; // a connection string that is not a URL (key=value form)
-    }
-  }
-  return `PGlite in ${options.database.pglite.dataDir}`;
+  return describeDatabaseTarget(options.database);
 }

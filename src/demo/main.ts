@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { DemoModule, DemoOptions } from './demo.module';
+import { DemoModule, DemoOptions, OpenedDuringStart } from './demo.module';
 import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
 import { HttpErrorsFilter } from './http-errors.filter';
 
@@ -13,10 +13,19 @@ export const BODY_LIMIT = '256kb';
 
 /** Builds the demo host (not yet listening): what `npm start` runs and the HTTP tests boot. */
 export async function createDemoApp(options: DemoOptions): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(DemoModule.forRoot(options), {
-    bufferLogs: true,
-    bodyParser: false,
-  });
+  const opened = new OpenedDuringStart();
+  let app: NestExpressApplication;
+  try {
+    // abortOnError: false, so that a failed start rejects here (and is cleaned up) instead of exiting.
+    app = await NestFactory.create<NestExpressApplication>(DemoModule.forRoot(options, opened), {
+      bufferLogs: true,
+      bodyParser: false,
+      abortOnError: false,
+    });
+  } catch (error) {
+    await opened.closeAll();
+    throw error;
+  }
   app.useLogger(app.get(Logger));
   // Not strict: a JSON null, array or scalar body reaches the routes, which answer 422 (not a parser 400).
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
@@ -38,7 +47,13 @@ async function start(): Promise<void> {
   const started = Date.now();
   const module = moduleOptionsFromEnvironment();
   const app = await createDemoApp({ module, logLevel: process.env.LOG_LEVEL });
-  await app.listen(Number(process.env.PORT ?? 3000));
+  try {
+    // HOST: one interface only (tests use 127.0.0.1); default every interface.
+    await (process.env.HOST ? app.listen(Number(process.env.PORT ?? 3000), process.env.HOST) : app.listen(Number(process.env.PORT ?? 3000)));
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   const { port } = app.getHttpServer().address() as AddressInfo;
   app.get(Logger).log(
     `crm-interactions demo on http://localhost:${port} (API docs at /docs) over ${describeDatabase(module)}, ` +
@@ -48,7 +63,9 @@ async function start(): Promise<void> {
 
 if (require.main === module) {
   start().catch((error: unknown) => {
-    console.error(error);
+    // One line for people; the stack only when asked for.
+    console.error(`crm-interactions demo: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env.DEBUG) console.error(error);
     process.exit(1);
   });
 }

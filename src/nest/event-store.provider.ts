@@ -5,41 +5,73 @@ import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
 import { EventStore } from '../ports/event-store';
 import { projectEvents } from '../../projections/interactions.projection';
+import { openDatabase } from './database.provider';
 import { InteractionsModuleOptions } from './options';
 import { AsyncProjection, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, SubscriptionReadYourWrites } from './read-your-writes';
 
-export function createEventStore(options: InteractionsModuleOptions, db: Database): EventStore {
+type EventStoreOption = NonNullable<InteractionsModuleOptions['eventStore']>;
+
+/** The event store option, checked before anything is opened. */
+export function checkEventStoreOption(options: InteractionsModuleOptions): EventStoreOption {
   const eventStore = options.eventStore ?? { kind: 'postgres' };
   switch (eventStore.kind) {
     case 'postgres':
-      // The read tables change in the append's own transaction: queries see every write at once.
-      return new PostgresEventStore(db, projectEvents);
+      return eventStore;
     case 'eventstoredb':
       if (!eventStore.connectionString) {
         throw new Error("InteractionsModule: eventStore.connectionString is required for kind 'eventstoredb'");
       }
-      // The read tables follow through a subscription (startAsyncProjection).
-      return EventStoreDbEventStore.connect(eventStore.connectionString);
+      return eventStore;
     default:
       throw new Error(`InteractionsModule: unknown eventStore.kind '${(eventStore as { kind: string }).kind}'`);
   }
 }
 
+/** What the module opens at start, and closes when the application closes. */
+export interface ModuleResources {
+  db: Database;
+  store: EventStore;
+}
+
 /**
- * Starts the projection that follows an event store whose appends do not update the read tables
- * themselves; null for the PostgreSQL event store (it projects inline).
+ * Opens the database (migrated) and the event store, or nothing: options are checked first, and a
+ * failure after something was opened closes it again, so a failed start leaves no pool, PGlite lock
+ * or client behind.
  */
-export function startAsyncProjection(
-  options: InteractionsModuleOptions,
-  db: Database,
-  store: EventStore,
-): AsyncProjection | null {
+export async function openResources(options: InteractionsModuleOptions): Promise<ModuleResources> {
+  const eventStore = checkEventStoreOption(options);
+  // Parsing the connection string is all connect() does at once: a malformed one fails here.
+  const esdb = eventStore.kind === 'eventstoredb' ? EventStoreDbEventStore.connect(eventStore.connectionString) : null;
+  try {
+    const db = await openDatabase(options);
+    // With PostgreSQL the read tables change in the append's own transaction: queries see every write at once.
+    return { db, store: esdb ?? new PostgresEventStore(db, projectEvents) };
+  } catch (error) {
+    await esdb?.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The projector that follows an event store whose appends do not update the read tables themselves,
+ * not yet started (the module starts it once the application is up); null for the PostgreSQL event
+ * store (it projects inline).
+ */
+export function createSubscriptionProjector(db: Database, store: EventStore): SubscriptionProjector | null {
   if (!(store instanceof EventStoreDbEventStore)) return null;
   const logger = new Logger('InteractionsModule');
-  const projector = new SubscriptionProjector(db, store, {
+  return new SubscriptionProjector(db, store, {
     onError: (error) =>
       logger.warn(`EventStoreDB subscription failed, resubscribing: ${error instanceof Error ? error.message : String(error)}`),
-  }).start();
+  });
+}
+
+/** The write side's read-your-writes wait over the subscription projector; null without one. */
+export function createAsyncProjection(
+  options: InteractionsModuleOptions,
+  projector: SubscriptionProjector | null,
+): AsyncProjection | null {
+  if (!projector) return null;
   const readYourWrites = options.readYourWrites ?? {};
   const timeoutMs = readYourWrites === false ? null : (readYourWrites.timeoutMs ?? DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS);
   return new SubscriptionReadYourWrites(projector, timeoutMs);

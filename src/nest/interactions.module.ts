@@ -1,11 +1,18 @@
-import { DynamicModule, Inject, Injectable, Module, OnModuleDestroy, Optional, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+  Provider,
+} from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { CONTACT_DIRECTORY, ContactDirectory, STAFF_DIRECTORY, StaffDirectory } from '../ports/directories';
-import { Database } from '../ports/database';
-import { EventStore } from '../ports/event-store';
+import { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { COMMAND_HANDLERS } from './command-handlers';
-import { openDatabase } from './database.provider';
-import { createEventStore, startAsyncProjection } from './event-store.provider';
+import { createAsyncProjection, createSubscriptionProjector, ModuleResources, openResources } from './event-store.provider';
 import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
 import { InteractionsMaintenance } from './interactions.maintenance';
@@ -15,8 +22,12 @@ import {
   InteractionsModuleOptions,
 } from './options';
 import { QUERY_HANDLERS } from './query-handlers';
-import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
+import { ASYNC_PROJECTION } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
+
+/** Internal: the database and event store, opened together (see openResources). */
+const RESOURCES = Symbol('crm-interactions:RESOURCES');
+const SUBSCRIPTION_PROJECTOR = Symbol('crm-interactions:SUBSCRIPTION_PROJECTOR');
 
 function resolveDirectories(
   options: InteractionsModuleOptions,
@@ -32,20 +43,27 @@ function resolveDirectories(
   return { contacts: contactDirectory, staff: options.staffDirectory ?? staff ?? null };
 }
 
-/** Closes what the module opened when the application closes. */
+/**
+ * Starts the subscription projector once the application is up (never during provider creation: a
+ * start-up that fails later must not leave it running), and closes what the module opened when the
+ * application closes.
+ */
 @Injectable()
-class InteractionsResources implements OnModuleDestroy {
+class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
-    @Inject(DATABASE) private readonly db: Database,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
+    @Inject(RESOURCES) private readonly resources: ModuleResources,
+    @Optional() @Inject(SUBSCRIPTION_PROJECTOR) private readonly projector: SubscriptionProjector | null = null,
   ) {}
+
+  onApplicationBootstrap(): void {
+    this.projector?.start();
+  }
 
   async onModuleDestroy(): Promise<void> {
     // The subscription first (it finishes its batch), then the client, then the pool.
-    await this.projection?.stop();
-    await this.store.close();
-    await this.db.close();
+    await this.projector?.stop();
+    await this.resources.store.close();
+    await this.resources.db.close();
   }
 }
 
@@ -68,13 +86,6 @@ export class InteractionsModule {
       imports: [CqrsModule.forRoot(), ...imports],
       providers: [
         optionsProvider,
-        { provide: DATABASE, useFactory: openDatabase, inject: [INTERACTIONS_OPTIONS] },
-        { provide: EVENT_STORE, useFactory: createEventStore, inject: [INTERACTIONS_OPTIONS, DATABASE] },
-        {
-          provide: ASYNC_PROJECTION,
-          useFactory: startAsyncProjection,
-          inject: [INTERACTIONS_OPTIONS, DATABASE, EVENT_STORE],
-        },
         {
           provide: DIRECTORIES,
           useFactory: resolveDirectories,
@@ -84,6 +95,20 @@ export class InteractionsModule {
             { token: STAFF_DIRECTORY, optional: true },
           ],
         },
+        // Depends on DIRECTORIES only so that a missing directory fails the start before anything is opened.
+        {
+          provide: RESOURCES,
+          useFactory: (options: InteractionsModuleOptions) => openResources(options),
+          inject: [INTERACTIONS_OPTIONS, DIRECTORIES],
+        },
+        { provide: DATABASE, useFactory: (resources: ModuleResources) => resources.db, inject: [RESOURCES] },
+        { provide: EVENT_STORE, useFactory: (resources: ModuleResources) => resources.store, inject: [RESOURCES] },
+        {
+          provide: SUBSCRIPTION_PROJECTOR,
+          useFactory: (resources: ModuleResources) => createSubscriptionProjector(resources.db, resources.store),
+          inject: [RESOURCES],
+        },
+        { provide: ASYNC_PROJECTION, useFactory: createAsyncProjection, inject: [INTERACTIONS_OPTIONS, SUBSCRIPTION_PROJECTOR] },
         InteractionsResources,
         InteractionWriter,
         ...COMMAND_HANDLERS,
