@@ -2,7 +2,8 @@
 export { InteractionsModule } from './nest/interactions.module';
 export { InteractionsService } from './nest/interactions.service';
 export { InteractionsMaintenance } from './nest/interactions.maintenance';
-export type { InteractionStats, InteractionsHealth } from './nest/interactions.maintenance';
+export type { InteractionStats, InteractionsHealth, ParkedEvent } from './nest/interactions.maintenance';
+export type { RetrySummary } from '../projections/catch-up';
 export type { InteractionsModuleOptions, InteractionsModuleAsyncOptions } from './nest/options';
 export {
   CreateInteractionCommand,
@@ -53,9 +54,13 @@ export {
   InteractionDeletedSchema,
   EVENT_SCHEMAS,
   parseEvent,
+  registerUpcaster,
+  unregisterUpcaster,
+  CURRENT_SCHEMA_VERSION,
+  InvalidEventError,
   streamNameOf,
 } from './domain/events';
-export type { InteractionEvent, InteractionEventType } from './domain/events';
+export type { InteractionEvent, InteractionEventType, EventUpcaster } from './domain/events';
 export { CONTACT_DIRECTORY, STAFF_DIRECTORY } from './ports/directories';
 export type { ContactDirectory, StaffDirectory } from './ports/directories';
 export type { RecordedEvent, EventMetadata, Position } from './ports/event-store';

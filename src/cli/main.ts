@@ -121,6 +121,32 @@ async function main(argv: readonly string[]): Promise<void> {
       }),
     );
 
+  program
+    .command('parked [retry]')
+    .description('events the projection could not apply; `parked retry` applies what now applies')
+    .action((retry: string | undefined) => {
+      if (retry !== undefined && retry !== 'retry') throw new UserError(`unknown parked command: ${retry} (try: parked retry)`);
+      return withModule(async (app) => {
+        const maintenance = app.get(InteractionsMaintenance);
+        if (retry) {
+          const { applied, stillParked } = await maintenance.retryParked();
+          out(`applied ${applied}, still parked ${stillParked}`);
+          return;
+        }
+        const parked = await maintenance.parkedEvents();
+        if (parked.length === 0) return out('no parked events');
+        const rows = parked.map((p) => ({
+          stream: p.streamName,
+          revision: p.revision,
+          position: positionText(p.position),
+          type: p.type,
+          'parked at': p.parkedAt.toISOString(),
+          error: p.error.replace(/\s+/g, ' '),
+        }));
+        out(formatTable(rows, ['stream', 'revision', 'position', 'type', 'parked at', 'error']));
+      });
+    });
+
   await program.parseAsync([...argv], { from: 'user' });
 }
 

@@ -1,48 +1,60 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { InteractionsMaintenance } from '../nest/interactions.maintenance';
+import { InteractionsHealth, InteractionsMaintenance } from '../nest/interactions.maintenance';
+
+type IndicatorStatus = 'up' | 'degraded' | 'down';
+type Indicator = { status: IndicatorStatus } & Record<string, unknown>;
+
+/** The part of Express's response the controller uses. */
+interface StatusResponse {
+  status(code: number): unknown;
+}
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
-  constructor(
-    private readonly health: HealthCheckService,
-    private readonly indicators: HealthIndicatorService,
-    private readonly maintenance: InteractionsMaintenance,
-  ) {}
+  constructor(private readonly maintenance: InteractionsMaintenance) {}
 
-  /** 200 when the database, the event store and the projection are well, else 503 with the details. */
+  /**
+   * 200 for `ok` and `degraded` (parked events, a lagging projection: the module still answers), 503 for
+   * `down` (the database or the event store cannot be reached), with the details either way, in the
+   * shape of @nestjs/terminus (`info` for what is up, `error` for what is not, `details` for all).
+   */
   @Get()
-  @HealthCheck()
-  check() {
-    const report = this.maintenance.health();
-    return this.health.check([
-      async () => {
-        const { database } = await report;
-        const indicator = this.indicators.check('database');
-        return database.up ? indicator.up() : indicator.down({ error: database.error });
-      },
-      async () => {
-        const { eventStore } = await report;
-        const indicator = this.indicators.check('eventStore');
-        return eventStore.up ? indicator.up({ kind: eventStore.kind }) : indicator.down({ kind: eventStore.kind, error: eventStore.error });
-      },
-      async () => {
-        const { projection } = await report;
-        const stats = await this.maintenance.stats().catch(() => null);
-        const lag = stats && stats.projection === 'subscription' ? describeLag(stats.head, stats.checkpoint) : 'none (inline)';
-        const indicator = this.indicators.check('projection');
-        return projection.caughtUp
-          ? indicator.up({ mode: projection.mode, lag })
-          : indicator.down({ mode: projection.mode, lag, error: projection.lastError ?? 'catching up' });
-      },
-    ]);
+  async check(@Res({ passthrough: true }) response: StatusResponse) {
+    const health = await this.maintenance.health();
+    if (health.status === 'down') response.status(503);
+    const details = indicators(health);
+    const pick = (wanted: (status: IndicatorStatus) => boolean) =>
+      Object.fromEntries(Object.entries(details).filter(([, indicator]) => wanted(indicator.status)));
+    return { status: health.status, info: pick((s) => s === 'up'), error: pick((s) => s !== 'up'), details };
   }
 }
 
-function describeLag(head: { commit: bigint; prepare: bigint }, checkpoint: { commit: bigint; prepare: bigint }): string {
-  return head.commit === checkpoint.commit && head.prepare === checkpoint.prepare
+function indicators(health: InteractionsHealth): Record<'database' | 'eventStore' | 'projection', Indicator> {
+  const { database, eventStore, projection } = health;
+  const healthy = projection.caughtUp && projection.parked === 0;
+  return {
+    database: database.up ? { status: 'up' } : { status: 'down', error: database.error },
+    eventStore: eventStore.up
+      ? { status: 'up', kind: eventStore.kind }
+      : { status: 'down', kind: eventStore.kind, error: eventStore.error },
+    projection: {
+      status: healthy ? 'up' : 'degraded',
+      mode: projection.mode,
+      parked: projection.parked,
+      caughtUp: projection.caughtUp,
+      lag: describeLag(projection.lag),
+      ...(projection.lastError && { lastError: projection.lastError }),
+    },
+  };
+}
+
+function describeLag(lag: InteractionsHealth['projection']['lag']): string {
+  if (lag === undefined) return 'none (inline)';
+  if (lag === null) return 'unknown';
+  const { head, checkpoint } = lag;
+  return checkpoint.commit >= head.commit && (checkpoint.commit > head.commit || checkpoint.prepare >= head.prepare)
     ? 'caught up'
     : `checkpoint ${checkpoint.commit}/${checkpoint.prepare}, head ${head.commit}/${head.prepare}`;
 }

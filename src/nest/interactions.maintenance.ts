@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { registerUpcaster, unregisterUpcaster } from '../domain/events';
 import { Database } from '../ports/database';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
-import { EventStore, Position } from '../ports/event-store';
-import { readCheckpoint, rebuild, RebuildSummary } from '../../projections/catch-up';
+import { comparePositions, EventStore, Position } from '../ports/event-store';
+import { readCheckpoint, rebuild, RebuildSummary, retryParked, RetrySummary } from '../../projections/catch-up';
 import { READ_TABLES } from '../../projections/interactions.projection';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { migrateDatabase } from './database.provider';
@@ -21,11 +22,35 @@ export interface InteractionStats {
   projection: 'inline' | 'subscription';
 }
 
+/** An event the projection could not apply (CONTRACT.md "Poison events are parked"). */
+export interface ParkedEvent {
+  streamName: string;
+  revision: number;
+  position: Position;
+  type: string;
+  /** Why it was parked; "behind the parked event at revision n" for a stream's later events. */
+  error: string;
+  parkedAt: Date;
+}
+
 export interface InteractionsHealth {
+  /** `down`: the database or the event store cannot be reached; `degraded`: events are parked or the projection lags. */
+  status: 'ok' | 'degraded' | 'down';
   database: { up: boolean; error?: string };
   eventStore: { kind: 'postgres' | 'eventstoredb'; up: boolean; error?: string };
-  projection: { mode: 'inline' | 'subscription'; caughtUp: boolean; lastError?: string | null };
+  projection: {
+    mode: 'inline' | 'subscription';
+    caughtUp: boolean;
+    /** Events waiting in `parked_events`; null when the database cannot be asked. */
+    parked: number | null;
+    /** Where the read tables stand against the log's head (subscription only). */
+    lag?: { head: Position; checkpoint: Position } | null;
+    lastError?: string | null;
+  };
 }
+
+/** How long /health waits for the event store before calling it down. */
+const EVENT_STORE_PROBE_MS = 2000;
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -34,13 +59,20 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
  * the database, the event store and the projection are well.
  */
 @Injectable()
-export class InteractionsMaintenance {
+export class InteractionsMaintenance implements OnModuleDestroy {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(ASYNC_PROJECTION) private readonly asyncProjection: AsyncProjection | null,
     @Inject(INTERACTIONS_OPTIONS) private readonly options: InteractionsModuleOptions,
-  ) {}
+  ) {
+    // At construction: before the application is up, so before the write side or a subscription reads an event.
+    for (const upcaster of options.upcasters ?? []) registerUpcaster(upcaster);
+  }
+
+  onModuleDestroy(): void {
+    for (const upcaster of this.options.upcasters ?? []) unregisterUpcaster(upcaster);
+  }
 
   /** Applies pending migrations (also with `migrate: false`); returns the ids it applied. */
   migrate(): Promise<string[]> {
@@ -70,23 +102,90 @@ export class InteractionsMaintenance {
     };
   }
 
+  /** The parked events in log order. */
+  async parkedEvents(): Promise<ParkedEvent[]> {
+    const { rows } = await this.db.query<{
+      stream_name: string;
+      stream_revision: string;
+      commit_position: string;
+      prepare_position: string;
+      event_type: string;
+      error: string;
+      parked_at: Date;
+    }>(
+      `SELECT stream_name, stream_revision, commit_position, prepare_position, event_type, error, parked_at
+       FROM parked_events ORDER BY commit_position, prepare_position, stream_name, stream_revision`,
+      [],
+    );
+    return rows.map((row) => ({
+      streamName: row.stream_name,
+      revision: Number(row.stream_revision),
+      position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+      type: row.event_type,
+      error: row.error,
+      parkedAt: new Date(row.parked_at),
+    }));
+  }
+
+  /** Re-reads the parked events and applies what now applies, stream by stream in order (see `retryParked`). */
+  retryParked(): Promise<RetrySummary> {
+    return retryParked(this.db, this.store);
+  }
+
+  /**
+   * Cheap enough to poll: `SELECT 1`, the parked count (a small table), and with EventStoreDB one read of
+   * the head and the checkpoint row. A failing projection is reported as the projection's, never as the
+   * event store being down.
+   */
   async health(): Promise<InteractionsHealth> {
     const database = await this.db.query('SELECT 1', []).then(
       () => ({ up: true }),
       (error: unknown) => ({ up: false, error: errorText(error) }),
     );
+    const parked = database.up ? await this.parkedCount() : null;
     if (!this.asyncProjection) {
-      return {
-        database,
-        eventStore: { kind: 'postgres', ...database },
-        projection: { mode: 'inline', caughtUp: database.up },
-      };
+      const eventStore = { kind: 'postgres' as const, ...database };
+      const projection = { mode: 'inline' as const, caughtUp: database.up, parked };
+      return { status: statusOf(database.up, projection.caughtUp, parked), database, eventStore, projection };
     }
-    const status = this.asyncProjection.status();
+    const state = this.asyncProjection.status();
+    const head = await withTimeout(this.store.headPosition(), EVENT_STORE_PROBE_MS).then(
+      (position) => ({ up: true as const, position }),
+      (error: unknown) => ({ up: false as const, error: errorText(error) }),
+    );
+    const checkpoint = database.up ? await readCheckpoint(this.db).catch(() => null) : null;
+    const lag = head.up && checkpoint ? { head: head.position, checkpoint: laterOf(checkpoint, state.position) } : null;
+    const caughtUp = state.caughtUp || (lag !== null && comparePositions(lag.checkpoint, lag.head) >= 0);
+    const eventStore = head.up ? { kind: 'eventstoredb' as const, up: true } : { kind: 'eventstoredb' as const, up: false, error: head.error };
     return {
+      status: database.up && eventStore.up ? statusOf(true, caughtUp, parked) : 'down',
       database,
-      eventStore: { kind: 'eventstoredb', up: status.connected, ...(status.lastError && { error: status.lastError }) },
-      projection: { mode: 'subscription', caughtUp: status.caughtUp, lastError: status.lastError },
+      eventStore,
+      projection: { mode: 'subscription', caughtUp, parked, lag, lastError: state.lastError },
     };
   }
+
+  private async parkedCount(): Promise<number | null> {
+    return this.db.query<{ n: string }>('SELECT count(*) AS n FROM parked_events', []).then(
+      ({ rows }) => Number(rows[0]?.n ?? 0),
+      () => null,
+    );
+  }
+}
+
+function statusOf(up: boolean, caughtUp: boolean, parked: number | null): InteractionsHealth['status'] {
+  if (!up) return 'down';
+  return caughtUp && parked === 0 ? 'ok' : 'degraded';
+}
+
+function laterOf(a: Position, b: Position): Position {
+  return comparePositions(a, b) >= 0 ? a : b;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

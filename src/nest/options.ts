@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { FactoryProvider, ModuleMetadata } from '@nestjs/common';
+import { EventUpcaster } from '../domain/events';
 import { ContactDirectory, StaffDirectory } from '../ports/directories';
 
 /** CONTRACT.md "Module wiring". */
@@ -30,6 +31,11 @@ export interface InteractionsModuleOptions {
   staffDirectory?: StaffDirectory;
   /** Create/upgrade the tables on start; default true. */
   migrate?: boolean;
+  /**
+   * Links of the events' upcaster chains (schemaVersion n to n+1), registered when the module starts and
+   * removed when it closes. Process-wide, as `registerUpcaster`: every reader of the events upcasts alike.
+   */
+  upcasters?: EventUpcaster[];
 }
 
 export interface InteractionsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {

@@ -3,7 +3,7 @@ import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { isDeepStrictEqual } from 'node:util';
 import { Database } from '../ports/database';
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
-import { streamNameOf, truncateToSecond } from '../domain/events';
+import { parseEvent, streamNameOf, truncateToSecond } from '../domain/events';
 import { Interaction, InteractionAttrs } from '../domain/interaction';
 import {
   ATTR_NAMES,
@@ -120,7 +120,19 @@ export class InteractionHistoryHandler implements IQueryHandler<InteractionHisto
 
   async execute({ interactionUuid }: InteractionHistoryQuery): Promise<RecordedEvent[]> {
     const uuid = normaliseUuid(interactionUuid);
-    return uuid ? this.store.readStream(streamNameOf(uuid)) : [];
+    return uuid ? (await this.store.readStream(streamNameOf(uuid))).map(upcastRecorded) : [];
+  }
+}
+
+/**
+ * An event with its data upcast to the current schemaVersion; one the module cannot read is kept as
+ * stored, so an audit still sees what the stream holds.
+ */
+function upcastRecorded(event: RecordedEvent): RecordedEvent {
+  try {
+    return { ...event, data: parseEvent(event.type, event.data).data };
+  } catch {
+    return event;
   }
 }
 

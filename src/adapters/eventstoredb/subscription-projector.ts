@@ -6,13 +6,29 @@ import { EventStoreDbEventStore, ModuleSubscription, SubscriptionItem } from './
 export interface SubscriptionProjectorOptions {
   /** Most events applied in one PostgreSQL transaction; default 500. */
   batchSize?: number;
-  /** Wait before resubscribing after the server went away or a batch failed: doubles from `initialMs` to `maxMs`. */
+  /**
+   * Wait before resubscribing after the server went away or a batch failed: doubles from `initialMs` up
+   * to `maxMs` with each failure in a row, with jitter (see `backoffDelay`); back to `initialMs` only
+   * once a batch has been applied.
+   */
   retry?: { initialMs?: number; maxMs?: number };
+  /** The jitter's source of randomness, [0, 1); default Math.random (tests pin it). */
+  random?: () => number;
   /** How often at most a checkpoint that only passes other streams' events is written; default 5 s. */
   checkpointEveryMs?: number;
   name?: string;
-  /** Told about every failure before the retry (the module logs it). */
-  onError?: (error: unknown) => void;
+  /** Told about every failure before the retry (the module logs it), with the wait before that retry. */
+  onError?: (error: unknown, retry: { attempt: number; delayMs: number }) => void;
+}
+
+/**
+ * The wait before retry number `attempt` (1, 2, …): `initialMs` doubled per earlier attempt, capped at
+ * `maxMs`, of which a random half is taken off ("equal jitter"), so that many instances that lost the
+ * server together do not all come back in the same millisecond, and the wait still grows.
+ */
+export function backoffDelay(attempt: number, retry: { initialMs: number; maxMs: number }, random: () => number = Math.random): number {
+  const ceiling = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }
 
 export interface ProjectionStatus {
@@ -116,27 +132,32 @@ export class SubscriptionProjector {
   }
 
   private async run(): Promise<void> {
-    let delay = this.retry.initialMs;
+    // Failures since a batch was last applied: a subscription that connects, is confirmed and fails again
+    // (a batch that cannot be written, a server that drops every call) keeps backing off.
+    let attempt = 0;
     while (!this.stopping.signal.aborted) {
+      let failure: unknown = null;
       try {
-        await this.follow(() => (delay = this.retry.initialMs));
+        await this.follow(() => (attempt = 0));
       } catch (error) {
         if (this.stopping.signal.aborted) break;
+        failure = error;
         this.lastError = error instanceof Error ? error.message : String(error);
-        this.options.onError?.(error);
       } finally {
         this.connected = false;
         this.caughtUp = false;
       }
       if (this.stopping.signal.aborted) break;
+      attempt++;
+      const delayMs = backoffDelay(attempt, this.retry, this.options.random);
+      if (failure !== null) this.options.onError?.(failure, { attempt, delayMs });
       this.reconnects++;
-      await sleep(delay, this.stopping.signal);
-      delay = Math.min(delay * 2, this.retry.maxMs);
+      await sleep(delayMs, this.stopping.signal);
     }
   }
 
-  /** One subscription from the checkpoint until it ends or fails. */
-  private async follow(onProgress: () => void): Promise<void> {
+  /** One subscription from the checkpoint until it ends or fails; `onApplied` after each applied batch. */
+  private async follow(onApplied: () => void): Promise<void> {
     this.advance(await readCheckpoint(this.db, this.name));
     const subscription = this.store.subscribe(this.applied, { highWaterMark: 2 * this.batchSize });
     this.subscription = subscription;
@@ -146,8 +167,7 @@ export class SubscriptionProjector {
         const items = await subscription.take(this.batchSize);
         // Once stopping, what is still queued is left for the next start (it resumes at the checkpoint).
         if (items === null || this.stopping.signal.aborted) return;
-        await this.handle(items);
-        onProgress();
+        if ((await this.handle(items)) > 0) onApplied();
       }
     } finally {
       this.subscription = null;
@@ -155,28 +175,32 @@ export class SubscriptionProjector {
     }
   }
 
-  private async handle(items: SubscriptionItem[]): Promise<void> {
+  /** Returns how many events it applied (parked ones included: they are dealt with). */
+  private async handle(items: SubscriptionItem[]): Promise<number> {
     let batch: RecordedEvent[] = [];
+    let applied = 0;
     for (const item of items) {
       if (item.kind === 'event') {
         batch.push(item.event);
         continue;
       }
-      await this.apply(batch);
+      applied += await this.apply(batch);
       batch = [];
       if (item.kind === 'confirmed') this.connected = true;
       else if (item.kind === 'caught-up') this.caughtUp = true;
       else await this.passCheckpoint(item.position);
     }
-    await this.apply(batch);
+    return applied + (await this.apply(batch));
   }
 
-  private async apply(batch: RecordedEvent[]): Promise<void> {
+  private async apply(batch: RecordedEvent[]): Promise<number> {
     const last = batch[batch.length - 1];
-    if (!last) return;
-    await this.projector.applyBatch(batch);
+    if (!last) return 0;
+    // Poison events are parked by the projection, never thrown: only the database failing fails a batch.
+    const applied = await this.projector.applyBatch(batch);
     // Applied now, or skipped because the checkpoint was already past them (another process applied them).
     this.advance(last.position);
+    return applied;
   }
 
   /** Everything before a server checkpoint has been applied: remember it, and now and then store it. */
