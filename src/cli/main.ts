@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { INestApplicationContext } from '@nestjs/common';
+import { ConsoleLogger, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
@@ -17,10 +17,13 @@ async function withModule<T>(
   work: (app: INestApplicationContext) => Promise<T>,
   options: { migrate?: boolean } = {},
 ): Promise<T> {
+  // A failed start rejects here (abortOnError: false) and closes what it opened; Nest would log it with its
+  // stack first, so its logger is quiet until the module is up (run() prints the one line).
   const app = await NestFactory.createApplicationContext(
     InteractionsModule.forRoot({ ...moduleOptionsFromEnvironment(), contactDirectory: NO_CONTACTS, ...options }),
-    { logger: ['error', 'warn'] },
+    { logger: process.env.DEBUG ? ['error', 'warn'] : false, abortOnError: false },
   );
+  app.useLogger(new ConsoleLogger({ logLevels: ['error', 'warn'] }));
   try {
     return await work(app);
   } finally {
@@ -28,10 +31,24 @@ async function withModule<T>(
   }
 }
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
+/** Set when stdout's reader went away (`crm-interactions stats | head -1`): the rest is not wanted. */
+let stdoutClosed = false;
+const out = (text: string) => {
+  if (!stdoutClosed) process.stdout.write(`${text}\n`);
+};
 const positionText = (p: { commit: bigint; prepare: bigint }) => `${p.commit}/${p.prepare}`;
 
+/** A whole number ≥ 1, else a UserError: checked before anything is opened, so nothing changes. */
+function positiveInteger(option: string, text: string): number {
+  const value = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new UserError(`${option} must be a positive integer, got "${text}"`);
+  }
+  return value;
+}
+
 async function rebuildCommand(options: { batchSize?: string }): Promise<void> {
+  const batchSize = options.batchSize === undefined ? undefined : positiveInteger('--batch-size', options.batchSize);
   await withModule(async (app) => {
     const maintenance = app.get(InteractionsMaintenance);
     const total = (await maintenance.stats()).events ?? 0;
@@ -44,7 +61,7 @@ async function rebuildCommand(options: { batchSize?: string }): Promise<void> {
     });
     bar.start(total, 0, { rate: 0 });
     const summary = await maintenance.rebuild({
-      ...(options.batchSize !== undefined && { batchSize: Number(options.batchSize) }),
+      ...(batchSize !== undefined && { batchSize }),
       onProgress: (events) => bar.update(events, { rate: rate(events) }),
     });
     bar.stop();
@@ -153,10 +170,24 @@ async function main(argv: readonly string[]): Promise<void> {
 /** A failure the user can act on: printed without a stack trace. */
 class UserError extends Error {}
 
+/** One line on stderr, whatever failed; the stack only with DEBUG (never for a UserError). */
+function fail(error: unknown): void {
+  process.stderr.write(`crm-interactions: ${error instanceof Error ? error.message || error.name : String(error)}\n`);
+  if (!(error instanceof UserError) && process.env.DEBUG) console.error(error);
+  process.exitCode = 1;
+}
+
 export function run(argv: readonly string[]): void {
-  main(argv).catch((error: unknown) => {
-    process.stderr.write(`crm-interactions: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (!(error instanceof UserError) && process.env.DEBUG) console.error(error);
-    process.exitCode = 1;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') return fail(error);
+    stdoutClosed = true; // the reader has what it wanted: finish quietly
   });
+  // Whatever escaped every handler: one line, and out (the state of the run is unknown).
+  const crash = (error: unknown) => {
+    fail(error);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  main(argv).catch(fail);
 }

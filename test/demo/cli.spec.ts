@@ -1,6 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,9 +17,13 @@ const SCHEMA = 'crm_interactions';
 
 /** The real binary against a PGlite data directory of the test's own (one process at a time uses it). */
 async function cli(dataDir: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return cliWith({ PGLITE_DATA_DIR: dataDir, DATABASE_URL: '' }, ...args);
+}
+
+async function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '' },
+      env: { ...process.env, KURRENTDB_URL: '', DEBUG: '', ...env },
     });
     return { stdout, stderr, code: 0 };
   } catch (error) {
@@ -103,4 +107,42 @@ describe('crm-interactions CLI', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no events for interaction/);
   }, 120_000);
+
+  it('refuses a --batch-size that is not a positive integer in one line, changing nothing', async () => {
+    const before = await readTablesOf(dataDir);
+    expect((before as { interactions: unknown[] }).interactions.length).toBeGreaterThan(0);
+    for (const bad of ['0', '-5', 'abc', '1.5', '', '1e3']) {
+      const rebuilt = await cli(dataDir, 'rebuild', '--batch-size', bad);
+      expect({ bad, code: rebuilt.code, stdout: rebuilt.stdout }).toEqual({ bad, code: 1, stdout: '' });
+      expect(rebuilt.stderr).toBe(`crm-interactions: --batch-size must be a positive integer, got "${bad}"\n`);
+    }
+    expect(await readTablesOf(dataDir)).toEqual(before);
+  }, 120_000);
+
+  it('ends quietly when the reader of its output goes away (stats | head -1)', async () => {
+    // The reader is gone before the first line: every write meets EPIPE.
+    const child = spawn(process.execPath, [BIN, 'stats'], {
+      env: { ...process.env, PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '', DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.destroy();
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolveExit) => child.once('exit', (exitCode) => resolveExit(exitCode)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+
+    const piped = await run('sh', ['-c', `"${process.execPath}" "${BIN}" stats | head -1`], {
+      env: { ...process.env, PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '', DEBUG: '' },
+    });
+    expect(piped.stdout).toMatch(/^streams\s+2\n$/);
+    expect(piped.stderr).toBe('');
+  }, 120_000);
+
+  it('reports a database it cannot reach in one line naming the target, without the password or a stack', async () => {
+    const unreachable = await cliWith({ DATABASE_URL: 'postgres://crm:s3cret-pw@127.0.0.1:1/crm' }, 'stats');
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stdout).toBe('');
+    expect(unreachable.stderr).toMatch(/^crm-interactions: InteractionsModule: could not open PostgreSQL 127\.0\.0\.1:1\/crm: .*ECONNREFUSED.*\n$/);
+    expect(unreachable.stderr).not.toContain('s3cret-pw');
+  }, 60_000);
 });
