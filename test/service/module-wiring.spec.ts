@@ -1,4 +1,8 @@
 import { Global, Injectable, Module } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
 import { CommandBus, CqrsModule, QueryBus } from '@nestjs/cqrs';
 import { Test } from '@nestjs/testing';
 import { uuidv7 } from 'uuidv7';
@@ -9,6 +13,8 @@ import {
   InteractionsModule,
   InteractionsService,
 } from '../../src';
+import { PGliteDatabase } from '../../src/adapters/pglite/database';
+import { InteractionsModuleOptions } from '../../src/nest/options';
 import { InMemoryContactDirectory } from '../support/directories';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
@@ -125,5 +131,130 @@ describe('InteractionsModule wiring', () => {
     } finally {
       await app.close();
     }
+  });
+
+  describe('a start-up that fails leaves nothing open', () => {
+    const dirs: string[] = [];
+    afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+    /** Sockets and timers of this process: a pool or client left open keeps some. */
+    const handles = () => process.getActiveResourcesInfo().filter((kind) => !/FSReqCallback|TTYWrap|PipeWrap/.test(kind)).length;
+
+    async function sql<T extends object = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+      const client = new Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        return (await client.query<T>(text, params)).rows;
+      } finally {
+        await client.end();
+      }
+    }
+
+    /** A schema whose migrations cannot be recorded: every migrating start fails inside the migration. */
+    const SABOTAGE = (name: string) =>
+      `CREATE SCHEMA ${name};
+       CREATE TABLE ${name}.schema_migrations (id text PRIMARY KEY, applied_at timestamptz, sabotage int NOT NULL)`;
+
+    /** Boots the module as a host would; resolves with the start-up error. */
+    async function failedStart(options: Partial<InteractionsModuleOptions>): Promise<Error> {
+      const before = handles();
+      const started = Test.createTestingModule({
+        imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, ...options })],
+      })
+        .compile()
+        .then((moduleRef) => moduleRef.init());
+      const error = await started.then(
+        async (app) => {
+          await app.close();
+          throw new Error('the start-up did not fail');
+        },
+        (failure: Error) => failure,
+      );
+      await new Promise((resolveTick) => setTimeout(resolveTick, 50));
+      expect(handles()).toBeLessThanOrEqual(before);
+      return error;
+    }
+
+    /** Backends of a connection string tagged with `application_name`, polled until they are gone. */
+    async function backendsOf(applicationName: string): Promise<number> {
+      for (let tries = 0; ; tries++) {
+        const [row] = await sql<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+        if (Number(row!.n) === 0 || tries === 20) return Number(row!.n);
+        await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+      }
+    }
+
+    it('on PostgreSQL, a migration that fails: its pool is closed, no backend remains', async () => {
+      const name = schema();
+      await sql(SABOTAGE(name));
+      const app = `wiring_${name}`;
+      const error = await failedStart({
+        database: { connectionString: `${TEST_DATABASE_URL}?application_name=${app}` },
+        schema: name,
+        contactDirectory: contacts,
+      });
+      expect(error.message).toMatch(/^InteractionsModule: could not open PostgreSQL 127\.0\.0\.1:5432\/test: .*sabotage/);
+      expect(await backendsOf(app)).toBe(0);
+      expect(await sql(`SELECT id FROM ${name}.schema_migrations`)).toEqual([]); // rolled back, nothing half-migrated
+    });
+
+    it('a bad eventStore option or a missing ContactDirectory fails before anything is opened or migrated', async () => {
+      const name = schema();
+      const app = `wiring_${name}`;
+      const database = { connectionString: `${TEST_DATABASE_URL}?application_name=${app}` };
+      const attempts: [Partial<InteractionsModuleOptions>, RegExp][] = [
+        [{ eventStore: { kind: 'eventstoredb', connectionString: '' }, contactDirectory: contacts }, /connectionString is required/],
+        [{ eventStore: { kind: 'kafka' } as never, contactDirectory: contacts }, /unknown eventStore.kind 'kafka'/],
+        [{ eventStore: { kind: 'eventstoredb', connectionString: 'not a url' }, contactDirectory: contacts }, /./],
+        [{}, /no ContactDirectory/],
+        [{ eventStore: { kind: 'eventstoredb', connectionString: 'esdb://127.0.0.1:1?tls=false' } }, /no ContactDirectory/],
+      ];
+      for (const [options, message] of attempts) {
+        expect((await failedStart({ database, schema: name, ...options })).message).toMatch(message);
+      }
+      expect(await backendsOf(app)).toBe(0);
+      expect(await sql('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [name])).toEqual([]);
+    });
+
+    it('an unreachable PostgreSQL fails with an error naming the target, never the password', async () => {
+      const error = await failedStart({
+        database: { connectionString: 'postgres://crm:s3cret-pw@127.0.0.1:1/crm' },
+        schema: schema(),
+        contactDirectory: contacts,
+      });
+      expect(error.message).toMatch(/^InteractionsModule: could not open PostgreSQL 127\.0\.0\.1:1\/crm: .*ECONNREFUSED/);
+      expect(error.message).not.toContain('s3cret-pw');
+    });
+
+    it('with EventStoreDB, a migration that fails closes the client too and never starts the projector', async () => {
+      const name = schema();
+      await sql(SABOTAGE(name));
+      const error = await failedStart({
+        schema: name,
+        eventStore: { kind: 'eventstoredb', connectionString: 'esdb://127.0.0.1:1?tls=false' },
+        contactDirectory: contacts,
+      });
+      expect(error.message).toMatch(/sabotage/);
+    });
+
+    it('on a PGlite directory (a failed migration, a missing ContactDirectory): the directory can be opened again at once', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'crm-interactions-wiring-'));
+      dirs.push(dataDir);
+      const seed = await PGliteDatabase.open({ dataDir, schema: 'crm_interactions' });
+      await seed.query(SABOTAGE('sabotaged'));
+      await seed.close();
+
+      const missing = await failedStart({ database: { pglite: { dataDir } }, schema: 'crm_interactions' });
+      expect(missing.message).toMatch(/no ContactDirectory/);
+      const migration = await failedStart({ database: { pglite: { dataDir } }, schema: 'sabotaged', contactDirectory: contacts });
+      expect(migration.message).toMatch(new RegExp(`^InteractionsModule: could not open PGlite in ${dataDir}: .*sabotage`));
+
+      const again = await PGliteDatabase.open({ dataDir, schema: 'sabotaged' });
+      try {
+        expect(await again.query('SELECT id FROM schema_migrations', [])).toEqual({ rows: [] });
+      } finally {
+        await again.close();
+      }
+    }, 90_000);
   });
 });
