@@ -1,0 +1,324 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { Test } from '@nestjs/testing';
+import { randomUUID } from 'node:crypto';
+import { uuidv7 } from 'uuidv7';
+import {
+  EventUpcaster,
+  InteractionsMaintenance,
+  InteractionsModule,
+  InteractionsModuleOptions,
+  InteractionsService,
+  ParkedEvent,
+  registerUpcaster,
+  unregisterUpcaster,
+} from '../../src';
+import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { Database } from '../../src/ports/database';
+import { EventMetadata } from '../../src/ports/event-store';
+import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
+import { projectEvents } from '../../projections/interactions.projection';
+import { Backend, BACKENDS } from '../support/backends';
+import { InMemoryContactDirectory } from '../support/directories';
+import { uniqueSchema } from '../support/postgres';
+import { readTables } from '../support/read-tables';
+import { SETTLE_MS, sleep } from '../support/timing';
+
+/**
+ * Poison events in the PostgreSQL log (CONTRACT.md "Poison events are parked"). The module never writes
+ * one (it parses before it appends), so they are inserted into the `events` table directly, as another
+ * deploy, a manual fix or a bug would; the catch-up projector and rebuild meet them, and the inline
+ * projection meets their streams.
+ */
+
+const metadata = (overrides: Partial<EventMetadata> = {}): EventMetadata => ({
+  actorUuid: null,
+  correlationId: randomUUID(),
+  causationId: null,
+  recordedAt: '2026-04-01T10:00:00.000Z',
+  ...overrides,
+});
+
+const loggedData = (interactionUuid: string, contactUuid: string, subject: string) => ({
+  schemaVersion: 1,
+  interactionUuid,
+  contactUuid,
+  interactionType: 'call',
+  occurredAt: '2026-04-01T09:00:00Z',
+  subject,
+  body: null,
+  ownerUserUuid: null,
+  metadata: {},
+  fileUuids: [],
+});
+
+const updatedData = (interactionUuid: string, changes: Record<string, unknown>, schemaVersion = 1) => ({
+  schemaVersion,
+  interactionUuid,
+  changes,
+});
+
+/** The fix of the retry test: InteractionUpdated v0 (a deploy that never shipped its upcaster) named the type `kind`. */
+const updatedV0: EventUpcaster = {
+  eventType: 'InteractionUpdated',
+  fromVersion: 0,
+  upcast: ({ changes, ...rest }) => {
+    const { kind, ...others } = changes as Record<string, unknown>;
+    return { ...rest, schemaVersion: 1, changes: { ...others, ...(kind !== undefined && { interactionType: kind }) } };
+  },
+};
+
+/** What two runs of the projection must agree on: everything but the time of parking. */
+const withoutTime = (parked: ParkedEvent[]) => parked.map(({ parkedAt: _, ...rest }) => rest);
+
+describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backend]))('poison events on %s', (_name, backend) => {
+  let app: INestApplicationContext;
+  let service: InteractionsService;
+  let maintenance: InteractionsMaintenance;
+  let db: Database;
+  let store: PostgresEventStore;
+  const contacts = new InMemoryContactDirectory();
+  const ada = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
+
+  async function boot(options: Partial<InteractionsModuleOptions> = {}): Promise<void> {
+    const schema = uniqueSchema('poison');
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsModule.forRoot(),
+        InteractionsModule.forRoot({ database: await backend.databaseOption(), schema, contactDirectory: contacts, ...options }),
+      ],
+    }).compile();
+    app = await moduleRef.init();
+    service = app.get(InteractionsService);
+    maintenance = app.get(InteractionsMaintenance);
+    db = await backend.open(schema);
+    store = new PostgresEventStore(db);
+  }
+
+  afterEach(async () => {
+    unregisterUpcaster(updatedV0);
+    await app?.close();
+    await db?.close();
+    await backend.dropSchema(db.schema);
+  });
+
+  /** An event written past the module, as another deploy or a manual fix would. */
+  async function insertRaw(streamName: string, revision: number, type: string, data: unknown, meta: unknown = metadata()): Promise<void> {
+    await db.query(
+      `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)`,
+      [randomUUID(), streamName, revision, type, JSON.stringify(data), JSON.stringify(meta)],
+    );
+  }
+
+  /** The catch-up projector from an empty checkpoint to the head (waiting out other transactions of the server). */
+  async function catchUp(): Promise<void> {
+    const projector = new CatchUpProjector(db, store);
+    const head = await store.headPosition();
+    const deadline = Date.now() + SETTLE_MS;
+    for (;;) {
+      await projector.catchUp(3);
+      const checkpoint = await readCheckpoint(db);
+      if ((checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) || Date.now() > deadline) return;
+      await sleep(25);
+    }
+  }
+
+  async function emptyReadModel(): Promise<void> {
+    await db.query('TRUNCATE parked_events, interactions, interaction_parties, interaction_involvements, projection_checkpoints');
+  }
+
+  async function row(uuid: string): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await db.query('SELECT interaction_type, subject, body, version FROM interactions WHERE uuid = $1', [uuid]);
+    return rows[0];
+  }
+
+  it('parks unknown type, bad data, wrong-stream data and missing recordedAt, skips a foreign stream, applies what comes after; rebuild agrees', async () => {
+    await boot();
+    const a = await service.createInteraction({ contactUuid: ada, subject: 'A' }); // revisions 0 and 1, inline
+    await insertRaw(`interaction-${a.uuid}`, 2, 'InteractionArchived', { schemaVersion: 1, interactionUuid: a.uuid });
+    await insertRaw(`interaction-${a.uuid}`, 3, 'InteractionUpdated', updatedData(a.uuid, { subject: 'behind the unknown type' }));
+    const b = uuidv7();
+    await insertRaw(`interaction-${b}`, 0, 'InteractionLogged', loggedData(b, ada, 'B'));
+    await insertRaw(`interaction-${b}`, 1, 'InteractionUpdated', updatedData(b, { interactionType: 'fax' }));
+    await insertRaw(`interaction-${b}`, 2, 'InteractionUpdated', updatedData(b, { subject: 'behind the bad data' }));
+    const c = uuidv7();
+    await insertRaw(`interaction-${c}`, 0, 'InteractionLogged', loggedData(a.uuid, ada, 'names A')); // C's stream, A's uuid
+    const d = uuidv7();
+    const { recordedAt: _, ...noTime } = metadata();
+    await insertRaw(`interaction-${d}`, 0, 'InteractionLogged', loggedData(d, ada, 'D'), noTime);
+    await insertRaw('interaction-settings', 0, 'SettingsChanged', { theme: 'dark' }); // another module's stream
+    await insertRaw(`interaction-${uuidv7()}-draft`, 0, 'InteractionLogged', { whatever: true }); // not ours either
+    const e = await service.createInteraction({ contactUuid: ada, subject: 'E' }); // after the poison, inline
+
+    await emptyReadModel();
+    await catchUp();
+    const parked = await maintenance.parkedEvents();
+    expect(parked.map((p) => [p.streamName, p.revision, p.type])).toEqual([
+      [`interaction-${a.uuid}`, 2, 'InteractionArchived'],
+      [`interaction-${a.uuid}`, 3, 'InteractionUpdated'],
+      [`interaction-${b}`, 1, 'InteractionUpdated'],
+      [`interaction-${b}`, 2, 'InteractionUpdated'],
+      [`interaction-${c}`, 0, 'InteractionLogged'],
+      [`interaction-${d}`, 0, 'InteractionLogged'],
+    ]);
+    expect(parked.map((p) => p.error)).toEqual([
+      expect.stringMatching(/unknown event type/),
+      'behind the parked event at revision 2',
+      expect.stringMatching(/interactionType/),
+      'behind the parked event at revision 1',
+      `data names interaction ${a.uuid}, not ${c} of its stream`,
+      'metadata has no usable recordedAt',
+    ]);
+    for (const p of parked) {
+      expect(p.parkedAt).toBeInstanceOf(Date);
+      expect(typeof p.position.commit).toBe('bigint');
+    }
+    // The projection went on: what precedes each parked event, and E after them all, are applied.
+    expect(await row(a.uuid)).toEqual({ interaction_type: 'note', subject: 'A', body: null, version: '1' });
+    expect(await row(b)).toEqual({ interaction_type: 'call', subject: 'B', body: null, version: '0' });
+    expect(await row(c)).toBeUndefined();
+    expect(await row(d)).toBeUndefined();
+    expect(await row(e.uuid)).toMatchObject({ subject: 'E' });
+    expect(await service.getInteraction(e.uuid)).toEqual(e);
+
+    const health = await maintenance.health();
+    expect(health).toMatchObject({ status: 'degraded', database: { up: true }, eventStore: { up: true }, projection: { parked: 6 } });
+
+    // Rebuild meets the same events: it succeeds, and parks exactly the same.
+    const live = await readTables(db);
+    const summary = await maintenance.rebuild({ batchSize: 2 });
+    expect(summary.events).toBe(13);
+    expect(await readTables(db)).toEqual(live);
+    expect(withoutTime(await maintenance.parkedEvents())).toEqual(withoutTime(parked));
+
+    // The inline projection next to the poison: a new interaction applies, an append to a parked stream waits behind.
+    const f = await service.createInteraction({ contactUuid: ada, subject: 'F' });
+    expect(await service.getInteraction(f.uuid)).toEqual(f);
+    const inline = new PostgresEventStore(db, projectEvents);
+    await inline.appendToStream(
+      `interaction-${b}`,
+      [{ id: randomUUID(), type: 'InteractionUpdated', data: updatedData(b, { subject: 'inline, behind' }), metadata: metadata() }],
+      2,
+    );
+    expect(await row(b)).toMatchObject({ subject: 'B', version: '0' });
+    expect((await maintenance.parkedEvents()).filter((p) => p.streamName === `interaction-${b}`).map((p) => [p.revision, p.error])).toEqual([
+      [1, expect.stringMatching(/interactionType/)],
+      [2, 'behind the parked event at revision 1'],
+      [3, 'behind the parked event at revision 1'],
+    ]);
+    expect((await maintenance.health()).projection.parked).toBe(7);
+
+    // Nothing of this can be fixed by an upcaster: a retry applies nothing and keeps them all.
+    expect(await maintenance.retryParked()).toEqual({ applied: 0, stillParked: 7 });
+    const afterRetry = await readTables(db);
+    await maintenance.rebuild();
+    expect(await readTables(db)).toEqual(afterRetry);
+    expect((await maintenance.parkedEvents()).length).toBe(7);
+  });
+
+  it('retry after a fix (an upcaster registered) applies the parked events in stream order, health returns to ok, and the tables equal a rebuild', async () => {
+    await boot();
+    const g = uuidv7();
+    const h = uuidv7();
+    await insertRaw(`interaction-${g}`, 0, 'InteractionLogged', loggedData(g, ada, 'G'));
+    await insertRaw(`interaction-${g}`, 1, 'InteractionUpdated', updatedData(g, { kind: 'meeting', subject: 'v0 subject' }, 0));
+    await insertRaw(`interaction-${g}`, 2, 'InteractionUpdated', updatedData(g, { body: 'after the v0 event' }));
+    await insertRaw(`interaction-${h}`, 0, 'InteractionLogged', loggedData(h, ada, 'H'));
+    await insertRaw(`interaction-${h}`, 1, 'InteractionUpdated', updatedData(h, { kind: 'email' }, 0));
+    const after = await service.createInteraction({ contactUuid: ada, subject: 'after' });
+
+    await catchUp();
+    expect((await maintenance.parkedEvents()).map((p) => [p.streamName, p.revision, p.error])).toEqual([
+      [`interaction-${g}`, 1, expect.stringMatching(/no upcaster from schemaVersion 0/)],
+      [`interaction-${g}`, 2, 'behind the parked event at revision 1'],
+      [`interaction-${h}`, 1, expect.stringMatching(/no upcaster from schemaVersion 0/)],
+    ]);
+    expect(await maintenance.health()).toMatchObject({ status: 'degraded', projection: { parked: 3 } });
+    expect(await row(g)).toEqual({ interaction_type: 'call', subject: 'G', body: null, version: '0' });
+
+    registerUpcaster(updatedV0);
+    expect(await maintenance.retryParked()).toEqual({ applied: 3, stillParked: 0 });
+    expect(await row(g)).toEqual({ interaction_type: 'meeting', subject: 'v0 subject', body: 'after the v0 event', version: '2' });
+    expect(await row(h)).toEqual({ interaction_type: 'email', subject: 'H', body: null, version: '1' });
+    expect(await maintenance.parkedEvents()).toEqual([]);
+    expect(await maintenance.health()).toMatchObject({ status: 'ok', projection: { parked: 0 } });
+    expect(await maintenance.retryParked()).toEqual({ applied: 0, stillParked: 0 });
+
+    // The same as a rebuild with the fix in place, and the write side and history read the upcast event too.
+    const live = await readTables(db);
+    await maintenance.rebuild();
+    expect(await readTables(db)).toEqual(live);
+    expect((await service.history(g))[1]!.data).toEqual({
+      schemaVersion: 1,
+      interactionUuid: g,
+      changes: { subject: 'v0 subject', interactionType: 'meeting' },
+    });
+    const updated = await service.updateInteraction(g, { subject: 'after the fix' });
+    expect(updated).toMatchObject({ interactionType: 'meeting', subject: 'after the fix', body: 'after the v0 event', version: 3 });
+    expect(await service.getInteraction(after.uuid)).toEqual(after);
+  });
+
+  it('an upcaster passed as a module option is used by the write side, the projection and history', async () => {
+    await boot({ upcasters: [updatedV0] });
+    const created = await service.createInteraction({ contactUuid: ada, subject: 'Optioned' });
+    await insertRaw(`interaction-${created.uuid}`, 2, 'InteractionUpdated', updatedData(created.uuid, { kind: 'email' }, 0));
+    await maintenance.rebuild();
+    expect(await maintenance.parkedEvents()).toEqual([]);
+    expect(await service.getInteraction(created.uuid)).toMatchObject({ interactionType: 'email', version: 2 });
+    expect((await service.history(created.uuid))[2]!.data).toMatchObject({ schemaVersion: 1, changes: { interactionType: 'email' } });
+    expect(await service.updateInteraction(created.uuid, { subject: 'Later' })).toMatchObject({ interactionType: 'email', version: 3 });
+  });
+
+  it('the v0 InteractionLogged fixture in the log is read upcast by the projection, the write side and history', async () => {
+    await boot();
+    const v0 = uuidv7();
+    await insertRaw(`interaction-${v0}`, 0, 'InteractionLogged', {
+      schemaVersion: 0,
+      interactionUuid: v0,
+      contactUuid: ada,
+      kind: 'meeting',
+      occurredAt: '2025-11-03T09:30:00Z',
+      subject: 'Pre-release',
+      body: null,
+      ownerUserUuid: null,
+      metadata: {},
+    });
+    await maintenance.rebuild();
+    expect(await maintenance.parkedEvents()).toEqual([]);
+    expect(await service.getInteraction(v0)).toMatchObject({ interactionType: 'meeting', subject: 'Pre-release', fileUuids: [], version: 0 });
+    expect((await service.history(v0))[0]!.data).toMatchObject({ schemaVersion: 1, interactionType: 'meeting', fileUuids: [] });
+    expect(await service.updateInteraction(v0, { body: 'Upcast' })).toMatchObject({ interactionType: 'meeting', body: 'Upcast', version: 1 });
+  });
+
+  it('rebuild refuses a batch size that is not a positive integer and leaves the tables as they were', async () => {
+    await boot();
+    await service.createInteraction({ contactUuid: ada, subject: 'Kept' });
+    const before = await readTables(db);
+    for (const batchSize of [0, -5, 2.5, Number.NaN]) {
+      await expect(rebuild(db, store, { batchSize })).rejects.toThrow(/batchSize must be a positive integer/);
+    }
+    expect(await readTables(db)).toEqual(before);
+  });
+
+  it('health is down when the database cannot be reached, with the reason', async () => {
+    await boot();
+    const unreachable: Database = {
+      schema: db.schema,
+      query: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+      transaction: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+      close: async () => undefined,
+    };
+    const down = new InteractionsMaintenance(unreachable, store, null, { database: { connectionString: '' } });
+    expect(await down.health()).toMatchObject({
+      status: 'down',
+      database: { up: false, error: 'connect ECONNREFUSED' },
+      projection: { parked: null },
+    });
+    expect(await maintenance.health()).toMatchObject({ status: 'ok', projection: { mode: 'inline', parked: 0 } });
+  });
+});
