@@ -31,6 +31,8 @@ export interface EventMetadata {
   causationId: string | null;
   /** ISO-8601 UTC with milliseconds: when the write side produced the event. */
   recordedAt: string;
+  /** The command's idempotency key, if it had one: a repeat finds its result in the stream. */
+  idempotencyKey?: string;
 }
 
 export interface EventToAppend {
@@ -82,7 +84,25 @@ export interface ReadAllOptions {
   within?: Queryable;
 }
 
+/** One stream, read and appended to by one command (see `EventStore.withStream`). */
+export interface StreamSession {
+  readStream(): Promise<RecordedEvent[]>;
+  appendToStream(events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * The transaction the session's append commits in, when the store keeps its log in the module's
+   * database (PostgreSQL): what else is written through it commits or rolls back with the events.
+   */
+  readonly tx: Queryable | null;
+}
+
 export interface EventStore {
+  /**
+   * Runs a read–decide–append of one stream. The PostgreSQL store holds the stream's lock from the read
+   * to the commit, so sessions of one stream run one after the other and an append that expects the
+   * revision it read never clashes; other stores append optimistically (a clash is a
+   * WrongExpectedVersionError, and the caller reads again).
+   */
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T>;
   /** Appends all events or none. */
   appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
   /** The whole stream in revision order; `[]` when it does not exist. */

@@ -1,4 +1,6 @@
-import { Pool, PoolConfig, QueryResultRow } from 'pg';
+import { Client, ClientConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
+import { InteractionUnavailableError } from '../../domain/errors';
 import { Database, Queryable } from '../../ports/database';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -11,39 +13,127 @@ export function assertSchemaName(schema: string): string {
   return schema;
 }
 
+/** Socket errors and the server's "connection gone" SQLSTATEs (class 08, admin/crash shutdown, too many connections). */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  '57P01', '57P02', '57P03', '53300',
+]);
+const CONNECTION_ERROR_MESSAGES =
+  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection closed/i;
+
+/** True when `error` says the connection to the server is gone or could not be made (not a failed statement). */
+export function isConnectionError(error: unknown): boolean {
+  // Duck-typed: errors of Node's own sockets may come from another realm (a test VM), failing instanceof.
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || code.startsWith('08'))) return true;
+  return typeof message === 'string' && CONNECTION_ERROR_MESSAGES.test(message);
+}
+
+/** A connection error as the module's error; anything else unchanged. */
+function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
+  if (!isConnectionError(error)) return error;
+  const { message, code } = error as { message?: string; code?: string };
+  const reason = message || code;
+  return new InteractionUnavailableError(`PostgreSQL is unavailable: ${reason}`, committed, { cause: error });
+}
+
+/**
+ * A connection that always has an 'error' listener. Without one, a server that drops it at a moment no
+ * one listens (the pool hands a new connection over, and the same network read brings the server's
+ * "terminating connection") emits an unhandled 'error' and ends the process. What is lost still reaches
+ * whoever uses the connection next: its statement fails and the pool replaces it.
+ */
+class ListenedClient extends Client {
+  constructor(config?: ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
+export interface PgDatabaseConfig extends PoolConfig {
+  schema: string;
+  /** Told about connection errors that reach no caller (an idle connection dropped by the server). */
+  onConnectionError?: (error: Error) => void;
+}
+
+/**
+ * A PostgreSQL server through a node-postgres pool. Connection errors never escape as 'error' events (they
+ * would end the host process): those of idle connections are reported to `onConnectionError` and the pool
+ * replaces the connection; those of a statement or a transaction reach the caller as
+ * InteractionUnavailableError. The pool reconnects by itself when the server is back.
+ */
 export class PgDatabase implements Database {
   private readonly pool: Pool;
+  private readonly onConnectionError: (error: Error) => void;
 
-  constructor(config: PoolConfig & { schema: string }) {
-    const { schema, ...poolConfig } = config;
+  constructor(config: PgDatabaseConfig) {
+    const { schema, onConnectionError, ...poolConfig } = config;
     this.schema = assertSchemaName(schema);
-    // Every connection resolves unqualified table names in the module's schema, so the SQL stays schema-free.
-    this.pool = new Pool({ ...poolConfig, options: `-c search_path=${this.schema}` });
+    this.onConnectionError = onConnectionError ?? (() => undefined);
+    const { connectionString, ...rest } = poolConfig;
+    const fromString = connectionString ? parseIntoClientConfig(connectionString) : {};
+    this.pool = new Pool({
+      Client: ListenedClient,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      ...fromString,
+      ...rest,
+      // Every connection resolves unqualified table names in the module's schema, so the SQL stays
+      // schema-free. Appended to the connection string's own `options` (the last setting wins), which
+      // would otherwise replace it and move the module into another schema.
+      options: [fromString.options, rest.options, `-c search_path=${this.schema}`].filter(Boolean).join(' '),
+    });
+    this.pool.on('error', (error) => this.onConnectionError(error));
   }
 
   readonly schema: string;
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
-    return this.pool.query<R>(text, params);
+    return this.withClient(async (client) => {
+      try {
+        return await client.query<R>(text, params);
+      } catch (error) {
+        throw unavailable(error, false);
+      }
+    });
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      let committing = false;
       try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError as Error; // the connection is unusable: let the pool discard it
+        await client.query('BEGIN');
+        const result = await fn(client);
+        committing = true;
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // After a failed COMMIT the server has ended the transaction; otherwise end it here (a
+        // connection that cannot even do that is dropped by withClient).
+        if (!committing) await client.query('ROLLBACK').catch(() => undefined);
+        // A connection lost during COMMIT leaves the outcome unknown: the caller must find out by reading.
+        throw unavailable(error, committing ? 'unknown' : false);
       }
+    });
+  }
+
+  /** Runs `work` on a connection of its own; one that was lost is dropped from the pool. */
+  private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error, false);
+    }
+    let lost: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      if (error instanceof InteractionUnavailableError) lost = error;
       throw error;
     } finally {
-      client.release(broken);
+      client.release(lost);
     }
   }
 

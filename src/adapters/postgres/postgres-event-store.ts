@@ -7,6 +7,7 @@ import {
   ReadAllOptions,
   RecordedEvent,
   START,
+  StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { Database, Queryable } from '../../ports/database';
@@ -42,57 +43,76 @@ export class PostgresEventStore implements EventStore {
     private readonly inlineProjection?: InlineProjection,
   ) {}
 
-  async appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
-    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+  async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction(async (tx) => {
-        // Appends to one stream queue here, so the revision read below stays current until commit and
-        // `any` never clashes. A lock takes no transaction id (see the insert below).
+        // Sessions of one stream queue here, so what the session reads stays current until it commits and
+        // its append never clashes. A lock takes no transaction id (see the insert in `appendLocked`).
         await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
-        // A new stream needs no read: it starts at revision 0, and if it exists after all the unique
-        // (stream_name, stream_revision) index makes the insert clash (reported below).
-        const actual = expected === 'no_stream' ? null : await currentRevision(tx, streamName);
-        if (!revisionMatches(expected, actual)) throw new WrongExpectedVersionError(streamName, expected, actual);
-        const first = (actual ?? -1) + 1;
-        // The insert is the transaction's first write, so its transaction id is taken only now: a later
-        // revision of a stream can never get an older transaction id than an earlier one.
-        const { rows } = await tx.query<EventRow>(
-          `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-           SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
-           FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-             AS e(id, type, data, metadata, ord)
-           ORDER BY e.ord
-           RETURNING ${COLUMNS}`,
-          [
-            streamName,
-            first,
-            events.map((e) => e.id),
-            events.map((e) => e.type),
-            events.map((e) => JSON.stringify(e.data)),
-            events.map((e) => JSON.stringify(e.metadata)),
-          ],
-        );
-        const recorded = rows.map(toRecordedEvent).sort((a, b) => a.revision - b.revision);
-        await this.inlineProjection?.(tx, recorded);
-        const last = recorded[recorded.length - 1]!;
-        return { nextRevision: last.revision, position: last.position, events: recorded };
+        return work({
+          tx,
+          readStream: () => readStreamOn(tx, streamName),
+          appendToStream: (events, expected) => this.appendLocked(tx, streamName, events, expected),
+        });
       });
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
         // A new stream that existed after all, or a writer that bypasses the stream lock: report what the
         // stream holds now.
+        const expected = (error as { expected?: ExpectedRevision }).expected ?? 'any';
         throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
       }
       throw error;
     }
   }
 
-  async readStream(streamName: string): Promise<RecordedEvent[]> {
-    const { rows } = await this.db.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
-      [streamName],
-    );
-    return rows.map(toRecordedEvent);
+  appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    return this.withStream(streamName, (session) => session.appendToStream(events, expected));
+  }
+
+  private async appendLocked(
+    tx: Queryable,
+    streamName: string,
+    events: EventToAppend[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+    // A new stream needs no read: it starts at revision 0, and if it exists after all the unique
+    // (stream_name, stream_revision) index makes the insert clash (reported by `withStream`).
+    const actual = expected === 'no_stream' ? null : await currentRevision(tx, streamName);
+    if (!revisionMatches(expected, actual)) throw new WrongExpectedVersionError(streamName, expected, actual);
+    const first = (actual ?? -1) + 1;
+    // The insert is the transaction's first write, so its transaction id is taken only now: a later
+    // revision of a stream can never get an older transaction id than an earlier one.
+    const { rows } = await tx
+      .query<EventRow>(
+        `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+         SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+           AS e(id, type, data, metadata, ord)
+         ORDER BY e.ord
+         RETURNING ${COLUMNS}`,
+        [
+          streamName,
+          first,
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => JSON.stringify(e.metadata)),
+        ],
+      )
+      .catch((error: unknown) => {
+        if (error instanceof Error) Object.assign(error, { expected });
+        throw error;
+      });
+    const recorded = rows.map(toRecordedEvent).sort((a, b) => a.revision - b.revision);
+    await this.inlineProjection?.(tx, recorded);
+    const last = recorded[recorded.length - 1]!;
+    return { nextRevision: last.revision, position: last.position, events: recorded };
+  }
+
+  readStream(streamName: string): Promise<RecordedEvent[]> {
+    return readStreamOn(this.db, streamName);
   }
 
   async *readAll(from: Position = START, options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
@@ -140,6 +160,14 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     // The Database is owned by whoever created it; nothing of the store's own to release.
   }
+}
+
+async function readStreamOn(q: Queryable, streamName: string): Promise<RecordedEvent[]> {
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
+    [streamName],
+  );
+  return rows.map(toRecordedEvent);
 }
 
 async function currentRevision(q: Queryable, streamName: string): Promise<number | null> {
