@@ -2,6 +2,11 @@ import {
   AllStreamResolvedEvent,
   AllStreamSubscription,
   ANY,
+  CancelledError,
+  DeadlineExceededError,
+  NotLeaderError,
+  TimeoutError,
+  UnavailableError,
   AppendExpectedRevision,
   EventStoreDBClient,
   JSONType,
@@ -23,8 +28,10 @@ import {
   ReadAllOptions,
   RecordedEvent,
   START,
+  StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
+import { InteractionUnavailableError } from '../../domain/errors';
 import { RawRecordedEvent, readAllFiltered } from './filtered-read';
 
 /** Every stream of the module is `interaction-<uuid>` (streamNameOf). */
@@ -52,6 +59,16 @@ export type SubscriptionItem =
  * `$correlationId`/`$causationId`, so the server's by-correlation projection can index them (they are
  * left out again on reading).
  */
+/** The client's errors that mean the server could not be reached or did not answer in time. */
+const UNREACHABLE = [UnavailableError, DeadlineExceededError, CancelledError, NotLeaderError, TimeoutError];
+
+function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
+  if (!UNREACHABLE.some((type) => error instanceof type)) return error;
+  return new InteractionUnavailableError(`EventStoreDB is unavailable: ${(error as Error).message}`, committed, {
+    cause: error,
+  });
+}
+
 export class EventStoreDbEventStore implements EventStore {
   readonly streamPrefix: string;
 
@@ -65,6 +82,15 @@ export class EventStoreDbEventStore implements EventStore {
   /** A store with a client of its own (closed by `close`), from an `esdb://` connection string. */
   static connect(connectionString: string, options: EventStoreDbOptions = {}): EventStoreDbEventStore {
     return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+  }
+
+  /** Optimistic: what the session read may be outdated by its append (a WrongExpectedVersionError). */
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
+    return work({
+      tx: null,
+      readStream: () => this.readStream(streamName),
+      appendToStream: (events, expected) => this.appendToStream(streamName, events, expected),
+    });
   }
 
   async appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -86,7 +112,8 @@ export class EventStoreDbEventStore implements EventStore {
         const actual = error.actualVersion === NO_STREAM ? null : Number(error.actualVersion);
         throw new WrongExpectedVersionError(streamName, expected, actual);
       }
-      throw error;
+      // The request may have reached the server: only reading the stream back can tell.
+      throw unavailable(error, 'unknown');
     }
     if (!position) throw new Error(`Append to ${streamName} succeeded without a position`);
     const first = nextRevision - events.length + 1;
@@ -115,7 +142,7 @@ export class EventStoreDbEventStore implements EventStore {
       }
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
-      throw error;
+      throw unavailable(error, false);
     }
     return events;
   }
