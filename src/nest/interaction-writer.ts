@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { uuidv7 } from 'uuidv7';
 import {
   decide,
@@ -9,35 +10,77 @@ import {
   InteractionState,
   RecordedInteractionEvent,
 } from '../domain/decider';
-import { InteractionConflictError } from '../domain/errors';
-import { parseEvent, streamNameOf } from '../domain/events';
+import {
+  ErrorCollector,
+  InteractionConflictError,
+  InteractionNotFoundError,
+  InteractionUnavailableError,
+  InteractionUnreadableError,
+  InteractionValidationError,
+} from '../domain/errors';
+import { EVENT_SCHEMAS, InteractionEvent, InvalidEventError, parseEvent, streamNameOf } from '../domain/events';
 import { ContactRecord, involvedContactUuids, StaffRecord } from '../domain/interaction';
 import { NormalisedParty } from '../domain/validation';
-import { EventStore, RecordedEvent, WrongExpectedVersionError } from '../ports/event-store';
+import { Database } from '../ports/database';
+import {
+  AppendResult,
+  EventMetadata,
+  EventStore,
+  RecordedEvent,
+  StreamSession,
+  WrongExpectedVersionError,
+} from '../ports/event-store';
+import { Idempotency, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
-import { Directories, DIRECTORIES, EVENT_STORE } from './tokens';
+import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
 
-/** How often a command without `expectedVersion` re-reads and re-decides after losing a race. */
-const CONFLICT_RETRIES = 3;
+/**
+ * How long a command without `expectedVersion` keeps re-reading and re-deciding after losing a race. Only
+ * optimistic stores (EventStoreDB) lose races; on PostgreSQL writers of one stream queue on its lock.
+ */
+const RACE_DEADLINE_MS = 10_000;
+const RACE_BACKOFF_MS = { first: 5, max: 250 };
 
+/** A stored event as the decider folds it; InteractionUnreadableError when the module cannot read it. */
 export function toDomainEvent(event: RecordedEvent): RecordedInteractionEvent {
-  return {
-    ...parseEvent(event.type, event.data),
-    revision: event.revision,
-    recordedAt: new Date(event.metadata.recordedAt),
-  };
+  const fail = (reason: string) => new InteractionUnreadableError(event.streamName, event.revision, event.type, reason);
+  let parsed: InteractionEvent;
+  try {
+    parsed = parseEvent(event.type, event.data);
+  } catch (error) {
+    if (error instanceof InvalidEventError) throw fail(error.message);
+    throw error;
+  }
+  if (streamNameOf(parsed.data.interactionUuid.toLowerCase()) !== event.streamName.toLowerCase()) {
+    throw fail(`its data names interaction ${parsed.data.interactionUuid}`);
+  }
+  const recordedAt = new Date(event.metadata?.recordedAt ?? Number.NaN);
+  if (Number.isNaN(recordedAt.getTime())) throw fail('its metadata has no valid recordedAt');
+  return { ...parsed, revision: event.revision, recordedAt };
+}
+
+/** What one read–decide–append of a stream came to. */
+interface Attempt {
+  before: InteractionState;
+  /** The events appended, or about to be (their ids tell whether an append of unknown outcome landed). */
+  appending: RecordedEvent['id'][];
+  result: AppendResult | null;
+  /** The state a repeat of an idempotent command returns: the first request's result. */
+  replayed: InteractionState | null;
 }
 
 /**
- * The write side's loop around the pure decider: read the stream, look up what the command references,
- * decide, append with the read revision as the expectation, publish. Losing a race to a concurrent
- * writer re-runs the loop, unless the caller pinned a version.
+ * The write side's loop around the pure decider: look up what the command references, then read the
+ * stream, decide and append with the read revision as the expectation (on PostgreSQL under the stream's
+ * lock, so writers queue), then publish. Every decided event is checked against its schema before the
+ * append: nothing the module cannot read back is ever written.
  */
 @Injectable()
 export class InteractionWriter {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(DATABASE) private readonly db: Database,
     @Inject(DIRECTORIES) private readonly directories: Directories,
     private readonly eventBus: EventBus,
     /** Present when the read tables follow the log asynchronously (EventStoreDB): read-your-writes. */
@@ -59,49 +102,127 @@ export class InteractionWriter {
     ]);
     return {
       now,
-      contacts: new Map(contacts.map((c) => [c.uuid, c])),
-      staff: staffDirectory ? new Map(staff.map((s) => [s.uuid, s])) : null,
+      contacts: new Map(contacts.map((c) => [c.uuid.toLowerCase(), c])),
+      staff: staffDirectory ? new Map(staff.map((s) => [s.uuid.toLowerCase(), s])) : null,
     };
   }
 
   /** Decides and appends; returns the state after the command (the state before when nothing changed). */
-  async execute(command: InteractionCommand, options: CommandOptions, now: Date): Promise<InteractionState> {
-    const streamName = streamNameOf(command.interactionUuid);
-    for (let attempt = 1; ; attempt++) {
-      const before = command.kind === 'create' ? fold([]) : await this.loadState(command.interactionUuid);
-      const ctx = await this.lookups(...referencedBy(command), now);
-      const events = decide(command, before, ctx);
-      if (events.length === 0) return before;
-
-      const recordedAt = ctx.now.toISOString();
-      const metadata = {
-        actorUuid: options.actorUuid ?? null,
-        correlationId: options.correlationId ?? uuidv7(),
-        causationId: options.causationId ?? null,
-        recordedAt,
-      };
+  async execute(
+    command: InteractionCommand,
+    options: CommandOptions,
+    now: Date,
+    idempotency?: Idempotency,
+  ): Promise<InteractionState> {
+    // Directory look-ups depend on the command alone: done before the stream is locked.
+    const ctx = await this.lookups(...referencedBy(command), now);
+    let streamName = streamNameOf(command.interactionUuid);
+    let fresh = true;
+    if (idempotency) {
+      ({ streamName, fresh } = await this.reserve(idempotency, streamName));
+      // A repeated create acts on the interaction the first request created (or meant to).
+      command = { ...command, interactionUuid: streamName.slice(streamNameOf('').length) };
+    }
+    const metadata: EventMetadata = {
+      actorUuid: options.actorUuid ?? null,
+      correlationId: options.correlationId ?? uuidv7(),
+      causationId: options.causationId ?? null,
+      recordedAt: ctx.now.toISOString(),
+      ...(idempotency && { idempotencyKey: idempotency.key }),
+    };
+    const deadline = Date.now() + RACE_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      // A brand-new stream holds nothing to read, unless an earlier try (or request) may have written it.
+      const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
+      const state: Attempt = { before: fold([]), appending: [], result: null, replayed: null };
       try {
-        const result = await this.store.appendToStream(
-          streamName,
-          events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata })),
-          before.version === -1 ? 'no_stream' : before.version,
+        await this.store.withStream(streamName, (session) =>
+          this.decideAndAppend(session, command, ctx, metadata, knownEmpty, state),
         );
-        const after = fold(result.events.map(toDomainEvent), before);
-        try {
-          await this.projection?.afterAppend(result);
-        } finally {
-          // Published once the read tables show the events; also when that wait timed out (they happened).
-          this.publish(result.events, involvedContactUuids(before.interaction, after.interaction));
-        }
-        return after;
       } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
-        const pinned = command.kind === 'update' && command.expectedVersion !== undefined;
-        if (pinned || attempt >= CONFLICT_RETRIES) {
-          throw new InteractionConflictError(command.interactionUuid, before.version, error.actual);
+        if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
+          if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
+          state.result = await this.resolveUnknown(streamName, state.appending, error);
+        } else if (error instanceof WrongExpectedVersionError && !pinned(command) && Date.now() < deadline) {
+          await sleep(backoff(attempt));
+          continue;
+        } else {
+          if (idempotency && fresh && wroteNothing(error)) await releaseIdempotencyKey(this.db, idempotency.key).catch(() => undefined);
+          if (error instanceof WrongExpectedVersionError) {
+            throw new InteractionConflictError(command.interactionUuid, state.before.version, error.actual);
+          }
+          throw error;
         }
       }
+      if (state.replayed) return state.replayed;
+      if (!state.result) return state.before;
+      return this.afterAppend(state.before, state.result);
     }
+  }
+
+  private async reserve(idempotency: Idempotency, streamName: string): Promise<{ streamName: string; fresh: boolean }> {
+    try {
+      return await reserveIdempotencyKey(this.db, idempotency, streamName);
+    } catch (error) {
+      // Nothing of the command is written before its key is bound.
+      if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, false, { cause: error });
+      throw error;
+    }
+  }
+
+  private async decideAndAppend(
+    session: StreamSession,
+    command: InteractionCommand,
+    ctx: DecideContext,
+    metadata: EventMetadata,
+    knownEmpty: boolean,
+    state: Attempt,
+  ): Promise<void> {
+    const stored = knownEmpty ? [] : await session.readStream();
+    state.before = fold(stored.map(toDomainEvent));
+    const key = metadata.idempotencyKey;
+    if (key !== undefined) {
+      let last = stored.length - 1;
+      while (last >= 0 && stored[last]!.metadata?.idempotencyKey !== key) last--;
+      if (last >= 0) {
+        state.replayed = fold(stored.slice(0, last + 1).map(toDomainEvent));
+        return;
+      }
+    }
+    const events = decide(command, state.before, ctx);
+    if (events.length === 0) return;
+    assertStorable(events);
+    const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
+    state.appending = toAppend.map((event) => event.id);
+    state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
+  }
+
+  /**
+   * The connection was lost while the append was committing: whether it landed is read back from the
+   * stream by event id, never guessed. Landed: the command succeeded. Not there: nothing was written.
+   */
+  private async resolveUnknown(streamName: string, ids: string[], error: InteractionUnavailableError): Promise<AppendResult> {
+    let stored: RecordedEvent[];
+    try {
+      stored = await this.store.readStream(streamName);
+    } catch {
+      throw error; // still unreachable: the outcome stays unknown
+    }
+    const ours = stored.filter((event) => ids.includes(event.id));
+    if (ours.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
+    const last = ours[ours.length - 1]!;
+    return { nextRevision: last.revision, position: last.position, events: ours };
+  }
+
+  private async afterAppend(before: InteractionState, result: AppendResult): Promise<InteractionState> {
+    const after = fold(result.events.map(toDomainEvent), before);
+    try {
+      await this.projection?.afterAppend(result);
+    } finally {
+      // Published once the read tables show the events; also when that wait timed out (they happened).
+      this.publish(result.events, involvedContactUuids(before.interaction, after.interaction));
+    }
+    return after;
   }
 
   private publish(events: RecordedEvent[], involved: string[]): void {
@@ -120,6 +241,43 @@ export class InteractionWriter {
       }),
     );
   }
+}
+
+function pinned(command: InteractionCommand): boolean {
+  return command.kind === 'update' && command.expectedVersion !== undefined;
+}
+
+/** Exponential with full jitter, so racing writers spread out instead of colliding again. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(RACE_BACKOFF_MS.max, RACE_BACKOFF_MS.first * 2 ** attempt);
+}
+
+/** The errors after which a command has certainly written nothing. */
+function wroteNothing(error: unknown): boolean {
+  return (
+    error instanceof InteractionValidationError ||
+    error instanceof InteractionNotFoundError ||
+    error instanceof InteractionConflictError ||
+    error instanceof WrongExpectedVersionError ||
+    (error instanceof InteractionUnavailableError && error.committed === false)
+  );
+}
+
+/**
+ * Parse before append: every decided event must match its own schema. A miss is input the validation
+ * let through (a bug), reported at the field as a validation error rather than stored.
+ */
+function assertStorable(events: InteractionEvent[]): void {
+  const errors = new ErrorCollector();
+  for (const event of events) {
+    const result = EVENT_SCHEMAS[event.type].safeParse(event.data);
+    if (result.success) continue;
+    for (const issue of result.error.issues) {
+      const path = issue.path.filter((part) => part !== 'changes').join('.');
+      errors.add(path || 'interaction', issue.message);
+    }
+  }
+  errors.throwIfAny();
 }
 
 /** The contact and staff uuids a command references: what the decider needs looked up. */
