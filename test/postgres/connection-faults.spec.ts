@@ -1,0 +1,167 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { uuidv7 } from 'uuidv7';
+import {
+  InteractionsMaintenance,
+  InteractionsModule,
+  InteractionsService,
+  InteractionUnavailableError,
+} from '../../src';
+import { PgDatabase } from '../../src/adapters/postgres/database';
+import { InMemoryContactDirectory } from '../support/directories';
+import { TEST_DATABASE_URL } from '../support/postgres';
+import { readTables } from '../support/read-tables';
+
+/**
+ * The module's connections dropped under load, as a server restart, a failover or a proxy would. The
+ * test kills only what it started: the backends of a database it created for itself.
+ */
+const LOAD_MS = 4000;
+const WORKERS = 8;
+
+function urlOf(database: string, query = ''): string {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${database}`;
+  url.search = query;
+  return url.toString();
+}
+
+async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('PostgreSQL connection faults', () => {
+  const database = `crm_faults_${randomBytes(5).toString('hex')}`;
+  const contacts = new InMemoryContactDirectory();
+  let app: INestApplicationContext;
+
+  beforeAll(async () => {
+    await admin((c) => c.query(`CREATE DATABASE ${database}`));
+    app = await NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({
+        // The connection string's own search_path must not move the module out of its schema.
+        database: { connectionString: urlOf(database, '?options=-c%20search_path%3Dpublic'), maxConnections: 6 },
+        schema: 'crm_faults',
+        contactDirectory: contacts,
+      }),
+      { logger: false },
+    );
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  });
+
+  it('keeps the module in its schema whatever the connection string says', async () => {
+    const tables = await admin(async () => {
+      const db = new PgDatabase({ connectionString: urlOf(database), schema: 'public' });
+      try {
+        const { rows } = await db.query<{ schema: string }>(
+          "SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'events'",
+          [],
+        );
+        return rows.map((r) => r.schema);
+      } finally {
+        await db.close();
+      }
+    });
+    expect(tables).toEqual(['crm_faults']);
+  });
+
+  it('survives its connections being killed under load: typed errors, nothing acknowledged lost', async () => {
+    const service = app.get(InteractionsService);
+    const contactUuid = contacts.add({ uuid: uuidv7(), name: 'Fault' }).uuid;
+    const acknowledged = new Map<string, number>();
+    const failures: unknown[] = [];
+    const stopAt = Date.now() + LOAD_MS;
+
+    const worker = async (w: number) => {
+      for (let i = 0; Date.now() < stopAt; i++) {
+        try {
+          const created = await service.createInteraction({ contactUuid, subject: `w${w} #${i}` });
+          acknowledged.set(created.uuid, created.version);
+          const updated = await service.updateInteraction(created.uuid, { body: `updated ${i}` });
+          acknowledged.set(updated.uuid, updated.version);
+        } catch (error) {
+          failures.push(error);
+        }
+      }
+    };
+    let kills = 0;
+    const terminator = admin(async (client) => {
+      while (Date.now() < stopAt) {
+        const { rowCount } = await client.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [database],
+        );
+        kills += rowCount ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, 120));
+      }
+    });
+    await Promise.all([terminator, ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
+
+    expect(kills).toBeGreaterThan(10);
+    expect(acknowledged.size).toBeGreaterThan(10);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const failure of failures) expect(failure).toBeInstanceOf(InteractionUnavailableError);
+    const committed = failures.map((f) => (f as InteractionUnavailableError).committed);
+    expect(committed.every((c) => c === false || c === true || c === 'unknown')).toBe(true);
+
+    // The module recovers by itself: new commands succeed, and every acknowledged one is there.
+    const after = await service.createInteraction({ contactUuid, subject: 'after the faults' });
+    expect(after.version).toBe(1);
+    for (const [uuid, version] of acknowledged) {
+      const read = await service.getInteraction(uuid);
+      expect(read?.version).toBeGreaterThanOrEqual(version);
+    }
+    const maintenance = app.get(InteractionsMaintenance);
+    const db = new PgDatabase({ connectionString: urlOf(database), schema: 'crm_faults' });
+    try {
+      const live = await readTables(db);
+      await maintenance.rebuild();
+      expect(await readTables(db)).toEqual(live);
+    } finally {
+      await db.close();
+    }
+    process.stdout.write(
+      `connection faults: ${acknowledged.size} interactions acknowledged, ${failures.length} commands failed ` +
+        `(committed: ${JSON.stringify(countBy(committed))}), ${kills} backends terminated, 0 lost\n`,
+    );
+  }, 60_000);
+
+  it('answers InteractionUnavailableError while the server cannot be reached', async () => {
+    const unreachable = await NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({
+        database: { connectionString: 'postgres://postgres@127.0.0.1:1/none' },
+        migrate: false,
+        contactDirectory: contacts,
+      }),
+      { logger: false },
+    );
+    try {
+      const service = unreachable.get(InteractionsService);
+      const contactUuid = contacts.add({ uuid: uuidv7() }).uuid;
+      const error = await service.createInteraction({ contactUuid }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InteractionUnavailableError);
+      expect(error).toMatchObject({ committed: false, retryable: true });
+      await expect(service.getInteraction(uuidv7())).rejects.toBeInstanceOf(InteractionUnavailableError);
+    } finally {
+      await unreachable.close();
+    }
+  });
+});
+
+function countBy(values: unknown[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[String(value)] = (counts[String(value)] ?? 0) + 1;
+  return counts;
+}

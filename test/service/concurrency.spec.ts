@@ -1,0 +1,143 @@
+import {
+  Interaction,
+  InteractionConflictError,
+  InteractionNotFoundError,
+  InteractionValidationError,
+} from '../../src';
+import { BACKENDS } from '../support/backends';
+import { ModuleUnderTest, startModule } from '../support/module';
+
+/** Settles every promise: the values and the errors, in order. */
+async function outcomes<T>(promises: Promise<T>[]): Promise<{ values: T[]; errors: unknown[] }> {
+  const settled = await Promise.allSettled(promises);
+  return {
+    values: settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])),
+    errors: settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : [])),
+  };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend })));
+  afterEach(() => m.close());
+
+  const historyTypes = async (uuid: string) => (await m.service.history(uuid)).map((e) => e.type);
+
+  describe('concurrent writers of one interaction', () => {
+    it('applies 20 concurrent updates without expectedVersion, one after the other', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      const { values, errors } = await outcomes(
+        range(20).map((i) => m.service.updateInteraction(created.uuid, { metadata: { [`writer${i}`]: i } })),
+      );
+      expect(errors).toEqual([]);
+      expect(values).toHaveLength(20);
+      // Each update replaced the metadata with its own: 20 events, versions 2..21, each seen once.
+      expect(new Set(values.map((v) => v.version))).toEqual(new Set(range(20).map((i) => i + 2)));
+      expect((await historyTypes(created.uuid)).filter((t) => t === 'InteractionUpdated')).toHaveLength(20);
+      expect((await m.service.getInteraction(created.uuid))?.version).toBe(21);
+    });
+
+    it('lets exactly one of 20 racers with the same expectedVersion win', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      const { values, errors } = await outcomes(
+        range(20).map((i) =>
+          m.service.updateInteraction(created.uuid, { subject: `racer ${i}` }, null, { expectedVersion: created.version }),
+        ),
+      );
+      expect(values).toHaveLength(1);
+      expect(errors).toHaveLength(19);
+      for (const error of errors) expect(error).toBeInstanceOf(InteractionConflictError);
+      expect((await m.service.getInteraction(created.uuid))?.subject).toBe(values[0]!.subject);
+    });
+
+    it('lets a delete race updates: no event after the delete, no spurious conflict', async () => {
+      for (let round = 0; round < 3; round++) {
+        const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+        const updates = range(8).map((i) => m.service.updateInteraction(created.uuid, { subject: `u${i}` }));
+        const deletion = m.service.deleteInteraction(created.uuid);
+        const { errors } = await outcomes(updates);
+        await expect(deletion).resolves.toMatchObject({ uuid: created.uuid });
+        for (const error of errors) expect(error).toBeInstanceOf(InteractionNotFoundError);
+        const types = await historyTypes(created.uuid);
+        expect(types[types.length - 1]).toBe('InteractionDeleted');
+        expect(types.filter((t) => t === 'InteractionDeleted')).toHaveLength(1);
+        expect(await m.service.getInteraction(created.uuid)).toBeNull();
+      }
+    });
+  });
+
+  describe('idempotency keys', () => {
+    it('returns the first result of a repeated create and appends nothing more', async () => {
+      const contactUuid = m.newContact();
+      const first = await m.service.createInteraction({ contactUuid, subject: 'Once' }, [{ rawName: 'Dana' }], [], {
+        idempotencyKey: 'create-1',
+      });
+      const again = await m.service.createInteraction({ contactUuid, subject: 'Once' }, [{ rawName: 'Dana' }], [], {
+        idempotencyKey: 'create-1',
+      });
+      expect(again).toEqual(first);
+      expect(await m.countEvents()).toBe(2);
+      expect((await m.service.history(first.uuid))[0]?.metadata.idempotencyKey).toBe('create-1');
+    });
+
+    it('creates once when the same keyed create arrives ten times at once', async () => {
+      const contactUuid = m.newContact();
+      const { values, errors } = await outcomes(
+        range(10).map(() => m.service.createInteraction({ contactUuid, subject: 'Burst' }, [], [], { idempotencyKey: 'burst' })),
+      );
+      expect(errors).toEqual([]);
+      expect(new Set(values.map((v) => v.uuid)).size).toBe(1);
+      expect(await m.countEvents()).toBe(2);
+      expect(await m.service.listInvolving(contactUuid)).toHaveLength(1);
+    });
+
+    it('refuses the same key with a different input, and writes nothing', async () => {
+      const contactUuid = m.newContact();
+      await m.service.createInteraction({ contactUuid, subject: 'A' }, [], [], { idempotencyKey: 'k' });
+      const error = await m.service
+        .createInteraction({ contactUuid, subject: 'B' }, [], [], { idempotencyKey: 'k' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InteractionValidationError);
+      expect((error as InteractionValidationError).errors).toEqual({
+        idempotencyKey: ['was already used for a different request'],
+      });
+      expect(await m.countEvents()).toBe(2);
+    });
+
+    it('returns the first result of a repeated update and delete, also after later changes', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      const updated = await m.service.updateInteraction(created.uuid, { subject: 'v2' }, null, { idempotencyKey: 'u' });
+      await m.service.updateInteraction(created.uuid, { subject: 'v3' });
+      expect(await m.service.updateInteraction(created.uuid, { subject: 'v2' }, null, { idempotencyKey: 'u' })).toEqual(updated);
+      const deleted = await m.service.deleteInteraction(created.uuid, { idempotencyKey: 'd' });
+      const events = await m.countEvents();
+      expect(await m.service.deleteInteraction(created.uuid, { idempotencyKey: 'd' })).toEqual(deleted);
+      expect(await m.countEvents()).toBe(events);
+    });
+
+    it('frees the key of a request that failed, and validates the key', async () => {
+      const contactUuid = m.newContact();
+      await expect(
+        m.service.createInteraction({ contactUuid, interactionType: 'fax' as never }, [], [], { idempotencyKey: 'retry-me' }),
+      ).rejects.toBeInstanceOf(InteractionValidationError);
+      // The first request was refused before its key was bound: a corrected request may use it.
+      await expect(m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'retry-me' })).resolves.toMatchObject({
+        contactUuid,
+      });
+      await expect(
+        m.service.updateInteraction('019a0000-0000-7000-8000-000000000000', { subject: 'x' }, null, { idempotencyKey: 'nf' }),
+      ).rejects.toBeInstanceOf(InteractionNotFoundError);
+      const created: Interaction = await m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'nf' });
+      expect(created.contactUuid).toBe(contactUuid);
+      for (const key of ['', 'x'.repeat(201), 'nul\u0000', 42]) {
+        const error = await m.service
+          .createInteraction({ contactUuid }, [], [], { idempotencyKey: key as string })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InteractionValidationError);
+        expect(Object.keys((error as InteractionValidationError).errors)).toEqual(['idempotencyKey']);
+      }
+    });
+  });
+});
