@@ -146,3 +146,62 @@ describe('crm-interactions CLI', () => {
     expect(unreachable.stderr).not.toContain('s3cret-pw');
   }, 60_000);
 });
+
+describe('crm-interactions CLI: parked events', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'crm-interactions-cli-parked-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /** Writes to the log past the module (one process at a time uses the directory). */
+  async function onLog(sql: string, params: unknown[]): Promise<void> {
+    const db = await PGliteDatabase.open({ dataDir, schema: SCHEMA });
+    try {
+      await db.query(sql, params);
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('lists parked events as a table, and `parked retry` applies what now applies', async () => {
+    expect((await cli(dataDir, 'migrate')).code).toBe(0);
+    const uuid = uuidv7();
+    const stream = `interaction-${uuid}`;
+    const logged = {
+      schemaVersion: 1,
+      interactionUuid: uuid,
+      contactUuid: uuidv7(),
+      interactionType: 'fax', // not one of the types: the event is parked
+      occurredAt: '2026-04-01T09:00:00Z',
+      subject: 'Parked',
+      body: null,
+      ownerUserUuid: null,
+      metadata: {},
+      fileUuids: [],
+    };
+    const metadata = { actorUuid: null, correlationId: uuidv7(), causationId: null, recordedAt: '2026-04-01T10:00:00.000Z' };
+    await onLog(
+      `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+       VALUES ($1, $2, 0, 'InteractionLogged', $3::jsonb, $4::jsonb)`,
+      [uuidv7(), stream, JSON.stringify(logged), JSON.stringify(metadata)],
+    );
+    expect((await cli(dataDir, 'rebuild')).code).toBe(0);
+
+    const listed = await cli(dataDir, 'parked');
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^stream\s+revision\s+position\s+type\s+parked at\s+error$/);
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(new RegExp(`^${stream}\\s+0\\s+\\d+/\\d+\\s+InteractionLogged\\s+\\d{4}-\\d\\d-\\d\\dT\\S+Z\\s+Invalid InteractionLogged event: .*interactionType`));
+    expect((await cli(dataDir, 'parked', 'retry')).stdout).toBe('applied 0, still parked 1\n');
+
+    // The stream repaired in the log (an operator's fix): the retry applies it.
+    await onLog(`UPDATE events SET data = jsonb_set(data, '{interactionType}', '"call"') WHERE stream_name = $1`, [stream]);
+    expect((await cli(dataDir, 'parked', 'retry')).stdout).toBe('applied 1, still parked 0\n');
+    expect((await cli(dataDir, 'parked')).stdout).toBe('no parked events\n');
+    const tables = (await readTablesOf(dataDir)) as { interactions: { uuid: string; interaction_type: string }[] };
+    expect(tables.interactions.map((row) => [row.uuid, row.interaction_type])).toEqual([[uuid, 'call']]);
+
+    const unknown = await cli(dataDir, 'parked', 'purge');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown parked command: purge/);
+  }, 120_000);
+});
