@@ -46,17 +46,22 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
 async function start(): Promise<void> {
   const started = Date.now();
   const module = moduleOptionsFromEnvironment();
-  const app = await createDemoApp({ module, logLevel: process.env.LOG_LEVEL });
+  const app = await createDemoApp({
+    module,
+    logLevel: process.env.LOG_LEVEL,
+    ...(process.env.DEMO_CONTACTS_SCHEMA && { contactsSchema: process.env.DEMO_CONTACTS_SCHEMA }),
+  });
+  const port = Number(process.env.PORT ?? 3000);
   try {
     // HOST: one interface only (tests use 127.0.0.1); default every interface.
-    await (process.env.HOST ? app.listen(Number(process.env.PORT ?? 3000), process.env.HOST) : app.listen(Number(process.env.PORT ?? 3000)));
+    await (process.env.HOST ? app.listen(port, process.env.HOST) : app.listen(port));
   } catch (error) {
     await app.close().catch(() => undefined);
     throw error;
   }
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const { port: listening } = app.getHttpServer().address() as AddressInfo;
   app.get(Logger).log(
-    `crm-interactions demo on http://localhost:${port} (API docs at /docs) over ${describeDatabase(module)}, ` +
+    `crm-interactions demo on http://localhost:${listening} (API docs at /docs) over ${describeDatabase(module)}, ` +
       `started in ${Date.now() - started} ms`,
   );
 }
