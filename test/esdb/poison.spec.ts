@@ -100,7 +100,7 @@ describe('poison events through EventStoreDB', () => {
 
   it('parks unknown type, bad data, wrong-stream data and missing recordedAt, skips a foreign stream, keeps projecting; rebuild agrees', async () => {
     const maintenance = start();
-    const [first, p1, p2, p3, p4, last] = Array.from({ length: 6 }, () => uuidv7());
+    const [first, p1, p2, p3, p4, last] = Array.from({ length: 6 }, () => uuidv7()) as [string, string, string, string, string, string];
     await append(`interaction-${first}`, 'InteractionLogged', logged(first, 'first'));
     await append(`interaction-${p1}`, 'InteractionLogged', logged(p1, 'P1'));
     await append(`interaction-${p1}`, 'InteractionArchived', { schemaVersion: 1, interactionUuid: p1 });

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 import {
   EventUpcaster,
+  InteractionsHealth,
   InteractionsMaintenance,
   InteractionsModule,
   InteractionsModuleOptions,
@@ -14,6 +15,7 @@ import {
   unregisterUpcaster,
 } from '../../src';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { HealthController } from '../../src/demo/health.controller';
 import { Database } from '../../src/ports/database';
 import { EventMetadata } from '../../src/ports/event-store';
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
@@ -320,5 +322,63 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
       projection: { parked: null },
     });
     expect(await maintenance.health()).toMatchObject({ status: 'ok', projection: { mode: 'inline', parked: 0 } });
+  });
+});
+
+describe('GET /health', () => {
+  const base: InteractionsHealth = {
+    status: 'ok',
+    database: { up: true },
+    eventStore: { kind: 'eventstoredb', up: true },
+    projection: {
+      mode: 'subscription',
+      caughtUp: true,
+      parked: 0,
+      lag: { head: { commit: 9n, prepare: 9n }, checkpoint: { commit: 9n, prepare: 9n } },
+      lastError: null,
+    },
+  };
+
+  async function answer(health: InteractionsHealth): Promise<{ code: number; body: Record<string, unknown> }> {
+    const controller = new HealthController({ health: async () => health } as unknown as InteractionsMaintenance);
+    let code = 200;
+    const body = await controller.check({ status: (status: number) => (code = status) });
+    return { code, body: body as Record<string, unknown> };
+  }
+
+  it('answers 200 for ok and degraded, 503 for down, with the details', async () => {
+    expect(await answer(base)).toEqual({
+      code: 200,
+      body: {
+        status: 'ok',
+        info: {
+          database: { status: 'up' },
+          eventStore: { status: 'up', kind: 'eventstoredb' },
+          projection: { status: 'up', mode: 'subscription', parked: 0, caughtUp: true, lag: 'caught up' },
+        },
+        error: {},
+        details: expect.any(Object),
+      },
+    });
+
+    const degraded = await answer({
+      ...base,
+      status: 'degraded',
+      projection: { ...base.projection, parked: 3, lag: { head: { commit: 9n, prepare: 9n }, checkpoint: { commit: 7n, prepare: 7n } } },
+    });
+    expect(degraded.code).toBe(200);
+    expect(degraded.body).toMatchObject({
+      status: 'degraded',
+      info: { database: { status: 'up' }, eventStore: { status: 'up' } },
+      error: { projection: { status: 'degraded', parked: 3, lag: 'checkpoint 7/7, head 9/9' } },
+    });
+
+    const down = await answer({ ...base, status: 'down', eventStore: { kind: 'eventstoredb', up: false, error: 'connection refused' } });
+    expect(down.code).toBe(503);
+    expect(down.body).toMatchObject({
+      status: 'down',
+      info: { database: { status: 'up' } },
+      error: { eventStore: { status: 'down', error: 'connection refused' } },
+    });
   });
 });
