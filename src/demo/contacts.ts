@@ -5,6 +5,8 @@ import { ContactRecord } from '../domain/interaction';
 import { InteractionValidationError } from '../domain/errors';
 import { ContactDirectory } from '../ports/directories';
 import { Database } from '../ports/database';
+import { isStorableString } from '../domain/storable';
+import { MESSAGES } from '../domain/validation';
 
 const CONTACTS_TABLE = `
   CREATE TABLE IF NOT EXISTS contacts (
@@ -17,7 +19,12 @@ const CONTACTS_TABLE = `
     created_at timestamptz NOT NULL DEFAULT now()
   )`;
 
-const optionalText = z.string().trim().max(255, { error: 'must be at most 255 characters' }).nullish();
+const optionalText = z
+  .string()
+  .trim()
+  .max(255, { error: 'must be at most 255 characters' })
+  .refine(isStorableString, { error: MESSAGES.invalidCharacters }) // PostgreSQL text refuses U+0000
+  .nullish();
 const newContactSchema = z.object(
   {
     name: optionalText,

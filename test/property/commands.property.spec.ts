@@ -18,6 +18,7 @@ import {
   occurredAt,
   PROPERTY_SEED,
   validDate,
+  veryDeepMetadata,
   wrongType,
 } from './arbitraries';
 
@@ -97,7 +98,11 @@ describe('commands under generated input (fast-check)', () => {
       subject: text,
       body: text,
       ownerUserUuid: fc.oneof(anyUuid, malformedUuid, wrongType, fc.constantFrom(null, '')),
-      metadata: fc.oneof({ weight: 3, arbitrary: jsonMetadata }, { weight: 1, arbitrary: jsOnlyMetadata }),
+      metadata: fc.oneof(
+        { weight: 6, arbitrary: jsonMetadata },
+        { weight: 2, arbitrary: jsOnlyMetadata },
+        { weight: 1, arbitrary: veryDeepMetadata },
+      ),
     };
     type AttrKey = keyof typeof validAttr;
     const attrKeys = Object.keys(validAttr) as AttrKey[];
