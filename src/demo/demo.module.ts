@@ -3,6 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { PGliteDatabase } from '../adapters/pglite/database';
 import { PgDatabase } from '../adapters/postgres/database';
+import { describeDatabaseTarget } from '../nest/database.provider';
 import { InteractionsModule } from '../nest/interactions.module';
 import { DEFAULT_PGLITE_DATA_DIR, InteractionsModuleOptions } from '../nest/options';
 import { Database } from '../ports/database';
@@ -89,7 +90,13 @@ export class DemoModule {
       inject: [DEMO_DATABASE],
       useFactory: async (demo: DemoDatabase) => {
         const directory = new DemoContacts(demo.db);
-        await directory.migrate();
+        try {
+          await directory.migrate();
+        } catch (error) {
+          // The first statement on the database: an unreachable server shows here, named for people.
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new Error(`DemoModule: could not open ${describeDatabaseTarget(options.module.database)}: ${reason}`, { cause: error });
+        }
         return directory;
       },
     };

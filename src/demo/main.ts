@@ -17,10 +17,13 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
   let app: NestExpressApplication;
   try {
     // abortOnError: false, so that a failed start rejects here (and is cleaned up) instead of exiting.
+    // Nest would print a failed start with its stack; the host reports it in one line (DEBUG: everything).
+    // Logs of a start that succeeds are buffered and go to pino below all the same.
     app = await NestFactory.create<NestExpressApplication>(DemoModule.forRoot(options, opened), {
       bufferLogs: true,
       bodyParser: false,
       abortOnError: false,
+      ...(!process.env.DEBUG && { logger: false }),
     });
   } catch (error) {
     await opened.closeAll();

@@ -1,8 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
+import { LOCK_FILE } from '../../src/adapters/pglite/directory-lock';
+import { createDemoApp } from '../../src/demo/main';
+import { failedHost } from './host-process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -51,6 +54,33 @@ describe('npm start', () => {
       expect((await db.query<{ n: string }>('SELECT count(*) AS n FROM contacts', [])).rows[0]!.n).toBe('3');
     } finally {
       await db.close();
+    }
+  }, 90_000);
+
+  it('a start that fails says why in one line, naming the database without its password, and exits 1', async () => {
+    const { code, output } = await failedHost({ DATABASE_URL: 'postgres://crm:s3cret-pw@127.0.0.1:1/crm' });
+    expect(code).toBe(1);
+    expect(output).toContain('crm-interactions demo: could not start: ');
+    expect(output).toMatch(/PostgreSQL 127\.0\.0\.1:1\/crm/);
+    expect(output).not.toContain('s3cret-pw');
+    expect(output).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it('a start that fails releases the PGlite directory it opened: it can be opened again at once', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'crm-interactions-start-fail-')), 'data');
+    try {
+      const seed = await PGliteDatabase.open({ dataDir: dir, schema: 'sabotaged' });
+      await seed.query(
+        `CREATE SCHEMA sabotaged; CREATE TABLE sabotaged.schema_migrations (id text PRIMARY KEY, applied_at timestamptz, sabotage int NOT NULL)`,
+      );
+      await seed.close();
+      const start = createDemoApp({ module: { database: { pglite: { dataDir: dir } }, schema: 'sabotaged' }, sampleData: false, logLevel: 'silent' });
+      await expect(start).rejects.toThrow(/sabotage/);
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      const again = await PGliteDatabase.open({ dataDir: dir, schema: 'crm_demo' });
+      await again.close();
+    } finally {
+      rmSync(resolve(dir, '..'), { recursive: true, force: true });
     }
   }, 90_000);
 });
