@@ -166,9 +166,10 @@ export async function rebuild(
   }
   return db.transaction(async (connection) => {
     const tx = serialized(connection);
-    // parked_events first: the order in which the projection's writers lock them (no deadlock with an append).
-    await tx.query(`TRUNCATE parked_events, ${READ_TABLES.join(', ')}`);
+    // In the order every writer of the projection locks them (checkpoint, parked_events, read tables),
+    // so a rebuild never deadlocks with a catch-up batch, a retry or an inline append.
     await tx.query('DELETE FROM projection_checkpoints WHERE name = $1', [name]);
+    await tx.query(`TRUNCATE parked_events, ${READ_TABLES.join(', ')}`);
     // Statements here move thousands of rows, on tables that grow from nothing: compiling them (JIT)
     // costs more than running them, and the planner needs row counts of this transaction's own rows.
     await tx.query("SELECT set_config('jit', 'off', true)");
