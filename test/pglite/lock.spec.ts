@@ -75,6 +75,28 @@ describe('PGlite directory lock', () => {
     lockDirectory(dataDir).release();
   });
 
+  it('of many processes taking over one stale lock at the same moment, exactly one wins', async () => {
+    const dataDir = join(root, 'race');
+    lockDirectory(dataDir).release();
+    const contenders = 6;
+    for (let round = 0; round < 2; round++) {
+      writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: deadPid(), token: 'crashed' }));
+      const at = Date.now() + 4_000; // all started by then, even on a busy machine
+      const outputs = await Promise.all(
+        Array.from({ length: contenders }, () =>
+          run(process.execPath, ['-r', resolve(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'lock-child.ts'), dataDir, String(at), '3000']).then(
+            ({ stdout }) => stdout.trim(),
+          ),
+        ),
+      );
+      const winners = outputs.filter((line) => line.startsWith('won '));
+      expect(winners).toHaveLength(1);
+      const winner = winners[0]!.slice('won '.length);
+      expect(outputs.filter((line) => line === `busy ${winner}`)).toHaveLength(contenders - 1);
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false); // released on the winner's way out
+    }
+  }, 90_000);
+
   it('the CLI takes over a stale lock left by a killed process', async () => {
     const dataDir = join(root, 'stale-cli');
     expect((await cli(dataDir, 'migrate')).code).toBe(0);
