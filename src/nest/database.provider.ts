@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { PGliteDatabase } from '../adapters/pglite/database';
 import { DirectoryInUseError } from '../adapters/pglite/directory-lock';
 import { PgDatabase } from '../adapters/postgres/database';
@@ -15,7 +16,13 @@ async function connect(options: InteractionsModuleOptions): Promise<Database> {
   const { database } = options;
   const schema = options.schema ?? DEFAULT_SCHEMA;
   if ('connectionString' in database) {
-    return new PgDatabase({ connectionString: database.connectionString, max: database.maxConnections, schema });
+    const logger = new Logger('InteractionsModule');
+    return new PgDatabase({
+      connectionString: database.connectionString,
+      max: database.maxConnections,
+      schema,
+      onConnectionError: (error) => logger.warn(`PostgreSQL connection lost (the pool reconnects): ${error.message}`),
+    });
   }
   const { instance, dataDir } = database.pglite;
   return instance
