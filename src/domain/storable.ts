@@ -18,7 +18,12 @@ export function isStorableString(value: string): boolean {
 /** A real Date (not a look-alike) in the years 0001–9999 UTC. */
 export function isStorableDate(value: unknown): value is Date {
   if (!(value instanceof Date)) return false;
-  const time = Date.prototype.getTime.call(value);
+  let time: number;
+  try {
+    time = Date.prototype.getTime.call(value);
+  } catch {
+    return false; // a look-alike: Object.create(Date.prototype)
+  }
   if (Number.isNaN(time)) return false;
   const year = new Date(time).getUTCFullYear();
   return year >= 1 && year <= 9999;
@@ -120,7 +125,7 @@ class JsonWalk {
     this.count(2);
     const length = value.length;
     for (let index = 0; index < length; index++) {
-      this.count(1);
+      if (index > 0) this.count(1); // the comma
       copy.push(this.value(value[index], depth + 1)); // a hole reads undefined: rejected
     }
     this.path.delete(value);
@@ -132,11 +137,13 @@ class JsonWalk {
     if (Object.getOwnPropertySymbols(value).length > 0) throw new JsonRejected('not_plain_json');
     const copy: JsonObject = {};
     this.count(2);
+    let separator = 1; // the colon; and a comma before every key but the first
     for (const key of Object.keys(value)) {
       // "__proto__" cannot be an own key of the copy, nor of what the event schema parses back.
       if (key === '__proto__') throw new JsonRejected('not_plain_json');
       this.string(key);
-      this.count(2);
+      this.count(separator);
+      separator = 2;
       copy[key] = this.value(value[key], depth + 1);
     }
     this.path.delete(value);

@@ -1,15 +1,22 @@
+import { partyIdentity } from '../../src/domain/decider';
 import { InteractionValidationError } from '../../src/domain/errors';
+import { InvalidEventError, parseEvent } from '../../src/domain/events';
 import {
+  atMostEntries,
+  givenAttrNames,
   MAX_PAGE_SIZE,
   MESSAGES,
+  normaliseUuid,
   NormalisedAttrs,
   unwrapAll,
   validateAttrs,
   validateExpectedVersion,
   validateFileUuids,
+  validateIdempotencyKey,
   validateLimit,
   validateParties,
 } from '../../src/domain/validation';
+import { feedCursorOf, parseFeedCursor } from '../../src/nest/feed-cursor';
 
 const ADA = '01900000-0000-7000-8000-0000000000a1';
 const BOB = '01900000-0000-7000-8000-0000000000b2';
@@ -532,5 +539,382 @@ describe('unwrapAll', () => {
       fileUuids: expect.any(Array),
     });
     expect(errors.fileUuids).toHaveLength(1);
+  });
+});
+
+describe('input the store could not hold (additions of 2026-12-01)', () => {
+  const BAD_TEXT = ['a\u0000b', '\ud800', 'x\udc00y', '\udfff\ud800'];
+
+  describe('text fields refuse NUL and unpaired surrogates', () => {
+    it.each(BAD_TEXT)('subject and body %p', (text) => {
+      expect(createErrors({ subject: text, body: text })).toEqual({
+        subject: [MESSAGES.invalidCharacters],
+        body: [MESSAGES.invalidCharacters],
+      });
+    });
+
+    it.each(BAD_TEXT)('a party rawName %p, under parties.N.rawName', (text) => {
+      expect(errorsOf(validateParties([{ rawName: 'ok' }, { rawName: ` ${text} ` }]))).toEqual({
+        'parties.1.rawName': [MESSAGES.invalidCharacters],
+      });
+    });
+
+    it.each(BAD_TEXT)('metadata keys and values %p, at any depth', (text) => {
+      for (const metadata of [{ [text]: 1 }, { a: text }, { a: [{ b: [text] }] }]) {
+        expect(createErrors({ metadata })).toEqual({ metadata: [MESSAGES.invalidCharacters] });
+      }
+    });
+
+    it('accepts surrogate pairs (emoji) and other control characters', () => {
+      expect(createValue({ subject: '😀\t\u0001\uffff', body: '𝄞', metadata: { '😀': '\u001f' } })).toMatchObject({
+        subject: '😀\t\u0001\uffff',
+        body: '𝄞',
+        metadata: { '😀': '\u001f' },
+      });
+    });
+
+    it('uses the contract message', () => {
+      expect(MESSAGES.invalidCharacters).toBe('must not contain NUL or invalid characters');
+    });
+  });
+
+  describe('dates outside the years 0001–9999', () => {
+    it.each([
+      '+275760-09-13T00:00:00Z',
+      '-000001-01-01T00:00:00Z',
+      '0000-01-01',
+      '0000-12-31T23:59:59Z',
+      '10000-01-01T00:00:00Z',
+      '9999-12-31T23:59:59-05:00', // year 10000 in UTC
+      '0001-01-01T00:00:00+01:00', // year 0 in UTC
+    ])('rejects the ISO string %p', (occurredAt) => {
+      expect(createErrors({ occurredAt })).toEqual({ occurredAt: [MESSAGES.date] });
+    });
+
+    it.each([new Date(8.64e15), new Date(-8.64e15), new Date('0000-06-01T00:00:00Z'), new Date(Date.UTC(10000, 0, 1))])(
+      'rejects the Date %p',
+      (occurredAt) => {
+        expect(createErrors({ occurredAt })).toEqual({ occurredAt: [MESSAGES.date] });
+      },
+    );
+
+    it.each([
+      ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
+      ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.000Z'],
+      ['0050-06-15', '0050-06-15T00:00:00.000Z'],
+    ])('accepts the edges, %p', (occurredAt, expected) => {
+      expect(createValue({ occurredAt }).occurredAt?.toISOString()).toBe(expected);
+    });
+
+    it('copies a valid Date rather than keeping the caller\'s object', () => {
+      const given = new Date('2026-08-20T14:30:15Z');
+      expect(createValue({ occurredAt: given }).occurredAt).not.toBe(given);
+    });
+
+    it('refuses a Date look-alike without throwing', () => {
+      expect(createErrors({ occurredAt: Object.create(Date.prototype) })).toEqual({ occurredAt: [MESSAGES.date] });
+    });
+  });
+
+  describe('metadata must be a plain JSON object', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const nestedCycle: Record<string, unknown> = { list: [] };
+    (nestedCycle.list as unknown[]).push({ back: nestedCycle });
+
+    it.each([
+      ['a BigInt', { n: BigInt(1) }],
+      ['a function', { f: () => 1 }],
+      ['a symbol value', { s: Symbol('s') }],
+      ['a symbol key', { [Symbol('k')]: 1 }],
+      ['an undefined value', { u: undefined }],
+      ['NaN', { n: Number.NaN }],
+      ['Infinity', { n: [Number.NEGATIVE_INFINITY] }],
+      ['a nested Date', { d: new Date() }],
+      ['a nested Map', { m: new Map() }],
+      ['a Buffer', { b: Buffer.from('x') }],
+      ['a class instance', { c: new (class Thing {})() }],
+      ['a toJSON method', { toJSON: () => ({}) }],
+      ['a nested toJSON method', { a: { toJSON: () => 1 } }],
+      ['a throwing toString', { toString: () => { throw new Error('no'); } }],
+      ['an array hole', { a: [1, , 3] }], // eslint-disable-line no-sparse-arrays
+      ['an array subclass', { a: new (class List extends Array {})() }],
+      ['a __proto__ key', JSON.parse('{"__proto__": {"a": 1}}')],
+    ])('rejects %s', (_label, metadata) => {
+      expect(createErrors({ metadata })).toEqual({ metadata: [MESSAGES.plainJson] });
+    });
+
+    it.each([
+      ['a Map', new Map([['a', 1]])],
+      ['a class instance', new (class Meta { a = 1; })()],
+    ])('rejects %s as the metadata itself', (_label, metadata) => {
+      expect(createErrors({ metadata })).toEqual({ metadata: [MESSAGES.object] });
+    });
+
+    it.each([
+      ['itself', cyclic],
+      ['a nested cycle', nestedCycle],
+    ])('rejects a cycle through %s', (_label, metadata) => {
+      expect(createErrors({ metadata })).toEqual({ metadata: [MESSAGES.cycle] });
+    });
+
+    it('accepts a shared (non-cyclic) reference', () => {
+      const shared = { x: 1 };
+      expect(createValue({ metadata: { a: shared, b: [shared] } }).metadata).toEqual({ a: { x: 1 }, b: [{ x: 1 }] });
+    });
+
+    it('accepts an object with a null prototype, as a plain copy', () => {
+      const metadata = Object.assign(Object.create(null) as object, { a: 1 });
+      const value = createValue({ metadata }).metadata;
+      expect(value).toEqual({ a: 1 });
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    });
+
+    it('turns -0 into 0 (JSON cannot say -0)', () => {
+      expect(Object.is(createValue({ metadata: { z: -0 } }).metadata?.z, 0)).toBe(true);
+    });
+
+    it('stores a copy read once, so a getter cannot change its answer after the check', () => {
+      let reads = 0;
+      const metadata = Object.defineProperty({}, 'a', { enumerable: true, get: () => (++reads === 1 ? 'ok' : '\u0000') });
+      expect(createValue({ metadata }).metadata).toEqual({ a: 'ok' });
+      expect(reads).toBe(1);
+    });
+
+    it('accepts 32 levels and rejects 33, with the contract message', () => {
+      expect(createValue({ metadata: nest(32) }).metadata).toEqual(nest(32));
+      expect(createErrors({ metadata: nest(33) })).toEqual({ metadata: ['is nested too deeply'] });
+      expect(createErrors({ metadata: { list: [[[[nest(29)]]]] } })).toEqual({ metadata: [MESSAGES.nestedTooDeeply] });
+    });
+
+    it('rejects 5,000 levels without overflowing the stack', () => {
+      expect(createErrors({ metadata: nest(5000) })).toEqual({ metadata: [MESSAGES.nestedTooDeeply] });
+    });
+
+    it('accepts 65,536 bytes of JSON and rejects one more, with the contract message', () => {
+      const fill = (bytes: number) => ({ s: 'x'.repeat(bytes - '{"s":""}'.length) });
+      expect(Buffer.byteLength(JSON.stringify(fill(65_536)))).toBe(65_536);
+      expect(createValue({ metadata: fill(65_536) }).metadata).toEqual(fill(65_536));
+      expect(createErrors({ metadata: fill(65_537) })).toEqual({ metadata: ['is too large'] });
+    });
+
+    it('counts bytes, not characters, and escapes', () => {
+      expect(createErrors({ metadata: { s: '€'.repeat(22_000) } })).toEqual({ metadata: [MESSAGES.tooLarge] });
+      expect(createErrors({ metadata: { s: '\u0001'.repeat(11_000) } })).toEqual({ metadata: [MESSAGES.tooLarge] });
+    });
+
+    it('stops early on a huge list', () => {
+      const started = Date.now();
+      expect(createErrors({ metadata: { a: new Array(10_000_000).fill(0) } })).toEqual({ metadata: [MESSAGES.tooLarge] });
+      expect(Date.now() - started).toBeLessThan(1000);
+    });
+  });
+
+  describe('caps', () => {
+    it('body: 1,000,000 characters (code points) and no more', () => {
+      expect(createValue({ body: 'b'.repeat(1_000_000) }).body).toHaveLength(1_000_000);
+      expect(createValue({ body: '😀'.repeat(1_000_000) }).body).toHaveLength(2_000_000);
+      expect(createErrors({ body: 'b'.repeat(1_000_001) })).toEqual({ body: ['must be at most 1000000 characters'] });
+    });
+
+    it('parties: 500 entries, counted before blank ones are dropped', () => {
+      expect(valueOf(validateParties(Array.from({ length: 500 }, (_, i) => ({ rawName: `P${i}` }))))).toHaveLength(500);
+      expect(errorsOf(validateParties(Array.from({ length: 501 }, () => ({ rawName: '' }))))).toEqual({
+        parties: ['must have at most 500 entries'],
+      });
+    });
+
+    it('fileUuids: 1,000 entries', () => {
+      expect(valueOf(validateFileUuids(Array.from({ length: 1000 }, () => FILE_1)))).toHaveLength(1000);
+      expect(errorsOf(validateFileUuids(Array.from({ length: 1001 }, () => FILE_1)))).toEqual({
+        fileUuids: [atMostEntries(1000)],
+      });
+    });
+
+    it('checks the length before looking at the entries', () => {
+      expect(errorsOf(validateFileUuids(new Array(2 ** 31)))).toEqual({ fileUuids: ['must have at most 1000 entries'] });
+    });
+  });
+
+  describe('uuids in any letter case, normalised to lower case', () => {
+    const UPPER = ADA.toUpperCase();
+
+    it('normaliseUuid lower-cases a valid uuid and answers null for anything else', () => {
+      expect(normaliseUuid(UPPER)).toBe(ADA);
+      expect(normaliseUuid('550E8400-e29b-41D4-A716-446655440000')).toBe(FILE_2);
+      for (const bad of ['nope', ` ${ADA}`, 42, null, undefined, {}, [ADA]]) expect(normaliseUuid(bad)).toBeNull();
+    });
+
+    it('contactUuid, ownerUserUuid', () => {
+      expect(createValue({ contactUuid: UPPER, ownerUserUuid: OWNER.toUpperCase() })).toMatchObject({
+        contactUuid: ADA,
+        ownerUserUuid: OWNER,
+      });
+      expect(updateValue({ contactUuid: BOB.toUpperCase() })).toEqual({ contactUuid: BOB });
+    });
+
+    it("parties' contactUuid and staffPersonUuid", () => {
+      expect(valueOf(validateParties([{ rawName: 'A', contactUuid: UPPER }, { rawName: 'S', staffPersonUuid: STAFF.toUpperCase() }]))).toEqual([
+        { rawName: 'A', contactUuid: ADA, staffPersonUuid: null, inputIndex: 0 },
+        { rawName: 'S', contactUuid: null, staffPersonUuid: STAFF, inputIndex: 1 },
+      ]);
+    });
+
+    it('fileUuids', () => {
+      expect(valueOf(validateFileUuids([FILE_1.toUpperCase(), FILE_2]))).toEqual([FILE_1, FILE_2]);
+    });
+
+    it('party identity compares lower-cased uuids (stored events may hold upper case)', () => {
+      expect(partyIdentity({ rawName: 'x', contactUuid: UPPER, staffPersonUuid: null })).toBe(
+        partyIdentity({ rawName: 'y', contactUuid: ADA, staffPersonUuid: null }),
+      );
+      expect(partyIdentity({ rawName: 'x', contactUuid: null, staffPersonUuid: STAFF.toUpperCase() })).toBe(`staff:${STAFF}`);
+    });
+  });
+
+  describe('hostile objects end as validation errors, never raw errors', () => {
+    const throwing = () =>
+      new Proxy({}, { get: () => { throw new Error('trap'); }, has: () => { throw new Error('trap'); }, ownKeys: () => { throw new Error('trap'); } });
+
+    it('attrs whose every read throws: each attribute "could not be read"', () => {
+      expect(errorsOf(validateAttrs(throwing(), 'create', NOW))).toEqual(
+        Object.fromEntries(['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body', 'ownerUserUuid', 'metadata'].map((f) => [f, [MESSAGES.unreadable]])),
+      );
+      expect(Object.keys(errorsOf(validateAttrs(throwing(), 'update', NOW)))).toHaveLength(7);
+    });
+
+    it('a throwing getter on one attribute', () => {
+      const attrs = Object.defineProperty({ contactUuid: ADA }, 'subject', { enumerable: true, get: () => { throw new Error('no'); } });
+      expect(errorsOf(validateAttrs(attrs, 'create', NOW))).toEqual({ subject: [MESSAGES.unreadable] });
+    });
+
+    it('metadata behind a Proxy whose traps throw', () => {
+      expect(createErrors({ metadata: throwing() })).toEqual({ metadata: [MESSAGES.unreadable] });
+      const getter = Object.defineProperty({}, 'a', { enumerable: true, get: () => { throw new Error('no'); } });
+      expect(createErrors({ metadata: { nested: getter } })).toEqual({ metadata: [MESSAGES.unreadable] });
+    });
+
+    it('parties: a throwing list, a throwing party', () => {
+      const list = new Proxy([], { get: () => { throw new Error('trap'); } });
+      expect(errorsOf(validateParties(list))).toEqual({ parties: [MESSAGES.unreadable] });
+      expect(errorsOf(validateParties([{ rawName: 'ok' }, throwing()]))).toEqual({ 'parties.1': [MESSAGES.unreadable] });
+    });
+
+    it('fileUuids: a throwing list', () => {
+      const list = new Proxy([FILE_1], { get: (target, key) => (key === 'length' ? 1 : (() => { throw new Error('trap'); })()) });
+      expect(errorsOf(validateFileUuids(list))).toEqual({ fileUuids: [MESSAGES.unreadable] });
+    });
+
+    it('givenAttrNames never throws', () => {
+      expect(givenAttrNames(throwing()).size).toBe(0);
+      expect([...givenAttrNames({ subject: 'x', other: 1 })]).toEqual(['subject']);
+    });
+  });
+
+  describe('validateIdempotencyKey', () => {
+    it.each([undefined, null])('is absent for %p', (key) => {
+      expect(valueOf(validateIdempotencyKey(key))).toBeUndefined();
+    });
+
+    it.each(['k', 'x'.repeat(200), '😀'.repeat(200), 'request 42 / retry'])('keeps %p as given', (key) => {
+      expect(valueOf(validateIdempotencyKey(key))).toBe(key);
+    });
+
+    it.each([
+      ['""', '', MESSAGES.idempotencyKey],
+      ['201 characters', 'x'.repeat(201), MESSAGES.idempotencyKey],
+      ['a number', 42, MESSAGES.string],
+      ['an object', { key: 'k' }, MESSAGES.string],
+      ['NUL', 'a\u0000', MESSAGES.invalidCharacters],
+      ['a lone surrogate', '\ud800', MESSAGES.invalidCharacters],
+    ])('rejects %s under idempotencyKey', (_label, key, message) => {
+      expect(errorsOf(validateIdempotencyKey(key))).toEqual({ idempotencyKey: [message] });
+    });
+
+    it('says 1 to 200 characters', () => {
+      expect(MESSAGES.idempotencyKey).toBe('must be 1 to 200 characters');
+    });
+  });
+
+  describe('feed cursors', () => {
+    const cursorOf = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+    it('reads back what feedCursorOf wrote, with the uuid lower-cased', () => {
+      const at = new Date('2026-08-22T10:00:00Z');
+      expect(parseFeedCursor(feedCursorOf({ occurredAt: at, insertedAt: at, uuid: ADA.toUpperCase() }))).toEqual({
+        occurredAt: at,
+        insertedAt: at,
+        uuid: ADA,
+      });
+    });
+
+    it.each([
+      ['beyond the Date range', [8.64e15 + 1, 0, ADA]],
+      ['year 0', [Date.parse('0001-01-01T00:00:00Z') - 1, 0, ADA]],
+      ['year 10000', [0, Date.UTC(10000, 0, 1), ADA]],
+      ['a fraction', [1.5, 0, ADA]],
+      ['a bad uuid', [0, 0, 'nope']],
+      ['too few parts', [0, 0]],
+    ])('is null for timestamps %s', (_label, key) => {
+      expect(parseFeedCursor(cursorOf(key))).toBeNull();
+    });
+
+    it.each(['', 'not-a-cursor', 'x'.repeat(10_000), 42, null, {}])('is null for %p', (text) => {
+      expect(parseFeedCursor(text)).toBeNull();
+    });
+  });
+
+  describe('event schemas refuse what the store could not hold', () => {
+    const logged = {
+      schemaVersion: 1,
+      interactionUuid: ADA,
+      contactUuid: BOB,
+      interactionType: 'note',
+      occurredAt: '2026-08-22T10:00:00Z',
+      subject: '😀'.repeat(255),
+      body: null,
+      ownerUserUuid: null,
+      metadata: {},
+      fileUuids: [],
+    };
+
+    it('accepts a valid event, counting name lengths in code points as validation does', () => {
+      expect(parseEvent('InteractionLogged', logged).type).toBe('InteractionLogged');
+    });
+
+    it.each([
+      ['a NUL subject', { subject: 'a\u0000' }],
+      ['a lone surrogate in the body', { body: '\ud800' }],
+      ['metadata with NUL', { metadata: { a: '\u0000' } }],
+      ['metadata too deep', { metadata: nest(33) }],
+      ['year 0', { occurredAt: '0000-01-01T00:00:00Z' }],
+      ['256 code points', { subject: '😀'.repeat(256) }],
+    ])('rejects %s', (_label, change) => {
+      expect(() => parseEvent('InteractionLogged', { ...logged, ...change })).toThrow(InvalidEventError);
+    });
+
+    it('rejects a party or snapshot text with NUL', () => {
+      const party = { rawName: 'Bob', contactUuid: null, staffPersonUuid: null, position: 0, snapshot: { source: 'free_text', capturedAt: '2026-08-22T10:00:00Z' } };
+      const rebuilt = (p: unknown) => ({ schemaVersion: 1, interactionUuid: ADA, parties: [p] });
+      expect(parseEvent('PartiesRebuilt', rebuilt(party)).type).toBe('PartiesRebuilt');
+      expect(() => parseEvent('PartiesRebuilt', rebuilt({ ...party, rawName: 'B\u0000' }))).toThrow(InvalidEventError);
+      const snapshot = { source: 'crm_contact', name: 'x\udc00', capturedAt: '2026-08-22T10:00:00Z' };
+      expect(() => parseEvent('PartiesRebuilt', rebuilt({ ...party, snapshot }))).toThrow(InvalidEventError);
+    });
+  });
+});
+
+function nest(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let i = 1; i < depth; i++) value = { a: value };
+  return value;
+}
+
+describe('metadata size is found quickly', () => {
+  it('for an object of many small keys', () => {
+    const metadata = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 0]));
+    const started = Date.now();
+    expect(errorsOf(validateAttrs({ contactUuid: ADA, metadata }, 'create', NOW))).toEqual({ metadata: [MESSAGES.tooLarge] });
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });
