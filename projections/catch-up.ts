@@ -3,10 +3,13 @@ import { comparePositions, EventStore, Position, RecordedEvent, START } from '..
 import {
   applyPrepared,
   INTERACTION_KEY,
+  isDataError,
   ParkedStreams,
+  parkedStreamsOf,
   pgArray,
   prepareEvents,
   projectEvents,
+  projectOneByOne,
   READ_TABLES,
   serialized,
 } from './interactions.projection';
@@ -60,13 +63,26 @@ export class CatchUpProjector {
 
   /** Applies one delivered batch; events at or before the stored checkpoint are skipped (re-delivery). */
   async applyBatch(batch: readonly RecordedEvent[]): Promise<number> {
+    try {
+      return await this.applyWith(batch, projectEvents);
+    } catch (error) {
+      // An event the schemas accept but PostgreSQL refuses: never retry the batch forever, park it.
+      if (!isDataError(error)) throw error;
+      return this.applyWith(batch, async (tx, fresh) => projectOneByOne(tx, fresh, await parkedStreamsOf(tx, fresh)));
+    }
+  }
+
+  private async applyWith(
+    batch: readonly RecordedEvent[],
+    project: (tx: Queryable, fresh: RecordedEvent[]) => Promise<void>,
+  ): Promise<number> {
     const last = batch[batch.length - 1];
     if (!last) return 0;
     return this.db.transaction(async (tx) => {
       const checkpoint = await lockCheckpoint(tx, this.name);
       const fresh = batch.filter((event) => comparePositions(event.position, checkpoint) > 0);
       if (fresh.length === 0) return 0;
-      await projectEvents(tx, fresh);
+      await project(tx, fresh);
       await writeCheckpoint(tx, this.name, last.position);
       return fresh.length;
     });
@@ -116,31 +132,40 @@ export async function retryParked(db: Database, store: EventStore, name = INTERA
   if (streams.length === 0) return { applied: 0, stillParked: 0 };
   const stored: RecordedEvent[] = [];
   for (const stream of streams) stored.push(...(await store.readStream(stream)));
-  return db.transaction(async (tx) => {
-    await lockCheckpoint(tx, name);
-    // The lock an append to the stream takes (PostgreSQL event store): its inline projection waits for us.
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(s, 0)) FROM unnest($1::text[]) AS s ORDER BY s', [
-      pgArray(streams),
-    ]);
-    const { rows } = await tx.query<{ stream_name: string; stream_revision: string }>(
-      'SELECT stream_name, stream_revision FROM parked_events WHERE stream_name = ANY($1::text[]) FOR UPDATE',
-      [pgArray(streams)],
-    );
-    const wanted = new Set(rows.map((row) => `${row.stream_name} ${Number(row.stream_revision)}`));
-    // An event the store no longer has stays parked, as it is.
-    const events = stored.filter((event) => wanted.has(`${event.streamName} ${event.revision}`));
-    if (events.length > 0) {
-      await tx.query(
-        `DELETE FROM parked_events p USING unnest($1::text[], $2::bigint[]) AS e(stream_name, stream_revision)
-         WHERE p.stream_name = e.stream_name AND p.stream_revision = e.stream_revision`,
-        [pgArray(events.map((e) => e.streamName)), pgArray(events.map((e) => e.revision))],
+  const retry = (oneByOne: boolean) =>
+    db.transaction(async (tx) => {
+      await lockCheckpoint(tx, name);
+      // The lock an append to the stream takes (PostgreSQL event store): its inline projection waits for us.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(s, 0)) FROM unnest($1::text[]) AS s ORDER BY s', [
+        pgArray(streams),
+      ]);
+      const { rows } = await tx.query<{ stream_name: string; stream_revision: string }>(
+        'SELECT stream_name, stream_revision FROM parked_events WHERE stream_name = ANY($1::text[]) FOR UPDATE',
+        [pgArray(streams)],
       );
-    }
-    const prepared = prepareEvents(events);
-    await applyPrepared(tx, prepared);
-    const { rows: left } = await tx.query<{ n: string }>('SELECT count(*) AS n FROM parked_events', []);
-    return { applied: events.length - prepared.parked.length, stillParked: Number(left[0]?.n ?? 0) };
-  });
+      const wanted = new Set(rows.map((row) => `${row.stream_name} ${Number(row.stream_revision)}`));
+      // An event the store no longer has stays parked, as it is.
+      const events = stored.filter((event) => wanted.has(`${event.streamName} ${event.revision}`));
+      if (events.length > 0) {
+        await tx.query(
+          `DELETE FROM parked_events p USING unnest($1::text[], $2::bigint[]) AS e(stream_name, stream_revision)
+           WHERE p.stream_name = e.stream_name AND p.stream_revision = e.stream_revision`,
+          [pgArray(events.map((e) => e.streamName)), pgArray(events.map((e) => e.revision))],
+        );
+      }
+      const count = async () => Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM parked_events', [])).rows[0]?.n ?? 0);
+      const before = await count();
+      if (oneByOne) await projectOneByOne(tx, events, new Map());
+      else await applyPrepared(tx, prepareEvents(events));
+      const stillParked = await count();
+      return { applied: events.length - (stillParked - before), stillParked };
+    });
+  try {
+    return await retry(false);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    return retry(true);
+  }
 }
 
 export interface RebuildSummary {
@@ -164,6 +189,23 @@ export async function rebuild(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`rebuild: batchSize must be a positive integer, got ${String(batchSize)}`);
   }
+  try {
+    return await rebuildOnce(db, store, { ...options, name, batchSize }, false);
+  } catch (error) {
+    // An event the schemas accept but PostgreSQL refuses: once more, each batch under a savepoint, and
+    // the batch that fails one event at a time, parking what the database refuses.
+    if (!isDataError(error)) throw error;
+    return rebuildOnce(db, store, { ...options, name, batchSize }, true);
+  }
+}
+
+async function rebuildOnce(
+  db: Database,
+  store: EventStore,
+  options: { batchSize: number; onProgress?: (events: number) => void; name: string },
+  careful: boolean,
+): Promise<RebuildSummary> {
+  const { name, batchSize } = options;
   return db.transaction(async (connection) => {
     const tx = serialized(connection);
     // In the order every writer of the projection locks them (checkpoint, parked_events, read tables),
@@ -184,8 +226,16 @@ export async function rebuild(
     // read was queued first) and parses and folds it. Batch N+1 touches the tables only after batch N
     // is applied, so the result is that of applying the batches one after the other.
     const batches = store.readAll(START, { batchSize, within: tx })[Symbol.asyncIterator]();
+    if (careful) {
+      for (let result = await batches.next(); !result.done; result = await batches.next()) {
+        await applyCarefully(tx, result.value, parked);
+        events += result.value.length;
+        position = result.value[result.value.length - 1]!.position;
+        options.onProgress?.(events);
+      }
+    }
     try {
-      let result = await batches.next();
+      let result = careful ? { done: true as const, value: undefined } : await batches.next();
       let prepared = result.done ? null : prepareEvents(result.value, parked);
       while (!result.done && prepared) {
         const batch = result.value;
@@ -272,6 +322,22 @@ async function restoreIndexes(tx: Queryable): Promise<void> {
        END LOOP;
      END $$`,
   );
+}
+
+/** One batch under a savepoint; if the database refuses its data, its events one by one instead. */
+async function applyCarefully(tx: Queryable, batch: RecordedEvent[], parked: ParkedStreams): Promise<void> {
+  const before = new Map(parked);
+  await tx.query('SAVEPOINT rebuild_batch', []);
+  try {
+    await applyPrepared(tx, prepareEvents(batch, parked));
+    await tx.query('RELEASE SAVEPOINT rebuild_batch', []);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    await tx.query('ROLLBACK TO SAVEPOINT rebuild_batch', []);
+    parked.clear();
+    for (const [stream, revision] of before) parked.set(stream, revision);
+    await projectOneByOne(tx, batch, parked);
+  }
 }
 
 /** Starts reading the next batch; a failure surfaces where it is awaited, never as an unhandled rejection. */

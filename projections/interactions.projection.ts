@@ -120,6 +120,36 @@ export async function projectEvents(tx: Queryable, events: readonly RecordedEven
 }
 
 /**
+ * An error of the data rather than of the connection (SQLSTATE class 22, or a row too large for an
+ * index): applying the same events again can only fail again, so the event is parked instead.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code === '54000');
+}
+
+/**
+ * The slow path after a batch failed on its data: the events one by one, each under a savepoint; one the
+ * database refuses is parked (with its stream's later events). Same tables as the batch would give.
+ */
+export async function projectOneByOne(tx: Queryable, events: readonly RecordedEvent[], parkedStreams: ParkedStreams): Promise<void> {
+  for (const event of events) {
+    await tx.query('SAVEPOINT project_event', []);
+    try {
+      await applyPrepared(tx, prepareEvents([event], parkedStreams));
+      await tx.query('RELEASE SAVEPOINT project_event', []);
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT project_event', []);
+      const refused: ParkedRow = { event, error: `refused by the database: ${error instanceof Error ? error.message : String(error)}` };
+      await park(tx, [refused]);
+      const first = parkedStreams.get(event.streamName);
+      if (first === undefined || event.revision < first) parkedStreams.set(event.streamName, event.revision);
+    }
+  }
+}
+
+/**
  * The streams of `events` that have parked events already (one query, and none for a batch that starts
  * its streams: a stream's first delivery cannot be behind anything).
  */

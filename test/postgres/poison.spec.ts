@@ -293,6 +293,34 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     expect(await service.updateInteraction(v0, { body: 'Upcast' })).toMatchObject({ interactionType: 'meeting', body: 'Upcast', version: 1 });
   });
 
+  it('an event the schemas accept but PostgreSQL refuses is parked by catch-up and rebuild, never retried forever', async () => {
+    await boot();
+    const k = uuidv7();
+    const party = { rawName: 'Far', contactUuid: null, staffPersonUuid: null, snapshot: { source: 'free_text', capturedAt: '2026-04-01T10:00:00Z' } };
+    await insertRaw(`interaction-${k}`, 0, 'InteractionLogged', loggedData(k, ada, 'K'));
+    // A position past PostgreSQL's integer: the party rows cannot hold it.
+    await insertRaw(`interaction-${k}`, 1, 'PartiesRebuilt', { schemaVersion: 1, interactionUuid: k, parties: [{ ...party, position: 3_000_000_000 }] });
+    await insertRaw(`interaction-${k}`, 2, 'InteractionUpdated', updatedData(k, { subject: 'behind' }));
+    const later = await service.createInteraction({ contactUuid: ada, subject: 'later' });
+
+    await emptyReadModel();
+    await catchUp();
+    const parked = await maintenance.parkedEvents();
+    expect(parked.map((p) => [p.streamName, p.revision, p.error])).toEqual([
+      [`interaction-${k}`, 1, expect.stringMatching(/^refused by the database: .*out of range/)],
+      [`interaction-${k}`, 2, 'behind the parked event at revision 1'],
+    ]);
+    expect(await row(k)).toEqual({ interaction_type: 'call', subject: 'K', body: null, version: '0' });
+    expect(await service.getInteraction(later.uuid)).toEqual(later);
+
+    const live = await readTables(db);
+    await maintenance.rebuild({ batchSize: 2 });
+    expect(await readTables(db)).toEqual(live);
+    expect(withoutTime(await maintenance.parkedEvents())).toEqual(withoutTime(parked));
+    expect(await maintenance.retryParked()).toEqual({ applied: 0, stillParked: 2 });
+    expect(await readTables(db)).toEqual(live);
+  });
+
   it('rebuild refuses a batch size that is not a positive integer and leaves the tables as they were', async () => {
     await boot();
     await service.createInteraction({ contactUuid: ada, subject: 'Kept' });
