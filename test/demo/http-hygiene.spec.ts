@@ -1,0 +1,187 @@
+import { INestApplication } from '@nestjs/common';
+import { AddressInfo } from 'node:net';
+import { CommandOptions } from '../../src/nest/messages';
+import { InteractionsService } from '../../src/nest/interactions.service';
+import { InteractionsController } from '../../src/demo/interactions.controller';
+import { createDemoApp } from '../../src/demo/main';
+import { POSTGRES } from '../support/backends';
+import { uniqueSchema } from '../support/postgres';
+
+/** What the demo host does with odd requests: repeated parameters, odd bodies, limits, cursors, case. */
+
+interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON from the wire
+}
+
+const LIMIT_MESSAGE = 'must be an integer between 1 and 1000';
+
+describe('demo HTTP hygiene', () => {
+  let app: INestApplication;
+  let base: string;
+  const schemas = { module: uniqueSchema('hyg'), contacts: uniqueSchema('hygdemo') };
+
+  async function call(method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<Answer> {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: JSON.parse(text) };
+  }
+
+  const contact = async (name: string): Promise<string> => (await call('POST', '/contacts', { name })).body.uuid;
+
+  beforeAll(async () => {
+    app = await createDemoApp({
+      module: { database: await POSTGRES.databaseOption(), schema: schemas.module },
+      contactsSchema: schemas.contacts,
+      sampleData: false,
+      logLevel: 'silent',
+    });
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await POSTGRES.dropSchema(schemas.module);
+    await POSTGRES.dropSchema(schemas.contacts);
+  });
+
+  it('answers 422 for a JSON null, array or scalar body on POST and PATCH', async () => {
+    const ada = await contact('Ada');
+    const { uuid } = (await call('POST', '/interactions', { contactUuid: ada })).body;
+    for (const body of ['null', '[]', '[{"contactUuid":"x"}]', '42', '"text"', 'true']) {
+      expect(await call('POST', '/interactions', body)).toEqual({ status: 422, body: { errors: { body: ['must be a JSON object'] } } });
+      expect(await call('PATCH', `/interactions/${uuid}`, body)).toEqual({ status: 422, body: { errors: { body: ['must be a JSON object'] } } });
+    }
+  });
+
+  it('takes repeated contactUuids as one list, and refuses other repeated parameters', async () => {
+    const [ada, bob] = [await contact('Ada'), await contact('Bob')];
+    const a = (await call('POST', '/interactions', { contactUuid: ada, occurredAt: '2026-01-01T00:00:00Z' })).body;
+    const b = (await call('POST', '/interactions', { contactUuid: bob, occurredAt: '2026-01-02T00:00:00Z' })).body;
+
+    const repeated = await call('GET', `/interactions?contactUuids=${ada}&contactUuids=${bob.toUpperCase()}`);
+    expect(repeated.status).toBe(200);
+    expect(repeated.body.map((i: { uuid: string }) => i.uuid)).toEqual([b.uuid, a.uuid]);
+
+    const once = { status: 422, body: { errors: { limit: ['must be given at most once'] } } };
+    expect(await call('GET', `/interactions?contactUuids=${ada}&limit=1&limit=2`)).toEqual(once);
+    expect(await call('GET', `/contacts/${ada}/interactions?limit=1&limit=2`)).toEqual(once);
+    expect(await call('GET', `/contacts/${ada}/interactions?after=a&after=b`)).toEqual({
+      status: 422,
+      body: { errors: { after: ['must be given at most once'] } },
+    });
+    expect(await call('GET', `/interactions/${a.uuid}/as-of?at=2026-01-01T00:00:00Z&at=2026-01-02T00:00:00Z`)).toEqual({
+      status: 422,
+      body: { errors: { at: ['must be given at most once'] } },
+    });
+    expect((await call('GET', `/interactions?contactUuids[x]=${ada}`)).status).toBe(422);
+  });
+
+  it('answers 422 for limits that are not decimal integers 1..1000, also ""', async () => {
+    const ada = await contact('Ada');
+    for (const limit of ['abc', '1e3', '', '1.0', '0', '1001', '-1', ' 5', '99999999999999999999']) {
+      const expected = { status: 422, body: { errors: { limit: [LIMIT_MESSAGE] } } };
+      expect(await call('GET', `/interactions?contactUuids=${ada}&limit=${encodeURIComponent(limit)}`)).toEqual(expected);
+      expect(await call('GET', `/contacts/${ada}/interactions?limit=${encodeURIComponent(limit)}`)).toEqual(expected);
+    }
+    expect((await call('GET', `/contacts/${ada}/interactions?limit=1000`)).status).toBe(200);
+  });
+
+  it('answers 422 for a cursor whose timestamps are outside the years 0001–9999', async () => {
+    const ada = await contact('Ada');
+    const uuid = '01900000-0000-7000-8000-0000000000a1';
+    for (const key of [[8.64e15 + 1, 0, uuid], [0, 253402300800000, uuid], [-62135596800001, 0, uuid]]) {
+      const after = Buffer.from(JSON.stringify(key)).toString('base64url');
+      expect(await call('GET', `/contacts/${ada}/interactions?after=${after}`)).toEqual({
+        status: 422,
+        body: { errors: { after: ['is not a valid cursor'] } },
+      });
+    }
+  });
+
+  it('answers 422 for an as-of time outside the years 0001–9999', async () => {
+    const ada = await contact('Ada');
+    const { uuid } = (await call('POST', '/interactions', { contactUuid: ada })).body;
+    for (const at of ['+275760-09-13T00:00:00Z', '0000-01-01', 'yesterday', '']) {
+      expect(await call('GET', `/interactions/${uuid}/as-of?at=${encodeURIComponent(at)}`)).toEqual({
+        status: 422,
+        body: { errors: { at: ['is not a valid date'] } },
+      });
+    }
+  });
+
+  it('leaves parties untouched for "parties": null, as the service does; [] clears them', async () => {
+    const ada = await contact('Ada');
+    const created = (await call('POST', '/interactions', { contactUuid: ada, parties: [{ rawName: 'Walk-in' }] })).body;
+    const untouched = await call('PATCH', `/interactions/${created.uuid}`, { subject: 'x', parties: null });
+    expect(untouched.status).toBe(200);
+    expect(untouched.body.parties).toEqual(created.parties);
+    expect((await call('PATCH', `/interactions/${created.uuid}`, { parties: [] })).body.parties).toEqual([]);
+  });
+
+  it('finds, changes and deletes an interaction by its uuid in any letter case', async () => {
+    const ada = await contact('Ada');
+    const created = (await call('POST', '/interactions', { contactUuid: ada.toUpperCase(), fileUuids: ['550E8400-E29B-41D4-A716-446655440000'] })).body;
+    expect(created.contactUuid).toBe(ada);
+    expect(created.fileUuids).toEqual(['550e8400-e29b-41d4-a716-446655440000']);
+    const upper = created.uuid.toUpperCase();
+    expect((await call('GET', `/interactions/${upper}`)).status).toBe(200);
+    expect((await call('PATCH', `/interactions/${upper}`, { subject: 'changed' })).body).toMatchObject({ uuid: created.uuid, subject: 'changed' });
+    expect((await call('GET', `/interactions/${upper}/history`)).body).toHaveLength(3);
+    expect((await call('GET', `/contacts/${ada.toUpperCase()}/interaction-uuids`)).body).toEqual([created.uuid]);
+    expect((await call('DELETE', `/interactions/${upper}`)).status).toBe(200);
+    expect((await call('GET', `/interactions/${created.uuid}`)).status).toBe(404);
+  });
+
+  it('documents the Idempotency-Key header on every command route', async () => {
+    const openapi = (await call('GET', '/docs-json')).body;
+    const operations = [openapi.paths['/interactions'].post, openapi.paths['/interactions/{uuid}'].patch, openapi.paths['/interactions/{uuid}'].delete];
+    for (const operation of operations) {
+      const headers = operation.parameters.filter((p: { in: string }) => p.in === 'header').map((p: { name: string }) => p.name);
+      expect(headers).toEqual(expect.arrayContaining(['Idempotency-Key', 'x-request-id', 'x-actor-uuid']));
+    }
+  });
+});
+
+describe('the demo controller passes request headers on as command options', () => {
+  const calls: Array<{ method: string; opts: CommandOptions }> = [];
+  const record = (method: string) => async (...args: unknown[]) => {
+    calls.push({ method, opts: args[args.length - 1] as CommandOptions });
+    return {};
+  };
+  const service = {
+    createInteraction: record('create'),
+    updateInteraction: record('update'),
+    deleteInteraction: record('delete'),
+  } as unknown as InteractionsService;
+  const controller = new InteractionsController(service);
+  const ACTOR = '0190d6b4-5c1e-7000-8000-0000000000aa';
+  const UUID = '0190d6b4-5c1e-7000-8000-0000000000bb';
+
+  beforeEach(() => calls.splice(0));
+
+  it('Idempotency-Key as idempotencyKey, x-request-id as correlationId, on POST, PATCH and DELETE', async () => {
+    await controller.create({ contactUuid: UUID }, ACTOR, 'req-1', 'key-1');
+    await controller.update(UUID, { subject: 'x' }, ACTOR, 'req-2', 'key-2');
+    await controller.delete(UUID, ACTOR, 'req-3', 'key-3');
+    expect(calls).toEqual([
+      { method: 'create', opts: { actorUuid: ACTOR, correlationId: 'req-1', idempotencyKey: 'key-1' } },
+      { method: 'update', opts: { actorUuid: ACTOR, correlationId: 'req-2', idempotencyKey: 'key-2' } },
+      { method: 'delete', opts: { actorUuid: ACTOR, correlationId: 'req-3', idempotencyKey: 'key-3' } },
+    ]);
+  });
+
+  it('leaves the options out when the headers are absent, and passes "" on for the module to refuse', async () => {
+    await controller.delete(UUID, undefined, undefined, undefined);
+    await controller.create({ contactUuid: UUID }, undefined, undefined, '');
+    expect(calls).toEqual([
+      { method: 'delete', opts: { actorUuid: null } },
+      { method: 'create', opts: { actorUuid: null, idempotencyKey: '' } },
+    ]);
+  });
+});
