@@ -41,13 +41,16 @@ export interface InteractionsHealth {
   projection: {
     mode: 'inline' | 'subscription';
     caughtUp: boolean;
-    /** Events waiting in `parked_events`; null when the database cannot be asked. */
+    /** Events waiting in `parked_events` (counted up to 10,000); null when the database cannot be asked. */
     parked: number | null;
     /** Where the read tables stand against the log's head (subscription only). */
     lag?: { head: Position; checkpoint: Position } | null;
     lastError?: string | null;
   };
 }
+
+/** health() counts parked events up to this many. */
+const PARKED_COUNT_CAP = 10_000;
 
 /** How long /health waits for the event store before calling it down. */
 const EVENT_STORE_PROBE_MS = 2000;
@@ -165,8 +168,9 @@ export class InteractionsMaintenance implements OnModuleDestroy {
     };
   }
 
+  /** Counted up to PARKED_COUNT_CAP: a health check stays cheap whatever went wrong. */
   private async parkedCount(): Promise<number | null> {
-    return this.db.query<{ n: string }>('SELECT count(*) AS n FROM parked_events', []).then(
+    return this.db.query<{ n: string }>('SELECT count(*) AS n FROM (SELECT 1 FROM parked_events LIMIT $1) AS p', [PARKED_COUNT_CAP]).then(
       ({ rows }) => Number(rows[0]?.n ?? 0),
       () => null,
     );
