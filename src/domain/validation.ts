@@ -303,6 +303,41 @@ export function validateIdempotencyKey(input: unknown): Validated<string | undef
   return problem ? { ok: false, errors: { idempotencyKey: [problem] } } : { ok: true, value: input as string };
 }
 
+export const MAX_TRACE_ID_CHARACTERS = 200;
+
+export interface NormalisedTrace {
+  actorUuid: string | null;
+  correlationId?: string;
+  causationId?: string | null;
+}
+
+/**
+ * The command options that end in every event's metadata: `actorUuid` a UUID (lower-cased) or absent,
+ * `correlationId` / `causationId` strings of 1–200 characters the store can hold, or absent. Errors
+ * are keyed by the option's name ("is not a valid UUID", "must be a string", "must be 1 to 200
+ * characters", "must not contain NUL or invalid characters"); absent ones are left out of the value.
+ */
+export function validateTraceOptions(input: unknown): Validated<NormalisedTrace> {
+  return guarded('options', () => {
+    const errors = new ErrorCollector();
+    const value: NormalisedTrace = { actorUuid: null };
+    const actor = read(input, 'actorUuid');
+    if (!isBlank(actor)) {
+      value.actorUuid = normaliseUuid(actor);
+      if (value.actorUuid === null) errors.add('actorUuid', MESSAGES.uuid);
+    }
+    for (const field of ['correlationId', 'causationId'] as const) {
+      const given = read(input, field);
+      if (given === undefined || given === null) continue;
+      const tooLong = `must be 1 to ${MAX_TRACE_ID_CHARACTERS} characters`;
+      const problem = given === '' ? tooLong : textProblem(given, MAX_TRACE_ID_CHARACTERS, tooLong);
+      if (problem) errors.add(field, problem);
+      else value[field] = given as string;
+    }
+    return errors.isEmpty ? { ok: true, value } : { ok: false, errors: errors.errors };
+  });
+}
+
 export const MAX_PAGE_SIZE = 1000;
 const integerSchema = (min: number, max: number, error: string) =>
   z.number({ error }).int({ error }).min(min, { error }).max(max, { error });

@@ -15,6 +15,7 @@ import {
   validateIdempotencyKey,
   validateLimit,
   validateParties,
+  validateTraceOptions,
 } from '../../src/domain/validation';
 import { feedCursorOf, parseFeedCursor } from '../../src/nest/feed-cursor';
 
@@ -916,5 +917,35 @@ describe('metadata size is found quickly', () => {
     const started = Date.now();
     expect(errorsOf(validateAttrs({ contactUuid: ADA, metadata }, 'create', NOW))).toEqual({ metadata: [MESSAGES.tooLarge] });
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('validateTraceOptions (actorUuid, correlationId, causationId: what ends in event metadata)', () => {
+  it('normalises and keeps what is given', () => {
+    expect(valueOf(validateTraceOptions({}))).toEqual({ actorUuid: null });
+    expect(valueOf(validateTraceOptions(undefined))).toEqual({ actorUuid: null });
+    expect(valueOf(validateTraceOptions({ actorUuid: OWNER.toUpperCase(), correlationId: 'req-1', causationId: null }))).toEqual({
+      actorUuid: OWNER,
+      correlationId: 'req-1',
+    });
+    expect(valueOf(validateTraceOptions({ actorUuid: '', causationId: 'c' }))).toEqual({ actorUuid: null, causationId: 'c' });
+  });
+
+  it('rejects what the store could not hold or is not a uuid, keyed by option', () => {
+    expect(errorsOf(validateTraceOptions({ actorUuid: 'a\u0000', correlationId: '\ud800', causationId: 'x'.repeat(201) }))).toEqual({
+      actorUuid: [MESSAGES.uuid],
+      correlationId: [MESSAGES.invalidCharacters],
+      causationId: ['must be 1 to 200 characters'],
+    });
+    expect(errorsOf(validateTraceOptions({ actorUuid: 42, correlationId: 7, causationId: '' }))).toEqual({
+      actorUuid: [MESSAGES.uuid],
+      correlationId: [MESSAGES.string],
+      causationId: ['must be 1 to 200 characters'],
+    });
+  });
+
+  it('turns a throwing options object into an error', () => {
+    const options = new Proxy({}, { get: () => { throw new Error('trap'); } });
+    expect(errorsOf(validateTraceOptions(options))).toEqual({ options: [MESSAGES.unreadable] });
   });
 });
