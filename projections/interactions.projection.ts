@@ -266,10 +266,9 @@ export async function applyPrepared(connection: Queryable, batch: PreparedBatch)
 /** An event's time as the tables keep it: ISO-8601, truncated to the second; null when there is none. */
 function wholeSecond(recordedAt: unknown): string | null {
   if (typeof recordedAt !== 'string') return null;
-  // The write side's own format ("2026-03-01T09:00:05.250Z") is cut as text; anything else goes through Date.
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(recordedAt) && !Number.isNaN(Date.parse(recordedAt))) {
-    return recordedAt.startsWith('0000') ? null : `${recordedAt.slice(0, 19)}Z`;
-  }
+  // The write side's own format ("2026-03-01T09:00:05.250Z") is cut as text; anything else goes through
+  // Date. (A well-formed impossible time, 2026-02-30, is refused by PostgreSQL and parked then.)
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(recordedAt)) return `${recordedAt.slice(0, 19)}Z`;
   const date = new Date(recordedAt);
   const year = date.getUTCFullYear();
   // A time PostgreSQL's timestamptz could not hold would fail the whole batch.
