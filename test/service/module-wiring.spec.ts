@@ -82,9 +82,11 @@ describe('InteractionsModule wiring', () => {
     await client.end();
     expect(rows.map((r) => r.table_name)).toEqual([
       'events',
+      'idempotency_keys',
       'interaction_involvements',
       'interaction_parties',
       'interactions',
+      'parked_events',
       'projection_checkpoints',
       'schema_migrations',
     ]);
