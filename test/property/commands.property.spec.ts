@@ -47,7 +47,7 @@ describe('commands under generated input (fast-check)', () => {
   let live: string[];
   let deletedUuid: string;
   let events = 0;
-  const stats = { create: figures(), update: figures() };
+  const stats = { create: figures(), update: figures(), delete: figures() };
 
   beforeAll(async () => {
     mut = await startModule({ withStaffDirectory: true });
@@ -250,6 +250,42 @@ describe('commands under generated input (fast-check)', () => {
     );
     expect(stats.update.tried).toBeGreaterThanOrEqual(RUNS);
   }, 120_000);
+
+  it(`changeInteraction: ${Math.ceil(RUNS / 4)} generated inputs, always an answer, never a raw error, nothing written`, async () => {
+    const { attrs } = arbitraries();
+    const interaction = fc.oneof(fc.constant(null), fc.constantFrom(...live.slice(0, 20)));
+    await fc.assert(
+      fc.asyncProperty(interaction, attrs('update'), async (uuid, a) => {
+        const current = uuid === null ? null : await mut.service.getInteraction(uuid);
+        const result = await mut.service.changeInteraction(current, a as never);
+        expect(typeof result.valid).toBe('boolean');
+        expect(Object.keys(result.errors).length > 0).toBe(!result.valid);
+        await expectAppended(0);
+      }),
+      options(Math.ceil(RUNS / 4)),
+    );
+  }, 60_000);
+
+  it(`deletes: ${Math.ceil(RUNS / 4)} generated targets, each deleted once or a typed error`, async () => {
+    const target = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...live.slice(40)).chain(mixedCase) },
+      { weight: 1, arbitrary: fc.constant(deletedUuid) },
+      { weight: 1, arbitrary: anyUuid },
+      { weight: 1, arbitrary: malformedUuid },
+      { weight: 1, arbitrary: fc.constantFrom<unknown>(null, undefined, 42, {}, { uuid: 42 }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(target, async (uuid) => {
+        const before = typeof uuid === 'string' ? await mut.service.getInteraction(uuid) : null;
+        const deleted = await outcome('delete', () => mut.service.deleteInteraction(uuid as string));
+        if (!deleted) return expectAppended(0);
+        expect(deleted).toEqual(before);
+        await expectAppended(1);
+        expect(await mut.service.getInteraction(deleted.uuid)).toBeNull();
+      }),
+      options(Math.ceil(RUNS / 4)),
+    );
+  }, 60_000);
 
   it('mixes valid and adversarial input: both outcomes occur often', () => {
     for (const figures of [stats.create, stats.update]) {
