@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { TEST_DATABASE_URL } from '../support/postgres';
+import { HostProcess, spawnHost } from './host-process';
+
+/**
+ * The demo host as `npm start` runs it, on a PostgreSQL database of the test's own whose backends the
+ * test keeps terminating (a server restart, a failover or a proxy would do the same): the process stays
+ * up, answers 201 or 503 (never 500), and is well again once the server stops dropping it.
+ */
+const LOAD_MS = 3000;
+const WORKERS = 4;
+
+async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the demo host while PostgreSQL drops its connections', () => {
+  const database = `crm_host_faults_${randomBytes(5).toString('hex')}`;
+  let host: HostProcess | undefined;
+
+  beforeAll(() => admin((c) => c.query(`CREATE DATABASE ${database}`)));
+  afterAll(async () => {
+    host?.child.kill('SIGKILL');
+    await host?.exited;
+    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  });
+
+  it('stays up, answers 503 with `committed` for what failed, and recovers by itself', async () => {
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${database}`;
+    host = await spawnHost({ DATABASE_URL: url.toString(), LOG_LEVEL: 'info' }).started;
+    const base = host.base;
+    let exited = false;
+    void host.exited.then(() => (exited = true));
+    const contacts = ((await (await fetch(`${base}/contacts`)).json()) as { uuid: string }[]).map((c) => c.uuid);
+
+    const statuses: Record<number, number> = {};
+    const unavailable: unknown[] = [];
+    const stopAt = Date.now() + LOAD_MS;
+    const worker = async (w: number) => {
+      for (let i = 0; Date.now() < stopAt && i < 500; i++) {
+        const response = await fetch(`${base}/interactions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ contactUuid: contacts[i % contacts.length], subject: `w${w} #${i}` }),
+        });
+        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+        if (response.status === 503) unavailable.push(await response.json());
+        else await response.text();
+      }
+    };
+    let kills = 0;
+    const terminator = admin(async (client) => {
+      while (Date.now() < stopAt) {
+        const { rowCount } = await client.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [database],
+        );
+        kills += rowCount ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    });
+    await Promise.all([terminator, ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
+
+    expect(kills).toBeGreaterThan(5);
+    expect(exited).toBe(false);
+    expect(Object.keys(statuses).sort()).toEqual(expect.arrayContaining(['201']));
+    for (const status of Object.keys(statuses)) expect(['201', '503']).toContain(status);
+    for (const body of unavailable) expect([true, false, 'unknown']).toContain((body as { committed: unknown }).committed);
+
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
+    const after = await fetch(`${base}/interactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contactUuid: contacts[0], subject: 'after the faults' }),
+    });
+    expect(after.status).toBe(201);
+    process.stdout.write(`demo host under connection faults: answers ${JSON.stringify(statuses)}, ${kills} backends terminated\n`);
+  }, 90_000);
+});
