@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { InteractionValidationError } from '../domain/errors';
 import { ContactRecord, Interaction } from '../domain/interaction';
 import { feedCursorOf } from '../nest/feed-cursor';
 import { InteractionsService } from '../nest/interactions.service';
@@ -21,6 +22,10 @@ export class ContactsController {
   @ApiOperation({ summary: "Add a contact to the demo host's own directory" })
   @ApiBody({ schema: CONTACT_BODY_SCHEMA })
   create(@Body() body: unknown): Promise<ContactRecord> {
+    // A JSON null, array or scalar is refused like on /interactions (no body at all is an empty contact).
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+      throw new InteractionValidationError({ body: ['must be a JSON object'] });
+    }
     return this.contacts.create(body);
   }
 

@@ -50,12 +50,13 @@ describe('demo HTTP hygiene', () => {
     await POSTGRES.dropSchema(schemas.contacts);
   });
 
-  it('answers 422 for a JSON null, array or scalar body on POST and PATCH', async () => {
+  it('answers 422 for a JSON null, array or scalar body on POST and PATCH, also for contacts', async () => {
     const ada = await contact('Ada');
     const { uuid } = (await call('POST', '/interactions', { contactUuid: ada })).body;
     for (const body of ['null', '[]', '[{"contactUuid":"x"}]', '42', '"text"', 'true']) {
       expect(await call('POST', '/interactions', body)).toEqual({ status: 422, body: { errors: { body: ['must be a JSON object'] } } });
       expect(await call('PATCH', `/interactions/${uuid}`, body)).toEqual({ status: 422, body: { errors: { body: ['must be a JSON object'] } } });
+      expect(await call('POST', '/contacts', body)).toEqual({ status: 422, body: { errors: { body: ['must be a JSON object'] } } });
     }
   });
 
