@@ -6,6 +6,7 @@ import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventsto
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { EventStore, START } from '../../src/ports/event-store';
 import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
+import { EsdbTestServer } from '../esdb/test-server/server';
 import { InteractionsModule, InteractionsService } from '../../src';
 import { Database } from '../../src/ports/database';
 import { Backend, POSTGRES } from './backends';
@@ -22,6 +23,8 @@ export interface ModuleUnderTest {
   /** The module's event log, read directly. */
   store: EventStore;
   eventStore: EventStoreUnderTest;
+  /** The EventStoreDB protocol test server the module runs on (null on PostgreSQL or KURRENTDB_URL). */
+  esdbServer: EsdbTestServer | null;
   /** How many events the module has written (since it started, on a shared EventStoreDB). */
   countEvents(): Promise<number>;
   /** Every event the module published on the EventBus, in order. */
@@ -80,6 +83,7 @@ export async function startModule(
     db,
     store,
     eventStore,
+    esdbServer: esdb?.server ?? null,
     published,
     async countEvents() {
       if (!esdb) {
