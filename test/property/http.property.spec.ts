@@ -223,6 +223,7 @@ describe('demo HTTP API under generated requests (fast-check)', () => {
         tried++;
         const answer = await send(req);
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        if (process.env.PROPERTY_COUNT_RAW) return; // measuring: count the statuses, fail on none
         expect(answer.status).toBeLessThan(500);
         expect(() => JSON.parse(answer.text)).not.toThrow();
         expect(answer.text).not.toMatch(/\n\s+at |\.ts:\d+|node_modules/);
