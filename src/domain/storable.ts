@@ -72,11 +72,19 @@ export function copyJsonObject(value: unknown): { ok: true; value: JsonObject } 
   }
 }
 
+/** Object.prototype of this or another realm (vm contexts, structuredClone in tests): it has no prototype. */
+const isRootPrototype = (prototype: unknown): boolean => prototype !== null && Object.getPrototypeOf(prototype) === null;
+
 /** An object whose prototype is Object.prototype or null: no class instance (Date, Map, Buffer …). */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+  return prototype === null || isRootPrototype(prototype);
+}
+
+/** An array that is an Array and nothing more (no subclass), of any realm. */
+function isPlainArray(value: unknown[]): boolean {
+  return isRootPrototype(Object.getPrototypeOf(Object.getPrototypeOf(value)));
 }
 
 class JsonWalk {
@@ -119,7 +127,7 @@ class JsonWalk {
   }
 
   private array(value: unknown[], depth: number): unknown[] {
-    if (Object.getPrototypeOf(value) !== Array.prototype) throw new JsonRejected('not_plain_json');
+    if (!isPlainArray(value)) throw new JsonRejected('not_plain_json');
     this.enter(value, depth);
     const copy: unknown[] = [];
     this.count(2);
@@ -133,6 +141,7 @@ class JsonWalk {
   }
 
   object(value: Record<string, unknown>, depth: number): JsonObject {
+    if ('toJSON' in value) throw new JsonRejected('not_plain_json'); // also an inherited one
     this.enter(value, depth);
     if (Object.getOwnPropertySymbols(value).length > 0) throw new JsonRejected('not_plain_json');
     const copy: JsonObject = {};

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { partyIdentity } from '../../src/domain/decider';
 import { InteractionValidationError } from '../../src/domain/errors';
 import { InvalidEventError, parseEvent } from '../../src/domain/events';
@@ -947,5 +948,20 @@ describe('validateTraceOptions (actorUuid, correlationId, causationId: what ends
   it('turns a throwing options object into an error', () => {
     const options = new Proxy({}, { get: () => { throw new Error('trap'); } });
     expect(errorsOf(validateTraceOptions(options))).toEqual({ options: [MESSAGES.unreadable] });
+  });
+});
+
+describe('metadata from another realm (vm context, structuredClone)', () => {
+  it('accepts plain objects and arrays of another realm, as plain copies', () => {
+    const foreign = runInNewContext('({ a: [1, { b: "x" }], c: null })') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
+    expect(createValue({ metadata: foreign }).metadata).toEqual({ a: [1, { b: 'x' }], c: null });
+  });
+
+  it('still refuses class instances and toJSON of another realm, and an inherited toJSON', () => {
+    expect(createErrors({ metadata: { d: runInNewContext('new Date()') } })).toEqual({ metadata: [MESSAGES.plainJson] });
+    expect(createErrors({ metadata: { m: runInNewContext('new Map()') } })).toEqual({ metadata: [MESSAGES.plainJson] });
+    const base = Object.assign(Object.create(null) as object, { toJSON: () => 'x' });
+    expect(createErrors({ metadata: { a: Object.create(base) } })).toEqual({ metadata: [MESSAGES.plainJson] });
   });
 });
