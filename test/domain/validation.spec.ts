@@ -964,4 +964,8 @@ describe('metadata from another realm (vm context, structuredClone)', () => {
     const base = Object.assign(Object.create(null) as object, { toJSON: () => 'x' });
     expect(createErrors({ metadata: { a: Object.create(base) } })).toEqual({ metadata: [MESSAGES.plainJson] });
   });
+
+  it('keeps a "toJSON" key that holds data (JSON can carry one; stored events may hold one)', () => {
+    expect(createValue({ metadata: JSON.parse('{"toJSON": "x", "b": {"toJSON": [1]}}') }).metadata).toEqual({ toJSON: 'x', b: { toJSON: [1] } });
+  });
 });
