@@ -92,13 +92,16 @@ export interface ParkedRow {
 /** Per module stream, its first parked revision: every later event of the stream waits behind it. */
 export type ParkedStreams = Map<string, number>;
 
-/** The module's streams; anything else under the `interaction-` prefix belongs to someone else. */
-const MODULE_STREAM = /^interaction-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+/** The module's streams are `interaction-<uuid>`; anything else under the prefix belongs to someone else. */
+const STREAM_PREFIX = 'interaction-';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The interaction a stream belongs to (lower case), or null for a stream that is not the module's. */
 export function interactionOfStream(streamName: string): string | null {
-  const match = MODULE_STREAM.exec(streamName);
-  return match ? match[1]!.toLowerCase() : null;
+  // Called for every event of a rebuild: the cheap checks first.
+  if (streamName.length !== STREAM_PREFIX.length + 36 || !streamName.startsWith(STREAM_PREFIX)) return null;
+  const uuid = streamName.slice(STREAM_PREFIX.length);
+  return UUID.test(uuid) ? uuid.toLowerCase() : null;
 }
 
 /** A batch parsed and folded as far as it can be without the database, ready to apply. */
