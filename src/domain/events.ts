@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { INTERACTION_TYPES } from './interaction';
-import { codePointLength, copyJsonObject, isStorableDate, isStorableString } from './storable';
+import { codePointLength, isStorableDate, isStorableJson, isStorableString } from './storable';
 
 /**
  * The event schemas: the stream is the source of truth, so every event is parsed with these on the way
@@ -20,7 +20,7 @@ const storableString = z.string().refine(isStorableString, { error: 'must not co
 const storableName = storableString.refine((s) => codePointLength(s) <= 255, { error: 'must be at most 255 characters' });
 const jsonObject = z
   .record(z.string(), z.unknown())
-  .refine((value) => copyJsonObject(value).ok, { error: 'must be a plain JSON object the store can hold' });
+  .refine(isStorableJson, { error: 'must be a plain JSON object the store can hold' });
 
 const snapshotSchema = z.discriminatedUnion('source', [
   z.strictObject({

@@ -47,6 +47,36 @@ export function codePointLength(value: string): number {
 
 export type JsonProblem = 'not_object' | 'not_plain_json' | 'invalid_characters' | 'too_deep' | 'too_large' | 'cycle';
 
+/**
+ * Whether the stores can hold `value` as JSON and give it back unchanged: plain objects and arrays,
+ * storable strings (keys too), finite numbers, booleans, null. No depth or size caps (those are input
+ * rules; events stored before them must stay readable) and no recursion, so any depth is safe.
+ */
+export function isStorableJson(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  const seen = new Set<object>();
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (item === null || typeof item === 'boolean') continue;
+    if (typeof item === 'number' && Number.isFinite(item)) continue;
+    if (typeof item === 'string' && isStorableString(item)) continue;
+    if (typeof item !== 'object') return false;
+    if (seen.has(item)) continue; // JSON data shares nothing; this only keeps a cycle from looping
+    seen.add(item);
+    if (Array.isArray(item)) {
+      if (!isPlainArray(item)) return false;
+      for (let index = 0; index < item.length; index++) pending.push(item[index]);
+      continue;
+    }
+    if (!isPlainObject(item) || typeof item.toJSON === 'function') return false;
+    for (const key of Object.keys(item)) {
+      if (!isStorableString(key)) return false;
+      pending.push(item[key]);
+    }
+  }
+  return true;
+}
+
 class JsonRejected extends Error {
   constructor(readonly problem: JsonProblem) {
     super(problem);

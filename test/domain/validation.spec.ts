@@ -888,11 +888,18 @@ describe('input the store could not hold (additions of 2026-12-01)', () => {
       ['a NUL subject', { subject: 'a\u0000' }],
       ['a lone surrogate in the body', { body: '\ud800' }],
       ['metadata with NUL', { metadata: { a: '\u0000' } }],
-      ['metadata too deep', { metadata: nest(33) }],
+      ['metadata with a lone surrogate key', { metadata: { a: [{ '\udc00': 1 }] } }],
+      ['metadata with a non-finite number', { metadata: { a: Number.NaN } }],
       ['year 0', { occurredAt: '0000-01-01T00:00:00Z' }],
       ['256 code points', { subject: '😀'.repeat(256) }],
     ])('rejects %s', (_label, change) => {
       expect(() => parseEvent('InteractionLogged', { ...logged, ...change })).toThrow(InvalidEventError);
+    });
+
+    it('keeps reading metadata stored before the input caps: deep (also 5,000 levels) or large', () => {
+      for (const metadata of [nest(33), nest(5000), { s: 'x'.repeat(100_000) }]) {
+        expect(parseEvent('InteractionLogged', { ...logged, metadata }).type).toBe('InteractionLogged');
+      }
     });
 
     it('rejects a party or snapshot text with NUL', () => {
