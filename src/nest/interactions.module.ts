@@ -59,7 +59,15 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     this.projector?.start();
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Once, however often the application is closed. */
+  onModuleDestroy(): Promise<void> {
+    this.closed ??= this.close();
+    return this.closed;
+  }
+
+  private closed: Promise<void> | null = null;
+
+  private async close(): Promise<void> {
     // The subscription first (it finishes its batch), then the client, then the pool.
     await this.projector?.stop();
     await this.resources.store.close();
