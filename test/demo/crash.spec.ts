@@ -134,7 +134,7 @@ describe('the demo host killed (SIGKILL) during writes on PostgreSQL', () => {
     await load;
     host = undefined;
     const acknowledgedBeforeKill = acknowledged;
-    expect(acknowledgedBeforeKill).toBeGreaterThan(50);
+    expect(acknowledgedBeforeKill).toBeGreaterThan(20); // ~150 on a 2-core box
 
     // The same schema, a new process.
     host = await spawnHost(env).started;
