@@ -75,6 +75,14 @@ describe('PGlite directory lock', () => {
     lockDirectory(dataDir).release();
   });
 
+  it('never presumes dead a holder on another machine (a shared volume): its pid cannot be checked from here', () => {
+    const dataDir = join(root, 'elsewhere');
+    lockDirectory(dataDir).release();
+    const pid = deadPid();
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid, token: 'remote', hostname: 'another-machine' }));
+    expect(() => lockDirectory(dataDir)).toThrow(`is in use by process ${pid} on another-machine; stop it first`);
+  });
+
   it('of many processes taking over one stale lock at the same moment, exactly one wins', async () => {
     const dataDir = join(root, 'race');
     lockDirectory(dataDir).release();

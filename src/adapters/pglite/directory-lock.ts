@@ -16,12 +16,14 @@ export class DirectoryInUseError extends Error {
     readonly dataDir: string,
     readonly holderPid: number,
     inThisProcess: boolean,
+    /** Set when the holder runs on another machine (a shared volume): its pid cannot be checked from here. */
+    readonly holderHost?: string,
   ) {
     super(
       inThisProcess
         ? `PGlite data directory ${dataDir} is already open in this process (pid ${holderPid}); close it first`
-        : `PGlite data directory ${dataDir} is in use by process ${holderPid}; stop it first ` +
-            `(if no such process uses it, delete ${join(dataDir, LOCK_FILE)})`,
+        : `PGlite data directory ${dataDir} is in use by process ${holderPid}${holderHost ? ` on ${holderHost}` : ''}; ` +
+            `stop it first (if no such process uses it, delete ${join(dataDir, LOCK_FILE)})`,
     );
     this.name = 'DirectoryInUseError';
   }
@@ -30,7 +32,11 @@ export class DirectoryInUseError extends Error {
 interface Holder {
   pid: number;
   token: string;
+  hostname?: string;
 }
+
+/** The holder runs elsewhere (another container or machine on a shared volume): never presumed dead. */
+const elsewhere = (holder: Holder) => holder.hostname !== undefined && holder.hostname !== hostname();
 
 export interface DirectoryLock {
   readonly dataDir: string;
@@ -71,6 +77,7 @@ function readHolder(path: string): { text: string; holder: Holder | null } | nul
 /** Stale: its process is gone, or it names this process without this process holding it (pid reused). */
 function isStale(holder: Holder | null, dir: string): boolean {
   if (!holder) return true;
+  if (elsewhere(holder)) return false;
   if (holder.pid === process.pid) return held.get(dir) !== holder.token;
   return !isRunning(holder.pid);
 }
@@ -137,10 +144,15 @@ export function lockDirectory(dataDir: string): DirectoryLock {
     if (createExclusive(path, content)) break;
     const current = readHolder(path);
     if (current && !isStale(current.holder, dir)) {
-      throw new DirectoryInUseError(dir, current.holder!.pid, current.holder!.pid === process.pid);
+      const holder = current.holder!;
+      throw elsewhere(holder)
+        ? new DirectoryInUseError(dir, holder.pid, false, holder.hostname)
+        : new DirectoryInUseError(dir, holder.pid, holder.pid === process.pid);
     }
     if (current) removeStale(path, current.text);
-    if (Date.now() > deadline) throw new Error(`could not take over the stale lock ${path}`);
+    if (Date.now() > deadline) {
+      throw new Error(`could not take over the stale lock ${path}: another process is taking it over (${path}.takeover)`);
+    }
     pause(5);
   }
   held.set(dir, holder.token);
