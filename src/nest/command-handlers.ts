@@ -12,6 +12,8 @@ import {
   validateFileUuids,
   validateIdempotencyKey,
   validateParties,
+  validateTraceOptions,
+  NormalisedTrace,
 } from '../domain/validation';
 import { fingerprintOf, Idempotency } from './idempotency';
 import { InteractionWriter } from './interaction-writer';
@@ -35,8 +37,10 @@ function targetOf(interactionUuid: unknown): string {
   return uuid;
 }
 
-/** What a repeat must match besides the key: the options that change the outcome. */
-const optionsInput = ({ actorUuid }: CommandOptions) => ({ actorUuid: actorUuid ?? null });
+/** The options that end in the events' metadata, and the idempotency key: validated with the input. */
+function validateOptions(options: CommandOptions | undefined) {
+  return [validateTraceOptions(options), validateIdempotencyKey(options?.idempotencyKey)] as const;
+}
 
 @CommandHandler(CreateInteractionCommand)
 export class CreateInteractionHandler implements ICommandHandler<CreateInteractionCommand> {
@@ -44,13 +48,13 @@ export class CreateInteractionHandler implements ICommandHandler<CreateInteracti
 
   async execute(command: CreateInteractionCommand): Promise<Interaction> {
     const now = new Date();
-    const [attrs, parties, fileUuids, key] = unwrapAll<
-      [Partial<NormalisedAttrs>, NormalisedParty[], string[], string | undefined]
+    const [attrs, parties, fileUuids, trace, key] = unwrapAll<
+      [Partial<NormalisedAttrs>, NormalisedParty[], string[], NormalisedTrace, string | undefined]
     >(
       validateAttrs(command.attrs, 'create', now),
       validateParties(command.parties),
       validateFileUuids(command.fileUuids),
-      validateIdempotencyKey(command.options.idempotencyKey),
+      ...validateOptions(command.options),
     );
     const idempotency = idempotencyOf(key, {
       kind: 'create',
@@ -58,11 +62,11 @@ export class CreateInteractionHandler implements ICommandHandler<CreateInteracti
       attrs: { ...attrs, occurredAt: command.attrs?.occurredAt ?? null },
       parties,
       fileUuids,
-      ...optionsInput(command.options),
+      actorUuid: trace.actorUuid,
     });
     const state = await this.writer.execute(
       { kind: 'create', interactionUuid: uuidv7(), attrs: attrs as NormalisedAttrs, parties, fileUuids },
-      command.options,
+      trace,
       now,
       idempotency,
     );
@@ -77,13 +81,13 @@ export class UpdateInteractionHandler implements ICommandHandler<UpdateInteracti
   async execute(command: UpdateInteractionCommand): Promise<Interaction> {
     const interactionUuid = targetOf(command.interactionUuid);
     const now = new Date();
-    const [attrs, parties, expectedVersion, key] = unwrapAll<
-      [Partial<NormalisedAttrs>, NormalisedParty[] | null, number | undefined, string | undefined]
+    const [attrs, parties, expectedVersion, trace, key] = unwrapAll<
+      [Partial<NormalisedAttrs>, NormalisedParty[] | null, number | undefined, NormalisedTrace, string | undefined]
     >(
       validateAttrs(command.attrs, 'update', now),
       command.parties === null ? { ok: true, value: null } : validateParties(command.parties),
-      validateExpectedVersion(command.options.expectedVersion),
-      validateIdempotencyKey(command.options.idempotencyKey),
+      validateExpectedVersion(command.options?.expectedVersion),
+      ...validateOptions(command.options),
     );
     const given = (command.attrs ?? {}) as Record<string, unknown>;
     const idempotency = idempotencyOf(key, {
@@ -92,11 +96,11 @@ export class UpdateInteractionHandler implements ICommandHandler<UpdateInteracti
       attrs: { ...attrs, ...('occurredAt' in attrs && { occurredAt: given.occurredAt ?? null }) },
       parties,
       expectedVersion,
-      ...optionsInput(command.options),
+      actorUuid: trace.actorUuid,
     });
     const state = await this.writer.execute(
       { kind: 'update', interactionUuid, attrs, parties, expectedVersion },
-      command.options,
+      trace,
       now,
       idempotency,
     );
@@ -110,9 +114,9 @@ export class DeleteInteractionHandler implements ICommandHandler<DeleteInteracti
 
   async execute(command: DeleteInteractionCommand): Promise<Interaction> {
     const interactionUuid = targetOf(command.interactionUuid);
-    const [key] = unwrapAll<[string | undefined]>(validateIdempotencyKey(command.options.idempotencyKey));
-    const idempotency = idempotencyOf(key, { kind: 'delete', interactionUuid, ...optionsInput(command.options) });
-    const state = await this.writer.execute({ kind: 'delete', interactionUuid }, command.options, new Date(), idempotency);
+    const [trace, key] = unwrapAll<[NormalisedTrace, string | undefined]>(...validateOptions(command.options));
+    const idempotency = idempotencyOf(key, { kind: 'delete', interactionUuid, actorUuid: trace.actorUuid });
+    const state = await this.writer.execute({ kind: 'delete', interactionUuid }, trace, new Date(), idempotency);
     return interactionOf(state);
   }
 }

@@ -119,7 +119,9 @@ export function writerOver(store: EventStore): {
   remove(uuid: string): Promise<void>;
 } {
   const contacts = { findContacts: async (uuids: string[]) => uuids.map((uuid) => ({ uuid, name: `Contact ${uuid.slice(-4)}` })) };
-  const writer = new InteractionWriter(store, { contacts, staff: null }, { publishAll: () => undefined } as never);
+  // No idempotency keys here, so the writer never touches its database.
+  const noDatabase = {} as Database;
+  const writer = new InteractionWriter(store, noDatabase, { contacts, staff: null }, { publishAll: () => undefined } as never);
   const subjectContact = uuidv7();
   return {
     async create(subject, parties = []) {
