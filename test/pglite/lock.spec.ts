@@ -71,8 +71,10 @@ describe('PGlite directory lock', () => {
       lock.release();
       expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
     }
-    writeFileSync(join(dataDir, LOCK_FILE), 'half-written garbage');
-    lockDirectory(dataDir).release();
+    for (const garbage of ['half-written garbage', JSON.stringify({ pid: 0, token: 'group' }), JSON.stringify({ pid: -1, token: 'all' })]) {
+      writeFileSync(join(dataDir, LOCK_FILE), garbage);
+      lockDirectory(dataDir).release();
+    }
   });
 
   it('never presumes dead a holder on another machine (a shared volume): its pid cannot be checked from here', () => {

@@ -66,7 +66,8 @@ function readHolder(path: string): { text: string; holder: Holder | null } | nul
   }
   try {
     const parsed = JSON.parse(text) as Partial<Holder>;
-    return Number.isInteger(parsed.pid) && typeof parsed.token === 'string'
+    // pid 0 or below would name a process group to kill(): never a holder.
+    return Number.isInteger(parsed.pid) && parsed.pid! > 0 && typeof parsed.token === 'string'
       ? { text, holder: parsed as Holder }
       : { text, holder: null };
   } catch {
@@ -144,10 +145,10 @@ export function lockDirectory(dataDir: string): DirectoryLock {
     if (createExclusive(path, content)) break;
     const current = readHolder(path);
     if (current && !isStale(current.holder, dir)) {
-      const holder = current.holder!;
-      throw elsewhere(holder)
-        ? new DirectoryInUseError(dir, holder.pid, false, holder.hostname)
-        : new DirectoryInUseError(dir, holder.pid, holder.pid === process.pid);
+      const other = current.holder!;
+      throw elsewhere(other)
+        ? new DirectoryInUseError(dir, other.pid, false, other.hostname)
+        : new DirectoryInUseError(dir, other.pid, other.pid === process.pid);
     }
     if (current) removeStale(path, current.text);
     if (Date.now() > deadline) {
