@@ -5,7 +5,6 @@ import {
   Module,
   OnApplicationBootstrap,
   OnModuleDestroy,
-  Optional,
   Provider,
 } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
@@ -52,7 +51,7 @@ function resolveDirectories(
 class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(RESOURCES) private readonly resources: ModuleResources,
-    @Optional() @Inject(SUBSCRIPTION_PROJECTOR) private readonly projector: SubscriptionProjector | null = null,
+    @Inject(SUBSCRIPTION_PROJECTOR) private readonly projector: SubscriptionProjector | null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -68,10 +67,15 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
   private closed: Promise<void> | null = null;
 
   private async close(): Promise<void> {
-    // The subscription first (it finishes its batch), then the client, then the pool.
-    await this.projector?.stop();
-    await this.resources.store.close();
-    await this.resources.db.close();
+    // The subscription first (it finishes its batch), then the client, then the pool; each one even when
+    // one before it failed, so a failure never leaves the pool (or PGlite's directory lock) behind.
+    const failures: unknown[] = [];
+    for (const step of [() => this.projector?.stop(), () => this.resources.store.close(), () => this.resources.db.close()]) {
+      await Promise.resolve()
+        .then(step)
+        .catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw failures[0];
   }
 }
 
