@@ -179,7 +179,8 @@ function fail(error: unknown): void {
 
 export function run(argv: readonly string[]): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') return fail(error);
+    // EPIPE, and for writes queued before it surfaced, a destroyed stream.
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') return fail(error);
     stdoutClosed = true; // the reader has what it wanted: finish quietly
   });
   // Whatever escaped every handler: one line, and out (the state of the run is unknown).
