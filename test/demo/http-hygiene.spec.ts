@@ -1,11 +1,7 @@
-import { INestApplication } from '@nestjs/common';
-import { AddressInfo } from 'node:net';
 import { CommandOptions } from '../../src/nest/messages';
 import { InteractionsService } from '../../src/nest/interactions.service';
 import { InteractionsController } from '../../src/demo/interactions.controller';
-import { createDemoApp } from '../../src/demo/main';
-import { POSTGRES } from '../support/backends';
-import { uniqueSchema } from '../support/postgres';
+import { DemoUnderTest, startDemoApp } from './demo-app';
 
 /** What the demo host does with odd requests: repeated parameters, odd bodies, limits, cursors, case. */
 
@@ -17,9 +13,8 @@ interface Answer {
 const LIMIT_MESSAGE = 'must be an integer between 1 and 1000';
 
 describe('demo HTTP hygiene', () => {
-  let app: INestApplication;
+  let demo: DemoUnderTest | undefined;
   let base: string;
-  const schemas = { module: uniqueSchema('hyg'), contacts: uniqueSchema('hygdemo') };
 
   async function call(method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<Answer> {
     const response = await fetch(`${base}${path}`, {
@@ -34,20 +29,12 @@ describe('demo HTTP hygiene', () => {
   const contact = async (name: string): Promise<string> => (await call('POST', '/contacts', { name })).body.uuid;
 
   beforeAll(async () => {
-    app = await createDemoApp({
-      module: { database: await POSTGRES.databaseOption(), schema: schemas.module },
-      contactsSchema: schemas.contacts,
-      sampleData: false,
-      logLevel: 'silent',
-    });
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    demo = await startDemoApp();
+    base = demo.base;
   });
 
   afterAll(async () => {
-    await app?.close();
-    await POSTGRES.dropSchema(schemas.module);
-    await POSTGRES.dropSchema(schemas.contacts);
+    await demo?.close();
   });
 
   it('answers 422 for a JSON null, array or scalar body on POST and PATCH, also for contacts', async () => {

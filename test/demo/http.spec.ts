@@ -1,9 +1,6 @@
-import { INestApplication } from '@nestjs/common';
-import { AddressInfo } from 'node:net';
 import { uuidv7 } from 'uuidv7';
-import { createDemoApp } from '../../src/demo/main';
+import { DemoUnderTest, startDemoApp } from './demo-app';
 import { BACKENDS } from '../support/backends';
-import { uniqueSchema } from '../support/postgres';
 
 interface Answer {
   status: number;
@@ -13,9 +10,8 @@ interface Answer {
 
 /** The demo host over real HTTP on a random port, once per backend. */
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo HTTP API on %s', (_name, backend) => {
-  let app: INestApplication;
+  let demo: DemoUnderTest | undefined;
   let base: string;
-  const schemas = { module: uniqueSchema('http'), contacts: uniqueSchema('demo') };
   const answers: Answer[] = [];
 
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
@@ -43,20 +39,12 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo
   }
 
   beforeAll(async () => {
-    app = await createDemoApp({
-      module: { database: await backend.databaseOption(), schema: schemas.module },
-      contactsSchema: schemas.contacts,
-      sampleData: false,
-      logLevel: 'silent',
-    });
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    demo = await startDemoApp(backend);
+    base = demo.base;
   });
 
   afterAll(async () => {
-    await app.close();
-    await backend.dropSchema(schemas.module);
-    await backend.dropSchema(schemas.contacts);
+    await demo?.close();
     // No answer of the whole suite, error or not, carried a stack trace.
     for (const answer of answers) expect(answer.text).not.toMatch(/\n\s+at |\.ts:\d+/);
   });

@@ -1,10 +1,6 @@
-import { INestApplication } from '@nestjs/common';
 import fc from 'fast-check';
-import { AddressInfo } from 'node:net';
-import { createDemoApp } from '../../src/demo/main';
+import { DemoUnderTest, startDemoApp } from '../demo/demo-app';
 import { feedCursorOf } from '../../src/nest/feed-cursor';
-import { POSTGRES } from '../support/backends';
-import { uniqueSchema } from '../support/postgres';
 import {
   adversarialString,
   anyUuid,
@@ -53,9 +49,8 @@ interface Answer {
 }
 
 describe('demo HTTP API under generated requests (fast-check)', () => {
-  let app: INestApplication;
+  let demo: DemoUnderTest | undefined;
   let base: string;
-  const schemas = { module: uniqueSchema('httpprop'), contacts: uniqueSchema('demoprop') };
   let contacts: string[] = [];
   let interactions: string[] = [];
   const statuses: Record<number, number> = {};
@@ -75,14 +70,8 @@ describe('demo HTTP API under generated requests (fast-check)', () => {
   }
 
   beforeAll(async () => {
-    app = await createDemoApp({
-      module: { database: await POSTGRES.databaseOption(), schema: schemas.module },
-      contactsSchema: schemas.contacts,
-      sampleData: false,
-      logLevel: 'silent',
-    });
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    demo = await startDemoApp();
+    base = demo.base;
     for (const name of ['Ada', 'Bob', 'Cleo']) contacts.push((await json('POST', '/contacts', { name })).uuid);
     for (const contactUuid of contacts) {
       const parties = [{ rawName: 'Bob', contactUuid: contacts[1] }];
@@ -91,9 +80,7 @@ describe('demo HTTP API under generated requests (fast-check)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await app?.close();
-    await POSTGRES.dropSchema(schemas.module);
-    await POSTGRES.dropSchema(schemas.contacts);
+    await demo?.close();
     if (process.env.PROPERTY_STATS) console.info(`HTTP property statuses (seed ${PROPERTY_SEED}):`, JSON.stringify(statuses));
   });
 
