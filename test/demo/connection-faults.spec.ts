@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
-import { TEST_DATABASE_URL } from '../support/postgres';
+import { ownDatabase, terminateBackendsUntil } from '../support/faults';
 import { HostProcess, spawnHost } from './host-process';
 
 /**
@@ -11,31 +9,19 @@ import { HostProcess, spawnHost } from './host-process';
 const LOAD_MS = 3000;
 const WORKERS = 4;
 
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 describe('the demo host while PostgreSQL drops its connections', () => {
-  const database = `crm_host_faults_${randomBytes(5).toString('hex')}`;
+  let database: Awaited<ReturnType<typeof ownDatabase>>;
   let host: HostProcess | undefined;
 
-  beforeAll(() => admin((c) => c.query(`CREATE DATABASE ${database}`)));
+  beforeAll(async () => (database = await ownDatabase('crm_host_faults')));
   afterAll(async () => {
     host?.child.kill('SIGKILL');
     await host?.exited;
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await database?.drop();
   });
 
   it('stays up, answers 503 with `committed` for what failed, and recovers by itself', async () => {
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${database}`;
-    host = await spawnHost({ DATABASE_URL: url.toString(), LOG_LEVEL: 'info' }).started;
+    host = await spawnHost({ DATABASE_URL: database.url(), LOG_LEVEL: 'info' }).started;
     const base = host.base;
     let exited = false;
     void host.exited.then(() => (exited = true));
@@ -56,18 +42,10 @@ describe('the demo host while PostgreSQL drops its connections', () => {
         else await response.text();
       }
     };
-    let kills = 0;
-    const terminator = admin(async (client) => {
-      while (Date.now() < stopAt) {
-        const { rowCount } = await client.query(
-          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-          [database],
-        );
-        kills += rowCount ?? 0;
-        await new Promise((resolve) => setTimeout(resolve, 150));
-      }
-    });
-    await Promise.all([terminator, ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
+    const [kills] = await Promise.all([
+      terminateBackendsUntil(database.name, stopAt, 150),
+      ...Array.from({ length: WORKERS }, (_, w) => worker(w)),
+    ]);
 
     expect(kills).toBeGreaterThan(5);
     expect(exited).toBe(false);

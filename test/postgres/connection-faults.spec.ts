@@ -1,7 +1,5 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import {
   InteractionsMaintenance,
@@ -11,7 +9,7 @@ import {
 } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { InMemoryContactDirectory } from '../support/directories';
-import { TEST_DATABASE_URL } from '../support/postgres';
+import { ownDatabase, terminateBackendsUntil } from '../support/faults';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -21,34 +19,17 @@ import { readTables } from '../support/read-tables';
 const LOAD_MS = 4000;
 const WORKERS = 8;
 
-function urlOf(database: string, query = ''): string {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${database}`;
-  url.search = query;
-  return url.toString();
-}
-
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 describe('PostgreSQL connection faults', () => {
-  const database = `crm_faults_${randomBytes(5).toString('hex')}`;
   const contacts = new InMemoryContactDirectory();
+  let database: Awaited<ReturnType<typeof ownDatabase>>;
   let app: INestApplicationContext;
 
   beforeAll(async () => {
-    await admin((c) => c.query(`CREATE DATABASE ${database}`));
+    database = await ownDatabase('crm_faults');
     app = await NestFactory.createApplicationContext(
       InteractionsModule.forRoot({
         // The connection string's own search_path must not move the module out of its schema.
-        database: { connectionString: urlOf(database, '?options=-c%20search_path%3Dpublic'), maxConnections: 6 },
+        database: { connectionString: database.url('?options=-c%20search_path%3Dpublic'), maxConnections: 6 },
         schema: 'crm_faults',
         contactDirectory: contacts,
       }),
@@ -58,23 +39,20 @@ describe('PostgreSQL connection faults', () => {
 
   afterAll(async () => {
     await app?.close();
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await database?.drop();
   });
 
   it('keeps the module in its schema whatever the connection string says', async () => {
-    const tables = await admin(async () => {
-      const db = new PgDatabase({ connectionString: urlOf(database), schema: 'public' });
-      try {
-        const { rows } = await db.query<{ schema: string }>(
-          "SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'events'",
-          [],
-        );
-        return rows.map((r) => r.schema);
-      } finally {
-        await db.close();
-      }
-    });
-    expect(tables).toEqual(['crm_faults']);
+    const db = new PgDatabase({ connectionString: database.url(), schema: 'public' });
+    try {
+      const { rows } = await db.query<{ schema: string }>(
+        "SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'events'",
+        [],
+      );
+      expect(rows.map((r) => r.schema)).toEqual(['crm_faults']);
+    } finally {
+      await db.close();
+    }
   });
 
   it('survives its connections being killed under load: typed errors, nothing acknowledged lost', async () => {
@@ -96,18 +74,10 @@ describe('PostgreSQL connection faults', () => {
         }
       }
     };
-    let kills = 0;
-    const terminator = admin(async (client) => {
-      while (Date.now() < stopAt) {
-        const { rowCount } = await client.query(
-          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-          [database],
-        );
-        kills += rowCount ?? 0;
-        await new Promise((resolve) => setTimeout(resolve, 120));
-      }
-    });
-    await Promise.all([terminator, ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
+    const [kills] = await Promise.all([
+      terminateBackendsUntil(database.name, stopAt, 120),
+      ...Array.from({ length: WORKERS }, (_, w) => worker(w)),
+    ]);
 
     expect(kills).toBeGreaterThan(10);
     expect(acknowledged.size).toBeGreaterThan(10);
@@ -124,7 +94,7 @@ describe('PostgreSQL connection faults', () => {
       expect(read?.version).toBeGreaterThanOrEqual(version);
     }
     const maintenance = app.get(InteractionsMaintenance);
-    const db = new PgDatabase({ connectionString: urlOf(database), schema: 'crm_faults' });
+    const db = new PgDatabase({ connectionString: database.url(), schema: 'crm_faults' });
     try {
       const live = await readTables(db);
       await maintenance.rebuild();

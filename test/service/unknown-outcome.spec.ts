@@ -35,6 +35,10 @@ describe('appends of unknown outcome', () => {
     return new InteractionWriter(faulty, db, { contacts, staff: null }, eventBus);
   }
 
+  /** Sessions whose append is lost before it reaches the server (nothing written, outcome unknown to the writer). */
+  const appendsLost = (store: PostgresEventStore): EventStore['withStream'] => (name, work) =>
+    store.withStream(name, (session) => work({ ...session, appendToStream: () => Promise.reject(lost()) } as StreamSession));
+
   const create = (writer: InteractionWriter) =>
     writer.execute(
       {
@@ -74,15 +78,7 @@ describe('appends of unknown outcome', () => {
 
   it('reports committed: false when the append did not land', async () => {
     const writer = writerWith((store) => ({
-      withStream: (name, work) =>
-        store.withStream(name, (session) =>
-          work({
-            ...session,
-            appendToStream: async () => {
-              throw lost();
-            },
-          } as StreamSession),
-        ),
+      withStream: appendsLost(store),
     }));
     await expect(create(writer)).rejects.toMatchObject({ name: 'InteractionUnavailableError', committed: false });
     expect(await countEvents()).toBe(0);
@@ -100,15 +96,7 @@ describe('appends of unknown outcome', () => {
     // No append was attempted here, so the writer knows nothing was written.
     await expect(create(writer)).rejects.toMatchObject({ committed: false });
     const appending = writerWith((store) => ({
-      withStream: (name, work) =>
-        store.withStream(name, (session) =>
-          work({
-            ...session,
-            appendToStream: async () => {
-              throw lost();
-            },
-          } as StreamSession),
-        ),
+      withStream: appendsLost(store),
       readStream: async () => {
         throw new InteractionUnavailableError('still down', false);
       },

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { TEST_DATABASE_URL } from './postgres';
+
+/** Runs `work` on a connection of the test's own to the test server's default database. */
+export async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A database of the test's own, so that a fault test can terminate every backend of it and nothing
+ * else: fault tests kill only what they started.
+ */
+export async function ownDatabase(prefix: string): Promise<{ name: string; url(query?: string): string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  return {
+    name,
+    url(query = '') {
+      const url = new URL(TEST_DATABASE_URL);
+      url.pathname = `/${name}`;
+      url.search = query;
+      return url.toString();
+    },
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+/** Terminates every backend of `database` every `everyMs` until `stopAt`; resolves with how many it ended. */
+export function terminateBackendsUntil(database: string, stopAt: number, everyMs: number): Promise<number> {
+  return admin(async (client) => {
+    let kills = 0;
+    while (Date.now() < stopAt) {
+      const { rowCount } = await client.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [database],
+      );
+      kills += rowCount ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    return kills;
+  });
+}
