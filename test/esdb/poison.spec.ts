@@ -1,12 +1,13 @@
 import { jsonEvent } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
-import { EventUpcaster, InteractionsMaintenance, registerUpcaster, unregisterUpcaster } from '../../src';
+import { InteractionsMaintenance, registerUpcaster, unregisterUpcaster } from '../../src';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { backoffDelay, SubscriptionProjector } from '../../src/adapters/eventstoredb/subscription-projector';
 import { SubscriptionReadYourWrites } from '../../src/nest/read-your-writes';
 import { Database, Queryable } from '../../src/ports/database';
 import { rebuild } from '../../projections/catch-up';
+import { loggedData, updatedData, updatedV0 } from '../support/poison';
 import { readTables } from '../support/read-tables';
 import { EsdbUnderTest, eventually, migratedPostgres, originOf, startEsdb } from './support';
 
@@ -25,29 +26,8 @@ const metadata = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-const logged = (interactionUuid: string, subject: string, contactUuid = '0190d8a2-5a7e-7cc1-8f3e-aaaaaaaaaaaa') => ({
-  schemaVersion: 1,
-  interactionUuid,
-  contactUuid,
-  interactionType: 'call',
-  occurredAt: '2026-04-01T09:00:00Z',
-  subject,
-  body: null,
-  ownerUserUuid: null,
-  metadata: {},
-  fileUuids: [],
-});
-
-const updated = (interactionUuid: string, changes: Record<string, unknown>, schemaVersion = 1) => ({ schemaVersion, interactionUuid, changes });
-
-const updatedV0: EventUpcaster = {
-  eventType: 'InteractionUpdated',
-  fromVersion: 0,
-  upcast: ({ changes, ...rest }) => {
-    const { kind, ...others } = changes as Record<string, unknown>;
-    return { ...rest, schemaVersion: 1, changes: { ...others, ...(kind !== undefined && { interactionType: kind }) } };
-  },
-};
+const logged = loggedData;
+const updated = updatedData;
 
 describe('poison events through EventStoreDB', () => {
   let esdb: EsdbUnderTest;

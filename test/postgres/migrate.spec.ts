@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertSchemaName, PgDatabase } from '../../src/adapters/postgres/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
-import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { dropSchema, MODULE_TABLES, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
 const READ_TABLE_IDS = [
   'read_tables/0001_read_tables.sql',
@@ -12,16 +12,7 @@ const READ_TABLE_IDS = [
   'read_tables/0004_idempotency_keys.sql',
 ];
 const ALL_IDS = ['event_log/0001_event_log.sql', ...READ_TABLE_IDS];
-const TABLES = [
-  'events',
-  'idempotency_keys',
-  'interaction_involvements',
-  'interaction_parties',
-  'interactions',
-  'parked_events',
-  'projection_checkpoints',
-  'schema_migrations',
-];
+const TABLES = MODULE_TABLES;
 
 async function tablesOf(db: PgDatabase): Promise<string[]> {
   const { rows } = await db.query<{ table_name: string }>(

@@ -4,7 +4,6 @@ import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 import {
-  EventUpcaster,
   InteractionsHealth,
   InteractionsMaintenance,
   InteractionsModule,
@@ -17,12 +16,12 @@ import {
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { HealthController } from '../../src/demo/health.controller';
 import { Database } from '../../src/ports/database';
-import { EventMetadata } from '../../src/ports/event-store';
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
 import { projectEvents } from '../../projections/interactions.projection';
 import { Backend, BACKENDS } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
 import { uniqueSchema } from '../support/postgres';
+import { eventMetadata, loggedData, updatedData, updatedV0 } from '../support/poison';
 import { readTables } from '../support/read-tables';
 import { SETTLE_MS, sleep } from '../support/timing';
 
@@ -33,42 +32,7 @@ import { SETTLE_MS, sleep } from '../support/timing';
  * projection meets their streams.
  */
 
-const metadata = (overrides: Partial<EventMetadata> = {}): EventMetadata => ({
-  actorUuid: null,
-  correlationId: randomUUID(),
-  causationId: null,
-  recordedAt: '2026-04-01T10:00:00.000Z',
-  ...overrides,
-});
-
-const loggedData = (interactionUuid: string, contactUuid: string, subject: string) => ({
-  schemaVersion: 1,
-  interactionUuid,
-  contactUuid,
-  interactionType: 'call',
-  occurredAt: '2026-04-01T09:00:00Z',
-  subject,
-  body: null,
-  ownerUserUuid: null,
-  metadata: {},
-  fileUuids: [],
-});
-
-const updatedData = (interactionUuid: string, changes: Record<string, unknown>, schemaVersion = 1) => ({
-  schemaVersion,
-  interactionUuid,
-  changes,
-});
-
-/** The fix of the retry test: InteractionUpdated v0 (a deploy that never shipped its upcaster) named the type `kind`. */
-const updatedV0: EventUpcaster = {
-  eventType: 'InteractionUpdated',
-  fromVersion: 0,
-  upcast: ({ changes, ...rest }) => {
-    const { kind, ...others } = changes as Record<string, unknown>;
-    return { ...rest, schemaVersion: 1, changes: { ...others, ...(kind !== undefined && { interactionType: kind }) } };
-  },
-};
+const metadata = eventMetadata;
 
 /** What two runs of the projection must agree on: everything but the time of parking. */
 const withoutTime = (parked: ParkedEvent[]) => parked.map(({ parkedAt: _, ...rest }) => rest);
@@ -141,14 +105,14 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     await insertRaw(`interaction-${a.uuid}`, 2, 'InteractionArchived', { schemaVersion: 1, interactionUuid: a.uuid });
     await insertRaw(`interaction-${a.uuid}`, 3, 'InteractionUpdated', updatedData(a.uuid, { subject: 'behind the unknown type' }));
     const b = uuidv7();
-    await insertRaw(`interaction-${b}`, 0, 'InteractionLogged', loggedData(b, ada, 'B'));
+    await insertRaw(`interaction-${b}`, 0, 'InteractionLogged', loggedData(b, 'B', ada));
     await insertRaw(`interaction-${b}`, 1, 'InteractionUpdated', updatedData(b, { interactionType: 'fax' }));
     await insertRaw(`interaction-${b}`, 2, 'InteractionUpdated', updatedData(b, { subject: 'behind the bad data' }));
     const c = uuidv7();
-    await insertRaw(`interaction-${c}`, 0, 'InteractionLogged', loggedData(a.uuid, ada, 'names A')); // C's stream, A's uuid
+    await insertRaw(`interaction-${c}`, 0, 'InteractionLogged', loggedData(a.uuid, 'names A', ada)); // C's stream, A's uuid
     const d = uuidv7();
     const { recordedAt: _, ...noTime } = metadata();
-    await insertRaw(`interaction-${d}`, 0, 'InteractionLogged', loggedData(d, ada, 'D'), noTime);
+    await insertRaw(`interaction-${d}`, 0, 'InteractionLogged', loggedData(d, 'D', ada), noTime);
     await insertRaw('interaction-settings', 0, 'SettingsChanged', { theme: 'dark' }); // another module's stream
     await insertRaw(`interaction-${uuidv7()}-draft`, 0, 'InteractionLogged', { whatever: true }); // not ours either
     const e = await service.createInteraction({ contactUuid: ada, subject: 'E' }); // after the poison, inline
@@ -223,10 +187,10 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     await boot();
     const g = uuidv7();
     const h = uuidv7();
-    await insertRaw(`interaction-${g}`, 0, 'InteractionLogged', loggedData(g, ada, 'G'));
+    await insertRaw(`interaction-${g}`, 0, 'InteractionLogged', loggedData(g, 'G', ada));
     await insertRaw(`interaction-${g}`, 1, 'InteractionUpdated', updatedData(g, { kind: 'meeting', subject: 'v0 subject' }, 0));
     await insertRaw(`interaction-${g}`, 2, 'InteractionUpdated', updatedData(g, { body: 'after the v0 event' }));
-    await insertRaw(`interaction-${h}`, 0, 'InteractionLogged', loggedData(h, ada, 'H'));
+    await insertRaw(`interaction-${h}`, 0, 'InteractionLogged', loggedData(h, 'H', ada));
     await insertRaw(`interaction-${h}`, 1, 'InteractionUpdated', updatedData(h, { kind: 'email' }, 0));
     const after = await service.createInteraction({ contactUuid: ada, subject: 'after' });
 
@@ -297,13 +261,13 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     await boot();
     const k = uuidv7();
     const party = { rawName: 'Far', contactUuid: null, staffPersonUuid: null, snapshot: { source: 'free_text', capturedAt: '2026-04-01T10:00:00Z' } };
-    await insertRaw(`interaction-${k}`, 0, 'InteractionLogged', loggedData(k, ada, 'K'));
+    await insertRaw(`interaction-${k}`, 0, 'InteractionLogged', loggedData(k, 'K', ada));
     // A position past PostgreSQL's integer: the party rows cannot hold it.
     await insertRaw(`interaction-${k}`, 1, 'PartiesRebuilt', { schemaVersion: 1, interactionUuid: k, parties: [{ ...party, position: 3_000_000_000 }] });
     await insertRaw(`interaction-${k}`, 2, 'InteractionUpdated', updatedData(k, { subject: 'behind' }));
     // A well-formed but impossible time of the event: the read tables cannot hold it either.
     const m = uuidv7();
-    await insertRaw(`interaction-${m}`, 0, 'InteractionLogged', loggedData(m, ada, 'M'), metadata({ recordedAt: '2026-02-30T10:00:00.000Z' }));
+    await insertRaw(`interaction-${m}`, 0, 'InteractionLogged', loggedData(m, 'M', ada), metadata({ recordedAt: '2026-02-30T10:00:00.000Z' }));
     const later = await service.createInteraction({ contactUuid: ada, subject: 'later' });
 
     await emptyReadModel();

@@ -18,7 +18,7 @@ import { InteractionsModuleOptions } from '../../src/nest/options';
 import { ASYNC_PROJECTION, AsyncProjection } from '../../src/nest/read-your-writes';
 import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
 import { InMemoryContactDirectory } from '../support/directories';
-import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { dropSchema, MODULE_TABLES, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
 const contacts = new InMemoryContactDirectory();
 const ada = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
@@ -82,16 +82,7 @@ describe('InteractionsModule wiring', () => {
       [name],
     );
     await client.end();
-    expect(rows.map((r) => r.table_name)).toEqual([
-      'events',
-      'idempotency_keys',
-      'interaction_involvements',
-      'interaction_parties',
-      'interactions',
-      'parked_events',
-      'projection_checkpoints',
-      'schema_migrations',
-    ]);
+    expect(rows.map((r) => r.table_name)).toEqual(MODULE_TABLES);
   });
 
   it('closes its pool when the application closes', async () => {

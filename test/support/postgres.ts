@@ -18,3 +18,15 @@ export async function dropSchema(schema: string): Promise<void> {
     await client.end();
   }
 }
+
+/** Every table of the module's schema once migrated (log and read tables in one database), by name. */
+export const MODULE_TABLES = [
+  'events',
+  'idempotency_keys',
+  'interaction_involvements',
+  'interaction_parties',
+  'interactions',
+  'parked_events',
+  'projection_checkpoints',
+  'schema_migrations',
+];
