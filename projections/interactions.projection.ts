@@ -2,6 +2,7 @@ import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
 import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond } from '../src/domain/events';
 import { Party } from '../src/domain/interaction';
+import { toStorableString } from '../src/domain/storable';
 import { RecordedEvent } from '../src/ports/event-store';
 
 /**
@@ -278,10 +279,6 @@ function wholeSecond(recordedAt: unknown): string | null {
   return Number.isNaN(year) || year < 1 || year > 9999 ? null : truncateToSecond(date).toISOString();
 }
 
-/** Text PostgreSQL can hold: a poison event's type may carry NUL or a lone surrogate. */
-function storable(text: string): string {
-  return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
 
 /** Records parked events; a re-delivered one stays as it was first parked. */
 async function park(tx: Queryable, parked: ParkedRow[]): Promise<void> {
@@ -296,8 +293,8 @@ async function park(tx: Queryable, parked: ParkedRow[]): Promise<void> {
       plainArray(parked.map((p) => p.event.position.commit.toString())),
       plainArray(parked.map((p) => p.event.position.prepare.toString())),
       plainArray(parked.map((p) => p.event.id)),
-      pgArray(parked.map((p) => storable(p.event.type))),
-      pgArray(parked.map((p) => storable(p.error))),
+      pgArray(parked.map((p) => toStorableString(p.event.type))),
+      pgArray(parked.map((p) => toStorableString(p.error))),
     ],
   );
 }

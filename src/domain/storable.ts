@@ -10,9 +10,15 @@ export const MAX_METADATA_DEPTH = 32;
 export const MAX_METADATA_BYTES = 65_536;
 
 const UNSTORABLE_CHARACTER = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSTORABLE_CHARACTERS = new RegExp(UNSTORABLE_CHARACTER.source, 'g');
 
 export function isStorableString(value: string): boolean {
   return !UNSTORABLE_CHARACTER.test(value);
+}
+
+/** The text with each character the stores cannot hold replaced by U+FFFD (for describing foreign data). */
+export function toStorableString(value: string): string {
+  return value.replace(UNSTORABLE_CHARACTERS, '\uFFFD');
 }
 
 /** A real Date (not a look-alike) in the years 0001–9999 UTC. */
