@@ -174,6 +174,17 @@ export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEve
 }
 
 /**
+ * Like Promise.all, but settles only when every statement has: the connection is never handed back (to a
+ * ROLLBACK, say) while statements queued behind a failed one are still on it.
+ */
+async function allSettled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
  * A connection that takes statements one after the other in the order they were given, so that callers
  * can have the next statement queued while they work (the driver wants one statement at a time).
  */
@@ -252,11 +263,11 @@ function classify(recorded: RecordedEvent, uuid: string, parkedStreams: ParkedSt
 export async function applyPrepared(connection: Queryable, batch: PreparedBatch): Promise<void> {
   const tx = serialized(connection);
   // Every writer takes parked_events before the read tables (a rebuild truncates them in that order).
-  const [, existed, known] = await Promise.all([
+  const [, existed, known] = await allSettled([
     park(tx, batch.parked),
     insertCreated(tx, batch.assumedNew, batch.insertParams),
     foldFromTable(tx, batch.toRead, batch.byInteraction),
-  ]);
+  ] as const);
   await writeExisting(tx, known);
   const raced = await insertCreated(tx, known.filter((o) => o.created !== null));
   if (existed.length > 0) {
