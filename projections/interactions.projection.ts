@@ -2,6 +2,8 @@ import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
 import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond } from '../src/domain/events';
 import { Party } from '../src/domain/interaction';
+import { withPartyLinked } from '../src/domain/decider';
+import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
 import { toStorableString } from '../src/domain/storable';
 import { RecordedEvent } from '../src/ports/event-store';
 
@@ -70,7 +72,15 @@ interface Outcome {
   parties: Party[] | null;
   /** The involvement rows must be recomputed from the row and its parties. */
   refresh: boolean;
+  /**
+   * The existing row's parties as read, for events that change links of some parties in place (see
+   * PATCHES_PARTIES); null when the batch has none of those for it.
+   */
+  current: Party[] | null;
 }
+
+/** Events that change parties in place: their interactions' current parties are read with the row. */
+const PATCHES_PARTIES: ReadonlySet<string> = new Set(['PartyLinked']);
 
 const UPDATABLE: Record<string, keyof NewRow> = {
   contactUuid: 'contact_uuid',
@@ -311,21 +321,24 @@ async function park(tx: Queryable, parked: ParkedRow[]): Promise<void> {
 }
 
 function absent(uuid: string): Outcome {
-  return { uuid, existing: false, wiped: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false };
+  return { uuid, existing: false, wiped: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false, current: null };
 }
 
 /** Folds each interaction's events, starting from its row as it is now (read once, and locked). */
 async function foldFromTable(tx: Queryable, uuids: string[], byInteraction: Map<string, Parsed[]>): Promise<Outcome[]> {
   if (uuids.length === 0) return [];
-  const { rows } = await tx.query<{ uuid: string; version: string }>(
-    'SELECT uuid, version FROM interactions WHERE uuid = ANY($1::uuid[]) FOR UPDATE',
-    [plainArray(uuids)],
+  // The parties column travels only for the interactions whose events patch parties in place.
+  const patched = uuids.filter((uuid) => byInteraction.get(uuid)!.some(({ event }) => PATCHES_PARTIES.has(event.type)));
+  const { rows } = await tx.query<{ uuid: string; version: string; parties: Party[] | null }>(
+    `SELECT uuid, version, CASE WHEN uuid = ANY($2::uuid[]) THEN parties END AS parties
+     FROM interactions WHERE uuid = ANY($1::uuid[]) FOR UPDATE`,
+    [plainArray(uuids), plainArray(patched)],
   );
-  const versions = new Map(rows.map((row) => [row.uuid, Number(row.version)]));
+  const found = new Map(rows.map((row) => [row.uuid, row]));
   return uuids.map((uuid) => {
     const start = absent(uuid);
-    const version = versions.get(uuid);
-    if (version !== undefined) Object.assign(start, { existing: true, version });
+    const row = found.get(uuid);
+    if (row !== undefined) Object.assign(start, { existing: true, version: Number(row.version), current: row.parties });
     return foldAll(start, byInteraction.get(uuid)!);
   });
 }
@@ -376,6 +389,22 @@ function fold(o: Outcome, event: InteractionEvent, revision: number, at: string)
       o.parties = event.data.parties;
       o.refresh = true;
       return;
+    case 'PartyLinked': {
+      // Late linking: the party list as it stands (this batch's, else the row's) with the one party linked.
+      const base = o.parties ?? o.current;
+      if (!present || o.version >= revision) return;
+      if (!base) throw new Error(`invariant: the parties of interaction ${o.uuid} were not read before PartyLinked`);
+      if (o.created) {
+        o.created.updated_at = at;
+        o.created.version = revision;
+      } else {
+        o.touchedAt = at;
+      }
+      o.version = revision;
+      o.parties = withPartyLinked(base, event.data);
+      o.refresh = true;
+      return;
+    }
     case 'InteractionDeleted':
       if (!present) return;
       if (o.existing) o.wiped = true;
@@ -455,12 +484,15 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
     const list = plainArray(partiesReplaced.map((o) => o.uuid));
     await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])', [list]);
     await tx.query(
-      `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+      `WITH ${PARTY_KEYS(2)}
+       INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot,
+         name_key, email_keys)
        SELECT i.uuid, (p->>'position')::integer, p->>'rawName', (p->>'contactUuid')::uuid, (p->>'staffPersonUuid')::uuid,
-         p->'snapshot'
+         p->'snapshot', k.name_key, string_to_array(nullif(k.emails, ''), ' ')
        FROM interactions i CROSS JOIN LATERAL jsonb_array_elements(i.parties) AS p
+       LEFT JOIN party_keys k ON k.interaction_uuid = i.uuid AND k.position = (p->>'position')::integer
        WHERE i.uuid = ANY($1::uuid[])`,
-      [list],
+      [list, ...partyKeyParams(partiesReplaced)],
     );
   }
   if (refreshed.length > 0) {
@@ -484,12 +516,24 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
 }
 
 /**
+ * The search keys of every party (late linking, migration 0005), computed here with the one pure rule of
+ * src/domain/party-keys.ts, never in SQL, so stored keys and looked-up keys cannot differ. They travel
+ * as four parallel arrays (interaction, position, name key, email keys joined by spaces) that the party
+ * inserts join by (interaction, position): the `party_keys` relation, from parameter `first` on.
+ */
+const PARTY_KEYS = (first: number) =>
+  `party_keys AS (
+     SELECT * FROM unnest($${first}::uuid[], $${first + 1}::integer[], $${first + 2}::text[], $${first + 3}::text[])
+       AS k(interaction_uuid, position, name_key, emails)
+   )`;
+
+/**
  * The insert of created rows. The parties travel once, as the rows' `parties` column; the party rows and
  * the involvements (the subject and each party contact, once) are taken from the rows inserted, so the
  * column and the table cannot disagree, and a row that was already there brings nothing.
  */
 const INSERT_CREATED = `
-   WITH created AS (
+   WITH ${PARTY_KEYS(14)}, created AS (
      INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body,
        owner_user_uuid, metadata, file_uuids, inserted_at, updated_at, version, parties)
      SELECT r.uuid, r.contact_uuid, r.interaction_type, r.occurred_at, r.subject, r.body,
@@ -502,10 +546,12 @@ const INSERT_CREATED = `
      ON CONFLICT (uuid) DO NOTHING
      RETURNING uuid, contact_uuid, occurred_at, inserted_at, parties
    ), created_parties AS (
-     INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
+     INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot,
+       name_key, email_keys)
      SELECT c.uuid, (p->>'position')::integer, p->>'rawName', (p->>'contactUuid')::uuid, (p->>'staffPersonUuid')::uuid,
-       p->'snapshot'
+       p->'snapshot', k.name_key, string_to_array(nullif(k.emails, ''), ' ')
      FROM created c CROSS JOIN LATERAL jsonb_array_elements(c.parties) AS p
+     LEFT JOIN party_keys k ON k.interaction_uuid = c.uuid AND k.position = (p->>'position')::integer
    ), created_involvements AS (
      INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
      SELECT involved.contact_uuid, c.uuid, c.occurred_at, c.inserted_at
@@ -545,7 +591,24 @@ function insertParams(created: Outcome[]): unknown[] {
     plainArray(rows.map((r) => r.updated_at)),
     plainArray(rows.map((r) => r.version)),
     JSON.stringify(created.map((o) => partiesColumn(o.parties ?? []))),
+    ...partyKeyParams(created),
   ];
+}
+
+function partyKeyParams(outcomes: readonly Outcome[]): unknown[] {
+  const uuids: string[] = [];
+  const positions: number[] = [];
+  const names: string[] = [];
+  const emails: string[] = [];
+  for (const o of outcomes) {
+    for (const party of o.parties ?? []) {
+      uuids.push(o.uuid);
+      positions.push(party.position);
+      names.push(partyNameKey(party.rawName));
+      emails.push(emailKeysIn(party.rawName).join(' '));
+    }
+  }
+  return [plainArray(uuids), plainArray(positions), pgArray(names), pgArray(emails)];
 }
 
 /**

@@ -1,24 +1,32 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Database } from '../src/ports/database';
+import { Database, Queryable } from '../src/ports/database';
+import { backfillPartyKeys } from './party-keys-backfill';
 
 /** A folder of `NNNN_name.sql` files, applied in file-name order and recorded as `<set>/<file>`. */
 export interface MigrationSet {
   name: string;
   dir: string;
+  /** Data steps SQL cannot do, run right after the file of that name, in the same transaction. */
+  after?: Record<string, (tx: Queryable) => Promise<void>>;
 }
 
-export const READ_TABLE_MIGRATIONS: MigrationSet = { name: 'read_tables', dir: join(__dirname, 'migrations') };
+export const READ_TABLE_MIGRATIONS: MigrationSet = {
+  name: 'read_tables',
+  dir: join(__dirname, 'migrations'),
+  // Party search keys are computed in TypeScript (one rule with the projection's and the queries').
+  after: { '0005_unresolved_party_keys.sql': backfillPartyKeys },
+};
 export const EVENT_LOG_MIGRATIONS: MigrationSet = {
   name: 'event_log',
   dir: join(__dirname, '../src/adapters/postgres/migrations'),
 };
 
-function migrationsOf(set: MigrationSet): { id: string; sql: string }[] {
+function migrationsOf(set: MigrationSet): { id: string; sql: string; after?: (tx: Queryable) => Promise<void> }[] {
   return readdirSync(set.dir)
     .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
-    .map((file) => ({ id: `${set.name}/${file}`, sql: readFileSync(join(set.dir, file), 'utf8') }));
+    .map((file) => ({ id: `${set.name}/${file}`, sql: readFileSync(join(set.dir, file), 'utf8'), after: set.after?.[file] }));
 }
 
 /**
@@ -44,6 +52,7 @@ export async function migrate(db: Database, sets: MigrationSet[]): Promise<strin
     for (const migration of pending) {
       if (applied.has(migration.id)) continue;
       await tx.query(migration.sql);
+      await migration.after?.(tx);
       await tx.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
       done.push(migration.id);
     }

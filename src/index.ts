@@ -22,6 +22,11 @@ export {
   InteractionDeleted,
 } from './nest/messages';
 export type { CommandOptions, InvolvingPage, InteractionWithContact, ChangeResult } from './nest/messages';
+// Late linking
+export { LinkPartyCommand, FindUnresolvedPartiesQuery, PartyLinked } from './nest/messages';
+export type { UnresolvedParty } from './nest/messages';
+export { PartyLinkedSchema } from './domain/events';
+export { partyNameKey, emailKeysIn } from './domain/party-keys';
 export { feedCursorOf } from './nest/feed-cursor';
 export {
   InteractionValidationError,

@@ -26,11 +26,26 @@ function describeChange(before: Interaction | null, after: InteractionState, typ
   const now = after.interaction;
   if (type === 'InteractionDeleted') return 'deleted';
   if (!now) return '';
+  if (type === 'PartyLinked') return describeLink(before, now);
   if (type === 'PartiesRebuilt') return `parties: ${partyNames(before?.parties ?? [])} → ${partyNames(now.parties)}`;
   return SHOWN_ATTRS.filter((name) => show(before?.[name]) !== show(now[name]))
     .map((name) => (before ? `${name}: ${show(before[name])} → ${show(now[name])}` : `${name}: ${show(now[name])}`))
     .join('; ');
 }
+
+// --- Late linking
+/** `party 1 "Dana from Acme" linked to contact 0192… (snapshot: Dana Scott)`: the party that got its link. */
+function describeLink(before: Interaction | null, now: Interaction): string {
+  const changed = now.parties.find((p) => {
+    const old = before?.parties.find((b) => b.position === p.position);
+    return !old || old.contactUuid !== p.contactUuid || old.staffPersonUuid !== p.staffPersonUuid;
+  });
+  if (!changed) return '';
+  const target = changed.contactUuid ? `contact ${changed.contactUuid}` : `staff ${changed.staffPersonUuid}`;
+  const name = 'name' in changed.snapshot && changed.snapshot.name ? ` (snapshot: ${changed.snapshot.name})` : '';
+  return `party ${changed.position} ${show(changed.rawName)} linked to ${target}${name}`;
+}
+// --- end of late linking
 
 /** The stream as an auditor reads it: one row per event, each with a short diff of what it changed. */
 export function auditRows(events: readonly RecordedEvent[]): AuditRow[] {

@@ -11,6 +11,7 @@ import { DemoContacts } from './contacts';
 import { ContactsController } from './contacts.controller';
 import { HealthController } from './health.controller';
 import { InteractionsController } from './interactions.controller';
+import { LateLinkingController } from './late-linking.controller';
 import { SAMPLE_DATA_ENABLED, SampleData } from './sample-data';
 
 const DEMO_SCHEMA = 'crm_demo';
@@ -126,7 +127,7 @@ export class DemoModule {
           }),
         }),
       ],
-      controllers: [InteractionsController, ContactsController, HealthController],
+      controllers: [InteractionsController, ContactsController, HealthController, LateLinkingController],
       providers: [{ provide: SAMPLE_DATA_ENABLED, useValue: options.sampleData ?? true }, SampleData],
     };
   }

@@ -26,7 +26,7 @@ interface CommandHeaders {
   idempotencyKey?: string;
 }
 
-function commandOptions({ actorUuid, requestId, idempotencyKey }: CommandHeaders): CommandOptions {
+export function commandOptions({ actorUuid, requestId, idempotencyKey }: CommandHeaders): CommandOptions {
   return {
     actorUuid: actorUuid ?? null,
     ...(requestId && { correlationId: requestId }),

@@ -37,6 +37,14 @@ export const INTERACTION_BODY_SCHEMA = {
   example: { contactUuid: '0190d6b4-5c1e-7000-8000-000000000001', interactionType: 'call', subject: 'Renewal' },
 };
 
+/** PUT /interactions/:uuid/parties/:position/link: exactly one of the two. */
+export const LINK_BODY_SCHEMA = {
+  type: 'object',
+  properties: { contactUuid: uuid, staffPersonUuid: uuid },
+  description: 'exactly one of contactUuid and staffPersonUuid',
+  example: { contactUuid: '0190d6b4-5c1e-7000-8000-000000000001' },
+};
+
 export const CONTACT_BODY_SCHEMA = {
   type: 'object',
   properties: {

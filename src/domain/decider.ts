@@ -5,7 +5,7 @@ import {
   InteractionValidationError,
   ErrorCollector,
 } from './errors';
-import { InteractionEvent, InteractionUpdatedData, isoSeconds, truncateToSecond } from './events';
+import { InteractionEvent, InteractionUpdatedData, isoSeconds, PartyLinkedData, truncateToSecond } from './events';
 import { ContactRecord, Interaction, Party, PartySnapshot, StaffRecord } from './interaction';
 import { ATTR_NAMES, MESSAGES, NormalisedAttrs, NormalisedParty } from './validation';
 
@@ -44,7 +44,9 @@ export type InteractionCommand =
       parties: NormalisedParty[] | null;
       expectedVersion?: number;
     }
-  | { kind: 'delete'; interactionUuid: string };
+  | { kind: 'delete'; interactionUuid: string }
+  /** linkParty: exactly one of the two links is set (the handler checks the input). */
+  | { kind: 'link'; interactionUuid: string; position: number; contactUuid: string | null; staffPersonUuid: string | null };
 
 export interface DecideContext {
   now: Date;
@@ -105,6 +107,8 @@ export function decide(command: InteractionCommand, state: InteractionState, ctx
     case 'delete':
       liveInteraction(interactionUuid, state);
       return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid } }];
+    case 'link':
+      return decideLink(command, liveInteraction(interactionUuid, state), ctx);
   }
 }
 
@@ -144,6 +148,11 @@ export function evolve(state: InteractionState, event: RecordedInteractionEvent)
     }
     case 'InteractionDeleted':
       return { ...state, deleted: true, version };
+    case 'PartyLinked': {
+      if (!current) return { ...state, version };
+      const parties = withPartyLinked(current.parties, event.data);
+      return { ...state, interaction: { ...current, parties, updatedAt: at, version }, version };
+    }
   }
 }
 
@@ -163,6 +172,41 @@ export function partyIdentity(party: Pick<Party, 'rawName' | 'contactUuid' | 'st
   if (party.staffPersonUuid) return `staff:${party.staffPersonUuid.toLowerCase()}`;
   return `raw:${party.rawName.trim()}`;
 }
+
+// --- Late linking (linkParty)
+
+type LinkCommand = Extract<InteractionCommand, { kind: 'link' }>;
+
+/**
+ * Links the free-text party at `position` with a snapshot taken now. Linking it to what it is already
+ * linked to changes nothing (no event); a party linked to another contact or staff person is refused:
+ * its snapshot is frozen, and re-pointing links is what `contactsMerged` or a new party list is for.
+ */
+function decideLink(command: LinkCommand, current: Interaction, ctx: DecideContext): InteractionEvent[] {
+  const { interactionUuid, position, contactUuid, staffPersonUuid } = command;
+  const party = current.parties.find((p) => p.position === position);
+  if (!party) throw new InteractionValidationError({ position: [MESSAGES.doesNotExist] });
+  const linked = party.contactUuid?.toLowerCase() ?? null;
+  const linkedStaff = party.staffPersonUuid?.toLowerCase() ?? null;
+  if (linked === contactUuid && linkedStaff === staffPersonUuid) return [];
+  if (linked !== null || linkedStaff !== null) throw new InteractionValidationError({ position: [MESSAGES.alreadyLinked] });
+  if (contactUuid !== null && !ctx.contacts.has(contactUuid)) {
+    throw new InteractionValidationError({ contactUuid: [MESSAGES.doesNotExist] });
+  }
+  const input: NormalisedParty = { rawName: party.rawName, contactUuid, staffPersonUuid, inputIndex: position };
+  const snapshot = captureSnapshot(input, isoSeconds(ctx.now), ctx);
+  return [{ type: 'PartyLinked', data: { schemaVersion: 1, interactionUuid, position, contactUuid, staffPersonUuid, snapshot } }];
+}
+
+/** The parties after a PartyLinked: the one at its position gets the link and the snapshot, rawName kept. */
+export function withPartyLinked(parties: readonly Party[], data: PartyLinkedData): Party[] {
+  return parties.map((party) =>
+    party.position === data.position
+      ? { ...party, contactUuid: data.contactUuid, staffPersonUuid: data.staffPersonUuid, snapshot: data.snapshot }
+      : party,
+  );
+}
+// --- end of late linking
 
 function liveInteraction(interactionUuid: string, state: InteractionState): Interaction {
   if (!state.interaction || state.deleted) throw new InteractionNotFoundError(interactionUuid);

@@ -84,6 +84,26 @@ export const InteractionDeletedSchema = z.strictObject({
   interactionUuid: uuid,
 });
 
+// --- Late linking (linkParty): a party resolved later, with a snapshot taken then.
+
+/** The party at `position` gets exactly one of the two links and `snapshot`; its rawName stays. */
+export const PartyLinkedSchema = z
+  .strictObject({
+    schemaVersion: z.literal(1),
+    interactionUuid: uuid,
+    position: z.number().int().nonnegative(),
+    contactUuid: uuid.nullable(),
+    staffPersonUuid: uuid.nullable(),
+    snapshot: snapshotSchema,
+  })
+  .refine((d) => (d.contactUuid === null) !== (d.staffPersonUuid === null), {
+    error: 'must link exactly one of contactUuid and staffPersonUuid',
+    path: ['contactUuid'],
+  });
+
+export type PartyLinkedData = z.infer<typeof PartyLinkedSchema>;
+// --- end of late linking
+
 export type InteractionLoggedData = z.infer<typeof InteractionLoggedSchema>;
 export type InteractionUpdatedData = z.infer<typeof InteractionUpdatedSchema>;
 export type PartiesRebuiltData = z.infer<typeof PartiesRebuiltSchema>;
@@ -94,6 +114,7 @@ export const EVENT_SCHEMAS = {
   InteractionUpdated: InteractionUpdatedSchema,
   PartiesRebuilt: PartiesRebuiltSchema,
   InteractionDeleted: InteractionDeletedSchema,
+  PartyLinked: PartyLinkedSchema,
 } as const;
 
 export type InteractionEventType = keyof typeof EVENT_SCHEMAS;
@@ -104,7 +125,8 @@ export type InteractionEvent =
   | { type: 'InteractionLogged'; data: InteractionLoggedData }
   | { type: 'InteractionUpdated'; data: InteractionUpdatedData }
   | { type: 'PartiesRebuilt'; data: PartiesRebuiltData }
-  | { type: 'InteractionDeleted'; data: InteractionDeletedData };
+  | { type: 'InteractionDeleted'; data: InteractionDeletedData }
+  | { type: 'PartyLinked'; data: PartyLinkedData };
 
 /** Thrown when a stored or outgoing event does not match its schema: the log must never hold one. */
 export class InvalidEventError extends Error {

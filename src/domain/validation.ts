@@ -36,6 +36,8 @@ export const MESSAGES = {
   /** A getter or Proxy trap threw while the value was read. */
   unreadable: 'could not be read',
   idempotencyKey: `must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARACTERS} characters`,
+  /** linkParty of a party linked to another contact or staff person. */
+  alreadyLinked: 'is already linked to another contact or staff person',
 } as const;
 
 /** The message of a list cap (parties, fileUuids). */

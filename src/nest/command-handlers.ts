@@ -20,25 +20,25 @@ import { InteractionWriter } from './interaction-writer';
 import { CommandOptions, CreateInteractionCommand, DeleteInteractionCommand, UpdateInteractionCommand } from './messages';
 
 /** The state a successful command leaves always holds the interaction. */
-function interactionOf(state: { interaction: Interaction | null }): Interaction {
+export function interactionOf(state: { interaction: Interaction | null }): Interaction {
   if (!state.interaction) throw new Error('invariant: a command succeeded without an interaction');
   return state.interaction;
 }
 
 /** The command's idempotency, if it has a key: the key with a fingerprint of everything else it was given. */
-function idempotencyOf(key: string | undefined, input: object): Idempotency | undefined {
+export function idempotencyOf(key: string | undefined, input: object): Idempotency | undefined {
   return key === undefined ? undefined : { key, fingerprint: fingerprintOf(input) };
 }
 
 /** The uuid of the interaction a command acts on, in lower case; a malformed one names no interaction. */
-function targetOf(interactionUuid: unknown): string {
+export function targetOf(interactionUuid: unknown): string {
   const uuid = normaliseUuid(interactionUuid);
   if (!uuid) throw new InteractionNotFoundError(String(interactionUuid));
   return uuid;
 }
 
 /** The options that end in the events' metadata, and the idempotency key: validated with the input. */
-function validateOptions(options: CommandOptions | undefined) {
+export function validateOptions(options: CommandOptions | undefined) {
   return [validateTraceOptions(options), validateIdempotencyKey(options?.idempotencyKey)] as const;
 }
 

@@ -283,6 +283,7 @@ function assertStorable(events: InteractionEvent[]): void {
 /** The contact and staff uuids a command references: what the decider needs looked up. */
 function referencedBy(command: InteractionCommand): [string[], string[]] {
   if (command.kind === 'delete') return [[], []];
+  if (command.kind === 'link') return [command.contactUuid ? [command.contactUuid] : [], command.staffPersonUuid ? [command.staffPersonUuid] : []];
   const parties: readonly NormalisedParty[] = command.parties ?? [];
   const contacts = parties.flatMap((p) => (p.contactUuid ? [p.contactUuid] : []));
   if (command.attrs.contactUuid) contacts.unshift(command.attrs.contactUuid);

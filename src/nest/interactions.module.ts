@@ -21,6 +21,7 @@ import {
   InteractionsModuleOptions,
 } from './options';
 import { QUERY_HANDLERS } from './query-handlers';
+import { LATE_LINKING_HANDLERS } from './late-linking';
 import { ASYNC_PROJECTION } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
 
@@ -125,6 +126,7 @@ export class InteractionsModule {
         InteractionWriter,
         ...COMMAND_HANDLERS,
         ...QUERY_HANDLERS,
+        ...LATE_LINKING_HANDLERS,
         InteractionsService,
         InteractionsMaintenance,
       ],

@@ -17,6 +17,9 @@ import {
   ListForContactsQuery,
   ListInvolvingQuery,
   UpdateInteractionCommand,
+  LinkPartyCommand,
+  FindUnresolvedPartiesQuery,
+  UnresolvedParty,
 } from './messages';
 
 type InteractionRef = Interaction | string;
@@ -80,4 +83,28 @@ export class InteractionsService {
   getInteractionAsOf(uuid: string | null | undefined, at: Date): Promise<Interaction | null> {
     return this.queryBus.execute(new GetInteractionAsOfQuery(uuid, at));
   }
+
+  // --- Late linking (CONTRACT.md "Contacts' lifecycle")
+
+  /**
+   * Links the party at `position` (typically a free-text one) to a contact or a staff person, with a
+   * snapshot taken now. Already linked to that: nothing is appended. Linked to another: a validation error.
+   */
+  linkParty(
+    interactionUuid: string,
+    position: number,
+    ref: { contactUuid: string } | { staffPersonUuid: string },
+    opts: CommandOptions = {},
+  ): Promise<Interaction> {
+    return this.commandBus.execute(new LinkPartyCommand(interactionUuid, position, ref, opts));
+  }
+
+  /** Free-text parties whose rawName matches the name (ignoring case, accents, spaces) or holds the email. */
+  findUnresolvedParties(
+    filter: { name?: string | null; email?: string | null },
+    opts: { limit?: number } = {},
+  ): Promise<UnresolvedParty[]> {
+    return this.queryBus.execute(new FindUnresolvedPartiesQuery(filter, opts));
+  }
+  // --- end of late linking
 }

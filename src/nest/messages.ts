@@ -6,6 +6,7 @@ import {
   InteractionLoggedData,
   InteractionUpdatedData,
   PartiesRebuiltData,
+  PartyLinkedData,
 } from '../domain/events';
 import { EventMetadata, Position, RecordedEvent } from '../ports/event-store';
 
@@ -123,6 +124,38 @@ export class GetInteractionAsOfQuery extends Query<Interaction | null> {
   }
 }
 
+// --- Late linking (CONTRACT.md "Contacts' lifecycle")
+
+/** Links the party at `position` to a contact or a staff person, with a snapshot taken now. */
+export class LinkPartyCommand extends Command<Interaction> {
+  constructor(
+    readonly interactionUuid: string,
+    readonly position: number,
+    readonly ref: { contactUuid: string } | { staffPersonUuid: string },
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
+
+/** A free-text party matching a `findUnresolvedParties` filter. */
+export interface UnresolvedParty {
+  interactionUuid: string;
+  position: number;
+  rawName: string;
+  occurredAt: Date;
+}
+
+export class FindUnresolvedPartiesQuery extends Query<UnresolvedParty[]> {
+  constructor(
+    readonly filter: { name?: string | null; email?: string | null },
+    readonly options: { limit?: number } = {},
+  ) {
+    super();
+  }
+}
+// --- end of late linking
+
 /** What every published event carries besides its data. */
 abstract class PublishedInteractionEvent<TData> implements IEvent {
   constructor(
@@ -141,4 +174,8 @@ export class InteractionUpdated extends PublishedInteractionEvent<InteractionUpd
 export class PartiesRebuilt extends PublishedInteractionEvent<PartiesRebuiltData> {}
 export class InteractionDeleted extends PublishedInteractionEvent<InteractionDeletedData> {}
 
-export const PUBLISHED_EVENT_CLASSES = { InteractionLogged, InteractionUpdated, PartiesRebuilt, InteractionDeleted };
+// --- Late linking
+export class PartyLinked extends PublishedInteractionEvent<PartyLinkedData> {}
+// --- end of late linking
+
+export const PUBLISHED_EVENT_CLASSES = { InteractionLogged, InteractionUpdated, PartiesRebuilt, InteractionDeleted, PartyLinked };

@@ -28,7 +28,23 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         });
       const live: Interaction[] = [];
 
+      // Late linking mixed in, from a stream of its own too (the mixes around it stay as they were).
+      const linkRandom = prng(seed + 2000);
+      let links = 0;
+      const linkStep = async () => {
+        if (live.length === 0 || linkRandom() >= 0.3) return;
+        const current = await m.service.getInteraction(live[Math.floor(linkRandom() * live.length)]!.uuid);
+        const party = current?.parties.find((p) => !p.contactUuid && !p.staffPersonUuid);
+        if (!current || !party) return;
+        const ref = linkRandom() < 0.7
+          ? { contactUuid: contacts[Math.floor(linkRandom() * contacts.length)]! }
+          : { staffPersonUuid: staff[Math.floor(linkRandom() * staff.length)]! };
+        await m.service.linkParty(current.uuid, party.position, ref);
+        links++;
+      };
+
       for (let step = 0; step < 60; step++) {
+        await linkStep();
         const roll = random();
         const target = live.length > 0 ? pick(live) : null;
         if (!target || roll < 0.35) {
@@ -61,6 +77,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         }
       }
 
+      expect(links).toBeGreaterThan(0);
       const before = await readTables(m.db);
       const summary = await rebuild(m.db, m.store);
       expect(await readTables(m.db)).toEqual(before);

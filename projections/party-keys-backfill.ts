@@ -1,0 +1,41 @@
+import { Queryable } from '../src/ports/database';
+import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
+import { pgArray } from './interactions.projection';
+
+const CHUNK = 5_000;
+
+interface PartyRow {
+  interaction_uuid: string;
+  position: number;
+  raw_name: string;
+}
+
+/**
+ * Fills the search keys of party rows written before migration 0005 (same transaction as the migration),
+ * with the projection's own rule, chunk by chunk in key order: the upgrade needs no rebuild.
+ */
+export async function backfillPartyKeys(tx: Queryable): Promise<void> {
+  let after: { uuid: string; position: number } | null = null;
+  for (;;) {
+    const { rows } = await tx.query<PartyRow>(
+      `SELECT interaction_uuid, position, raw_name FROM interaction_parties
+       WHERE $1::uuid IS NULL OR (interaction_uuid, position) > ($1::uuid, $2::integer)
+       ORDER BY interaction_uuid, position LIMIT ${CHUNK}`,
+      [after?.uuid ?? null, after?.position ?? null],
+    );
+    if (rows.length === 0) return;
+    await tx.query(
+      `UPDATE interaction_parties p SET name_key = k.name_key, email_keys = string_to_array(nullif(k.emails, ''), ' ')
+       FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[]) AS k(interaction_uuid, position, name_key, emails)
+       WHERE p.interaction_uuid = k.interaction_uuid AND p.position = k.position`,
+      [
+        pgArray(rows.map((r) => r.interaction_uuid)),
+        pgArray(rows.map((r) => Number(r.position))),
+        pgArray(rows.map((r) => partyNameKey(r.raw_name))),
+        pgArray(rows.map((r) => emailKeysIn(r.raw_name).join(' '))),
+      ],
+    );
+    const last: PartyRow = rows[rows.length - 1]!;
+    after = { uuid: last.interaction_uuid, position: Number(last.position) };
+  }
+}
