@@ -1,5 +1,6 @@
 import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
+import { relinkParties } from '../src/domain/decider';
 import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond } from '../src/domain/events';
 import { Party } from '../src/domain/interaction';
 import { withPartyLinked } from '../src/domain/decider';
@@ -80,7 +81,7 @@ interface Outcome {
 }
 
 /** Events that change parties in place: their interactions' current parties are read with the row. */
-const PATCHES_PARTIES: ReadonlySet<string> = new Set(['PartyLinked']);
+const PATCHES_PARTIES: ReadonlySet<string> = new Set(['PartiesUnlinked', 'ContactRepointed', 'PartyLinked']);
 
 const UPDATABLE: Record<string, keyof NewRow> = {
   contactUuid: 'contact_uuid',
@@ -410,7 +411,36 @@ function fold(o: Outcome, event: InteractionEvent, revision: number, at: string)
       if (o.existing) o.wiped = true;
       Object.assign(o, { existing: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false });
       return;
+    // Contacts' lifecycle: links change in place, snapshots never do.
+    case 'PartiesUnlinked':
+    case 'ContactRepointed':
+      if (!present || o.version >= revision) return;
+      patchLinks(o, event, at);
+      o.version = revision;
+      if (o.created) o.created.version = revision;
+      return;
   }
+}
+
+/** A PartiesUnlinked or ContactRepointed on a row that is there (created by this batch or read). */
+function patchLinks(o: Outcome, event: Extract<InteractionEvent, { type: 'PartiesUnlinked' | 'ContactRepointed' }>, at: string): void {
+  const { positions } = event.data;
+  if (positions.length > 0) {
+    const base = o.parties ?? o.current;
+    if (!base) throw new Error(`invariant: the parties of interaction ${o.uuid} were not read before ${event.type}`);
+    const link =
+      event.type === 'ContactRepointed'
+        ? { contactUuid: event.data.intoContactUuid }
+        : { [event.data.contactUuid !== null ? 'contactUuid' : 'staffPersonUuid']: null };
+    o.parties = relinkParties(base, positions, link);
+  }
+  if (event.type === 'ContactRepointed' && event.data.subject) {
+    if (o.created) o.created.contact_uuid = event.data.intoContactUuid;
+    else o.changes = { ...o.changes, contactUuid: event.data.intoContactUuid };
+  }
+  if (o.created) o.created.updated_at = at;
+  else o.touchedAt = at;
+  o.refresh = true;
 }
 
 function newRow(uuid: string, d: InteractionLoggedData, at: string, revision: number): NewRow {

@@ -27,6 +27,10 @@ export { LinkPartyCommand, FindUnresolvedPartiesQuery, PartyLinked } from './nes
 export type { UnresolvedParty } from './nest/messages';
 export { PartyLinkedSchema } from './domain/events';
 export { partyNameKey, emailKeysIn } from './domain/party-keys';
+// Contacts' lifecycle: deletion and merge
+export { ContactDeletedCommand, StaffPersonDeletedCommand, ContactsMergedCommand, PartiesUnlinked, ContactRepointed } from './nest/messages';
+export type { LifecycleResult } from './nest/messages';
+export { PartiesUnlinkedSchema, ContactRepointedSchema } from './domain/events';
 export { feedCursorOf } from './nest/feed-cursor';
 export {
   InteractionValidationError,

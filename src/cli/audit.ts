@@ -22,16 +22,36 @@ function show(value: unknown): string {
 const partyNames = (parties: readonly Party[]) => `[${parties.map((p) => p.rawName).join(', ')}]`;
 
 /** What one event changed, as `field: old → new`, from the states before and after it. */
-function describeChange(before: Interaction | null, after: InteractionState, type: string): string {
+function describeChange(before: Interaction | null, after: InteractionState, type: string, reason?: string): string {
   const now = after.interaction;
-  if (type === 'InteractionDeleted') return 'deleted';
+  if (type === 'InteractionDeleted') return reason ? `deleted (${reason})` : 'deleted';
   if (!now) return '';
+  if (type === 'PartiesUnlinked' || type === 'ContactRepointed') return describeRelink(before, now, reason);
   if (type === 'PartyLinked') return describeLink(before, now);
   if (type === 'PartiesRebuilt') return `parties: ${partyNames(before?.parties ?? [])} → ${partyNames(now.parties)}`;
   return SHOWN_ATTRS.filter((name) => show(before?.[name]) !== show(now[name]))
     .map((name) => (before ? `${name}: ${show(before[name])} → ${show(now[name])}` : `${name}: ${show(now[name])}`))
     .join('; ');
 }
+
+// --- Contacts' lifecycle: why a link changed, and which
+
+/** The lifecycle reason an event records (`contact_deleted`, `contacts_merged`, …), if any. */
+function reasonOf(event: RecordedEvent): string | undefined {
+  const data = event.data as { reason?: unknown } | null;
+  if (event.type === 'ContactRepointed') return 'contacts_merged';
+  return typeof data?.reason === 'string' ? data.reason : undefined;
+}
+
+/** `contact_deleted: parties [Grace → unlinked]; contactUuid: "…" → "…"`: the links that changed. */
+function describeRelink(before: Interaction | null, now: Interaction, reason: string | undefined): string {
+  const links = (p: Party) => p.contactUuid ?? p.staffPersonUuid ?? 'unlinked';
+  const changed = now.parties.filter((p) => links(p) !== links(before?.parties.find((b) => b.position === p.position) ?? p));
+  const parts = changed.length > 0 ? [`parties [${changed.map((p) => `${p.rawName} → ${links(p)}`).join(', ')}]`] : [];
+  if (before && before.contactUuid !== now.contactUuid) parts.push(`contactUuid: ${show(before.contactUuid)} → ${show(now.contactUuid)}`);
+  return `${reason ?? 'relinked'}: ${parts.join('; ')}`;
+}
+// --- end of contacts' lifecycle
 
 // --- Late linking
 /** `party 1 "Dana from Acme" linked to contact 0192… (snapshot: Dana Scott)`: the party that got its link. */
@@ -58,7 +78,7 @@ export function auditRows(events: readonly RecordedEvent[]): AuditRow[] {
       time: event.metadata.recordedAt,
       type: event.type,
       actor: event.metadata.actorUuid ?? '-',
-      changes: describeChange(before, state, event.type),
+      changes: describeChange(before, state, event.type, reasonOf(event)),
     };
   });
 }

@@ -7,6 +7,7 @@ import { InteractionsMaintenance } from '../nest/interactions.maintenance';
 import { InteractionsModule } from '../nest/interactions.module';
 import { InteractionsService } from '../nest/interactions.service';
 import { ContactDirectory } from '../ports/directories';
+import { LifecycleFanOut } from '../lifecycle';
 import { describeDatabase, moduleOptionsFromEnvironment } from '../demo/environment';
 import { auditRows, formatTable } from './audit';
 
@@ -20,7 +21,8 @@ async function withModule<T>(
   // A failed start rejects here (abortOnError: false) and closes what it opened; Nest would log it with its
   // stack first, so its logger is quiet until the module is up (run() prints the one line).
   const app = await NestFactory.createApplicationContext(
-    InteractionsModule.forRoot({ ...moduleOptionsFromEnvironment(), contactDirectory: NO_CONTACTS, ...options }),
+    // Pending lifecycle decisions are finished by `resume` alone, in the foreground.
+    InteractionsModule.forRoot({ ...moduleOptionsFromEnvironment(), contactDirectory: NO_CONTACTS, resumeLifecycleOnStart: false, ...options }),
     { logger: process.env.DEBUG ? ['error', 'warn'] : false, abortOnError: false },
   );
   app.useLogger(new ConsoleLogger({ logLevels: ['error', 'warn'] }));
@@ -163,6 +165,16 @@ async function main(argv: readonly string[]): Promise<void> {
         out(formatTable(rows, ['stream', 'revision', 'position', 'type', 'parked at', 'error']));
       });
     });
+
+  program
+    .command('resume')
+    .description("finish the contacts' lifecycle decisions (deletions, merges) a process left half done")
+    .action(() =>
+      withModule(async (app) => {
+        const { decisions, interactions } = await app.get(LifecycleFanOut).resumePending();
+        out(decisions > 0 ? `finished ${decisions} pending decision(s), ${interactions} interaction(s)` : 'no pending decisions');
+      }),
+    );
 
   await program.parseAsync([...argv], { from: 'user' });
 }

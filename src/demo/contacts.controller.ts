@@ -1,12 +1,14 @@
-import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { ContactRecord, Interaction } from '../domain/interaction';
 import { feedCursorOf } from '../nest/feed-cursor';
 import { InteractionsService } from '../nest/interactions.service';
+import { LifecycleResult } from '../nest/messages';
+import { normaliseUuid } from '../domain/validation';
 import { DemoContacts } from './contacts';
-import { queryLimit, singleQueryValue } from './interactions.controller';
-import { CONTACT_BODY_SCHEMA } from './openapi';
+import { commandOptions, queryLimit, singleQueryValue } from './interactions.controller';
+import { ACTOR_HEADER, CONTACT_BODY_SCHEMA, IDEMPOTENCY_KEY_HEADER, MERGE_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
 
 const DEFAULT_PAGE = 50;
 
@@ -49,6 +51,62 @@ export class ContactsController {
     const last = items[items.length - 1];
     return { items, nextCursor: items.length === pageSize && last ? feedCursorOf(last) : null };
   }
+
+  // --- Contacts' lifecycle
+
+  /**
+   * The module's decision first (durable once it returns, and safe to retry), then the demo's own row: a
+   * retry after a failure finds the contact still there.
+   */
+  @Delete(':uuid')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Delete a contact: its interactions are deleted, its party links nulled (contactDeleted)' })
+  @ApiHeader(ACTOR_HEADER)
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  async delete(
+    @Param('uuid') uuid: string,
+    @Headers('x-actor-uuid') actorUuid?: string,
+    @Headers('x-request-id') requestId?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<LifecycleResult> {
+    const contact = await this.existing(uuid);
+    const result = await this.interactions.contactDeleted(contact, commandOptions({ actorUuid, requestId, idempotencyKey }));
+    await this.contacts.delete(contact);
+    return result;
+  }
+
+  @Post(':uuid/merge')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Merge the contact into intoUuid: its interactions and party links move there; then it is deleted' })
+  @ApiBody({ schema: MERGE_BODY_SCHEMA })
+  @ApiHeader(ACTOR_HEADER)
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  async merge(
+    @Param('uuid') uuid: string,
+    @Body() body: unknown,
+    @Headers('x-actor-uuid') actorUuid?: string,
+    @Headers('x-request-id') requestId?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<LifecycleResult> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InteractionValidationError({ body: ['must be a JSON object'] });
+    }
+    const from = await this.existing(uuid);
+    const { intoUuid } = body as { intoUuid?: unknown };
+    const result = await this.interactions.contactsMerged(from, intoUuid as string, commandOptions({ actorUuid, requestId, idempotencyKey }));
+    await this.contacts.delete(from);
+    return result;
+  }
+
+  /** The demo contact's uuid (lower case), else 404. */
+  private async existing(uuid: string): Promise<string> {
+    const contact = normaliseUuid(uuid);
+    if (contact && (await this.contacts.findContacts([contact])).length > 0) return contact;
+    throw new NotFoundException(`Contact ${uuid} not found`);
+  }
+  // --- end of contacts' lifecycle
 
   @Get(':uuid/interaction-uuids')
   @ApiOperation({ summary: 'Uuids of the interactions whose subject is the contact' })

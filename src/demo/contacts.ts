@@ -74,6 +74,12 @@ export class DemoContacts implements ContactDirectory {
     return rows.map(toRecord);
   }
 
+  /** Removes a contact; false when there was none. */
+  async delete(uuid: string): Promise<boolean> {
+    const { rows } = await this.db.query('DELETE FROM contacts WHERE uuid = $1 RETURNING uuid', [uuid]);
+    return rows.length > 0;
+  }
+
   async create(input: unknown): Promise<ContactRecord> {
     const result = newContactSchema.safeParse(input ?? {});
     if (!result.success) {

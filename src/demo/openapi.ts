@@ -45,6 +45,14 @@ export const LINK_BODY_SCHEMA = {
   example: { contactUuid: '0190d6b4-5c1e-7000-8000-000000000001' },
 };
 
+/** POST /contacts/:uuid/merge. */
+export const MERGE_BODY_SCHEMA = {
+  type: 'object',
+  required: ['intoUuid'],
+  properties: { intoUuid: { ...uuid, description: 'the contact that stays; must exist' } },
+  example: { intoUuid: '0190d6b4-5c1e-7000-8000-000000000002' },
+};
+
 export const CONTACT_BODY_SCHEMA = {
   type: 'object',
   properties: {

@@ -153,7 +153,28 @@ export function evolve(state: InteractionState, event: RecordedInteractionEvent)
       const parties = withPartyLinked(current.parties, event.data);
       return { ...state, interaction: { ...current, parties, updatedAt: at, version }, version };
     }
+    // Contacts' lifecycle: links change, snapshots never do.
+    case 'PartiesUnlinked': {
+      if (!current) return { ...state, version };
+      const { positions, contactUuid } = event.data;
+      const field = contactUuid !== null ? 'contactUuid' : 'staffPersonUuid';
+      const parties = relinkParties(current.parties, positions, { [field]: null });
+      return { ...state, interaction: { ...current, parties, updatedAt: at, version }, version };
+    }
+    case 'ContactRepointed': {
+      if (!current) return { ...state, version };
+      const { positions, intoContactUuid, subject } = event.data;
+      const parties = relinkParties(current.parties, positions, { contactUuid: intoContactUuid });
+      const contactUuid = subject ? intoContactUuid : current.contactUuid;
+      return { ...state, interaction: { ...current, contactUuid, parties, updatedAt: at, version }, version };
+    }
   }
+}
+
+/** The parties with the link at `positions` replaced; every other key (snapshot included) kept. */
+export function relinkParties(parties: readonly Party[], positions: readonly number[], link: Partial<Party>): Party[] {
+  const at = new Set(positions);
+  return parties.map((party) => (at.has(party.position) ? { ...party, ...link } : party));
 }
 
 /** Folds a whole stream (or a prefix of it, for point-in-time reads). */

@@ -82,7 +82,40 @@ export const PartiesRebuiltSchema = z.strictObject({
 export const InteractionDeletedSchema = z.strictObject({
   schemaVersion: z.literal(1),
   interactionUuid: uuid,
+  /** Absent in events written before the contacts' lifecycle (and on a plain delete that had none). */
+  reason: z.enum(['requested', 'contact_deleted']).optional(),
+  /** The lifecycle decision that deleted it (see src/lifecycle). */
+  decisionId: uuid.optional(),
 });
+
+// --- Contacts' lifecycle (src/lifecycle): a party unlinked, a contact re-pointed; snapshots never change.
+
+/** The parties at `positions` keep rawName, position and snapshot; the named link becomes null. */
+export const PartiesUnlinkedSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  interactionUuid: uuid,
+  positions: z.array(z.number().int().nonnegative()),
+  /** The contact whose links were nulled (null: a staff person's). */
+  contactUuid: uuid.nullable(),
+  staffPersonUuid: uuid.nullable(),
+  reason: z.enum(['contact_deleted', 'staff_person_deleted']),
+  decisionId: uuid,
+});
+
+/** A merge: the subject re-pointed if `subject`, the parties at `positions` linked to `into`; snapshots unchanged. */
+export const ContactRepointedSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  interactionUuid: uuid,
+  fromContactUuid: uuid,
+  intoContactUuid: uuid,
+  subject: z.boolean(),
+  positions: z.array(z.number().int().nonnegative()),
+  decisionId: uuid,
+});
+
+export type PartiesUnlinkedData = z.infer<typeof PartiesUnlinkedSchema>;
+export type ContactRepointedData = z.infer<typeof ContactRepointedSchema>;
+// --- end of the contacts' lifecycle events
 
 // --- Late linking (linkParty): a party resolved later, with a snapshot taken then.
 
@@ -114,6 +147,8 @@ export const EVENT_SCHEMAS = {
   InteractionUpdated: InteractionUpdatedSchema,
   PartiesRebuilt: PartiesRebuiltSchema,
   InteractionDeleted: InteractionDeletedSchema,
+  PartiesUnlinked: PartiesUnlinkedSchema,
+  ContactRepointed: ContactRepointedSchema,
   PartyLinked: PartyLinkedSchema,
 } as const;
 
@@ -126,6 +161,8 @@ export type InteractionEvent =
   | { type: 'InteractionUpdated'; data: InteractionUpdatedData }
   | { type: 'PartiesRebuilt'; data: PartiesRebuiltData }
   | { type: 'InteractionDeleted'; data: InteractionDeletedData }
+  | { type: 'PartiesUnlinked'; data: PartiesUnlinkedData }
+  | { type: 'ContactRepointed'; data: ContactRepointedData }
   | { type: 'PartyLinked'; data: PartyLinkedData };
 
 /** Thrown when a stored or outgoing event does not match its schema: the log must never hold one. */

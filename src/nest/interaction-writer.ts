@@ -225,6 +225,59 @@ export class InteractionWriter {
     return after;
   }
 
+  // --- Contacts' lifecycle: one interaction's part of a decision (src/lifecycle)
+
+  /**
+   * A read–decide–append of one stream like a command's, with the decide given: `decideFor` sees the
+   * stream as read (folded, and its events) and returns the events, or 'already' when the stream holds
+   * them. Same lock or race retry, parse before append, read-your-writes and publishing as a command.
+   */
+  async applyToStream(
+    interactionUuid: string,
+    decideFor: (state: InteractionState, stored: RecordedInteractionEvent[]) => InteractionEvent[] | 'already',
+    options: CommandOptions,
+  ): Promise<'appended' | 'already' | 'nothing'> {
+    const streamName = streamNameOf(interactionUuid);
+    const deadline = Date.now() + RACE_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      const metadata: EventMetadata = {
+        actorUuid: options.actorUuid ?? null,
+        correlationId: options.correlationId ?? uuidv7(),
+        causationId: options.causationId ?? null,
+        recordedAt: new Date().toISOString(),
+      };
+      const state: Attempt = { before: fold([]), appending: [], result: null, replayed: null };
+      let already = false;
+      try {
+        await this.store.withStream(streamName, async (session) => {
+          const stored = (await session.readStream()).map(toDomainEvent);
+          state.before = fold(stored);
+          const events = decideFor(state.before, stored);
+          if (events === 'already') return void (already = true);
+          if (events.length === 0) return;
+          assertStorable(events);
+          const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
+          state.appending = toAppend.map((event) => event.id);
+          state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
+        });
+      } catch (error) {
+        if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
+          if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
+          state.result = await this.resolveUnknown(streamName, state.appending, error);
+        } else if (error instanceof WrongExpectedVersionError && Date.now() < deadline) {
+          await sleep(backoff(attempt));
+          continue;
+        } else {
+          throw error;
+        }
+      }
+      if (!state.result) return already ? 'already' : 'nothing';
+      await this.afterAppend(state.before, state.result);
+      return 'appended';
+    }
+  }
+  // --- end of contacts' lifecycle
+
   private publish(events: RecordedEvent[], involved: string[]): void {
     this.eventBus.publishAll(
       events.map((event) => {

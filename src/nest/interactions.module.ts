@@ -23,6 +23,7 @@ import {
 import { QUERY_HANDLERS } from './query-handlers';
 import { LATE_LINKING_HANDLERS } from './late-linking';
 import { ASYNC_PROJECTION } from './read-your-writes';
+import { LIFECYCLE_PROVIDERS, LifecycleResumer } from '../lifecycle';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
 
 /** Internal: the database and event store, opened together (see openResources). */
@@ -53,6 +54,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(RESOURCES) private readonly resources: ModuleResources,
     @Inject(SUBSCRIPTION_PROJECTOR) private readonly projector: SubscriptionProjector | null,
+    private readonly lifecycle: LifecycleResumer,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -71,7 +73,9 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     // The subscription first (it finishes its batch), then the client, then the pool; each one even when
     // one before it failed, so a failure never leaves the pool (or PGlite's directory lock) behind.
     const failures: unknown[] = [];
-    for (const step of [() => this.projector?.stop(), () => this.resources.store.close(), () => this.resources.db.close()]) {
+    // A background fan-out stops before anything it writes through is closed.
+    const steps = [() => this.lifecycle.stop(), () => this.projector?.stop(), () => this.resources.store.close(), () => this.resources.db.close()];
+    for (const step of steps) {
       await Promise.resolve()
         .then(step)
         .catch((error: unknown) => failures.push(error));
@@ -127,6 +131,7 @@ export class InteractionsModule {
         ...COMMAND_HANDLERS,
         ...QUERY_HANDLERS,
         ...LATE_LINKING_HANDLERS,
+        ...LIFECYCLE_PROVIDERS,
         InteractionsService,
         InteractionsMaintenance,
       ],

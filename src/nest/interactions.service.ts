@@ -20,6 +20,10 @@ import {
   LinkPartyCommand,
   FindUnresolvedPartiesQuery,
   UnresolvedParty,
+  ContactDeletedCommand,
+  StaffPersonDeletedCommand,
+  ContactsMergedCommand,
+  LifecycleResult,
 } from './messages';
 
 type InteractionRef = Interaction | string;
@@ -107,4 +111,22 @@ export class InteractionsService {
     return this.queryBus.execute(new FindUnresolvedPartiesQuery(filter, opts));
   }
   // --- end of late linking
+
+  // --- Contacts' lifecycle: durable once they return; a repeat affects nothing more (src/lifecycle)
+
+  /** Deletes the interactions whose subject is the contact; unlinks it from every other party (snapshots stay). */
+  contactDeleted(contactUuid: string, opts: CommandOptions = {}): Promise<LifecycleResult> {
+    return this.commandBus.execute(new ContactDeletedCommand(contactUuid, opts));
+  }
+
+  /** Unlinks the staff person from every party (rawName and snapshot stay). */
+  staffPersonDeleted(staffPersonUuid: string, opts: CommandOptions = {}): Promise<LifecycleResult> {
+    return this.commandBus.execute(new StaffPersonDeletedCommand(staffPersonUuid, opts));
+  }
+
+  /** Re-points subjects and party links from `fromUuid` to `intoUuid` (snapshots stay). */
+  contactsMerged(fromUuid: string, intoUuid: string, opts: CommandOptions = {}): Promise<LifecycleResult> {
+    return this.commandBus.execute(new ContactsMergedCommand(fromUuid, intoUuid, opts));
+  }
+  // --- end of contacts' lifecycle
 }

@@ -6,6 +6,8 @@ import {
   InteractionLoggedData,
   InteractionUpdatedData,
   PartiesRebuiltData,
+  PartiesUnlinkedData,
+  ContactRepointedData,
   PartyLinkedData,
 } from '../domain/events';
 import { EventMetadata, Position, RecordedEvent } from '../ports/event-store';
@@ -156,6 +158,45 @@ export class FindUnresolvedPartiesQuery extends Query<UnresolvedParty[]> {
 }
 // --- end of late linking
 
+// --- Contacts' lifecycle: deletion and merge (src/lifecycle)
+
+/** What a lifecycle command returns: the number of interaction streams it appended to. */
+export interface LifecycleResult {
+  interactions: number;
+}
+
+/** Deletes the interactions the contact is the subject of; unlinks it from every other party list. */
+export class ContactDeletedCommand extends Command<LifecycleResult> {
+  constructor(
+    readonly contactUuid: string,
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
+
+/** Unlinks the staff person from every party list (snapshots stay). */
+export class StaffPersonDeletedCommand extends Command<LifecycleResult> {
+  constructor(
+    readonly staffPersonUuid: string,
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
+
+/** Re-points subjects and party links from `fromUuid` to `intoUuid` (snapshots stay). */
+export class ContactsMergedCommand extends Command<LifecycleResult> {
+  constructor(
+    readonly fromUuid: string,
+    readonly intoUuid: string,
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
+// --- end of contacts' lifecycle
+
 /** What every published event carries besides its data. */
 abstract class PublishedInteractionEvent<TData> implements IEvent {
   constructor(
@@ -178,4 +219,17 @@ export class InteractionDeleted extends PublishedInteractionEvent<InteractionDel
 export class PartyLinked extends PublishedInteractionEvent<PartyLinkedData> {}
 // --- end of late linking
 
-export const PUBLISHED_EVENT_CLASSES = { InteractionLogged, InteractionUpdated, PartiesRebuilt, InteractionDeleted, PartyLinked };
+// --- Contacts' lifecycle
+export class PartiesUnlinked extends PublishedInteractionEvent<PartiesUnlinkedData> {}
+export class ContactRepointed extends PublishedInteractionEvent<ContactRepointedData> {}
+// --- end of contacts' lifecycle
+
+export const PUBLISHED_EVENT_CLASSES = {
+  InteractionLogged,
+  InteractionUpdated,
+  PartiesRebuilt,
+  InteractionDeleted,
+  PartyLinked,
+  PartiesUnlinked,
+  ContactRepointed,
+};

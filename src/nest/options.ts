@@ -36,6 +36,11 @@ export interface InteractionsModuleOptions {
    * removed when it closes. Process-wide, as `registerUpcaster`: every reader of the events upcasts alike.
    */
   upcasters?: EventUpcaster[];
+  /**
+   * Finish, in the background once the application is up, the contacts' lifecycle decisions a process
+   * left pending; default true (the CLI turns it off except for `resume`).
+   */
+  resumeLifecycleOnStart?: boolean;
 }
 
 export interface InteractionsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {

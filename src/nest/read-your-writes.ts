@@ -16,6 +16,8 @@ export interface AsyncProjection {
   afterAppend(result: AppendResult): Promise<void>;
   /** For health checks: connected, caught up, how far the read tables are. */
   status(): ProjectionStatus;
+  /** Resolves true once the read tables include `position` (a lifecycle fan-out reads them), false after `timeoutMs`. */
+  reached(position: Position, timeoutMs: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,10 @@ export class SubscriptionReadYourWrites implements AsyncProjection {
 
   status(): ProjectionStatus {
     return this.projector.status();
+  }
+
+  async reached(position: Position, timeoutMs: number): Promise<boolean> {
+    return (await this.projector.waitFor(position, timeoutMs)) === 'reached';
   }
 
   stop(): Promise<void> {

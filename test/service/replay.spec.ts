@@ -28,6 +28,23 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         });
       const live: Interaction[] = [];
 
+      // Contacts' lifecycle commands mixed in, from a stream of their own (the mix above stays as it was).
+      const lifecycleRandom = prng(seed + 1000);
+      let lifecycleAppends = 0;
+      const lifecycleStep = async () => {
+        const roll = lifecycleRandom();
+        let result: { interactions: number };
+        if (roll < 0.03) result = await m.service.contactDeleted(pick(contacts));
+        else if (roll < 0.06) result = await m.service.staffPersonDeleted(pick(staff));
+        else if (roll < 0.1) {
+          const from = pick(contacts);
+          result = await m.service.contactsMerged(from, pick(contacts.filter((c) => c !== from)));
+        } else return;
+        lifecycleAppends += result.interactions;
+        const gone = new Set((await Promise.all(live.map((i) => m.service.getInteraction(i.uuid)))).flatMap((i, n) => (i ? [] : [live[n]!])));
+        live.splice(0, live.length, ...live.filter((i) => !gone.has(i)));
+      };
+
       // Late linking mixed in, from a stream of its own too (the mixes around it stay as they were).
       const linkRandom = prng(seed + 2000);
       let links = 0;
@@ -44,6 +61,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       };
 
       for (let step = 0; step < 60; step++) {
+        await lifecycleStep();
         await linkStep();
         const roll = random();
         const target = live.length > 0 ? pick(live) : null;
@@ -77,6 +95,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         }
       }
 
+      expect(lifecycleAppends).toBeGreaterThan(0);
       expect(links).toBeGreaterThan(0);
       const before = await readTables(m.db);
       const summary = await rebuild(m.db, m.store);

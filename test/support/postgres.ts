@@ -26,6 +26,8 @@ export const MODULE_TABLES = [
   'interaction_involvements',
   'interaction_parties',
   'interactions',
+  'lifecycle_decisions',
+  'lifecycle_targets',
   'parked_events',
   'projection_checkpoints',
   'schema_migrations',

@@ -1,0 +1,68 @@
+import { InteractionState, RecordedInteractionEvent } from '../domain/decider';
+import { InteractionEvent } from '../domain/events';
+import { Party } from '../domain/interaction';
+
+/**
+ * The process manager's pure core: what one lifecycle decision does to one interaction. No I/O; the
+ * fan-out (fan-out.ts) runs it inside an ordinary write-side session of each affected stream.
+ */
+
+export type LifecycleKind = 'contact_deleted' | 'staff_person_deleted' | 'contacts_merged';
+
+/** A recorded decision: its id goes into every event it causes, so a stream is never done twice. */
+export type LifecycleDecision =
+  | { decisionId: string; kind: 'contact_deleted'; contactUuid: string }
+  | { decisionId: string; kind: 'staff_person_deleted'; staffPersonUuid: string }
+  | { decisionId: string; kind: 'contacts_merged'; fromUuid: string; intoUuid: string };
+
+/** Whether the stream already holds an event of this decision (a resumed fan-out skips it). */
+export function holdsDecision(events: readonly RecordedInteractionEvent[], decisionId: string): boolean {
+  return events.some((event) => (event.data as { decisionId?: string }).decisionId === decisionId);
+}
+
+const same = (a: string | null, b: string) => a !== null && a.toLowerCase() === b;
+const positionsWhere = (parties: readonly Party[], linked: (party: Party) => boolean) =>
+  parties.filter(linked).map((party) => party.position);
+
+/**
+ * The events the decision means for this interaction as it is now: none for an interaction that is
+ * gone or no longer linked (an update got there first), else one event. Uuids in the decision are lower
+ * case; the stream's are compared in lower case (old events may hold upper-case ones).
+ */
+export function decideForInteraction(decision: LifecycleDecision, state: InteractionState): InteractionEvent[] {
+  const current = state.interaction;
+  if (!current || state.deleted) return [];
+  const { decisionId } = decision;
+  const interactionUuid = current.uuid;
+  switch (decision.kind) {
+    case 'contact_deleted': {
+      const { contactUuid } = decision;
+      if (same(current.contactUuid, contactUuid)) {
+        return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_deleted', decisionId } }];
+      }
+      const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, contactUuid));
+      if (positions.length === 0) return [];
+      const data = { schemaVersion: 1 as const, interactionUuid, positions, contactUuid, staffPersonUuid: null, decisionId };
+      return [{ type: 'PartiesUnlinked', data: { ...data, reason: 'contact_deleted' } }];
+    }
+    case 'staff_person_deleted': {
+      const { staffPersonUuid } = decision;
+      const positions = positionsWhere(current.parties, (p) => same(p.staffPersonUuid, staffPersonUuid));
+      if (positions.length === 0) return [];
+      const data = { schemaVersion: 1 as const, interactionUuid, positions, contactUuid: null, staffPersonUuid, decisionId };
+      return [{ type: 'PartiesUnlinked', data: { ...data, reason: 'staff_person_deleted' } }];
+    }
+    case 'contacts_merged': {
+      const { fromUuid, intoUuid } = decision;
+      const subject = same(current.contactUuid, fromUuid);
+      const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, fromUuid));
+      if (!subject && positions.length === 0) return [];
+      return [
+        {
+          type: 'ContactRepointed',
+          data: { schemaVersion: 1, interactionUuid, fromContactUuid: fromUuid, intoContactUuid: intoUuid, subject, positions, decisionId },
+        },
+      ];
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { Queryable } from '../ports/database';
+import { InteractionValidationError } from '../domain/errors';
+import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
+import { LifecycleDecision, LifecycleKind } from './decider';
+
+/**
+ * The decisions and their plans, in the module's database (tables of migration 0006): a decision is
+ * recorded before any stream is touched; its targets (the interactions found affected) are recorded
+ * before they are worked on, and marked when their stream has been dealt with.
+ */
+
+/** A decision as recorded, with what its events' metadata carry. */
+export interface RecordedDecision {
+  decision: LifecycleDecision;
+  actorUuid: string | null;
+  correlationId: string;
+  completed: boolean;
+  interactions: number | null;
+}
+
+interface DecisionRow {
+  decision_id: string;
+  kind: LifecycleKind;
+  payload: Record<string, string>;
+  actor_uuid: string | null;
+  correlation_id: string;
+  fingerprint: string;
+  completed_at: Date | string | null;
+  interactions: number | null;
+}
+
+const fromRow = (row: DecisionRow): RecordedDecision => ({
+  decision: { decisionId: row.decision_id, kind: row.kind, ...row.payload } as LifecycleDecision,
+  actorUuid: row.actor_uuid,
+  correlationId: row.correlation_id,
+  completed: row.completed_at !== null,
+  interactions: row.interactions,
+});
+
+const payloadOf = ({ decisionId: _id, kind: _kind, ...payload }: LifecycleDecision) => payload;
+
+/**
+ * Records a new decision; with an idempotency key already used, returns the first decision instead (the
+ * same fingerprint) or refuses the key (another one).
+ */
+export async function recordDecision(
+  db: Queryable,
+  fresh: RecordedDecision,
+  idempotency: { key: string; fingerprint: string } | { key: null; fingerprint: string },
+): Promise<RecordedDecision> {
+  const { decision } = fresh;
+  const { rows } = await db.query<{ decision_id: string }>(
+    `INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id`,
+    [decision.decisionId, decision.kind, JSON.stringify(payloadOf(decision)), fresh.actorUuid, fresh.correlationId, idempotency.key, idempotency.fingerprint],
+  );
+  if (rows.length > 0) return fresh;
+  const { rows: first } = await db.query<DecisionRow>('SELECT * FROM lifecycle_decisions WHERE idempotency_key = $1', [idempotency.key]);
+  if (!first[0]) return recordDecision(db, fresh, idempotency); // gone between the two statements (never deleted today)
+  if (first[0].fingerprint !== idempotency.fingerprint) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
+  return fromRow(first[0]);
+}
+
+/** Decisions not completed, oldest first: what a start or `resume` finishes. */
+export async function pendingDecisions(db: Queryable): Promise<RecordedDecision[]> {
+  const { rows } = await db.query<DecisionRow>(
+    'SELECT * FROM lifecycle_decisions WHERE completed_at IS NULL ORDER BY created_at, decision_id',
+    [],
+  );
+  return rows.map(fromRow);
+}
+
+/**
+ * Adds to the plan every interaction the read tables show affected (a contact's through its
+ * involvements, subject or party; a staff person's through the parties); returns how many were new.
+ */
+export async function planTargets(db: Queryable, decision: LifecycleDecision): Promise<number> {
+  const affected =
+    decision.kind === 'staff_person_deleted'
+      ? 'SELECT DISTINCT interaction_uuid FROM interaction_parties WHERE staff_person_uuid = $2'
+      : 'SELECT interaction_uuid FROM interaction_involvements WHERE contact_uuid = $2';
+  const about = decision.kind === 'contacts_merged' ? decision.fromUuid : decision.kind === 'contact_deleted' ? decision.contactUuid : decision.staffPersonUuid;
+  const { rows } = await db.query(
+    `INSERT INTO lifecycle_targets (decision_id, interaction_uuid)
+     SELECT $1, a.interaction_uuid FROM (${affected}) AS a
+     ON CONFLICT DO NOTHING RETURNING interaction_uuid`,
+    [decision.decisionId, about],
+  );
+  return rows.length;
+}
+
+/** The planned interactions whose streams have not been dealt with yet. */
+export async function pendingTargets(db: Queryable, decisionId: string): Promise<string[]> {
+  const { rows } = await db.query<{ interaction_uuid: string }>(
+    'SELECT interaction_uuid FROM lifecycle_targets WHERE decision_id = $1 AND done_at IS NULL ORDER BY interaction_uuid',
+    [decisionId],
+  );
+  return rows.map((row) => row.interaction_uuid);
+}
+
+export async function markTarget(db: Queryable, decisionId: string, interactionUuid: string, appended: boolean): Promise<void> {
+  await db.query(
+    'UPDATE lifecycle_targets SET done_at = now(), appended = $3 WHERE decision_id = $1 AND interaction_uuid = $2',
+    [decisionId, interactionUuid, appended],
+  );
+}
+
+/** Marks the decision completed with the number of streams it appended to; returns that number. */
+export async function completeDecision(db: Queryable, decisionId: string): Promise<number> {
+  const { rows } = await db.query<{ interactions: number }>(
+    `UPDATE lifecycle_decisions SET
+       completed_at = coalesce(completed_at, now()),
+       interactions = (SELECT count(*) FROM lifecycle_targets WHERE decision_id = $1 AND appended)
+     WHERE decision_id = $1 RETURNING interactions`,
+    [decisionId],
+  );
+  return Number(rows[0]?.interactions ?? 0);
+}

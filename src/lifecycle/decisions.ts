@@ -1,0 +1,57 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { uuidv7 } from 'uuidv7';
+import { MESSAGES, NormalisedTrace, normaliseUuid, Validated } from '../domain/validation';
+import { InteractionUnavailableError } from '../domain/errors';
+import { Database } from '../ports/database';
+import { fingerprintOf } from '../nest/idempotency';
+import { LifecycleResult } from '../nest/messages';
+import { LifecycleDecision } from './decider';
+import { recordDecision } from './decision-store';
+import { LifecycleFanOut } from './fan-out';
+import { DATABASE } from '../nest/tokens';
+
+/** What a lifecycle command decides, before it has an id. */
+export type DecisionInput = LifecycleDecision extends infer D ? (D extends LifecycleDecision ? Omit<D, 'decisionId'> : never) : never;
+
+/** A uuid argument of a lifecycle command: lower-cased, or the error at `field`. */
+export function validateUuidArgument(field: string, input: unknown): Validated<string> {
+  if (input === undefined || input === null || input === '') return { ok: false, errors: { [field]: [MESSAGES.required] } };
+  const uuid = normaliseUuid(input);
+  return uuid ? { ok: true, value: uuid } : { ok: false, errors: { [field]: [MESSAGES.uuid] } };
+}
+
+/**
+ * Records a decision (or finds the first one of its idempotency key), then fans it out; what every
+ * lifecycle command handler ends with.
+ */
+@Injectable()
+export class LifecycleDecisions {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly fanOut: LifecycleFanOut,
+  ) {}
+
+  async decide(input: DecisionInput, trace: NormalisedTrace, idempotencyKey: string | undefined): Promise<LifecycleResult> {
+    const decisionId = uuidv7();
+    const fingerprint = fingerprintOf({ ...input, actorUuid: trace.actorUuid });
+    let recorded;
+    try {
+      recorded = await recordDecision(
+        this.db,
+        {
+          decision: { ...input, decisionId } as LifecycleDecision,
+          actorUuid: trace.actorUuid,
+          correlationId: trace.correlationId ?? decisionId,
+          completed: false,
+          interactions: null,
+        },
+        { key: idempotencyKey ?? null, fingerprint },
+      );
+    } catch (error) {
+      // Nothing is decided before the decision is recorded.
+      if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, false, { cause: error });
+      throw error;
+    }
+    return this.fanOut.run(recorded);
+  }
+}

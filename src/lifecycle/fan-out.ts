@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { InteractionUnavailableError } from '../domain/errors';
+import { Database } from '../ports/database';
+import { EventStore } from '../ports/event-store';
+import { InteractionWriter } from '../nest/interaction-writer';
+import { LifecycleResult } from '../nest/messages';
+import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
+import { DATABASE, EVENT_STORE } from '../nest/tokens';
+import { decideForInteraction, holdsDecision } from './decider';
+import { completeDecision, markTarget, pendingDecisions, pendingTargets, planTargets, RecordedDecision } from './decision-store';
+
+/** Streams worked on at once: the pool's connections are shared with every other command. */
+const PARALLEL_STREAMS = 4;
+/** Planning sweeps: the second finds what an update linked while the first was worked on. */
+const MAX_SWEEPS = 5;
+/** With EventStoreDB, how long planning waits for the read tables to reach the log's head. */
+const CATCH_UP_TIMEOUT_MS = 30_000;
+
+/** Thrown into a fan-out when the module closes: the decision stays pending, the next start finishes it. */
+export class FanOutStoppedError extends Error {
+  constructor() {
+    super('the module is closing: the decision stays pending and is finished on the next start');
+    this.name = 'FanOutStoppedError';
+  }
+}
+
+/**
+ * Runs a recorded decision to completion: plans the affected interactions from the read tables, then
+ * for each runs an ordinary write-side session whose decide is the decision's part in it (a stream
+ * that holds the decision's events already is skipped), marks it, and finally completes the decision
+ * with the number of streams appended to. Every step can be repeated, so a run that died half-way is
+ * finished by running it again.
+ */
+@Injectable()
+export class LifecycleFanOut {
+  private readonly logger = new Logger('InteractionsLifecycle');
+  private stopping = false;
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly writer: InteractionWriter,
+    @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
+  ) {}
+
+  async run(recorded: RecordedDecision): Promise<LifecycleResult> {
+    const { decision } = recorded;
+    if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
+    for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+      await this.readTablesCaughtUp();
+      const planned = await planTargets(this.db, decision);
+      const pending = await pendingTargets(this.db, decision.decisionId);
+      if (sweep > 0 && planned === 0 && pending.length === 0) break;
+      await this.work(recorded, pending);
+    }
+    return { interactions: await completeDecision(this.db, decision.decisionId) };
+  }
+
+  /** Finishes every pending decision, oldest first (module start, CLI `resume`). */
+  async resumePending(): Promise<{ decisions: number; interactions: number }> {
+    let decisions = 0;
+    let interactions = 0;
+    for (const recorded of await pendingDecisions(this.db)) {
+      this.logger.log(`resuming ${recorded.decision.kind} decision ${recorded.decision.decisionId}`);
+      interactions += (await this.run(recorded)).interactions;
+      decisions++;
+    }
+    return { decisions, interactions };
+  }
+
+  /** Ends fan-outs between two streams (the stream in hand is finished first). */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  private async work(recorded: RecordedDecision, targets: string[]): Promise<void> {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      try {
+        while (next < targets.length && !failed) {
+          if (this.stopping) throw new FanOutStoppedError();
+          const interactionUuid = targets[next++]!;
+          const appended = await this.applyTo(recorded, interactionUuid);
+          await markTarget(this.db, recorded.decision.decisionId, interactionUuid, appended);
+        }
+      } catch (error) {
+        failed = true; // the other workers stop after the stream in hand
+        throw error;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_STREAMS, targets.length) }, worker));
+  }
+
+  /** One stream's part; true when the stream holds the decision's events (now or already). */
+  private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<boolean> {
+    try {
+      const outcome = await this.writer.applyToStream(
+        interactionUuid,
+        (state, stored) => (holdsDecision(stored, decision.decisionId) ? 'already' : decideForInteraction(decision, state)),
+        { actorUuid, correlationId, causationId: decision.decisionId },
+      );
+      return outcome !== 'nothing';
+    } catch (error) {
+      // Appended and published; only the read tables are late, and planning waits for them anyway.
+      if (error instanceof InteractionProjectionTimeoutError) return true;
+      throw error;
+    }
+  }
+
+  /**
+   * With EventStoreDB the read tables follow the log a little later: planning reads them once they have
+   * reached the log's head as of now, so nothing appended before the decision is missed.
+   */
+  private async readTablesCaughtUp(): Promise<void> {
+    if (!this.projection) return;
+    const head = await this.store.headPosition();
+    if (await this.projection.reached(head, CATCH_UP_TIMEOUT_MS)) return;
+    throw new InteractionUnavailableError(
+      `the read model did not reach the event log's head within ${CATCH_UP_TIMEOUT_MS} ms; ` +
+        'the decision is recorded and is finished on the next start or by `resume`',
+      true,
+    );
+  }
+}

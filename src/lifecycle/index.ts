@@ -1,0 +1,19 @@
+import { ContactDeletedHandler } from './commands/contact-deleted.handler';
+import { ContactsMergedHandler } from './commands/contacts-merged.handler';
+import { StaffPersonDeletedHandler } from './commands/staff-person-deleted.handler';
+import { LifecycleDecisions } from './decisions';
+import { LifecycleFanOut } from './fan-out';
+import { LifecycleResumer } from './lifecycle-resumer';
+
+/** The contacts' lifecycle process manager: its command handlers, fan-out and start-up resumer. */
+export const LIFECYCLE_PROVIDERS = [
+  ContactDeletedHandler,
+  StaffPersonDeletedHandler,
+  ContactsMergedHandler,
+  LifecycleDecisions,
+  LifecycleFanOut,
+  LifecycleResumer,
+];
+
+export { LifecycleFanOut } from './fan-out';
+export { LifecycleResumer } from './lifecycle-resumer';

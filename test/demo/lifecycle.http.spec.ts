@@ -1,0 +1,56 @@
+import { uuidv7 } from 'uuidv7';
+import { DemoUnderTest, startDemoApp } from './demo-app';
+
+/** DELETE /contacts/:uuid and POST /contacts/:uuid/merge on the demo host (PostgreSQL). */
+describe("contacts' lifecycle over HTTP", () => {
+  let demo: DemoUnderTest;
+  beforeAll(async () => (demo = await startDemoApp()));
+  afterAll(() => demo.close());
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the wire
+  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${demo.base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  }
+  const contact = async (name: string): Promise<string> => (await call('POST', '/contacts', { name })).body.uuid;
+
+  it('deletes a contact with its interactions and unlinks it elsewhere', async () => {
+    const gone = await contact('Gone');
+    const other = await contact('Other');
+    const own = (await call('POST', '/interactions', { contactUuid: gone })).body;
+    const elsewhere = (await call('POST', '/interactions', { contactUuid: other, parties: [{ rawName: 'Gone', contactUuid: gone }] })).body;
+    const actor = uuidv7();
+    expect(await call('DELETE', `/contacts/${gone}`, undefined, { 'x-actor-uuid': actor })).toEqual({ status: 200, body: { interactions: 2 } });
+    expect((await call('GET', `/interactions/${own.uuid}`)).status).toBe(404);
+    expect((await call('GET', `/interactions/${elsewhere.uuid}`)).body.parties[0]).toMatchObject({ rawName: 'Gone', contactUuid: null });
+    const history = (await call('GET', `/interactions/${elsewhere.uuid}/history`)).body;
+    expect(history[history.length - 1]).toMatchObject({ type: 'PartiesUnlinked', data: { reason: 'contact_deleted' }, metadata: { actorUuid: actor } });
+    expect((await call('GET', '/contacts')).body.map((c: { uuid: string }) => c.uuid)).not.toContain(gone);
+    expect((await call('DELETE', `/contacts/${gone}`)).status).toBe(404);
+    expect((await call('DELETE', '/contacts/nope')).status).toBe(404);
+  });
+
+  it('merges a contact into another', async () => {
+    const from = await contact('Dup');
+    const into = await contact('Kept');
+    const own = (await call('POST', '/interactions', { contactUuid: from })).body;
+    expect((await call('POST', `/contacts/${from}/merge`, { intoUuid: from })).body).toEqual({ errors: { intoUuid: ['must differ from fromUuid'] } });
+    expect((await call('POST', `/contacts/${from}/merge`, { intoUuid: uuidv7() })).body).toEqual({ errors: { intoUuid: ['does not exist'] } });
+    expect((await call('POST', `/contacts/${from}/merge`, {})).status).toBe(422);
+    expect(await call('POST', `/contacts/${from}/merge`, { intoUuid: into })).toEqual({ status: 200, body: { interactions: 1 } });
+    expect((await call('GET', `/interactions/${own.uuid}`)).body.contactUuid).toBe(into);
+    expect((await call('GET', `/contacts/${from}/interactions`)).body.items).toEqual([]);
+    expect((await call('GET', `/contacts/${into}/interactions`)).body.items).toHaveLength(1);
+  });
+
+  it('documents both routes in the OpenAPI document', async () => {
+    const { paths } = (await call('GET', '/docs-json')).body;
+    expect(paths['/contacts/{uuid}'].delete).toBeDefined();
+    expect(paths['/contacts/{uuid}/merge'].post).toBeDefined();
+  });
+});

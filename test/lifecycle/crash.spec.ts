@@ -1,0 +1,106 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { uuidv7 } from 'uuidv7';
+import { InteractionsModule, InteractionsService } from '../../src';
+import { LifecycleFanOut } from '../../src/lifecycle';
+import { Database } from '../../src/ports/database';
+import { POSTGRES } from '../support/backends';
+import { InMemoryContactDirectory } from '../support/directories';
+import { TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { sleep } from '../support/timing';
+
+/**
+ * A process dies (SIGKILL) in the middle of a contact's deletion: on the next start the module finishes
+ * the decision by itself, every interaction processed exactly once; `resume` (the CLI's) finds nothing left.
+ */
+const SUBJECT_OF = 150;
+const PARTY_OF = 150;
+
+describe('a lifecycle fan-out killed half-way', () => {
+  const schema = uniqueSchema();
+  const contacts = new InMemoryContactDirectory();
+  let db: Database;
+  let child: ChildProcess | null = null;
+  let app: INestApplicationContext | null = null;
+
+  const boot = (resumeLifecycleOnStart: boolean) =>
+    NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema, contactDirectory: contacts, resumeLifecycleOnStart }),
+      { logger: false },
+    );
+
+  beforeAll(async () => (db = await POSTGRES.open(schema)));
+  afterEach(async () => {
+    child?.kill('SIGKILL');
+    await app?.close();
+  });
+  afterAll(async () => {
+    await db.close();
+    await POSTGRES.dropSchema(schema);
+  });
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
+
+  it('is finished on the next start, no interaction done twice and none skipped', async () => {
+    const gone = contacts.add({ uuid: uuidv7(), name: 'Gone' }).uuid;
+    const other = contacts.add({ uuid: uuidv7(), name: 'Other' }).uuid;
+    app = await boot(false);
+    const service = app.get(InteractionsService);
+    const own: string[] = [];
+    const elsewhere: string[] = [];
+    for (let i = 0; i < SUBJECT_OF; i++) own.push((await service.createInteraction({ contactUuid: gone, subject: `own ${i}` })).uuid);
+    for (let i = 0; i < PARTY_OF; i++) {
+      const parties = [{ rawName: 'Gone', contactUuid: gone }, { rawName: 'Free' }];
+      elsewhere.push((await service.createInteraction({ contactUuid: other, subject: `party ${i}` }, parties)).uuid);
+    }
+    await app.close();
+    app = null;
+
+    child = spawn(
+      process.execPath,
+      ['-r', join(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'crash-child.ts'), schema, gone],
+      { env: { ...process.env, TEST_DATABASE_URL }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));
+    // Killed once a third of the streams are done.
+    const deadline = Date.now() + 60_000;
+    while ((await count('SELECT count(*) AS n FROM lifecycle_targets WHERE done_at IS NOT NULL')) < (SUBJECT_OF + PARTY_OF) / 3) {
+      if (Date.now() > deadline) throw new Error('the child did not get a third of the way in 60 s');
+      await sleep(20);
+    }
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    child = null;
+    const doneBefore = await count('SELECT count(*) AS n FROM lifecycle_targets WHERE done_at IS NOT NULL');
+    expect(doneBefore).toBeLessThan(SUBJECT_OF + PARTY_OF);
+    expect(await count('SELECT count(*) AS n FROM lifecycle_decisions WHERE completed_at IS NULL')).toBe(1);
+
+    // The next start finishes it in the background.
+    app = await boot(true);
+    while ((await count('SELECT count(*) AS n FROM lifecycle_decisions WHERE completed_at IS NULL')) > 0) {
+      if (Date.now() > deadline + 60_000) throw new Error('the decision was not finished in time');
+      await sleep(50);
+    }
+    const { rows } = await db.query<{ decision_id: string; interactions: number }>('SELECT decision_id, interactions FROM lifecycle_decisions');
+    expect(rows).toEqual([{ decision_id: expect.any(String), interactions: SUBJECT_OF + PARTY_OF }]);
+    const decisionId = rows[0]!.decision_id;
+
+    // Exactly one event of the decision in every stream.
+    const perStream = await db.query<{ stream_name: string; n: string }>(
+      `SELECT stream_name, count(*) AS n FROM events WHERE data->>'decisionId' = $1 GROUP BY stream_name`,
+      [decisionId],
+    );
+    expect(perStream.rows).toHaveLength(SUBJECT_OF + PARTY_OF);
+    expect(perStream.rows.every((row) => Number(row.n) === 1)).toBe(true);
+    const service2 = app.get(InteractionsService);
+    expect(await service2.listInvolving(gone)).toEqual([]);
+    for (const uuid of own) expect(await service2.getInteraction(uuid)).toBeNull();
+    for (const uuid of elsewhere) expect((await service2.getInteraction(uuid))!.parties.map((p) => p.contactUuid)).toEqual([null, null]);
+
+    // What `crm-interactions resume` runs: nothing is left.
+    await expect(app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 0, interactions: 0 });
+    await expect(service2.contactDeleted(gone)).resolves.toEqual({ interactions: 0 });
+  }, 150_000);
+});

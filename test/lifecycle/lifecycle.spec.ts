@@ -1,0 +1,200 @@
+import { uuidv7 } from 'uuidv7';
+import {
+  ContactRepointed,
+  InteractionDeleted,
+  InteractionValidationError,
+  PartiesUnlinked,
+} from '../../src';
+import { auditRows } from '../../src/cli/audit';
+import { rebuild } from '../../projections/catch-up';
+import { BACKENDS } from '../support/backends';
+import { readTables } from '../support/read-tables';
+import { ModuleUnderTest, startModule } from '../support/module';
+
+/** CONTRACT.md "Contacts' lifecycle": contactDeleted, staffPersonDeleted, contactsMerged. */
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ withStaffDirectory: true, backend })));
+  afterEach(() => m.close());
+
+  const actorUuid = uuidv7();
+  const typesOf = async (uuid: string) => (await m.service.history(uuid)).map((e) => e.type);
+
+  /** A contact who is the subject of two interactions and a party of one of someone else's. */
+  async function scene() {
+    const gone = m.newContact({ name: 'Grace', company: 'Acme' });
+    const other = m.newContact({ name: 'Other' });
+    const staffUuid = m.staff!.add({ uuid: uuidv7(), name: 'Sam', jobTitle: 'AE' }).uuid;
+    const own1 = await m.service.createInteraction({ contactUuid: gone, subject: 'own 1' }, [{ rawName: 'Sam', staffPersonUuid: staffUuid }]);
+    const own2 = await m.service.createInteraction({ contactUuid: gone, subject: 'own 2' });
+    const party = await m.service.createInteraction({ contactUuid: other, subject: 'party' }, [
+      { rawName: 'Visitor' },
+      { rawName: 'Grace G.', contactUuid: gone },
+      { rawName: 'Sam', staffPersonUuid: staffUuid },
+      { rawName: 'Grace again', contactUuid: gone },
+    ]);
+    const untouched = await m.service.createInteraction({ contactUuid: other, subject: 'untouched' }, [{ rawName: 'Visitor' }]);
+    return { gone, other, staffUuid, own1, own2, party, untouched };
+  }
+
+  describe('contactDeleted', () => {
+    it('deletes the interactions it is the subject of and unlinks it elsewhere, snapshots kept', async () => {
+      const s = await scene();
+      m.published.length = 0;
+      await expect(m.service.contactDeleted(s.gone.toUpperCase(), { actorUuid })).resolves.toEqual({ interactions: 3 });
+
+      expect(await m.service.getInteraction(s.own1.uuid)).toBeNull();
+      expect(await m.service.getInteraction(s.own2.uuid)).toBeNull();
+      const party = await m.service.getInteraction(s.party.uuid);
+      expect(party!.parties).toEqual(
+        s.party.parties.map((p) => (p.contactUuid === s.gone ? { ...p, contactUuid: null } : p)),
+      );
+      expect(party!.parties[1]!.snapshot).toEqual(s.party.parties[1]!.snapshot);
+      expect(party!.version).toBe(s.party.version + 1);
+      expect(await m.service.getInteraction(s.untouched.uuid)).toEqual(s.untouched);
+      expect(await m.service.listInvolving(s.gone)).toEqual([]);
+      expect((await m.service.listInvolving(s.other)).map((i) => i.uuid).sort()).toEqual([s.party.uuid, s.untouched.uuid].sort());
+
+      // The log: the reason, the actor, one decision for all; as-of and the audit fold them.
+      const [deleted] = (await m.service.history(s.own1.uuid)).slice(-1);
+      expect(deleted).toMatchObject({ type: 'InteractionDeleted', data: { reason: 'contact_deleted' }, metadata: { actorUuid } });
+      const [unlinked] = (await m.service.history(s.party.uuid)).slice(-1);
+      expect(unlinked).toMatchObject({
+        type: 'PartiesUnlinked',
+        data: { positions: [1, 3], contactUuid: s.gone, staffPersonUuid: null, reason: 'contact_deleted' },
+        metadata: { actorUuid },
+      });
+      expect((unlinked!.data as { decisionId: string }).decisionId).toBe((deleted!.data as { decisionId: string }).decisionId);
+      expect(await m.service.getInteractionAsOf(s.party.uuid, new Date(Date.now() + 1000))).toEqual(party);
+      expect(await m.service.getInteractionAsOf(s.own1.uuid, new Date(Date.now() + 1000))).toBeNull();
+      const audit = auditRows(await m.service.history(s.party.uuid));
+      expect(audit[audit.length - 1]).toMatchObject({ type: 'PartiesUnlinked', actor: actorUuid });
+      expect(audit[audit.length - 1]!.changes).toMatch(/^contact_deleted: parties \[Grace G\. → unlinked, Grace again → unlinked\]/);
+      expect(auditRows(await m.service.history(s.own2.uuid)).pop()!.changes).toBe('deleted (contact_deleted)');
+
+      // Published, each with the contacts whose pages change.
+      const deletions = m.published.filter((e): e is InteractionDeleted => e instanceof InteractionDeleted);
+      expect(deletions.map((e) => e.interactionUuid).sort()).toEqual([s.own1.uuid, s.own2.uuid].sort());
+      for (const event of deletions) expect(event.involvedContactUuids).toEqual([s.gone]);
+      const unlinks = m.published.filter((e): e is PartiesUnlinked => e instanceof PartiesUnlinked);
+      expect(unlinks).toHaveLength(1);
+      expect(unlinks[0]!.involvedContactUuids).toEqual([s.other, s.gone]);
+
+      expect(await readTables(m.db)).toEqual(await rebuild(m.db, m.store).then(() => readTables(m.db)));
+    });
+
+    it('affects nothing more when repeated; a key returns the first result, another input with it is refused', async () => {
+      const s = await scene();
+      await expect(m.service.contactDeleted(s.gone, { idempotencyKey: 'delete-grace' })).resolves.toEqual({ interactions: 3 });
+      const events = await m.countEvents();
+      await expect(m.service.contactDeleted(s.gone, { idempotencyKey: 'delete-grace' })).resolves.toEqual({ interactions: 3 });
+      await expect(m.service.contactDeleted(s.gone)).resolves.toEqual({ interactions: 0 });
+      await expect(m.service.contactDeleted(s.other, { idempotencyKey: 'delete-grace' })).rejects.toMatchObject({
+        errors: { idempotencyKey: ['was already used for a different request'] },
+      });
+      expect(await m.countEvents()).toBe(events);
+      await expect(m.service.contactDeleted(uuidv7())).resolves.toEqual({ interactions: 0 });
+    });
+
+    it('refuses malformed input with a validation error and records nothing', async () => {
+      await expect(m.service.contactDeleted('nope')).rejects.toMatchObject({ errors: { contactUuid: ['is not a valid UUID'] } });
+      await expect(m.service.contactDeleted(null as never)).rejects.toBeInstanceOf(InteractionValidationError);
+      await expect(m.service.contactDeleted(uuidv7(), { actorUuid: 'x' })).rejects.toMatchObject({ errors: { actorUuid: ['is not a valid UUID'] } });
+      await expect(m.service.contactDeleted(uuidv7(), { idempotencyKey: '' })).rejects.toBeInstanceOf(InteractionValidationError);
+      const { rows } = await m.db.query('SELECT * FROM lifecycle_decisions');
+      expect(rows).toEqual([]);
+    });
+  });
+
+  describe('staffPersonDeleted', () => {
+    it('unlinks the staff person from every party, rawName and snapshot kept', async () => {
+      const s = await scene();
+      await expect(m.service.staffPersonDeleted(s.staffUuid, { actorUuid })).resolves.toEqual({ interactions: 2 });
+      for (const before of [s.own1, s.party]) {
+        const after = await m.service.getInteraction(before.uuid);
+        expect(after!.parties).toEqual(before.parties.map((p) => (p.staffPersonUuid ? { ...p, staffPersonUuid: null } : p)));
+        expect(after!.parties.some((p) => p.snapshot.source === 'staff' && p.snapshot.name === 'Sam')).toBe(true);
+      }
+      const [last] = (await m.service.history(s.party.uuid)).slice(-1);
+      expect(last).toMatchObject({ type: 'PartiesUnlinked', data: { positions: [2], contactUuid: null, staffPersonUuid: s.staffUuid, reason: 'staff_person_deleted' } });
+      expect(auditRows(await m.service.history(s.own1.uuid)).pop()!.changes).toBe('staff_person_deleted: parties [Sam → unlinked]');
+      await expect(m.service.staffPersonDeleted(s.staffUuid)).resolves.toEqual({ interactions: 0 });
+      await expect(m.service.staffPersonDeleted('1234')).rejects.toMatchObject({ errors: { staffPersonUuid: ['is not a valid UUID'] } });
+      expect(await readTables(m.db)).toEqual(await rebuild(m.db, m.store).then(() => readTables(m.db)));
+    });
+  });
+
+  describe('contactsMerged', () => {
+    it('re-points subjects and party links to into, snapshots unchanged', async () => {
+      const s = await scene();
+      const into = m.newContact({ name: 'Grace (kept)' });
+      const already = await m.service.createInteraction({ contactUuid: into, subject: 'into own' }, [{ rawName: 'G', contactUuid: s.gone }]);
+      m.published.length = 0;
+      await expect(m.service.contactsMerged(s.gone, into, { actorUuid })).resolves.toEqual({ interactions: 4 });
+
+      expect(await m.service.listInvolving(s.gone)).toEqual([]);
+      expect((await m.service.listInvolving(into)).map((i) => i.uuid).sort()).toEqual(
+        [s.own1.uuid, s.own2.uuid, s.party.uuid, already.uuid].sort(),
+      );
+      const own1 = await m.service.getInteraction(s.own1.uuid);
+      expect(own1).toMatchObject({ contactUuid: into, parties: s.own1.parties, version: s.own1.version + 1 });
+      const party = await m.service.getInteraction(s.party.uuid);
+      expect(party!.contactUuid).toBe(s.other);
+      expect(party!.parties).toEqual(s.party.parties.map((p) => (p.contactUuid === s.gone ? { ...p, contactUuid: into } : p)));
+      expect((await m.service.getInteraction(already.uuid))!.parties[0]).toMatchObject({ contactUuid: into, snapshot: already.parties[0]!.snapshot });
+      expect(await m.service.interactionUuidsForContact(s.gone)).toEqual([]);
+      expect((await m.service.interactionUuidsForContact(into)).sort()).toEqual([s.own1.uuid, s.own2.uuid, already.uuid].sort());
+
+      const [last] = (await m.service.history(s.own1.uuid)).slice(-1);
+      expect(last).toMatchObject({
+        type: 'ContactRepointed',
+        data: { fromContactUuid: s.gone, intoContactUuid: into, subject: true, positions: [] },
+        metadata: { actorUuid },
+      });
+      expect(auditRows(await m.service.history(s.party.uuid)).pop()!.changes).toBe(
+        `contacts_merged: parties [Grace G. → ${into}, Grace again → ${into}]`,
+      );
+      expect(await m.service.getInteractionAsOf(s.own1.uuid, new Date(Date.now() + 1000))).toEqual(own1);
+      const repointed = m.published.filter((e): e is ContactRepointed => e instanceof ContactRepointed);
+      expect(repointed).toHaveLength(4);
+      expect(repointed.find((e) => e.interactionUuid === s.own2.uuid)!.involvedContactUuids).toEqual([s.gone, into]);
+
+      // Afterwards an ordinary update works on the merged interaction (the subject exists).
+      await m.service.updateInteraction(s.own2.uuid, { subject: 'after merge' });
+      await expect(m.service.contactsMerged(s.gone, into)).resolves.toEqual({ interactions: 0 });
+      expect(await readTables(m.db)).toEqual(await rebuild(m.db, m.store).then(() => readTables(m.db)));
+    });
+
+    it('refuses a merge into itself, into an unknown contact, and malformed uuids', async () => {
+      const a = m.newContact();
+      await expect(m.service.contactsMerged(a, a.toUpperCase())).rejects.toMatchObject({ errors: { intoUuid: ['must differ from fromUuid'] } });
+      await expect(m.service.contactsMerged(a, uuidv7())).rejects.toMatchObject({ errors: { intoUuid: ['does not exist'] } });
+      await expect(m.service.contactsMerged('x', 'y')).rejects.toMatchObject({
+        errors: { fromUuid: ['is not a valid UUID'], intoUuid: ['is not a valid UUID'] },
+      });
+      const { rows } = await m.db.query('SELECT * FROM lifecycle_decisions');
+      expect(rows).toEqual([]);
+    });
+  });
+
+  it('loses no concurrent ordinary update of the interactions it fans out to', async () => {
+    const gone = m.newContact({ name: 'Gone' });
+    const other = m.newContact({ name: 'Other' });
+    const created = [];
+    for (let i = 0; i < 24; i++) {
+      created.push(await m.service.createInteraction({ contactUuid: other, subject: `i${i}` }, [{ rawName: 'G', contactUuid: gone }, { rawName: 'Free' }]));
+    }
+    const updates = created.flatMap((interaction, i) => [
+      m.service.updateInteraction(interaction.uuid, { body: `body ${i}` }),
+      m.service.updateInteraction(interaction.uuid, { metadata: { i } }),
+    ]);
+    const [result] = await Promise.all([m.service.contactDeleted(gone), ...updates]);
+    expect(result).toEqual({ interactions: 24 });
+    for (const [i, interaction] of created.entries()) {
+      const now = await m.service.getInteraction(interaction.uuid);
+      expect(now).toMatchObject({ body: `body ${i}`, metadata: { i }, version: interaction.version + 3 });
+      expect(now!.parties.map((p) => p.contactUuid)).toEqual([null, null]);
+      expect((await typesOf(interaction.uuid)).filter((t) => t === 'PartiesUnlinked')).toHaveLength(1);
+    }
+  });
+});
