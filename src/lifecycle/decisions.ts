@@ -6,12 +6,12 @@ import { Database } from '../ports/database';
 import { fingerprintOf } from '../nest/idempotency';
 import { LifecycleResult } from '../nest/messages';
 import { LifecycleDecision } from './decider';
-import { recordDecision } from './decision-store';
+import { RecordedDecision, recordDecision } from './decision-store';
 import { LifecycleFanOut } from './fan-out';
 import { DATABASE } from '../nest/tokens';
 
-/** What a lifecycle command decides, before it has an id. */
-export type DecisionInput = LifecycleDecision extends infer D ? (D extends LifecycleDecision ? Omit<D, 'decisionId'> : never) : never;
+/** What a lifecycle command decides, before it has an id (each kind of decision without its id). */
+export type DecisionInput = LifecycleDecision extends infer D ? (D extends unknown ? Omit<D, 'decisionId'> : never) : never;
 
 /** A uuid argument of a lifecycle command: lower-cased, or the error at `field`. */
 export function validateUuidArgument(field: string, input: unknown): Validated<string> {
@@ -34,7 +34,7 @@ export class LifecycleDecisions {
   async decide(input: DecisionInput, trace: NormalisedTrace, idempotencyKey: string | undefined): Promise<LifecycleResult> {
     const decisionId = uuidv7();
     const fingerprint = fingerprintOf({ ...input, actorUuid: trace.actorUuid });
-    let recorded;
+    let recorded: RecordedDecision;
     try {
       recorded = await recordDecision(
         this.db,

@@ -80,9 +80,7 @@ export class LifecycleFanOut {
       try {
         while (next < targets.length && !failed) {
           if (this.stopping) throw new FanOutStoppedError();
-          const interactionUuid = targets[next++]!;
-          const appended = await this.applyTo(recorded, interactionUuid);
-          await markTarget(this.db, recorded.decision.decisionId, interactionUuid, appended);
+          await this.applyTo(recorded, targets[next++]!);
         }
       } catch (error) {
         failed = true; // the other workers stop after the stream in hand
@@ -92,20 +90,28 @@ export class LifecycleFanOut {
     await Promise.all(Array.from({ length: Math.min(PARALLEL_STREAMS, targets.length) }, worker));
   }
 
-  /** One stream's part; true when the stream holds the decision's events (now or already). */
-  private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<boolean> {
+  /**
+   * One stream's part, then its target marked done: appended when the stream holds the decision's events
+   * (now or already). On PostgreSQL the mark commits with the append; elsewhere it follows it (a crash in
+   * between is harmless: the stream holds the decision's id, so the next run only marks it).
+   */
+  private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<void> {
+    const { decisionId } = decision;
+    let appended = true;
     try {
-      const outcome = await this.writer.applyToStream(
+      const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) => (holdsDecision(stored, decision.decisionId) ? 'already' : decideForInteraction(decision, state)),
-        { actorUuid, correlationId, causationId: decision.decisionId },
+        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state)),
+        { actorUuid, correlationId, causationId: decisionId },
+        (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),
       );
-      return outcome !== 'nothing';
+      if (committedWith) return;
+      appended = outcome !== 'nothing';
     } catch (error) {
       // Appended and published; only the read tables are late, and planning waits for them anyway.
-      if (error instanceof InteractionProjectionTimeoutError) return true;
-      throw error;
+      if (!(error instanceof InteractionProjectionTimeoutError)) throw error;
     }
+    await markTarget(this.db, decisionId, interactionUuid, appended);
   }
 
   /**

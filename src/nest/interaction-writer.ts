@@ -21,7 +21,7 @@ import {
 import { EVENT_SCHEMAS, InteractionEvent, InvalidEventError, parseEvent, streamNameOf } from '../domain/events';
 import { ContactRecord, involvedContactUuids, StaffRecord } from '../domain/interaction';
 import { NormalisedParty } from '../domain/validation';
-import { Database } from '../ports/database';
+import { Database, Queryable } from '../ports/database';
 import {
   AppendResult,
   EventMetadata,
@@ -231,12 +231,15 @@ export class InteractionWriter {
    * A read–decide–append of one stream like a command's, with the decide given: `decideFor` sees the
    * stream as read (folded, and its events) and returns the events, or 'already' when the stream holds
    * them. Same lock or race retry, parse before append, read-your-writes and publishing as a command.
+   * `inSession`, when the store commits in the module's database (PostgreSQL), writes in the session's
+   * transaction, so it commits with the append (`committedWith` says whether it did).
    */
   async applyToStream(
     interactionUuid: string,
     decideFor: (state: InteractionState, stored: RecordedInteractionEvent[]) => InteractionEvent[] | 'already',
     options: CommandOptions,
-  ): Promise<'appended' | 'already' | 'nothing'> {
+    inSession?: (tx: Queryable, appends: boolean) => Promise<void>,
+  ): Promise<{ outcome: 'appended' | 'already' | 'nothing'; committedWith: boolean }> {
     const streamName = streamNameOf(interactionUuid);
     const deadline = Date.now() + RACE_DEADLINE_MS;
     for (let attempt = 0; ; attempt++) {
@@ -248,17 +251,23 @@ export class InteractionWriter {
       };
       const state: Attempt = { before: fold([]), appending: [], result: null, replayed: null };
       let already = false;
+      let committedWith = false;
       try {
         await this.store.withStream(streamName, async (session) => {
           const stored = (await session.readStream()).map(toDomainEvent);
           state.before = fold(stored);
           const events = decideFor(state.before, stored);
-          if (events === 'already') return void (already = true);
-          if (events.length === 0) return;
-          assertStorable(events);
-          const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
-          state.appending = toAppend.map((event) => event.id);
-          state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
+          already = events === 'already';
+          if (events !== 'already' && events.length > 0) {
+            assertStorable(events);
+            const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
+            state.appending = toAppend.map((event) => event.id);
+            state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
+          }
+          if (inSession && session.tx) {
+            await inSession(session.tx, already || state.result !== null);
+            committedWith = true;
+          }
         });
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
@@ -271,9 +280,9 @@ export class InteractionWriter {
           throw error;
         }
       }
-      if (!state.result) return already ? 'already' : 'nothing';
+      if (!state.result) return { outcome: already ? 'already' : 'nothing', committedWith };
       await this.afterAppend(state.before, state.result);
-      return 'appended';
+      return { outcome: 'appended', committedWith };
     }
   }
   // --- end of contacts' lifecycle
