@@ -1,6 +1,6 @@
 import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
-import { relinkParties } from '../src/domain/decider';
+import { withLinksChanged } from '../src/domain/decider';
 import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond } from '../src/domain/events';
 import { Party } from '../src/domain/interaction';
 import { withPartyLinked } from '../src/domain/decider';
@@ -428,11 +428,7 @@ function patchLinks(o: Outcome, event: Extract<InteractionEvent, { type: 'Partie
   if (positions.length > 0) {
     const base = o.parties ?? o.current;
     if (!base) throw new Error(`invariant: the parties of interaction ${o.uuid} were not read before ${event.type}`);
-    const link =
-      event.type === 'ContactRepointed'
-        ? { contactUuid: event.data.intoContactUuid }
-        : { [event.data.contactUuid !== null ? 'contactUuid' : 'staffPersonUuid']: null };
-    o.parties = relinkParties(base, positions, link);
+    o.parties = withLinksChanged(base, event);
   }
   if (event.type === 'ContactRepointed' && event.data.subject) {
     if (o.created) o.created.contact_uuid = event.data.intoContactUuid;

@@ -28,7 +28,14 @@ export type { UnresolvedParty } from './nest/messages';
 export { PartyLinkedSchema } from './domain/events';
 export { partyNameKey, emailKeysIn } from './domain/party-keys';
 // Contacts' lifecycle: deletion and merge
-export { ContactDeletedCommand, StaffPersonDeletedCommand, ContactsMergedCommand, PartiesUnlinked, ContactRepointed } from './nest/messages';
+export {
+  ContactDeletedCommand,
+  StaffPersonDeletedCommand,
+  ContactsMergedCommand,
+  ForgetContactCommand,
+  PartiesUnlinked,
+  ContactRepointed,
+} from './nest/messages';
 export type { LifecycleResult } from './nest/messages';
 export { PartiesUnlinkedSchema, ContactRepointedSchema } from './domain/events';
 export { feedCursorOf } from './nest/feed-cursor';
@@ -42,6 +49,7 @@ export {
 export { InteractionProjectionTimeoutError } from './nest/read-your-writes';
 export type { FieldErrors } from './domain/errors';
 export {
+  ERASED,
   INTERACTION_TYPES,
   involvedContactUuids,
 } from './domain/interaction';

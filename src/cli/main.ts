@@ -168,11 +168,23 @@ async function main(argv: readonly string[]): Promise<void> {
 
   program
     .command('resume')
-    .description("finish the contacts' lifecycle decisions (deletions, merges) a process left half done")
+    .description("finish the contacts' lifecycle decisions (deletions, merges, erasures) a process left half done")
     .action(() =>
       withModule(async (app) => {
         const { decisions, interactions } = await app.get(LifecycleFanOut).resumePending();
         out(decisions > 0 ? `finished ${decisions} pending decision(s), ${interactions} interaction(s)` : 'no pending decisions');
+      }),
+    );
+
+  program
+    .command('forget')
+    .description('erase a contact (GDPR art. 17): forgetContact, then every copy of its data in the module reads "[erased]"')
+    .argument('<contactUuid>', 'the contact to forget')
+    .option('--actor <uuid>', 'who asked for it, recorded in the events')
+    .action((contactUuid: string, options: { actor?: string }) =>
+      withModule(async (app) => {
+        const { interactions } = await app.get(InteractionsService).forgetContact(contactUuid, { actorUuid: options.actor });
+        out(`forgot contact ${contactUuid.toLowerCase()}: ${interactions} interaction(s) changed`);
       }),
     );
 

@@ -100,6 +100,27 @@ export class ContactsController {
     return result;
   }
 
+  /**
+   * Erasure: the module forgets the contact first (durable, safe to retry), then the demo erases its
+   * own row. A contact the demo deleted before can still be forgotten.
+   */
+  @Post(':uuid/forget')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Forget a contact (GDPR art. 17): what DELETE does, and its data reads "[erased]" everywhere (forgetContact)' })
+  @ApiHeader(ACTOR_HEADER)
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  async forget(
+    @Param('uuid') uuid: string,
+    @Headers('x-actor-uuid') actorUuid?: string,
+    @Headers('x-request-id') requestId?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<LifecycleResult> {
+    const result = await this.interactions.forgetContact(uuid, commandOptions({ actorUuid, requestId, idempotencyKey }));
+    await this.contacts.delete(uuid.toLowerCase());
+    return result;
+  }
+
   /** The demo contact's uuid (lower case), else 404. */
   private async existing(uuid: string): Promise<string> {
     const contact = normaliseUuid(uuid);

@@ -6,7 +6,7 @@ import {
   ErrorCollector,
 } from './errors';
 import { InteractionEvent, InteractionUpdatedData, isoSeconds, PartyLinkedData, truncateToSecond } from './events';
-import { ContactRecord, Interaction, Party, PartySnapshot, StaffRecord } from './interaction';
+import { ContactRecord, erasedParty, Interaction, Party, PartySnapshot, StaffRecord } from './interaction';
 import { ATTR_NAMES, MESSAGES, NormalisedAttrs, NormalisedParty } from './validation';
 
 /**
@@ -154,27 +154,32 @@ export function evolve(state: InteractionState, event: RecordedInteractionEvent)
       return { ...state, interaction: { ...current, parties, updatedAt: at, version }, version };
     }
     // Contacts' lifecycle: links change, snapshots never do.
-    case 'PartiesUnlinked': {
-      if (!current) return { ...state, version };
-      const { positions, contactUuid } = event.data;
-      const field = contactUuid !== null ? 'contactUuid' : 'staffPersonUuid';
-      const parties = relinkParties(current.parties, positions, { [field]: null });
-      return { ...state, interaction: { ...current, parties, updatedAt: at, version }, version };
-    }
+    case 'PartiesUnlinked':
     case 'ContactRepointed': {
       if (!current) return { ...state, version };
-      const { positions, intoContactUuid, subject } = event.data;
-      const parties = relinkParties(current.parties, positions, { contactUuid: intoContactUuid });
-      const contactUuid = subject ? intoContactUuid : current.contactUuid;
+      const parties = withLinksChanged(current.parties, event);
+      const contactUuid = event.type === 'ContactRepointed' && event.data.subject ? event.data.intoContactUuid : current.contactUuid;
       return { ...state, interaction: { ...current, contactUuid, parties, updatedAt: at, version }, version };
     }
   }
 }
 
-/** The parties with the link at `positions` replaced; every other key (snapshot included) kept. */
-export function relinkParties(parties: readonly Party[], positions: readonly number[], link: Partial<Party>): Party[] {
-  const at = new Set(positions);
-  return parties.map((party) => (at.has(party.position) ? { ...party, ...link } : party));
+/**
+ * The parties after a PartiesUnlinked or ContactRepointed: the link at its positions nulled or re-pointed,
+ * every other key (snapshot included) kept, unless the contact was forgotten: then the party is erased.
+ */
+export function withLinksChanged(
+  parties: readonly Party[],
+  event: Extract<InteractionEvent, { type: 'PartiesUnlinked' | 'ContactRepointed' }>,
+): Party[] {
+  const at = new Set(event.data.positions);
+  const change = (party: Party): Party => {
+    if (event.type === 'ContactRepointed') return { ...party, contactUuid: event.data.intoContactUuid };
+    if (event.data.contactUuid === null) return { ...party, staffPersonUuid: null };
+    const unlinked = { ...party, contactUuid: null };
+    return event.data.reason === 'contact_forgotten' ? erasedParty(unlinked) : unlinked;
+  };
+  return parties.map((party) => (at.has(party.position) ? change(party) : party));
 }
 
 /** Folds a whole stream (or a prefix of it, for point-in-time reads). */

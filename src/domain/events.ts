@@ -39,6 +39,8 @@ const snapshotSchema = z.discriminatedUnion('source', [
     capturedAt: isoSecondsString,
   }),
   z.strictObject({ source: z.literal('free_text'), capturedAt: isoSecondsString }),
+  /** What a party of a forgotten contact reads as (forgetContact): nothing of the person is left. */
+  z.strictObject({ source: z.literal('erased'), capturedAt: isoSecondsString }),
 ]);
 
 const partySchema = z.strictObject({
@@ -83,14 +85,17 @@ export const InteractionDeletedSchema = z.strictObject({
   schemaVersion: z.literal(1),
   interactionUuid: uuid,
   /** Absent in events written before the contacts' lifecycle (and on a plain delete that had none). */
-  reason: z.enum(['requested', 'contact_deleted']).optional(),
+  reason: z.enum(['requested', 'contact_deleted', 'contact_forgotten']).optional(),
   /** The lifecycle decision that deleted it (see src/lifecycle). */
   decisionId: uuid.optional(),
 });
 
 // --- Contacts' lifecycle (src/lifecycle): a party unlinked, a contact re-pointed; snapshots never change.
 
-/** The parties at `positions` keep rawName, position and snapshot; the named link becomes null. */
+/**
+ * The parties at `positions` keep rawName, position and snapshot; the named link becomes null. With
+ * reason `contact_forgotten` they are erased as well: rawName "[erased]", snapshot `erased`.
+ */
 export const PartiesUnlinkedSchema = z.strictObject({
   schemaVersion: z.literal(1),
   interactionUuid: uuid,
@@ -98,7 +103,7 @@ export const PartiesUnlinkedSchema = z.strictObject({
   /** The contact whose links were nulled (null: a staff person's). */
   contactUuid: uuid.nullable(),
   staffPersonUuid: uuid.nullable(),
-  reason: z.enum(['contact_deleted', 'staff_person_deleted']),
+  reason: z.enum(['contact_deleted', 'staff_person_deleted', 'contact_forgotten']),
   decisionId: uuid,
 });
 

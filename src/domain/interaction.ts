@@ -15,7 +15,17 @@ export type PartySnapshot =
       capturedAt: string;
     }
   | { source: 'staff'; name?: string; jobTitle?: string; employmentType?: string; capturedAt: string }
-  | { source: 'free_text'; capturedAt: string };
+  | { source: 'free_text'; capturedAt: string }
+  /** A party of a forgotten contact (forgetContact): its rawName reads ERASED. */
+  | { source: 'erased'; capturedAt: string };
+
+/** What every personal string of a forgotten contact reads as. */
+export const ERASED = '[erased]';
+
+/** The party as erasure leaves it: position, links and capture time kept, nothing of the person. */
+export function erasedParty(party: Party): Party {
+  return { ...party, rawName: ERASED, snapshot: { source: 'erased', capturedAt: party.snapshot.capturedAt } };
+}
 
 export interface Party {
   rawName: string;

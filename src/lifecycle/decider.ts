@@ -7,13 +7,14 @@ import { Party } from '../domain/interaction';
  * fan-out (fan-out.ts) runs it inside an ordinary write-side session of each affected stream.
  */
 
-export type LifecycleKind = 'contact_deleted' | 'staff_person_deleted' | 'contacts_merged';
+export type LifecycleKind = 'contact_deleted' | 'staff_person_deleted' | 'contacts_merged' | 'contact_forgotten';
 
 /** A recorded decision: its id goes into every event it causes, so a stream is never done twice. */
 export type LifecycleDecision =
   | { decisionId: string; kind: 'contact_deleted'; contactUuid: string }
   | { decisionId: string; kind: 'staff_person_deleted'; staffPersonUuid: string }
-  | { decisionId: string; kind: 'contacts_merged'; fromUuid: string; intoUuid: string };
+  | { decisionId: string; kind: 'contacts_merged'; fromUuid: string; intoUuid: string }
+  | { decisionId: string; kind: 'contact_forgotten'; contactUuid: string };
 
 /** Whether the stream already holds an event of this decision (a resumed fan-out skips it). */
 export function holdsDecision(events: readonly RecordedInteractionEvent[], decisionId: string): boolean {
@@ -44,6 +45,18 @@ export function decideForInteraction(decision: LifecycleDecision, state: Interac
       if (positions.length === 0) return [];
       const data = { schemaVersion: 1 as const, interactionUuid, positions, contactUuid, staffPersonUuid: null, decisionId };
       return [{ type: 'PartiesUnlinked', data: { ...data, reason: 'contact_deleted' } }];
+    }
+    case 'contact_forgotten': {
+      // Decided on the stream as it reads once the contact's keys are destroyed: what was the contact's
+      // reads erased, including parties a contactDeleted had unlinked before.
+      const { contactUuid } = decision;
+      if (same(current.contactUuid, contactUuid)) {
+        return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
+      }
+      const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased');
+      if (positions.length === 0) return [];
+      const data = { schemaVersion: 1 as const, interactionUuid, positions, contactUuid, staffPersonUuid: null, decisionId };
+      return [{ type: 'PartiesUnlinked', data: { ...data, reason: 'contact_forgotten' } }];
     }
     case 'staff_person_deleted': {
       const { staffPersonUuid } = decision;

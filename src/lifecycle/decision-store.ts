@@ -1,4 +1,5 @@
 import { Queryable } from '../ports/database';
+import { INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
 import { InteractionValidationError } from '../domain/errors';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 import { LifecycleDecision, LifecycleKind } from './decider';
@@ -76,11 +77,15 @@ export async function pendingDecisions(db: Queryable): Promise<RecordedDecision[
  * involvements, subject or party; a staff person's through the parties); returns how many were new.
  */
 export async function planTargets(db: Queryable, decision: LifecycleDecision): Promise<number> {
-  const affected =
-    decision.kind === 'staff_person_deleted'
-      ? 'SELECT DISTINCT interaction_uuid FROM interaction_parties WHERE staff_person_uuid = $2'
-      : 'SELECT interaction_uuid FROM interaction_involvements WHERE contact_uuid = $2';
-  const about = decision.kind === 'contacts_merged' ? decision.fromUuid : decision.kind === 'contact_deleted' ? decision.contactUuid : decision.staffPersonUuid;
+  const involving = 'SELECT interaction_uuid FROM interaction_involvements WHERE contact_uuid = $2';
+  const affected = {
+    staff_person_deleted: 'SELECT DISTINCT interaction_uuid FROM interaction_parties WHERE staff_person_uuid = $2',
+    contact_deleted: involving,
+    contacts_merged: involving,
+    // Also what the read tables no longer show: interactions deleted or unlinked before, still in the log.
+    contact_forgotten: `${involving} UNION ${INTERACTIONS_OWNED_BY}`,
+  }[decision.kind];
+  const about = decision.kind === 'contacts_merged' ? decision.fromUuid : decision.kind === 'staff_person_deleted' ? decision.staffPersonUuid : decision.contactUuid;
   const { rows } = await db.query(
     `INSERT INTO lifecycle_targets (decision_id, interaction_uuid)
      SELECT $1, a.interaction_uuid FROM (${affected}) AS a

@@ -1,10 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
-import { MESSAGES, NormalisedTrace, normaliseUuid, Validated } from '../domain/validation';
+import {
+  MESSAGES,
+  NormalisedTrace,
+  normaliseUuid,
+  unwrapAll,
+  Validated,
+  validateIdempotencyKey,
+  validateTraceOptions,
+} from '../domain/validation';
 import { InteractionUnavailableError } from '../domain/errors';
 import { Database } from '../ports/database';
 import { fingerprintOf } from '../nest/idempotency';
-import { LifecycleResult } from '../nest/messages';
+import { CommandOptions, LifecycleResult } from '../nest/messages';
 import { LifecycleDecision } from './decider';
 import { RecordedDecision, recordDecision } from './decision-store';
 import { LifecycleFanOut } from './fan-out';
@@ -30,6 +38,21 @@ export class LifecycleDecisions {
     @Inject(DATABASE) private readonly db: Database,
     private readonly fanOut: LifecycleFanOut,
   ) {}
+
+  /** A decision about one contact or staff person, from a command's arguments as given: validated first. */
+  async decideAbout(
+    kind: 'contact_deleted' | 'contact_forgotten' | 'staff_person_deleted',
+    uuid: unknown,
+    options: CommandOptions | undefined,
+  ): Promise<LifecycleResult> {
+    const field = kind === 'staff_person_deleted' ? 'staffPersonUuid' : 'contactUuid';
+    const [about, trace, key] = unwrapAll<[string, NormalisedTrace, string | undefined]>(
+      validateUuidArgument(field, uuid),
+      validateTraceOptions(options),
+      validateIdempotencyKey(options?.idempotencyKey),
+    );
+    return this.decide({ kind, [field]: about } as DecisionInput, trace, key);
+  }
 
   async decide(input: DecisionInput, trace: NormalisedTrace, idempotencyKey: string | undefined): Promise<LifecycleResult> {
     const decisionId = uuidv7();

@@ -6,6 +6,7 @@ import { InteractionWriter } from '../nest/interaction-writer';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
+import { destroyKeys } from '../adapters/erasure/key-store';
 import { decideForInteraction, holdsDecision } from './decider';
 import { completeDecision, markTarget, pendingDecisions, pendingTargets, planTargets, RecordedDecision } from './decision-store';
 
@@ -103,7 +104,11 @@ export class LifecycleFanOut {
         interactionUuid,
         (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state)),
         { actorUuid, correlationId, causationId: decisionId },
-        (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),
+        {
+          // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
+          beforeRead: decision.kind === 'contact_forgotten' ? (q) => destroyKeys(q, interactionUuid, decision.contactUuid).then(() => undefined) : undefined,
+          inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),
+        },
       );
       if (committedWith) return;
       appended = outcome !== 'nothing';

@@ -1,4 +1,4 @@
-import { ContactDeletedHandler } from './commands/contact-deleted.handler';
+import { ContactDeletedHandler, ForgetContactHandler } from './commands/contact-deleted.handler';
 import { ContactsMergedHandler } from './commands/contacts-merged.handler';
 import { StaffPersonDeletedHandler } from './commands/staff-person-deleted.handler';
 import { LifecycleDecisions } from './decisions';
@@ -8,6 +8,7 @@ import { LifecycleResumer } from './lifecycle-resumer';
 /** The contacts' lifecycle process manager: its command handlers, fan-out and start-up resumer. */
 export const LIFECYCLE_PROVIDERS = [
   ContactDeletedHandler,
+  ForgetContactHandler,
   StaffPersonDeletedHandler,
   ContactsMergedHandler,
   LifecycleDecisions,

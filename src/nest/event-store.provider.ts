@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
+import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { EventStoreDbEventStore } from '../adapters/eventstoredb/eventstoredb-event-store';
 import { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
-import { EventStore } from '../ports/event-store';
 import { projectEvents } from '../../projections/interactions.projection';
 import { openDatabase } from './database.provider';
 import { InteractionsModuleOptions } from './options';
@@ -30,7 +30,8 @@ export function checkEventStoreOption(options: InteractionsModuleOptions): Event
 /** What the module opens at start, and closes when the application closes. */
 export interface ModuleResources {
   db: Database;
-  store: EventStore;
+  /** The log with crypto-shredding around it: what every part of the module reads and appends through. */
+  store: ErasingEventStore;
 }
 
 /**
@@ -44,8 +45,13 @@ export async function openResources(options: InteractionsModuleOptions): Promise
   const esdb = eventStore.kind === 'eventstoredb' ? EventStoreDbEventStore.connect(eventStore.connectionString) : null;
   try {
     const db = await openDatabase(options);
+    if (esdb) return { db, store: new ErasingEventStore(esdb, db) };
     // With PostgreSQL the read tables change in the append's own transaction: queries see every write at once.
-    return { db, store: esdb ?? new PostgresEventStore(db, projectEvents) };
+    const log: PostgresEventStore = new PostgresEventStore(db, async (tx, events): Promise<void> =>
+      projectEvents(tx, await store.open(events, tx)),
+    );
+    const store: ErasingEventStore = new ErasingEventStore(log, db);
+    return { db, store };
   } catch (error) {
     await esdb?.close().catch(() => undefined);
     throw error;
@@ -57,10 +63,11 @@ export async function openResources(options: InteractionsModuleOptions): Promise
  * not yet started (the module starts it once the application is up); null for the PostgreSQL event
  * store (it projects inline).
  */
-export function createSubscriptionProjector(db: Database, store: EventStore): SubscriptionProjector | null {
-  if (!(store instanceof EventStoreDbEventStore)) return null;
+export function createSubscriptionProjector(db: Database, store: ErasingEventStore): SubscriptionProjector | null {
+  if (!(store.inner instanceof EventStoreDbEventStore)) return null;
   const logger = new Logger('InteractionsModule');
-  return new SubscriptionProjector(db, store, {
+  return new SubscriptionProjector(db, store.inner, {
+    open: (events) => store.open(events),
     onError: (error) =>
       logger.warn(`EventStoreDB subscription failed, resubscribing: ${error instanceof Error ? error.message : String(error)}`),
   });

@@ -232,14 +232,19 @@ export class InteractionWriter {
    * stream as read (folded, and its events) and returns the events, or 'already' when the stream holds
    * them. Same lock or race retry, parse before append, read-your-writes and publishing as a command.
    * `inSession`, when the store commits in the module's database (PostgreSQL), writes in the session's
-   * transaction, so it commits with the append (`committedWith` says whether it did).
+   * transaction, so it commits with the append (`committedWith` says whether it did). `beforeRead` runs
+   * first in every attempt, in that transaction where there is one.
    */
   async applyToStream(
     interactionUuid: string,
     decideFor: (state: InteractionState, stored: RecordedInteractionEvent[]) => InteractionEvent[] | 'already',
     options: CommandOptions,
-    inSession?: (tx: Queryable, appends: boolean) => Promise<void>,
+    hooks: {
+      beforeRead?: (q: Queryable) => Promise<void>;
+      inSession?: (tx: Queryable, appends: boolean) => Promise<void>;
+    } = {},
   ): Promise<{ outcome: 'appended' | 'already' | 'nothing'; committedWith: boolean }> {
+    const { beforeRead, inSession } = hooks;
     const streamName = streamNameOf(interactionUuid);
     const deadline = Date.now() + RACE_DEADLINE_MS;
     for (let attempt = 0; ; attempt++) {
@@ -254,6 +259,7 @@ export class InteractionWriter {
       let committedWith = false;
       try {
         await this.store.withStream(streamName, async (session) => {
+          await beforeRead?.(session.tx ?? this.db);
           const stored = (await session.readStream()).map(toDomainEvent);
           state.before = fold(stored);
           const events = decideFor(state.before, stored);

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { registerUpcaster, unregisterUpcaster } from '../domain/events';
 import { Database } from '../ports/database';
+import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { comparePositions, EventStore, Position } from '../ports/event-store';
 import { readCheckpoint, rebuild, RebuildSummary, retryParked, RetrySummary } from '../../projections/catch-up';
@@ -94,7 +95,8 @@ export class InteractionsMaintenance implements OnModuleDestroy {
       const { rows } = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, []);
       readTables[table] = Number(rows[0]?.n ?? 0);
     }
-    const counts = this.store instanceof PostgresEventStore ? await this.store.counts() : null;
+    const log = this.store instanceof ErasingEventStore ? this.store.inner : this.store;
+    const counts = log instanceof PostgresEventStore ? await log.counts() : null;
     return {
       streams: counts?.streams ?? null,
       events: counts?.events ?? null,

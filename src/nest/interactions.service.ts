@@ -21,6 +21,7 @@ import {
   FindUnresolvedPartiesQuery,
   UnresolvedParty,
   ContactDeletedCommand,
+  ForgetContactCommand,
   StaffPersonDeletedCommand,
   ContactsMergedCommand,
   LifecycleResult,
@@ -127,6 +128,14 @@ export class InteractionsService {
   /** Re-points subjects and party links from `fromUuid` to `intoUuid` (snapshots stay). */
   contactsMerged(fromUuid: string, intoUuid: string, opts: CommandOptions = {}): Promise<LifecycleResult> {
     return this.commandBus.execute(new ContactsMergedCommand(fromUuid, intoUuid, opts));
+  }
+
+  /**
+   * Erasure: what contactDeleted does, and afterwards its parties read "[erased]" everywhere (read
+   * tables, history, as-of, rebuild) and the interactions it was the subject of are unreadable.
+   */
+  forgetContact(contactUuid: string, opts: CommandOptions = {}): Promise<LifecycleResult> {
+    return this.commandBus.execute(new ForgetContactCommand(contactUuid, opts));
   }
   // --- end of contacts' lifecycle
 }

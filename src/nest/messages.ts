@@ -195,6 +195,19 @@ export class ContactsMergedCommand extends Command<LifecycleResult> {
     super();
   }
 }
+
+/**
+ * Erasure (GDPR art. 17): what ContactDeletedCommand does, and every name, email and raw name the module
+ * held for the contact made unreadable, in the read tables and in the log (its keys are destroyed).
+ */
+export class ForgetContactCommand extends Command<LifecycleResult> {
+  constructor(
+    readonly contactUuid: string,
+    readonly options: CommandOptions = {},
+  ) {
+    super();
+  }
+}
 // --- end of contacts' lifecycle
 
 /** What every published event carries besides its data. */

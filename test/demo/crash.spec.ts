@@ -1,4 +1,5 @@
 import { PgDatabase } from '../../src/adapters/postgres/database';
+import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { rebuild } from '../../projections/catch-up';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
@@ -191,7 +192,7 @@ describe('the demo host killed (SIGKILL) during writes on PostgreSQL', () => {
     const db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: schemas.module, max: 2 });
     try {
       const live = await readTables(db);
-      await rebuild(db, new PostgresEventStore(db));
+      await rebuild(db, new ErasingEventStore(new PostgresEventStore(db), db));
       expect(await readTables(db)).toEqual(live);
       const alive = [...ledgers.values()].filter((l) => l.acknowledged !== 'deleted' && l.acknowledged !== null && l.inFlight === null);
       expect(live.interactions!.length).toBeGreaterThanOrEqual(alive.length + 3 + 1); // + samples + the one after

@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import { DemoUnderTest, startDemoApp } from './demo-app';
 
-/** DELETE /contacts/:uuid and POST /contacts/:uuid/merge on the demo host (PostgreSQL). */
+/** DELETE /contacts/:uuid, POST /contacts/:uuid/merge and POST /contacts/:uuid/forget on the demo host (PostgreSQL). */
 describe("contacts' lifecycle over HTTP", () => {
   let demo: DemoUnderTest;
   beforeAll(async () => (demo = await startDemoApp()));
@@ -48,9 +48,38 @@ describe("contacts' lifecycle over HTTP", () => {
     expect((await call('GET', `/contacts/${into}/interactions`)).body.items).toHaveLength(1);
   });
 
-  it('documents both routes in the OpenAPI document', async () => {
+  it('forgets a contact: its interactions gone, its parties "[erased]" in the feed and in history', async () => {
+    const forgotten = await contact('Petra Quist');
+    const other = await contact('Other');
+    const own = (await call('POST', '/interactions', { contactUuid: forgotten, subject: 'Petra Quist renewal' })).body;
+    const elsewhere = (
+      await call('POST', '/interactions', { contactUuid: other, parties: [{ rawName: 'Petra Q.', contactUuid: forgotten }, { rawName: 'Stays' }] })
+    ).body;
+    expect((await call('POST', '/contacts/nope/forget')).body).toEqual({ errors: { contactUuid: ['is not a valid UUID'] } });
+    expect(await call('POST', `/contacts/${forgotten}/forget`, undefined, { 'idempotency-key': `forget-${forgotten}` })).toEqual({
+      status: 200,
+      body: { interactions: 2 },
+    });
+    expect((await call('GET', `/interactions/${own.uuid}`)).status).toBe(404);
+    const parties = (await call('GET', `/interactions/${elsewhere.uuid}`)).body.parties;
+    expect(parties).toEqual([
+      { rawName: '[erased]', contactUuid: null, staffPersonUuid: null, position: 0, snapshot: { source: 'erased', capturedAt: expect.any(String) } },
+      elsewhere.parties[1],
+    ]);
+    const histories = JSON.stringify([
+      (await call('GET', `/interactions/${own.uuid}/history`)).body,
+      (await call('GET', `/interactions/${elsewhere.uuid}/history`)).body,
+    ]);
+    expect(histories).not.toMatch(/Petra|Quist/);
+    expect((await call('GET', '/contacts')).body.map((c: { uuid: string }) => c.uuid)).not.toContain(forgotten);
+    // A repeat (also of a contact the demo no longer has) changes nothing more.
+    expect((await call('POST', `/contacts/${forgotten}/forget`)).body).toEqual({ interactions: 0 });
+  });
+
+  it('documents the routes in the OpenAPI document', async () => {
     const { paths } = (await call('GET', '/docs-json')).body;
     expect(paths['/contacts/{uuid}'].delete).toBeDefined();
     expect(paths['/contacts/{uuid}/merge'].post).toBeDefined();
+    expect(paths['/contacts/{uuid}/forget'].post).toBeDefined();
   });
 });

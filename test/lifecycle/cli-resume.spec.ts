@@ -13,7 +13,10 @@ import { InMemoryContactDirectory } from '../support/directories';
 const run = promisify(execFile);
 const BIN = resolve(__dirname, '../../bin/crm-interactions.js');
 
-/** `crm-interactions resume` finishes a decision a process recorded and never fanned out; `audit` shows why. */
+/**
+ * `crm-interactions resume` finishes a decision a process recorded and never fanned out; `audit` shows why;
+ * `forget` erases.
+ */
 describe('crm-interactions resume', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'crm-interactions-resume-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -44,5 +47,12 @@ describe('crm-interactions resume', () => {
     const audit = await cli('audit', own.uuid);
     expect(audit).toMatch(new RegExp(`InteractionDeleted\\s+${actor}\\s+deleted \\(contact_deleted\\)`));
     expect(await cli('audit', other.uuid)).toMatch(/PartiesUnlinked\s+\S+\s+contact_deleted: parties \[Gone → unlinked\]/);
+
+    // Then forgotten: the unlinked party's name goes too, in the audit of every event.
+    expect(await cli('forget', gone.toUpperCase(), '--actor', actor)).toBe(`forgot contact ${gone}: 1 interaction(s) changed\n`);
+    const audit2 = await cli('audit', other.uuid);
+    expect(audit2).not.toMatch(/Gone/);
+    expect(audit2).toMatch(new RegExp(`PartiesUnlinked\\s+${actor}\\s+contact_forgotten`));
+    await expect(cli('forget', 'nope')).rejects.toMatchObject({ stderr: expect.stringMatching(/contactUuid.*is not a valid UUID/) });
   }, 60_000);
 });

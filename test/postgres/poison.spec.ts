@@ -13,6 +13,7 @@ import {
   registerUpcaster,
   unregisterUpcaster,
 } from '../../src';
+import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { HealthController } from '../../src/demo/health.controller';
 import { Database } from '../../src/ports/database';
@@ -42,7 +43,7 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
   let service: InteractionsService;
   let maintenance: InteractionsMaintenance;
   let db: Database;
-  let store: PostgresEventStore;
+  let store: ErasingEventStore;
   const contacts = new InMemoryContactDirectory();
   const ada = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
 
@@ -58,7 +59,8 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     service = app.get(InteractionsService);
     maintenance = app.get(InteractionsMaintenance);
     db = await backend.open(schema);
-    store = new PostgresEventStore(db);
+    // As the module reads its log: sealed personal fields opened.
+    store = new ErasingEventStore(new PostgresEventStore(db), db);
   }
 
   afterEach(async () => {

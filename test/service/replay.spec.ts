@@ -31,6 +31,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       // Contacts' lifecycle commands mixed in, from a stream of their own (the mix above stays as it was).
       const lifecycleRandom = prng(seed + 1000);
       let lifecycleAppends = 0;
+      let forgets = 0;
       const lifecycleStep = async () => {
         const roll = lifecycleRandom();
         let result: { interactions: number };
@@ -39,6 +40,9 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         else if (roll < 0.1) {
           const from = pick(contacts);
           result = await m.service.contactsMerged(from, pick(contacts.filter((c) => c !== from)));
+        } else if (roll < 0.13) {
+          result = await m.service.forgetContact(pick(contacts));
+          forgets++;
         } else return;
         lifecycleAppends += result.interactions;
         const gone = new Set((await Promise.all(live.map((i) => m.service.getInteraction(i.uuid)))).flatMap((i, n) => (i ? [] : [live[n]!])));
@@ -96,6 +100,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       }
 
       expect(lifecycleAppends).toBeGreaterThan(0);
+      expect(forgets).toBeGreaterThan(0);
       expect(links).toBeGreaterThan(0);
       const before = await readTables(m.db);
       const summary = await rebuild(m.db, m.store);

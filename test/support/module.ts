@@ -2,6 +2,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { CqrsModule, EventBus, IEvent } from '@nestjs/cqrs';
 import { Test } from '@nestjs/testing';
 import { uuidv7 } from 'uuidv7';
+import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { EventStore, START } from '../../src/ports/event-store';
@@ -21,7 +22,10 @@ export interface ModuleUnderTest {
   /** A separate connection to the module's schema, for looking at the tables directly. */
   db: Database;
   /** The module's event log, read directly. */
+  /** The module's log as the module reads it: personal fields opened (or erased). */
   store: EventStore;
+  /** The same log as stored: personal fields sealed. */
+  log: EventStore;
   eventStore: EventStoreUnderTest;
   /** The EventStoreDB protocol test server the module runs on (null on PostgreSQL or KURRENTDB_URL). */
   esdbServer: EsdbTestServer | null;
@@ -74,7 +78,8 @@ export async function startModule(
   const published: IEvent[] = [];
   app.get(EventBus).subscribe((event: IEvent) => published.push(event));
   const db = await backend.open(schema);
-  const store: EventStore = esdb ? EventStoreDbEventStore.connect(esdb.connectionString) : new PostgresEventStore(db);
+  const log: EventStore = esdb ? EventStoreDbEventStore.connect(esdb.connectionString) : new PostgresEventStore(db);
+  const store = new ErasingEventStore(log, db);
   return {
     app,
     service: app.get(InteractionsService),
@@ -82,6 +87,7 @@ export async function startModule(
     staff,
     db,
     store,
+    log,
     eventStore,
     esdbServer: esdb?.server ?? null,
     published,

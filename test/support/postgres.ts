@@ -21,6 +21,8 @@ export async function dropSchema(schema: string): Promise<void> {
 
 /** Every table of the module's schema once migrated (log and read tables in one database), by name. */
 export const MODULE_TABLES = [
+  'erasure_key_owners',
+  'erasure_keys',
   'events',
   'idempotency_keys',
   'interaction_involvements',

@@ -17,6 +17,11 @@ export interface SubscriptionProjectorOptions {
   /** How often at most a checkpoint that only passes other streams' events is written; default 5 s. */
   checkpointEveryMs?: number;
   name?: string;
+  /**
+   * Turns events as the server holds them into what the projection reads (the module opens sealed
+   * personal fields: src/adapters/erasure); default: as they are.
+   */
+  open?: (events: RecordedEvent[]) => Promise<RecordedEvent[]>;
   /** Told about every failure before the retry (the module logs it), with the wait before that retry. */
   onError?: (error: unknown, retry: { attempt: number; delayMs: number }) => void;
 }
@@ -197,7 +202,7 @@ export class SubscriptionProjector {
     const last = batch[batch.length - 1];
     if (!last) return 0;
     // Poison events are parked by the projection, never thrown: only the database failing fails a batch.
-    const applied = await this.projector.applyBatch(batch);
+    const applied = await this.projector.applyBatch(this.options.open ? await this.options.open(batch) : batch);
     // Applied now, or skipped because the checkpoint was already past them (another process applied them).
     this.advance(last.position);
     return applied;

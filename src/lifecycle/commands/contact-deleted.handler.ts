@@ -1,18 +1,22 @@
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { NormalisedTrace, unwrapAll, validateIdempotencyKey, validateTraceOptions } from '../../domain/validation';
-import { ContactDeletedCommand, LifecycleResult } from '../../nest/messages';
-import { LifecycleDecisions, validateUuidArgument } from '../decisions';
+import { ContactDeletedCommand, ForgetContactCommand, LifecycleResult } from '../../nest/messages';
+import { LifecycleDecisions } from '../decisions';
 
 @CommandHandler(ContactDeletedCommand)
 export class ContactDeletedHandler implements ICommandHandler<ContactDeletedCommand> {
   constructor(private readonly decisions: LifecycleDecisions) {}
 
-  async execute({ contactUuid, options }: ContactDeletedCommand): Promise<LifecycleResult> {
-    const [contact, trace, key] = unwrapAll<[string, NormalisedTrace, string | undefined]>(
-      validateUuidArgument('contactUuid', contactUuid),
-      validateTraceOptions(options),
-      validateIdempotencyKey(options?.idempotencyKey),
-    );
-    return this.decisions.decide({ kind: 'contact_deleted', contactUuid: contact }, trace, key);
+  execute({ contactUuid, options }: ContactDeletedCommand): Promise<LifecycleResult> {
+    return this.decisions.decideAbout('contact_deleted', contactUuid, options);
+  }
+}
+
+/** Erasure: a contact_deleted whose fan-out destroys the contact's keys first (see src/adapters/erasure). */
+@CommandHandler(ForgetContactCommand)
+export class ForgetContactHandler implements ICommandHandler<ForgetContactCommand> {
+  constructor(private readonly decisions: LifecycleDecisions) {}
+
+  execute({ contactUuid, options }: ForgetContactCommand): Promise<LifecycleResult> {
+    return this.decisions.decideAbout('contact_forgotten', contactUuid, options);
   }
 }

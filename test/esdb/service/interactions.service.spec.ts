@@ -8,7 +8,7 @@ it('boots the module of these suites on EventStoreDB', async () => {
   const m = await startModule();
   try {
     expect(m.eventStore).toBe('eventstoredb');
-    expect(m.store).toBeInstanceOf(EventStoreDbEventStore);
+    expect(m.log).toBeInstanceOf(EventStoreDbEventStore);
     const created = await m.service.createInteraction({ contactUuid: m.newContact() });
     expect(await m.countEvents()).toBe(2);
     expect((await m.store.readStream(`interaction-${created.uuid}`)).map((e) => e.type)).toEqual(['InteractionLogged', 'PartiesRebuilt']);

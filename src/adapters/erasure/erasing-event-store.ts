@@ -1,0 +1,167 @@
+import { Database, Queryable } from '../../ports/database';
+import {
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  RecordedEvent,
+  StreamSession,
+} from '../../ports/event-store';
+import { ERASED } from '../../domain/interaction';
+import { ensureKeys, fetchKeys, moveOwnership, setContentOwner } from './key-store';
+import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, partyTag, sealEvent, tagsOf } from './sealing';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Crypto-shredding around any event store: events go in with their personal fields sealed under keys
+ * kept in the module's database, and come out opened, or erased where a key has been destroyed.
+ * Everything above it (write side, projections, history, as-of) sees plain events; everything below it
+ * (the PostgreSQL log, EventStoreDB) holds only sealed ones. Key writes happen in the append's
+ * transaction when the log is in the module's database, before the append otherwise (a key whose
+ * append then fails seals nothing).
+ */
+export class ErasingEventStore implements EventStore {
+  /** Plain data of events being appended, by event id: what an inline projection of them reads. */
+  private readonly appending = new Map<string, unknown>();
+
+  constructor(
+    readonly inner: EventStore,
+    private readonly db: Database,
+  ) {}
+
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
+    return this.inner.withStream(streamName, (session) => {
+      const q = session.tx ?? this.db;
+      let read: RecordedEvent[] | null = null;
+      return work({
+        tx: session.tx,
+        readStream: async () => (read = await this.open(await session.readStream(), q)),
+        appendToStream: async (events, expected) =>
+          this.append(streamName, events, q, read, (sealed) => session.appendToStream(sealed, expected)),
+      });
+    });
+  }
+
+  appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    return this.withStream(streamName, (session) => session.appendToStream(events, expected));
+  }
+
+  async readStream(streamName: string): Promise<RecordedEvent[]> {
+    return this.open(await this.inner.readStream(streamName), this.db);
+  }
+
+  async *readAll(from?: Position, options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
+    for await (const batch of this.inner.readAll(from, options)) yield await this.open(batch, options.within ?? this.db);
+  }
+
+  headPosition(): Promise<Position> {
+    return this.inner.headPosition();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /**
+   * Opens events read from the inner store (a subscription's, an inline projection's): events this
+   * store is appending come from memory, the others' keys in one query.
+   */
+  async open(events: RecordedEvent[], q: Queryable = this.db): Promise<RecordedEvent[]> {
+    const needed = events.filter((event) => !this.appending.has(event.id)).flatMap((event) => keyIdsOf(event.data));
+    const keys = needed.length > 0 ? await fetchKeys(q, needed) : new Map<string, ErasureKey>();
+    return events.map((event) => {
+      const plain = this.appending.get(event.id);
+      if (plain !== undefined) return { ...event, data: plain };
+      return keyIdsOf(event.data).length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
+    });
+  }
+
+  private async append(
+    streamName: string,
+    events: EventToAppend[],
+    q: Queryable,
+    read: RecordedEvent[] | null,
+    appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
+  ): Promise<AppendResult> {
+    const interactionUuid = interactionOf(streamName, events);
+    if (interactionUuid === null) return appendSealed(events);
+    const stream = read ?? (events.some((e) => e.type === 'PartyLinked') ? await this.readStream(streamName) : []);
+    const rawNameAt = (position: number) => rawNameAtPosition([...stream, ...events], position);
+    const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, rawNameAt));
+    const keys = await ensureKeys(q, interactionUuid, tags, ownersOf(events, interactionUuid, rawNameAt));
+    await this.keepOwnershipCurrent(q, interactionUuid, events);
+    const keyOf = (tag: string) => {
+      const key = keys.get(tag);
+      if (!key) throw new Error(`erasure key ${tag === CONTENT_TAG ? 'content' : 'party'} of interaction ${interactionUuid} is missing`);
+      return key;
+    };
+    const sealed = events.map((e) => ({ ...e, data: sealEvent(e.type, e.data as Json, interactionUuid, { keyOf }, rawNameAt) }));
+    for (const event of events) this.appending.set(event.id, event.data);
+    try {
+      const result = await appendSealed(sealed);
+      const plain = new Map(events.map((e) => [e.id, e.data]));
+      return { ...result, events: result.events.map((event) => (plain.has(event.id) ? { ...event, data: plain.get(event.id) } : event)) };
+    } finally {
+      for (const event of events) this.appending.delete(event.id);
+    }
+  }
+
+  /** A subject changed by an update, or a contact merged into another: the keys follow. */
+  private async keepOwnershipCurrent(q: Queryable, interactionUuid: string, events: EventToAppend[]): Promise<void> {
+    for (const { type, data } of events) {
+      const d = data as Json;
+      const changes = d.changes as Json | undefined;
+      if (type === 'InteractionUpdated' && typeof changes?.contactUuid === 'string') {
+        await setContentOwner(q, interactionUuid, changes.contactUuid);
+      } else if (type === 'ContactRepointed' && typeof d.fromContactUuid === 'string' && typeof d.intoContactUuid === 'string') {
+        await moveOwnership(q, interactionUuid, d.fromContactUuid, d.intoContactUuid);
+      }
+    }
+  }
+}
+
+/** The interaction the stream is of, as its events name it (lower case); null for a stream of none. */
+function interactionOf(streamName: string, events: EventToAppend[]): string | null {
+  const named = (events[0]?.data as Json | undefined)?.interactionUuid;
+  if (typeof named !== 'string' || streamName.toLowerCase() !== `interaction-${named.toLowerCase()}`) return null;
+  return named.toLowerCase();
+}
+
+/** Who owns the keys an event seals with: the subject its content, the contact a party is linked to. */
+function ownersOf(
+  events: EventToAppend[],
+  interactionUuid: string,
+  rawNameAt: (position: number) => string | null,
+): Array<{ tag: string; contactUuid: string }> {
+  return events.flatMap(({ type, data }) => {
+    const d = data as Json;
+    if (type === 'InteractionLogged' && typeof d.contactUuid === 'string') return [{ tag: CONTENT_TAG, contactUuid: d.contactUuid }];
+    if (type === 'PartiesRebuilt' && Array.isArray(d.parties)) {
+      return (d.parties as Json[]).flatMap((p) =>
+        typeof p.contactUuid === 'string' ? [{ tag: partyTag(interactionUuid, String(p.rawName)), contactUuid: p.contactUuid }] : [],
+      );
+    }
+    if (type === 'PartyLinked' && typeof d.contactUuid === 'string') {
+      const rawName = rawNameAt(Number(d.position));
+      return rawName === null ? [] : [{ tag: partyTag(interactionUuid, rawName), contactUuid: d.contactUuid }];
+    }
+    return [];
+  });
+}
+
+/** The rawName of the party at `position` after these (plain) events, or null when there is none. */
+function rawNameAtPosition(events: ReadonlyArray<{ type: string; data: unknown }>, position: number): string | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const { type, data } = events[i]!;
+    const d = data as Json;
+    if (type === 'PartiesUnlinked' && d.reason === 'contact_forgotten' && (d.positions as unknown[]).includes(position)) return ERASED;
+    if (type === 'PartiesRebuilt' && Array.isArray(d.parties)) {
+      const party = (d.parties as Json[]).find((p) => p.position === position);
+      return typeof party?.rawName === 'string' ? party.rawName : null;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,120 @@
+import { Queryable } from '../../ports/database';
+import { pgArray } from '../../../projections/interactions.projection';
+import { CONTENT_TAG, ErasureKey, newKeyMaterial } from './sealing';
+import { uuidv7 } from 'uuidv7';
+
+/**
+ * The keys of crypto-shredding and whose data each seals (tables of migration 0007). Keys travel as
+ * base64 text, the same on every driver.
+ */
+
+interface KeyRow {
+  key_id: string;
+  tag: string;
+  key: string;
+}
+
+const toKey = (row: KeyRow): ErasureKey => ({ keyId: row.key_id, key: Buffer.from(row.key, 'base64') });
+
+/**
+ * The keys of `tags` in the interaction, created where missing, and `owners` (tag, contact) added: one
+ * statement. Two writers creating the same key at once (EventStoreDB has no stream lock) both end up
+ * with the one that was committed first.
+ */
+export async function ensureKeys(
+  q: Queryable,
+  interactionUuid: string,
+  tags: readonly string[],
+  owners: ReadonlyArray<{ tag: string; contactUuid: string }>,
+): Promise<Map<string, ErasureKey>> {
+  const wanted = [...new Set(tags)];
+  if (wanted.length === 0) return new Map();
+  for (let attempt = 0; ; attempt++) {
+    const { rows } = await q.query<KeyRow>(
+      `WITH wanted AS (
+         SELECT * FROM unnest($2::text[], $3::uuid[], $4::text[]) AS w(tag, key_id, key)
+       ), created AS (
+         INSERT INTO erasure_keys (key_id, interaction_uuid, tag, key)
+         SELECT key_id, $1, tag, decode(key, 'base64') FROM wanted
+         ON CONFLICT (interaction_uuid, tag) DO NOTHING
+         RETURNING key_id, tag, key
+       ), found AS (
+         SELECT key_id, tag, key FROM created
+         UNION ALL
+         SELECT k.key_id, k.tag, k.key FROM erasure_keys k JOIN wanted w USING (tag) WHERE k.interaction_uuid = $1
+       ), owned AS (
+         INSERT INTO erasure_key_owners (contact_uuid, key_id)
+         SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag)
+         ON CONFLICT DO NOTHING
+       )
+       SELECT key_id, tag, encode(key, 'base64') AS key FROM found`,
+      [
+        interactionUuid,
+        pgArray(wanted),
+        pgArray(wanted.map(() => uuidv7())),
+        pgArray(wanted.map(() => newKeyMaterial().toString('base64'))),
+        pgArray(owners.map((o) => o.tag)),
+        pgArray(owners.map((o) => o.contactUuid)),
+      ],
+    );
+    const keys = new Map(rows.map((row) => [row.tag, toKey(row)]));
+    // Missing: created by a writer that committed while this statement ran (its snapshot predates it).
+    if (wanted.every((tag) => keys.has(tag)) || attempt === 2) return keys;
+  }
+}
+
+/** The keys of these ids that still exist (a destroyed one is simply absent). */
+export async function fetchKeys(q: Queryable, keyIds: readonly string[]): Promise<Map<string, ErasureKey>> {
+  const ids = [...new Set(keyIds)];
+  if (ids.length === 0) return new Map();
+  const { rows } = await q.query<KeyRow>(
+    `SELECT key_id, tag, encode(key, 'base64') AS key FROM erasure_keys WHERE key_id = ANY($1::uuid[])`,
+    [pgArray(ids)],
+  );
+  return new Map(rows.map((row) => [row.key_id, toKey(row)]));
+}
+
+/** The interaction's content now belongs to `contactUuid` alone (its subject changed). */
+export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string): Promise<void> {
+  await q.query(
+    `WITH content AS (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3),
+     gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2)
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ON CONFLICT DO NOTHING`,
+    [interactionUuid, contactUuid, CONTENT_TAG],
+  );
+}
+
+/** A merge: what `from` owned in the interaction, `into` owns now. */
+export async function moveOwnership(q: Queryable, interactionUuid: string, fromUuid: string, intoUuid: string): Promise<void> {
+  await q.query(
+    `WITH moved AS (
+       DELETE FROM erasure_key_owners o USING erasure_keys k
+       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2
+       RETURNING o.key_id
+     )
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ON CONFLICT DO NOTHING`,
+    [interactionUuid, fromUuid, intoUuid],
+  );
+}
+
+/** The interactions holding data of the contact under its keys (some may be gone from the read tables). */
+export const INTERACTIONS_OWNED_BY =
+  'SELECT DISTINCT k.interaction_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE o.contact_uuid = $2';
+
+/**
+ * Forgets the contact in one interaction: destroys the keys it owns there, and every key of the
+ * interaction when it owns its content (it was the subject). Returns how many keys were destroyed.
+ */
+export async function destroyKeys(q: Queryable, interactionUuid: string, contactUuid: string): Promise<number> {
+  const { rows } = await q.query(
+    `DELETE FROM erasure_keys k
+     WHERE k.interaction_uuid = $1 AND (
+       k.key_id IN (SELECT key_id FROM erasure_key_owners WHERE contact_uuid = $2)
+       OR EXISTS (
+         SELECT 1 FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
+         WHERE c.interaction_uuid = $1 AND c.tag = $3 AND o.contact_uuid = $2))
+     RETURNING k.key_id`,
+    [interactionUuid, contactUuid, CONTENT_TAG],
+  );
+  return rows.length;
+}

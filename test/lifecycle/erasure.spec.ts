@@ -1,0 +1,164 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { uuidv7 } from 'uuidv7';
+import { ERASED, InteractionsMaintenance, PartiesUnlinked } from '../../src';
+import { auditRows } from '../../src/cli/audit';
+import { Backend, PGLITE, POSTGRES } from '../support/backends';
+import { dumpLog, dumpSchema, findIn } from '../support/data-dump';
+import { readTables } from '../support/read-tables';
+import { EventStoreUnderTest, ModuleUnderTest, startModule } from '../support/module';
+
+/** CONTRACT.md "Contacts' lifecycle", forgetContact: erasure that survives replay, on both event stores. */
+const SETUPS: Array<[string, Backend, EventStoreUnderTest]> = [
+  ['PostgreSQL', POSTGRES, 'postgres'],
+  ['PGlite', PGLITE, 'postgres'],
+  ['EventStoreDB (read tables on PostgreSQL)', POSTGRES, 'eventstoredb'],
+];
+
+/** Everything the module is given about the forgotten person, in every place it can hold it. */
+const DANA = {
+  name: 'Dana Whitfield',
+  email: 'dana.whitfield@orchid-mail.example',
+  company: 'Whitfield Botanicals',
+  roleInCompany: 'Head of Orchids',
+  department: 'Glasshouse Nine',
+};
+const DANA_RAW_NAMES = ['Dana W. (Whitfield Botanicals)', 'Mrs Whitfield <dana.whitfield@orchid-mail.example>', 'dana from the glasshouse'];
+const DANA_CONTENT = ['Renewal of the Whitfield glasshouse', 'Dana asked about the quince grafts', 'orchid-census-77'];
+const DANA_STRINGS = [...Object.values(DANA), ...DANA_RAW_NAMES, ...DANA_CONTENT, 'Whitfield', 'quince grafts'];
+
+const OSCAR = { name: 'Oscar Pemberton', company: 'Pemberton Tiles', roleInCompany: 'Buyer' };
+
+describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend, eventStore })));
+  afterEach(() => m.close());
+
+  const actorUuid = uuidv7();
+
+  /**
+   * Dana is the subject of one interaction (and a party of it), a linked party of Oscar's, and a
+   * free-text party of Oscar's later linked to her; Oscar and a staff-free visitor stay in every one.
+   */
+  async function scene() {
+    const dana = m.newContact(DANA);
+    const oscar = m.newContact(OSCAR);
+    const own = await m.service.createInteraction(
+      { contactUuid: dana, subject: DANA_CONTENT[0], body: DANA_CONTENT[1], metadata: { ref: DANA_CONTENT[2] } },
+      [{ rawName: 'Oscar P.', contactUuid: oscar }, { rawName: DANA_RAW_NAMES[0], contactUuid: dana }],
+    );
+    const linked = await m.service.createInteraction({ contactUuid: oscar, subject: 'Tiles for the atrium', body: 'Oscar wants terracotta' }, [
+      { rawName: 'Visitor Vic' },
+      { rawName: DANA_RAW_NAMES[1], contactUuid: dana },
+      { rawName: 'Oscar P.', contactUuid: oscar },
+    ]);
+    // Updated once more while linked: a second PartiesRebuilt holds her again.
+    const updated = await m.service.updateInteraction(linked.uuid, { body: 'Oscar wants terracotta, twice' }, [
+      { rawName: 'Visitor Vic' },
+      { rawName: DANA_RAW_NAMES[1], contactUuid: dana },
+      { rawName: 'Oscar P.', contactUuid: oscar },
+    ]);
+    const late = await m.service.createInteraction({ contactUuid: oscar, subject: 'Grout samples' }, [
+      { rawName: DANA_RAW_NAMES[2] },
+      { rawName: 'Oscar P.', contactUuid: oscar },
+    ]);
+    const lateLinked = await m.service.linkParty(late.uuid, 0, { contactUuid: dana });
+    return { dana, oscar, own, linked: updated, late: lateLinked };
+  }
+
+  const everything = async () => ({
+    ...(await dumpSchema(m.db, m.db.schema)),
+    ...(eventStore === 'eventstoredb' && { eventstoredb: await dumpLog(m.log) }),
+  });
+
+  it('leaves none of her strings anywhere, shows "[erased]" in history, as-of and a rebuild, and keeps everyone else', async () => {
+    const s = await scene();
+    // As-of a time before the forget: its events come in a later second (event times are whole seconds).
+    const before = new Date();
+    await sleep(1100 - (before.getTime() % 1000));
+    // The log never held her in clear (sealed from the start); the read tables did, until now.
+    expect(findIn({ log: await dumpLog(m.log) }, DANA_STRINGS)).toEqual([]);
+    expect(findIn(await dumpSchema(m.db, m.db.schema), [DANA.name])).not.toEqual([]);
+
+    await expect(m.service.forgetContact(s.dana, { actorUuid })).resolves.toEqual({ interactions: 3 });
+
+    // The data dump: every row of every table of the schema, and every event as the server holds it.
+    expect(findIn(await everything(), DANA_STRINGS)).toEqual([]);
+
+    // Her own interaction is gone, its whole history unreadable.
+    expect(await m.service.getInteraction(s.own.uuid)).toBeNull();
+    const ownHistory = await m.service.history(s.own.uuid);
+    expect(ownHistory.map((e) => e.type)).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionDeleted']);
+    expect(ownHistory[0]!.data).toMatchObject({ subject: ERASED, body: ERASED, metadata: {} });
+    for (const party of (ownHistory[1]!.data as { parties: Array<{ rawName: string; snapshot: unknown }> }).parties) {
+      expect(party.rawName).toBe(ERASED);
+      expect(party.snapshot).toEqual({ source: 'erased', capturedAt: expect.any(String) });
+    }
+    expect(ownHistory[2]!.data).toMatchObject({ reason: 'contact_forgotten' });
+
+    // Where she was a party: erased there, everyone else as they were.
+    const erased = (capturedAt: string, position: number) => ({
+      rawName: ERASED,
+      contactUuid: null,
+      staffPersonUuid: null,
+      position,
+      snapshot: { source: 'erased', capturedAt },
+    });
+    const linked = (await m.service.getInteraction(s.linked.uuid))!;
+    expect(linked.parties).toEqual([s.linked.parties[0], erased(s.linked.parties[1]!.snapshot.capturedAt, 1), s.linked.parties[2]]);
+    expect(linked.body).toBe('Oscar wants terracotta, twice');
+    const late = (await m.service.getInteraction(s.late.uuid))!;
+    expect(late.parties).toEqual([erased(s.late.parties[0]!.snapshot.capturedAt, 0), s.late.parties[1]]);
+    expect(await m.service.listInvolving(s.dana)).toEqual([]);
+    expect((await m.service.listInvolving(s.oscar)).map((i) => i.uuid).sort()).toEqual([s.linked.uuid, s.late.uuid].sort());
+
+    // History and as-of, old events included; the last event says why, with the actor.
+    for (const uuid of [s.linked.uuid, s.late.uuid]) {
+      const history = await m.service.history(uuid);
+      const text = JSON.stringify(history.map(({ data, metadata }) => ({ data, metadata })));
+      expect(findIn({ history: text }, DANA_STRINGS)).toEqual([]);
+      expect(text).toContain('Oscar P.');
+      expect(history[history.length - 1]).toMatchObject({
+        type: 'PartiesUnlinked',
+        data: { reason: 'contact_forgotten', contactUuid: s.dana },
+        metadata: { actorUuid },
+      });
+      expect(auditRows(history).pop()!.changes).toMatch(/^contact_forgotten/);
+    }
+    const asOfBefore = (await m.service.getInteractionAsOf(s.linked.uuid, before))!;
+    expect(asOfBefore.parties[1]).toMatchObject({ rawName: ERASED, contactUuid: s.dana, snapshot: { source: 'erased' } });
+    expect(asOfBefore.parties[2]).toEqual(s.linked.parties[2]);
+    expect(await m.service.getInteractionAsOf(s.own.uuid, before)).toMatchObject({ subject: ERASED, body: ERASED });
+    expect(m.published.some((e) => e instanceof PartiesUnlinked && e.data.reason === 'contact_forgotten')).toBe(true);
+
+    // A rebuild replays the erased log into the same tables.
+    const live = await readTables(m.db);
+    await m.app.get(InteractionsMaintenance).rebuild();
+    expect(await readTables(m.db)).toEqual(live);
+    expect(findIn(await everything(), DANA_STRINGS)).toEqual([]);
+
+    // A repeat affects nothing more.
+    await expect(m.service.forgetContact(s.dana)).resolves.toEqual({ interactions: 0 });
+  });
+
+  it('forgets a contact that was deleted before, and one merged into the contact forgotten', async () => {
+    const s = await scene();
+    const twin = m.newContact({ name: 'Dana Whitfield (old record)' });
+    const twinOwn = await m.service.createInteraction({ contactUuid: twin, subject: 'Whitfield duplicate record note' });
+    await m.service.contactsMerged(twin, s.dana);
+    await m.service.contactDeleted(s.dana);
+    expect(findIn(await dumpSchema(m.db, m.db.schema), [DANA_RAW_NAMES[1]!])).not.toEqual([]); // unlinked, kept
+
+    // Deleted already: nothing of hers is in the read tables' links, but her keys still find her streams.
+    await expect(m.service.forgetContact(s.dana)).resolves.toEqual({ interactions: 2 });
+    expect(findIn(await everything(), [...DANA_STRINGS, 'old record', 'duplicate record'])).toEqual([]);
+    expect((await m.service.history(twinOwn.uuid))[0]!.data).toMatchObject({ subject: ERASED });
+    expect((await m.service.getInteraction(s.linked.uuid))!.parties[1]).toMatchObject({ rawName: ERASED, contactUuid: null });
+  });
+
+  it('refuses a bad uuid with a typed error and decides nothing', async () => {
+    await expect(m.service.forgetContact('not-a-uuid')).rejects.toMatchObject({
+      name: 'InteractionValidationError',
+      errors: { contactUuid: ['is not a valid UUID'] },
+    });
+  });
+});
