@@ -62,8 +62,16 @@ export type SubscriptionItem =
 /** The client's errors that mean the server could not be reached or did not answer in time. */
 const UNREACHABLE = [UnavailableError, DeadlineExceededError, CancelledError, NotLeaderError, TimeoutError];
 
+/**
+ * gRPC status codes of the same meaning (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED), for what the client
+ * passes on unconverted: the server-features request it sends first on a new connection fails raw.
+ */
+const UNREACHABLE_GRPC_CODES = [14, 4, 1];
+
 function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
-  if (!UNREACHABLE.some((type) => error instanceof type)) return error;
+  const grpc = error as { code?: unknown; details?: unknown } | null;
+  const rawGrpc = typeof grpc?.details === 'string' && UNREACHABLE_GRPC_CODES.includes(grpc.code as number);
+  if (!rawGrpc && !UNREACHABLE.some((type) => error instanceof type)) return error;
   return new InteractionUnavailableError(`EventStoreDB is unavailable: ${(error as Error).message}`, committed, {
     cause: error,
   });
