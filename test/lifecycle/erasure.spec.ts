@@ -155,6 +155,29 @@ describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
     expect((await m.service.getInteraction(s.linked.uuid))!.parties[1]).toMatchObject({ rawName: ERASED, contactUuid: null });
   });
 
+  it('leaves nothing behind when updates of her interactions race the erasure', async () => {
+    const s = await scene();
+    let stop = false;
+    let updates = 0;
+    const racer = async (uuid: string, text: string) => {
+      while (!stop) {
+        try {
+          await m.service.updateInteraction(uuid, { body: `${text} ${updates++}` });
+        } catch (error) {
+          if ((error as Error).name !== 'InteractionNotFoundError') throw error;
+          return; // deleted by the erasure: nothing more to race
+        }
+      }
+    };
+    const racing = [racer(s.own.uuid, 'Whitfield says'), racer(s.linked.uuid, 'Oscar says')];
+    await expect(m.service.forgetContact(s.dana)).resolves.toEqual({ interactions: 3 });
+    stop = true;
+    await Promise.all(racing);
+    expect(updates).toBeGreaterThan(0);
+    expect(findIn(await everything(), DANA_STRINGS)).toEqual([]);
+    expect((await m.service.getInteraction(s.linked.uuid))!.body).toMatch(/^Oscar says \d+$/);
+  });
+
   it('refuses a bad uuid with a typed error and decides nothing', async () => {
     await expect(m.service.forgetContact('not-a-uuid')).rejects.toMatchObject({
       name: 'InteractionValidationError',

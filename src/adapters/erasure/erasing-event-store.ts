@@ -36,11 +36,15 @@ export class ErasingEventStore implements EventStore {
     return this.inner.withStream(streamName, (session) => {
       const q = session.tx ?? this.db;
       let read: RecordedEvent[] | null = null;
+      const readStream = async () => (read = await this.open(await session.readStream(), q));
       return work({
         tx: session.tx,
-        readStream: async () => (read = await this.open(await session.readStream(), q)),
+        readStream,
         appendToStream: async (events, expected) =>
-          this.append(streamName, events, q, read, (sealed) => session.appendToStream(sealed, expected)),
+          // What the stream holds already: as the session read it, else read now (a new stream needs nothing).
+          this.append(streamName, events, q, read ?? (events[0]?.type === 'InteractionLogged' ? [] : await readStream()), (sealed) =>
+            session.appendToStream(sealed, expected),
+          ),
       });
     });
   }
@@ -83,15 +87,20 @@ export class ErasingEventStore implements EventStore {
     streamName: string,
     events: EventToAppend[],
     q: Queryable,
-    read: RecordedEvent[] | null,
+    stream: RecordedEvent[],
     appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
   ): Promise<AppendResult> {
     const interactionUuid = interactionOf(streamName, events);
     if (interactionUuid === null) return appendSealed(events);
-    const stream = read ?? (events.some((e) => e.type === 'PartyLinked') ? await this.readStream(streamName) : []);
-    const rawNameAt = (position: number) => rawNameAtPosition([...stream, ...events], position);
+    const all = [...stream, ...events];
+    const rawNameAt = (position: number) => rawNameAtPosition(all, position);
     const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, rawNameAt));
-    const keys = await ensureKeys(q, interactionUuid, tags, ownersOf(events, interactionUuid, rawNameAt));
+    const owners = ownersOf(events, interactionUuid, rawNameAt);
+    // The content key is the subject's, also when an update is the first to need it again (a racing
+    // erasure on EventStoreDB may have just destroyed it: the new one must be found by the next try).
+    const subject = subjectOf(all);
+    if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
+    const keys = await ensureKeys(q, interactionUuid, tags, owners);
     await this.keepOwnershipCurrent(q, interactionUuid, events);
     const keyOf = (tag: string) => {
       const key = keys.get(tag);
@@ -130,7 +139,20 @@ function interactionOf(streamName: string, events: EventToAppend[]): string | nu
   return named.toLowerCase();
 }
 
-/** Who owns the keys an event seals with: the subject its content, the contact a party is linked to. */
+/** The interaction's subject after these (plain) events; null before its InteractionLogged. */
+function subjectOf(events: ReadonlyArray<{ type: string; data: unknown }>): string | null {
+  let subject: string | null = null;
+  for (const { type, data } of events) {
+    const d = data as Json;
+    const changes = d.changes as Json | undefined;
+    if (type === 'InteractionLogged' && typeof d.contactUuid === 'string') subject = d.contactUuid;
+    else if (type === 'InteractionUpdated' && typeof changes?.contactUuid === 'string') subject = changes.contactUuid;
+    else if (type === 'ContactRepointed' && d.subject === true && typeof d.intoContactUuid === 'string') subject = d.intoContactUuid;
+  }
+  return subject;
+}
+
+/** Who owns the keys an event seals with: the contact a party is linked to. */
 function ownersOf(
   events: EventToAppend[],
   interactionUuid: string,
@@ -138,7 +160,6 @@ function ownersOf(
 ): Array<{ tag: string; contactUuid: string }> {
   return events.flatMap(({ type, data }) => {
     const d = data as Json;
-    if (type === 'InteractionLogged' && typeof d.contactUuid === 'string') return [{ tag: CONTENT_TAG, contactUuid: d.contactUuid }];
     if (type === 'PartiesRebuilt' && Array.isArray(d.parties)) {
       return (d.parties as Json[]).flatMap((p) =>
         typeof p.contactUuid === 'string' ? [{ tag: partyTag(interactionUuid, String(p.rawName)), contactUuid: p.contactUuid }] : [],

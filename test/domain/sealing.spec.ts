@@ -1,0 +1,90 @@
+import { uuidv7 } from 'uuidv7';
+import { parseEvent } from '../../src/domain/events';
+import { CONTENT_TAG, ErasureKey, keyIdsOf, newKeyMaterial, openEvent, partyTag, sealEvent, tagsOf } from '../../src/adapters/erasure/sealing';
+
+/** The pure part of crypto-shredding: which fields are sealed, how they open, and how they read erased. */
+describe('sealing events', () => {
+  const interactionUuid = uuidv7();
+  const contactUuid = uuidv7();
+  const keys = new Map<string, ErasureKey>();
+  const keyOf = (tag: string) => {
+    if (!keys.has(tag)) keys.set(tag, { keyId: uuidv7(), key: newKeyMaterial() });
+    return keys.get(tag)!;
+  };
+  const byId = () => new Map([...keys.values()].map((key) => [key.keyId, key]));
+  const capturedAt = '2026-12-01T08:00:00Z';
+  const logged = {
+    schemaVersion: 1,
+    interactionUuid,
+    contactUuid,
+    interactionType: 'call',
+    occurredAt: capturedAt,
+    subject: 'Quince grafts',
+    body: 'Dana called',
+    ownerUserUuid: null,
+    metadata: { ref: 'x-1' },
+    fileUuids: [],
+  };
+  const parties = {
+    schemaVersion: 1,
+    interactionUuid,
+    parties: [
+      { rawName: 'Dana W.', contactUuid, staffPersonUuid: null, position: 0, snapshot: { source: 'crm_contact', name: 'Dana Whitfield', company: 'Botanicals', capturedAt } },
+      { rawName: 'Visitor', contactUuid: null, staffPersonUuid: null, position: 1, snapshot: { source: 'free_text', capturedAt } },
+    ],
+  };
+  const seal = (type: string, data: Record<string, unknown>) => sealEvent(type, data, interactionUuid, { keyOf }, () => 'Visitor');
+
+  beforeEach(() => keys.clear());
+
+  it('keeps nothing personal in clear, and opens back to the very event', () => {
+    for (const [type, data] of [
+      ['InteractionLogged', logged],
+      ['PartiesRebuilt', parties],
+      ['InteractionUpdated', { schemaVersion: 1, interactionUuid, changes: { body: 'Dana again', occurredAt: capturedAt } }],
+      ['PartyLinked', { schemaVersion: 1, interactionUuid, position: 1, contactUuid, staffPersonUuid: null, snapshot: parties.parties[0]!.snapshot }],
+    ] as const) {
+      const sealed = seal(type, data);
+      expect(JSON.stringify(sealed)).not.toMatch(/Dana|Quince|Botanicals|Visitor|x-1/);
+      expect(keyIdsOf(sealed).length).toBeGreaterThan(0);
+      expect(openEvent(type, sealed, byId())).toEqual(data);
+      expect(() => parseEvent(type, openEvent(type, sealed, byId()))).not.toThrow();
+    }
+    expect(tagsOf('PartiesRebuilt', parties, interactionUuid, () => null)).toEqual([partyTag(interactionUuid, 'Dana W.'), partyTag(interactionUuid, 'Visitor')]);
+    expect(tagsOf('InteractionUpdated', { changes: { occurredAt: capturedAt } }, interactionUuid, () => null)).toEqual([]);
+  });
+
+  it('reads erased where the key is gone, and the erased event is valid', () => {
+    const sealedLogged = seal('InteractionLogged', logged);
+    const sealedParties = seal('PartiesRebuilt', parties);
+    const remaining = byId();
+    remaining.delete(keys.get(CONTENT_TAG)!.keyId);
+    remaining.delete(keys.get(partyTag(interactionUuid, 'Dana W.'))!.keyId);
+    expect(parseEvent('InteractionLogged', openEvent('InteractionLogged', sealedLogged, remaining)).data).toMatchObject({
+      subject: '[erased]',
+      body: '[erased]',
+      metadata: {},
+      contactUuid,
+    });
+    const opened = parseEvent('PartiesRebuilt', openEvent('PartiesRebuilt', sealedParties, remaining)).data as typeof parties;
+    expect(opened.parties).toEqual([
+      { rawName: '[erased]', contactUuid, staffPersonUuid: null, position: 0, snapshot: { source: 'erased', capturedAt } },
+      parties.parties[1],
+    ]);
+  });
+
+  it('leaves a box that does not open sealed, so the event is refused, never misread', () => {
+    const sealed = seal('InteractionLogged', logged) as { sealed: { box: string } };
+    const box = Buffer.from(sealed.sealed.box, 'base64');
+    box.writeUInt8(box.readUInt8(box.length - 1) ^ 1, box.length - 1);
+    const tampered = { ...sealed, sealed: { ...sealed.sealed, box: box.toString('base64') } };
+    expect(() => parseEvent('InteractionLogged', openEvent('InteractionLogged', tampered, byId()))).toThrow(/sealed/);
+  });
+
+  it('seals nothing where there is nothing personal (no subject, body or metadata; an erased party)', () => {
+    const empty = { ...logged, subject: null, body: null, metadata: {} };
+    expect(seal('InteractionLogged', empty)).toEqual(empty);
+    const erased = { schemaVersion: 1, interactionUuid, parties: [{ ...parties.parties[1], rawName: '[erased]', snapshot: { source: 'erased', capturedAt } }] };
+    expect(seal('PartiesRebuilt', erased)).toEqual(erased);
+  });
+});
