@@ -10,16 +10,7 @@ import {
 } from '../../src';
 import { BACKENDS } from '../support/backends';
 import { ModuleUnderTest, startModule } from '../support/module';
-
-/** The error a promise rejects with, for asserting on its fields. */
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejectionOf } from '../support/rejections';
 
 /** Events in the module's log (the events table, or EventStoreDB). */
 async function countEvents(m: ModuleUnderTest): Promise<number> {

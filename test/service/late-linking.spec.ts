@@ -13,16 +13,7 @@ import { auditRows } from '../../src/cli/audit';
 import { BACKENDS } from '../support/backends';
 import { readTables } from '../support/read-tables';
 import { ModuleUnderTest, startModule } from '../support/module';
-
-/** The error a promise rejects with, for asserting on its fields. */
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejectionOf } from '../support/rejections';
 
 async function fieldErrors(promise: Promise<unknown>): Promise<Record<string, string[]>> {
   const error = await rejectionOf(promise);
