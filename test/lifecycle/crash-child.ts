@@ -3,10 +3,11 @@ import { NestFactory } from '@nestjs/core';
 import { InteractionsModule, InteractionsService } from '../../src';
 
 /**
- * `crash-child.ts <schema> <contactUuid>`: boots the module on the test PostgreSQL and deletes the
- * contact, for crash.spec.ts to SIGKILL half-way through the fan-out.
+ * `crash-child.ts <schema> <contactUuid> [<esdb connection string>]`: boots the module on the test
+ * PostgreSQL (with the event log on that EventStoreDB server when one is given) and deletes the contact,
+ * for crash.spec.ts to SIGKILL half-way through the fan-out.
  */
-const [schema, contactUuid] = process.argv.slice(2);
+const [schema, contactUuid, esdbConnectionString] = process.argv.slice(2);
 const connectionString = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 void (async () => {
@@ -14,6 +15,7 @@ void (async () => {
     InteractionsModule.forRoot({
       database: { connectionString },
       schema: schema!,
+      ...(esdbConnectionString && { eventStore: { kind: 'eventstoredb' as const, connectionString: esdbConnectionString } }),
       contactDirectory: { findContacts: async () => [] },
       resumeLifecycleOnStart: false,
     }),
