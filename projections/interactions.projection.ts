@@ -6,7 +6,7 @@ import { Party } from '../src/domain/interaction';
 import { withPartyLinked } from '../src/domain/decider';
 import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
 import { toStorableString } from '../src/domain/storable';
-import { RecordedEvent } from '../src/ports/event-store';
+import { RecordedEvent, StatementPart } from '../src/ports/event-store';
 
 /**
  * Keeps the read tables in step with the log. Every handler is idempotent: rows carry the stream
@@ -558,8 +558,9 @@ const PARTY_KEYS = (first: number) =>
  * the involvements (the subject and each party contact, once) are taken from the rows inserted, so the
  * column and the table cannot disagree, and a row that was already there brings nothing.
  */
-const INSERT_CREATED = `
-   WITH ${PARTY_KEYS(14)}, created AS (
+/** The CTEs of INSERT_CREATED; without `skipExisting` a row already there fails the statement. */
+const createdCtes = (skipExisting: boolean) => `
+   ${PARTY_KEYS(14)}, created AS (
      INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body,
        owner_user_uuid, metadata, file_uuids, inserted_at, updated_at, version, parties)
      SELECT r.uuid, r.contact_uuid, r.interaction_type, r.occurred_at, r.subject, r.body,
@@ -569,7 +570,7 @@ const INSERT_CREATED = `
        unnest($10::timestamptz[]), unnest($11::timestamptz[]), unnest($12::bigint[]), json_array_elements($13::json))
        AS r(uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid, metadata,
          file_uuids, inserted_at, updated_at, version, parties)
-     ON CONFLICT (uuid) DO NOTHING
+     ${skipExisting ? 'ON CONFLICT (uuid) DO NOTHING' : ''}
      RETURNING uuid, contact_uuid, occurred_at, inserted_at, parties
    ), created_parties AS (
      INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot,
@@ -586,8 +587,22 @@ const INSERT_CREATED = `
        UNION
        SELECT (p->>'contactUuid')::uuid FROM jsonb_array_elements(c.parties) AS p WHERE p->>'contactUuid' IS NOT NULL
      ) AS involved (contact_uuid)
-   )
+   )`;
+
+const INSERT_CREATED = `WITH ${createdCtes(true)}
    SELECT uuid FROM created`;
+
+/**
+ * The inline projection of a new stream's events as part of the statement that appends them (see
+ * `EventStore.createStream`): the new row, its parties and involvements, or null when the events are not
+ * a plain create (an event to park, more than one interaction). The row must not be there: if it is, the
+ * whole statement fails and the append is made the ordinary way.
+ */
+export function newStreamProjection(events: readonly RecordedEvent[]): StatementPart | null {
+  const batch = prepareEvents(events);
+  if (batch.parked.length > 0 || batch.toRead.length > 0 || batch.assumedNew.length !== 1) return null;
+  return { ctes: createdCtes(false), params: batch.insertParams };
+}
 
 /**
  * Created rows, their parties and their involvements (the subject and each party contact, once), in one

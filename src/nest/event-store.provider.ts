@@ -4,7 +4,7 @@ import { EventStoreDbEventStore } from '../adapters/eventstoredb/eventstoredb-ev
 import { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
-import { projectEvents } from '../../projections/interactions.projection';
+import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { openDatabase } from './database.provider';
 import { InteractionsModuleOptions } from './options';
 import { AsyncProjection, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, SubscriptionReadYourWrites } from './read-your-writes';
@@ -47,8 +47,10 @@ export async function openResources(options: InteractionsModuleOptions): Promise
     const db = await openDatabase(options);
     if (esdb) return { db, store: new ErasingEventStore(esdb, db) };
     // With PostgreSQL the read tables change in the append's own transaction: queries see every write at once.
-    const log: PostgresEventStore = new PostgresEventStore(db, async (tx, events): Promise<void> =>
-      projectEvents(tx, await store.open(events, tx)),
+    const log: PostgresEventStore = new PostgresEventStore(
+      db,
+      async (tx, events): Promise<void> => projectEvents(tx, await store.open(events, tx)),
+      async (events) => newStreamProjection(await store.open(events)),
     );
     const store: ErasingEventStore = new ErasingEventStore(log, db);
     return { db, store };

@@ -27,6 +27,7 @@ import {
   EventMetadata,
   EventStore,
   RecordedEvent,
+  StoreContentionError,
   StreamSession,
   WrongExpectedVersionError,
 } from '../ports/event-store';
@@ -136,14 +137,23 @@ export class InteractionWriter {
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
       const state: Attempt = { before: fold([]), appending: [], result: null, replayed: null };
       try {
-        await this.store.withStream(streamName, (session) =>
-          this.decideAndAppend(session, command, ctx, metadata, knownEmpty, state),
-        );
+        const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, state);
+        const { createStream } = this.store;
+        // A new stream needs no read and no lock: one statement where the store can (createStream).
+        if (knownEmpty && createStream) {
+          await work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) });
+        } else {
+          await this.store.withStream(streamName, work);
+        }
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
           state.result = await this.resolveUnknown(streamName, state.appending, error);
-        } else if (error instanceof WrongExpectedVersionError && !pinned(command) && Date.now() < deadline) {
+        } else if (
+          ((error instanceof WrongExpectedVersionError && !pinned(command)) || error instanceof StoreContentionError) &&
+          Date.now() < deadline
+        ) {
+          // Lost a race (or was rolled back by one): read again and decide on what the other wrote.
           await sleep(backoff(attempt));
           continue;
         } else {
@@ -151,6 +161,7 @@ export class InteractionWriter {
           if (error instanceof WrongExpectedVersionError) {
             throw new InteractionConflictError(command.interactionUuid, state.before.version, error.actual);
           }
+          if (error instanceof StoreContentionError) throw new InteractionUnavailableError(error.message, false, { cause: error });
           throw error;
         }
       }
@@ -279,10 +290,11 @@ export class InteractionWriter {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
           state.result = await this.resolveUnknown(streamName, state.appending, error);
-        } else if (error instanceof WrongExpectedVersionError && Date.now() < deadline) {
+        } else if ((error instanceof WrongExpectedVersionError || error instanceof StoreContentionError) && Date.now() < deadline) {
           await sleep(backoff(attempt));
           continue;
         } else {
+          if (error instanceof StoreContentionError) throw new InteractionUnavailableError(error.message, false, { cause: error });
           throw error;
         }
       }
@@ -327,6 +339,7 @@ function wroteNothing(error: unknown): boolean {
     error instanceof InteractionNotFoundError ||
     error instanceof InteractionConflictError ||
     error instanceof WrongExpectedVersionError ||
+    error instanceof StoreContentionError ||
     (error instanceof InteractionUnavailableError && error.committed === false)
   );
 }

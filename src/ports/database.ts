@@ -12,6 +12,12 @@ export interface Queryable {
 export interface Database extends Queryable {
   /** Runs `fn` in one transaction on one connection: commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * One statement as a transaction of its own (autocommit): one round trip where a transaction takes
+   * three. A connection lost while it ran leaves its outcome unknown (InteractionUnavailableError with
+   * `committed: 'unknown'`), where `query` says false. Optional: without it, a transaction does the same.
+   */
+  autocommit?<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }>;
   readonly schema: string;
   close(): Promise<void>;
 }

@@ -73,6 +73,21 @@ export class WrongExpectedVersionError extends Error {
   }
 }
 
+/**
+ * The store rolled an append back because it met a concurrent writer of the same stream in a way it
+ * could not queue (a deadlock between a one-statement create and a locked append): nothing was written,
+ * and the same command tried again reads what the other wrote.
+ */
+export class StoreContentionError extends Error {
+  constructor(
+    public readonly streamName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Stream ${streamName}: the append met a concurrent writer and was rolled back; nothing was written`, options);
+    this.name = 'StoreContentionError';
+  }
+}
+
 export interface ReadAllOptions {
   /** Events per yielded batch. */
   batchSize?: number;
@@ -95,6 +110,15 @@ export interface StreamSession {
   readonly tx: Queryable | null;
 }
 
+/**
+ * Part of one SQL statement: data-modifying CTEs (`name AS (…)`, comma-separated) whose parameters are
+ * numbered from $1 in `ctes`. Parts from several owners compose into one statement (see `createStream`).
+ */
+export interface StatementPart {
+  ctes: string;
+  params: unknown[];
+}
+
 export interface EventStore {
   /**
    * Runs a read–decide–append of one stream. The PostgreSQL store holds the stream's lock from the read
@@ -103,6 +127,12 @@ export interface EventStore {
    * WrongExpectedVersionError, and the caller reads again).
    */
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T>;
+  /**
+   * Starts a stream with its first events, all or none: a WrongExpectedVersionError when the stream
+   * exists. `also` is written with them, in the same transaction; a store in the module's database runs
+   * it, the events and their inline projection as one statement. Optional: without it, `withStream`.
+   */
+  createStream?(streamName: string, events: EventToAppend[], also?: StatementPart[]): Promise<AppendResult>;
   /** Appends all events or none. */
   appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
   /** The whole stream in revision order; `[]` when it does not exist. */

@@ -6,7 +6,7 @@ import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-s
 import { InteractionWriter } from '../../src/nest/interaction-writer';
 import { Database } from '../../src/ports/database';
 import { EventStore, StreamSession } from '../../src/ports/event-store';
-import { projectEvents } from '../../projections/interactions.projection';
+import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { migratedDatabase } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
 import { TEST_DATABASE_URL } from '../support/postgres';
@@ -28,16 +28,48 @@ describe('appends of unknown outcome', () => {
   beforeEach(async () => ({ db, cleanup } = await migratedDatabase()));
   afterEach(() => cleanup());
 
-  /** The PostgreSQL store, with `fault` standing between the writer and each stream session. */
+  /** The PostgreSQL store, with `fault` standing between the writer and its appends. */
   function writerWith(fault: (store: PostgresEventStore) => Partial<EventStore>): InteractionWriter {
-    const store = new PostgresEventStore(db, projectEvents);
+    const store = new PostgresEventStore(db, projectEvents, async (events) => newStreamProjection(events));
     const faulty = Object.assign(Object.create(store) as EventStore, fault(store));
     return new InteractionWriter(faulty, db, { contacts, staff: null }, eventBus);
   }
 
-  /** Sessions whose append is lost before it reaches the server (nothing written, outcome unknown to the writer). */
-  const appendsLost = (store: PostgresEventStore): EventStore['withStream'] => (name, work) =>
-    store.withStream(name, (session) => work({ ...session, appendToStream: () => Promise.reject(lost()) } as StreamSession));
+  /**
+   * A create appends in one of two ways: in a stream session (its transaction), or as one statement
+   * (createStream). Each way, the append lands and its answer is lost, or it is lost before landing.
+   */
+  const ways: Array<[string, { landed: (store: PostgresEventStore) => Partial<EventStore>; lostBefore: (store: PostgresEventStore) => Partial<EventStore> }]> = [
+    [
+      'in a stream session',
+      {
+        landed: (store) => ({
+          createStream: undefined,
+          withStream: async (name, work) => {
+            await store.withStream(name, work);
+            throw lost(); // committed, but the acknowledgement never arrived
+          },
+        }),
+        lostBefore: (store) => ({
+          createStream: undefined,
+          withStream: (name, work) =>
+            store.withStream(name, (session) => work({ ...session, appendToStream: () => Promise.reject(lost()) } as StreamSession)),
+        }),
+      },
+    ],
+    [
+      'as one statement',
+      {
+        landed: (store) => ({
+          createStream: async (name, events, also) => {
+            await store.createStream(name, events, also);
+            throw lost();
+          },
+        }),
+        lostBefore: () => ({ createStream: () => Promise.reject(lost()) }),
+      },
+    ],
+  ];
 
   const create = (writer: InteractionWriter) =>
     writer.execute(
@@ -62,46 +94,48 @@ describe('appends of unknown outcome', () => {
 
   const countEvents = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM events', [])).rows[0]!.n);
 
-  it('succeeds when the append landed', async () => {
-    published.length = 0;
-    const writer = writerWith((store) => ({
-      withStream: async (name, work) => {
-        await store.withStream(name, work);
-        throw lost(); // committed, but the acknowledgement never arrived
-      },
-    }));
-    const state = await create(writer);
-    expect(state.interaction?.subject).toBe('Unknown outcome');
-    expect(await countEvents()).toBe(2);
-    expect(published).toHaveLength(2);
+  describe.each(ways)('%s', (_way, { landed, lostBefore }) => {
+    it('succeeds when the append landed', async () => {
+      published.length = 0;
+      const state = await create(writerWith(landed));
+      expect(state.interaction?.subject).toBe('Unknown outcome');
+      expect(await countEvents()).toBe(2);
+      expect(published).toHaveLength(2);
+    });
+
+    it('reports committed: false when the append did not land', async () => {
+      await expect(create(writerWith(lostBefore))).rejects.toMatchObject({ name: 'InteractionUnavailableError', committed: false });
+      expect(await countEvents()).toBe(0);
+    });
+
+    it("stays 'unknown' while the stream cannot be read back", async () => {
+      const down = { readStream: async () => Promise.reject(new InteractionUnavailableError('still down', false)) };
+      const appending = writerWith((store) => ({ ...lostBefore(store), ...down }));
+      await expect(create(appending)).rejects.toMatchObject({ committed: 'unknown' });
+    });
   });
 
-  it('reports committed: false when the append did not land', async () => {
-    const writer = writerWith((store) => ({
-      withStream: appendsLost(store),
-    }));
-    await expect(create(writer)).rejects.toMatchObject({ name: 'InteractionUnavailableError', committed: false });
-    expect(await countEvents()).toBe(0);
-  });
-
-  it("stays 'unknown' while the stream cannot be read back", async () => {
+  it('reports committed: false when no append was attempted', async () => {
     const writer = writerWith(() => ({
+      createStream: undefined,
       withStream: async () => {
         throw lost();
-      },
-      readStream: async () => {
-        throw new InteractionUnavailableError('still down', false);
       },
     }));
     // No append was attempted here, so the writer knows nothing was written.
     await expect(create(writer)).rejects.toMatchObject({ committed: false });
-    const appending = writerWith((store) => ({
-      withStream: appendsLost(store),
-      readStream: async () => {
-        throw new InteractionUnavailableError('still down', false);
-      },
-    }));
-    await expect(create(appending)).rejects.toMatchObject({ committed: 'unknown' });
+  });
+
+  it("PgDatabase reports a statement in autocommit cut off by a lost connection as 'unknown', and stays usable", async () => {
+    const pg = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 2 });
+    try {
+      const error = await pg.autocommit('SELECT pg_terminate_backend(pg_backend_pid())', []).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InteractionUnavailableError);
+      expect((error as InteractionUnavailableError).committed).toBe('unknown');
+      expect((await pg.query('SELECT 1 AS one', [])).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pg.close();
+    }
   });
 
   it("PgDatabase reports a connection lost before COMMIT's answer as 'unknown', and stays usable", async () => {

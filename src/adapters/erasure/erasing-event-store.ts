@@ -10,7 +10,7 @@ import {
   StreamSession,
 } from '../../ports/event-store';
 import { ERASED } from '../../domain/interaction';
-import { ensureKeys, fetchKeys, moveOwnership, setContentOwner } from './key-store';
+import { ensureKeys, fetchKeys, moveOwnership, newKeys, setContentOwner } from './key-store';
 import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, partyTag, sealEvent, tagsOf } from './sealing';
 
 type Json = Record<string, unknown>;
@@ -47,6 +47,23 @@ export class ErasingEventStore implements EventStore {
           ),
       });
     });
+  }
+
+  /**
+   * A new interaction's stream: its keys are made here and written with its events, in the inner store's
+   * one statement where it has one (a new interaction has no keys yet).
+   */
+  async createStream(streamName: string, events: EventToAppend[]): Promise<AppendResult> {
+    const interactionUuid = interactionOf(streamName, events);
+    const inner = this.inner;
+    if (!inner.createStream || interactionUuid === null) return this.appendToStream(streamName, events, 'no_stream');
+    const noParty = () => null;
+    const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, noParty));
+    const owners = ownersOf(events, interactionUuid, noParty);
+    const subject = subjectOf(events);
+    if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
+    const { keys, part } = newKeys(interactionUuid, tags, owners);
+    return this.withPlain(events, keys, interactionUuid, noParty, (sealed) => inner.createStream!(streamName, sealed, [part]));
   }
 
   appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -102,6 +119,17 @@ export class ErasingEventStore implements EventStore {
     if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
     const keys = await ensureKeys(q, interactionUuid, tags, owners);
     await this.keepOwnershipCurrent(q, interactionUuid, events);
+    return this.withPlain(events, keys, interactionUuid, rawNameAt, appendSealed);
+  }
+
+  /** Seals the events with `keys` and appends them; the result (and an inline projection) reads them plain. */
+  private async withPlain(
+    events: EventToAppend[],
+    keys: ReadonlyMap<string, ErasureKey>,
+    interactionUuid: string,
+    rawNameAt: (position: number) => string | null,
+    appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
+  ): Promise<AppendResult> {
     const keyOf = (tag: string) => {
       const key = keys.get(tag);
       if (!key) throw new Error(`erasure key ${tag === CONTENT_TAG ? 'content' : 'party'} of interaction ${interactionUuid} is missing`);

@@ -1,4 +1,5 @@
 import { Queryable } from '../../ports/database';
+import { StatementPart } from '../../ports/event-store';
 import { pgArray } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, newKeyMaterial } from './sealing';
 import { uuidv7 } from 'uuidv7';
@@ -61,6 +62,36 @@ export async function ensureKeys(
     // Missing: created by a writer that committed while this statement ran (its snapshot predates it).
     if (wanted.every((tag) => keys.has(tag)) || attempt === 2) return keys;
   }
+}
+
+/**
+ * The keys of a new interaction, made here, and their owners, as part of the statement that starts its
+ * stream (a key already there fails that statement, as its stream would).
+ */
+export function newKeys(
+  interactionUuid: string,
+  tags: readonly string[],
+  owners: ReadonlyArray<{ tag: string; contactUuid: string }>,
+): { keys: Map<string, ErasureKey>; part: StatementPart } {
+  const keys = new Map([...new Set(tags)].map((tag): [string, ErasureKey] => [tag, { keyId: uuidv7(), key: newKeyMaterial() }]));
+  const owned = [...new Set(owners.flatMap((o) => (keys.has(o.tag) ? [`${o.contactUuid.toLowerCase()} ${keys.get(o.tag)!.keyId}`] : [])))];
+  const part: StatementPart = {
+    ctes: `new_keys AS (
+        INSERT INTO erasure_keys (key_id, interaction_uuid, tag, key)
+        SELECT k.key_id, $1, k.tag, decode(k.key, 'base64') FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(key_id, tag, key)
+      ), new_key_owners AS (
+        INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT * FROM unnest($5::uuid[], $6::uuid[])
+      )`,
+    params: [
+      interactionUuid,
+      pgArray([...keys.values()].map((k) => k.keyId)),
+      pgArray([...keys.keys()]),
+      pgArray([...keys.values()].map((k) => k.key.toString('base64'))),
+      pgArray(owned.map((o) => o.split(' ')[0]!)),
+      pgArray(owned.map((o) => o.split(' ')[1]!)),
+    ],
+  };
+  return { keys, part };
 }
 
 /** The keys of these ids that still exist (a destroyed one is simply absent). */

@@ -84,6 +84,11 @@ export class PGliteDatabase implements Database {
     return this.exclusive((runner) => run<R>(runner, text, params));
   }
 
+  /** In process: no connection to lose, so the same as `query`. */
+  autocommit<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
+    return this.query<R>(text, params);
+  }
+
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.exclusive(() =>
       this.pglite.transaction((tx) =>

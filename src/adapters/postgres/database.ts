@@ -99,6 +99,17 @@ export class PgDatabase implements Database {
     });
   }
 
+  autocommit<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
+    return this.withClient(async (client) => {
+      try {
+        return await client.query<R>(text, params);
+      } catch (error) {
+        // Sent: the server may have committed it before the connection went.
+        throw unavailable(error, 'unknown');
+      }
+    });
+  }
+
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
       let committing = false;

@@ -7,6 +7,8 @@ import {
   ReadAllOptions,
   RecordedEvent,
   START,
+  StatementPart,
+  StoreContentionError,
   StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
@@ -14,6 +16,12 @@ import { Database, Queryable } from '../../ports/database';
 
 /** Runs inside the append's transaction, after the events are inserted: the inline projection. */
 export type InlineProjection = (tx: Queryable, events: RecordedEvent[]) => Promise<void>;
+
+/**
+ * The inline projection of a new stream as part of its append's statement (positions not known yet), or
+ * null when it takes more than that (`createStream` then appends the ordinary way).
+ */
+export type NewStreamProjection = (events: RecordedEvent[]) => Promise<StatementPart | null>;
 
 interface EventRow {
   event_id: string;
@@ -41,7 +49,56 @@ export class PostgresEventStore implements EventStore {
   constructor(
     private readonly db: Database,
     private readonly inlineProjection?: InlineProjection,
+    /** With an inline projection: its part of a new stream's statement (else creates take a transaction). */
+    private readonly newStreamProjection?: NewStreamProjection,
   ) {}
+
+  /**
+   * A new stream in one statement, sent in autocommit: its events, `also`, and the inline projection of
+   * the new interaction, all or nothing. No stream lock is taken, and none is needed for the order
+   * argument (see the class comment): the statement's first write takes the transaction id, every
+   * revision of the new stream is in that one transaction, and a later append to the stream can only come
+   * from a transaction that read it committed, so took its id later. Two creators of one stream clash on
+   * the unique (stream_name, stream_revision) index. When the projection needs more than a part of the
+   * statement (an event it would park), or a read row is in the way, the append is made the ordinary way.
+   */
+  async createStream(streamName: string, events: EventToAppend[], also: StatementPart[] = []): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('createStream needs at least one event');
+    const drafts = events.map((e, revision): RecordedEvent => ({ ...e, streamName, revision, position: START }));
+    const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts)) ?? null) : EMPTY_PART;
+    if (projection === null) return this.createLocked(streamName, events, also);
+    const appended: StatementPart = {
+      ctes: `appended AS (
+        INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+        SELECT e.id, $1, e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
+        FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
+        ORDER BY e.ord
+        RETURNING ${COLUMNS})`,
+      params: [streamName, ...eventColumns(events)],
+    };
+    const { text, params } = composeStatement([appended, ...also, projection], `SELECT ${COLUMNS} FROM appended`);
+    let rows: EventRow[];
+    try {
+      rows = (await (this.db.autocommit ? this.db.autocommit<EventRow>(text, params) : this.db.transaction((tx) => tx.query<EventRow>(text, params)))).rows;
+    } catch (error) {
+      if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
+      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      if (isRevisionClash(error)) throw new WrongExpectedVersionError(streamName, 'no_stream', await currentRevision(this.db, streamName));
+      return this.createLocked(streamName, events, also); // a read row (or key) of it was there already
+    }
+    const recorded = rows.map(toRecordedEvent).sort((a, b) => a.revision - b.revision);
+    const last = recorded[recorded.length - 1]!;
+    return { nextRevision: last.revision, position: last.position, events: recorded };
+  }
+
+  /** A new stream the ordinary way: under its lock, `also` first, then the events and their projection. */
+  private createLocked(streamName: string, events: EventToAppend[], also: StatementPart[]): Promise<AppendResult> {
+    return this.withStream(streamName, async (session) => {
+      const tx = session.tx ?? this.db; // always the session's transaction here
+      for (const part of also) await tx.query(`WITH ${part.ctes} SELECT 1`, part.params);
+      return session.appendToStream(events, 'no_stream');
+    });
+  }
 
   async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     try {
@@ -62,6 +119,7 @@ export class PostgresEventStore implements EventStore {
         const expected = (error as { expected?: ExpectedRevision }).expected ?? 'any';
         throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
       }
+      if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
       throw error;
     }
   }
@@ -92,14 +150,7 @@ export class PostgresEventStore implements EventStore {
            AS e(id, type, data, metadata, ord)
          ORDER BY e.ord
          RETURNING ${COLUMNS}`,
-        [
-          streamName,
-          first,
-          events.map((e) => e.id),
-          events.map((e) => e.type),
-          events.map((e) => JSON.stringify(e.data)),
-          events.map((e) => JSON.stringify(e.metadata)),
-        ],
+        [streamName, first, ...eventColumns(events)],
       )
       .catch((error: unknown) => {
         if (error instanceof Error) Object.assign(error, { expected });
@@ -162,6 +213,29 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
+/** The events as four parallel arrays: ids, types, data and metadata (JSON text). */
+function eventColumns(events: EventToAppend[]): unknown[] {
+  return [events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => JSON.stringify(e.metadata))];
+}
+
+const EMPTY_PART: StatementPart = { ctes: '', params: [] };
+
+/**
+ * One statement from parts: their CTEs side by side, each part's parameters renumbered after the ones
+ * before it (the parts' SQL is the module's own, with no `$` but in parameter numbers), then `select`.
+ */
+export function composeStatement(parts: StatementPart[], select: string): { text: string; params: unknown[] } {
+  const ctes: string[] = [];
+  const params: unknown[] = [];
+  for (const part of parts) {
+    if (!part.ctes) continue;
+    const offset = params.length;
+    ctes.push(part.ctes.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`));
+    params.push(...part.params);
+  }
+  return { text: `WITH ${ctes.join(',\n')}\n${select}`, params };
+}
+
 async function readStreamOn(q: Queryable, streamName: string): Promise<RecordedEvent[]> {
   const { rows } = await q.query<EventRow>(
     `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
@@ -183,6 +257,16 @@ function revisionMatches(expected: ExpectedRevision, actual: number | null): boo
   if (expected === 'any') return true;
   if (expected === 'no_stream') return actual === null;
   return actual === expected;
+}
+
+/**
+ * A deadlock (40P01) or serialization failure (40001): the server rolled the transaction back. A create in
+ * one statement takes no stream lock, so it can deadlock with a locked append to the same new stream
+ * that writes its rows in another order (an idempotent repeat of the create).
+ */
+function isContention(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 function isRevisionClash(error: unknown): boolean {

@@ -1,0 +1,160 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { uuidv7 } from 'uuidv7';
+import { composeStatement, PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { InteractionLoggedData, PartiesRebuiltData } from '../../src/domain/events';
+import { Database } from '../../src/ports/database';
+import { EventToAppend, Position, RecordedEvent, START, WrongExpectedVersionError, comparePositions } from '../../src/ports/event-store';
+import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
+import { BACKENDS, migratedDatabase } from '../support/backends';
+import { eventMetadata } from '../support/poison';
+import { readTables } from '../support/read-tables';
+
+/**
+ * PostgresEventStore.createStream: a new stream, what goes with it and its inline projection in one
+ * statement, all or nothing, in the log's gap-free order.
+ */
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('createStream on %s', (_name, backend) => {
+  let db: Database;
+  let cleanup: () => Promise<void>;
+  let store: PostgresEventStore;
+  beforeEach(async () => {
+    ({ db, cleanup } = await migratedDatabase(backend));
+    store = new PostgresEventStore(db, projectEvents, async (events) => newStreamProjection(events));
+  });
+  afterEach(() => cleanup());
+
+  function created(uuid = uuidv7()): { stream: string; events: EventToAppend[] } {
+    const logged: InteractionLoggedData = {
+      schemaVersion: 1,
+      interactionUuid: uuid,
+      contactUuid: uuidv7(),
+      interactionType: 'call',
+      occurredAt: '2026-11-30T10:00:00Z',
+      subject: 'One statement',
+      body: null,
+      ownerUserUuid: null,
+      metadata: {},
+      fileUuids: [],
+    };
+    const parties: PartiesRebuiltData = {
+      schemaVersion: 1,
+      interactionUuid: uuid,
+      parties: [{ rawName: 'Visitor', contactUuid: null, staffPersonUuid: null, position: 0, snapshot: { source: 'free_text', capturedAt: '2026-11-30T10:00:00Z' } }],
+    };
+    return {
+      stream: `interaction-${uuid}`,
+      events: [
+        { id: uuidv7(), type: 'InteractionLogged', data: logged, metadata: eventMetadata() },
+        { id: uuidv7(), type: 'PartiesRebuilt', data: parties, metadata: eventMetadata() },
+      ],
+    };
+  }
+
+  /** A part that records the stream in a table of the test's own, so its all-or-nothing shows. */
+  const marker = (stream: string) => ({ ctes: 'marked AS (INSERT INTO create_stream_marks (stream_name) VALUES ($1))', params: [stream] });
+
+  it('writes the events, what goes with them and the read rows at once; the rows equal a rebuild', async () => {
+    await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
+    const { stream, events } = created();
+    const result = await store.createStream(stream, events, [marker(stream)]);
+    expect(result.events.map((e) => [e.revision, e.type])).toEqual([
+      [0, 'InteractionLogged'],
+      [1, 'PartiesRebuilt'],
+    ]);
+    expect(comparePositions(result.events[0]!.position, result.events[1]!.position)).toBe(-1);
+    expect(result.nextRevision).toBe(1);
+    expect((await store.readStream(stream)).map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect((await db.query('SELECT stream_name FROM create_stream_marks', [])).rows).toEqual([{ stream_name: stream }]);
+    const live = await readTables(db);
+    expect(live.interactions).toHaveLength(1);
+    expect(live.parties).toHaveLength(1);
+    await db.transaction(async (tx) => {
+      await tx.query('TRUNCATE interactions, interaction_parties, interaction_involvements', []);
+      for await (const batch of store.readAll(START, { within: tx })) await projectEvents(tx, batch);
+    });
+    expect(await readTables(db)).toEqual(live);
+  });
+
+  it('refuses a stream that exists with WrongExpectedVersionError, and writes nothing of the rest', async () => {
+    await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
+    const { stream, events } = created();
+    await store.appendToStream(stream, events.slice(0, 1), 'no_stream');
+    const again = created(stream.slice('interaction-'.length));
+    const error = await store.createStream(stream, again.events, [marker(stream)]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WrongExpectedVersionError);
+    expect(error).toMatchObject({ expected: 'no_stream', actual: 0 });
+    expect(await store.readStream(stream)).toHaveLength(1);
+    expect((await db.query('SELECT * FROM create_stream_marks', [])).rows).toEqual([]);
+  });
+
+  it('appends the ordinary way when a read row is in the way, which leaves the row as an ordinary append would', async () => {
+    const { stream, events } = created();
+    const uuid = stream.slice('interaction-'.length);
+    await db.query(
+      `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, inserted_at, updated_at, version, metadata, file_uuids, parties)
+       VALUES ($1, $2, 'note', now(), now(), now(), 0, '{}', '{}', '[]')`,
+      [uuid, uuidv7()],
+    );
+    const rowThen = (await readTables(db)).interactions;
+    const result = await store.createStream(stream, events);
+    expect(result.events.map((e) => e.revision)).toEqual([0, 1]);
+    // The projection takes a row that is there for an earlier delivery of revision 0 (see prepareEvents).
+    expect((await readTables(db)).interactions).toEqual(
+      rowThen!.map((row) => ({ ...(row as object), parties: expect.any(Array), version: '1', updated_at: expect.any(Date) })),
+    );
+  });
+
+  it('keeps the global order gap-free: a reader following creates and appends sees every event once, in order', async () => {
+    const seen: RecordedEvent[] = [];
+    const written: string[] = [];
+    let writing = true;
+    // Until it has seen all: a reader holds back behind any transaction still running on the server
+    // (that is the guarantee), also other tests' ones, so it may need a few more passes.
+    const reader = (async () => {
+      let from: Position = START;
+      const deadline = Date.now() + 30_000;
+      while ((writing || seen.length < written.length) && Date.now() < deadline) {
+        for await (const batch of store.readAll(from, { batchSize: 7 })) {
+          seen.push(...batch);
+          from = batch[batch.length - 1]!.position;
+        }
+        await sleep(5);
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        for (let i = 0; i < 15; i++) {
+          const { stream, events } = created();
+          await store.createStream(stream, events);
+          const more = { ...events[1]!, id: uuidv7() };
+          await store.appendToStream(stream, [more], 1);
+          written.push(...events.map((e) => e.id), more.id);
+        }
+      }),
+    );
+    writing = false;
+    await reader;
+    expect(seen.map((e) => e.id).sort()).toEqual([...written].sort());
+    for (let i = 1; i < seen.length; i++) expect(comparePositions(seen[i - 1]!.position, seen[i]!.position)).toBe(-1);
+    const revisions = new Map<string, number>();
+    for (const event of seen) {
+      expect(event.revision).toBe((revisions.get(event.streamName) ?? -1) + 1);
+      revisions.set(event.streamName, event.revision);
+    }
+  });
+});
+
+describe('composeStatement', () => {
+  it('numbers each part’s parameters after the ones before it', () => {
+    const { text, params } = composeStatement(
+      [
+        { ctes: 'a AS (SELECT $1::int, $2::int)', params: [1, 2] },
+        { ctes: '', params: [] },
+        { ctes: 'b AS (SELECT $1::int, $12::int)', params: [3, 4] },
+      ],
+      'SELECT 1',
+    );
+    expect(text).toBe('WITH a AS (SELECT $1::int, $2::int),\nb AS (SELECT $3::int, $14::int)\nSELECT 1');
+    expect(params).toEqual([1, 2, 3, 4]);
+  });
+});
