@@ -45,6 +45,7 @@ function indicators(health: InteractionsHealth): Record<'database' | 'eventStore
       parked: projection.parked,
       caughtUp: projection.caughtUp,
       lag: describeLag(projection.lag),
+      ...(projection.role && { role: projection.role }),
       ...(projection.lastError && { lastError: projection.lastError }),
     },
   };

@@ -2,11 +2,12 @@ import { Logger } from '@nestjs/common';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { EventStoreDbEventStore } from '../adapters/eventstoredb/eventstoredb-event-store';
 import { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
+import { AdvisoryLockLease } from '../adapters/postgres/advisory-lock-lease';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
 import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { openDatabase } from './database.provider';
-import { InteractionsModuleOptions } from './options';
+import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 import { AsyncProjection, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, SubscriptionReadYourWrites } from './read-your-writes';
 
 type EventStoreOption = NonNullable<InteractionsModuleOptions['eventStore']>;
@@ -65,15 +66,37 @@ export async function openResources(options: InteractionsModuleOptions): Promise
  * not yet started (the module starts it once the application is up); null for the PostgreSQL event
  * store (it projects inline).
  */
-export function createSubscriptionProjector(db: Database, store: ErasingEventStore): SubscriptionProjector | null {
+/**
+ * With the read tables on a PostgreSQL server the projector holds a lease: several instances of the host
+ * may share them, and exactly one at a time applies the subscription (the others wait on the checkpoint
+ * it stores; see AdvisoryLockLease and SubscriptionReadYourWrites). The lease opens a connection of its
+ * own from `database.connectionString`. On PGlite the database lives in this one process, so no other
+ * instance can share the tables: no lease, the projector always applies.
+ */
+export function createSubscriptionProjector(
+  options: InteractionsModuleOptions,
+  db: Database,
+  store: ErasingEventStore,
+): SubscriptionProjector | null {
   if (!(store.inner instanceof EventStoreDbEventStore)) return null;
   const logger = new Logger('InteractionsModule');
+  const { database } = options;
   return new SubscriptionProjector(db, store.inner, {
+    ...('connectionString' in database && {
+      lease: new AdvisoryLockLease({ connectionString: database.connectionString, schema: options.schema ?? DEFAULT_SCHEMA }),
+    }),
     open: (events) => store.open(events),
     onError: (error) =>
       logger.warn(`EventStoreDB subscription failed, resubscribing: ${error instanceof Error ? error.message : String(error)}`),
+    onLease: (event) => {
+      if (event.kind === 'acquired') logger.log('Took the projection lease: this instance applies the EventStoreDB subscription');
+      else if (event.kind === 'lost') logger.warn(`Lost the projection lease (${errorText(event.reason)}); following the leader until it is free again`);
+      else logger.warn(`Cannot take the projection lease, trying every second: ${errorText(event.error)}`);
+    },
   });
 }
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The write side's read-your-writes wait over the subscription projector; null without one. */
 export function createAsyncProjection(

@@ -47,6 +47,8 @@ export interface InteractionsHealth {
     /** Where the read tables stand against the log's head (subscription only). */
     lag?: { head: Position; checkpoint: Position } | null;
     lastError?: string | null;
+    /** Subscription only: `leader` applies it here; `follower` waits on the checkpoint another instance stores. */
+    role?: 'leader' | 'follower';
   };
 }
 
@@ -166,7 +168,7 @@ export class InteractionsMaintenance implements OnModuleDestroy {
       status: database.up && eventStore.up ? statusOf(true, caughtUp, parked) : 'down',
       database,
       eventStore,
-      projection: { mode: 'subscription', caughtUp, parked, lag, lastError: state.lastError },
+      projection: { mode: 'subscription', caughtUp, parked, lag, lastError: state.lastError, role: state.role },
     };
   }
 

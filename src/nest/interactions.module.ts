@@ -122,8 +122,9 @@ export class InteractionsModule {
         { provide: EVENT_STORE, useFactory: (resources: ModuleResources) => resources.store, inject: [RESOURCES] },
         {
           provide: SUBSCRIPTION_PROJECTOR,
-          useFactory: (resources: ModuleResources) => createSubscriptionProjector(resources.db, resources.store),
-          inject: [RESOURCES],
+          useFactory: (options: InteractionsModuleOptions, resources: ModuleResources) =>
+            createSubscriptionProjector(options, resources.db, resources.store),
+          inject: [INTERACTIONS_OPTIONS, RESOURCES],
         },
         { provide: ASYNC_PROJECTION, useFactory: createAsyncProjection, inject: [INTERACTIONS_OPTIONS, SUBSCRIPTION_PROJECTOR] },
         InteractionsResources,

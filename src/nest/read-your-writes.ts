@@ -14,7 +14,7 @@ export const ASYNC_PROJECTION = Symbol.for('crm-interactions:ASYNC_PROJECTION');
 export interface AsyncProjection {
   /** Resolves once queries see the append (at once when waiting is off); else InteractionProjectionTimeoutError. */
   afterAppend(result: AppendResult): Promise<void>;
-  /** For health checks: connected, caught up, how far the read tables are. */
+  /** For health checks: connected, caught up, how far the read tables are, leader or follower. */
   status(): ProjectionStatus;
   /** Resolves true once the read tables include `position` (a lifecycle fan-out reads them), false after `timeoutMs`. */
   reached(position: Position, timeoutMs: number): Promise<boolean>;
@@ -46,7 +46,14 @@ export class InteractionProjectionTimeoutError extends InteractionUnavailableErr
   }
 }
 
-/** The EventStoreDB subscription projector behind the write side's wait. */
+/**
+ * The EventStoreDB subscription projector behind the write side's wait. With several instances of the
+ * host, one holds the projection lease and applies the events; its appends wait for its own in-memory
+ * position. Every other instance waits on the checkpoint that one stores in PostgreSQL (read every 20 ms
+ * while anything waits: `SubscriptionProjector.waitFor`), with the same timeout and the same error. So a
+ * command returns on any instance once every instance's queries show it, and `status().role` tells which
+ * kind this instance is.
+ */
 export class SubscriptionReadYourWrites implements AsyncProjection {
   constructor(
     private readonly projector: SubscriptionProjector,

@@ -1,6 +1,7 @@
 import { CatchUpProjector, INTERACTIONS_PROJECTION, readCheckpoint } from '../../../projections/catch-up';
 import { Database } from '../../ports/database';
 import { comparePositions, Position, RecordedEvent, START } from '../../ports/event-store';
+import { LeaseTerm, ProjectionLease } from '../../ports/projection-lease';
 import { EventStoreDbEventStore, ModuleSubscription, SubscriptionItem } from './eventstoredb-event-store';
 
 export interface SubscriptionProjectorOptions {
@@ -24,7 +25,21 @@ export interface SubscriptionProjectorOptions {
   open?: (events: RecordedEvent[]) => Promise<RecordedEvent[]>;
   /** Told about every failure before the retry (the module logs it), with the wait before that retry. */
   onError?: (error: unknown, retry: { attempt: number; delayMs: number }) => void;
+  /**
+   * Apply the projection only while holding this lease (several instances of the host on one database:
+   * one applies, the others follow; see `ProjectionLease`). Without one, this projector always applies.
+   * Also settable with `useLease` before `start`.
+   */
+  lease?: ProjectionLease;
+  /** How often an instance without the lease tries to take it; default 1 s. */
+  leaseRetryMs?: number;
+  /** How often a waiting instance without the lease reads the stored checkpoint; default 20 ms. */
+  checkpointPollMs?: number;
+  /** Told when the lease is taken or lost, and when trying to take it fails (once per series of failures). */
+  onLease?: (event: LeaseEvent) => void;
 }
+
+export type LeaseEvent = { kind: 'acquired' } | { kind: 'lost'; reason: unknown } | { kind: 'failed'; error: unknown };
 
 /**
  * The wait before retry number `attempt` (1, 2, …): `initialMs` doubled per earlier attempt, capped at
@@ -46,6 +61,12 @@ export interface ProjectionStatus {
   position: Position;
   reconnects: number;
   lastError: string | null;
+  /**
+   * `leader`: this instance applies the projection (always, without a lease). `follower`: another
+   * instance holds the lease and applies it; this one has no subscription (so `connected` and `caughtUp`
+   * stay false), tries to take the lease every second, and waits for the checkpoint stored in PostgreSQL.
+   */
+  role: 'leader' | 'follower';
 }
 
 export type WaitOutcome = 'reached' | 'timeout' | 'stopped';
@@ -63,12 +84,22 @@ interface Waiter {
  * moment neither loses an event nor applies one twice. A batch is whatever arrived while the previous one
  * was being applied (at most `batchSize`), so it grows with the load. When the server goes away, or a
  * batch fails, the subscription is dropped and reopened from the checkpoint with exponential back-off.
+ *
+ * With a `lease` (several instances of the host on one database), the subscription is open only while
+ * this instance holds the lease; without it, the instance tries to take it every `leaseRetryMs`, and
+ * `waitFor` reads the checkpoint the holder stores (every `checkpointPollMs` while anyone waits), so
+ * read-your-writes holds on every instance. A lease lost mid-batch (its connection dropped) stops the
+ * subscription at once; the batch in hand may still commit while another instance has already taken
+ * over. That is safe: each batch locks the checkpoint row and applies only what lies after it, and each
+ * instance delivers the log in the same order from the checkpoint it read, so an overlap only skips.
  */
 export class SubscriptionProjector {
   private readonly projector: CatchUpProjector;
   private readonly batchSize: number;
   private readonly retry: { initialMs: number; maxMs: number };
   private readonly checkpointEveryMs: number;
+  private readonly leaseRetryMs: number;
+  private readonly checkpointPollMs: number;
   private readonly name: string;
 
   private applied: Position = START;
@@ -81,6 +112,11 @@ export class SubscriptionProjector {
   private reconnects = 0;
   private lastError: string | null = null;
   private lastCheckpointWrite = 0;
+  private lease: ProjectionLease | null;
+  /** Holds the lease (meaningless without one: then it always applies). */
+  private holdsLease = false;
+  /** The loop reading the stored checkpoint for waiters while another instance applies; null when idle. */
+  private polling: Promise<void> | null = null;
 
   constructor(
     private readonly db: Database,
@@ -92,6 +128,16 @@ export class SubscriptionProjector {
     this.batchSize = options.batchSize ?? 500;
     this.retry = { initialMs: options.retry?.initialMs ?? 100, maxMs: options.retry?.maxMs ?? 5000 };
     this.checkpointEveryMs = options.checkpointEveryMs ?? 5000;
+    this.leaseRetryMs = options.leaseRetryMs ?? 1000;
+    this.checkpointPollMs = options.checkpointPollMs ?? 20;
+    this.lease = options.lease ?? null;
+  }
+
+  /** Applies the projection only while holding `lease` (see the class); before `start` only. */
+  useLease(lease: ProjectionLease): this {
+    if (this.loop) throw new Error('SubscriptionProjector.useLease: already started');
+    this.lease = lease;
+    return this;
   }
 
   start(): this {
@@ -99,11 +145,15 @@ export class SubscriptionProjector {
     return this;
   }
 
-  /** Finishes the batch in hand, closes the subscription; waiting appends learn it stopped. */
+  /** Finishes the batch in hand, closes the subscription and gives up the lease; waiting appends learn it stopped. */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.subscription?.close();
+    // Also cuts short an attempt to take the lease that waits for a server (the loop closes it again).
+    const releasing = this.lease?.close().catch(() => undefined);
     await this.loop;
+    await releasing;
+    await this.polling;
     for (const waiter of this.waiters.splice(0)) waiter.settle('stopped');
   }
 
@@ -115,6 +165,7 @@ export class SubscriptionProjector {
       position: this.applied,
       reconnects: this.reconnects,
       lastError: this.lastError,
+      role: this.applies ? 'leader' : 'follower',
     };
   }
 
@@ -133,51 +184,144 @@ export class SubscriptionProjector {
       };
       const timer = setTimeout(() => waiter.settle('timeout'), timeoutMs);
       this.waiters.push(waiter);
+      this.pollWhileFollowing();
     });
   }
 
+  /** This instance is the one applying the projection (always, without a lease). */
+  private get applies(): boolean {
+    return this.lease === null || this.holdsLease;
+  }
+
   private async run(): Promise<void> {
+    const lease = this.lease;
+    if (!lease) return this.lead(this.stopping.signal);
+    try {
+      while (!this.stopping.signal.aborted) {
+        const term = await this.acquire(lease);
+        if (!term) break;
+        await this.leadWhileHeld(term);
+      }
+    } finally {
+      this.holdsLease = false;
+      await lease.close().catch(() => undefined);
+    }
+  }
+
+  /** Tries to take the lease every `leaseRetryMs` until it holds it; null once stopping. */
+  private async acquire(lease: ProjectionLease): Promise<LeaseTerm | null> {
+    let failing = false;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const term = await lease.tryAcquire();
+        failing = false;
+        if (term) return this.stopping.signal.aborted ? null : term; // held and stopping: run() closes it
+      } catch (error) {
+        if (this.stopping.signal.aborted) return null;
+        this.lastError = `could not take the projection lease: ${errorText(error)}`;
+        if (!failing) this.options.onLease?.({ kind: 'failed', error });
+        failing = true;
+      }
+      await sleep(this.leaseRetryMs, this.stopping.signal);
+    }
+    return null;
+  }
+
+  /** Applies the projection until the lease is lost or the projector stops. */
+  private async leadWhileHeld(term: LeaseTerm): Promise<void> {
+    const resign = new AbortController();
+    const onStop = () => resign.abort();
+    this.stopping.signal.addEventListener('abort', onStop);
+    this.holdsLease = true;
+    this.lastError = null;
+    this.options.onLease?.({ kind: 'acquired' });
+    void term.lost.then((reason) => {
+      if (resign.signal.aborted) return; // stepping down anyway (stopping): the lease's close ends it
+      this.lastError = `lost the projection lease: ${errorText(reason)}`;
+      this.options.onLease?.({ kind: 'lost', reason });
+      resign.abort();
+      void this.subscription?.close();
+    });
+    try {
+      await this.lead(resign.signal);
+    } finally {
+      this.stopping.signal.removeEventListener('abort', onStop);
+      resign.abort();
+      this.holdsLease = false;
+      // Appends that were waiting for this instance's subscription now wait for the stored checkpoint.
+      this.pollWhileFollowing();
+    }
+  }
+
+  /** The subscription, reopened with back-off after each failure, until `signal` is aborted. */
+  private async lead(signal: AbortSignal): Promise<void> {
     // Failures since a batch was last applied: a subscription that connects, is confirmed and fails again
     // (a batch that cannot be written, a server that drops every call) keeps backing off.
     let attempt = 0;
-    while (!this.stopping.signal.aborted) {
+    while (!signal.aborted) {
       let failure: unknown = null;
       try {
-        await this.follow(() => (attempt = 0));
+        await this.follow(signal, () => (attempt = 0));
       } catch (error) {
-        if (this.stopping.signal.aborted) break;
+        if (signal.aborted) break;
         failure = error;
-        this.lastError = error instanceof Error ? error.message : String(error);
+        this.lastError = errorText(error);
       } finally {
         this.connected = false;
         this.caughtUp = false;
       }
-      if (this.stopping.signal.aborted) break;
+      if (signal.aborted) break;
       attempt++;
       const delayMs = backoffDelay(attempt, this.retry, this.options.random);
       if (failure !== null) this.options.onError?.(failure, { attempt, delayMs });
       this.reconnects++;
-      await sleep(delayMs, this.stopping.signal);
+      await sleep(delayMs, signal);
     }
   }
 
   /** One subscription from the checkpoint until it ends or fails; `onApplied` after each applied batch. */
-  private async follow(onApplied: () => void): Promise<void> {
+  private async follow(signal: AbortSignal, onApplied: () => void): Promise<void> {
     this.advance(await readCheckpoint(this.db, this.name));
+    if (signal.aborted) return;
     const subscription = this.store.subscribe(this.applied, { highWaterMark: 2 * this.batchSize });
     this.subscription = subscription;
     try {
-      if (this.stopping.signal.aborted) return;
+      if (signal.aborted) return;
       for (;;) {
         const items = await subscription.take(this.batchSize);
         // Once stopping, what is still queued is left for the next start (it resumes at the checkpoint).
-        if (items === null || this.stopping.signal.aborted) return;
+        if (items === null || signal.aborted) return;
         if ((await this.handle(items)) > 0) onApplied();
       }
     } finally {
       this.subscription = null;
       await subscription.close();
     }
+  }
+
+  /**
+   * While appends wait here and another instance applies the projection: reads the checkpoint it stores
+   * every `checkpointPollMs`. One loop for all waiters, so a busy instance asks once per interval.
+   */
+  private pollWhileFollowing(): void {
+    const following = () => this.waiters.length > 0 && !this.applies && !this.stopping.signal.aborted;
+    // Only when the loop will await (read) at least once: its `finally` must run after the assignment.
+    if (this.polling || !following()) return;
+    this.polling = (async () => {
+      try {
+        while (following()) {
+          // The database away: the waiters time out as they would on the holder; keep asking until then.
+          await readCheckpoint(this.db, this.name).then(
+            (checkpoint) => this.advance(checkpoint),
+            () => undefined,
+          );
+          if (!following()) break;
+          await sleep(this.checkpointPollMs, this.stopping.signal);
+        }
+      } finally {
+        this.polling = null;
+      }
+    })();
   }
 
   /** Returns how many events it applied (parked ones included: they are dealt with). */
@@ -226,6 +370,8 @@ export class SubscriptionProjector {
     }
   }
 }
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

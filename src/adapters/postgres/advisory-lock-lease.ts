@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+import { INTERACTIONS_PROJECTION } from '../../../projections/catch-up';
+import { LeaseTerm, ProjectionLease } from '../../ports/projection-lease';
+
+/**
+ * The lease as a PostgreSQL advisory lock of the read tables' database, session-level, on a connection of
+ * its own: held for as long as that session lives, so it is released when the holder closes it, when its
+ * process dies (the server sees the socket close) or when the connection drops; an instance without it
+ * asks `pg_try_advisory_lock` every second and takes over within about that. No table: nothing to expire,
+ * renew or clean up after a crash.
+ *
+ * Why a separate small client and not the module's pool: a session-level lock belongs to one server
+ * session, and the `Database` port hands out a pooled connection per statement (the lock would stay on
+ * whichever connection ran it, and `pg_advisory_unlock` would have to find it again); keeping a pooled
+ * connection checked out, or a transaction open (`pg_advisory_xact_lock`), would take one of the pool's
+ * few connections for good and show as "idle in transaction" forever. One extra connection per instance,
+ * opened from the same connection string, changes nothing in the port or the adapters. PGlite needs
+ * none: it is one process's in-process database, so that process is the only one (no lease at all).
+ *
+ * The holder checks its session every `heartbeatMs` (`SELECT 1`, failing after `heartbeatTimeoutMs`), so a
+ * connection that died silently ends the term too. A host that vanishes without closing its sockets keeps
+ * the lock until the server notices (its TCP keepalive; `tcp_keepalives_idle` on the server shortens it).
+ */
+export class AdvisoryLockLease implements ProjectionLease {
+  /** The lease's connection (also while it connects, so that close() can cut that short); null: none. */
+  private client: Client | null = null;
+  private closed = false;
+  /** Settles when close() is called: a connect in flight gives up then (pg's connect never settles once ended). */
+  private readonly closing: Promise<void>;
+  private markClosed: () => void = () => undefined;
+  private readonly key: string;
+  private readonly heartbeatMs: number;
+  private readonly heartbeatTimeoutMs: number;
+
+  constructor(
+    private readonly config: {
+      connectionString: string;
+      /** The read tables' schema and the projection's name make the lock's key. */
+      schema: string;
+      name?: string;
+      heartbeatMs?: number;
+      heartbeatTimeoutMs?: number;
+    },
+  ) {
+    this.key = projectionLeaseKey(config.schema, config.name ?? INTERACTIONS_PROJECTION);
+    this.heartbeatMs = config.heartbeatMs ?? 2000;
+    this.heartbeatTimeoutMs = config.heartbeatTimeoutMs ?? 5000;
+    this.closing = new Promise((resolve) => (this.markClosed = resolve));
+  }
+
+  async tryAcquire(): Promise<LeaseTerm | null> {
+    if (this.closed) return null;
+    const client = this.client ?? (await this.connect());
+    let held: boolean;
+    try {
+      const { rows } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS held', [this.key]);
+      held = rows[0]?.held === true;
+    } catch (error) {
+      void this.drop(client);
+      throw error;
+    }
+    if (!held) return null; // the connection stays open for the next attempt
+    return { lost: this.watch(client) };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.markClosed();
+    const client = this.client;
+    this.client = null;
+    // Ending the session releases the lock (no pg_advisory_unlock needed, and none can be missed); ending
+    // a connection still being made aborts it.
+    if (client) await endQuietly(client);
+  }
+
+  private async connect(): Promise<Client> {
+    const client = new Client({
+      connectionString: this.config.connectionString,
+      // The connection string's own application_name, if it has one, wins.
+      application_name: 'crm-interactions projection lease',
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
+    // Without a listener, a server that drops the idle connection would end the host process.
+    client.on('error', () => undefined);
+    this.client = client;
+    try {
+      const outcome = await Promise.race([client.connect().then(() => 'connected' as const), this.closing.then(() => 'closed' as const)]);
+      if (outcome === 'closed') throw new Error('the projection lease is closed'); // close() ends the client
+    } catch (error) {
+      void this.drop(client);
+      throw error;
+    }
+    return client;
+  }
+
+  /** Settles when the session holding the lock ends or stops answering. */
+  private watch(client: Client): Promise<unknown> {
+    return new Promise((resolve) => {
+      let over = false;
+      const lose = (reason: unknown) => {
+        if (over) return;
+        over = true;
+        clearInterval(heartbeat);
+        client.off('error', lose);
+        client.off('end', ended);
+        void this.drop(client);
+        resolve(reason);
+      };
+      const ended = () => lose(new Error('the lease connection ended'));
+      client.on('error', lose);
+      client.on('end', ended);
+      const heartbeat = setInterval(() => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the lease connection did not answer within ${this.heartbeatTimeoutMs} ms`)), this.heartbeatTimeoutMs);
+        });
+        Promise.race([client.query('SELECT 1'), timeout])
+          .then(() => undefined, lose)
+          .finally(() => clearTimeout(timer));
+      }, this.heartbeatMs);
+      heartbeat.unref();
+    });
+  }
+
+  private async drop(client: Client): Promise<void> {
+    if (this.client === client) this.client = null;
+    await endQuietly(client);
+  }
+}
+
+/**
+ * The advisory lock's key: 64 bits of a hash of schema and projection name, so each schema's projection
+ * has its own lease on a shared database (advisory locks are per database) and collisions are negligible.
+ */
+export function projectionLeaseKey(schema: string, name: string = INTERACTIONS_PROJECTION): string {
+  const digest = createHash('sha256').update(`crm-interactions projection lease\0${schema}\0${name}`).digest();
+  return digest.readBigInt64BE(0).toString();
+}
+
+/** Ends a client, never throwing and never waiting more than a second (its socket may be gone already). */
+function endQuietly(client: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    timer.unref();
+    client.end().then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}

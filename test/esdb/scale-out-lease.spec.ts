@@ -1,0 +1,189 @@
+import { Client } from 'pg';
+import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
+import { SubscriptionProjector } from '../../src/adapters/eventstoredb/subscription-projector';
+import { AdvisoryLockLease, projectionLeaseKey } from '../../src/adapters/postgres/advisory-lock-lease';
+import { LeaseTerm } from '../../src/ports/projection-lease';
+import { Database } from '../../src/ports/database';
+import { readCheckpoint } from '../../projections/catch-up';
+import { admin } from '../support/faults';
+import { TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { EsdbUnderTest, eventually, migratedPostgres, originOf, startEsdb, writerOver } from './support';
+
+/** A connection string whose sessions show as `name` in pg_stat_activity, so a test can end just those. */
+function tagged(name: string): string {
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('application_name', name);
+  return url.toString();
+}
+
+/** Terminates the sessions tagged `name` (only the test's own); how many. */
+async function terminate(name: string): Promise<number> {
+  return admin(async (client) => {
+    const { rowCount } = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [name]);
+    return rowCount ?? 0;
+  });
+}
+
+/**
+ * The projection lease in one process: the advisory lock itself (one holder per schema, released with its
+ * session), and projectors that apply only while they hold it and otherwise wait on the stored checkpoint.
+ * scale-out.spec.ts does the same with real processes.
+ */
+describe('the projection lease (a PostgreSQL advisory lock)', () => {
+  const leases: AdvisoryLockLease[] = [];
+  afterEach(async () => {
+    await Promise.all(leases.splice(0).map((lease) => lease.close()));
+  });
+
+  function lease(schema: string, name = `lease_${schema}`): AdvisoryLockLease {
+    const made = new AdvisoryLockLease({ connectionString: tagged(name), schema, heartbeatMs: 200, heartbeatTimeoutMs: 1000 });
+    leases.push(made);
+    return made;
+  }
+
+  it('has one holder per schema; closing it frees the lease for the next', async () => {
+    const schema = uniqueSchema('lease');
+    const [first, second] = [lease(schema), lease(schema)];
+    const held = await first.tryAcquire();
+    expect(held).not.toBeNull();
+    expect(await second.tryAcquire()).toBeNull();
+    expect(await second.tryAcquire()).toBeNull(); // asking again changes nothing
+    expect(await lease(uniqueSchema('lease')).tryAcquire()).not.toBeNull(); // another schema: its own lease
+
+    await first.close();
+    expect(await held!.lost).toBeInstanceOf(Error); // the holder learns its term ended
+    expect(await second.tryAcquire()).not.toBeNull();
+    expect(await first.tryAcquire()).toBeNull(); // closed for good
+  });
+
+  it('is lost when its connection is dropped, and released on the server with it', async () => {
+    const schema = uniqueSchema('lease');
+    const name = `drop_${schema}`;
+    const holder = lease(schema, name);
+    const term: LeaseTerm | null = await holder.tryAcquire();
+    expect(term).not.toBeNull();
+    const other = lease(schema);
+    expect(await other.tryAcquire()).toBeNull();
+
+    expect(await terminate(name)).toBe(1);
+    const reason = await Promise.race([term!.lost, new Promise((resolve) => setTimeout(() => resolve('still held'), 5000))]);
+    expect(reason).toBeInstanceOf(Error);
+    expect(await eventually(() => other.tryAcquire(), (t) => t !== null, 5000)).not.toBeNull();
+    expect(await holder.tryAcquire()).toBeNull(); // a new connection, but the lease is the other's now
+  });
+
+  it('the key is 64 bits of schema and projection name', () => {
+    expect(projectionLeaseKey('a')).toBe(projectionLeaseKey('a', 'interactions'));
+    expect(projectionLeaseKey('a')).not.toBe(projectionLeaseKey('b'));
+    expect(projectionLeaseKey('a')).not.toBe(projectionLeaseKey('a', 'other'));
+    expect(BigInt(projectionLeaseKey('a'))).toBeGreaterThanOrEqual(-(2n ** 63n));
+    expect(BigInt(projectionLeaseKey('a'))).toBeLessThan(2n ** 63n);
+  });
+
+  describe('projectors with the lease', () => {
+    let esdb: EsdbUnderTest;
+    let store: EventStoreDbEventStore;
+    let db: Database;
+    let cleanupDb: () => Promise<void>;
+    const projectors: SubscriptionProjector[] = [];
+    let leaseEvents: [string, string][];
+
+    beforeEach(async () => {
+      esdb = await startEsdb();
+      store = EventStoreDbEventStore.connect(esdb.connectionString);
+      ({ db, cleanup: cleanupDb } = await migratedPostgres(4));
+      leaseEvents = [];
+      const origin = await originOf(esdb.connectionString);
+      if (origin.commit > 0n) {
+        await db.query(`INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ('interactions', $1, $2)`, [
+          origin.commit.toString(),
+          origin.prepare.toString(),
+        ]);
+      }
+    });
+    afterEach(async () => {
+      await Promise.all(projectors.splice(0).map((p) => p.stop()));
+      await store.close();
+      await esdb.close();
+      await cleanupDb();
+    });
+
+    function start(name: string): SubscriptionProjector {
+      const projector = new SubscriptionProjector(db, store, {
+        leaseRetryMs: 100,
+        retry: { initialMs: 20, maxMs: 200 },
+        onLease: (event) => leaseEvents.push([name, event.kind]),
+      });
+      projector.useLease(lease(db.schema, name)).start();
+      projectors.push(projector);
+      return projector;
+    }
+
+    const roles = (...all: SubscriptionProjector[]) => all.map((p) => p.status().role);
+
+    it('one applies; the other has no subscription and its waits end on the stored checkpoint; a lost lease moves', async () => {
+      const [a, b] = [start(`pa_${db.schema}`), start(`pb_${db.schema}`)];
+      await eventually(async () => roles(a, b).sort().join(), (r) => r === 'follower,leader', 5000);
+      const [leader, follower] = a.status().role === 'leader' ? [a, b] : [b, a];
+      const leaderName = leader === a ? `pa_${db.schema}` : `pb_${db.schema}`;
+
+      const write = writerOver(store);
+      await write.create('one', ['Ann']);
+      const head = await store.headPosition();
+      expect(await follower.waitFor(head, 5000)).toBe('reached');
+      expect(await readCheckpoint(db)).toEqual(head); // the follower's wait ended on what the leader stored
+      expect(follower.status()).toMatchObject({ role: 'follower', running: true, connected: false, caughtUp: false, lastError: null });
+      expect(leader.status()).toMatchObject({ role: 'leader', connected: true });
+
+      // The leader's lease connection drops: it stops applying at once, and one of the two (whichever asks
+      // first once the server has ended the old session) holds the lease again within moments.
+      expect(await terminate(leaderName)).toBe(1);
+      await eventually(async () => leaseEvents, (events) => events.some(([n, kind]) => n === leaderName && kind === 'lost'), 5000);
+      expect(leaseEvents).toContainEqual([leaderName, 'lost']);
+      await eventually(async () => leaseEvents.filter(([, kind]) => kind === 'acquired').length, (n) => n === 2, 5000);
+      await write.create('two', ['Bob']);
+      const later = await store.headPosition();
+      expect(await a.waitFor(later, 5000)).toBe('reached');
+      expect(await b.waitFor(later, 5000)).toBe('reached');
+      expect(roles(a, b).sort()).toEqual(['follower', 'leader']);
+      const { rows } = await db.query<{ subject: string }>('SELECT subject FROM interactions ORDER BY subject', []);
+      expect(rows.map((r) => r.subject)).toEqual(['one', 'two']);
+    });
+
+    it('while no instance applies, a wait times out as on the leader; it ends once one takes the lease', async () => {
+      // Another "instance" holds the lease and does nothing.
+      const squatter = new Client({ connectionString: TEST_DATABASE_URL });
+      await squatter.connect();
+      try {
+        await squatter.query('SELECT pg_advisory_lock($1::bigint)', [projectionLeaseKey(db.schema)]);
+        const projector = start(`pw_${db.schema}`);
+        await writerOver(store).create('waiting', []);
+        const head = await store.headPosition();
+        expect(await projector.waitFor(head, 300)).toBe('timeout');
+        expect(projector.status()).toMatchObject({ role: 'follower', connected: false });
+
+        const waiting = projector.waitFor(head, 5000);
+        await squatter.query('SELECT pg_advisory_unlock($1::bigint)', [projectionLeaseKey(db.schema)]);
+        expect(await waiting).toBe('reached');
+        expect(projector.status().role).toBe('leader');
+      } finally {
+        await squatter.end();
+      }
+    });
+
+    it('stops at once, also while taking the lease, and gives it up', async () => {
+      for (let i = 0; i < 5; i++) {
+        const projector = start(`ps_${db.schema}`);
+        if (i % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 5 * i));
+        const started = Date.now();
+        await projector.stop();
+        expect(Date.now() - started).toBeLessThan(3000);
+        expect(projector.status()).toMatchObject({ running: false });
+      }
+      const sessions = async () =>
+        Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [`ps_${db.schema}`])).rows[0]!.n);
+      expect(await eventually(sessions, (n) => n === 0, 3000)).toBe(0); // no lease connection left behind
+      expect(await lease(db.schema).tryAcquire()).not.toBeNull(); // nobody holds it any more
+    });
+  });
+});
