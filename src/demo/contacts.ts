@@ -59,9 +59,24 @@ const toRecord = (row: ContactRow): ContactRecord => ({
 export class DemoContacts implements ContactDirectory {
   constructor(private readonly db: Database) {}
 
+  /** Safe when two hosts start at once on an empty database: they take turns (CREATE … IF NOT EXISTS races). */
   async migrate(): Promise<void> {
-    await this.db.query(`CREATE SCHEMA IF NOT EXISTS ${this.db.schema}`);
-    await this.db.query(CONTACTS_TABLE, []);
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_demo.migrate.${this.db.schema}`]);
+      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${this.db.schema}`);
+      await tx.query(CONTACTS_TABLE, []);
+      await tx.query('CREATE TABLE IF NOT EXISTS sample_data (seeded boolean PRIMARY KEY)', []);
+    });
+  }
+
+  /** True for exactly one caller ever, on a database without contacts: the one that adds the samples. */
+  async claimSampleData(): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `INSERT INTO sample_data (seeded) SELECT true WHERE NOT EXISTS (SELECT 1 FROM contacts)
+       ON CONFLICT DO NOTHING RETURNING seeded`,
+      [],
+    );
+    return rows.length > 0;
   }
 
   async findContacts(uuids: string[]): Promise<ContactRecord[]> {

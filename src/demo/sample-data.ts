@@ -16,7 +16,8 @@ export class SampleData implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.enabled || (await this.contacts.list()).length > 0) return;
+    // Claimed once: two hosts starting together on an empty database do not both add them.
+    if (!this.enabled || !(await this.contacts.claimSampleData())) return;
     const ada = await this.contacts.create({ name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines', roleInCompany: 'CTO' });
     const grace = await this.contacts.create({ name: 'Grace Hopper', email: 'grace@example.com', company: 'US Navy', department: 'Research' });
     const alan = await this.contacts.create({ email: 'alan@example.com' });
