@@ -45,6 +45,11 @@ export async function fillCrudTables(q: Queryable): Promise<void> {
     `INSERT INTO ${CRUD_PARTIES}
      SELECT interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot FROM interaction_parties`,
   );
+  await createCrudIndexes(q);
+}
+
+/** The secondary indexes of the CRUD tables (made after a bulk fill, or right away for empty tables). */
+export async function createCrudIndexes(q: Queryable): Promise<void> {
   await q.query(`CREATE INDEX ${CRUD_INTERACTIONS}_contact ON ${CRUD_INTERACTIONS} (contact_uuid)`);
   await q.query(`CREATE INDEX ${CRUD_PARTIES}_contact ON ${CRUD_PARTIES} (contact_uuid)`);
 }
@@ -81,3 +86,6 @@ export const CRUD_INSERT_PARTIES = `INSERT INTO ${CRUD_PARTIES}
   SELECT $1::uuid, p.position, p.raw_name, p.contact_uuid, p.staff_person_uuid, p.snapshot::jsonb
   FROM unnest($2::integer[], $3::text[], $4::uuid[], $5::uuid[], $6::text[])
     AS p(position, raw_name, contact_uuid, staff_person_uuid, snapshot)`;
+
+/** The CRUD edit of an interaction's subject and body: one UPDATE of its row, autocommitted. */
+export const CRUD_UPDATE_INTERACTION = `UPDATE ${CRUD_INTERACTIONS} SET subject = $2, body = $3, updated_at = $4 WHERE uuid = $1`;

@@ -15,7 +15,7 @@ import { copyLog } from './load';
 import { fmtInt, msSince, renderTable, Table } from './report';
 import { SCALES, Scale } from './scales';
 import { appendScenario } from './scenarios/append';
-import { BenchContext } from './scenarios/context';
+import { BenchContext, ScenarioResult } from './scenarios/context';
 import { pgliteScenario } from './scenarios/pglite';
 import { queriesScenario } from './scenarios/queries';
 import { rebuildScenario } from './scenarios/rebuild';
@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   const began = process.hrtime.bigint();
   const db = new PgDatabase({ connectionString: databaseUrl, schema: ctx.schema, max: 2 });
   const tables: Table[] = [];
+  const extra: Record<string, unknown> = {};
   try {
     const machine = await describeMachine(db);
     const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -87,19 +88,26 @@ async function main(): Promise<void> {
     // --schema NAME keeps the schema, and a later run with the same NAME reuses its log and tables.
     const log_ = (await previousLog(db)) ?? (await loadLog(ctx, db));
 
-    if (only.includes('rebuild')) tables.push(...(await inChild('rebuild', ctx)));
-    else if (!(await hasRows(db, 'interactions'))) await rebuild(db, new PostgresEventStore(db), { batchSize: scale.rebuildBatch });
+    const collect = ({ tables: more, json: figures }: ScenarioResult) => {
+      tables.push(...more);
+      Object.assign(extra, figures);
+    };
+    if (only.includes('rebuild')) collect(await inChild('rebuild', ctx));
+    else if (only.includes('queries') && !(await hasRows(db, 'interactions'))) {
+      await rebuild(db, new PostgresEventStore(db), { batchSize: scale.rebuildBatch });
+    }
 
-    if ((only.includes('queries') || only.includes('append')) && !(await hasRows(db, CRUD_INTERACTIONS))) {
+    // The queries read the loaded tables; append works on fresh tables of its own, each round.
+    if (only.includes('queries') && !(await hasRows(db, CRUD_INTERACTIONS))) {
       const start = process.hrtime.bigint();
       await createCrudTables(db);
       await fillCrudTables(db);
       for (const table of [...READ_TABLES, CRUD_INTERACTIONS, CRUD_PARTIES]) await db.query(`VACUUM ANALYZE ${table}`);
       log(`CRUD baseline tables filled and everything vacuumed in ${Math.round(msSince(start))} ms`);
     }
-    if (only.includes('queries')) tables.push(...(await inChild('queries', ctx)));
-    if (only.includes('append')) tables.push(...(await inChild('append', ctx)));
-    if (only.includes('pglite')) tables.push(...(await inChild('pglite', ctx)));
+    if (only.includes('queries')) collect(await inChild('queries', ctx));
+    if (only.includes('append')) collect(await inChild('append', ctx));
+    if (only.includes('pglite')) collect(await inChild('pglite', ctx));
 
     const header = [
       `# crm-interactions benchmark, scale ${scale.name} (seed ${ctx.seed})`,
@@ -109,8 +117,14 @@ async function main(): Promise<void> {
     ].join('\n');
     const output = [header, ...tables.map(renderTable)].join('\n\n');
     process.stdout.write(`${output}\n`);
-    if (values.json) writeFileSync(values.json, JSON.stringify({ scale: scale.name, seed: ctx.seed, machine, log: log_, tables }, null, 2));
+    const loadAverage = { start: loadBefore, end: loadavg().map((l) => l.toFixed(1)).join(' ') };
+    if (values.json) {
+      writeFileSync(values.json, JSON.stringify({ scale: scale.name, seed: ctx.seed, machine, loadAverage, log: log_, tables, ...extra }, null, 2));
+    }
   } finally {
+    // The append scenario's scratch (normally gone already; left behind only if it crashed).
+    await db.query(`DROP DATABASE IF EXISTS ${ctx.schema}_emmett WITH (FORCE)`).catch(() => undefined);
+    for (let round = 1; round <= scale.appendRounds; round++) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema}_r${round} CASCADE`);
     if (!values.keep && !values.schema) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema} CASCADE`);
     else log(`kept schema ${ctx.schema}`);
     await db.close();
@@ -164,15 +178,15 @@ async function describeMachine(db: PgDatabase): Promise<string> {
 }
 
 /** Runs one scenario in a fresh Node process (same flags, so the TypeScript hook is there too). */
-function inChild(name: ScenarioName, ctx: BenchContext): Promise<Table[]> {
+function inChild(name: ScenarioName, ctx: BenchContext): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
     const { log: _log, ...plain } = ctx;
     const child = fork(__filename, ['--child', name, '--context', JSON.stringify(plain)], {
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let result: Table[] | null = null;
-    child.on('message', (message) => (result = message as Table[]));
+    let result: ScenarioResult | null = null;
+    child.on('message', (message) => (result = message as ScenarioResult));
     child.on('error', reject);
     child.on('exit', (code) =>
       code === 0 && result ? resolve(result) : reject(new Error(`scenario ${name} failed (exit code ${code})`)),
@@ -182,8 +196,9 @@ function inChild(name: ScenarioName, ctx: BenchContext): Promise<Table[]> {
 
 async function runChild(name: ScenarioName, plain: Omit<BenchContext, 'log'>): Promise<void> {
   const ctx: BenchContext = { ...plain, log: (message) => log(`${name}: ${message}`) };
-  const tables = await SCENARIOS[name](ctx);
-  await new Promise<void>((resolve) => process.send!(tables, () => resolve()));
+  const outcome: Table[] | ScenarioResult = await SCENARIOS[name](ctx);
+  const result: ScenarioResult = Array.isArray(outcome) ? { tables: outcome } : outcome;
+  await new Promise<void>((resolve) => process.send!(result, () => resolve()));
 }
 
 main().then(

@@ -1,4 +1,4 @@
-/** How big each benchmark run is. `small` is the CI smoke run (well under a minute); `full` is the 1M run. */
+/** How big each benchmark run is. `small` is the CI smoke run (each scenario well under two minutes); `full` is the 1M run. */
 export interface Scale {
   name: 'small' | 'full';
   /** CRM contacts (the ContactDirectory); the first `busyContacts` of them get a `busyShare` of all picks. */
@@ -11,10 +11,19 @@ export interface Scale {
   /** Events per batch of the rebuild (`rebuild`'s batchSize). */
   rebuildBatch: number;
   rebuildRuns: number;
-  /** createInteraction calls measured with 1 caller and with `callers` concurrent callers. */
+  /**
+   * createInteraction calls measured with 1 caller and with `callers` concurrent callers, in each of
+   * `appendRounds` rounds (module, Emmett and CRUD interleaved, fresh tables every round), after
+   * `appendWarmup` unmeasured calls of each per round.
+   */
   appendSingle: number;
   appendConcurrent: number;
   callers: number;
+  appendRounds: number;
+  appendWarmup: number;
+  /** updateInteraction calls (module vs CRUD UPDATE) per round, on interactions the round created. */
+  updateSingle: number;
+  updateConcurrent: number;
   /** Calls per query series, and the wall-clock cap of one series (slow baselines stop earlier). */
   queryIterations: number;
   querySeriesMs: number;
@@ -34,8 +43,12 @@ export const SCALES: Record<Scale['name'], Scale> = {
     rebuildBatch: 2_000,
     rebuildRuns: 2,
     appendSingle: 200,
-    appendConcurrent: 1_000,
+    appendConcurrent: 800,
     callers: 16,
+    appendRounds: 3,
+    appendWarmup: 100,
+    updateSingle: 100,
+    updateConcurrent: 400,
     queryIterations: 200,
     querySeriesMs: 2_000,
     pgliteInteractions: 10_000,
@@ -50,9 +63,13 @@ export const SCALES: Record<Scale['name'], Scale> = {
     interactions: 1_050_000,
     rebuildBatch: 2_500,
     rebuildRuns: 1,
-    appendSingle: 2_000,
-    appendConcurrent: 20_000,
+    appendSingle: 1_000,
+    appendConcurrent: 10_000,
     callers: 16,
+    appendRounds: 3,
+    appendWarmup: 500,
+    updateSingle: 1_000,
+    updateConcurrent: 5_000,
     queryIterations: 2_000,
     querySeriesMs: 30_000,
     pgliteInteractions: 10_000,

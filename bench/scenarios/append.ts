@@ -1,17 +1,29 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { InteractionsModule, InteractionsModuleOptions, InteractionsService, PartyInput } from '../../src';
 import { isoSeconds } from '../../src/domain/events';
 import { ContactRecord, StaffRecord } from '../../src/domain/interaction';
 import { pgArray } from '../../projections/interactions.projection';
-import { CRUD_INSERT_INTERACTION, CRUD_INSERT_PARTIES } from '../baseline';
+import {
+  createCrudIndexes,
+  createCrudTables,
+  CRUD_INSERT_INTERACTION,
+  CRUD_INSERT_PARTIES,
+  CRUD_UPDATE_INTERACTION,
+} from '../baseline';
+import { drive, DriveResult } from '../drive';
 import { makeWorld, pickContact, World } from '../generate';
 import { int, pick, prng, Random } from '../random';
 import { fmtInt, fmtMs, fmtRatio, median, msSince, p99, Table } from '../report';
 import { Scale } from '../scales';
-import { BenchContext } from './context';
+import { BenchContext, ScenarioResult } from './context';
+import type { EmmettEvent, EmmettReply, EmmettRequest } from './emmett-worker';
 
 /** A create command's input: a subject and 3 parties (two contacts, one free-text). */
 export interface CreateInput {
@@ -82,26 +94,7 @@ export async function bootModule(database: InteractionsModuleOptions['database']
   return { app, service: app.get(InteractionsService) };
 }
 
-/**
- * `callers` concurrent loops take the next input until all are done; returns each call's latency and the
- * throughput over the whole run.
- */
-export async function drive<T>(inputs: T[], callers: number, call: (input: T) => Promise<unknown>): Promise<{ latencies: number[]; perSecond: number }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const start = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (next < inputs.length) {
-        const input = inputs[next++]!;
-        const t = process.hrtime.bigint();
-        await call(input);
-        latencies.push(msSince(t));
-      }
-    }),
-  );
-  return { latencies, perSecond: inputs.length / (msSince(start) / 1000) };
-}
+export { drive };
 
 /**
  * The parameters of the CRUD write of one interaction (the same rows the module keeps): plain text
@@ -131,8 +124,8 @@ export function crudParams({ attrs, parties }: CreateInput): { interaction: unkn
   };
 }
 
-/** The CRUD write: one transaction, the interaction row and its party rows, nothing else. */
-export function crudCreate(pool: Pool): (input: CreateInput) => Promise<void> {
+/** The CRUD write: one transaction, the interaction row and its party rows, nothing else; returns the uuid. */
+export function crudCreate(pool: Pool): (input: CreateInput) => Promise<string> {
   return async (input) => {
     const params = crudParams(input);
     const client = await pool.connect();
@@ -147,55 +140,363 @@ export function crudCreate(pool: Pool): (input: CreateInput) => Promise<void> {
     } finally {
       client.release();
     }
+    return params.interaction[0] as string;
   };
 }
 
+
+/** The Emmett baseline's worker process (bench/scenarios/emmett-worker.ts), one request at a time. */
+class EmmettProcess {
+  private readonly child: ChildProcess;
+  private waiting: { resolve: (reply: EmmettReply) => void; reject: (error: Error) => void } | null = null;
+
+  constructor() {
+    this.child = fork(join(__dirname, 'emmett-worker.ts'), [], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (reply: EmmettReply) => {
+      const waiting = this.waiting;
+      this.waiting = null;
+      waiting?.resolve(reply);
+    });
+    this.child.on('exit', (code) => {
+      const waiting = this.waiting;
+      this.waiting = null;
+      waiting?.reject(new Error(`the Emmett worker exited (code ${code})`));
+    });
+  }
+
+  async request(request: EmmettRequest): Promise<DriveResult | undefined> {
+    const reply = await new Promise<EmmettReply>((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.child.send(request);
+    });
+    if (!reply.ok) throw new Error(`Emmett worker: ${reply.error}`);
+    return reply.result;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    await this.request({ kind: 'close' }).catch(() => undefined);
+    this.child.disconnect();
+  }
+}
+
+function emmettVersion(): string {
+  try {
+    const entry = require.resolve('@event-driven-io/emmett-postgresql');
+    return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+/** The same server and credentials, another database. */
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * The events each create of the module wrote (type, data, metadata, per stream in order), read back
+ * from its log: the Emmett baseline appends exactly these, so both write the same payloads.
+ */
+async function eventsOfCreates(pool: Pool): Promise<EmmettEvent[][]> {
+  const { rows } = await pool.query<{ stream_name: string; event_type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }>(
+    'SELECT stream_name, event_type, data, metadata FROM events ORDER BY global_position',
+  );
+  const byStream = new Map<string, EmmettEvent[]>();
+  for (const row of rows) {
+    const events = byStream.get(row.stream_name) ?? [];
+    events.push({ type: row.event_type, data: row.data, metadata: row.metadata });
+    byStream.set(row.stream_name, events);
+  }
+  return [...byStream.values()];
+}
+
+type AppendSystem = 'module' | 'emmett' | 'crud';
+type UpdateSystem = 'module' | 'crud';
+interface RoundResult {
+  order: AppendSystem[];
+  append: Record<AppendSystem, Record<'one' | 'many', DriveResult>>;
+  update: Record<UpdateSystem, Record<'one' | 'many', DriveResult>>;
+  commands: Record<'one' | 'many', number>;
+  updates: Record<'one' | 'many', number>;
+}
+
+/** Rotated by one each round, so that no system always runs first (or last) on a warming machine. */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  return items.map((_, i) => items[(i + by) % items.length]!);
+}
+
+const stats = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+const fmtRange = ({ median: m, min, max }: { median: number; min: number; max: number }) =>
+  `${fmtRatio(m)} (${fmtRatio(min).replace('×', '')}–${fmtRatio(max)})`;
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
 /**
  * append: `createInteraction` with 3 parties through the module (Nest, PostgreSQL event store, inline
- * projection), one caller and `callers` concurrent callers, against the plain CRUD insert of the same rows.
+ * projection) against two baselines on the same server: Emmett's bare `appendToStream` of the same
+ * events to a new stream per command (no projection, in a worker process of its own), and the plain CRUD
+ * insert of the same rows. Then update: `updateInteraction` of the subject and body of interactions the
+ * round created, against a CRUD UPDATE of the same row. `appendRounds` rounds, each on fresh tables (the
+ * module's and the CRUD tables in a new schema, Emmett's truncated), the systems interleaved in a
+ * rotating order, 1 caller then `callers` callers; ratios are the median (min–max) of the per-round
+ * ratios of throughput.
  */
-export async function appendScenario(ctx: BenchContext): Promise<Table[]> {
+export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const world = makeWorld(ctx.scale, ctx.seed);
   const random = prng(ctx.seed + 11);
   const { scale } = ctx;
   const connections = scale.callers + 4;
-  const { app, service } = await bootModule({ connectionString: ctx.databaseUrl, maxConnections: connections }, ctx.schema, world);
-  const pool = new Pool({ connectionString: ctx.databaseUrl, max: connections, options: `-c search_path=${ctx.schema}` });
-  const viaModule = (input: CreateInput) => service.createInteraction(input.attrs, input.parties);
-  const viaCrud = crudCreate(pool);
-  const rows: Table['rows'] = [];
-  const summary: string[] = [];
+  const loadBefore = loadavg()[0]!;
+  const admin = new Client({ connectionString: ctx.databaseUrl });
+  await admin.connect();
+  const emmettDatabase = `${ctx.schema}_emmett`;
+  await admin.query(`CREATE DATABASE ${emmettDatabase}`);
+  const emmett = new EmmettProcess();
+  const rounds: RoundResult[] = [];
+  let templates: EmmettEvent[][] = [];
   try {
-    // Warm both paths up (connections, JIT, caches).
-    const warm = createInputs(world, scale, random, 200);
-    await drive(warm, scale.callers, viaModule);
-    await drive(warm, scale.callers, viaCrud);
-    for (const [callers, count] of [
-      [1, scale.appendSingle],
-      [scale.callers, scale.appendConcurrent],
-    ] as const) {
-      const crud = await drive(createInputs(world, scale, random, count), callers, viaCrud);
-      const mine = await drive(createInputs(world, scale, random, count), callers, viaModule);
-      ctx.log(`append, ${callers} caller(s): module ${fmtInt(mine.perSecond)}/s, CRUD ${fmtInt(crud.perSecond)}/s`);
-      rows.push(
-        [`module: createInteraction, ${callers} caller${callers > 1 ? 's' : ''}`, fmtInt(count), fmtInt(mine.perSecond), fmtMs(median(mine.latencies)), fmtMs(p99(mine.latencies)), fmtRatio(mine.perSecond / crud.perSecond)],
-        [`baseline: CRUD insert, ${callers} caller${callers > 1 ? 's' : ''}`, fmtInt(count), fmtInt(crud.perSecond), fmtMs(median(crud.latencies)), fmtMs(p99(crud.latencies)), '1.00×'],
-      );
-      if (callers > 1) summary.push(`got ${fmtInt(mine.perSecond)} commands/s, p99 ${fmtMs(p99(mine.latencies))} ms at ${callers} callers`);
+    for (let round = 0; round < scale.appendRounds; round++) {
+      const schema = `${ctx.schema}_r${round + 1}`;
+      const booting = process.hrtime.bigint();
+      const { app, service } = await bootModule({ connectionString: ctx.databaseUrl, maxConnections: connections }, schema, world);
+      const bootMs = msSince(booting);
+      const pool = new Pool({ connectionString: ctx.databaseUrl, max: connections, options: `-c search_path=${schema}` });
+      try {
+        await createCrudTables(pool);
+        await createCrudIndexes(pool);
+        const created: Record<UpdateSystem, string[]> = { module: [], crud: [] };
+        const viaCrud = crudCreate(pool);
+        const create: Record<AppendSystem, (callers: number, count: number) => Promise<DriveResult>> = {
+          module: (callers, count) =>
+            drive(createInputs(world, scale, random, count), callers, async (input) => {
+              created.module.push((await service.createInteraction(input.attrs, input.parties)).uuid);
+            }),
+          crud: (callers, count) =>
+            drive(createInputs(world, scale, random, count), callers, async (input) => {
+              created.crud.push(await viaCrud(input));
+            }),
+          emmett: async (callers, count) => (await emmett.request({ kind: 'run', callers, count }))!,
+        };
+
+        // Warm-up (connections, JIT, caches), not measured; the round's tables start empty otherwise.
+        await create.module(scale.callers, scale.appendWarmup);
+        if (round === 0) {
+          templates = await eventsOfCreates(pool);
+          await emmett.request({ kind: 'open', databaseUrl: withDatabase(ctx.databaseUrl, emmettDatabase), poolSize: connections, templates });
+        } else {
+          await emmett.request({ kind: 'fresh' });
+        }
+        await create.emmett(scale.callers, scale.appendWarmup);
+        await create.crud(scale.callers, scale.appendWarmup);
+        // The warm-up's interactions warm the update path up later; the measured ones are edited once each.
+        const warm = { module: created.module.splice(0), crud: created.crud.splice(0) };
+
+        const order = rotate<AppendSystem>(['module', 'emmett', 'crud'], round);
+        const append = { module: {}, emmett: {}, crud: {} } as RoundResult['append'];
+        const commands = { one: scale.appendSingle, many: scale.appendConcurrent };
+        for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
+          for (const system of order) append[system][key] = await create[system](callers, commands[key]);
+        }
+
+        // update: each call edits an interaction of this round that no other call edits.
+        const updates = {
+          one: Math.min(scale.updateSingle, Math.floor(created.module.length / 2)),
+          many: Math.min(scale.updateConcurrent, created.module.length - Math.min(scale.updateSingle, Math.floor(created.module.length / 2))),
+        };
+        const targets = {
+          module: { one: created.module.slice(0, updates.one), many: created.module.slice(updates.one, updates.one + updates.many) },
+          crud: { one: created.crud.slice(0, updates.one), many: created.crud.slice(updates.one, updates.one + updates.many) },
+        };
+        const edit = (uuid: string, i: number) => ({
+          subject: `Bench call ${i} (edited)`,
+          body: `we agreed on the renewal pricing and the next steps for the rollout (${uuid.slice(-4)})`,
+        });
+        const update: Record<UpdateSystem, (uuids: string[], callers: number) => Promise<DriveResult>> = {
+          module: (uuids, callers) =>
+            drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, edit(uuid, i))),
+          crud: (uuids, callers) =>
+            drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => {
+              const { subject, body } = edit(uuid, i);
+              return pool.query(CRUD_UPDATE_INTERACTION, [uuid, subject, body, new Date().toISOString()]);
+            }),
+        };
+        await update.module(warm.module, scale.callers);
+        await update.crud(warm.crud, scale.callers);
+        const updateResult = { module: {}, crud: {} } as RoundResult['update'];
+        for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
+          for (const system of rotate<UpdateSystem>(['module', 'crud'], round)) {
+            updateResult[system][key] = await update[system](targets[system][key], callers);
+          }
+        }
+        const r: RoundResult = { order, append, update: updateResult, commands, updates };
+        rounds.push(r);
+        ctx.log(
+          `round ${round + 1}/${scale.appendRounds} (${order.join(', ')}; ${fmtInt(msSince(booting))} ms, module boot ${fmtInt(bootMs)} ms): ${scale.callers} callers ` +
+            `module ${fmtInt(append.module.many.perSecond)}/s, Emmett ${fmtInt(append.emmett.many.perSecond)}/s, CRUD ${fmtInt(append.crud.many.perSecond)}/s; ` +
+            `update module ${fmtInt(updateResult.module.many.perSecond)}/s, CRUD ${fmtInt(updateResult.crud.many.perSecond)}/s`,
+        );
+      } finally {
+        await app.close();
+        await pool.end();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      }
     }
   } finally {
-    await app.close();
-    await pool.end();
+    await emmett.stop();
+    await admin.query(`DROP DATABASE IF EXISTS ${emmettDatabase} WITH (FORCE)`).catch((error: unknown) => ctx.log(`could not drop ${emmettDatabase}: ${String(error)}`));
+    await admin.end();
   }
-  return [
-    {
-      title: 'append: createInteraction with 3 parties (PostgreSQL event store, inline projection)',
-      columns: ['', 'commands', 'per second', 'median ms', 'p99 ms', 'throughput vs baseline'],
-      rows,
-      notes: [
-        `into the loaded schema; module pool and baseline pool of ${connections} connections each; latency = one call, seen by its caller`,
-        `target: ≥ 2,000 commands/s at ${scale.callers} callers with p99 < 20 ms; ${summary.join('; ')}`,
-      ],
+  return summarise(ctx, rounds, templates, connections, [loadBefore, loadavg()[0]!]);
+}
+
+function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEvent[][], connections: number, load: [number, number]): ScenarioResult {
+  const { scale } = ctx;
+  const keys = [['one', 1], ['many', scale.callers]] as const;
+  const perSecond = (pick: (r: RoundResult) => DriveResult) => rounds.map((r) => pick(r).perSecond);
+  const ratio = (mine: (r: RoundResult) => DriveResult, theirs: (r: RoundResult) => DriveResult) =>
+    stats(rounds.map((r) => mine(r).perSecond / theirs(r).perSecond));
+  const cpuPerCommand = (pick: (r: RoundResult) => DriveResult) => median(rounds.map((r) => pick(r).cpuMs / pick(r).latencies.length));
+  const latencies = (pick: (r: RoundResult) => DriveResult) => rounds.flatMap((r) => pick(r).latencies);
+  const callersLabel = (callers: number) => `${callers} caller${callers > 1 ? 's' : ''}`;
+  const row = (label: string, pick: (r: RoundResult) => DriveResult, vs: string) => {
+    const lat = latencies(pick);
+    return [
+      label,
+      `${fmtInt(pick(rounds[0]!).latencies.length)} × ${rounds.length}`,
+      fmtInt(median(perSecond(pick))),
+      fmtMs(median(lat)),
+      fmtMs(p99(lat)),
+      fmtMs(cpuPerCommand(pick)),
+      vs,
+    ];
+  };
+
+  const appendRows: Table['rows'] = [];
+  const updateRows: Table['rows'] = [];
+  for (const [key, callers] of keys) {
+    const mine = (r: RoundResult) => r.append.module[key];
+    appendRows.push(
+      row(`module: createInteraction, ${callersLabel(callers)}`, mine, '–'),
+      row(`Emmett: appendToStream, ${callersLabel(callers)}`, (r) => r.append.emmett[key], fmtRange(ratio(mine, (r) => r.append.emmett[key]))),
+      row(`CRUD: insert, ${callersLabel(callers)}`, (r) => r.append.crud[key], fmtRange(ratio(mine, (r) => r.append.crud[key]))),
+    );
+    const mineU = (r: RoundResult) => r.update.module[key];
+    updateRows.push(
+      row(`module: updateInteraction, ${callersLabel(callers)}`, mineU, '–'),
+      row(`CRUD: UPDATE, ${callersLabel(callers)}`, (r) => r.update.crud[key], fmtRange(ratio(mineU, (r) => r.update.crud[key]))),
+    );
+  }
+
+  const vs = {
+    emmett1: ratio((r) => r.append.module.one, (r) => r.append.emmett.one),
+    emmett16: ratio((r) => r.append.module.many, (r) => r.append.emmett.many),
+    crud1: ratio((r) => r.append.module.one, (r) => r.append.crud.one),
+    crud16: ratio((r) => r.append.module.many, (r) => r.append.crud.many),
+    updateCrud1: ratio((r) => r.update.module.one, (r) => r.update.crud.one),
+    updateCrud16: ratio((r) => r.update.module.many, (r) => r.update.crud.many),
+  };
+  const eventsPerCreate = templates.length > 0 ? templates.reduce((n, t) => n + t.length, 0) / templates.length : 0;
+  const payloadBytes =
+    templates.length > 0
+      ? templates.reduce((n, t) => n + t.reduce((m, e) => m + JSON.stringify(e.data).length + JSON.stringify(e.metadata).length, 0), 0) / templates.length
+      : 0;
+  const eventTypes = [...new Set(templates.flatMap((t) => t.map((e) => e.type)))];
+  const perRound = (pick: (r: RoundResult) => DriveResult) => perSecond(pick).map(Math.round);
+  const ranges = (s: { median: number; min: number; max: number }) => [round3(s.min), round3(s.max)];
+  const version = emmettVersion();
+  const many = scale.callers;
+
+  const json = {
+    append: {
+      vsEmmett16: round3(vs.emmett16.median),
+      vsEmmett1: round3(vs.emmett1.median),
+      vsCrud16: round3(vs.crud16.median),
+      vsCrud1: round3(vs.crud1.median),
+      cpuMsPerCommand: round3(cpuPerCommand((r) => r.append.module.many)),
+      cpuMsPerCommand1: round3(cpuPerCommand((r) => r.append.module.one)),
+      emmettCpuMsPerCommand16: round3(cpuPerCommand((r) => r.append.emmett.many)),
+      emmettCpuMsPerCommand1: round3(cpuPerCommand((r) => r.append.emmett.one)),
+      crudCpuMsPerCommand16: round3(cpuPerCommand((r) => r.append.crud.many)),
+      crudCpuMsPerCommand1: round3(cpuPerCommand((r) => r.append.crud.one)),
+      ranges: { vsEmmett16: ranges(vs.emmett16), vsEmmett1: ranges(vs.emmett1), vsCrud16: ranges(vs.crud16), vsCrud1: ranges(vs.crud1) },
+      perSecond: {
+        module1: perRound((r) => r.append.module.one),
+        emmett1: perRound((r) => r.append.emmett.one),
+        crud1: perRound((r) => r.append.crud.one),
+        [`module${many}`]: perRound((r) => r.append.module.many),
+        [`emmett${many}`]: perRound((r) => r.append.emmett.many),
+        [`crud${many}`]: perRound((r) => r.append.crud.many),
+      },
+      medianMs: {
+        module1: round3(median(latencies((r) => r.append.module.one))),
+        emmett1: round3(median(latencies((r) => r.append.emmett.one))),
+        crud1: round3(median(latencies((r) => r.append.crud.one))),
+        [`module${many}`]: round3(median(latencies((r) => r.append.module.many))),
+        [`emmett${many}`]: round3(median(latencies((r) => r.append.emmett.many))),
+        [`crud${many}`]: round3(median(latencies((r) => r.append.crud.many))),
+      },
+      rounds: rounds.length,
+      order: rounds.map((r) => r.order),
+      commands: { single: scale.appendSingle, concurrent: scale.appendConcurrent, warmup: scale.appendWarmup },
+      callers: many,
+      poolSize: connections,
+      emmettVersion: version,
+      eventsPerCreate: round2(eventsPerCreate),
+      eventTypes,
+      payloadBytesPerCreate: Math.round(payloadBytes),
+      loadAverage1m: load.map(round2),
     },
+    update: {
+      vsCrud16: round3(vs.updateCrud16.median),
+      vsCrud1: round3(vs.updateCrud1.median),
+      cpuMsPerCommand: round3(cpuPerCommand((r) => r.update.module.many)),
+      cpuMsPerCommand1: round3(cpuPerCommand((r) => r.update.module.one)),
+      ranges: { vsCrud16: ranges(vs.updateCrud16), vsCrud1: ranges(vs.updateCrud1) },
+      perSecond: {
+        module1: perRound((r) => r.update.module.one),
+        crud1: perRound((r) => r.update.crud.one),
+        [`module${many}`]: perRound((r) => r.update.module.many),
+        [`crud${many}`]: perRound((r) => r.update.crud.many),
+      },
+      commands: { single: rounds[0]?.updates.one ?? 0, concurrent: rounds[0]?.updates.many ?? 0 },
+    },
+  };
+
+  const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'module ÷ this, throughput: median (min–max)'];
+  const common = [
+    `${rounds.length} rounds, each on fresh tables (the module's and the CRUD tables in a new schema, Emmett's in a database of its own, truncated), the systems interleaved in an order rotated every round, 1 caller then ${many} callers, after ${fmtInt(scale.appendWarmup)} unmeasured calls of each; pools of ${connections} connections each`,
+    `ratios: module throughput ÷ the baseline's, per round; median (min–max) over the rounds. Latencies: all rounds pooled. Node CPU: process.cpuUsage() (user + system) of the process running that side, over its loop, ÷ commands (the PostgreSQL server's CPU is not in it)`,
+    `load average (1 min) ${load[0].toFixed(1)} at the start of the scenario, ${load[1].toFixed(1)} at the end: a shared machine; compare ratios, not times`,
   ];
+  return {
+    tables: [
+      {
+        title: 'append: createInteraction with 3 parties vs Emmett appendToStream and the CRUD insert',
+        columns,
+        rows: appendRows,
+        notes: [
+          `module: Nest, PostgreSQL event store, inline projection. Emmett ${version} (@event-driven-io/emmett-postgresql, getPostgreSQLEventStore, no projection), in a worker process of its own: appendToStream of the events the module's create wrote (${eventTypes.join(' + ')}, ${round2(eventsPerCreate)} per command, ~${fmtInt(payloadBytes)} bytes of data + metadata, read back from the module's log) to a new stream per command. CRUD: BEGIN; INSERT interaction; INSERT 3 parties; COMMIT`,
+          ...common,
+          `target (issue #10): module ≥ 1.2× Emmett at ${many} callers, ≥ 1.0× at 1 caller, ≥ 0.7× CRUD at ${many} callers, Node CPU ≤ 1.1 ms/command; got ${fmtRange(vs.emmett16)}, ${fmtRange(vs.emmett1)}, ${fmtRange(vs.crud16)}, ${fmtMs(json.append.cpuMsPerCommand)} ms`,
+          `per round, ${many} callers (commands/s): module ${json.append.perSecond[`module${many}`]!.join(' / ')}; Emmett ${json.append.perSecond[`emmett${many}`]!.join(' / ')}; CRUD ${json.append.perSecond[`crud${many}`]!.join(' / ')}`,
+        ],
+      },
+      {
+        title: 'update: updateInteraction (subject and body) vs a CRUD UPDATE of the same row',
+        columns,
+        rows: updateRows,
+        notes: [
+          `each call edits a different interaction the round created (the module's through the module, the CRUD rows with UPDATE … SET subject, body, updated_at WHERE uuid = $1, autocommitted: one round trip), after editing the warm-up's interactions unmeasured; module and CRUD interleaved, order rotated every round`,
+          ...common.slice(1, 2),
+        ],
+      },
+    ],
+    json,
+  };
 }

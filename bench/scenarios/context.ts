@@ -1,3 +1,4 @@
+import { Table } from '../report';
 import { Scale } from '../scales';
 
 /** What every scenario gets from the runner: where the data is and how big it is. */
@@ -9,4 +10,13 @@ export interface BenchContext {
   seed: number;
   /** Progress lines (stderr), not part of the result tables. */
   log(message: string): void;
+}
+
+/**
+ * What a scenario hands back: its tables, and optionally figures for `--json` (merged at the top level of
+ * the file, next to scale, seed, machine, log and tables).
+ */
+export interface ScenarioResult {
+  tables: Table[];
+  json?: Record<string, unknown>;
 }
