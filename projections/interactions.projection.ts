@@ -591,6 +591,7 @@ const createdCtes = (skipExisting: boolean) => `
 
 const INSERT_CREATED = `WITH ${createdCtes(true)}
    SELECT uuid FROM created`;
+const CREATED_CTES_STRICT = createdCtes(false);
 
 /**
  * The inline projection of a new stream's events as part of the statement that appends them (see
@@ -601,7 +602,7 @@ const INSERT_CREATED = `WITH ${createdCtes(true)}
 export function newStreamProjection(events: readonly RecordedEvent[]): StatementPart | null {
   const batch = prepareEvents(events);
   if (batch.parked.length > 0 || batch.toRead.length > 0 || batch.assumedNew.length !== 1) return null;
-  return { ctes: createdCtes(false), params: batch.insertParams };
+  return { ctes: CREATED_CTES_STRICT, params: batch.insertParams };
 }
 
 /**

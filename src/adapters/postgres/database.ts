@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client, ClientConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { InteractionUnavailableError } from '../../domain/errors';
@@ -36,6 +37,18 @@ function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
   const { message, code } = error as { message?: string; code?: string };
   const reason = message || code;
   return new InteractionUnavailableError(`PostgreSQL is unavailable: ${reason}`, committed, { cause: error });
+}
+
+const statementNames = new Map<string, string>();
+
+/** A name per statement text (the module's own, a handful): a hash, so two texts never share one. */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `crm_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < 1000) statementNames.set(text, name);
+  }
+  return name;
 }
 
 /**
@@ -102,7 +115,8 @@ export class PgDatabase implements Database {
   autocommit<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
     return this.withClient(async (client) => {
       try {
-        return await client.query<R>(text, params);
+        // A named statement: each connection parses it once, later calls send only its parameters.
+        return await client.query<R>({ name: statementName(text), text, values: params });
       } catch (error) {
         // Sent: the server may have committed it before the connection went.
         throw unavailable(error, 'unknown');

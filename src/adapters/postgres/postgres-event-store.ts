@@ -67,16 +67,8 @@ export class PostgresEventStore implements EventStore {
     const drafts = events.map((e, revision): RecordedEvent => ({ ...e, streamName, revision, position: START }));
     const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts)) ?? null) : EMPTY_PART;
     if (projection === null) return this.createLocked(streamName, events, also);
-    const appended: StatementPart = {
-      ctes: `appended AS (
-        INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-        SELECT e.id, $1, e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
-        FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
-        ORDER BY e.ord
-        RETURNING ${COLUMNS})`,
-      params: [streamName, ...eventColumns(events)],
-    };
-    const { text, params } = composeStatement([appended, ...also, projection], `SELECT ${COLUMNS} FROM appended`);
+    const appended: StatementPart = { ctes: APPENDED_NEW, params: [streamName, ...eventColumns(events)] };
+    const { text, params } = composeStatement([appended, ...also, projection], SELECT_APPENDED);
     let rows: EventRow[];
     try {
       rows = (await (this.db.autocommit ? this.db.autocommit<EventRow>(text, params) : this.db.transaction((tx) => tx.query<EventRow>(text, params)))).rows;
@@ -220,20 +212,38 @@ function eventColumns(events: EventToAppend[]): unknown[] {
 
 const EMPTY_PART: StatementPart = { ctes: '', params: [] };
 
+/** createStream's own part: a new stream's events, revisions from 0. */
+const APPENDED_NEW = `appended AS (
+  INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+  SELECT e.id, $1, e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
+  FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
+  ORDER BY e.ord
+  RETURNING ${COLUMNS})`;
+const SELECT_APPENDED = `SELECT ${COLUMNS} FROM appended`;
+
+/** Composed texts by their parts (the module's own few, so a small map), to renumber each only once. */
+const composed = new Map<string, string>();
+
 /**
  * One statement from parts: their CTEs side by side, each part's parameters renumbered after the ones
  * before it (the parts' SQL is the module's own, with no `$` but in parameter numbers), then `select`.
  */
 export function composeStatement(parts: StatementPart[], select: string): { text: string; params: unknown[] } {
-  const ctes: string[] = [];
-  const params: unknown[] = [];
-  for (const part of parts) {
-    if (!part.ctes) continue;
-    const offset = params.length;
-    ctes.push(part.ctes.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`));
-    params.push(...part.params);
+  const used = parts.filter((part) => part.ctes);
+  const params = used.flatMap((part) => part.params);
+  const key = `${used.map((part) => `${part.params.length}\u0000${part.ctes}`).join('\u0000')}\u0000${select}`;
+  let text = composed.get(key);
+  if (text === undefined) {
+    let offset = 0;
+    const ctes = used.map((part) => {
+      const shifted = offset;
+      offset += part.params.length;
+      return part.ctes.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shifted}`);
+    });
+    text = `WITH ${ctes.join(',\n')}\n${select}`;
+    if (composed.size < 100) composed.set(key, text);
   }
-  return { text: `WITH ${ctes.join(',\n')}\n${select}`, params };
+  return { text, params };
 }
 
 async function readStreamOn(q: Queryable, streamName: string): Promise<RecordedEvent[]> {
