@@ -226,12 +226,13 @@ export class InteractionWriter {
   }
 
   private async afterAppend(before: InteractionState, result: AppendResult): Promise<InteractionState> {
-    const after = fold(result.events.map(toDomainEvent), before);
+    const parsed = result.events.map(toDomainEvent); // once, for the fold and for publishing
+    const after = fold(parsed, before);
     try {
       await this.projection?.afterAppend(result);
     } finally {
       // Published once the read tables show the events; also when that wait timed out (they happened).
-      this.publish(result.events, involvedContactUuids(before.interaction, after.interaction));
+      this.publish(result.events, parsed, involvedContactUuids(before.interaction, after.interaction));
     }
     return after;
   }
@@ -305,10 +306,10 @@ export class InteractionWriter {
   }
   // --- end of contacts' lifecycle
 
-  private publish(events: RecordedEvent[], involved: string[]): void {
+  private publish(events: RecordedEvent[], parsed: readonly InteractionEvent[], involved: string[]): void {
     this.eventBus.publishAll(
-      events.map((event) => {
-        const domain = parseEvent(event.type, event.data);
+      events.map((event, i) => {
+        const domain = parsed[i]!;
         const EventClass = PUBLISHED_EVENT_CLASSES[domain.type];
         return new EventClass(
           domain.data.interactionUuid,
