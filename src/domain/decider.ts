@@ -175,9 +175,12 @@ export function withLinksChanged(
   const at = new Set(event.data.positions);
   const change = (party: Party): Party => {
     if (event.type === 'ContactRepointed') return { ...party, contactUuid: event.data.intoContactUuid };
-    if (event.data.contactUuid === null) return { ...party, staffPersonUuid: null };
-    const unlinked = { ...party, contactUuid: null };
-    return event.data.reason === 'contact_forgotten' ? erasedParty(unlinked) : unlinked;
+    const { contactUuid, reason } = event.data;
+    if (contactUuid === null) return { ...party, staffPersonUuid: null };
+    if (reason !== 'contact_forgotten') return { ...party, contactUuid: null };
+    // Erased at the position (its key is gone); a link to someone else (same rawName, one key) stays.
+    const theirs = party.contactUuid !== null && party.contactUuid.toLowerCase() === contactUuid.toLowerCase();
+    return erasedParty(theirs ? { ...party, contactUuid: null } : party);
   };
   return parties.map((party) => (at.has(party.position) ? change(party) : party));
 }

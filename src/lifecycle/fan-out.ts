@@ -6,7 +6,7 @@ import { InteractionWriter } from '../nest/interaction-writer';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
-import { destroyKeys } from '../adapters/erasure/key-store';
+import { destroyKeys, moveAllOwnership } from '../adapters/erasure/key-store';
 import { decideForInteraction, holdsDecision } from './decider';
 import { completeDecision, markTarget, pendingDecisions, pendingTargets, planTargets, RecordedDecision } from './decision-store';
 
@@ -47,6 +47,10 @@ export class LifecycleFanOut {
   async run(recorded: RecordedDecision): Promise<LifecycleResult> {
     const { decision } = recorded;
     if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
+    // A merge hands over the merged contact's erasure keys everywhere, also in streams it needs nothing
+    // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
+    const handOver = () => (decision.kind === 'contacts_merged' ? moveAllOwnership(this.db, decision.fromUuid, decision.intoUuid) : undefined);
+    await handOver();
     for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
       await this.readTablesCaughtUp();
       const planned = await planTargets(this.db, decision);
@@ -54,6 +58,7 @@ export class LifecycleFanOut {
       if (sweep > 0 && planned === 0 && pending.length === 0) break;
       await this.work(recorded, pending);
     }
+    await handOver(); // keys a racing write made for `from` meanwhile
     return { interactions: await completeDecision(this.db, decision.decisionId) };
   }
 

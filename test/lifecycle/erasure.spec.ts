@@ -165,6 +165,41 @@ describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
     expect((await m.service.getInteraction(s.linked.uuid))!.parties[1]).toMatchObject({ rawName: ERASED, contactUuid: null });
   });
 
+  it('forgets what a contact merged into her held where the merge had nothing to re-point', async () => {
+    const dana = m.newContact(DANA);
+    const oscar = m.newContact(OSCAR);
+    const twin = m.newContact({ name: 'Twin Name Secret', company: 'TwinCo' });
+    // A party of the twin that an update removed again, and an interaction of the twin that was deleted.
+    const party = await m.service.createInteraction({ contactUuid: oscar, subject: 'Oscar only' }, [{ rawName: 'Twin Raw Secret', contactUuid: twin }]);
+    await m.service.updateInteraction(party.uuid, {}, [{ rawName: 'Oscar P.', contactUuid: oscar }]);
+    const own = await m.service.createInteraction({ contactUuid: twin, subject: 'Twin Subject Secret' });
+    await m.service.deleteInteraction(own.uuid);
+    await m.service.contactsMerged(twin, dana);
+    await m.service.forgetContact(dana);
+    expect(findIn(await everything(), ['Twin Raw Secret', 'Twin Name Secret', 'TwinCo', 'Twin Subject Secret'])).toEqual([]);
+    const histories = JSON.stringify(
+      await Promise.all([party.uuid, own.uuid].map(async (uuid) => (await m.service.history(uuid)).map((e) => e.data))),
+    );
+    expect(histories).not.toMatch(/Twin/);
+    expect((await m.service.getInteraction(party.uuid))!.parties).toEqual([expect.objectContaining({ rawName: 'Oscar P.', contactUuid: oscar })]);
+  });
+
+  it('keeps the link of someone else whose party had her rawName (their name is erased with hers)', async () => {
+    const dana = m.newContact(DANA);
+    const oscar = m.newContact(OSCAR);
+    const yves = m.newContact({ name: 'Yves' });
+    const shared = await m.service.createInteraction({ contactUuid: oscar, subject: 'Alex' }, [{ rawName: 'Alex', contactUuid: dana }]);
+    await m.service.updateInteraction(shared.uuid, {}, [{ rawName: 'Alex', contactUuid: yves }]);
+    await m.service.forgetContact(dana);
+    expect((await m.service.getInteraction(shared.uuid))!.parties).toEqual([
+      expect.objectContaining({ rawName: ERASED, contactUuid: yves, snapshot: expect.objectContaining({ source: 'erased' }) }),
+    ]);
+    expect((await m.service.listInvolving(yves)).map((i) => i.uuid)).toEqual([shared.uuid]);
+    const live = await readTables(m.db);
+    await m.app.get(InteractionsMaintenance).rebuild();
+    expect(await readTables(m.db)).toEqual(live);
+  });
+
   it('leaves nothing behind when updates of her interactions race the erasure', async () => {
     const s = await scene();
     let stop = false;

@@ -10,7 +10,7 @@ import {
   StreamSession,
 } from '../../ports/event-store';
 import { ERASED } from '../../domain/interaction';
-import { ensureKeys, fetchKeys, moveOwnership, newKeys, setContentOwner } from './key-store';
+import { addOwner, ensureKeys, fetchKeys, moveOwnership, newKeys, setContentOwner } from './key-store';
 import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, partyTag, sealEvent, tagsOf } from './sealing';
 
 type Json = Record<string, unknown>;
@@ -118,8 +118,10 @@ export class ErasingEventStore implements EventStore {
     const subject = subjectOf(all);
     if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
     const keys = await ensureKeys(q, interactionUuid, tags, owners);
-    await this.keepOwnershipCurrent(q, interactionUuid, events);
-    return this.withPlain(events, keys, interactionUuid, rawNameAt, appendSealed);
+    await this.changeOwnership(q, interactionUuid, events, 'add');
+    const result = await this.withPlain(events, keys, interactionUuid, rawNameAt, appendSealed);
+    await this.changeOwnership(q, interactionUuid, events, 'drop');
+    return result;
   }
 
   /** Seals the events with `keys` and appends them; the result (and an inline projection) reads them plain. */
@@ -146,15 +148,21 @@ export class ErasingEventStore implements EventStore {
     }
   }
 
-  /** A subject changed by an update, or a contact merged into another: the keys follow. */
-  private async keepOwnershipCurrent(q: Queryable, interactionUuid: string, events: EventToAppend[]): Promise<void> {
+  /**
+   * A subject changed by an update, or a contact merged into another: the keys follow. The new owner is
+   * added before the append and the old one dropped after it, so an append that fails (without a
+   * transaction around both, on EventStoreDB) never leaves a key without the owner of what it seals.
+   */
+  private async changeOwnership(q: Queryable, interactionUuid: string, events: EventToAppend[], step: 'add' | 'drop'): Promise<void> {
     for (const { type, data } of events) {
       const d = data as Json;
       const changes = d.changes as Json | undefined;
       if (type === 'InteractionUpdated' && typeof changes?.contactUuid === 'string') {
-        await setContentOwner(q, interactionUuid, changes.contactUuid);
+        if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, changes.contactUuid);
+        else await setContentOwner(q, interactionUuid, changes.contactUuid);
       } else if (type === 'ContactRepointed' && typeof d.fromContactUuid === 'string' && typeof d.intoContactUuid === 'string') {
-        await moveOwnership(q, interactionUuid, d.fromContactUuid, d.intoContactUuid);
+        if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: d.fromContactUuid }, d.intoContactUuid);
+        else await moveOwnership(q, interactionUuid, d.fromContactUuid, d.intoContactUuid);
       }
     }
   }

@@ -105,6 +105,30 @@ export async function fetchKeys(q: Queryable, keyIds: readonly string[]): Promis
   return new Map(rows.map((row) => [row.key_id, toKey(row)]));
 }
 
+/**
+ * Before an append that changes the subject or merges a contact: the new owner is added, the old one
+ * kept, so an append that then fails (a lost race, a server gone) leaves no key without the owner of the
+ * data it seals. After the append, `setContentOwner` / `moveOwnership` drop the old one.
+ */
+export async function addOwner(q: Queryable, interactionUuid: string, of: { tag: string } | { contactUuid: string }, ownerUuid: string): Promise<void> {
+  const owned = 'tag' in of
+    ? 'SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3'
+    : 'SELECT o.key_id FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE k.interaction_uuid = $1 AND o.contact_uuid = $3::uuid';
+  await q.query(
+    `INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM (${owned}) AS owned ON CONFLICT DO NOTHING`,
+    [interactionUuid, ownerUuid, 'tag' in of ? of.tag : of.contactUuid],
+  );
+}
+
+/** A merge, everywhere: what `from` owns, `into` owns now (also where no stream needed a ContactRepointed). */
+export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid: string): Promise<void> {
+  await q.query(
+    `WITH moved AS (DELETE FROM erasure_key_owners WHERE contact_uuid = $1 RETURNING key_id)
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM moved ON CONFLICT DO NOTHING`,
+    [fromUuid, intoUuid],
+  );
+}
+
 /** The interaction's content now belongs to `contactUuid` alone (its subject changed). */
 export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string): Promise<void> {
   await q.query(
@@ -134,7 +158,8 @@ export const INTERACTIONS_OWNED_BY =
 
 /**
  * Forgets the contact in one interaction: destroys the keys it owns there, and every key of the
- * interaction when it owns its content (it was the subject). Returns how many keys were destroyed.
+ * interaction when it owns its content or the read tables show it as the subject. Returns how many keys
+ * were destroyed.
  */
 export async function destroyKeys(q: Queryable, interactionUuid: string, contactUuid: string): Promise<number> {
   const { rows } = await q.query(
@@ -143,7 +168,9 @@ export async function destroyKeys(q: Queryable, interactionUuid: string, contact
        k.key_id IN (SELECT key_id FROM erasure_key_owners WHERE contact_uuid = $2)
        OR EXISTS (
          SELECT 1 FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
-         WHERE c.interaction_uuid = $1 AND c.tag = $3 AND o.contact_uuid = $2))
+         WHERE c.interaction_uuid = $1 AND c.tag = $3 AND o.contact_uuid = $2)
+       -- The read row says it is the subject: whatever the owner rows say, the interaction is its.
+       OR EXISTS (SELECT 1 FROM interactions WHERE uuid = $1 AND contact_uuid = $2))
      RETURNING k.key_id`,
     [interactionUuid, contactUuid, CONTENT_TAG],
   );

@@ -83,12 +83,16 @@ export class PostgresEventStore implements EventStore {
     return { nextRevision: last.revision, position: last.position, events: recorded };
   }
 
-  /** A new stream the ordinary way: under its lock, `also` first, then the events and their projection. */
+  /**
+   * A new stream the ordinary way: under its lock, the events and their projection, then `also` (after
+   * the events, so a stream that exists is a WrongExpectedVersionError before anything else clashes).
+   */
   private createLocked(streamName: string, events: EventToAppend[], also: StatementPart[]): Promise<AppendResult> {
     return this.withStream(streamName, async (session) => {
+      const result = await session.appendToStream(events, 'no_stream');
       const tx = session.tx ?? this.db; // always the session's transaction here
       for (const part of also) await tx.query(`WITH ${part.ctes} SELECT 1`, part.params);
-      return session.appendToStream(events, 'no_stream');
+      return result;
     });
   }
 
