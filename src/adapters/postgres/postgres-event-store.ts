@@ -58,8 +58,10 @@ export class PostgresEventStore implements EventStore {
    * the new interaction, all or nothing. No stream lock is taken, and none is needed for the order
    * argument (see the class comment): the statement's first write takes the transaction id, every
    * revision of the new stream is in that one transaction, and a later append to the stream can only come
-   * from a transaction that read it committed, so took its id later. Two creators of one stream clash on
-   * the unique (stream_name, stream_revision) index. When the projection needs more than a part of the
+   * from a transaction that read it committed, so took its id later (a locked writer takes its id at its
+   * first write, which comes after it read the stream; the one write allowed before the read, an erasure
+   * destroying keys, only ever finds streams through rows a committed create wrote). Two creators clash on
+   * the stream's unique (stream_name, stream_revision) index. When the projection needs more than a part of the
    * statement (an event it would park), or a read row is in the way, the append is made the ordinary way.
    */
   async createStream(streamName: string, events: EventToAppend[], also: StatementPart[] = []): Promise<AppendResult> {
