@@ -223,6 +223,14 @@ describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
     expect((await m.service.getInteraction(s.linked.uuid))!.body).toMatch(/^Oscar says \d+$/);
   });
 
+  it('never writes personal data unsealed: events naming another interaction than their stream are refused', async () => {
+    const own = await m.service.createInteraction({ contactUuid: m.newContact(DANA), subject: DANA_CONTENT[0] });
+    const [logged] = await m.service.history(own.uuid);
+    const elsewhere = `interaction-${uuidv7()}`;
+    await expect(m.store.appendToStream(elsewhere, [{ ...logged!, id: uuidv7() }], 'no_stream')).rejects.toThrow(/names another interaction/);
+    expect(await m.store.readStream(elsewhere)).toEqual([]);
+  });
+
   it('refuses a bad uuid with a typed error and decides nothing', async () => {
     await expect(m.service.forgetContact('not-a-uuid')).rejects.toMatchObject({
       name: 'InteractionValidationError',

@@ -108,7 +108,14 @@ export class ErasingEventStore implements EventStore {
     appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
   ): Promise<AppendResult> {
     const interactionUuid = interactionOf(streamName, events);
-    if (interactionUuid === null) return appendSealed(events);
+    if (interactionUuid === null) {
+      // Not one interaction's events in its own stream: nothing to seal them for, and nothing personal
+      // may go into the log in clear.
+      if (events.some((e) => PERSONAL_EVENT_TYPES.has(e.type))) {
+        throw new Error(`refusing to append ${events.map((e) => e.type).join(', ')} to ${streamName}: their data names another interaction`);
+      }
+      return appendSealed(events);
+    }
     const all = [...stream, ...events];
     const rawNameAt = (position: number) => rawNameAtPosition(all, position);
     const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, rawNameAt));
@@ -167,6 +174,9 @@ export class ErasingEventStore implements EventStore {
     }
   }
 }
+
+/** The event types with personal fields (see sealing.ts). */
+const PERSONAL_EVENT_TYPES = new Set(['InteractionLogged', 'InteractionUpdated', 'PartiesRebuilt', 'PartyLinked']);
 
 /** The interaction the stream is of, as its events name it (lower case); null for a stream of none. */
 function interactionOf(streamName: string, events: EventToAppend[]): string | null {
