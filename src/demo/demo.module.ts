@@ -13,6 +13,7 @@ import { HealthController } from './health.controller';
 import { InteractionsController } from './interactions.controller';
 import { LateLinkingController } from './late-linking.controller';
 import { SAMPLE_DATA_ENABLED, SampleData } from './sample-data';
+import { errorText } from '../domain/errors';
 
 const DEMO_SCHEMA = 'crm_demo';
 const DEMO_DATABASE = Symbol('DEMO_DATABASE');
@@ -95,7 +96,7 @@ export class DemoModule {
           await directory.migrate();
         } catch (error) {
           // The first statement on the database: an unreachable server shows here, named for people.
-          const reason = error instanceof Error ? error.message : String(error);
+          const reason = errorText(error);
           throw new Error(`DemoModule: could not open ${describeDatabaseTarget(options.module.database)}: ${reason}`, { cause: error });
         }
         return directory;

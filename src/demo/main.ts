@@ -8,6 +8,7 @@ import { Logger } from 'nestjs-pino';
 import { DemoModule, DemoOptions, OpenedDuringStart } from './demo.module';
 import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
 import { HttpErrorsFilter } from './http-errors.filter';
+import { errorText } from '../domain/errors';
 
 export const BODY_LIMIT = '256kb';
 
@@ -72,7 +73,7 @@ async function start(): Promise<void> {
 if (require.main === module) {
   start().catch((error: unknown) => {
     // One line for people; the stack only when asked for.
-    console.error(`crm-interactions demo: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`crm-interactions demo: could not start: ${errorText(error)}`);
     if (process.env.DEBUG) console.error(error);
     process.exit(1);
   });

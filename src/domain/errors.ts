@@ -81,3 +81,8 @@ export class InteractionUnreadableError extends Error {
     this.name = 'InteractionUnreadableError';
   }
 }
+
+/** An error's message for a log line or a reason (what was thrown need not be an Error). */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

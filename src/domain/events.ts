@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { INTERACTION_TYPES } from './interaction';
 import { codePointLength, isStorableDate, isStorableJson, isStorableString } from './storable';
+import { errorText } from './errors';
 
 /**
  * The event schemas: the stream is the source of truth, so every event is parsed with these on the way
@@ -256,7 +257,7 @@ function upcast(type: InteractionEventType, data: unknown): unknown {
     try {
       next = link(current as Record<string, unknown>);
     } catch (error) {
-      throw new InvalidEventError(type, `upcaster from schemaVersion ${version} failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new InvalidEventError(type, `upcaster from schemaVersion ${version} failed: ${errorText(error)}`);
     }
     if ((next as { schemaVersion?: unknown } | null)?.schemaVersion !== version + 1) {
       throw new InvalidEventError(type, `upcaster from schemaVersion ${version} did not produce schemaVersion ${version + 1}`);

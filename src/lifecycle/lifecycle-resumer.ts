@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { INTERACTIONS_OPTIONS, InteractionsModuleOptions } from '../nest/options';
 import { FanOutStoppedError, LifecycleFanOut } from './fan-out';
+import { errorText } from '../domain/errors';
 
 /**
  * Finishes, in the background, the decisions a process left pending when it died: started once the
@@ -24,7 +25,7 @@ export class LifecycleResumer implements OnApplicationBootstrap {
       },
       (error: unknown) => {
         if (error instanceof FanOutStoppedError) return;
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorText(error);
         this.logger.warn(`pending decisions not finished (the next start or \`resume\` retries): ${reason}`);
       },
     );

@@ -9,6 +9,7 @@ import { newStreamProjection, projectEvents } from '../../projections/interactio
 import { openDatabase } from './database.provider';
 import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 import { AsyncProjection, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, SubscriptionReadYourWrites } from './read-your-writes';
+import { errorText } from '../domain/errors';
 
 type EventStoreOption = NonNullable<InteractionsModuleOptions['eventStore']>;
 
@@ -87,7 +88,7 @@ export function createSubscriptionProjector(
     }),
     open: (events) => store.open(events),
     onError: (error) =>
-      logger.warn(`EventStoreDB subscription failed, resubscribing: ${error instanceof Error ? error.message : String(error)}`),
+      logger.warn(`EventStoreDB subscription failed, resubscribing: ${errorText(error)}`),
     onLease: (event) => {
       if (event.kind === 'acquired') logger.log('Took the projection lease: this instance applies the EventStoreDB subscription');
       else if (event.kind === 'lost') logger.warn(`Lost the projection lease (${errorText(event.reason)}); following the leader until it is free again`);
@@ -95,8 +96,6 @@ export function createSubscriptionProjector(
     },
   });
 }
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The write side's read-your-writes wait over the subscription projector; null without one. */
 export function createAsyncProjection(

@@ -10,6 +10,7 @@ import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { migrateDatabase } from './database.provider';
 import { INTERACTIONS_OPTIONS, InteractionsModuleOptions } from './options';
 import { DATABASE, EVENT_STORE } from './tokens';
+import { errorText } from '../domain/errors';
 
 export interface InteractionStats {
   /** Streams and events in the log; null where the event store cannot count them cheaply (EventStoreDB). */
@@ -57,8 +58,6 @@ const PARKED_COUNT_CAP = 10_000;
 
 /** How long /health waits for the event store before calling it down. */
 const EVENT_STORE_PROBE_MS = 2000;
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Operations around the read model for hosts, the CLI and health checks: rebuild, counts, and whether

@@ -3,6 +3,7 @@ import { Database } from '../../ports/database';
 import { comparePositions, Position, RecordedEvent, START } from '../../ports/event-store';
 import { LeaseTerm, ProjectionLease } from '../../ports/projection-lease';
 import { EventStoreDbEventStore, ModuleSubscription, SubscriptionItem } from './eventstoredb-event-store';
+import { errorText } from '../../domain/errors';
 
 export interface SubscriptionProjectorOptions {
   /** Most events applied in one PostgreSQL transaction; default 500. */
@@ -370,8 +371,6 @@ export class SubscriptionProjector {
     }
   }
 }
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
