@@ -54,6 +54,9 @@ export class LifecycleFanOut {
     for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
       await this.readTablesCaughtUp();
       const planned = await planTargets(this.db, decision);
+      // Forgetting: once her streams are planned (some are found through her keys), all her keys go at
+      // once, so nothing of hers stays readable while the streams are worked on, nor if one of them fails.
+      if (sweep === 0 && decision.kind === 'contact_forgotten') await destroyKeys(this.db, null, decision.contactUuid);
       const pending = await pendingTargets(this.db, decision.decisionId);
       if (sweep > 0 && planned === 0 && pending.length === 0) break;
       await this.work(recorded, pending);

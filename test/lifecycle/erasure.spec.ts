@@ -231,6 +231,29 @@ describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
     expect(await m.store.readStream(elsewhere)).toEqual([]);
   });
 
+  it('makes her data unreadable everywhere at once, also when one of her streams cannot be read', async () => {
+    const s = await scene();
+    // More of her streams than the fan-out works on at once: a failure stops it before it reaches them.
+    const more = [];
+    for (let i = 0; i < 8; i++) {
+      more.push(await m.service.createInteraction({ contactUuid: m.newContact(OSCAR), subject: `more ${i}` }, [{ rawName: DANA_RAW_NAMES[0], contactUuid: s.dana }]));
+    }
+    // A row of the log whose sealed box does not open (a tampered event), in one of her streams.
+    const { rows } = await m.db.query<{ key_id: string }>("SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = 'content'", [s.linked.uuid]);
+    const tampered = { schemaVersion: 1, interactionUuid: s.linked.uuid, changes: { sealed: { key: rows[0]!.key_id, fields: ['body'], box: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } };
+    const metadata = { actorUuid: null, correlationId: uuidv7(), causationId: null, recordedAt: new Date().toISOString() };
+    await m.log.appendToStream(`interaction-${s.linked.uuid}`, [{ id: uuidv7(), type: 'InteractionUpdated', data: tampered, metadata }], 'any');
+
+    await expect(m.service.forgetContact(s.dana)).rejects.toMatchObject({ name: 'InteractionUnreadableError' });
+    // The decision stays pending for that stream; her keys are gone already, so no history shows her.
+    for (const uuid of [s.own.uuid, s.late.uuid, ...more.map((i) => i.uuid)]) {
+      expect(findIn({ history: JSON.stringify((await m.service.history(uuid)).map((e) => e.data)) }, DANA_STRINGS)).toEqual([]);
+    }
+    expect(findIn({ log: await dumpLog(m.log) }, DANA_STRINGS)).toEqual([]);
+    const { rows: pending } = await m.db.query('SELECT 1 FROM lifecycle_decisions WHERE completed_at IS NULL', []);
+    expect(pending).toHaveLength(1);
+  });
+
   it('refuses a bad uuid with a typed error and decides nothing', async () => {
     await expect(m.service.forgetContact('not-a-uuid')).rejects.toMatchObject({
       name: 'InteractionValidationError',

@@ -157,20 +157,20 @@ export const INTERACTIONS_OWNED_BY =
   'SELECT DISTINCT k.interaction_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE o.contact_uuid = $2';
 
 /**
- * Forgets the contact in one interaction: destroys the keys it owns there, and every key of the
- * interaction when it owns its content or the read tables show it as the subject. Returns how many keys
- * were destroyed.
+ * Forgets the contact in one interaction (or, with null, in all of them): destroys the keys it owns, and
+ * every key of an interaction whose content it owns or whose read row shows it as the subject. Returns
+ * how many keys were destroyed.
  */
-export async function destroyKeys(q: Queryable, interactionUuid: string, contactUuid: string): Promise<number> {
+export async function destroyKeys(q: Queryable, interactionUuid: string | null, contactUuid: string): Promise<number> {
   const { rows } = await q.query(
     `DELETE FROM erasure_keys k
-     WHERE k.interaction_uuid = $1 AND (
+     WHERE ($1::uuid IS NULL OR k.interaction_uuid = $1) AND (
        k.key_id IN (SELECT key_id FROM erasure_key_owners WHERE contact_uuid = $2)
-       OR EXISTS (
-         SELECT 1 FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
-         WHERE c.interaction_uuid = $1 AND c.tag = $3 AND o.contact_uuid = $2)
+       OR k.interaction_uuid IN (
+         SELECT c.interaction_uuid FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
+         WHERE c.tag = $3 AND o.contact_uuid = $2 AND ($1::uuid IS NULL OR c.interaction_uuid = $1))
        -- The read row says it is the subject: whatever the owner rows say, the interaction is its.
-       OR EXISTS (SELECT 1 FROM interactions WHERE uuid = $1 AND contact_uuid = $2))
+       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = $2 AND ($1::uuid IS NULL OR uuid = $1)))
      RETURNING k.key_id`,
     [interactionUuid, contactUuid, CONTENT_TAG],
   );
