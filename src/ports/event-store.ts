@@ -75,8 +75,9 @@ export class WrongExpectedVersionError extends Error {
 
 /**
  * The store rolled an append back because it met a concurrent writer of the same stream in a way it
- * could not queue (a deadlock between a one-statement create and a locked append): nothing was written,
- * and the same command tried again reads what the other wrote.
+ * could not queue (a deadlock between a one-statement create and a locked append; an erasure destroying
+ * a key the append was about to use): nothing was written, and the same command tried again reads what
+ * the other wrote.
  */
 export class StoreContentionError extends Error {
   constructor(

@@ -1,5 +1,7 @@
 import { Queryable } from '../../ports/database';
-import { StatementPart } from '../../ports/event-store';
+import { StatementPart, StoreContentionError } from '../../ports/event-store';
+
+const FOREIGN_KEY_VIOLATION = '23503';
 import { pgArray } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, newKeyMaterial } from './sealing';
 import { uuidv7 } from 'uuidv7';
@@ -31,7 +33,8 @@ export async function ensureKeys(
   const wanted = [...new Set(tags)];
   if (wanted.length === 0) return new Map();
   for (let attempt = 0; ; attempt++) {
-    const { rows } = await q.query<KeyRow>(
+    const { rows } = await q
+      .query<KeyRow>(
       `WITH wanted AS (
          SELECT * FROM unnest($2::text[], $3::uuid[], $4::text[]) AS w(tag, key_id, key)
        ), created AS (
@@ -57,7 +60,15 @@ export async function ensureKeys(
         pgArray(owners.map((o) => o.tag)),
         pgArray(owners.map((o) => o.contactUuid)),
       ],
-    );
+      )
+      .catch((error: unknown) => {
+        // A key this statement found was destroyed meanwhile (an erasure, which takes no stream lock for
+        // its first sweep): the append is rolled back and tried again on the stream as it reads now.
+        if ((error as { code?: unknown } | null)?.code === FOREIGN_KEY_VIOLATION) {
+          throw new StoreContentionError(`interaction-${interactionUuid}`, { cause: error });
+        }
+        throw error;
+      });
     const keys = new Map(rows.map((row) => [row.tag, toKey(row)]));
     // Missing: created by a writer that committed while this statement ran (its snapshot predates it).
     if (wanted.every((tag) => keys.has(tag)) || attempt === 2) return keys;
