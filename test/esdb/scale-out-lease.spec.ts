@@ -113,8 +113,9 @@ describe('the projection lease (a PostgreSQL advisory lock)', () => {
         leaseRetryMs: 100,
         retry: { initialMs: 20, maxMs: 200 },
         onLease: (event) => leaseEvents.push([name, event.kind]),
+        lease: lease(db.schema, name),
       });
-      projector.useLease(lease(db.schema, name)).start();
+      projector.start();
       projectors.push(projector);
       return projector;
     }

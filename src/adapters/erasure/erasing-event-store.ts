@@ -91,12 +91,13 @@ export class ErasingEventStore implements EventStore {
    * store is appending come from memory, the others' keys in one query.
    */
   async open(events: RecordedEvent[], q: Queryable = this.db): Promise<RecordedEvent[]> {
-    const needed = events.filter((event) => !this.appending.has(event.id)).flatMap((event) => keyIdsOf(event.data));
+    const sealedWith = events.map((event) => (this.appending.has(event.id) ? [] : keyIdsOf(event.data)));
+    const needed = sealedWith.flat();
     const keys = needed.length > 0 ? await fetchKeys(q, needed) : new Map<string, ErasureKey>();
-    return events.map((event) => {
+    return events.map((event, i) => {
       const plain = this.appending.get(event.id);
       if (plain !== undefined) return { ...event, data: plain };
-      return keyIdsOf(event.data).length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
+      return sealedWith[i]!.length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
     });
   }
 
