@@ -113,9 +113,8 @@ describe('the projection lease (a PostgreSQL advisory lock)', () => {
         leaseRetryMs: 100,
         retry: { initialMs: 20, maxMs: 200 },
         onLease: (event) => leaseEvents.push([name, event.kind]),
-        lease: lease(db.schema, name),
       });
-      projector.start();
+      projector.useLease(lease(db.schema, name)).start();
       projectors.push(projector);
       return projector;
     }

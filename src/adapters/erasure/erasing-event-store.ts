@@ -91,13 +91,12 @@ export class ErasingEventStore implements EventStore {
    * store is appending come from memory, the others' keys in one query.
    */
   async open(events: RecordedEvent[], q: Queryable = this.db): Promise<RecordedEvent[]> {
-    const sealedWith = events.map((event) => (this.appending.has(event.id) ? [] : keyIdsOf(event.data)));
-    const needed = sealedWith.flat();
+    const needed = events.filter((event) => !this.appending.has(event.id)).flatMap((event) => keyIdsOf(event.data));
     const keys = needed.length > 0 ? await fetchKeys(q, needed) : new Map<string, ErasureKey>();
-    return events.map((event, i) => {
+    return events.map((event) => {
       const plain = this.appending.get(event.id);
       if (plain !== undefined) return { ...event, data: plain };
-      return sealedWith[i]!.length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
+      return keyIdsOf(event.data).length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
     });
   }
 

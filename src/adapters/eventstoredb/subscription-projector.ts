@@ -29,6 +29,7 @@ export interface SubscriptionProjectorOptions {
   /**
    * Apply the projection only while holding this lease (several instances of the host on one database:
    * one applies, the others follow; see `ProjectionLease`). Without one, this projector always applies.
+   * Also settable with `useLease` before `start`.
    */
   lease?: ProjectionLease;
   /** How often an instance without the lease tries to take it; default 1 s. */
@@ -112,7 +113,7 @@ export class SubscriptionProjector {
   private reconnects = 0;
   private lastError: string | null = null;
   private lastCheckpointWrite = 0;
-  private readonly lease: ProjectionLease | null;
+  private lease: ProjectionLease | null;
   /** Holds the lease (meaningless without one: then it always applies). */
   private holdsLease = false;
   /** The loop reading the stored checkpoint for waiters while another instance applies; null when idle. */
@@ -131,6 +132,13 @@ export class SubscriptionProjector {
     this.leaseRetryMs = options.leaseRetryMs ?? 1000;
     this.checkpointPollMs = options.checkpointPollMs ?? 20;
     this.lease = options.lease ?? null;
+  }
+
+  /** Applies the projection only while holding `lease` (see the class); before `start` only. */
+  useLease(lease: ProjectionLease): this {
+    if (this.loop) throw new Error('SubscriptionProjector.useLease: already started');
+    this.lease = lease;
+    return this;
   }
 
   start(): this {
