@@ -19,7 +19,7 @@ import { RecordedEvent, StatementPart } from '../src/ports/event-store';
  * now, with exactly the rules of applying them one by one:
  * - `InteractionLogged` inserts the row unless it exists; the involvements are refreshed either way;
  * - `InteractionUpdated` sets the keys present in `changes` if the row is older than the event; the
- *   involvements are refreshed either way;
+ *   involvements are refreshed either way when it changes the subject or the time;
  * - `PartiesRebuilt` replaces the parties if the row is older than the event (and only then refreshes);
  * - `InteractionDeleted` deletes the row, its parties and involvements.
  * Then the net result is written: deletions, changes to existing rows, and new rows with their parties
@@ -361,9 +361,10 @@ function fold(o: Outcome, event: InteractionEvent, revision: number, at: string)
       o.refresh = true;
       return;
     case 'InteractionUpdated': {
-      o.refresh = true;
-      if (!present || o.version >= revision) return;
       const { changes } = event.data;
+      // Involvements hold the subject and the time, nothing else an update can change.
+      if ('contactUuid' in changes || 'occurredAt' in changes) o.refresh = true;
+      if (!present || o.version >= revision) return;
       if (o.created) {
         for (const [key, value] of Object.entries(changes)) {
           const column = UPDATABLE[key];

@@ -350,6 +350,12 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         await apply(db, cleared);
         expect((await involvementsOf(db, i)).map((r) => r.contact_uuid)).toEqual([c2]);
         expect((await rowsOf(db, i)).parties).toBe(0);
+
+        // The time alone moves the involvement too; an edit of the text leaves it as it is.
+        await apply(db, await append(store, stream, [updated(i, { occurredAt: '2026-04-05T08:00:00Z' }, '2026-04-05T09:00:00Z')], 4));
+        expect((await involvementsOf(db, i)).map((r) => [r.contact_uuid, r.occurred_at])).toEqual([[c2, new Date('2026-04-05T08:00:00Z')]]);
+        await apply(db, await append(store, stream, [updated(i, { subject: 'Renamed', body: 'Text' }, '2026-04-06T09:00:00Z')], 5));
+        expect((await involvementsOf(db, i)).map((r) => [r.contact_uuid, r.occurred_at])).toEqual([[c2, new Date('2026-04-05T08:00:00Z')]]);
       });
 
       it('deletion removes every row of the interaction from all three tables and nothing else', async () => {

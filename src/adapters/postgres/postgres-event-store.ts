@@ -104,10 +104,21 @@ export class PostgresEventStore implements EventStore {
         // Sessions of one stream queue here, so what the session reads stays current until it commits and
         // its append never clashes. A lock takes no transaction id (see the insert in `appendLocked`).
         await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
+        // What the session read under the lock is the stream's revision until it appends (a writer that
+        // skips the lock, a create, still clashes on the unique index): no second look before appending.
+        let known: number | null | undefined;
         return work({
           tx,
-          readStream: () => readStreamOn(tx, streamName),
-          appendToStream: (events, expected) => this.appendLocked(tx, streamName, events, expected),
+          readStream: async () => {
+            const events = await readStreamOn(tx, streamName);
+            known = events.length > 0 ? events[events.length - 1]!.revision : null;
+            return events;
+          },
+          appendToStream: async (events, expected) => {
+            const result = await this.appendLocked(tx, streamName, events, expected, known);
+            known = result.nextRevision;
+            return result;
+          },
         });
       });
     } catch (error) {
@@ -131,11 +142,12 @@ export class PostgresEventStore implements EventStore {
     streamName: string,
     events: EventToAppend[],
     expected: ExpectedRevision,
+    known: number | null | undefined,
   ): Promise<AppendResult> {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
     // A new stream needs no read: it starts at revision 0, and if it exists after all the unique
     // (stream_name, stream_revision) index makes the insert clash (reported by `withStream`).
-    const actual = expected === 'no_stream' ? null : await currentRevision(tx, streamName);
+    const actual = expected === 'no_stream' ? null : known !== undefined ? known : await currentRevision(tx, streamName);
     if (!revisionMatches(expected, actual)) throw new WrongExpectedVersionError(streamName, expected, actual);
     const first = (actual ?? -1) + 1;
     // The insert is the transaction's first write, so its transaction id is taken only now: a later
