@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { msSince } from './report';
 
 /**
@@ -14,6 +15,43 @@ export interface DriveResult {
    * Node process did meanwhile, the database client's work included; not the database server's CPU.
    */
   cpuMs: number;
+  /**
+   * The CPU time (ms) of every PostgreSQL server process on this machine over the loop (its backends, WAL
+   * writer, checkpointer…), read from /proc; null where there is no /proc or no local server. On a shared
+   * machine it includes whatever else the server did meanwhile.
+   */
+  serverCpuMs: number | null;
+}
+
+/** Linux reports process times in USER_HZ ticks, 100 per second on every architecture's /proc ABI. */
+const MS_PER_TICK = 10;
+
+/** The summed user + system CPU (ms) of the processes named `postgres`, or null when none can be read. */
+export function postgresServerCpuMs(): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  let ticks = 0;
+  let found = false;
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    // "pid (comm) state ppid …": comm may hold spaces, so fields are counted after its closing parenthesis.
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the whole line)
+    found = true;
+  }
+  return found ? ticks * MS_PER_TICK : null;
 }
 
 /**
@@ -24,6 +62,7 @@ export async function drive<T>(inputs: T[], callers: number, call: (input: T) =>
   const latencies: number[] = [];
   let next = 0;
   const cpu = process.cpuUsage();
+  const server = postgresServerCpuMs();
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: callers }, async () => {
@@ -37,5 +76,11 @@ export async function drive<T>(inputs: T[], callers: number, call: (input: T) =>
   );
   const elapsed = msSince(start);
   const used = process.cpuUsage(cpu);
-  return { latencies, perSecond: inputs.length / (elapsed / 1000), cpuMs: (used.user + used.system) / 1000 };
+  const serverNow = postgresServerCpuMs();
+  return {
+    latencies,
+    perSecond: inputs.length / (elapsed / 1000),
+    cpuMs: (used.user + used.system) / 1000,
+    serverCpuMs: server === null || serverNow === null ? null : serverNow - server,
+  };
 }

@@ -51,3 +51,24 @@ export function renderTable(table: Table): string {
     .join('\n')
     .trimEnd();
 }
+
+/** Rotated by `by`, so that no system always runs first (or last) on a warming machine. */
+export function rotate<T>(items: readonly T[], by: number): T[] {
+  return items.map((_, i) => items[(i + by) % items.length]!);
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export const stats = (values: number[]): Spread => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+
+/** "0.48× (0.46–0.53×)": a median ratio with its min–max. */
+export const fmtRange = ({ median: m, min, max }: Spread) => `${fmtRatio(m)} (${fmtRatio(min).replace('×', '')}–${fmtRatio(max)})`;
+
+export const round2 = (n: number) => Math.round(n * 100) / 100;
+export const round3 = (n: number) => Math.round(n * 1000) / 1000;
+export const roundOptional = (n: number | null) => (n === null ? null : round3(n));
+export const fmtOptionalMs = (n: number | null) => (n === null ? '–' : fmtMs(n));

@@ -1,4 +1,3 @@
-import { ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,10 +19,11 @@ import {
 import { drive, DriveResult } from '../drive';
 import { makeWorld, pickContact, World } from '../generate';
 import { int, pick, prng, Random } from '../random';
-import { fmtInt, fmtMs, fmtRatio, median, msSince, p99, Table } from '../report';
+import { fmtInt, fmtMs, fmtOptionalMs, fmtRange, median, msSince, p99, rotate, round2, round3, roundOptional, stats, Table } from '../report';
 import { Scale } from '../scales';
 import { BenchContext, ScenarioResult } from './context';
-import type { EmmettEvent, EmmettReply, EmmettRequest } from './emmett-worker';
+import type { EmmettEvent, EmmettRequest } from './emmett-worker';
+import { WorkerProcess } from '../worker-process';
 
 /** A create command's input: a subject and 3 parties (two contacts, one free-text). */
 export interface CreateInput {
@@ -75,6 +75,14 @@ export class MapStaffDirectory {
       return person ? [person] : [];
     });
   }
+}
+
+/** The edit every update scenario makes to an interaction: its subject and body. */
+export function editOf(uuid: string, i: number): { subject: string; body: string } {
+  return {
+    subject: `Bench call ${i} (edited)`,
+    body: `we agreed on the renewal pricing and the next steps for the rollout (${uuid.slice(-4)})`,
+  };
 }
 
 /** Boots the module as a host would, in a Nest application context. */
@@ -145,43 +153,8 @@ export function crudCreate(pool: Pool): (input: CreateInput) => Promise<string> 
 }
 
 
-/** The Emmett baseline's worker process (bench/scenarios/emmett-worker.ts), one request at a time. */
-class EmmettProcess {
-  private readonly child: ChildProcess;
-  private waiting: { resolve: (reply: EmmettReply) => void; reject: (error: Error) => void } | null = null;
-
-  constructor() {
-    this.child = fork(join(__dirname, 'emmett-worker.ts'), [], {
-      execArgv: process.execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (reply: EmmettReply) => {
-      const waiting = this.waiting;
-      this.waiting = null;
-      waiting?.resolve(reply);
-    });
-    this.child.on('exit', (code) => {
-      const waiting = this.waiting;
-      this.waiting = null;
-      waiting?.reject(new Error(`the Emmett worker exited (code ${code})`));
-    });
-  }
-
-  async request(request: EmmettRequest): Promise<DriveResult | undefined> {
-    const reply = await new Promise<EmmettReply>((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.child.send(request);
-    });
-    if (!reply.ok) throw new Error(`Emmett worker: ${reply.error}`);
-    return reply.result;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    await this.request({ kind: 'close' }).catch(() => undefined);
-    this.child.disconnect();
-  }
-}
+/** The Emmett baseline's worker process (bench/scenarios/emmett-worker.ts). */
+const emmettProcess = () => new WorkerProcess<EmmettRequest, DriveResult | undefined>(join(__dirname, 'emmett-worker.ts'), 'the Emmett worker');
 
 function emmettVersion(): string {
   try {
@@ -226,16 +199,6 @@ interface RoundResult {
   updates: Record<'one' | 'many', number>;
 }
 
-/** Rotated by one each round, so that no system always runs first (or last) on a warming machine. */
-function rotate<T>(items: readonly T[], by: number): T[] {
-  return items.map((_, i) => items[(i + by) % items.length]!);
-}
-
-const stats = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
-const fmtRange = ({ median: m, min, max }: { median: number; min: number; max: number }) =>
-  `${fmtRatio(m)} (${fmtRatio(min).replace('×', '')}–${fmtRatio(max)})`;
-const round2 = (n: number) => Math.round(n * 100) / 100;
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /**
  * append: `createInteraction` with 3 parties through the module (Nest, PostgreSQL event store, inline
@@ -257,7 +220,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
   await admin.connect();
   const emmettDatabase = `${ctx.schema}_emmett`;
   await admin.query(`CREATE DATABASE ${emmettDatabase}`);
-  const emmett = new EmmettProcess();
+  const emmett = emmettProcess();
   const rounds: RoundResult[] = [];
   let templates: EmmettEvent[][] = [];
   try {
@@ -313,16 +276,12 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
           module: { one: created.module.slice(0, updates.one), many: created.module.slice(updates.one, updates.one + updates.many) },
           crud: { one: created.crud.slice(0, updates.one), many: created.crud.slice(updates.one, updates.one + updates.many) },
         };
-        const edit = (uuid: string, i: number) => ({
-          subject: `Bench call ${i} (edited)`,
-          body: `we agreed on the renewal pricing and the next steps for the rollout (${uuid.slice(-4)})`,
-        });
         const update: Record<UpdateSystem, (uuids: string[], callers: number) => Promise<DriveResult>> = {
           module: (uuids, callers) =>
-            drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, edit(uuid, i))),
+            drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, editOf(uuid, i))),
           crud: (uuids, callers) =>
             drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => {
-              const { subject, body } = edit(uuid, i);
+              const { subject, body } = editOf(uuid, i);
               return pool.query(CRUD_UPDATE_INTERACTION, [uuid, subject, body, new Date().toISOString()]);
             }),
         };
@@ -348,7 +307,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
       }
     }
   } finally {
-    await emmett.stop();
+    await emmett.stop({ kind: 'close' });
     await admin.query(`DROP DATABASE IF EXISTS ${emmettDatabase} WITH (FORCE)`).catch((error: unknown) => ctx.log(`could not drop ${emmettDatabase}: ${String(error)}`));
     await admin.end();
   }
@@ -362,6 +321,10 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
   const ratio = (mine: (r: RoundResult) => DriveResult, theirs: (r: RoundResult) => DriveResult) =>
     stats(rounds.map((r) => mine(r).perSecond / theirs(r).perSecond));
   const cpuPerCommand = (pick: (r: RoundResult) => DriveResult) => median(rounds.map((r) => pick(r).cpuMs / pick(r).latencies.length));
+  const serverCpuPerCommand = (pick: (r: RoundResult) => DriveResult): number | null => {
+    const measured = rounds.map((r) => pick(r).serverCpuMs);
+    return measured.every((ms) => ms !== null) ? median(rounds.map((r) => pick(r).serverCpuMs! / pick(r).latencies.length)) : null;
+  };
   const latencies = (pick: (r: RoundResult) => DriveResult) => rounds.flatMap((r) => pick(r).latencies);
   const callersLabel = (callers: number) => `${callers} caller${callers > 1 ? 's' : ''}`;
   const row = (label: string, pick: (r: RoundResult) => DriveResult, vs: string) => {
@@ -373,6 +336,7 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       fmtMs(median(lat)),
       fmtMs(p99(lat)),
       fmtMs(cpuPerCommand(pick)),
+      fmtOptionalMs(serverCpuPerCommand(pick)),
       vs,
     ];
   };
@@ -424,6 +388,13 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       emmettCpuMsPerCommand1: round3(cpuPerCommand((r) => r.append.emmett.one)),
       crudCpuMsPerCommand16: round3(cpuPerCommand((r) => r.append.crud.many)),
       crudCpuMsPerCommand1: round3(cpuPerCommand((r) => r.append.crud.one)),
+      // The PostgreSQL server's CPU per command at 16 callers (null without a local server): with Node's, what
+      // a command costs the machine, which bounds the throughput of a CPU-bound run.
+      serverCpuMsPerCommand: {
+        module: roundOptional(serverCpuPerCommand((r) => r.append.module.many)),
+        emmett: roundOptional(serverCpuPerCommand((r) => r.append.emmett.many)),
+        crud: roundOptional(serverCpuPerCommand((r) => r.append.crud.many)),
+      },
       ranges: { vsEmmett16: ranges(vs.emmett16), vsEmmett1: ranges(vs.emmett1), vsCrud16: ranges(vs.crud16), vsCrud1: ranges(vs.crud1) },
       perSecond: {
         module1: perRound((r) => r.append.module.one),
@@ -457,6 +428,10 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       vsCrud1: round3(vs.updateCrud1.median),
       cpuMsPerCommand: round3(cpuPerCommand((r) => r.update.module.many)),
       cpuMsPerCommand1: round3(cpuPerCommand((r) => r.update.module.one)),
+      serverCpuMsPerCommand: {
+        module: roundOptional(serverCpuPerCommand((r) => r.update.module.many)),
+        crud: roundOptional(serverCpuPerCommand((r) => r.update.crud.many)),
+      },
       ranges: { vsCrud16: ranges(vs.updateCrud16), vsCrud1: ranges(vs.updateCrud1) },
       perSecond: {
         module1: perRound((r) => r.update.module.one),
@@ -468,10 +443,10 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
     },
   };
 
-  const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'module ÷ this, throughput: median (min–max)'];
+  const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'server CPU ms/command', 'module ÷ this, throughput: median (min–max)'];
   const common = [
     `${rounds.length} rounds, each on fresh tables (the module's and the CRUD tables in a new schema, Emmett's in a database of its own, truncated), the systems interleaved in an order rotated every round, 1 caller then ${many} callers, after ${fmtInt(scale.appendWarmup)} unmeasured calls of each; pools of ${connections} connections each`,
-    `ratios: module throughput ÷ the baseline's, per round; median (min–max) over the rounds. Latencies: all rounds pooled. Node CPU: process.cpuUsage() (user + system) of the process running that side, over its loop, ÷ commands (the PostgreSQL server's CPU is not in it)`,
+    `ratios: module throughput ÷ the baseline's, per round; median (min–max) over the rounds. Latencies: all rounds pooled. Node CPU: process.cpuUsage() (user + system) of the process running that side, over its loop, ÷ commands (the PostgreSQL server's CPU is not in it). Server CPU: user + system time of every \`postgres\` process on this machine over the loop (/proc), ÷ commands; – without a local server`,
     `load average (1 min) ${load[0].toFixed(1)} at the start of the scenario, ${load[1].toFixed(1)} at the end: a shared machine; compare ratios, not times`,
   ];
   return {

@@ -3,6 +3,7 @@ import { getPostgreSQLEventStore, type PostgresEventStore } from '@event-driven-
 import { Pool } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { drive, type DriveResult } from '../drive';
+import { serveRequests } from '../worker-process';
 
 /**
  * The Emmett baseline of the append scenario, in a process of its own: Emmett's PostgreSQL event store
@@ -14,8 +15,8 @@ import { drive, type DriveResult } from '../drive';
  * module under test reads its rows if both ran in one process; and each side's Node CPU per command is
  * measured with process.cpuUsage() of a process that runs only that side.
  *
- * Driven over IPC by bench/scenarios/append.ts (forked with the same `--require` TypeScript hook); it is
- * not a test and jest never loads it.
+ * Driven over IPC by bench/scenarios/append.ts (bench/worker-process.ts); it is not a test and jest never
+ * loads it.
  */
 
 /** One event as the module wrote it: type, data and metadata, appended to Emmett unchanged. */
@@ -34,7 +35,6 @@ export type EmmettRequest =
   | { kind: 'run'; callers: number; count: number }
   | { kind: 'close' };
 
-export type EmmettReply = { ok: true; result?: DriveResult } | { ok: false; error: string };
 
 let store: PostgresEventStore | null = null;
 let pool: Pool | null = null;
@@ -69,11 +69,4 @@ async function handle(request: EmmettRequest): Promise<DriveResult | undefined> 
   }
 }
 
-process.on('message', (request: EmmettRequest) => {
-  handle(request).then(
-    (result) => process.send!({ ok: true, result } satisfies EmmettReply),
-    (error: unknown) =>
-      process.send!({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies EmmettReply),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+serveRequests(handle);
