@@ -16,12 +16,13 @@ import { fmtInt, msSince, renderTable, Table } from './report';
 import { SCALES, Scale } from './scales';
 import { appendScenario } from './scenarios/append';
 import { BenchContext, ScenarioResult } from './scenarios/context';
+import { instancesScenario } from './scenarios/instances';
 import { pgliteScenario } from './scenarios/pglite';
 import { queriesScenario } from './scenarios/queries';
 import { rebuildScenario } from './scenarios/rebuild';
 
 /**
- * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,pglite] [--json file] [--keep]
+ * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,instances,pglite] [--json file] [--keep]
  *   [--schema NAME]` (NAME: keep the schema; run again with the same NAME to reuse its log and tables)
  * (plain `node --require ./scripts/register-ts.js bench/run.ts …`: no build, no extra dependency).
  *
@@ -42,6 +43,7 @@ const SCENARIOS = {
     }
   },
   append: (ctx: BenchContext) => appendScenario(ctx),
+  instances: (ctx: BenchContext) => instancesScenario(ctx),
   pglite: (ctx: BenchContext) => pgliteScenario(ctx),
 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
     }
     if (only.includes('queries')) collect(await inChild('queries', ctx));
     if (only.includes('append')) collect(await inChild('append', ctx));
+    if (only.includes('instances')) collect(await inChild('instances', ctx));
     if (only.includes('pglite')) collect(await inChild('pglite', ctx));
 
     const header = [
@@ -124,7 +127,10 @@ async function main(): Promise<void> {
   } finally {
     // The append scenario's scratch (normally gone already; left behind only if it crashed).
     await db.query(`DROP DATABASE IF EXISTS ${ctx.schema}_emmett WITH (FORCE)`).catch(() => undefined);
-    for (let round = 1; round <= scale.appendRounds; round++) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema}_r${round} CASCADE`);
+    for (let round = 1; round <= scale.appendRounds; round++) {
+      // The append and instances scenarios' round schemas, likewise.
+      for (const suffix of ['r', 'i']) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema}_${suffix}${round} CASCADE`);
+    }
     if (!values.keep && !values.schema) await db.query(`DROP SCHEMA IF EXISTS ${ctx.schema} CASCADE`);
     else log(`kept schema ${ctx.schema}`);
     await db.close();
