@@ -1,7 +1,9 @@
 import { Database, Queryable } from '../src/ports/database';
+import { compactCounts } from './counts';
 import { comparePositions, EventStore, Position, RecordedEvent, START } from '../src/ports/event-store';
 import {
   applyPrepared,
+  COUNT_TABLES,
   INTERACTION_KEY,
   isDataError,
   ParkedStreams,
@@ -211,7 +213,7 @@ async function rebuildOnce(
     // In the order every writer of the projection locks them (checkpoint, parked_events, read tables),
     // so a rebuild never deadlocks with a catch-up batch, a retry or an inline append.
     await tx.query('DELETE FROM projection_checkpoints WHERE name = $1', [name]);
-    await tx.query(`TRUNCATE parked_events, ${READ_TABLES.join(', ')}`);
+    await tx.query(`TRUNCATE parked_events, ${[...READ_TABLES, ...COUNT_TABLES].join(', ')}`);
     // Statements here move thousands of rows, on tables that grow from nothing: compiling them (JIT)
     // costs more than running them, and the planner needs row counts of this transaction's own rows.
     await tx.query("SELECT set_config('jit', 'off', true)");
@@ -260,6 +262,7 @@ async function rebuildOnce(
       throw error;
     }
     await restoreIndexes(tx);
+    await compactCounts(tx); // the batches' count rows, folded to one per key
     if (analyzedAt > 0) await tx.query(`ANALYZE ${READ_TABLES.join(', ')}`); // fresh statistics for the queries
     await writeCheckpoint(tx, name, position);
     return { events, position };

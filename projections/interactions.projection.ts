@@ -5,6 +5,7 @@ import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond }
 import { Party } from '../src/domain/interaction';
 import { withPartyLinked } from '../src/domain/decider';
 import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
+import { searchWordsOf } from '../src/domain/search';
 import { toStorableString } from '../src/domain/storable';
 import { RecordedEvent, StatementPart } from '../src/ports/event-store';
 
@@ -31,6 +32,9 @@ import { RecordedEvent, StatementPart } from '../src/ports/event-store';
  * a stream is never applied past a hole and `retryParked` can apply the rest in order.
  */
 export const READ_TABLES = ['interactions', 'interaction_parties', 'interaction_involvements'] as const;
+
+/** The counts per type, kept by triggers on the read tables (migration 0008): emptied with them. */
+export const COUNT_TABLES = ['involvement_counts', 'interaction_counts'] as const;
 
 /** The column by which every write of the projection finds a table's rows: an interaction's uuid. */
 export const INTERACTION_KEY: Record<(typeof READ_TABLES)[number], string> = {
@@ -78,10 +82,19 @@ interface Outcome {
    * PATCHES_PARTIES); null when the batch has none of those for it.
    */
   current: Party[] | null;
+  /** The existing row's subject and body as read, when the batch edits one of them (for its search words). */
+  text: { subject: string | null; body: string | null } | null;
 }
 
 /** Events that change parties in place: their interactions' current parties are read with the row. */
 const PATCHES_PARTIES: ReadonlySet<string> = new Set(['PartiesUnlinked', 'ContactRepointed', 'PartyLinked']);
+
+/** Changes that move the involvement rows (they carry the subject, the time, the type and the owner). */
+const MOVES_INVOLVEMENTS = ['contactUuid', 'occurredAt', 'interactionType', 'ownerUserUuid'] as const;
+
+/** An update of subject or body: the row's search words are recomputed from both. */
+const editsText = (event: InteractionEvent) =>
+  event.type === 'InteractionUpdated' && ('subject' in event.data.changes || 'body' in event.data.changes);
 
 const UPDATABLE: Record<string, keyof NewRow> = {
   contactUuid: 'contact_uuid',
@@ -322,7 +335,10 @@ async function park(tx: Queryable, parked: ParkedRow[]): Promise<void> {
 }
 
 function absent(uuid: string): Outcome {
-  return { uuid, existing: false, wiped: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false, current: null };
+  return {
+    uuid, existing: false, wiped: false, created: null, version: -1, changes: null, touchedAt: null, parties: null, refresh: false, current: null,
+    text: null,
+  };
 }
 
 /** Folds each interaction's events, starting from its row as it is now (read once, and locked). */
@@ -330,16 +346,22 @@ async function foldFromTable(tx: Queryable, uuids: string[], byInteraction: Map<
   if (uuids.length === 0) return [];
   // The parties column travels only for the interactions whose events patch parties in place.
   const patched = uuids.filter((uuid) => byInteraction.get(uuid)!.some(({ event }) => PATCHES_PARTIES.has(event.type)));
-  const { rows } = await tx.query<{ uuid: string; version: string; parties: Party[] | null }>(
-    `SELECT uuid, version, CASE WHEN uuid = ANY($2::uuid[]) THEN parties END AS parties
+  // Likewise subject and body, for the interactions whose text the batch edits.
+  const edited = new Set(uuids.filter((uuid) => byInteraction.get(uuid)!.some(({ event }) => editsText(event))));
+  const { rows } = await tx.query<{ uuid: string; version: string; parties: Party[] | null; subject: string | null; body: string | null }>(
+    `SELECT uuid, version, CASE WHEN uuid = ANY($2::uuid[]) THEN parties END AS parties,
+       CASE WHEN uuid = ANY($3::uuid[]) THEN subject END AS subject, CASE WHEN uuid = ANY($3::uuid[]) THEN body END AS body
      FROM interactions WHERE uuid = ANY($1::uuid[]) FOR UPDATE`,
-    [plainArray(uuids), plainArray(patched)],
+    [plainArray(uuids), plainArray(patched), plainArray([...edited])],
   );
   const found = new Map(rows.map((row) => [row.uuid, row]));
   return uuids.map((uuid) => {
     const start = absent(uuid);
     const row = found.get(uuid);
-    if (row !== undefined) Object.assign(start, { existing: true, version: Number(row.version), current: row.parties });
+    if (row !== undefined) {
+      Object.assign(start, { existing: true, version: Number(row.version), current: row.parties });
+      if (edited.has(uuid)) start.text = { subject: row.subject, body: row.body };
+    }
     return foldAll(start, byInteraction.get(uuid)!);
   });
 }
@@ -362,8 +384,7 @@ function fold(o: Outcome, event: InteractionEvent, revision: number, at: string)
       return;
     case 'InteractionUpdated': {
       const { changes } = event.data;
-      // Involvements hold the subject and the time, nothing else an update can change.
-      if ('contactUuid' in changes || 'occurredAt' in changes) o.refresh = true;
+      if (MOVES_INVOLVEMENTS.some((key) => key in changes)) o.refresh = true;
       if (!present || o.version >= revision) return;
       if (o.created) {
         for (const [key, value] of Object.entries(changes)) {
@@ -375,6 +396,7 @@ function fold(o: Outcome, event: InteractionEvent, revision: number, at: string)
       } else {
         o.changes = { ...o.changes, ...changes };
         o.touchedAt = at;
+        if (o.text && ('subject' in changes || 'body' in changes)) o.text = { ...o.text, ...pickText(changes) };
       }
       o.version = revision;
       return;
@@ -440,6 +462,10 @@ function patchLinks(o: Outcome, event: Extract<InteractionEvent, { type: 'Partie
   o.refresh = true;
 }
 
+function pickText(changes: { subject?: string | null; body?: string | null }): { subject?: string | null; body?: string | null } {
+  return { ...('subject' in changes && { subject: changes.subject }), ...('body' in changes && { body: changes.body }) };
+}
+
 function newRow(uuid: string, d: InteractionLoggedData, at: string, revision: number): NewRow {
   return {
     uuid,
@@ -489,12 +515,13 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
          owner_user_uuid = CASE WHEN r.changes ? 'ownerUserUuid' THEN (r.changes->>'ownerUserUuid')::uuid ELSE i.owner_user_uuid END,
          metadata = CASE WHEN r.changes ? 'metadata' THEN r.changes->'metadata' ELSE i.metadata END,
          parties = COALESCE(r.parties, i.parties),
+         search = CASE WHEN r.words IS NULL THEN i.search ELSE array_to_tsvector(string_to_array(r.words, ' ')) END,
          updated_at = r.updated_at,
          version = r.version
        FROM (
-         SELECT u.uuid, u.changes::jsonb AS changes, nullif(u.parties::jsonb, 'null') AS parties, u.updated_at, u.version
+         SELECT u.uuid, u.changes::jsonb AS changes, nullif(u.parties::jsonb, 'null') AS parties, u.updated_at, u.version, u.words
          FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
-           unnest($4::timestamptz[]), unnest($5::bigint[])) AS u(uuid, changes, parties, updated_at, version)
+           unnest($4::timestamptz[]), unnest($5::bigint[]), unnest($6::text[])) AS u(uuid, changes, parties, updated_at, version, words)
        ) AS r
        WHERE i.uuid = r.uuid`,
       [
@@ -503,6 +530,8 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
         JSON.stringify(updated.map((o) => (o.parties ? partiesColumn(o.parties) : null))),
         plainArray(updated.map((o) => o.touchedAt)),
         plainArray(updated.map((o) => o.version)),
+        // The text was read with the row exactly when the batch edits it.
+        pgArray(updated.map((o) => (o.text ? searchWordsOf(o.text.subject, o.text.body) : null))),
       ],
     );
   }
@@ -527,8 +556,9 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
     const list = plainArray(refreshed);
     await tx.query('DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])', [list]);
     await tx.query(
-      `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
-       SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at
+      `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at, interaction_type,
+         owner_user_uuid)
+       SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at, i.interaction_type, i.owner_user_uuid
        FROM interactions i
        CROSS JOIN LATERAL (
          SELECT i.contact_uuid
@@ -563,16 +593,18 @@ const PARTY_KEYS = (first: number) =>
 const createdCtes = (skipExisting: boolean) => `
    ${PARTY_KEYS(14)}, created AS (
      INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body,
-       owner_user_uuid, metadata, file_uuids, inserted_at, updated_at, version, parties)
+       owner_user_uuid, metadata, file_uuids, inserted_at, updated_at, version, parties, search)
      SELECT r.uuid, r.contact_uuid, r.interaction_type, r.occurred_at, r.subject, r.body,
-       r.owner_user_uuid, r.metadata::jsonb, r.file_uuids::uuid[], r.inserted_at, r.updated_at, r.version, r.parties::jsonb
+       r.owner_user_uuid, r.metadata::jsonb, r.file_uuids::uuid[], r.inserted_at, r.updated_at, r.version, r.parties::jsonb,
+       array_to_tsvector(string_to_array(r.words, ' '))
      FROM ROWS FROM (unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::text[]), unnest($4::timestamptz[]),
        unnest($5::text[]), unnest($6::text[]), unnest($7::uuid[]), json_array_elements($8::json), unnest($9::text[]),
-       unnest($10::timestamptz[]), unnest($11::timestamptz[]), unnest($12::bigint[]), json_array_elements($13::json))
+       unnest($10::timestamptz[]), unnest($11::timestamptz[]), unnest($12::bigint[]), json_array_elements($13::json),
+       unnest($18::text[]))
        AS r(uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid, metadata,
-         file_uuids, inserted_at, updated_at, version, parties)
+         file_uuids, inserted_at, updated_at, version, parties, words)
      ${skipExisting ? 'ON CONFLICT (uuid) DO NOTHING' : ''}
-     RETURNING uuid, contact_uuid, occurred_at, inserted_at, parties
+     RETURNING uuid, contact_uuid, occurred_at, inserted_at, parties, interaction_type, owner_user_uuid
    ), created_parties AS (
      INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot,
        name_key, email_keys)
@@ -581,8 +613,9 @@ const createdCtes = (skipExisting: boolean) => `
      FROM created c CROSS JOIN LATERAL jsonb_array_elements(c.parties) AS p
      LEFT JOIN party_keys k ON k.interaction_uuid = c.uuid AND k.position = (p->>'position')::integer
    ), created_involvements AS (
-     INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
-     SELECT involved.contact_uuid, c.uuid, c.occurred_at, c.inserted_at
+     INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at, interaction_type,
+       owner_user_uuid)
+     SELECT involved.contact_uuid, c.uuid, c.occurred_at, c.inserted_at, c.interaction_type, c.owner_user_uuid
      FROM created c CROSS JOIN LATERAL (
        SELECT c.contact_uuid
        UNION
@@ -635,6 +668,7 @@ function insertParams(created: Outcome[]): unknown[] {
     plainArray(rows.map((r) => r.version)),
     JSON.stringify(created.map((o) => partiesColumn(o.parties ?? []))),
     ...partyKeyParams(created),
+    pgArray(rows.map((r) => searchWordsOf(r.subject, r.body))),
   ];
 }
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Database, Queryable } from '../src/ports/database';
 import { backfillPartyKeys } from './party-keys-backfill';
+import { backfillSearchWords } from './search-backfill';
 
 /** A folder of `NNNN_name.sql` files, applied in file-name order and recorded as `<set>/<file>`. */
 export interface MigrationSet {
@@ -14,8 +15,8 @@ export interface MigrationSet {
 export const READ_TABLE_MIGRATIONS: MigrationSet = {
   name: 'read_tables',
   dir: join(__dirname, 'migrations'),
-  // Party search keys are computed in TypeScript (one rule with the projection's and the queries').
-  after: { '0005_unresolved_party_keys.sql': backfillPartyKeys },
+  // Party keys and search words are computed in TypeScript (one rule with the projection's and the queries').
+  after: { '0005_unresolved_party_keys.sql': backfillPartyKeys, '0008_feeds.sql': backfillSearchWords },
 };
 export const EVENT_LOG_MIGRATIONS: MigrationSet = {
   name: 'event_log',

@@ -7,7 +7,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { rebuild } from '../../projections/catch-up';
-import { READ_TABLES } from '../../projections/interactions.projection';
+import { COUNT_TABLES, READ_TABLES } from '../../projections/interactions.projection';
 import { fmtInt, fmtMs, fmtRatio, median, msSince, p99, Table } from '../report';
 import { BenchContext } from './context';
 
@@ -117,7 +117,7 @@ async function copyBaseline(ctx: BenchContext, runs: number): Promise<number[]> 
     for (let run = 0; run < runs; run++) {
       const start = process.hrtime.bigint();
       await client.query('BEGIN');
-      await client.query(`TRUNCATE ${READ_TABLES.join(', ')}`);
+      await client.query(`TRUNCATE ${[...READ_TABLES, ...COUNT_TABLES].join(', ')}`);
       for (const table of READ_TABLES) {
         await pipeline(createReadStream(join(dir, `${table}.copy`)), client.query(copyFrom(`COPY ${table} FROM STDIN`)));
       }

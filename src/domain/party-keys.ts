@@ -11,7 +11,12 @@ const WHITESPACE = /\s+/gu;
  * case, runs of whitespace as one space, trimmed. "  José   ÁLVAREZ " and "jose alvarez" share a key.
  */
 export function partyNameKey(name: string): string {
-  return name.normalize('NFKD').replace(COMBINING_MARKS, '').toLowerCase().replace(WHITESPACE, ' ').trim();
+  return foldCaseAndAccents(name).replace(WHITESPACE, ' ').trim();
+}
+
+/** Compatibility-decomposed (NFKD), combining marks (accents) stripped, lower case: how text is matched. */
+export function foldCaseAndAccents(text: string): string {
+  return text.normalize('NFKD').replace(COMBINING_MARKS, '').toLowerCase();
 }
 
 /** Characters that end an email address inside a raw name: "Dana <dana@acme.com>", "(dana@acme.com)". */

@@ -11,7 +11,7 @@ import {
 } from '../../src/domain/events';
 import { EventToAppend, ExpectedRevision, Position, RecordedEvent, START } from '../../src/ports/event-store';
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
-import { projectEvents, READ_TABLES } from '../../projections/interactions.projection';
+import { COUNT_TABLES, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
 
@@ -91,14 +91,34 @@ interface Dump {
   interactions: Record<string, unknown>[];
   parties: Record<string, unknown>[];
   involvements: Record<string, unknown>[];
+  counts: Record<string, unknown>[];
 }
 
-/** Every row of the three read tables, fully ordered. */
+/** Every row of the three read tables and the counts, fully ordered. */
 async function dump(q: Queryable): Promise<Dump> {
   const interactions = await q.query('SELECT * FROM interactions ORDER BY uuid');
   const parties = await q.query('SELECT * FROM interaction_parties ORDER BY interaction_uuid, position');
   const involvements = await q.query('SELECT * FROM interaction_involvements ORDER BY contact_uuid, interaction_uuid');
-  return { interactions: interactions.rows, parties: parties.rows, involvements: involvements.rows };
+  // The counts per type as they read: the sum of each key's rows (a count back at zero may keep rows).
+  const counts = await q.query(
+    `SELECT contact_uuid::text AS key, interaction_type, sum(n)::bigint AS n FROM involvement_counts GROUP BY 1, 2 HAVING sum(n) <> 0
+     UNION ALL SELECT 'all', interaction_type, sum(n)::bigint FROM interaction_counts GROUP BY interaction_type HAVING sum(n) <> 0`,
+  );
+  return { interactions: interactions.rows, parties: parties.rows, involvements: involvements.rows, counts: sortCounts(counts.rows) };
+}
+
+/** The counts per type that the rows of a dump make, as `dump` reads them from the count tables. */
+function countsOfRows(d: Dump): Record<string, unknown>[] {
+  const counts = new Map<string, number>();
+  const add = (key: string, type: unknown) => counts.set(`${key}|${String(type)}`, (counts.get(`${key}|${String(type)}`) ?? 0) + 1);
+  for (const v of d.involvements) add(String(v.contact_uuid), v.interaction_type);
+  for (const i of d.interactions) add('all', i.interaction_type);
+  return sortCounts([...counts].map(([key, n]) => ({ key: key.split('|')[0], interaction_type: key.split('|')[1], n: String(n) })));
+}
+
+function sortCounts(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  const order = (r: Record<string, unknown>) => `${String(r.key)}|${String(r.interaction_type)}`;
+  return [...rows].sort((a, b) => (order(a) < order(b) ? -1 : 1));
 }
 
 async function involvementsOf(q: Queryable, interactionUuid: string): Promise<{ contact_uuid: string; occurred_at: Date; inserted_at: Date }[]> {
@@ -122,7 +142,7 @@ async function rowsOf(q: Queryable, interactionUuid: string): Promise<{ interact
 
 async function truncateReadTables(db: Database): Promise<void> {
   // Table names are constants of the module, not input.
-  await db.query(`TRUNCATE ${READ_TABLES.join(', ')}`);
+  await db.query(`TRUNCATE ${[...READ_TABLES, ...COUNT_TABLES].join(', ')}`);
 }
 
 async function apply(db: Database, events: readonly RecordedEvent[]): Promise<void> {
@@ -378,7 +398,9 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
           interactions: notI(others.interactions),
           parties: notI(others.parties),
           involvements: notI(others.involvements),
+          counts: countsOfRows(after),
         });
+        expect(after.counts).not.toEqual(others.counts);
         // Deleting again is a no-op.
         await apply(db, gone);
         expect(await dump(db)).toEqual(after);
@@ -564,7 +586,11 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         // It repairs damaged tables and is repeatable.
         await db.query('UPDATE interactions SET subject = $1 WHERE uuid = $2', ['tampered', h.i1]);
         await db.query('DELETE FROM interaction_parties WHERE interaction_uuid = $1', [h.i2]);
-        await db.query('INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at) SELECT $1, uuid, occurred_at, inserted_at FROM interactions WHERE uuid = $2', [randomUUID(), h.i1]);
+        await db.query(
+          `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at, interaction_type)
+           SELECT $1, uuid, occurred_at, inserted_at, interaction_type FROM interactions WHERE uuid = $2`,
+          [randomUUID(), h.i1],
+        );
         await expect(rebuild(db, store)).resolves.toEqual(summary);
         expect(await dump(db)).toEqual(liveTables);
 
@@ -627,7 +653,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
           [i, randomUUID()],
         );
         await expect(rebuild(db, store)).resolves.toEqual({ events: 0, position: START });
-        expect(await dump(db)).toEqual({ interactions: [], parties: [], involvements: [] });
+        expect(await dump(db)).toEqual({ interactions: [], parties: [], involvements: [], counts: [] });
         expect(await readCheckpoint(db)).toEqual(START);
       });
     });

@@ -1,0 +1,26 @@
+import { Queryable } from '../src/ports/database';
+import { searchWordsOf } from '../src/domain/search';
+import { pgArray } from './interactions.projection';
+
+const CHUNK = 2_000;
+
+/**
+ * Fills the search words of rows written before migration 0008 (same transaction as the migration), with
+ * the projection's own rule, chunk by chunk in uuid order: the upgrade needs no rebuild.
+ */
+export async function backfillSearchWords(tx: Queryable): Promise<void> {
+  let after: string | null = null;
+  for (;;) {
+    const { rows }: { rows: { uuid: string; subject: string | null; body: string | null }[] } = await tx.query(
+      `SELECT uuid, subject, body FROM interactions WHERE $1::uuid IS NULL OR uuid > $1::uuid ORDER BY uuid LIMIT ${CHUNK}`,
+      [after],
+    );
+    if (rows.length === 0) return;
+    await tx.query(
+      `UPDATE interactions i SET search = array_to_tsvector(string_to_array(w.words, ' '))
+       FROM unnest($1::uuid[], $2::text[]) AS w(uuid, words) WHERE i.uuid = w.uuid`,
+      [pgArray(rows.map((r) => r.uuid)), pgArray(rows.map((r) => searchWordsOf(r.subject, r.body)))],
+    );
+    after = rows[rows.length - 1]!.uuid;
+  }
+}
