@@ -61,6 +61,14 @@ const PARTIES_OF_I = `COALESCE((
     FROM ${CRUD_PARTIES} p WHERE p.interaction_uuid = i.uuid
   ), '[]'::jsonb) AS parties`;
 
+/** Optional filters from parameter `first`: types, from (inclusive), to (exclusive), a search word. */
+function FILTERS(first: number): string {
+  return `($${first}::text[] IS NULL OR i.interaction_type = ANY($${first}::text[]))
+      AND ($${first + 1}::timestamptz IS NULL OR i.occurred_at >= $${first + 1}::timestamptz)
+      AND ($${first + 2}::timestamptz IS NULL OR i.occurred_at < $${first + 2}::timestamptz)
+      AND ($${first + 3}::text IS NULL OR i.subject ~* ('\\m' || $${first + 3}) OR i.body ~* ('\\m' || $${first + 3}))`;
+}
+
 /** The naive queries over the normalised tables, returning the same rows as the module's queries. */
 export const NAIVE = {
   involving: `SELECT i.*, ${PARTIES_OF_I}
@@ -75,6 +83,28 @@ export const NAIVE = {
     LIMIT $2`,
   subjectUuids: `SELECT i.uuid FROM ${CRUD_INTERACTIONS} i WHERE i.contact_uuid = $1
     ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC`,
+  /**
+   * The involving feed filtered as a FeedPage filters it ($3 types, $4 from, $5 to, $6 a search word:
+   * a word of subject or body starting with it, case-insensitive, by regular expression), paged by
+   * OFFSET ($7) as a CRUD module pages.
+   */
+  involvingFiltered: `SELECT i.*, ${PARTIES_OF_I}
+    FROM ${CRUD_INTERACTIONS} i
+    WHERE (i.contact_uuid = $1 OR i.uuid IN (SELECT interaction_uuid FROM ${CRUD_PARTIES} WHERE contact_uuid = $1))
+      AND ${FILTERS(3)}
+    ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC
+    LIMIT $2 OFFSET $7`,
+  /** The newest interactions of the whole CRM, filtered the same way ($2 types, $3 from, $4 to, $5 word). */
+  recent: `SELECT i.*, ${PARTIES_OF_I}
+    FROM ${CRUD_INTERACTIONS} i
+    WHERE ${FILTERS(2)}
+    ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC
+    LIMIT $1`,
+  /** Interactions involving the contact, by type. */
+  countInvolving: `SELECT i.interaction_type, count(*) AS n FROM ${CRUD_INTERACTIONS} i
+    WHERE i.contact_uuid = $1 OR i.uuid IN (SELECT interaction_uuid FROM ${CRUD_PARTIES} WHERE contact_uuid = $1)
+    GROUP BY 1`,
+  countInteractions: `SELECT i.interaction_type, count(*) AS n FROM ${CRUD_INTERACTIONS} i GROUP BY 1`,
 } as const;
 
 /** The CRUD write of one interaction with its parties: one transaction, two inserts. */

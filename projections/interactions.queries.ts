@@ -58,25 +58,67 @@ export async function findInteraction(q: Queryable, uuid: string): Promise<Inter
   return rows[0] ? toInteraction(rows[0]) : null;
 }
 
+/**
+ * What a feed or a count is narrowed to; null is "any". `types` are matched as given (validated before),
+ * `occurredFrom` inclusive, `occurredTo` exclusive, `search` a tsquery text of `searchQueryOf`.
+ */
+export interface FeedFilter {
+  types: readonly InteractionType[] | null;
+  occurredFrom: Date | null;
+  occurredTo: Date | null;
+  ownerUserUuid: string | null;
+  search: string | null;
+}
+
+export const NO_FILTER: FeedFilter = { types: null, occurredFrom: null, occurredTo: null, ownerUserUuid: null, search: null };
+
+export interface FeedPageQuery {
+  limit: number | null;
+  after: FeedCursor | null;
+}
+
+/*
+ * Every optional condition is written as `($n IS NULL OR …)`: the feeds go out as unnamed statements, so
+ * PostgreSQL plans each call with its values and drops the conditions that are not given; what is left
+ * is a range of the feed's index (cursor and period) and filters checked on its entries (type, owner:
+ * the involvement index INCLUDEs both). Parameters from `first`: cursor (3), types, from, to, owner.
+ */
+const inRange = (t: string, first: number) => `
+  ($${first}::timestamptz IS NULL
+    OR (${t}.occurred_at, ${t}.inserted_at, ${t}.${t === 'v' ? 'interaction_uuid' : 'uuid'}) < ($${first}::timestamptz, $${first + 1}::timestamptz, $${first + 2}::uuid))
+  AND ($${first + 4}::timestamptz IS NULL OR ${t}.occurred_at >= $${first + 4}::timestamptz)
+  AND ($${first + 5}::timestamptz IS NULL OR ${t}.occurred_at < $${first + 5}::timestamptz)`;
+const ofTypeAndOwner = (t: string, first: number) => `
+  ($${first + 3}::text[] IS NULL OR ${t}.interaction_type = ANY($${first + 3}::text[]))
+  AND ($${first + 6}::uuid IS NULL OR ${t}.owner_user_uuid = $${first + 6}::uuid)`;
+const narrowed = (t: string, first: number) => `${inRange(t, first)} AND ${ofTypeAndOwner(t, first)}`;
+
+function narrowedParams(after: FeedCursor | null, filter: FeedFilter): unknown[] {
+  return [
+    after?.occurredAt ?? null, after?.insertedAt ?? null, after?.uuid ?? null,
+    filter.types, filter.occurredFrom, filter.occurredTo, filter.ownerUserUuid,
+  ];
+}
+
+/** Involvements whose interaction matches the search (a join only when there is one). */
+const involvementsMatching = (search: boolean, param: number) =>
+  search
+    ? `interaction_involvements v JOIN interactions s ON s.uuid = v.interaction_uuid AND s.search @@ $${param}::tsquery`
+    : 'interaction_involvements v';
+
 /** Interactions where the contact is the subject or a party, newest first, each once. */
-export async function findInvolving(
-  q: Queryable,
-  contactUuid: string,
-  page: { limit: number | null; after: FeedCursor | null },
-): Promise<Interaction[]> {
+export async function findInvolving(q: Queryable, contactUuid: string, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
   // The page is cut on the involvement index alone; only the rows of the page are joined.
   const { rows } = await q.query<InteractionRow>(
     `WITH page AS (
-       SELECT v.interaction_uuid FROM interaction_involvements v
-       WHERE v.contact_uuid = $1
-         AND ($2::timestamptz IS NULL
-              OR (v.occurred_at, v.inserted_at, v.interaction_uuid) < ($2::timestamptz, $3::timestamptz, $4::uuid))
+       SELECT v.interaction_uuid FROM ${involvementsMatching(filter.search !== null, 10)}
+       WHERE v.contact_uuid = $1 AND ${narrowed('v', 3)}
        ORDER BY v.occurred_at DESC, v.inserted_at DESC, v.interaction_uuid DESC
-       LIMIT $5
+       LIMIT $2
      )
      ${SELECT_INTERACTION} JOIN page ON page.interaction_uuid = i.uuid
      ${NEWEST_FIRST}`,
-    [contactUuid, page.after?.occurredAt ?? null, page.after?.insertedAt ?? null, page.after?.uuid ?? null, page.limit],
+    [contactUuid, page.limit, ...narrowedParams(page.after, filter), ...(filter.search !== null ? [filter.search] : [])],
   );
   return rows.map(toInteraction);
 }
@@ -86,14 +128,14 @@ export async function findInvolving(
  * alone: at most `limit` entries from each contact's range of it (a busy contact costs no more than a
  * quiet one), the newest `limit` of those; only the rows of the page are read.
  */
-export async function findForContacts(q: Queryable, contactUuids: string[], limit: number | null): Promise<Interaction[]> {
+export async function findForContacts(q: Queryable, contactUuids: string[], page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
   const { rows } = await q.query<InteractionRow>(
     `WITH page AS (
        SELECT s.uuid, s.occurred_at, s.inserted_at
        FROM (SELECT DISTINCT c.contact_uuid FROM unnest($1::uuid[]) AS c(contact_uuid)) AS c
        CROSS JOIN LATERAL (
          SELECT i.uuid, i.occurred_at, i.inserted_at FROM interactions i
-         WHERE i.contact_uuid = c.contact_uuid
+         WHERE i.contact_uuid = c.contact_uuid AND ${narrowed('i', 3)} AND ($10::tsquery IS NULL OR i.search @@ $10::tsquery)
          ${NEWEST_FIRST}
          LIMIT $2
        ) AS s
@@ -102,9 +144,118 @@ export async function findForContacts(q: Queryable, contactUuids: string[], limi
      )
      ${SELECT_INTERACTION} JOIN page ON page.uuid = i.uuid
      ${NEWEST_FIRST}`,
-    [contactUuids, limit],
+    [contactUuids, page.limit, ...narrowedParams(page.after, filter), filter.search],
   );
   return rows.map(toInteraction);
+}
+
+/** The newest rows a search of listRecent checks in index order before it turns to the search index. */
+export const RECENT_SEARCH_WINDOW = 5_000;
+
+/**
+ * The whole CRM's interactions, newest first: one range scan of the recent index. With a search, whose
+ * frequency the planner cannot know well (a word prefix), in two steps that each stay cheap: the page's
+ * matches among the newest RECENT_SEARCH_WINDOW rows after the cursor (a bounded range of the recent
+ * index, enough for any word in 1% of them); only when that does not fill the page, the search index for
+ * the matches older than the window (a rarer word, so few matches to sort).
+ */
+export async function findRecent(q: Queryable, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
+  if (filter.search === null) {
+    const { rows } = await q.query<InteractionRow>(
+      `WITH page AS (
+         SELECT i.uuid FROM interactions i WHERE ${narrowed('i', 2)}
+         ${NEWEST_FIRST}
+         LIMIT $1
+       )
+       ${SELECT_INTERACTION} JOIN page ON page.uuid = i.uuid
+       ${NEWEST_FIRST}`,
+      [page.limit, ...narrowedParams(page.after, filter)],
+    );
+    return rows.map(toInteraction);
+  }
+  const { rows: keys } = await q.query<{ uuid: string; occurred_at: Date; inserted_at: Date; window_end: boolean }>(
+    `WITH window_end AS (
+       -- The window's oldest row (index entries only), or the beginning of time when the window holds all.
+       (SELECT i.occurred_at, i.inserted_at, i.uuid FROM interactions i WHERE ${inRange('i', 2)}
+        ${NEWEST_FIRST} OFFSET ${RECENT_SEARCH_WINDOW - 1} LIMIT 1)
+       UNION ALL SELECT '-infinity'::timestamptz, '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid
+       LIMIT 1
+     )
+     (SELECT i.uuid, i.occurred_at, i.inserted_at, false AS window_end FROM interactions i
+      WHERE ${inRange('i', 2)} AND ${ofTypeAndOwner('i', 2)} AND i.search @@ $9::tsquery
+        AND (i.occurred_at, i.inserted_at, i.uuid) >= (SELECT w.occurred_at, w.inserted_at, w.uuid FROM window_end w)
+      ${NEWEST_FIRST}
+      LIMIT $1)
+     UNION ALL
+     SELECT w.uuid, w.occurred_at, w.inserted_at, true FROM window_end w WHERE w.occurred_at <> '-infinity'`,
+    [page.limit, ...narrowedParams(page.after, filter), filter.search],
+  );
+  const found = keys.filter((key) => !key.window_end).map((key) => key.uuid);
+  const end = keys.find((key) => key.window_end);
+  const wanted = page.limit === null ? null : page.limit - found.length;
+  const older = end && wanted !== 0 ? { occurredAt: end.occurred_at, insertedAt: end.inserted_at, uuid: end.uuid } : null;
+  const { rows } = await q.query<InteractionRow>(
+    `WITH matches AS MATERIALIZED (
+       SELECT i.uuid, i.occurred_at, i.inserted_at FROM interactions i
+       WHERE $9::boolean AND i.search @@ $10::tsquery AND ${narrowed('i', 2)}
+     ), page AS (
+       (SELECT i.uuid FROM matches i ${NEWEST_FIRST} LIMIT $1)
+       UNION ALL SELECT unnest($11::uuid[])
+     )
+     ${SELECT_INTERACTION} JOIN page ON page.uuid = i.uuid
+     ${NEWEST_FIRST}`,
+    [wanted, ...narrowedParams(older, filter), older !== null, filter.search, found],
+  );
+  return rows.map(toInteraction);
+}
+
+/** How many interactions of each type (absent: none). */
+export type CountsByType = Partial<Record<InteractionType, number>>;
+
+/**
+ * The interactions involving the contact, by type. Without a period, owner or search it reads the
+ * contact's rows of involvement_counts (a handful, whatever the feed's size); with one it counts the
+ * involvement index's range.
+ */
+export async function countInvolving(q: Queryable, contactUuid: string, filter: FeedFilter = NO_FILTER): Promise<CountsByType> {
+  if (onlyTypes(filter)) {
+    return countsOf(await q.query('SELECT interaction_type, sum(n) AS n FROM involvement_counts WHERE contact_uuid = $1 GROUP BY 1', [contactUuid]), filter);
+  }
+  return countsOf(
+    await q.query(
+      `SELECT v.interaction_type, count(*) AS n FROM ${involvementsMatching(filter.search !== null, 9)}
+       WHERE v.contact_uuid = $1 AND ${narrowed('v', 2)}
+       GROUP BY 1`,
+      [contactUuid, ...narrowedParams(null, filter), ...(filter.search !== null ? [filter.search] : [])],
+    ),
+    filter,
+  );
+}
+
+/** Every interaction of the CRM, by type: interaction_counts without a period, owner or search. */
+export async function countInteractions(q: Queryable, filter: FeedFilter = NO_FILTER): Promise<CountsByType> {
+  if (onlyTypes(filter)) return countsOf(await q.query('SELECT interaction_type, sum(n) AS n FROM interaction_counts GROUP BY 1', []), filter);
+  return countsOf(
+    await q.query(
+      `SELECT i.interaction_type, count(*) AS n FROM interactions i
+       WHERE ${narrowed('i', 1)} AND ($8::tsquery IS NULL OR i.search @@ $8::tsquery)
+       GROUP BY 1`,
+      [...narrowedParams(null, filter), filter.search],
+    ),
+    filter,
+  );
+}
+
+const onlyTypes = (f: FeedFilter) => f.occurredFrom === null && f.occurredTo === null && f.ownerUserUuid === null && f.search === null;
+
+function countsOf({ rows }: { rows: Record<string, unknown>[] }, filter: FeedFilter): CountsByType {
+  const counts: CountsByType = {};
+  for (const row of rows) {
+    const type = row.interaction_type as InteractionType;
+    const n = Number(row.n);
+    if (n !== 0 && (filter.types === null || filter.types.includes(type))) counts[type] = n;
+  }
+  return counts;
 }
 
 /** Uuids of the interactions whose subject is the contact, newest first. */

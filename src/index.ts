@@ -22,6 +22,9 @@ export {
   InteractionDeleted,
 } from './nest/messages';
 export type { CommandOptions, InvolvingPage, InteractionWithContact, ChangeResult } from './nest/messages';
+// Feeds, filters and counts
+export { ListRecentQuery, CountInvolvingQuery, CountInteractionsQuery } from './nest/messages';
+export type { FeedPage, FeedFilters, InteractionCounts } from './nest/messages';
 // Late linking
 export { LinkPartyCommand, FindUnresolvedPartiesQuery, PartyLinked } from './nest/messages';
 export type { UnresolvedParty } from './nest/messages';

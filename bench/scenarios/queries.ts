@@ -1,5 +1,15 @@
 import { Database } from '../../src/ports/database';
-import { findForContacts, findInvolving, findSubjectUuids } from '../../projections/interactions.queries';
+import {
+  countInteractions,
+  countInvolving,
+  FeedFilter,
+  findForContacts,
+  findInvolving,
+  findRecent,
+  findSubjectUuids,
+  NO_FILTER,
+} from '../../projections/interactions.queries';
+import { searchQueryOf } from '../../src/domain/search';
 import { NAIVE } from '../baseline';
 import { makeWorld } from '../generate';
 import { int, prng } from '../random';
@@ -25,7 +35,15 @@ export interface QueryData {
   typicalSubjectCount: number;
   /** Sets of 200 contacts, drawn from every contact of the directory. */
   contactSets: string[][];
+  /** How deep the deep page of the busy contact's feed starts (5,000, or half its feed when smaller). */
+  deep: number;
 }
+
+/** The filters of the feed cases (issue 11): a type, a quarter, and search words of three frequencies. */
+const TYPE = 'call';
+const QUARTER = { occurredFrom: new Date('2025-04-01T00:00:00Z'), occurredTo: new Date('2025-07-01T00:00:00Z') };
+/** A subject word (about one interaction in nine), a word of nearly every body, and a word of none. */
+const WORDS = { subject: 'escalation', common: 'renewal', none: 'zebra' } as const;
 
 export async function pickQueryData(db: Database, ctx: BenchContext): Promise<QueryData> {
   const { rows: busy } = await db.query<{ contact_uuid: string; n: string }>(
@@ -53,6 +71,7 @@ export async function pickQueryData(db: Database, ctx: BenchContext): Promise<Qu
     typicalSubjects: subjects.uuids,
     typicalSubjectCount: subjects.n,
     contactSets,
+    deep: Math.min(5_000, Math.floor(Number(busy[0]!.n) / 2)),
   };
 }
 
@@ -82,9 +101,10 @@ export function queryCases(db: Database, data: QueryData): QueryCase[] {
     {
       name: 'listForContacts, 200 contacts, limit 50',
       target: 10,
-      module: async (i) => uuidsOf(await findForContacts(db, at(data.contactSets, i), 50)),
+      module: async (i) => uuidsOf(await findForContacts(db, at(data.contactSets, i), { limit: 50, after: null })),
       baseline: (i) => naive(NAIVE.forContacts, [at(data.contactSets, i), 50]),
     },
+    ...feedCases(db, data),
     {
       name: `interactionUuidsForContact, typical contact (${fmtInt(data.typicalSubjectCount)} uuids)`,
       target: 2,
@@ -96,6 +116,86 @@ export function queryCases(db: Database, data: QueryData): QueryCase[] {
       target: Number.NaN,
       module: () => findSubjectUuids(db, data.busy.uuid),
       baseline: () => naive(NAIVE.subjectUuids, [data.busy.uuid]),
+    },
+  ];
+}
+
+/**
+ * The feeds a History tab browses (issue 11): filtered pages, a deep page by cursor, search, counts; each
+ * with the naive SQL over the CRUD tables (OFFSET paging, regular expressions, count(*)).
+ */
+function feedCases(db: Database, data: QueryData): QueryCase[] {
+  const uuidsOf = (rows: { uuid: string }[]) => rows.map((r) => r.uuid);
+  const naive = async (sql: string, params: unknown[]) => uuidsOf((await db.query<{ uuid: string }>(sql, params)).rows);
+  const at = <T>(items: T[], i: number) => items[i % items.length]!;
+  const filter = (f: Partial<FeedFilter>): FeedFilter => ({ ...NO_FILTER, ...f });
+  const word = (w: string) => filter({ search: searchQueryOf(w) });
+  /** The naive filters' parameters: types, from, to, search word. */
+  const naiveFilters = (f: { types?: string[]; occurredFrom?: Date; occurredTo?: Date; word?: string }) => [
+    f.types ?? null, f.occurredFrom ?? null, f.occurredTo ?? null, f.word ?? null,
+  ];
+  /** Counts as one sorted object, whichever side computed them. */
+  const sorted = (counts: Record<string, number>) => JSON.stringify(Object.fromEntries(Object.entries(counts).sort()));
+  const naiveCounts = async (sql: string, params: unknown[]) =>
+    sorted(Object.fromEntries((await db.query<{ interaction_type: string; n: string }>(sql, params)).rows.map((r) => [r.interaction_type, Number(r.n)])));
+  let deepCursor: Promise<{ occurredAt: Date; insertedAt: Date; uuid: string }> | null = null;
+  const deep = () =>
+    (deepCursor ??= findInvolving(db, data.busy.uuid, { limit: data.deep, after: null }).then((items) => {
+      const last = items[items.length - 1]!;
+      return { occurredAt: last.occurredAt, insertedAt: last.insertedAt, uuid: last.uuid };
+    }));
+  const involving = (who: 'busy' | 'typical', label: string, f: FeedFilter, naiveF: Parameters<typeof naiveFilters>[0]): QueryCase => ({
+    name: `listInvolving, ${who} contact, ${label}, first 50`,
+    target: Number.NaN,
+    module: async (i) => uuidsOf(await findInvolving(db, who === 'busy' ? data.busy.uuid : at(data.typical, i), { limit: 50, after: null }, f)),
+    baseline: (i) => naive(NAIVE.involvingFiltered, [who === 'busy' ? data.busy.uuid : at(data.typical, i), 50, ...naiveFilters(naiveF), 0]),
+  });
+  return [
+    involving('busy', `type ${TYPE}`, filter({ types: [TYPE] }), { types: [TYPE] }),
+    involving('typical', `type ${TYPE}`, filter({ types: [TYPE] }), { types: [TYPE] }),
+    involving('busy', 'a quarter', filter(QUARTER), QUARTER),
+    involving('typical', 'a quarter', filter(QUARTER), QUARTER),
+    {
+      name: `listInvolving, busy contact, 50 after ${fmtInt(data.deep)} (cursor; naive: OFFSET)`,
+      target: Number.NaN,
+      module: async () => uuidsOf(await findInvolving(db, data.busy.uuid, { limit: 50, after: await deep() })),
+      baseline: () => naive(NAIVE.involvingFiltered, [data.busy.uuid, 50, ...naiveFilters({}), data.deep]),
+    },
+    {
+      name: `search "${WORDS.subject}", busy contact, first 50`,
+      target: 25,
+      module: async () => uuidsOf(await findInvolving(db, data.busy.uuid, { limit: 50, after: null }, word(WORDS.subject))),
+      baseline: () => naive(NAIVE.involvingFiltered, [data.busy.uuid, 50, ...naiveFilters({ word: WORDS.subject }), 0]),
+    },
+    {
+      name: `search "${WORDS.none}" (in no interaction), busy contact`,
+      target: 25,
+      module: async () => uuidsOf(await findInvolving(db, data.busy.uuid, { limit: 50, after: null }, word(WORDS.none))),
+      baseline: () => naive(NAIVE.involvingFiltered, [data.busy.uuid, 50, ...naiveFilters({ word: WORDS.none }), 0]),
+    },
+    {
+      name: 'listRecent, first 50',
+      target: Number.NaN,
+      module: async () => uuidsOf(await findRecent(db, { limit: 50, after: null })),
+      baseline: () => naive(NAIVE.recent, [50, ...naiveFilters({})]),
+    },
+    ...Object.entries(WORDS).map(([, w]): QueryCase => ({
+      name: `listRecent, search "${w}", first 50`,
+      target: 25,
+      module: async () => uuidsOf(await findRecent(db, { limit: 50, after: null }, word(w))),
+      baseline: () => naive(NAIVE.recent, [50, ...naiveFilters({ word: w })]),
+    })),
+    {
+      name: 'countInvolving, busy contact',
+      target: 2,
+      module: async () => sorted(await countInvolving(db, data.busy.uuid)),
+      baseline: () => naiveCounts(NAIVE.countInvolving, [data.busy.uuid]),
+    },
+    {
+      name: 'countInteractions',
+      target: 5,
+      module: async () => sorted(await countInteractions(db)),
+      baseline: () => naiveCounts(NAIVE.countInteractions, []),
     },
   ];
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCollector, FieldErrors } from './errors';
 import { INTERACTION_TYPES, InteractionType, JsonObject } from './interaction';
 import { truncateToSecond } from './events';
+import { MAX_SEARCH_CHARACTERS, searchQueryOf } from './search';
 import { codePointLength, copyJsonObject, isStorableDate, isStorableString, JsonProblem } from './storable';
 
 /**
@@ -379,4 +380,55 @@ export function unwrapAll<T extends unknown[]>(...results: { [K in keyof T]: Val
   });
   errors.throwIfAny();
   return values as T;
+}
+
+/** What a feed or a count is narrowed to, normalised; null is "any" (see CONTRACT.md, FeedPage). */
+export interface NormalisedFeedFilter {
+  types: InteractionType[] | null;
+  occurredFrom: Date | null;
+  occurredTo: Date | null;
+  ownerUserUuid: string | null;
+  /** The tsquery text of the search (`searchQueryOf`); null without a search or when it holds no word. */
+  search: string | null;
+}
+
+export const FEED_FILTER_NAMES = ['types', 'occurredFrom', 'occurredTo', 'ownerUserUuid', 'search'] as const;
+
+/**
+ * The filters of a FeedPage. `types: []` is a filter that nothing passes; a search of no words (only
+ * spaces or punctuation) filters nothing; an `occurredTo` before `occurredFrom` is an error (equal is an
+ * empty period).
+ */
+export function validateFeedFilter(input: Partial<Record<(typeof FEED_FILTER_NAMES)[number], unknown>>): Validated<NormalisedFeedFilter> {
+  const errors = new ErrorCollector();
+  const given = (value: unknown) => value !== undefined && value !== null;
+  let types: InteractionType[] | null = null;
+  if (given(input.types)) {
+    const valid = Array.isArray(input.types) && input.types.length <= INTERACTION_TYPES.length * 4 &&
+      input.types.every((t) => typeof t === 'string' && (INTERACTION_TYPES as readonly string[]).includes(t));
+    if (valid) types = [...new Set(input.types as InteractionType[])];
+    else errors.add('types', `must be a list of: ${INTERACTION_TYPES.join(', ')}`);
+  }
+  const date = (field: 'occurredFrom' | 'occurredTo') => {
+    if (!given(input[field])) return null;
+    const parsed = parseDate(input[field]);
+    if (!parsed) errors.add(field, MESSAGES.date);
+    return parsed;
+  };
+  const occurredFrom = date('occurredFrom');
+  const occurredTo = date('occurredTo');
+  if (occurredFrom && occurredTo && occurredTo < occurredFrom) errors.add('occurredTo', 'must not be before occurredFrom');
+  let ownerUserUuid: string | null = null;
+  if (given(input.ownerUserUuid)) {
+    ownerUserUuid = normaliseUuid(input.ownerUserUuid);
+    if (ownerUserUuid === null) errors.add('ownerUserUuid', MESSAGES.uuid);
+  }
+  let search: string | null = null;
+  if (given(input.search)) {
+    const problem = textProblem(input.search, MAX_SEARCH_CHARACTERS, `must be at most ${MAX_SEARCH_CHARACTERS} characters`);
+    if (problem) errors.add('search', problem);
+    else search = searchQueryOf(input.search as string);
+  }
+  if (!errors.isEmpty) return { ok: false, errors: errors.errors };
+  return { ok: true, value: { types, occurredFrom, occurredTo, ownerUserUuid, search } };
 }

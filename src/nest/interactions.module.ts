@@ -15,6 +15,7 @@ import { createAsyncProjection, createSubscriptionProjector, ModuleResources, op
 import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
 import { InteractionsMaintenance } from './interactions.maintenance';
+import { CountsCompactor } from './counts-compactor';
 import {
   INTERACTIONS_OPTIONS,
   InteractionsModuleAsyncOptions,
@@ -55,6 +56,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(RESOURCES) private readonly resources: ModuleResources,
     @Inject(SUBSCRIPTION_PROJECTOR) private readonly projector: SubscriptionProjector | null,
     private readonly lifecycle: LifecycleResumer,
+    private readonly counts: CountsCompactor,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -74,7 +76,13 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     // one before it failed, so a failure never leaves the pool (or PGlite's directory lock) behind.
     const failures: unknown[] = [];
     // A background fan-out stops before anything it writes through is closed.
-    const steps = [() => this.lifecycle.stop(), () => this.projector?.stop(), () => this.resources.store.close(), () => this.resources.db.close()];
+    const steps = [
+      () => this.lifecycle.stop(),
+      () => this.counts.stop(),
+      () => this.projector?.stop(),
+      () => this.resources.store.close(),
+      () => this.resources.db.close(),
+    ];
     for (const step of steps) {
       await Promise.resolve()
         .then(step)
@@ -128,6 +136,7 @@ export class InteractionsModule {
         },
         { provide: ASYNC_PROJECTION, useFactory: createAsyncProjection, inject: [INTERACTIONS_OPTIONS, SUBSCRIPTION_PROJECTOR] },
         InteractionsResources,
+        CountsCompactor,
         InteractionWriter,
         ...COMMAND_HANDLERS,
         ...QUERY_HANDLERS,

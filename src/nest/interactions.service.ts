@@ -13,9 +13,14 @@ import {
   InteractionHistoryQuery,
   InteractionUuidsForContactQuery,
   InteractionWithContact,
-  InvolvingPage,
+  FeedPage,
+  FeedFilters,
+  InteractionCounts,
+  CountInvolvingQuery,
+  CountInteractionsQuery,
   ListForContactsQuery,
   ListInvolvingQuery,
+  ListRecentQuery,
   UpdateInteractionCommand,
   LinkPartyCommand,
   FindUnresolvedPartiesQuery,
@@ -64,12 +69,25 @@ export class InteractionsService {
     return this.queryBus.execute(new GetInteractionQuery(uuid));
   }
 
-  listInvolving(contactUuid: string | null | undefined, page: InvolvingPage = {}): Promise<Interaction[]> {
+  listInvolving(contactUuid: string | null | undefined, page: FeedPage = {}): Promise<Interaction[]> {
     return this.queryBus.execute(new ListInvolvingQuery(contactUuid, page));
   }
 
-  listForContacts(contactUuids: string[], opts: { limit?: number } = {}): Promise<InteractionWithContact[]> {
-    return this.queryBus.execute(new ListForContactsQuery(contactUuids, opts));
+  listForContacts(contactUuids: string[], page: FeedPage = {}): Promise<InteractionWithContact[]> {
+    return this.queryBus.execute(new ListForContactsQuery(contactUuids, page));
+  }
+
+  /** The whole CRM's newest interactions, 6 unless `page.limit` says otherwise. */
+  listRecent(page: FeedPage = {}): Promise<InteractionWithContact[]> {
+    return this.queryBus.execute(new ListRecentQuery(page));
+  }
+
+  countInvolving(contactUuid: string | null | undefined, filters: FeedFilters = {}): Promise<InteractionCounts> {
+    return this.queryBus.execute(new CountInvolvingQuery(contactUuid, filters));
+  }
+
+  countInteractions(filters: FeedFilters = {}): Promise<InteractionCounts> {
+    return this.queryBus.execute(new CountInteractionsQuery(filters));
   }
 
   interactionUuidsForContact(contactUuid: string | null | undefined): Promise<string[]> {

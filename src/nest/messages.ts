@@ -1,5 +1,5 @@
 import { Command, IEvent, Query } from '@nestjs/cqrs';
-import { ContactRecord, Interaction, InteractionAttrs, PartyInput } from '../domain/interaction';
+import { ContactRecord, Interaction, InteractionAttrs, InteractionType, PartyInput } from '../domain/interaction';
 import { FieldErrors } from '../domain/errors';
 import {
   InteractionDeletedData,
@@ -64,16 +64,33 @@ export class GetInteractionQuery extends Query<Interaction | null> {
   }
 }
 
-export interface InvolvingPage {
+/** What a feed or a count is narrowed to (CONTRACT.md, "Feeds, filters and counts"); absent is "any". */
+export interface FeedFilters {
+  /** Only these types; `[]` matches nothing. */
+  types?: InteractionType[];
+  /** Inclusive. */
+  occurredFrom?: Date | string;
+  /** Exclusive. */
+  occurredTo?: Date | string;
+  ownerUserUuid?: string;
+  /** Words (and word prefixes) of subject and body, ignoring case and accents; every word must match. */
+  search?: string;
+}
+
+/** A page of a newest-first feed, with its filters. */
+export interface FeedPage extends FeedFilters {
   limit?: number;
   /** The `nextCursor` of the previous page (see `feedCursorOf`). */
   after?: string | null;
 }
 
+/** The page of `listInvolving` before filters existed: a FeedPage now. */
+export type InvolvingPage = FeedPage;
+
 export class ListInvolvingQuery extends Query<Interaction[]> {
   constructor(
     readonly contactUuid: string | null | undefined,
-    readonly page: InvolvingPage = {},
+    readonly page: FeedPage = {},
   ) {
     super();
   }
@@ -84,8 +101,36 @@ export type InteractionWithContact = Interaction & { contact: ContactRecord | nu
 export class ListForContactsQuery extends Query<InteractionWithContact[]> {
   constructor(
     readonly contactUuids: string[],
-    readonly options: { limit?: number } = {},
+    readonly page: FeedPage = {},
   ) {
+    super();
+  }
+}
+
+/** The whole CRM's newest interactions (6 unless `limit` says otherwise), each with its subject contact. */
+export class ListRecentQuery extends Query<InteractionWithContact[]> {
+  constructor(readonly page: FeedPage = {}) {
+    super();
+  }
+}
+
+/** How many interactions, in all and of each type (every type present, 0 where there is none). */
+export interface InteractionCounts {
+  total: number;
+  byType: Record<InteractionType, number>;
+}
+
+export class CountInvolvingQuery extends Query<InteractionCounts> {
+  constructor(
+    readonly contactUuid: string | null | undefined,
+    readonly filters: FeedFilters = {},
+  ) {
+    super();
+  }
+}
+
+export class CountInteractionsQuery extends Query<InteractionCounts> {
+  constructor(readonly filters: FeedFilters = {}) {
     super();
   }
 }

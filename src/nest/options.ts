@@ -41,6 +41,11 @@ export interface InteractionsModuleOptions {
    * left pending; default true (the CLI turns it off except for `resume`).
    */
   resumeLifecycleOnStart?: boolean;
+  /**
+   * How often (ms) the counts' new rows are folded (see CountsCompactor); default 10,000, false turns it
+   * off (counts stay exact, they only get slower to read as rows pile up).
+   */
+  countsCompactionMs?: number | false;
 }
 
 export interface InteractionsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {

@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Database } from '../ports/database';
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
 import { parseEvent, streamNameOf, truncateToSecond } from '../domain/events';
-import { Interaction, InteractionAttrs } from '../domain/interaction';
+import { Interaction, InteractionAttrs, INTERACTION_TYPES, InteractionType } from '../domain/interaction';
 import {
   ATTR_NAMES,
   givenAttrNames,
@@ -12,13 +12,21 @@ import {
   normaliseUuid,
   unwrapAll,
   validateAttrs,
+  validateFeedFilter,
   validateLimit,
+  FEED_FILTER_NAMES,
+  NormalisedFeedFilter,
 } from '../domain/validation';
 import { EventStore, RecordedEvent } from '../ports/event-store';
 import {
+  countInteractions,
+  countInvolving,
+  CountsByType,
+  FeedPageQuery,
   findForContacts,
   findInteraction,
   findInvolving,
+  findRecent,
   findSubjectUuids,
 } from '../../projections/interactions.queries';
 import { parseFeedCursor } from './feed-cursor';
@@ -27,13 +35,17 @@ import { fold } from '../domain/decider';
 import {
   ChangeInteractionQuery,
   ChangeResult,
+  CountInteractionsQuery,
+  CountInvolvingQuery,
   GetInteractionAsOfQuery,
   GetInteractionQuery,
   InteractionHistoryQuery,
   InteractionUuidsForContactQuery,
+  InteractionCounts,
   InteractionWithContact,
   ListForContactsQuery,
   ListInvolvingQuery,
+  ListRecentQuery,
 } from './messages';
 import { Directories, DATABASE, DIRECTORIES, EVENT_STORE } from './tokens';
 
@@ -61,21 +73,43 @@ export class GetInteractionHandler implements IQueryHandler<GetInteractionQuery>
   }
 }
 
+/** The newest-first page a FeedPage asks for, and its filters; every bad field an error of its own. */
+function readFeedPage(page: unknown, field: string, defaultLimit: number | null): { page: FeedPageQuery; filter: NormalisedFeedFilter } {
+  const given = readOptions(page, field, ['limit', 'after', ...FEED_FILTER_NAMES]);
+  const errors = new ErrorCollector();
+  const limit = validateLimit(given.limit);
+  if (!limit.ok) errors.add('limit', limit.errors.limit?.[0] ?? 'is invalid');
+  let after = null;
+  if (given.after !== undefined && given.after !== null) {
+    after = parseFeedCursor(given.after);
+    if (!after) errors.add('after', 'is not a valid cursor');
+  }
+  const filter = validateFeedFilter(given);
+  if (!filter.ok) for (const [key, messages] of Object.entries(filter.errors)) messages.forEach((m) => errors.add(key, m));
+  errors.throwIfAny();
+  return { page: { limit: (limit.ok && limit.value) || defaultLimit, after }, filter: (filter as { value: NormalisedFeedFilter }).value };
+}
+
+function readFeedFilters(filters: unknown): NormalisedFeedFilter {
+  return unwrapAll<[NormalisedFeedFilter]>(validateFeedFilter(readOptions(filters, 'filters', FEED_FILTER_NAMES)))[0];
+}
+
+/** Subject contacts as the directory has them now, next to each interaction. */
+async function withContacts(directories: Directories, interactions: Interaction[]): Promise<InteractionWithContact[]> {
+  const subjects = [...new Set(interactions.map((i) => i.contactUuid))];
+  const contacts = subjects.length > 0 ? await directories.contacts.findContacts(subjects) : [];
+  const byUuid = new Map(contacts.map((c) => [c.uuid, c]));
+  return interactions.map((i) => ({ ...i, contact: byUuid.get(i.contactUuid) ?? null }));
+}
+
 @QueryHandler(ListInvolvingQuery)
 export class ListInvolvingHandler implements IQueryHandler<ListInvolvingQuery> {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   async execute({ contactUuid, page }: ListInvolvingQuery): Promise<Interaction[]> {
+    const read = readFeedPage(page, 'page', null);
     const uuid = normaliseUuid(contactUuid);
-    if (!uuid) return [];
-    const { limit: givenLimit, after: givenAfter } = readOptions(page, 'page', ['limit', 'after']);
-    const [limit] = unwrapAll<[number | null]>(validateLimit(givenLimit));
-    let after = null;
-    if (givenAfter !== undefined && givenAfter !== null) {
-      after = parseFeedCursor(givenAfter);
-      if (!after) throw new InteractionValidationError({ after: ['is not a valid cursor'] });
-    }
-    return findInvolving(this.db, uuid, { limit, after });
+    return uuid ? findInvolving(this.db, uuid, read.page, read.filter) : [];
   }
 }
 
@@ -86,21 +120,62 @@ export class ListForContactsHandler implements IQueryHandler<ListForContactsQuer
     @Inject(DIRECTORIES) private readonly directories: Directories,
   ) {}
 
-  async execute({ contactUuids, options }: ListForContactsQuery): Promise<InteractionWithContact[]> {
+  async execute({ contactUuids, page }: ListForContactsQuery): Promise<InteractionWithContact[]> {
     const errors = new ErrorCollector();
     const uuids = Array.isArray(contactUuids) ? contactUuids.map(normaliseUuid) : null;
     if (!uuids) errors.add('contactUuids', MESSAGES.list);
     else if (uuids.includes(null)) errors.add('contactUuids', MESSAGES.uuidList);
-    const limit = validateLimit(readOptions(options, 'options', ['limit']).limit);
-    if (!limit.ok) errors.add('limit', limit.errors.limit?.[0] ?? 'is invalid');
+    let read: ReturnType<typeof readFeedPage> | null = null;
+    try {
+      read = readFeedPage(page, 'options', null);
+    } catch (error) {
+      if (!(error instanceof InteractionValidationError)) throw error;
+      for (const [key, messages] of Object.entries(error.errors)) messages.forEach((m) => errors.add(key, m));
+    }
     errors.throwIfAny();
-    if (!uuids || uuids.length === 0 || !limit.ok) return [];
+    if (!uuids || uuids.length === 0 || !read) return [];
+    return withContacts(this.directories, await findForContacts(this.db, [...new Set(uuids as string[])], read.page, read.filter));
+  }
+}
 
-    const interactions = await findForContacts(this.db, [...new Set(uuids as string[])], limit.value);
-    const subjects = [...new Set(interactions.map((i) => i.contactUuid))];
-    const contacts = subjects.length > 0 ? await this.directories.contacts.findContacts(subjects) : [];
-    const byUuid = new Map(contacts.map((c) => [c.uuid, c]));
-    return interactions.map((i) => ({ ...i, contact: byUuid.get(i.contactUuid) ?? null }));
+export const DEFAULT_RECENT_LIMIT = 6;
+
+@QueryHandler(ListRecentQuery)
+export class ListRecentHandler implements IQueryHandler<ListRecentQuery> {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(DIRECTORIES) private readonly directories: Directories,
+  ) {}
+
+  async execute({ page }: ListRecentQuery): Promise<InteractionWithContact[]> {
+    const read = readFeedPage(page, 'page', DEFAULT_RECENT_LIMIT);
+    return withContacts(this.directories, await findRecent(this.db, read.page, read.filter));
+  }
+}
+
+/** Counts as the API gives them: every type present, and the total. */
+function toCounts(byType: CountsByType): InteractionCounts {
+  const all = Object.fromEntries(INTERACTION_TYPES.map((type) => [type, byType[type] ?? 0])) as Record<InteractionType, number>;
+  return { total: Object.values(all).reduce((sum, n) => sum + n, 0), byType: all };
+}
+
+@QueryHandler(CountInvolvingQuery)
+export class CountInvolvingHandler implements IQueryHandler<CountInvolvingQuery> {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async execute({ contactUuid, filters }: CountInvolvingQuery): Promise<InteractionCounts> {
+    const filter = readFeedFilters(filters);
+    const uuid = normaliseUuid(contactUuid);
+    return toCounts(uuid ? await countInvolving(this.db, uuid, filter) : {});
+  }
+}
+
+@QueryHandler(CountInteractionsQuery)
+export class CountInteractionsHandler implements IQueryHandler<CountInteractionsQuery> {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async execute({ filters }: CountInteractionsQuery): Promise<InteractionCounts> {
+    return toCounts(await countInteractions(this.db, readFeedFilters(filters)));
   }
 }
 
@@ -193,6 +268,9 @@ export const QUERY_HANDLERS = [
   GetInteractionHandler,
   ListInvolvingHandler,
   ListForContactsHandler,
+  ListRecentHandler,
+  CountInvolvingHandler,
+  CountInteractionsHandler,
   InteractionUuidsForContactHandler,
   InteractionHistoryHandler,
   GetInteractionAsOfHandler,

@@ -5,11 +5,17 @@ import { EventToAppend } from '../../src/ports/event-store';
 import { rebuild } from '../../projections/catch-up';
 import { projectEvents } from '../../projections/interactions.projection';
 import {
+  countInteractions,
+  countInvolving,
   FeedCursor,
+  FeedFilter,
   findForContacts,
   findInteraction,
   findInvolving,
+  findRecent,
   findSubjectUuids,
+  NO_FILTER,
+  RECENT_SEARCH_WINDOW,
 } from '../../projections/interactions.queries';
 import { migratedDatabase } from '../support/backends';
 
@@ -39,14 +45,17 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
-/** Runs `call` against a connection that EXPLAIN ANALYZEs each statement instead of returning its rows. */
+/**
+ * Runs `call` against a connection that EXPLAIN ANALYZEs each statement, then runs it for its rows (a
+ * query of several statements decides its next one on what the last one returned).
+ */
 async function plansOf(db: Queryable, call: (q: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
   const plans: PlanNode[] = [];
   const explaining: Queryable = {
     async query(text: string, params?: unknown[]) {
       const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params);
       plans.push(rows[0]!['QUERY PLAN'][0].Plan);
-      return { rows: [] };
+      return db.query(text, params) as never;
     },
   };
   await call(explaining);
@@ -79,13 +88,17 @@ const contact = (n: string) => `md5('contact-' || (${n}))::uuid`;
 async function fill(db: Database): Promise<void> {
   await db.query(
     `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
-       metadata, file_uuids, inserted_at, updated_at, version, parties)
+       metadata, file_uuids, inserted_at, updated_at, version, parties, search)
      SELECT md5('interaction-' || g)::uuid,
        CASE WHEN g % 40 = 0 THEN ${BUSY} ELSE ${contact('g * 7919 % ' + CONTACTS)} END,
-       'call', timestamptz '2026-01-01' + ((g::bigint * 104729) % 525600) * interval '1 minute', 'Subject', 'Body', NULL,
+       (ARRAY['call', 'email', 'meeting', 'note', 'other'])[1 + g % 5],
+       timestamptz '2026-01-01' + ((g::bigint * 104729) % 525600) * interval '1 minute', 'Subject ' || w.word, 'Body',
+       CASE WHEN g % 3 = 0 THEN NULL ELSE md5('owner-' || (g % 7))::uuid END,
        '{}', '{}', timestamptz '2026-01-01' + g * interval '1 second', timestamptz '2026-01-01' + g * interval '1 second', 1,
-       '[]'
-     FROM generate_series(1, ${INTERACTIONS}) AS g`,
+       '[]', array_to_tsvector(ARRAY['subject', 'body', w.word])
+     FROM generate_series(1, ${INTERACTIONS}) AS g
+     -- A word in a quarter of them each, and a rare one (1 in 1,000).
+     CROSS JOIN LATERAL (SELECT CASE WHEN g % 1000 = 0 THEN 'zebra' ELSE (ARRAY['renewal', 'pricing', 'kickoff', 'invoice'])[1 + g % 4] END) AS w(word)`,
   );
   await db.query(
     `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
@@ -97,15 +110,15 @@ async function fill(db: Database): Promise<void> {
      FROM generate_series(1, ${INTERACTIONS}) AS g, generate_series(0, 2) AS p`,
   );
   await db.query(
-    `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at)
-     SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at
+    `INSERT INTO interaction_involvements (contact_uuid, interaction_uuid, occurred_at, inserted_at, interaction_type, owner_user_uuid)
+     SELECT involved.contact_uuid, i.uuid, i.occurred_at, i.inserted_at, i.interaction_type, i.owner_user_uuid
      FROM interactions i
      CROSS JOIN LATERAL (
        SELECT i.contact_uuid UNION
        SELECT p.contact_uuid FROM interaction_parties p WHERE p.interaction_uuid = i.uuid AND p.contact_uuid IS NOT NULL
      ) AS involved (contact_uuid)`,
   );
-  await db.query('VACUUM ANALYZE interactions, interaction_parties, interaction_involvements');
+  await db.query('VACUUM ANALYZE interactions, interaction_parties, interaction_involvements, involvement_counts, interaction_counts');
 }
 
 describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
@@ -190,7 +203,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
   describe('listForContacts', () => {
     it('200 contacts, limit 50: each contact\'s range of the subject index, at most 50 from each, rows only for the page', async () => {
-      const plan = await planOf(db, (q) => findForContacts(q, someContacts, 50));
+      const plan = await planOf(db, (q) => findForContacts(q, someContacts, { limit: 50, after: null }));
       expect(seqScans(plan)).toEqual([]);
       const ranges = scansOf(plan, 'interactions_by_subject');
       expect(ranges).toHaveLength(1);
@@ -205,6 +218,82 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
       expect(lookups.length).toBeGreaterThan(0);
       expect(lookups.every((n) => n['Node Type'] === 'Index Scan' && rowsOf(n) <= 50)).toBe(true);
       expect(plan.some((n) => n['Relation Name'] === 'interaction_parties')).toBe(false);
+    });
+  });
+
+  describe('filters, search and counts (issue 11)', () => {
+    const page = { limit: 50, after: null };
+    const filter = (f: Partial<FeedFilter>): FeedFilter => ({ ...NO_FILTER, ...f });
+    /** No sort of more than a page, and no table read whole. */
+    const pageSized = (plan: PlanNode[]) => {
+      expect(seqScans(plan)).toEqual([]);
+      expect(plan.filter((n) => n['Node Type'] === 'Sort').every((n) => rowsOf(n) <= 50)).toBe(true);
+    };
+
+    it.each([
+      ['a type', filter({ types: ['call'] })],
+      ['two types and an owner', filter({ types: ['email', 'note'], ownerUserUuid: '00000000-0000-4000-8000-000000000000' })],
+      ['a period', filter({ occurredFrom: new Date('2026-03-01'), occurredTo: new Date('2026-09-01') })],
+    ])('listInvolving with %s, busy contact: the same range scan of the feed index, filtered on its entries', async (_name, f) => {
+      const plan = await planOf(db, (q) => findInvolving(q, busy, page, f));
+      pageSized(plan);
+      const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
+      expect(more).toEqual([]);
+      expect(feed!['Index Cond']).toContain('contact_uuid');
+      if (f.occurredFrom) expect(feed!['Index Cond']).toContain('occurred_at');
+      expect(scansOf(plan, 'interactions_pkey').every((n) => rowsOf(n) <= 50)).toBe(true);
+    });
+
+    it('listInvolving searching a word, busy contact: no table read whole, no sort of the contact\'s history', async () => {
+      const plan = await planOf(db, (q) => findInvolving(q, busy, page, filter({ search: "'renew':*" })));
+      pageSized(plan);
+    });
+
+    it('listRecent: one range scan of the recent index that stops at the page', async () => {
+      const plan = await planOf(db, (q) => findRecent(q, page));
+      pageSized(plan);
+      const [recent] = scansOf(plan, 'interactions_recent');
+      expect(rowsOf(recent!)).toBe(50);
+    });
+
+    it('listRecent searching a common word: the newest rows of the recent index fill the page; no table read whole', async () => {
+      const [window, rows] = await plansOf(db, (q) => findRecent(q, page, filter({ search: "'renew':*" })));
+      for (const plan of [window!, rows!].map(nodes)) pageSized(plan);
+      expect(scansOf(nodes(window!), 'interactions_recent').every((n) => rowsOf(n) <= RECENT_SEARCH_WINDOW)).toBe(true);
+      expect(scansOf(nodes(rows!), 'interactions_search')).toEqual([]); // the page was full: no second step
+    });
+
+    it('listRecent searching a rare word: a bounded window of the recent index, then the search index for the rest', async () => {
+      const plans = await plansOf(db, (q) => findRecent(q, page, filter({ search: "'zebra':*" })));
+      expect(plans).toHaveLength(2);
+      const [window, rest] = plans.map(nodes);
+      pageSized(window!);
+      expect(scansOf(window!, 'interactions_recent').every((n) => rowsOf(n) <= RECENT_SEARCH_WINDOW)).toBe(true);
+      expect(seqScans(rest!)).toEqual([]);
+      expect(scansOf(rest!, 'interactions_search')).toHaveLength(1);
+      const found = await findRecent(db, page, filter({ search: "'zebra':*" }));
+      expect(found).toHaveLength(INTERACTIONS / 1000);
+    });
+
+    it('countInvolving: the contact\'s count rows, never its feed', async () => {
+      const plan = await planOf(db, (q) => countInvolving(q, busy));
+      expect(seqScans(plan)).toEqual([]);
+      expect(plan.some((n) => n['Relation Name'] === 'interaction_involvements')).toBe(false);
+      expect(scansOf(plan, 'involvement_counts_by_contact').length + scansOf(plan, 'involvement_counts_to_compact').length).toBeGreaterThan(0);
+    });
+
+    it('countInvolving over a period: the range of the feed index, nothing else', async () => {
+      const plan = await planOf(db, (q) => countInvolving(q, busy, filter({ occurredFrom: new Date('2026-03-01') })));
+      expect(seqScans(plan)).toEqual([]);
+      const [feed] = scansOf(plan, 'interaction_involvements_feed');
+      expect(feed!['Index Cond']).toContain('occurred_at');
+      expect(plan.some((n) => n['Relation Name'] === 'interactions')).toBe(false);
+    });
+
+    it('countInteractions: the count rows only, not the interactions', async () => {
+      const plan = await planOf(db, (q) => countInteractions(q));
+      expect(plan.some((n) => n['Relation Name'] === 'interactions')).toBe(false);
+      expect(plan.filter((n) => n['Relation Name'] === 'interaction_counts')).toHaveLength(1);
     });
   });
 
