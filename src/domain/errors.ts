@@ -58,14 +58,21 @@ export class ErrorCollector {
  */
 export class InteractionUnavailableError extends Error {
   readonly retryable = true as const;
+  /**
+   * With `committed: 'unknown'`: the write may still land after this error (an EventStoreDB node answers
+   * Timeout while the write waits in its queue), so not finding it in the stream now proves nothing.
+   */
+  readonly mayStillLand: boolean;
 
   constructor(
     message: string,
     public readonly committed: boolean | 'unknown',
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; mayStillLand?: boolean } = {},
   ) {
-    super(message, options);
+    const { mayStillLand = false, ...errorOptions } = options;
+    super(message, errorOptions);
     this.name = 'InteractionUnavailableError';
+    this.mayStillLand = mayStillLand;
   }
 }
 

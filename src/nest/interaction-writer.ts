@@ -220,6 +220,8 @@ export class InteractionWriter {
       throw error; // still unreachable: the outcome stays unknown
     }
     const ours = stored.filter((event) => ids.includes(event.id));
+    // Absent now is "never" only when the store says the write cannot land later.
+    if (ours.length === 0 && error.mayStillLand) throw error;
     if (ours.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
     const last = ours[ours.length - 1]!;
     return { nextRevision: last.revision, position: last.position, events: ours };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AllStreamResolvedEvent,
   AllStreamSubscription,
@@ -37,10 +38,24 @@ import { RawRecordedEvent, readAllFiltered } from './filtered-read';
 /** Every stream of the module is `interaction-<uuid>` (streamNameOf). */
 export const MODULE_STREAM_PREFIX = 'interaction-';
 const DEFAULT_BATCH_SIZE = 500;
+/** Long enough for a node restart or a leader election; short enough that a command does not hang. */
+const DEFAULT_RESOLVE_WITHIN_MS = 5_000;
+const RESEND_BACKOFF_MS = { first: 50, max: 500 };
 
 export interface EventStoreDbOptions {
   /** Streams whose events `readAll` and `subscribe` deliver; default the module's `interaction-`. */
   streamPrefix?: string;
+  /**
+   * How long an append of unknown outcome (timed out, connection lost or cancelled) is re-sent before it
+   * fails with `committed: 'unknown'`; default 5000 ms. See `resolveUnknown`.
+   */
+  resolveWithinMs?: number;
+}
+
+/** The server's answer to an append, as the port needs it. */
+interface AppendReply {
+  nextRevision: number;
+  position: Position | undefined;
 }
 
 /** What a subscription delivers, in `$all` order. */
@@ -68,10 +83,14 @@ const UNREACHABLE = [UnavailableError, DeadlineExceededError, CancelledError, No
  */
 const UNREACHABLE_GRPC_CODES = [14, 4, 1];
 
-function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
+function unreachable(error: unknown): boolean {
   const grpc = error as { code?: unknown; details?: unknown } | null;
   const rawGrpc = typeof grpc?.details === 'string' && UNREACHABLE_GRPC_CODES.includes(grpc.code as number);
-  if (!rawGrpc && !UNREACHABLE.some((type) => error instanceof type)) return error;
+  return rawGrpc || UNREACHABLE.some((type) => error instanceof type);
+}
+
+function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
+  if (!unreachable(error)) return error;
   return new InteractionUnavailableError(`EventStoreDB is unavailable: ${(error as Error).message}`, committed, {
     cause: error,
   });
@@ -79,12 +98,14 @@ function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
 
 export class EventStoreDbEventStore implements EventStore {
   readonly streamPrefix: string;
+  private readonly resolveWithinMs: number;
 
   constructor(
     readonly client: EventStoreDBClient,
     options: EventStoreDbOptions = {},
   ) {
     this.streamPrefix = options.streamPrefix ?? MODULE_STREAM_PREFIX;
+    this.resolveWithinMs = options.resolveWithinMs ?? DEFAULT_RESOLVE_WITHIN_MS;
   }
 
   /** A store with a client of its own (closed by `close`), from an `esdb://` connection string. */
@@ -103,26 +124,14 @@ export class EventStoreDbEventStore implements EventStore {
 
   async appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
-    let nextRevision: number;
-    let position: Position | undefined;
+    let reply: AppendReply;
     try {
-      const result = await this.client.appendToStream(
-        streamName,
-        events.map((event) =>
-          jsonEvent({ id: event.id, type: event.type, data: event.data as JSONType, metadata: storedMetadata(event.metadata) }),
-        ),
-        { expectedRevision: clientExpectation(expected) },
-      );
-      nextRevision = Number(result.nextExpectedRevision);
-      position = result.position;
+      reply = await this.send(streamName, events, expected);
     } catch (error) {
-      if (error instanceof ClientWrongExpectedVersionError) {
-        const actual = error.actualVersion === NO_STREAM ? null : Number(error.actualVersion);
-        throw new WrongExpectedVersionError(streamName, expected, actual);
-      }
-      // The request may have reached the server: only reading the stream back can tell.
-      throw unavailable(error, 'unknown');
+      if (!unreachable(error)) throw error;
+      reply = await this.resolveUnknown(streamName, events, expected, error);
     }
+    const { nextRevision, position } = reply;
     if (!position) throw new Error(`Append to ${streamName} succeeded without a position`);
     const first = nextRevision - events.length + 1;
     // The reply names the last event's position only; the others are read back (one small read).
@@ -140,6 +149,86 @@ export class EventStoreDbEventStore implements EventStore {
       }),
     );
     return { nextRevision, position, events: recorded };
+  }
+
+  /** One append request; the port's WrongExpectedVersionError when the expectation does not hold. */
+  private async send(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendReply> {
+    try {
+      const result = await this.client.appendToStream(
+        streamName,
+        events.map((event) =>
+          jsonEvent({ id: event.id, type: event.type, data: event.data as JSONType, metadata: storedMetadata(event.metadata) }),
+        ),
+        { expectedRevision: clientExpectation(expected) },
+      );
+      return { nextRevision: Number(result.nextExpectedRevision), position: result.position };
+    } catch (error) {
+      if (error instanceof ClientWrongExpectedVersionError) {
+        const actual = error.actualVersion === NO_STREAM ? null : Number(error.actualVersion);
+        throw new WrongExpectedVersionError(streamName, expected, actual);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * An append that timed out, lost its connection or was cancelled may have been written, or may still be
+   * (a node answers Timeout while the write waits in its queue): never guessed. The same events (same ids)
+   * are sent again with the same expectation until the server answers: EventStoreDB writes them once,
+   * whichever request comes first, and acknowledges the other without writing (its idempotent write). A
+   * WrongExpectedVersion means another writer moved the stream past the expected revision, so the first
+   * request can never be written either: read back, ours are there (success) or nothing of ours ever will be.
+   * With `any` there is no revision to pin, so only a read-back can say, and only when it finds them. Out of
+   * time: `committed: 'unknown'`, marked as able to land later.
+   */
+  private async resolveUnknown(
+    streamName: string,
+    events: EventToAppend[],
+    expected: ExpectedRevision,
+    error: unknown,
+  ): Promise<AppendReply> {
+    const until = Date.now() + this.resolveWithinMs;
+    let last = error;
+    for (let attempt = 0; expected !== 'any' && Date.now() < until; attempt++) {
+      try {
+        const reply = await this.send(streamName, events, expected);
+        // An idempotent repeat may be acknowledged without a position: the stream read back has it.
+        return reply.position ? reply : ((await this.appended(streamName, events).catch(unlessUnavailable)) ?? reply);
+      } catch (retryError) {
+        if (retryError instanceof WrongExpectedVersionError) {
+          const found = await this.appended(streamName, events).catch(unlessUnavailable);
+          if (found) return found;
+          throw retryError; // nothing of ours was written, and never will be
+        }
+        if (!unreachable(retryError)) {
+          throw new InteractionUnavailableError(`EventStoreDB append failed: ${errorMessage(retryError)}`, 'unknown', {
+            cause: retryError,
+            mayStillLand: true,
+          });
+        }
+        last = retryError;
+      }
+      await sleep(Math.min(RESEND_BACKOFF_MS.max, RESEND_BACKOFF_MS.first * 2 ** attempt, Math.max(0, until - Date.now())));
+    }
+    const found = await this.appended(streamName, events).catch(unlessUnavailable);
+    if (found) return found;
+    throw new InteractionUnavailableError(`EventStoreDB is unavailable: ${errorMessage(last)}`, 'unknown', {
+      cause: last,
+      mayStillLand: true,
+    });
+  }
+
+  /** Where the stream holds these events (by id, consecutively), or null when it does not hold them. */
+  private async appended(streamName: string, events: EventToAppend[]): Promise<AppendReply | null> {
+    const stored = await this.readStream(streamName);
+    const at = stored.findIndex((event) => event.id === events[0]!.id);
+    if (at < 0) return null;
+    const ours = stored.slice(at, at + events.length);
+    if (ours.length !== events.length || !ours.every((event, i) => event.id === events[i]!.id)) {
+      throw new Error(`${streamName} holds only part of an append (event ${events[0]!.id})`); // appends are atomic
+    }
+    const lastOfOurs = ours[ours.length - 1]!;
+    return { nextRevision: lastOfOurs.revision, position: lastOfOurs.position };
   }
 
   async readStream(streamName: string): Promise<RecordedEvent[]> {
@@ -354,6 +443,16 @@ function recordedFromRaw(event: RawRecordedEvent): RecordedEvent {
     data: event.contentType === 'application/json' ? json(event.data) : event.data,
     metadata: moduleMetadata(event.metadata.length > 0 ? json(event.metadata) : undefined),
   };
+}
+
+/** A read-back that could not reach the server tells nothing: null, as if it found nothing. */
+function unlessUnavailable(error: unknown): null {
+  if (error instanceof InteractionUnavailableError) return null;
+  throw error;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** What a server reports for a record whose `$all` position it does not know (unsigned -1). */

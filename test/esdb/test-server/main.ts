@@ -1,8 +1,9 @@
 import { EsdbTestServer } from './server';
 
 /**
- * The protocol test server on its own: `npm run esdb:test-server -- [--port N] [--host H]`. The first line
- * on stdout is the connection string; it runs until killed (SIGINT/SIGTERM close it cleanly).
+ * The protocol test server on its own: `npm run esdb:test-server -- [--port N] [--host H]
+ * [--write-timeout-ms N] [--append-delay-ms N]`. The first line on stdout is the connection string; it runs
+ * until killed (SIGINT/SIGTERM close it cleanly).
  */
 export async function main(argv: string[]): Promise<void> {
   const option = (name: string): string | undefined => {
@@ -15,7 +16,22 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`Invalid --port ${option('port')}\n`);
     process.exit(2);
   }
-  const server = await EsdbTestServer.start({ port, host: option('host') ?? '127.0.0.1' });
+  const milliseconds = (name: string): number | undefined => {
+    const value = option(name);
+    if (value === undefined) return undefined;
+    const ms = Number(value);
+    if (!Number.isInteger(ms) || ms < 0) {
+      process.stderr.write(`Invalid --${name} ${value}\n`);
+      process.exit(2);
+    }
+    return ms;
+  };
+  const server = await EsdbTestServer.start({
+    port,
+    host: option('host') ?? '127.0.0.1',
+    writeTimeoutMs: milliseconds('write-timeout-ms'),
+    appendDelayMs: milliseconds('append-delay-ms'),
+  });
   process.stdout.write(`${server.connectionString}\n`);
   const stop = async () => {
     await server.close();

@@ -221,6 +221,10 @@ export function readPlan(request: streams.ReadReq): ReadPlan {
   const uuidOption = options.getUuidOption();
   if (!uuidOption) throw rpcError(grpc.status.INVALID_ARGUMENT, "'uuidOption' is a required argument");
   const Options = streams.ReadReq.Options;
+  // Link events are stored like any other, but never resolved: refused rather than silently read unresolved.
+  if (options.getResolveLinks()) {
+    throw rpcError(grpc.status.UNIMPLEMENTED, 'resolveLinkTos is not implemented by the test server');
+  }
 
   let target: ReadPlan['target'];
   let origin: Origin;

@@ -12,7 +12,7 @@ import {
 } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import * as status from '@eventstore/db-client/generated/status_pb';
 import { Code } from '@eventstore/db-client/generated/code_pb';
-import { allows, EventLog, Expected, ProposedEvent, StoredEvent } from './log';
+import { allows, AppendOutcome, EventLog, Expected, ProposedEvent, StoredEvent } from './log';
 import {
   appendWrongExpectedVersion,
   caughtUpResponse,
@@ -38,8 +38,11 @@ import {
  * Streams.Append, Streams.BatchAppend, and Streams.Read for streams and `$all` (forwards and backwards,
  * with or without a filter, counted reads and catch-up subscriptions that go live). The log is in memory
  * and survives `kill()`/`restart()` of the gRPC server, so a test can take the server away under a
- * running subscription and bring it back. Not covered: Delete/Tombstone, persistent subscriptions,
- * projections, users, gossip (clients connect with a single-node `esdb://` string), TLS and ACLs.
+ * running subscription and bring it back. Appends time out as a node's do (the client's deadline, capped
+ * by the node's write timeout), `delayAppends` makes them slow or lost so tests can meet that, and
+ * `kill`/`close` end in-flight calls as a node going away does. Not covered: Delete/Tombstone, persistent
+ * subscriptions, projections, users, gossip (clients connect with a single-node `esdb://` string), link
+ * resolution (`resolveLinkTos` is refused), TLS and ACLs (README: "What the test server does not implement").
  */
 
 export interface TestServerOptions {
@@ -50,14 +53,47 @@ export interface TestServerOptions {
   serverVersion?: string;
   /** Writes one system event (`$test-server` stream) first, so `$all` holds something that is not the module's. */
   seedSystemEvent?: boolean;
+  /**
+   * The node's write timeout: an append not done within it (or within the client's deadline, if sooner)
+   * is answered Timeout. Default 2000, as EventStoreDB's `WriteTimeoutMs` (and its prepare/commit timeouts).
+   */
+  writeTimeoutMs?: number;
+  /** Every append is held this long before it is written and answered (a slow disk); default 0. */
+  appendDelayMs?: number;
 }
 
+/** What a slow or failing node does to the next appends (see `EsdbTestServer.delayAppends`). */
+export interface AppendDelay {
+  /** How long the node holds the append before answering it. */
+  ms: number;
+  /**
+   * When its events reach the log: 'after' the hold (default: a slow write, which lands even when the
+   * client was already told Timeout), 'before' it (written at once, only the answer is late), or 'never'
+   * (lost: only a Timeout or the shutdown answers it).
+   */
+  write?: 'before' | 'after' | 'never';
+  /** How many appends it holds; default 1, Infinity until `clearAppendDelays`. */
+  times?: number;
+  /** Only appends to this stream; default any. */
+  streamName?: string;
+  /** Called as an append is held, so a test can act while it is in flight. */
+  onHeld?: (streamName: string) => void;
+}
+
+/** How a held append ends: written (or refused) with an outcome, or out of time. */
+type AppendAnswer = AppendOutcome | 'timeout';
+
 const SERVER_VERSION = '24.10.0';
+const WRITE_TIMEOUT_MS = 2000;
 
 export class EsdbTestServer {
   readonly log = new EventLog();
   private server: grpc.Server | null = null;
   private readonly running = new Set<AbortController>();
+  /** What ends each held append, and each open BatchAppend call, when the node goes away. */
+  private readonly held = new Set<() => void>();
+  private readonly batchCalls = new Set<() => void>();
+  private readonly delays: Array<Required<Omit<AppendDelay, 'streamName' | 'onHeld'>> & AppendDelay> = [];
   private boundPort = 0;
 
   private constructor(private readonly options: Required<TestServerOptions>) {}
@@ -68,7 +104,10 @@ export class EsdbTestServer {
       port: options.port ?? 0,
       serverVersion: options.serverVersion ?? SERVER_VERSION,
       seedSystemEvent: options.seedSystemEvent ?? true,
+      writeTimeoutMs: options.writeTimeoutMs ?? WRITE_TIMEOUT_MS,
+      appendDelayMs: options.appendDelayMs ?? 0,
     });
+    if (server.options.appendDelayMs > 0) server.delayAppends({ ms: server.options.appendDelayMs, times: Infinity });
     if (server.options.seedSystemEvent) {
       server.log.append(
         '$test-server',
@@ -106,11 +145,33 @@ export class EsdbTestServer {
     return this.running.size;
   }
 
-  /** Drops every connection at once, as a crashed or unplugged server would; the log is kept. */
+  /**
+   * Holds the next appends (Append and BatchAppend alike) as `delay` says. Several delays queue: each
+   * append takes the first that matches its stream.
+   */
+  delayAppends(delay: AppendDelay): void {
+    this.delays.push({ write: 'after', times: 1, ...delay });
+  }
+
+  clearAppendDelays(): void {
+    this.delays.length = 0;
+  }
+
+  /** Appends held right now (their write or their answer still to come). */
+  get heldAppends(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Drops every connection at once, as a crashed or unplugged server would; the log is kept. In-flight
+   * appends end as a node going away ends them: Append UNAVAILABLE, each BatchAppend call CANCELLED; a held
+   * append that was not written yet never is.
+   */
   async kill(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
+    await this.endInFlight();
     this.abortAll();
     server.forceShutdown();
   }
@@ -126,6 +187,7 @@ export class EsdbTestServer {
     const server = this.server;
     if (!server) return;
     this.server = null;
+    await this.endInFlight();
     this.abortAll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -142,6 +204,75 @@ export class EsdbTestServer {
   private abortAll(): void {
     for (const controller of this.running) controller.abort();
     this.running.clear();
+  }
+
+  /**
+   * Ends what is in flight with the shutdown's statuses and, when appends were held, lets those reach the
+   * client (an idle BatchAppend call is simply cut, as before: the client then finds no connection).
+   */
+  private async endInFlight(): Promise<void> {
+    const appending = this.held.size > 0;
+    const ends = [...this.held, ...this.batchCalls];
+    this.held.clear();
+    this.batchCalls.clear();
+    for (const end of ends) end();
+    if (appending) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  /** The delay the next append to `streamName` takes, if any (counting it off). */
+  private takeDelay(streamName: string): AppendDelay | null {
+    const index = this.delays.findIndex((delay) => delay.streamName === undefined || delay.streamName === streamName);
+    if (index < 0) return null;
+    const delay = this.delays[index]!;
+    if (--delay.times <= 0) this.delays.splice(index, 1);
+    return delay;
+  }
+
+  /**
+   * Writes an append, at once or held as a delay says. `answer` is called once: with the outcome, or with
+   * 'timeout' when `timeoutMs` passes first (a held write still lands afterwards as its delay says, as on a
+   * node whose write was queued). `onShutdown` answers it if the node goes away first.
+   */
+  private submit(
+    streamName: string,
+    events: ProposedEvent[],
+    expected: Expected,
+    timeoutMs: number,
+    answer: (result: AppendAnswer) => void,
+    onShutdown: () => void,
+  ): void {
+    if (timeoutMs <= 0) return answer('timeout'); // a node refuses what is already late, before writing it
+    const delay = this.takeDelay(streamName);
+    if (!delay) return answer(this.log.append(streamName, events, expected));
+    const write = delay.write ?? 'after';
+    const early = write === 'before' ? this.log.append(streamName, events, expected) : null;
+    let answered = false;
+    let holdDone = false;
+    // Held until both its write (or loss) and its answer are done.
+    const reply = (result: AppendAnswer) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timeout);
+      if (holdDone) this.held.delete(shutdown);
+      answer(result);
+    };
+    // Node gone: a write still held is lost; an append not answered yet gets the shutdown's status.
+    const shutdown = () => {
+      clearTimeout(hold);
+      clearTimeout(timeout);
+      if (!answered) onShutdown();
+      answered = true;
+    };
+    // The timeout answers; the hold goes on, so a write may land after its Timeout (as a queued write does).
+    const timeout = setTimeout(() => reply('timeout'), Math.min(timeoutMs, 2 ** 31 - 1));
+    const hold = setTimeout(() => {
+      holdDone = true;
+      const outcome = write === 'after' ? this.log.append(streamName, events, expected) : early;
+      if (outcome) reply(outcome);
+      if (answered) this.held.delete(shutdown);
+    }, delay.ms);
+    this.held.add(shutdown);
+    delay.onHeld?.(streamName);
   }
 
   private async listen(port: number): Promise<void> {
@@ -191,9 +322,16 @@ export class EsdbTestServer {
     };
   }
 
+  /** Between `kill`/`close` and the end of the shutdown: calls that still arrive find the node going. */
+  private get stopping(): boolean {
+    return this.server === null;
+  }
+
   private streamsService(): IStreamsServer {
+    const goingAway = () => rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down');
     return {
       read: (call) => {
+        if (this.stopping) return void call.emit('error', goingAway());
         const controller = this.track(call);
         this.read(call, controller.signal).then(
           () => {
@@ -204,8 +342,8 @@ export class EsdbTestServer {
           },
         );
       },
-      append: (call, callback) => this.append(call, callback),
-      batchAppend: (call) => this.batchAppend(call),
+      append: (call, callback) => (this.stopping ? callback(goingAway()) : this.append(call, callback)),
+      batchAppend: (call) => (this.stopping ? void call.emit('error', goingAway()) : this.batchAppend(call)),
       delete: (_call, callback) => callback(rpcError(grpc.status.UNIMPLEMENTED, 'Delete is not implemented by the test server')),
       tombstone: (_call, callback) =>
         callback(rpcError(grpc.status.UNIMPLEMENTED, 'Tombstone is not implemented by the test server')),
@@ -358,22 +496,22 @@ export class EsdbTestServer {
     call.on('end', () => {
       if (failed) return;
       try {
+        if (this.stopping) throw rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down');
         if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, 'Append without options');
         const expected = expectedOfAppend(options);
-        const outcome = this.log.append(streamNameOf(options.getStreamIdentifier()), events, expected);
-        if (!outcome.ok) return callback(null, appendWrongExpectedVersion(expected, outcome.currentRevision));
-        const success = new streams.AppendResp.Success();
-        if (outcome.currentRevision < 0n) success.setNoStream(new shared.Empty());
-        else success.setCurrentRevision(outcome.currentRevision.toString());
-        if (outcome.position === null) success.setNoPosition(new shared.Empty());
-        else {
-          success.setPosition(
-            new streams.AppendResp.Position()
-              .setCommitPosition(outcome.position.toString())
-              .setPreparePosition(outcome.position.toString()),
-          );
-        }
-        callback(null, new streams.AppendResp().setSuccess(success));
+        // The call's own gRPC deadline is enforced by grpc-js (DEADLINE_EXCEEDED); this is the node's timeout.
+        this.submit(
+          streamNameOf(options.getStreamIdentifier()),
+          events,
+          expected,
+          this.options.writeTimeoutMs,
+          (outcome) => {
+            // A node's prepare/commit timeout on Append: ABORTED, which the client reports as TimeoutError.
+            if (outcome === 'timeout') return fail(rpcError(grpc.status.ABORTED, 'Operation timed out'));
+            callback(null, appendResponse(expected, outcome));
+          },
+          () => fail(rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down')),
+        );
       } catch (error) {
         fail(error);
       }
@@ -382,22 +520,45 @@ export class EsdbTestServer {
 
   /**
    * BatchAppend: one long-lived call per client connection; each append is a run of requests sharing a
-   * correlation id (options first, `is_final` last) and gets one reply with that correlation id.
+   * correlation id (options first, `is_final` last) and gets one reply with that correlation id. Each append
+   * has until its deadline (the client's, capped by the node's write timeout, counted from its options) to
+   * be answered; after that it is answered Timeout, as a node does.
    */
   private batchAppend(call: grpc.ServerDuplexStream<streams.BatchAppendReq, streams.BatchAppendResp>): void {
-    const pending = new Map<string, { streamName: string; expected: Expected; events: ProposedEvent[] }>();
+    const pending = new Map<string, { streamName: string; expected: Expected; events: ProposedEvent[]; expiresAt: number }>();
     const controller = this.track(call);
+    const send = (reply: streams.BatchAppendResp) => {
+      if (!controller.signal.aborted) call.write(reply);
+    };
+    // A node going away cancels the call: every append still open on it fails CANCELLED.
+    const cancel = () => {
+      if (controller.signal.aborted) return;
+      controller.abort();
+      call.emit('error', rpcError(grpc.status.CANCELLED, 'The server is shutting down'));
+    };
+    this.batchCalls.add(cancel);
+    call.on('close', () => this.batchCalls.delete(cancel));
     call.on('data', (request: streams.BatchAppendReq) => {
+      if (controller.signal.aborted) return; // cancelled by the shutdown: nothing more is written
       const correlation = request.getCorrelationId();
-      const reply = new streams.BatchAppendResp();
-      if (correlation) reply.setCorrelationId(correlation);
+      const reply = () => {
+        const message = new streams.BatchAppendResp();
+        if (correlation) message.setCorrelationId(correlation);
+        return message;
+      };
       let streamName: string | undefined;
       try {
         const id = uuidOf(correlation);
         if (request.hasOptions()) {
           const options = request.getOptions()!;
           streamName = streamNameOf(options.getStreamIdentifier());
-          pending.set(id, { streamName, expected: expectedOfBatch(options), events: [] });
+          const deadline = options.hasDeadline() ? options.getDeadline()!.toDate().getTime() : Infinity;
+          const expiresAt = Math.min(deadline, Date.now() + this.options.writeTimeoutMs);
+          if (expiresAt <= Date.now()) {
+            // Already late: refused before anything is written.
+            return send(reply().setStreamIdentifier(streamIdentifier(streamName)).setError(timeoutStatus()));
+          }
+          pending.set(id, { streamName, expected: expectedOfBatch(options), events: [], expiresAt });
         }
         const write = pending.get(id);
         if (!write) return;
@@ -405,34 +566,18 @@ export class EsdbTestServer {
         write.events.push(...request.getProposedMessagesList().map(proposedEvent));
         if (!request.getIsFinal()) return;
         pending.delete(id);
-        reply.setStreamIdentifier(streamIdentifier(write.streamName));
-        const outcome = this.log.append(write.streamName, write.events, write.expected);
-        if (outcome.ok) {
-          const success = new streams.BatchAppendResp.Success();
-          if (outcome.currentRevision < 0n) success.setNoStream(new GoogleEmpty());
-          else success.setCurrentRevision(outcome.currentRevision.toString());
-          if (outcome.position === null) success.setNoPosition(new GoogleEmpty());
-          else {
-            success.setPosition(
-              new shared.AllStreamPosition()
-                .setCommitPosition(outcome.position.toString())
-                .setPreparePosition(outcome.position.toString()),
-            );
-          }
-          reply.setSuccess(success);
-        } else {
-          reply.setError(
-            statusWithDetails(
-              Code.ALREADY_EXISTS,
-              'WrongExpectedVersion',
-              wrongExpectedVersionDetails(write.expected, outcome.currentRevision),
-              'event_store.client.WrongExpectedVersion',
-            ),
-          );
-        }
+        this.submit(
+          write.streamName,
+          write.events,
+          write.expected,
+          write.expiresAt - Date.now(),
+          (outcome) => send(batchAppendResponse(reply(), write.streamName, write.expected, outcome)),
+          () => undefined, // the call's cancellation answers it
+        );
       } catch (error) {
-        if (streamName) reply.setStreamIdentifier(streamIdentifier(streamName));
-        reply.setError(
+        const message = reply();
+        if (streamName) message.setStreamIdentifier(streamIdentifier(streamName));
+        message.setError(
           statusWithDetails(
             Code.INVALID_ARGUMENT,
             (error as Error).message,
@@ -440,14 +585,69 @@ export class EsdbTestServer {
             'event_store.client.BadRequest',
           ),
         );
+        send(message);
       }
-      if (!controller.signal.aborted) call.write(reply);
     });
     call.on('end', () => {
       if (!controller.signal.aborted) call.end();
     });
     call.on('error', () => controller.abort());
   }
+}
+
+/** Append's reply to a written (or refused) append. */
+function appendResponse(expected: Expected, outcome: AppendOutcome): streams.AppendResp {
+  if (!outcome.ok) return appendWrongExpectedVersion(expected, outcome.currentRevision);
+  const success = new streams.AppendResp.Success();
+  if (outcome.currentRevision < 0n) success.setNoStream(new shared.Empty());
+  else success.setCurrentRevision(outcome.currentRevision.toString());
+  if (outcome.position === null) success.setNoPosition(new shared.Empty());
+  else {
+    success.setPosition(
+      new streams.AppendResp.Position()
+        .setCommitPosition(outcome.position.toString())
+        .setPreparePosition(outcome.position.toString()),
+    );
+  }
+  return new streams.AppendResp().setSuccess(success);
+}
+
+/** BatchAppend's reply to one append: success, WrongExpectedVersion or Timeout, as google.rpc.Status. */
+function batchAppendResponse(
+  reply: streams.BatchAppendResp,
+  streamName: string,
+  expected: Expected,
+  outcome: AppendAnswer,
+): streams.BatchAppendResp {
+  reply.setStreamIdentifier(streamIdentifier(streamName));
+  if (outcome === 'timeout') return reply.setError(timeoutStatus());
+  if (!outcome.ok) {
+    return reply.setError(
+      statusWithDetails(
+        Code.ALREADY_EXISTS,
+        'WrongExpectedVersion',
+        wrongExpectedVersionDetails(expected, outcome.currentRevision),
+        'event_store.client.WrongExpectedVersion',
+      ),
+    );
+  }
+  const success = new streams.BatchAppendResp.Success();
+  if (outcome.currentRevision < 0n) success.setNoStream(new GoogleEmpty());
+  else success.setCurrentRevision(outcome.currentRevision.toString());
+  if (outcome.position === null) success.setNoPosition(new GoogleEmpty());
+  else {
+    success.setPosition(
+      new shared.AllStreamPosition()
+        .setCommitPosition(outcome.position.toString())
+        .setPreparePosition(outcome.position.toString()),
+    );
+  }
+  return reply.setSuccess(success);
+}
+
+/** A node's `Status.Timeout`: DEADLINE_EXCEEDED with `event_store.client.Timeout` details (DeadlineExceededError). */
+function timeoutStatus(): status.Status {
+  return statusWithDetails(Code.DEADLINE_EXCEEDED, 'Timeout', new shared.Timeout(), 'event_store.client.Timeout');
 }
 
 /** Writes one message, waiting while the call's buffer is full; gives up when the call is aborted. */

@@ -1,0 +1,155 @@
+import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+import { uuidv7 } from 'uuidv7';
+import { EsdbTestServer } from './test-server/server';
+
+/**
+ * The protocol test server's deadlines, timeouts and shutdown as @eventstore/db-client 6.2.1 sees them,
+ * matching what a real node answers: a late BatchAppend gets `Status.Timeout` (DeadlineExceededError), a
+ * late Append ABORTED (TimeoutError), a call past its gRPC deadline DEADLINE_EXCEEDED, and a node going away
+ * ends an in-flight Append UNAVAILABLE and a BatchAppend call CANCELLED. Errors are duck-typed by the
+ * client's `type` (they cross jest's module realms).
+ */
+
+const CLASSIC_APPEND = { credentials: { username: 'admin', password: 'changeit' } }; // forces Streams.Append
+
+function stream(): string {
+  return `deadline-${uuidv7()}`;
+}
+
+function event(n: number) {
+  return jsonEvent({ type: 'Tested', data: { n } });
+}
+
+/** What a failed promise rejected with, or 'resolved'. */
+async function failure(promise: Promise<unknown>): Promise<{ type?: string; code?: number; message?: string } | 'resolved'> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error as { type?: string; code?: number; message?: string };
+  }
+}
+
+describe('protocol test server: deadlines and shutdown', () => {
+  let server: EsdbTestServer;
+  let client: EventStoreDBClient;
+  beforeEach(async () => {
+    server = await EsdbTestServer.start({ writeTimeoutMs: 400 });
+    client = EventStoreDBClient.connectionString(server.connectionString);
+  });
+  afterEach(async () => {
+    await client.dispose();
+    await server.close();
+  });
+
+  const revisions = (name: string) => server.log.stream(name)?.map((e) => e.revision) ?? [];
+
+  it("answers a BatchAppend held past the client's deadline with Timeout, and the write still lands", async () => {
+    const name = stream();
+    server.delayAppends({ ms: 600 });
+    const started = Date.now();
+    const late = await failure(client.appendToStream(name, event(0), { expectedRevision: 'no_stream', deadline: 150 }));
+    expect(late).toMatchObject({ type: 'deadline-exceeded' });
+    expect(Date.now() - started).toBeLessThan(400); // the client's 150 ms, not the node's 400
+    expect(revisions(name)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(revisions(name)).toEqual([0n]); // a queued write lands after its Timeout
+  });
+
+  it("caps a BatchAppend's deadline at the node's write timeout", async () => {
+    server.delayAppends({ ms: 5_000, write: 'never' });
+    const started = Date.now();
+    const late = await failure(client.appendToStream(stream(), event(0), { deadline: 10_000 }));
+    expect(late).toMatchObject({ type: 'deadline-exceeded' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('refuses a BatchAppend whose deadline has passed without writing it', async () => {
+    const name = stream();
+    const late = await failure(client.appendToStream(name, event(0), { deadline: 0.0001 }));
+    expect(late).toMatchObject({ type: 'deadline-exceeded' });
+    expect(server.log.stream(name)).toBeUndefined();
+  });
+
+  it('answers in time when the hold is shorter than the deadline; write: before lands at once', async () => {
+    const name = stream();
+    server.delayAppends({ ms: 100, write: 'before' });
+    const appended = client.appendToStream(name, event(0), { expectedRevision: 'no_stream' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(revisions(name)).toEqual([0n]);
+    await expect(appended).resolves.toMatchObject({ success: true, nextExpectedRevision: 0n });
+    await expect(client.appendToStream(name, event(1), { expectedRevision: 0n })).resolves.toMatchObject({ nextExpectedRevision: 1n });
+  });
+
+  it('holds only the appends a delay names (stream, count)', async () => {
+    const slow = stream();
+    const fast = stream();
+    server.delayAppends({ ms: 300, streamName: slow, times: 2 });
+    const held: string[] = [];
+    server.delayAppends({ ms: 0, streamName: 'nothing', onHeld: (name) => held.push(name) });
+    const started = Date.now();
+    await client.appendToStream(fast, event(0));
+    expect(Date.now() - started).toBeLessThan(250);
+    await client.appendToStream(slow, event(0));
+    await client.appendToStream(slow, event(1));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(580);
+    const third = Date.now();
+    await client.appendToStream(slow, event(2));
+    expect(Date.now() - third).toBeLessThan(250);
+    expect(held).toEqual([]);
+  });
+
+  it('answers a classic Append held past the write timeout ABORTED (TimeoutError)', async () => {
+    const name = stream();
+    server.delayAppends({ ms: 600 });
+    const late = await failure(client.appendToStream(name, event(0), { ...CLASSIC_APPEND, expectedRevision: 'no_stream' }));
+    expect(late).toMatchObject({ type: 'timeout' });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(revisions(name)).toEqual([0n]);
+  });
+
+  it('ends a classic Append past its gRPC deadline DEADLINE_EXCEEDED', async () => {
+    server.delayAppends({ ms: 300, write: 'never' });
+    const late = await failure(client.appendToStream(stream(), event(0), { ...CLASSIC_APPEND, deadline: 100 }));
+    expect(late).toMatchObject({ type: 'deadline-exceeded' });
+  });
+
+  it('ends an in-flight BatchAppend CANCELLED and an in-flight Append UNAVAILABLE when the node goes away', async () => {
+    const batched = stream();
+    const classic = stream();
+    server.delayAppends({ ms: 10_000, times: 2 });
+    const inBatch = failure(client.appendToStream(batched, event(0), { deadline: 30_000 }));
+    const inClassic = failure(client.appendToStream(classic, event(0), { ...CLASSIC_APPEND, deadline: 30_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.heldAppends).toBe(2);
+    await server.kill();
+    expect(await inBatch).toMatchObject({ type: 'cancelled' });
+    expect(await inClassic).toMatchObject({ type: 'unavailable' });
+    expect(server.heldAppends).toBe(0);
+    await server.restart();
+    expect(server.log.stream(batched)).toBeUndefined(); // held, not written: lost with the node
+    expect(server.log.stream(classic)).toBeUndefined();
+  });
+
+  it('closes cleanly with appends in flight', async () => {
+    server.delayAppends({ ms: 10_000 });
+    const inBatch = failure(client.appendToStream(stream(), event(0), { deadline: 30_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await server.close();
+    expect(await inBatch).toMatchObject({ type: 'cancelled' });
+    expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it('refuses resolveLinkTos with a clear error', async () => {
+    const name = stream();
+    await client.appendToStream(name, event(0));
+    const reading = async () => {
+      for await (const _ of client.readStream(name, { resolveLinkTos: true })) void _;
+    };
+    const refused = await failure(reading());
+    expect(refused).not.toBe('resolved');
+    expect((refused as { message: string }).message).toMatch(/resolveLinkTos is not implemented by the test server/);
+  });
+});
