@@ -1,16 +1,14 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { ContactRecord, Interaction } from '../domain/interaction';
-import { feedCursorOf } from '../nest/feed-cursor';
 import { InteractionsService } from '../nest/interactions.service';
-import { LifecycleResult } from '../nest/messages';
+import { InteractionCounts, LifecycleResult } from '../nest/messages';
 import { normaliseUuid } from '../domain/validation';
 import { DemoContacts } from './contacts';
-import { commandOptions, queryLimit, singleQueryValue } from './interactions.controller';
-import { ACTOR_HEADER, CONTACT_BODY_SCHEMA, IDEMPOTENCY_KEY_HEADER, MERGE_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
-
-const DEFAULT_PAGE = 50;
+import { answerFeed, ApiFeedQuery, DEFAULT_FEED_LIMIT, FeedAnswer, feedFiltersOf, QueryParameters } from './feed-query';
+import { commandOptions } from './interactions.controller';
+import { ACTOR_HEADER, CONTACT_BODY_SCHEMA, COUNTS_ANSWER_SCHEMA, FEED_ANSWER_SCHEMA, IDEMPOTENCY_KEY_HEADER, MERGE_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
 
 @ApiTags('contacts')
 @Controller('contacts')
@@ -37,19 +35,19 @@ export class ContactsController {
   }
 
   @Get(':uuid/interactions')
-  @ApiOperation({ summary: 'Every interaction involving the contact (subject or party), newest first, paged' })
-  @ApiQuery({ name: 'limit', required: false, description: `default ${DEFAULT_PAGE}; given at most once` })
-  @ApiQuery({ name: 'after', required: false, description: 'the nextCursor of the previous page; given at most once' })
-  async involving(
-    @Param('uuid') uuid: string,
-    @Query('limit') limit?: unknown,
-    @Query('after') after?: unknown,
-  ): Promise<{ items: Interaction[]; nextCursor: string | null }> {
-    const pageSize = queryLimit(limit) ?? DEFAULT_PAGE;
-    const cursor = singleQueryValue(after, 'after');
-    const items = await this.interactions.listInvolving(uuid, { limit: pageSize, after: cursor || null });
-    const last = items[items.length - 1];
-    return { items, nextCursor: items.length === pageSize && last ? feedCursorOf(last) : null };
+  @ApiOperation({ summary: 'Every interaction involving the contact (subject or party), newest first, filtered and paged' })
+  @ApiFeedQuery({ paged: true, defaultLimit: DEFAULT_FEED_LIMIT })
+  @ApiOkResponse({ schema: FEED_ANSWER_SCHEMA })
+  involving(@Param('uuid') uuid: string, @Query() query: QueryParameters): Promise<FeedAnswer<Interaction>> {
+    return answerFeed(query, DEFAULT_FEED_LIMIT, (page) => this.interactions.listInvolving(uuid, page));
+  }
+
+  @Get(':uuid/interactions/counts')
+  @ApiOperation({ summary: 'How many interactions involve the contact, in all and of each type, with the same filters' })
+  @ApiFeedQuery({ paged: false })
+  @ApiOkResponse({ schema: COUNTS_ANSWER_SCHEMA })
+  counts(@Param('uuid') uuid: string, @Query() query: QueryParameters): Promise<InteractionCounts> {
+    return this.interactions.countInvolving(uuid, feedFiltersOf(query));
   }
 
   // --- Contacts' lifecycle

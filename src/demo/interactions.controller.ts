@@ -1,12 +1,14 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { Interaction, InteractionAttrs, PartyInput } from '../domain/interaction';
-import { MAX_PAGE_SIZE, parseDate } from '../domain/validation';
+import { parseDate } from '../domain/validation';
 import { InteractionsService } from '../nest/interactions.service';
 import { CommandOptions, InteractionWithContact } from '../nest/messages';
+import { DEFAULT_RECENT_LIMIT } from '../nest/query-handlers';
 import { RecordedEvent } from '../ports/event-store';
-import { ACTOR_HEADER, IDEMPOTENCY_KEY_HEADER, INTERACTION_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
+import { answerFeed, ApiFeedQuery, DEFAULT_FEED_LIMIT, FeedAnswer, QueryParameters, queryLimit, singleQueryValue } from './feed-query';
+import { ACTOR_HEADER, FEED_ANSWER_SCHEMA, IDEMPOTENCY_KEY_HEADER, INTERACTION_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
 
 type Body = Record<string, unknown>;
 
@@ -35,27 +37,8 @@ export function commandOptions({ actorUuid, requestId, idempotencyKey }: Command
   };
 }
 
-/**
- * One value of a query parameter. A repeated one (`?limit=1&limit=2`) is refused with 422 rather
- * than guessed at; only `contactUuids` takes several (see `feed`).
- */
-export function singleQueryValue(value: unknown, name: string): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  throw new InteractionValidationError({ [name]: ['must be given at most once'] });
-}
-
-const LIMIT_MESSAGE = `must be an integer between 1 and ${MAX_PAGE_SIZE}`;
-
-/**
- * An optional `limit` query parameter: absent is undefined; decimal digits only, so "", "abc", "1e3"
- * and "1.0" are 422 (the service checks the range).
- */
-export function queryLimit(value: unknown): number | undefined {
-  const text = singleQueryValue(value, 'limit');
-  if (text === undefined) return undefined;
-  if (!/^-?\d{1,9}$/.test(text)) throw new InteractionValidationError({ limit: [LIMIT_MESSAGE] });
-  return Number(text);
-}
+// Re-exported for the other controllers that read single query values and limits.
+export { queryLimit, singleQueryValue };
 
 /** `contactUuids=a,b`, also repeated (`contactUuids=a&contactUuids=b`): every value, comma-split. */
 function contactUuidsOf(value: unknown): string[] {
@@ -93,11 +76,22 @@ export class InteractionsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'The feed for a set of contacts (subjects), newest first' })
+  @ApiOperation({ summary: 'The feed for a set of contacts (subjects), newest first, filtered and paged; each with `contact`' })
   @ApiQuery({ name: 'contactUuids', description: 'comma-separated contact uuids; may also be repeated' })
-  @ApiQuery({ name: 'limit', required: false, description: `1 to ${MAX_PAGE_SIZE}; given at most once` })
-  feed(@Query('contactUuids') contactUuids?: unknown, @Query('limit') limit?: unknown): Promise<InteractionWithContact[]> {
-    return this.interactions.listForContacts(contactUuidsOf(contactUuids), { limit: queryLimit(limit) });
+  @ApiFeedQuery({ paged: true, defaultLimit: DEFAULT_FEED_LIMIT })
+  @ApiOkResponse({ schema: FEED_ANSWER_SCHEMA })
+  feed(@Query() query: QueryParameters): Promise<FeedAnswer<InteractionWithContact>> {
+    const contactUuids = contactUuidsOf(query.contactUuids);
+    return answerFeed(query, DEFAULT_FEED_LIMIT, (page) => this.interactions.listForContacts(contactUuids, page));
+  }
+
+  // Declared before GET :uuid, so that "recent" is not taken for an interaction's uuid.
+  @Get('recent')
+  @ApiOperation({ summary: "The whole CRM's newest interactions, filtered and paged; each with `contact`" })
+  @ApiFeedQuery({ paged: true, defaultLimit: DEFAULT_RECENT_LIMIT })
+  @ApiOkResponse({ schema: FEED_ANSWER_SCHEMA })
+  recent(@Query() query: QueryParameters): Promise<FeedAnswer<InteractionWithContact>> {
+    return answerFeed(query, DEFAULT_RECENT_LIMIT, (page) => this.interactions.listRecent(page));
   }
 
   @Get(':uuid')

@@ -79,3 +79,35 @@ export const IDEMPOTENCY_KEY_HEADER = {
     '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
     'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
 };
+
+/** What every feed route answers (see feed-query.ts). */
+export const FEED_ANSWER_SCHEMA = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: {
+    items: {
+      type: 'array',
+      items: { type: 'object', description: 'an interaction, newest first (with its subject `contact` on /interactions and /interactions/recent)' },
+    },
+    nextCursor: {
+      type: 'string',
+      nullable: true,
+      description: "the next page's `after`; null when this page is not full (the last page)",
+    },
+  },
+};
+
+/** What a count route answers: every type present, 0 where there is none. */
+export const COUNTS_ANSWER_SCHEMA = {
+  type: 'object',
+  required: ['total', 'byType'],
+  properties: {
+    total: { type: 'integer' },
+    byType: {
+      type: 'object',
+      required: [...INTERACTION_TYPES],
+      properties: Object.fromEntries(INTERACTION_TYPES.map((type) => [type, { type: 'integer' }])),
+    },
+  },
+  example: { total: 3, byType: Object.fromEntries(INTERACTION_TYPES.map((type, i) => [type, i === 0 ? 3 : 0])) },
+};

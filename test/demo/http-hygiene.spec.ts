@@ -54,7 +54,7 @@ describe('demo HTTP hygiene', () => {
 
     const repeated = await call('GET', `/interactions?contactUuids=${ada}&contactUuids=${bob.toUpperCase()}`);
     expect(repeated.status).toBe(200);
-    expect(repeated.body.map((i: { uuid: string }) => i.uuid)).toEqual([b.uuid, a.uuid]);
+    expect(repeated.body.items.map((i: { uuid: string }) => i.uuid)).toEqual([b.uuid, a.uuid]);
 
     const once = { status: 422, body: { errors: { limit: ['must be given at most once'] } } };
     expect(await call('GET', `/interactions?contactUuids=${ada}&limit=1&limit=2`)).toEqual(once);
@@ -63,6 +63,13 @@ describe('demo HTTP hygiene', () => {
       status: 422,
       body: { errors: { after: ['must be given at most once'] } },
     });
+    expect(await call('GET', `/interactions?contactUuids=${ada}&after=a&after=b`)).toEqual({
+      status: 422,
+      body: { errors: { after: ['must be given at most once'] } },
+    });
+    // types is a list: repeated, it is one list (feeds.http.spec.ts has the rest of the feeds' parameters).
+    expect((await call('GET', `/interactions?contactUuids=${ada},${bob}&types=note&types=call`)).body.items).toHaveLength(2);
+    expect((await call('GET', `/interactions?contactUuids=${ada},${bob}&types=email&types=call`)).body.items).toHaveLength(0);
     expect(await call('GET', `/interactions/${a.uuid}/as-of?at=2026-01-01T00:00:00Z&at=2026-01-02T00:00:00Z`)).toEqual({
       status: 422,
       body: { errors: { at: ['must be given at most once'] } },
@@ -76,6 +83,7 @@ describe('demo HTTP hygiene', () => {
       const expected = { status: 422, body: { errors: { limit: [LIMIT_MESSAGE] } } };
       expect(await call('GET', `/interactions?contactUuids=${ada}&limit=${encodeURIComponent(limit)}`)).toEqual(expected);
       expect(await call('GET', `/contacts/${ada}/interactions?limit=${encodeURIComponent(limit)}`)).toEqual(expected);
+      expect(await call('GET', `/interactions/recent?limit=${encodeURIComponent(limit)}`)).toEqual(expected);
     }
     expect((await call('GET', `/contacts/${ada}/interactions?limit=1000`)).status).toBe(200);
   });
@@ -85,10 +93,12 @@ describe('demo HTTP hygiene', () => {
     const uuid = '01900000-0000-7000-8000-0000000000a1';
     for (const key of [[8.64e15 + 1, 0, uuid], [0, 253402300800000, uuid], [-62135596800001, 0, uuid]]) {
       const after = Buffer.from(JSON.stringify(key)).toString('base64url');
-      expect(await call('GET', `/contacts/${ada}/interactions?after=${after}`)).toEqual({
-        status: 422,
-        body: { errors: { after: ['is not a valid cursor'] } },
-      });
+      for (const path of [`/contacts/${ada}/interactions`, `/interactions?contactUuids=${ada}&`, '/interactions/recent']) {
+        expect(await call('GET', `${path}${path.endsWith('&') ? '' : '?'}after=${after}`)).toEqual({
+          status: 422,
+          body: { errors: { after: ['is not a valid cursor'] } },
+        });
+      }
     }
   });
 

@@ -146,8 +146,13 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo
 
     const feed = await call('GET', `/interactions?contactUuids=${dan},${eve}&limit=50`);
     expect(feed.status).toBe(200);
-    expect(feed.body.map((i: { uuid: string }) => i.uuid)).toEqual([newer.body.uuid, older.body.uuid]);
-    expect(feed.body[0].contact).toMatchObject({ uuid: eve, name: 'Eve' });
+    expect(feed.body.items.map((i: { uuid: string }) => i.uuid)).toEqual([newer.body.uuid, older.body.uuid]);
+    expect(feed.body.items[0].contact).toMatchObject({ uuid: eve, name: 'Eve' });
+    expect(feed.body.nextCursor).toBeNull();
+    const paged = await call('GET', `/interactions?contactUuids=${dan},${eve}&limit=1`);
+    expect(paged.body.items.map((i: { uuid: string }) => i.uuid)).toEqual([newer.body.uuid]);
+    const next = await call('GET', `/interactions?contactUuids=${dan},${eve}&limit=1&after=${paged.body.nextCursor}`);
+    expect(next.body.items.map((i: { uuid: string }) => i.uuid)).toEqual([older.body.uuid]);
     expect((await call('GET', `/interactions?contactUuids=${dan},nope`)).status).toBe(422);
     expect((await call('GET', '/interactions')).body).toEqual({ errors: { contactUuids: ['is required'] } });
 
@@ -179,7 +184,14 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo
     expect((await call('GET', '/docs')).status).toBe(200);
     const openapi = await call('GET', '/docs-json');
     expect(Object.keys(openapi.body.paths)).toEqual(
-      expect.arrayContaining(['/interactions', '/interactions/{uuid}', '/contacts/{uuid}/interactions', '/health']),
+      expect.arrayContaining([
+        '/interactions',
+        '/interactions/recent',
+        '/interactions/{uuid}',
+        '/contacts/{uuid}/interactions',
+        '/contacts/{uuid}/interactions/counts',
+        '/health',
+      ]),
     );
   });
 });

@@ -39,7 +39,9 @@ describe('npm start', () => {
     const contacts = (await (await fetch(`${base}/contacts`)).json()) as { uuid: string }[];
     expect(contacts).toHaveLength(3);
     const feed = await fetch(`${base}/interactions?contactUuids=${contacts.map((c) => c.uuid).join(',')}`);
-    expect(((await feed.json()) as unknown[]).length).toBe(3);
+    expect(await feed.json()).toMatchObject({ items: [expect.anything(), expect.anything(), expect.anything()], nextCursor: null });
+    const recent = (await (await fetch(`${base}/interactions/recent`)).json()) as { items: unknown[]; nextCursor: string | null };
+    expect(recent).toMatchObject({ items: [expect.anything(), expect.anything(), expect.anything()], nextCursor: null });
     expect(readdirSync(dataDir).length).toBeGreaterThan(0);
 
     // Nest closes the app on SIGTERM (module resources, then PGlite), then re-raises the signal.

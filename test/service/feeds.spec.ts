@@ -4,6 +4,7 @@ import { INTERACTION_TYPES } from '../../src/domain/interaction';
 import { rebuild } from '../../projections/catch-up';
 import { CountsCompactor } from '../../src/nest/counts-compactor';
 import { BACKENDS } from '../support/backends';
+import { involves, newestFirst, passes as oraclePasses } from '../support/feed-oracle';
 import { ModuleUnderTest, startModule } from '../support/module';
 import { prng } from '../support/random';
 import { rejectionOf } from '../support/rejections';
@@ -49,26 +50,8 @@ async function populate(m: ModuleUnderTest, seed: number): Promise<World> {
   return { contacts, owners, interactions };
 }
 
-const fold = (text: string) => text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
-const wordsOf = (text: string | null) => (text ? fold(text).split(/[^\p{L}\p{N}]+/u).filter(Boolean) : []);
-
-/** What a filter lets through, said plainly (the oracle). */
-function passes(i: Interaction, f: FeedFilters): boolean {
-  if (f.types && !f.types.includes(i.interactionType)) return false;
-  if (f.occurredFrom && i.occurredAt < new Date(f.occurredFrom)) return false;
-  if (f.occurredTo && i.occurredAt >= new Date(f.occurredTo)) return false;
-  if (f.ownerUserUuid && i.ownerUserUuid !== f.ownerUserUuid.toLowerCase()) return false;
-  if (f.search) {
-    const words = [...wordsOf(i.subject), ...wordsOf(i.body)];
-    if (!wordsOf(f.search).every((term) => words.some((w) => w.startsWith(term)))) return false;
-  }
-  return true;
-}
-
-const involves = (i: Interaction, contact: string) => i.contactUuid === contact || i.parties.some((p) => p.contactUuid === contact);
-
-const newestFirst = (a: Interaction, b: Interaction) =>
-  b.occurredAt.getTime() - a.occurredAt.getTime() || b.insertedAt.getTime() - a.insertedAt.getTime() || (a.uuid < b.uuid ? 1 : -1);
+const passes = (i: Interaction, f: FeedFilters) =>
+  oraclePasses(i, { types: f.types, from: f.occurredFrom, to: f.occurredTo, owner: f.ownerUserUuid, search: f.search });
 
 /** Every page of a feed, `size` at a time, by cursor. */
 async function walk(page: (p: FeedPage) => Promise<Interaction[]>, filters: FeedFilters, size: number): Promise<string[]> {
