@@ -1,5 +1,6 @@
 import { Database, Queryable } from '../src/ports/database';
 import { compactCounts } from './counts';
+import { traced } from '../src/observability/tracing';
 import { comparePositions, EventStore, Position, RecordedEvent, START } from '../src/ports/event-store';
 import {
   applyPrepared,
@@ -64,14 +65,16 @@ export class CatchUpProjector {
   ) {}
 
   /** Applies one delivered batch; events at or before the stored checkpoint are skipped (re-delivery). */
-  async applyBatch(batch: readonly RecordedEvent[]): Promise<number> {
-    try {
-      return await this.applyWith(batch, projectEvents);
-    } catch (error) {
-      // An event the schemas accept but PostgreSQL refuses: never retry the batch forever, park it.
-      if (!isDataError(error)) throw error;
-      return this.applyWith(batch, async (tx, fresh) => projectOneByOne(tx, fresh, await parkedStreamsOf(tx, fresh)));
-    }
+  applyBatch(batch: readonly RecordedEvent[]): Promise<number> {
+    return traced('crm-interactions projection batch', { 'crm_interactions.events': batch.length }, async () => {
+      try {
+        return await this.applyWith(batch, projectEvents);
+      } catch (error) {
+        // An event the schemas accept but PostgreSQL refuses: never retry the batch forever, park it.
+        if (!isDataError(error)) throw error;
+        return this.applyWith(batch, async (tx, fresh) => projectOneByOne(tx, fresh, await parkedStreamsOf(tx, fresh)));
+      }
+    });
   }
 
   private async applyWith(

@@ -22,6 +22,9 @@ export {
   InteractionDeleted,
 } from './nest/messages';
 export type { CommandOptions, InvolvingPage, InteractionWithContact, ChangeResult } from './nest/messages';
+// Observability: Prometheus metrics (a registry of the module's own) and OpenTelemetry spans
+export { InteractionsMetrics } from './nest/metrics';
+export { TRACER_NAME } from './observability/tracing';
 // Feeds, filters and counts
 export { ListRecentQuery, CountInvolvingQuery, CountInteractionsQuery } from './nest/messages';
 export type { FeedPage, FeedFilters, InteractionCounts } from './nest/messages';

@@ -12,6 +12,7 @@ import { ContactsController } from './contacts.controller';
 import { HealthController } from './health.controller';
 import { InteractionsController } from './interactions.controller';
 import { LateLinkingController } from './late-linking.controller';
+import { MetricsController } from './metrics.controller';
 import { SAMPLE_DATA_ENABLED, SampleData } from './sample-data';
 import { errorText } from '../domain/errors';
 
@@ -128,7 +129,7 @@ export class DemoModule {
           }),
         }),
       ],
-      controllers: [InteractionsController, ContactsController, HealthController, LateLinkingController],
+      controllers: [InteractionsController, ContactsController, HealthController, MetricsController, LateLinkingController],
       providers: [{ provide: SAMPLE_DATA_ENABLED, useValue: options.sampleData ?? true }, SampleData],
     };
   }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { uuidv7 } from 'uuidv7';
+import { traced } from '../observability/tracing';
 import {
   decide,
   DecideContext,
@@ -139,12 +140,12 @@ export class InteractionWriter {
       try {
         const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, state);
         const { createStream } = this.store;
-        // A new stream needs no read and no lock: one statement where the store can (createStream).
-        if (knownEmpty && createStream) {
-          await work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) });
-        } else {
-          await this.store.withStream(streamName, work);
-        }
+        await traced('crm-interactions append', { 'crm_interactions.stream': streamName, 'crm_interactions.attempt': attempt }, () =>
+          // A new stream needs no read and no lock: one statement where the store can (createStream).
+          knownEmpty && createStream
+            ? work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) })
+            : this.store.withStream(streamName, work),
+        );
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });

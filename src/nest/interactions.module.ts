@@ -16,6 +16,7 @@ import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
 import { InteractionsMaintenance } from './interactions.maintenance';
 import { CountsCompactor } from './counts-compactor';
+import { HANDLER_TYPES, InteractionsMetrics } from './metrics';
 import {
   INTERACTIONS_OPTIONS,
   InteractionsModuleAsyncOptions,
@@ -144,8 +145,10 @@ export class InteractionsModule {
         ...LIFECYCLE_PROVIDERS,
         InteractionsService,
         InteractionsMaintenance,
+        { provide: HANDLER_TYPES, useValue: [...COMMAND_HANDLERS, ...QUERY_HANDLERS, ...LATE_LINKING_HANDLERS, ...LIFECYCLE_PROVIDERS] },
+        InteractionsMetrics,
       ],
-      exports: [InteractionsService, InteractionsMaintenance],
+      exports: [InteractionsService, InteractionsMaintenance, InteractionsMetrics],
     };
   }
 }

@@ -1,0 +1,26 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { InteractionsMetrics } from '../nest/metrics';
+
+/** The process's own metrics (CPU, memory, event loop), next to the module's, as a host would serve them. */
+const processMetrics = new Registry();
+collectDefaultMetrics({ register: processMetrics });
+
+@ApiTags('health')
+@Controller('metrics')
+export class MetricsController {
+  private readonly registry: Registry;
+
+  constructor(metrics: InteractionsMetrics) {
+    this.registry = Registry.merge([metrics.registry, processMetrics]);
+  }
+
+  @Get()
+  @ApiOperation({ summary: "Prometheus metrics: the module's (see README, Observability) and the process's" })
+  @ApiProduces('text/plain')
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
