@@ -19,6 +19,7 @@ import { ASYNC_PROJECTION, AsyncProjection } from '../../src/nest/read-your-writ
 import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
 import { InMemoryContactDirectory } from '../support/directories';
 import { dropSchema, MODULE_TABLES, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { hostOf } from '../support/test-server';
 
 const contacts = new InMemoryContactDirectory();
 const ada = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
@@ -216,7 +217,8 @@ describe('InteractionsModule wiring', () => {
         schema: name,
         contactDirectory: contacts,
       });
-      expect(error.message).toMatch(/^InteractionsModule: could not open PostgreSQL 127\.0\.0\.1:5432\/test: .*sabotage/);
+      expect(error.message).toMatch(/^InteractionsModule: could not open PostgreSQL .*sabotage/);
+      expect(error.message).toContain(`PostgreSQL ${hostOf(TEST_DATABASE_URL)}: `);
       expect(await backendsOf(app)).toBe(0);
       expect(await sql(`SELECT id FROM ${name}.schema_migrations`)).toEqual([]); // rolled back, nothing half-migrated
     });

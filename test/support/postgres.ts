@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { DEFAULT_TEST_DATABASE_URL } from './test-server';
 
-/** The real PostgreSQL of the machine (CI starts it); override with TEST_DATABASE_URL. */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/**
+ * The PostgreSQL of this run, chosen once by jest's global setup (test/support/global-setup.ts): the
+ * configured TEST_DATABASE_URL, the server at the default address, or an embedded one it started.
+ */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? DEFAULT_TEST_DATABASE_URL;
 
 /** A schema name no other test uses: every test gets its own tables. */
 export function uniqueSchema(prefix = 't'): string {
