@@ -1,4 +1,4 @@
-/** The package root: everything a host imports (CONTRACT.md "Module wiring"). */
+/** The package root: everything a host imports (docs/contract.md "Module wiring"). */
 export { InteractionsModule } from './nest/interactions.module';
 export { InteractionsService } from './nest/interactions.service';
 export { InteractionsMaintenance } from './nest/interactions.maintenance';
@@ -45,6 +45,7 @@ export {
 export type { LifecycleResult } from './nest/messages';
 export { PartiesUnlinkedSchema, ContactRepointedSchema } from './domain/events';
 export { feedCursorOf } from './nest/feed-cursor';
+export type { PGliteInstance } from './ports/database';
 export {
   InteractionValidationError,
   InteractionNotFoundError,

@@ -8,7 +8,7 @@ import { InteractionsModule } from '../nest/interactions.module';
 import { InteractionsService } from '../nest/interactions.service';
 import { ContactDirectory } from '../ports/directories';
 import { LifecycleFanOut } from '../lifecycle';
-import { describeDatabase, moduleOptionsFromEnvironment } from '../demo/environment';
+import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
 import { auditRows, formatTable } from './audit';
 
 /** The CLI reads and replays; it never logs an interaction, so no contact is ever looked up. */

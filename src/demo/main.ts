@@ -6,7 +6,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { DemoModule, DemoOptions, OpenedDuringStart } from './demo.module';
-import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
+import { describeDatabase, moduleOptionsFromEnvironment } from '../cli/environment';
 import { HttpErrorsFilter } from './http-errors.filter';
 import { errorText } from '../domain/errors';
 

@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { PGliteDatabase } from '../adapters/pglite/database';
+import type { PGliteDatabase } from '../adapters/pglite/database';
 import { DirectoryInUseError } from '../adapters/pglite/directory-lock';
 import { PgDatabase } from '../adapters/postgres/database';
 import { Database } from '../ports/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { DEFAULT_PGLITE_DATA_DIR, DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
+import { loadOptional } from './optional-package';
 
 /** Applies the module's pending migrations (the event log's only where the log lives in this database). */
 export function migrateDatabase(db: Database, options: InteractionsModuleOptions): Promise<string[]> {
@@ -25,9 +26,10 @@ async function connect(options: InteractionsModuleOptions): Promise<Database> {
     });
   }
   const { instance, dataDir } = database.pglite;
-  return instance
-    ? PGliteDatabase.on(instance, schema)
-    : PGliteDatabase.open({ dataDir: dataDir ?? DEFAULT_PGLITE_DATA_DIR, schema });
+  const { PGliteDatabase: Adapter } = loadOptional('@electric-sql/pglite', 'database: { pglite }', () =>
+    require('../adapters/pglite/database') as { PGliteDatabase: typeof PGliteDatabase },
+  );
+  return instance ? Adapter.on(instance, schema) : Adapter.open({ dataDir: dataDir ?? DEFAULT_PGLITE_DATA_DIR, schema });
 }
 
 /** Where the data is, for people and error messages: host, port and database, never a password. */

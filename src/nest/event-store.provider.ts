@@ -1,17 +1,29 @@
 import { Logger } from '@nestjs/common';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
-import { EventStoreDbEventStore } from '../adapters/eventstoredb/eventstoredb-event-store';
-import { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
+import type { EventStoreDbEventStore } from '../adapters/eventstoredb/eventstoredb-event-store';
+import type { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { AdvisoryLockLease } from '../adapters/postgres/advisory-lock-lease';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
 import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { openDatabase } from './database.provider';
 import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
+import { loadOptional } from './optional-package';
 import { AsyncProjection, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, SubscriptionReadYourWrites } from './read-your-writes';
 import { errorText } from '../domain/errors';
 
 type EventStoreOption = NonNullable<InteractionsModuleOptions['eventStore']>;
+
+/** The EventStoreDB adapter, loaded only for `eventStore: { kind: 'eventstoredb' }` (an optional peer). */
+function eventStoreDb(): {
+  EventStoreDbEventStore: typeof EventStoreDbEventStore;
+  SubscriptionProjector: typeof SubscriptionProjector;
+} {
+  return loadOptional('@eventstore/db-client', "eventStore: { kind: 'eventstoredb' }", () => ({
+    ...(require('../adapters/eventstoredb/eventstoredb-event-store') as { EventStoreDbEventStore: typeof EventStoreDbEventStore }),
+    ...(require('../adapters/eventstoredb/subscription-projector') as { SubscriptionProjector: typeof SubscriptionProjector }),
+  }));
+}
 
 /** The event store option, checked before anything is opened. */
 export function checkEventStoreOption(options: InteractionsModuleOptions): EventStoreOption {
@@ -44,7 +56,7 @@ export interface ModuleResources {
 export async function openResources(options: InteractionsModuleOptions): Promise<ModuleResources> {
   const eventStore = checkEventStoreOption(options);
   // Parsing the connection string is all connect() does at once: a malformed one fails here.
-  const esdb = eventStore.kind === 'eventstoredb' ? EventStoreDbEventStore.connect(eventStore.connectionString) : null;
+  const esdb = eventStore.kind === 'eventstoredb' ? eventStoreDb().EventStoreDbEventStore.connect(eventStore.connectionString) : null;
   try {
     const db = await openDatabase(options);
     if (esdb) return { db, store: new ErasingEventStore(esdb, db) };
@@ -79,10 +91,12 @@ export function createSubscriptionProjector(
   db: Database,
   store: ErasingEventStore,
 ): SubscriptionProjector | null {
-  if (!(store.inner instanceof EventStoreDbEventStore)) return null;
+  if (checkEventStoreOption(options).kind !== 'eventstoredb') return null;
+  const adapter = eventStoreDb();
+  if (!(store.inner instanceof adapter.EventStoreDbEventStore)) return null;
   const logger = new Logger('InteractionsModule');
   const { database } = options;
-  return new SubscriptionProjector(db, store.inner, {
+  return new adapter.SubscriptionProjector(db, store.inner, {
     ...('connectionString' in database && {
       lease: new AdvisoryLockLease({ connectionString: database.connectionString, schema: options.schema ?? DEFAULT_SCHEMA }),
     }),

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { CONTACT_DIRECTORY, ContactDirectory, STAFF_DIRECTORY, StaffDirectory } from '../ports/directories';
-import { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
+import type { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { COMMAND_HANDLERS } from './command-handlers';
 import { createAsyncProjection, createSubscriptionProjector, ModuleResources, openResources } from './event-store.provider';
 import { InteractionWriter } from './interaction-writer';

@@ -1,9 +1,9 @@
-import { PGlite } from '@electric-sql/pglite';
 import { FactoryProvider, ModuleMetadata } from '@nestjs/common';
 import { EventUpcaster } from '../domain/events';
 import { ContactDirectory, StaffDirectory } from '../ports/directories';
+import { PGliteInstance } from '../ports/database';
 
-/** CONTRACT.md "Module wiring". */
+/** docs/contract.md "Module wiring". */
 export interface InteractionsModuleOptions {
   /**
    * A PostgreSQL server, or the embedded PGlite: on `dataDir` (default './.data'; 'memory://' keeps
@@ -11,7 +11,7 @@ export interface InteractionsModuleOptions {
    */
   database:
     | { connectionString: string; maxConnections?: number }
-    | { pglite: { dataDir?: string; instance?: PGlite } };
+    | { pglite: { dataDir?: string; instance?: PGliteInstance } };
   /** PostgreSQL schema for every table of the module; default 'crm_interactions'. */
   schema?: string;
   /**

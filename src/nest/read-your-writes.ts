@@ -1,4 +1,4 @@
-import { ProjectionStatus, SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
+import type { FollowingProjector, ProjectionStatus } from '../ports/projection';
 import { AppendResult, Position } from '../ports/event-store';
 import { InteractionUnavailableError } from '../domain/errors';
 
@@ -56,7 +56,7 @@ export class InteractionProjectionTimeoutError extends InteractionUnavailableErr
  */
 export class SubscriptionReadYourWrites implements AsyncProjection {
   constructor(
-    private readonly projector: SubscriptionProjector,
+    private readonly projector: FollowingProjector,
     /** null: commands return right after the append. */
     private readonly timeoutMs: number | null,
   ) {}

@@ -1,12 +1,16 @@
-import { QueryResultRow } from 'pg';
-
 /**
  * The one SQL seam of the module: everything that talks to PostgreSQL (event log, read tables,
  * migrations) goes through `Queryable`, so the same SQL runs on any connection that speaks it.
  */
+/**
+ * A row as a query returns it: the caller names its columns (`query<{ uuid: string }>`). Our own type, so
+ * that the module's declarations need no driver's types.
+ */
+export type QueryResultRow = object;
+
 export interface Queryable {
   /** With `params` (also `[]`) one statement; without, a script of several (migrations, TRUNCATE). */
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  query<R extends QueryResultRow = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
 }
 
 export interface Database extends Queryable {
@@ -17,7 +21,20 @@ export interface Database extends Queryable {
    * three. A connection lost while it ran leaves its outcome unknown (InteractionUnavailableError with
    * `committed: 'unknown'`), where `query` says false. Optional: without it, a transaction does the same.
    */
-  autocommit?<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }>;
+  autocommit?<R extends QueryResultRow = Record<string, unknown>>(text: string, params: unknown[]): Promise<{ rows: R[] }>;
   readonly schema: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A PGlite instance the host opened and closes (`new PGlite()` of @electric-sql/pglite), declared by what
+ * the module uses of it: the module's types then need neither PGlite's (whose declarations need
+ * Emscripten's) nor PGlite installed for a host on a PostgreSQL server.
+ */
+export interface PGliteInstance {
+  readonly closed: boolean;
+  query(query: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  exec(query: string): Promise<unknown>;
+  transaction<T>(callback: (tx: { query(query: string, params?: unknown[]): Promise<{ rows: unknown[] }>; exec(query: string): Promise<unknown> }) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

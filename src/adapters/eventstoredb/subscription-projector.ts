@@ -4,6 +4,9 @@ import { comparePositions, Position, RecordedEvent, START } from '../../ports/ev
 import { LeaseTerm, ProjectionLease } from '../../ports/projection-lease';
 import { EventStoreDbEventStore, ModuleSubscription, SubscriptionItem } from './eventstoredb-event-store';
 import { errorText } from '../../domain/errors';
+import type { ProjectionStatus, WaitOutcome } from '../../ports/projection';
+
+export type { ProjectionStatus, WaitOutcome };
 
 export interface SubscriptionProjectorOptions {
   /** Most events applied in one PostgreSQL transaction; default 500. */
@@ -51,26 +54,6 @@ export function backoffDelay(attempt: number, retry: { initialMs: number; maxMs:
   const ceiling = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
   return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }
-
-export interface ProjectionStatus {
-  running: boolean;
-  /** A subscription is open and confirmed by the server. */
-  connected: boolean;
-  /** The subscription reached the head of the log since it last (re)connected. */
-  caughtUp: boolean;
-  /** The read tables include every module event up to here. */
-  position: Position;
-  reconnects: number;
-  lastError: string | null;
-  /**
-   * `leader`: this instance applies the projection (always, without a lease). `follower`: another
-   * instance holds the lease and applies it; this one has no subscription (so `connected` and `caughtUp`
-   * stay false), tries to take the lease every second, and waits for the checkpoint stored in PostgreSQL.
-   */
-  role: 'leader' | 'follower';
-}
-
-export type WaitOutcome = 'reached' | 'timeout' | 'stopped';
 
 interface Waiter {
   position: Position;

@@ -1,6 +1,6 @@
 import { PGlite, Transaction } from '@electric-sql/pglite';
 import { QueryResultRow } from 'pg';
-import { Database, Queryable } from '../../ports/database';
+import { Database, PGliteInstance, Queryable } from '../../ports/database';
 import { assertSchemaName } from '../postgres/database';
 import { DirectoryLock, lockDirectory } from './directory-lock';
 
@@ -75,9 +75,9 @@ export class PGliteDatabase implements Database {
     return this.pglite;
   }
 
-  /** Uses an instance the caller owns and closes. */
-  static on(pglite: PGlite, schema: string): PGliteDatabase {
-    return new PGliteDatabase(pglite, schema, false);
+  /** Uses an instance the caller owns and closes (a PGlite, typed by what the module uses of it). */
+  static on(pglite: PGliteInstance, schema: string): PGliteDatabase {
+    return new PGliteDatabase(pglite as unknown as PGlite, schema, false);
   }
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
