@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { ContactRecord, Interaction } from '../domain/interaction';
@@ -32,6 +32,18 @@ export class ContactsController {
   @Get()
   list(): Promise<ContactRecord[]> {
     return this.contacts.list();
+  }
+
+  @Patch(':uuid')
+  @ApiOperation({ summary: 'Rename or correct a contact: the given fields change; interactions keep their frozen party snapshots' })
+  @ApiBody({ schema: CONTACT_BODY_SCHEMA })
+  async update(@Param('uuid') uuid: string, @Body() body: unknown): Promise<ContactRecord> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InteractionValidationError({ body: ['must be a JSON object'] });
+    }
+    const updated = await this.contacts.update(await this.existing(uuid), body);
+    if (!updated) throw new NotFoundException(`Contact ${uuid} not found`);
+    return updated;
   }
 
   @Get(':uuid/interactions')

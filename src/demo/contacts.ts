@@ -36,6 +36,19 @@ const newContactSchema = z.object(
   { error: 'must be an object' },
 );
 
+/** A rename or other correction: only the fields given change. */
+const contactChangesSchema = newContactSchema.partial();
+
+/** The column of each field a change may name. */
+const COLUMNS = { name: 'name', email: 'email', company: 'company', roleInCompany: 'role_in_company', department: 'department' } as const;
+
+/** Zod issues as the module's `{ field: [messages] }`. */
+function validationError(error: z.ZodError): InteractionValidationError {
+  const errors: Record<string, string[]> = {};
+  for (const issue of error.issues) (errors[issue.path.join('.') || 'contact'] ??= []).push(issue.message);
+  return new InteractionValidationError(errors);
+}
+
 interface ContactRow {
   uuid: string;
   name: string | null;
@@ -97,11 +110,7 @@ export class DemoContacts implements ContactDirectory {
 
   async create(input: unknown): Promise<ContactRecord> {
     const result = newContactSchema.safeParse(input ?? {});
-    if (!result.success) {
-      const errors: Record<string, string[]> = {};
-      for (const issue of result.error.issues) (errors[issue.path.join('.') || 'contact'] ??= []).push(issue.message);
-      throw new InteractionValidationError(errors);
-    }
+    if (!result.success) throw validationError(result.error);
     const contact = { uuid: uuidv7(), ...result.data };
     await this.db.query(
       `INSERT INTO contacts (uuid, name, email, company, role_in_company, department) VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -115,5 +124,22 @@ export class DemoContacts implements ContactDirectory {
       role_in_company: contact.roleInCompany ?? null,
       department: contact.department ?? null,
     });
+  }
+
+  /**
+   * Changes the given fields of a contact (a rename, say); null when there is none. Interactions keep
+   * the snapshots they took: that a party's frozen name differs from the contact's is the point.
+   */
+  async update(uuid: string, input: unknown): Promise<ContactRecord | null> {
+    const result = contactChangesSchema.safeParse(input);
+    if (!result.success) throw validationError(result.error);
+    const given = Object.entries(result.data).filter(([, value]) => value !== undefined);
+    if (given.length === 0) return (await this.findContacts([uuid]))[0] ?? null;
+    const assignments = given.map(([field], index) => `${COLUMNS[field as keyof typeof COLUMNS]} = $${index + 2}`);
+    const { rows } = await this.db.query<ContactRow>(
+      `UPDATE contacts SET ${assignments.join(', ')} WHERE uuid = $1 RETURNING *`,
+      [uuid, ...given.map(([, value]) => value ?? null)],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
   }
 }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -44,6 +45,10 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
+  // The History tab in a browser (src/demo/web): plain files over the API above; nothing from elsewhere.
+  app.useStaticAssets(join(__dirname, 'web'), {
+    setHeaders: (response) => response.setHeader('Content-Security-Policy', "default-src 'self'"),
+  });
   return app;
 }
 

@@ -1,0 +1,47 @@
+// The demo host's HTTP API, as the page uses it: JSON in and out, errors as ApiError.
+
+/** A non-2xx answer: `status`, and the JSON body (`{ errors }` on a 422). */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Who acts, recorded in each event's metadata (`x-actor-uuid`): one made-up uuid per browser. */
+function actorUuid() {
+  try {
+    let uuid = localStorage.getItem('crm-demo-actor');
+    if (!uuid && crypto.randomUUID) localStorage.setItem('crm-demo-actor', (uuid = crypto.randomUUID()));
+    return uuid;
+  } catch {
+    return null; // storage refused (private mode): the events carry no actor
+  }
+}
+export const ACTOR = actorUuid();
+
+/** One request; the answer's JSON (null when empty). Paths are relative, so the page also works under a prefix. */
+export async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (ACTOR && method !== 'GET') headers['x-actor-uuid'] = ACTOR;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+/** A query string of the given entries, leaving out undefined ones. */
+export function query(entries) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(entries)) if (value !== undefined) params.set(key, value);
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/** What a contact is called: the rule the module's snapshots use, so the two compare fairly. */
+export function contactName(contact) {
+  return contact?.name?.trim() || contact?.email?.trim() || 'Unnamed';
+}

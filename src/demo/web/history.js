@@ -1,0 +1,143 @@
+// The History tab: the involving feed of the picked contact, newest first, filtered, paged by cursor
+// as the list scrolls, with type counts as badges.
+import { api, contactName, query } from './api.js';
+import { $, h, time } from './dom.js';
+
+export const TYPES = ['call', 'email', 'meeting', 'note', 'other'];
+const PAGE_SIZE = 20;
+
+/** Midnight of a `<input type=date>` value in local time, as ISO; `days` later for an exclusive end. */
+function localMidnight(value, days = 0) {
+  if (!value) return undefined;
+  const [year, month, day] = value.split('-').map(Number);
+  return new Date(year, month - 1, day + days).toISOString();
+}
+
+/** The filter form as the feed's query parameters (`types` left out when every type is ticked). */
+function filtersOf(form) {
+  const ticked = [...form.querySelectorAll('input[name="types"]:checked')].map((box) => box.value);
+  return {
+    types: ticked.length === TYPES.length ? undefined : ticked.join(','),
+    from: localMidnight(form.elements.from.value),
+    to: localMidnight(form.elements.to.value, 1), // the picker's "to" day is included; the API's `to` is exclusive
+    q: form.elements.q.value.trim() || undefined,
+  };
+}
+
+/** A party's frozen name, and the contact's current one when it has changed since. */
+function partyItem(party, contacts) {
+  const snapshot = party.snapshot;
+  const frozen = snapshot.source === 'erased' ? '[erased]' : (snapshot.name ?? party.rawName);
+  const kind = { crm_contact: 'contact', staff: 'staff', free_text: 'free text', erased: 'erased' }[snapshot.source];
+  const current = party.contactUuid && contacts.get(party.contactUuid);
+  const renamed = current && snapshot.source === 'crm_contact' && contactName(current) !== frozen;
+  return h(
+    'li',
+    { class: 'party' },
+    h('span', { class: 'party-name' }, frozen),
+    ' ',
+    h('span', { class: 'party-kind' }, `(${kind})`),
+    renamed && ' ',
+    renamed && h('mark', { class: 'renamed', title: `The contact's name now; ${frozen} when logged` }, `now ${contactName(current)}`),
+  );
+}
+
+export function createHistory({ state, onEdit, onAudit, onDelete }) {
+  const form = $('#filters');
+  const feed = $('#feed');
+  const more = $('#more');
+  const status = $('#feed-status');
+  let cursor = null;
+  let loading = false;
+  let generation = 0; // a newer load makes the answers of an older one stale
+
+  for (const type of TYPES) {
+    $('#type-filters').append(
+      h('label', { class: 'type-filter' }, h('input', { type: 'checkbox', name: 'types', value: type, checked: true }), ` ${type} `, h('span', { class: 'badge', 'data-type': type }, '…')),
+    );
+  }
+
+  function row(interaction) {
+    const subject = interaction.subject || '(no subject)';
+    const about = state.contacts.get(interaction.contactUuid);
+    const headingId = `subject-${interaction.uuid}`;
+    return h(
+      'li',
+      { class: 'interaction', 'data-uuid': interaction.uuid },
+      h(
+        'article',
+        { 'aria-labelledby': headingId },
+        h('header', {}, h('span', { class: `type type-${interaction.interactionType}` }, interaction.interactionType), ' ', time(interaction.occurredAt)),
+        h('h3', { id: headingId }, subject),
+        h('p', { class: 'about' }, 'Contact: ', about ? contactName(about) : `not in the directory (${interaction.contactUuid.slice(0, 8)}…)`),
+        interaction.body && h('p', { class: 'body' }, interaction.body),
+        interaction.parties.length > 0 && h('ul', { class: 'parties', 'aria-label': 'Parties' }, interaction.parties.map((party) => partyItem(party, state.contacts))),
+        h(
+          'div',
+          { class: 'row-actions' },
+          h('button', { type: 'button', 'aria-label': `Edit “${subject}”`, onclick: () => onEdit(interaction.uuid) }, 'Edit'),
+          h('button', { type: 'button', 'aria-label': `Audit “${subject}”`, onclick: () => onAudit(interaction.uuid) }, 'Audit'),
+          h('button', { type: 'button', class: 'danger', 'aria-label': `Delete “${subject}”`, onclick: () => onDelete(interaction) }, 'Delete'),
+        ),
+      ),
+    );
+  }
+
+  async function loadPage() {
+    if (loading || cursor === null || !state.picked) return;
+    loading = true;
+    const mine = generation;
+    status.textContent = 'Loading…';
+    try {
+      const path = `contacts/${state.picked}/interactions${query({ ...filtersOf(form), limit: PAGE_SIZE, after: cursor || undefined })}`;
+      const page = await api('GET', path);
+      if (mine !== generation) return;
+      feed.append(...page.items.map(row));
+      cursor = page.nextCursor;
+      const shown = feed.children.length;
+      status.textContent = shown === 0 ? 'No interactions match.' : `${shown} shown${cursor ? '' : ', that is all'}.`;
+    } catch (error) {
+      if (mine === generation) status.textContent = `Could not load the history: ${error.message}`;
+    } finally {
+      if (mine === generation) {
+        loading = false;
+        more.hidden = !cursor;
+        // Still in view after this page (a tall window): the observer will not fire again by itself.
+        if (cursor && more.getBoundingClientRect().top < innerHeight + 200) setTimeout(loadPage);
+      }
+    }
+  }
+
+  /** Counts ignore the type filter: each badge says how many of that type the other filters let through. */
+  async function loadCounts() {
+    const { types, ...others } = filtersOf(form);
+    const counts = await api('GET', `contacts/${state.picked}/interactions/counts${query(others)}`);
+    for (const badge of form.querySelectorAll('.badge[data-type]')) badge.textContent = String(counts.byType[badge.dataset.type] ?? 0);
+    $('#count-total').textContent = String(counts.total);
+  }
+
+  /** From the first page again (new contact, new filters, after a change). */
+  async function reload() {
+    generation += 1;
+    loading = false;
+    cursor = '';
+    feed.replaceChildren();
+    await Promise.all([loadPage(), loadCounts().catch(() => undefined)]);
+  }
+
+  let typing;
+  form.addEventListener('input', (event) => {
+    clearTimeout(typing);
+    typing = setTimeout(reload, event.target.name === 'q' ? 250 : 0);
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearTimeout(typing);
+    reload();
+  });
+  more.addEventListener('click', loadPage);
+  // Infinite scroll: the "Load more" button (there for keyboards) loads by itself when it comes into view.
+  new IntersectionObserver((entries) => entries.some((entry) => entry.isIntersecting) && loadPage(), { rootMargin: '200px' }).observe(more);
+
+  return { reload };
+}

@@ -1,0 +1,224 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { call, DemoUnderTest, startDemoApp } from '../demo/demo-app';
+
+/**
+ * The History tab page (src/demo/web) in a real Chromium, over the demo host booted in this process.
+ * Debian's chromium (CI installs it) or CHROMIUM_PATH: Playwright's own browser download cannot reach
+ * the network here. Without one the suite is skipped, so `npm test` passes on a machine without it.
+ */
+const CHROMIUM = (process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((path) => existsSync(path));
+const NO_CHROMIUM = `skipped: no chromium executable at ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+/** Screenshots of the main views, for CI to keep as artifacts (git ignores the folder). */
+const SCREENSHOTS = join(__dirname, '..', '..', 'artifacts', 'screenshots');
+
+if (!CHROMIUM) console.warn(`test/browser/history-tab.spec.ts ${NO_CHROMIUM}`);
+
+/** Retries an assertion until it holds or `timeout` passes (jest's expect does not wait; Playwright's locators do). */
+async function eventually(assertion: () => Promise<void>, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await assertion();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+(CHROMIUM ? describe : describe.skip)(`the History tab in Chromium${CHROMIUM ? '' : ` (${NO_CHROMIUM})`}`, () => {
+  let demo: DemoUnderTest;
+  let browser: Browser;
+  let page: Page;
+  const offOrigin: string[] = [];
+  const pageErrors: string[] = [];
+  let loggedAt = 0;
+
+  const row = (subject: string): Locator => page.getByRole('article', { name: subject, exact: true });
+  const status = (text: string): Promise<void> => page.locator('#feed-status', { hasText: text }).waitFor();
+  const badge = (type: string): Locator => page.locator(`.badge[data-type="${type}"]`);
+  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  const pick = (name: string): Promise<void> => page.getByRole('button', { name: new RegExp(`^${name}`) }).click();
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    demo = await startDemoApp();
+    const ada = (await call(demo, 'POST', '/contacts', { name: 'Ada Lovelace', email: 'ada@example.com' })).body;
+    await call(demo, 'POST', '/contacts', { name: 'Grace Hopper' });
+    // More than a page (20) of older notes, so that the feed has to scroll for the rest.
+    for (let day = 1; day <= 25; day++) {
+      const occurredAt = `2025-03-${String(day).padStart(2, '0')}T10:00:00Z`;
+      expect((await call(demo, 'POST', '/interactions', { contactUuid: ada.uuid, interactionType: 'note', subject: `Note ${day}`, occurredAt })).status).toBe(201);
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // Root in CI needs --no-sandbox; the rest keeps Chromium from calling out of this closed network.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    // A time zone away from UTC, so that local date and time inputs are converted, not taken as UTC.
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'America/New_York' });
+    page.setDefaultTimeout(10_000); // under jest's 30 s, so that a failing step says what it waited for
+    page.on('request', (request) => !request.url().startsWith(`${demo.base}/`) && offOrigin.push(request.url()));
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(demo.base);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  it('creates a contact, picks one and scrolls its feed by cursor, with type counts as badges', async () => {
+    const form = page.locator('#contact-form');
+    await page.getByText('New contact').click();
+    await form.getByLabel('Email').fill('not an address');
+    await form.getByRole('button', { name: 'Create contact' }).click();
+    await form.locator('.field-error', { hasText: 'is not a valid email address' }).waitFor();
+    await form.getByLabel('Email').fill('linus@example.com');
+    await form.getByLabel('Name').fill('Linus');
+    await form.getByRole('button', { name: 'Create contact' }).click();
+    await page.getByRole('heading', { name: 'History: Linus' }).waitFor();
+    await status('No interactions match.');
+
+    await pick('Ada Lovelace');
+    await page.getByRole('heading', { name: 'History: Ada Lovelace' }).waitFor();
+    await status('20 shown.');
+    await eventually(async () => expect(await badge('note').textContent()).toBe('25'));
+    await shot('1-feed');
+    await page.locator('#more').scrollIntoViewIfNeeded(); // no click: coming into view loads the next page
+    await status('25 shown, that is all.');
+    expect(await page.locator('#feed > li h3').first().textContent()).toBe('Note 25'); // newest first
+    expect(await page.locator('#feed > li h3').last().textContent()).toBe('Note 1');
+  });
+
+  it('logs an interaction with a contact party and a free-text party; 422s show at their fields', async () => {
+    await page.getByRole('button', { name: 'Log an interaction' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Log an interaction' });
+    await dialog.getByLabel('Type').selectOption('meeting');
+    await dialog.getByLabel('Subject').fill('x'.repeat(256));
+    await dialog.getByRole('button', { name: 'Add a party' }).click();
+    await dialog.getByLabel('Party 1: contact').selectOption({ label: 'Grace Hopper' });
+    expect(await dialog.getByLabel('Party 1: name').inputValue()).toBe('Grace Hopper');
+    await dialog.getByRole('button', { name: 'Add a party' }).click();
+    await dialog.getByLabel('Party 2: name').fill('Their accountant');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.locator('.field-error', { hasText: 'must be at most 255 characters' }).waitFor();
+    expect(await dialog.getByLabel('Subject').getAttribute('aria-invalid')).toBe('true');
+    await shot('2-log-form-422');
+
+    await dialog.getByLabel('Subject').fill('Quarterly review');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await row('Quarterly review').waitFor();
+    loggedAt = Date.now();
+    expect(await page.locator('#feed > li h3').first().textContent()).toBe('Quarterly review');
+    const parties = await row('Quarterly review').locator('.party').allTextContents();
+    expect(parties).toEqual(['Grace Hopper (contact)', 'Their accountant (free text)']);
+    expect(await badge('meeting').textContent()).toBe('1');
+  });
+
+  it('renames the party contact: the frozen snapshot name stays, marked with the current one', async () => {
+    await pick('Grace Hopper');
+    await page.getByRole('heading', { name: 'History: Grace Hopper' }).waitFor();
+    await row('Quarterly review').waitFor(); // Grace is a party of it, so it involves her
+    await page.getByText('Manage contact').click();
+    await page.locator('#rename-form').getByLabel('Name').fill('Grace Brewster Hopper');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByRole('heading', { name: 'History: Grace Brewster Hopper' }).waitFor();
+
+    await pick('Ada Lovelace');
+    const party = row('Quarterly review').locator('.party').first();
+    await party.locator('mark.renamed', { hasText: 'now Grace Brewster Hopper' }).waitFor();
+    expect(await party.locator('.party-name').textContent()).toBe('Grace Hopper');
+    await shot('3-renamed-party');
+  });
+
+  it('answers an edit on a stale version with the conflict message, and edits after a reload', async () => {
+    const uuid = await page.locator('#feed > li', { has: row('Quarterly review') }).getAttribute('data-uuid');
+    await row('Quarterly review').getByRole('button', { name: 'Edit “Quarterly review”' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit interaction' });
+    await dialog.getByLabel('Subject').fill('Quarterly review v2');
+    // Someone else changes it meanwhile, a second later than the log (as-of counts whole seconds).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.floor(loggedAt / 1000) * 1000 + 1100 - Date.now())));
+    const { version } = (await call(demo, 'GET', `/interactions/${uuid}`)).body;
+    expect((await call(demo, 'PATCH', `/interactions/${uuid}`, { subject: 'Quarterly review (moved)', expectedVersion: version })).status).toBe(200);
+
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'changed by someone else — reload' }).waitFor();
+    await shot('4-conflict');
+    await dialog.getByRole('button', { name: 'Reload' }).click();
+    await eventually(async () => expect(await dialog.getByLabel('Subject').inputValue()).toBe('Quarterly review (moved)'));
+    await dialog.getByLabel('Subject').fill('Quarterly review, rescheduled');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await row('Quarterly review, rescheduled').waitFor();
+    expect(await dialog.isVisible()).toBe(false);
+  });
+
+  it('shows the audit timeline, and the interaction as of a moment before the edits', async () => {
+    await row('Quarterly review, rescheduled').getByRole('button', { name: /^Audit/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Audit: Quarterly review, rescheduled' });
+    const timeline = dialog.locator('#audit-timeline > li strong');
+    await eventually(async () => expect(await timeline.allTextContents()).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated', 'InteractionUpdated']));
+    await dialog.getByText('subject: Quarterly review → Quarterly review (moved)').waitFor();
+    expect(await dialog.locator('#audit-timeline').textContent()).toMatch(/by actor [0-9a-f]{8}…/); // the page's x-actor-uuid
+    const asOfSubject = dialog.locator('.asof-subject');
+    await eventually(async () => expect(await asOfSubject.textContent()).toBe('Quarterly review, rescheduled'));
+
+    // With the keyboard: the slider's first stop is the log, before either edit.
+    await dialog.getByLabel('After event').focus();
+    await page.keyboard.press('Home');
+    await eventually(async () => expect(await asOfSubject.textContent()).toBe('Quarterly review'));
+    await shot('5-audit-as-of');
+    await dialog.getByLabel('Or a date and time').fill('2020-01-01T00:00:00');
+    await dialog.getByText('it did not exist then').waitFor();
+    await page.keyboard.press('Escape');
+    expect(await dialog.isVisible()).toBe(false);
+  });
+
+  it('filters by type, by period and by words, counting per type', async () => {
+    await page.getByRole('checkbox', { name: /^note/ }).uncheck();
+    await status('1 shown, that is all.');
+    expect(await page.locator('#feed > li h3').allTextContents()).toEqual(['Quarterly review, rescheduled']);
+    expect(await badge('note').textContent()).toBe('25'); // badges count every type under the other filters
+    await shot('6-filtered');
+    await page.getByRole('checkbox', { name: /^note/ }).check();
+    await status('20 shown.');
+
+    const filters = page.getByRole('search', { name: 'Filter the history' });
+    await filters.getByLabel('To', { exact: true }).fill('2025-03-10'); // "to" includes the day picked
+    await status('10 shown, that is all.');
+    await eventually(async () => expect(await badge('note').textContent()).toBe('10'));
+    await filters.getByLabel('To', { exact: true }).fill('');
+    await filters.getByLabel('Search').fill('reschedul');
+    await status('1 shown, that is all.');
+    await eventually(async () => expect(await page.locator('#count-total').textContent()).toBe('1'));
+    await filters.getByLabel('Search').fill('');
+    await status('20 shown.');
+  });
+
+  it('deletes an interaction and a contact, each after a confirmation', async () => {
+    await row('Quarterly review, rescheduled').getByRole('button', { name: /^Delete/ }).click();
+    const confirm = page.getByRole('dialog');
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    expect(await row('Quarterly review, rescheduled').isVisible()).toBe(true);
+    await row('Quarterly review, rescheduled').getByRole('button', { name: /^Delete/ }).click();
+    await confirm.getByRole('button', { name: 'Delete interaction' }).click();
+    await page.locator('#notice', { hasText: 'Interaction deleted.' }).waitFor();
+    await eventually(async () => expect(await badge('meeting').textContent()).toBe('0'));
+    expect(await row('Quarterly review, rescheduled').count()).toBe(0);
+
+    await pick('Linus');
+    await page.getByText('Manage contact').click();
+    await page.getByRole('button', { name: 'Delete contact…' }).click();
+    await confirm.getByRole('button', { name: 'Delete contact' }).click();
+    await page.getByText('Pick a contact to see its history.').waitFor();
+    expect(await page.locator('#contact-list').textContent()).not.toContain('Linus');
+    expect((await call(demo, 'GET', '/contacts')).body.map((contact: { name: string }) => contact.name)).toEqual(['Ada Lovelace', 'Grace Brewster Hopper']);
+  });
+
+  it('made no request off its own origin and raised no script errors', () => {
+    expect(offOrigin).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
