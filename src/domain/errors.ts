@@ -1,4 +1,4 @@
-/** The public error classes of CONTRACT.md; a command that throws one of these has written nothing. */
+/** The public error classes of docs/contract.md; a command that throws one of these has written nothing. */
 
 export type FieldErrors = Record<string, string[]>;
 

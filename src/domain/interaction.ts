@@ -1,4 +1,4 @@
-/** The vocabulary of CONTRACT.md as plain types: what queries return and what commands take. */
+/** The vocabulary of docs/contract.md as plain types: what queries return and what commands take. */
 
 export const INTERACTION_TYPES = ['call', 'email', 'meeting', 'note', 'other'] as const;
 export type InteractionType = (typeof INTERACTION_TYPES)[number];
@@ -68,7 +68,7 @@ export interface PartyInput {
   staffPersonUuid?: string | null;
 }
 
-/** What the host's directories return (CONTRACT.md "Directories"). */
+/** What the host's directories return (docs/contract.md "Directories"). */
 export interface ContactRecord {
   uuid: string;
   name?: string | null;

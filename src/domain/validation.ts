@@ -182,7 +182,7 @@ const ATTR_RULES: Record<AttrName, AttrRule> = {
 };
 
 /**
- * Normalises attributes. On create every attribute gets a value (defaults per CONTRACT.md); on update
+ * Normalises attributes. On create every attribute gets a value (defaults per docs/contract.md); on update
  * only the keys present in `input` are returned, and a present-but-blank value means "default".
  * Every property is read once, so what is checked is what is stored.
  */
@@ -262,7 +262,7 @@ function validateParty(item: unknown, index: number, errors: ErrorCollector): No
     return null;
   }
   const rawName = (given.rawName ?? '').trim();
-  if (rawName === '') return null; // blank parties are dropped silently (CONTRACT.md)
+  if (rawName === '') return null; // blank parties are dropped silently (docs/contract.md)
   const nameProblem = textProblem(rawName, 255, MESSAGES.max255);
   if (nameProblem) errors.add(`${key}.rawName`, nameProblem);
   const reference = (field: 'contactUuid' | 'staffPersonUuid'): string | null => {
@@ -382,7 +382,7 @@ export function unwrapAll<T extends unknown[]>(...results: { [K in keyof T]: Val
   return values as T;
 }
 
-/** What a feed or a count is narrowed to, normalised; null is "any" (see CONTRACT.md, FeedPage). */
+/** What a feed or a count is narrowed to, normalised; null is "any" (see docs/contract.md, FeedPage). */
 export interface NormalisedFeedFilter {
   types: InteractionType[] | null;
   occurredFrom: Date | null;

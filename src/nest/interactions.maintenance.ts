@@ -24,7 +24,7 @@ export interface InteractionStats {
   projection: 'inline' | 'subscription';
 }
 
-/** An event the projection could not apply (CONTRACT.md "Poison events are parked"). */
+/** An event the projection could not apply (docs/contract.md "Poison events are parked"). */
 export interface ParkedEvent {
   streamName: string;
   revision: number;

@@ -35,7 +35,7 @@ import {
 type InteractionRef = Interaction | string;
 const uuidOf = (ref: InteractionRef): string => (typeof ref === 'string' ? ref : ref?.uuid);
 
-/** The module's facade (CONTRACT.md "InteractionsService"): each method dispatches one command or query. */
+/** The module's facade (docs/contract.md "InteractionsService"): each method dispatches one command or query. */
 @Injectable()
 export class InteractionsService {
   constructor(
@@ -107,7 +107,7 @@ export class InteractionsService {
     return this.queryBus.execute(new GetInteractionAsOfQuery(uuid, at));
   }
 
-  // --- Late linking (CONTRACT.md "Contacts' lifecycle")
+  // --- Late linking (docs/contract.md "Contacts' lifecycle")
 
   /**
    * Links the party at `position` (typically a free-text one) to a contact or a staff person, with a

@@ -64,7 +64,7 @@ export class GetInteractionQuery extends Query<Interaction | null> {
   }
 }
 
-/** What a feed or a count is narrowed to (CONTRACT.md, "Feeds, filters and counts"); absent is "any". */
+/** What a feed or a count is narrowed to (docs/contract.md, "Feeds, filters and counts"); absent is "any". */
 export interface FeedFilters {
   /** Only these types; `[]` matches nothing. */
   types?: InteractionType[];
@@ -171,7 +171,7 @@ export class GetInteractionAsOfQuery extends Query<Interaction | null> {
   }
 }
 
-// --- Late linking (CONTRACT.md "Contacts' lifecycle")
+// --- Late linking (docs/contract.md "Contacts' lifecycle")
 
 /** Links the party at `position` to a contact or a staff person, with a snapshot taken now. */
 export class LinkPartyCommand extends Command<Interaction> {

@@ -1,6 +1,6 @@
 import { ContactRecord, StaffRecord } from '../domain/interaction';
 
-/** Ports the host provides (CONTRACT.md "Directories"). */
+/** Ports the host provides (docs/contract.md "Directories"). */
 export interface ContactDirectory {
   findContacts(uuids: string[]): Promise<ContactRecord[]>;
 }
