@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { ContactRecord, Interaction } from '../domain/interaction';
 import { InteractionsService } from '../nest/interactions.service';
@@ -8,7 +8,7 @@ import { normaliseUuid } from '../domain/validation';
 import { DemoContacts } from './contacts';
 import { answerFeed, ApiFeedQuery, DEFAULT_FEED_LIMIT, FeedAnswer, feedFiltersOf, QueryParameters } from './feed-query';
 import { commandOptions } from './interactions.controller';
-import { ACTOR_HEADER, CONTACT_BODY_SCHEMA, COUNTS_ANSWER_SCHEMA, FEED_ANSWER_SCHEMA, IDEMPOTENCY_KEY_HEADER, MERGE_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
+import { ApiAnswers, ApiCommandHeaders, ApiJsonBody, ApiUuidParam } from './openapi';
 
 @ApiTags('contacts')
 @Controller('contacts')
@@ -19,8 +19,9 @@ export class ContactsController {
   ) {}
 
   @Post()
-  @ApiOperation({ summary: "Add a contact to the demo host's own directory" })
-  @ApiBody({ schema: CONTACT_BODY_SCHEMA })
+  @ApiOperation({ summary: "Add a contact to the demo host's own directory", operationId: 'createContact' })
+  @ApiJsonBody('NewContact', false)
+  @ApiAnswers(201, 'Contact', [422], { body: true })
   create(@Body() body: unknown): Promise<ContactRecord> {
     // A JSON null, array or scalar is refused like on /interactions (no body at all is an empty contact).
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
@@ -30,13 +31,20 @@ export class ContactsController {
   }
 
   @Get()
+  @ApiOperation({ summary: "The demo host's contacts, oldest first", operationId: 'listContacts' })
+  @ApiAnswers(200, 'ContactList')
   list(): Promise<ContactRecord[]> {
     return this.contacts.list();
   }
 
   @Patch(':uuid')
-  @ApiOperation({ summary: 'Rename or correct a contact: the given fields change; interactions keep their frozen party snapshots' })
-  @ApiBody({ schema: CONTACT_BODY_SCHEMA })
+  @ApiOperation({
+    summary: 'Rename or correct a contact: the given fields change; interactions keep their frozen party snapshots',
+    operationId: 'updateContact',
+  })
+  @ApiUuidParam('uuid', 'the contact', { contact: true })
+  @ApiJsonBody('ContactChanges')
+  @ApiAnswers(200, 'Contact', [404, 422], { body: true })
   async update(@Param('uuid') uuid: string, @Body() body: unknown): Promise<ContactRecord> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new InteractionValidationError({ body: ['must be a JSON object'] });
@@ -47,17 +55,25 @@ export class ContactsController {
   }
 
   @Get(':uuid/interactions')
-  @ApiOperation({ summary: 'Every interaction involving the contact (subject or party), newest first, filtered and paged' })
+  @ApiOperation({
+    summary: 'Every interaction involving the contact (subject or party), newest first, filtered and paged',
+    operationId: 'listInteractionsInvolving',
+  })
+  @ApiUuidParam('uuid', 'the contact', { contact: true })
   @ApiFeedQuery({ paged: true, defaultLimit: DEFAULT_FEED_LIMIT })
-  @ApiOkResponse({ schema: FEED_ANSWER_SCHEMA })
+  @ApiAnswers(200, 'InteractionPage', [422])
   involving(@Param('uuid') uuid: string, @Query() query: QueryParameters): Promise<FeedAnswer<Interaction>> {
     return answerFeed(query, DEFAULT_FEED_LIMIT, (page) => this.interactions.listInvolving(uuid, page));
   }
 
   @Get(':uuid/interactions/counts')
-  @ApiOperation({ summary: 'How many interactions involve the contact, in all and of each type, with the same filters' })
+  @ApiOperation({
+    summary: 'How many interactions involve the contact, in all and of each type, with the same filters',
+    operationId: 'countInteractionsInvolving',
+  })
+  @ApiUuidParam('uuid', 'the contact', { contact: true })
   @ApiFeedQuery({ paged: false })
-  @ApiOkResponse({ schema: COUNTS_ANSWER_SCHEMA })
+  @ApiAnswers(200, 'InteractionCounts', [422])
   counts(@Param('uuid') uuid: string, @Query() query: QueryParameters): Promise<InteractionCounts> {
     return this.interactions.countInvolving(uuid, feedFiltersOf(query));
   }
@@ -70,10 +86,10 @@ export class ContactsController {
    */
   @Delete(':uuid')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Delete a contact: its interactions are deleted, its party links nulled (contactDeleted)' })
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({ summary: 'Delete a contact: its interactions are deleted, its party links nulled (contactDeleted)', operationId: 'deleteContact' })
+  @ApiUuidParam('uuid', 'the contact', { contact: true })
+  @ApiCommandHeaders()
+  @ApiAnswers(200, 'LifecycleResult', [404, 422])
   async delete(
     @Param('uuid') uuid: string,
     @Headers('x-actor-uuid') actorUuid?: string,
@@ -88,11 +104,14 @@ export class ContactsController {
 
   @Post(':uuid/merge')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Merge the contact into intoUuid: its interactions and party links move there; then it is deleted' })
-  @ApiBody({ schema: MERGE_BODY_SCHEMA })
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({
+    summary: 'Merge the contact into intoUuid: its interactions and party links move there; then it is deleted',
+    operationId: 'mergeContact',
+  })
+  @ApiUuidParam('uuid', 'the contact that goes')
+  @ApiJsonBody('MergeContact')
+  @ApiCommandHeaders()
+  @ApiAnswers(200, 'LifecycleResult', [404, 422], { body: true })
   async merge(
     @Param('uuid') uuid: string,
     @Body() body: unknown,
@@ -116,10 +135,13 @@ export class ContactsController {
    */
   @Post(':uuid/forget')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Forget a contact (GDPR art. 17): what DELETE does, and its data reads "[erased]" everywhere (forgetContact)' })
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({
+    summary: 'Forget a contact (GDPR art. 17): what DELETE does, and its data reads "[erased]" everywhere (forgetContact)',
+    operationId: 'forgetContact',
+  })
+  @ApiUuidParam('uuid', 'the contact (also one the directory no longer has)')
+  @ApiCommandHeaders()
+  @ApiAnswers(200, 'LifecycleResult', [422])
   async forget(
     @Param('uuid') uuid: string,
     @Headers('x-actor-uuid') actorUuid?: string,
@@ -140,7 +162,9 @@ export class ContactsController {
   // --- end of contacts' lifecycle
 
   @Get(':uuid/interaction-uuids')
-  @ApiOperation({ summary: 'Uuids of the interactions whose subject is the contact' })
+  @ApiOperation({ summary: 'Uuids of the interactions whose subject is the contact', operationId: 'listInteractionUuidsForContact' })
+  @ApiUuidParam('uuid', 'the contact', { contact: true })
+  @ApiAnswers(200, 'InteractionUuids')
   interactionUuids(@Param('uuid') uuid: string): Promise<string[]> {
     return this.interactions.interactionUuidsForContact(uuid);
   }

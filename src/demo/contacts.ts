@@ -25,7 +25,8 @@ const optionalText = z
   .max(255, { error: 'must be at most 255 characters' })
   .refine(isStorableString, { error: MESSAGES.invalidCharacters }) // PostgreSQL text refuses U+0000
   .nullish();
-const newContactSchema = z.object(
+/** A new contact (POST /contacts); also the OpenAPI document's `NewContact` (src/demo/openapi-schemas.ts). */
+export const newContactSchema = z.object(
   {
     name: optionalText,
     email: z.email({ error: 'is not a valid email address' }).nullish(),
@@ -37,7 +38,7 @@ const newContactSchema = z.object(
 );
 
 /** A rename or other correction: only the fields given change. */
-const contactChangesSchema = newContactSchema.partial();
+export const contactChangesSchema = newContactSchema.partial();
 
 /** The column of each field a change may name. */
 const COLUMNS = { name: 'name', email: 'email', company: 'company', roleInCompany: 'role_in_company', department: 'department' } as const;
@@ -108,10 +109,11 @@ export class DemoContacts implements ContactDirectory {
     return rows.length > 0;
   }
 
-  async create(input: unknown): Promise<ContactRecord> {
+  /** `uuid`: the sample data's fixed ones (the API document's examples name them); new ones otherwise. */
+  async create(input: unknown, uuid: string = uuidv7()): Promise<ContactRecord> {
     const result = newContactSchema.safeParse(input ?? {});
     if (!result.success) throw validationError(result.error);
-    const contact = { uuid: uuidv7(), ...result.data };
+    const contact = { uuid, ...result.data };
     await this.db.query(
       `INSERT INTO contacts (uuid, name, email, company, role_in_company, department) VALUES ($1, $2, $3, $4, $5, $6)`,
       [contact.uuid, contact.name ?? null, contact.email ?? null, contact.company ?? null, contact.roleInCompany ?? null, contact.department ?? null],

@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { InteractionsHealth, InteractionsMaintenance } from '../nest/interactions.maintenance';
 
 type IndicatorStatus = 'up' | 'degraded' | 'down';
@@ -21,6 +21,9 @@ export class HealthController {
    * shape of @nestjs/terminus (`info` for what is up, `error` for what is not, `details` for all).
    */
   @Get()
+  @ApiOperation({ summary: 'ok or degraded (200), down (503), with the details either way', operationId: 'health' })
+  @ApiResponse({ status: 200, description: 'ok or degraded', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } })
+  @ApiResponse({ status: 503, description: 'down', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } })
   async check(@Res({ passthrough: true }) response: StatusResponse) {
     const health = await this.maintenance.health();
     if (health.status === 'down') response.status(503);

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { Interaction, InteractionAttrs, PartyInput } from '../domain/interaction';
 import { parseDate } from '../domain/validation';
@@ -7,8 +7,9 @@ import { InteractionsService } from '../nest/interactions.service';
 import { CommandOptions, InteractionWithContact } from '../nest/messages';
 import { DEFAULT_RECENT_LIMIT } from '../nest/query-handlers';
 import { RecordedEvent } from '../ports/event-store';
+import { EXAMPLE_CONTACT_UUID } from './openapi-schemas';
 import { answerFeed, ApiFeedQuery, DEFAULT_FEED_LIMIT, FeedAnswer, QueryParameters, queryLimit, singleQueryValue } from './feed-query';
-import { ACTOR_HEADER, FEED_ANSWER_SCHEMA, IDEMPOTENCY_KEY_HEADER, INTERACTION_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
+import { ApiAnswers, ApiCommandHeaders, ApiJsonBody, ApiUuidParam } from './openapi';
 
 type Body = Record<string, unknown>;
 
@@ -55,11 +56,10 @@ export class InteractionsController {
   constructor(private readonly interactions: InteractionsService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Log an interaction' })
-  @ApiBody({ schema: INTERACTION_BODY_SCHEMA })
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({ summary: 'Log an interaction', operationId: 'createInteraction' })
+  @ApiJsonBody('NewInteraction')
+  @ApiCommandHeaders()
+  @ApiAnswers(201, 'Interaction', [422], { body: true })
   create(
     @Body() body: unknown,
     @Headers('x-actor-uuid') actorUuid?: string,
@@ -76,10 +76,21 @@ export class InteractionsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'The feed for a set of contacts (subjects), newest first, filtered and paged; each with `contact`' })
-  @ApiQuery({ name: 'contactUuids', description: 'comma-separated contact uuids; may also be repeated' })
+  @ApiOperation({ summary: 'The feed for a set of contacts (subjects), newest first, filtered and paged; each with `contact`',
+    operationId: 'listInteractionsForContacts',
+  })
+  @ApiQuery({
+    name: 'contactUuids',
+    required: true,
+    isArray: true,
+    type: 'string',
+    style: 'form',
+    explode: false,
+    description: 'contact uuids: comma-separated, and/or repeated',
+    example: [EXAMPLE_CONTACT_UUID],
+  })
   @ApiFeedQuery({ paged: true, defaultLimit: DEFAULT_FEED_LIMIT })
-  @ApiOkResponse({ schema: FEED_ANSWER_SCHEMA })
+  @ApiAnswers(200, 'InteractionWithContactPage', [422])
   feed(@Query() query: QueryParameters): Promise<FeedAnswer<InteractionWithContact>> {
     const contactUuids = contactUuidsOf(query.contactUuids);
     return answerFeed(query, DEFAULT_FEED_LIMIT, (page) => this.interactions.listForContacts(contactUuids, page));
@@ -87,14 +98,17 @@ export class InteractionsController {
 
   // Declared before GET :uuid, so that "recent" is not taken for an interaction's uuid.
   @Get('recent')
-  @ApiOperation({ summary: "The whole CRM's newest interactions, filtered and paged; each with `contact`" })
+  @ApiOperation({ summary: "The whole CRM's newest interactions, filtered and paged; each with `contact`", operationId: 'listRecentInteractions' })
   @ApiFeedQuery({ paged: true, defaultLimit: DEFAULT_RECENT_LIMIT })
-  @ApiOkResponse({ schema: FEED_ANSWER_SCHEMA })
+  @ApiAnswers(200, 'InteractionWithContactPage', [422])
   recent(@Query() query: QueryParameters): Promise<FeedAnswer<InteractionWithContact>> {
     return answerFeed(query, DEFAULT_RECENT_LIMIT, (page) => this.interactions.listRecent(page));
   }
 
   @Get(':uuid')
+  @ApiOperation({ summary: 'An interaction', operationId: 'getInteraction' })
+  @ApiUuidParam('uuid', 'the interaction (a malformed uuid is a 404 too)')
+  @ApiAnswers(200, 'Interaction', [404])
   async get(@Param('uuid') uuid: string): Promise<Interaction> {
     const interaction = await this.interactions.getInteraction(uuid);
     if (!interaction) throw new NotFoundException(`Interaction ${uuid} not found`);
@@ -102,11 +116,11 @@ export class InteractionsController {
   }
 
   @Patch(':uuid')
-  @ApiOperation({ summary: 'Change attributes; `parties` replaces them ([] clears), absent or null leaves them' })
-  @ApiBody({ schema: INTERACTION_BODY_SCHEMA })
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({ summary: 'Change attributes; `parties` replaces them ([] clears), absent or null leaves them', operationId: 'updateInteraction' })
+  @ApiUuidParam('uuid', 'the interaction')
+  @ApiJsonBody('InteractionChanges')
+  @ApiCommandHeaders()
+  @ApiAnswers(200, 'Interaction', [404, 409, 422], { body: true })
   update(
     @Param('uuid') uuid: string,
     @Body() body: unknown,
@@ -125,9 +139,10 @@ export class InteractionsController {
 
   @Delete(':uuid')
   @HttpCode(200)
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({ summary: 'Delete an interaction; answers it as it was', operationId: 'deleteInteraction' })
+  @ApiUuidParam('uuid', 'the interaction')
+  @ApiCommandHeaders()
+  @ApiAnswers(200, 'Interaction', [404, 422])
   delete(
     @Param('uuid') uuid: string,
     @Headers('x-actor-uuid') actorUuid?: string,
@@ -138,7 +153,9 @@ export class InteractionsController {
   }
 
   @Get(':uuid/history')
-  @ApiOperation({ summary: "The stream's events in order, for audits" })
+  @ApiOperation({ summary: "The stream's events in order, for audits", operationId: 'getInteractionHistory' })
+  @ApiUuidParam('uuid', 'the interaction')
+  @ApiAnswers(200, 'InteractionHistory', [404])
   async history(@Param('uuid') uuid: string): Promise<Array<Omit<RecordedEvent, 'position'> & { position: { commit: string; prepare: string } }>> {
     const events = await this.interactions.history(uuid);
     if (events.length === 0) throw new NotFoundException(`Interaction ${uuid} not found`);
@@ -149,8 +166,10 @@ export class InteractionsController {
   }
 
   @Get(':uuid/as-of')
-  @ApiOperation({ summary: 'The interaction as it was at a time' })
-  @ApiQuery({ name: 'at', description: 'ISO-8601 time, years 0001–9999; given once' })
+  @ApiOperation({ summary: 'The interaction as it was at a time', operationId: 'getInteractionAsOf' })
+  @ApiUuidParam('uuid', 'the interaction')
+  @ApiQuery({ name: 'at', required: true, type: 'string', description: 'ISO-8601 date or date-time, years 0001–9999; given once', example: '2026-03-01T00:00:00Z' })
+  @ApiAnswers(200, 'Interaction', [404, 422])
   async asOf(@Param('uuid') uuid: string, @Query('at') at?: unknown): Promise<Interaction> {
     const time = parseDate(singleQueryValue(at, 'at'));
     if (!time) throw new InteractionValidationError({ at: ['is not a valid date'] });

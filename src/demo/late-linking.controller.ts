@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, Param, Put, Query } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { InteractionValidationError } from '../domain/errors';
 import { Interaction } from '../domain/interaction';
 import { DEFAULT_UNRESOLVED_LIMIT, LINK_MESSAGES } from '../domain/late-linking';
@@ -7,7 +7,7 @@ import { MAX_PAGE_SIZE } from '../domain/validation';
 import { InteractionsService } from '../nest/interactions.service';
 import { UnresolvedParty } from '../nest/messages';
 import { commandOptions, queryLimit, singleQueryValue } from './interactions.controller';
-import { ACTOR_HEADER, IDEMPOTENCY_KEY_HEADER, LINK_BODY_SCHEMA, REQUEST_ID_HEADER } from './openapi';
+import { ApiAnswers, ApiCommandHeaders, ApiJsonBody, ApiUuidParam } from './openapi';
 
 /** Late linking: find free-text parties by name or email, and link one to a contact or staff person. */
 @ApiTags('parties')
@@ -16,10 +16,22 @@ export class LateLinkingController {
   constructor(private readonly interactions: InteractionsService) {}
 
   @Get('parties/unresolved')
-  @ApiOperation({ summary: 'Free-text parties whose raw name is the name (ignoring case, accents, spaces) or holds the email; newest first' })
-  @ApiQuery({ name: 'name', required: false })
-  @ApiQuery({ name: 'email', required: false, description: 'a whole address, matched case-insensitively' })
-  @ApiQuery({ name: 'limit', required: false, description: `1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_UNRESOLVED_LIMIT}` })
+  @ApiOperation({
+    summary: 'Free-text parties whose raw name is the name (ignoring case, accents, spaces) or holds the email; newest first',
+    operationId: 'findUnresolvedParties',
+  })
+  @ApiQuery({ name: 'name', required: false, type: 'string', description: 'not blank; `name` or `email` (or both) is required', example: 'Their lawyer' })
+  @ApiQuery({ name: 'email', required: false, type: 'string', format: 'email', description: 'a whole address, matched case-insensitively' })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_UNRESOLVED_LIMIT,
+    description: `decimal digits, 1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_UNRESOLVED_LIMIT}`,
+  })
+  @ApiAnswers(200, 'UnresolvedParties', [422])
   unresolved(@Query('name') name?: unknown, @Query('email') email?: unknown, @Query('limit') limit?: unknown): Promise<UnresolvedParty[]> {
     return this.interactions.findUnresolvedParties(
       { name: singleQueryValue(name, 'name'), email: singleQueryValue(email, 'email') },
@@ -28,11 +40,12 @@ export class LateLinkingController {
   }
 
   @Put('interactions/:uuid/parties/:position/link')
-  @ApiOperation({ summary: 'Link the party at a position to a contact or a staff person, with a snapshot taken now' })
-  @ApiBody({ schema: LINK_BODY_SCHEMA })
-  @ApiHeader(ACTOR_HEADER)
-  @ApiHeader(REQUEST_ID_HEADER)
-  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOperation({ summary: 'Link the party at a position to a contact or a staff person, with a snapshot taken now', operationId: 'linkParty' })
+  @ApiUuidParam('uuid', 'the interaction')
+  @ApiParam({ name: 'position', description: "the party's position (decimal digits)", schema: { type: 'integer', minimum: 0 } })
+  @ApiJsonBody('LinkParty')
+  @ApiCommandHeaders()
+  @ApiAnswers(200, 'Interaction', [404, 422], { body: true })
   link(
     @Param('uuid') uuid: string,
     @Param('position') position: string,

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { DemoModule, DemoOptions, OpenedDuringStart } from './demo.module';
 import { describeDatabase, moduleOptionsFromEnvironment } from '../cli/environment';
 import { HttpErrorsFilter } from './http-errors.filter';
+import { buildOpenApiDocument } from './openapi';
 import { errorText } from '../domain/errors';
 
 export const BODY_LIMIT = '256kb';
@@ -36,14 +37,8 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
   app.useGlobalFilters(new HttpErrorsFilter());
   app.enableShutdownHooks();
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('crm-interactions demo host')
-      .setDescription('The History/Interactions tab of a CRM, over an event-sourced NestJS module')
-      .setVersion('1')
-      .build(),
-  );
+  // Paths from the controllers' decorators, bodies from the zod schemas (openapi.ts, openapi-schemas.ts).
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document);
   // The History tab in a browser (src/demo/web): plain files over the API above; nothing from elsewhere.
   app.useStaticAssets(join(__dirname, 'web'), {

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { InteractionsMetrics } from '../nest/metrics';
 
@@ -17,8 +17,8 @@ export class MetricsController {
   }
 
   @Get()
-  @ApiOperation({ summary: "Prometheus metrics: the module's (see README, Observability) and the process's" })
-  @ApiProduces('text/plain')
+  @ApiOperation({ summary: "Prometheus metrics: the module's (see README, Observability) and the process's", operationId: 'metrics' })
+  @ApiResponse({ status: 200, description: 'the Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.registry.metrics();

@@ -1,113 +1,134 @@
-import { INTERACTION_TYPES } from '../domain/interaction';
+import { applyDecorators, INestApplication } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiParam, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { componentSchemas, EXAMPLE_CONTACT_UUID } from './openapi-schemas';
 
-/** OpenAPI shapes of the demo's bodies (validation itself is the module's zod-backed rules). */
-const uuid = { type: 'string', format: 'uuid' } as const;
+/**
+ * The OpenAPI document of the demo host: Nest's decorators give the paths, operations and parameters;
+ * every body is a $ref to a component that `componentSchemas` generates from the zod schemas
+ * (openapi-schemas.ts). The decorators below are the only way the controllers name a body.
+ */
 
-export const INTERACTION_BODY_SCHEMA = {
-  type: 'object',
-  properties: {
-    contactUuid: uuid,
-    interactionType: { type: 'string', enum: [...INTERACTION_TYPES], default: 'note' },
-    occurredAt: { type: 'string', format: 'date-time', description: 'default now, whole seconds' },
-    subject: { type: 'string', maxLength: 255, nullable: true },
-    body: { type: 'string', maxLength: 1000000, nullable: true },
-    ownerUserUuid: { ...uuid, nullable: true },
-    metadata: {
-      type: 'object',
-      additionalProperties: true,
-      description: 'plain JSON, at most 32 levels deep and 65,536 bytes',
-    },
-    fileUuids: { type: 'array', items: uuid, maxItems: 1000, description: 'create only' },
-    expectedVersion: { type: 'integer', description: 'update only: optimistic concurrency' },
-    parties: {
-      type: 'array',
-      maxItems: 500,
-      nullable: true,
-      description: 'create: default []; update: a list replaces the parties ([] clears), absent or null leaves them',
-      items: {
-        type: 'object',
-        properties: {
-          rawName: { type: 'string', maxLength: 255 },
-          contactUuid: { ...uuid, nullable: true },
-          staffPersonUuid: { ...uuid, nullable: true },
-        },
-      },
-    },
-  },
-  example: { contactUuid: '0190d6b4-5c1e-7000-8000-000000000001', interactionType: 'call', subject: 'Renewal' },
-};
+/** The names of the components (openapi-schemas.ts registers each). */
+export type ComponentName =
+  | 'Interaction'
+  | 'InteractionWithContact'
+  | 'InteractionPage'
+  | 'InteractionWithContactPage'
+  | 'InteractionCounts'
+  | 'InteractionUuids'
+  | 'InteractionHistory'
+  | 'Contact'
+  | 'ContactList'
+  | 'LifecycleResult'
+  | 'UnresolvedParties'
+  | 'Health'
+  | 'NewInteraction'
+  | 'InteractionChanges'
+  | 'LinkParty'
+  | 'MergeContact'
+  | 'NewContact'
+  | 'ContactChanges';
 
-/** PUT /interactions/:uuid/parties/:position/link: exactly one of the two. */
-export const LINK_BODY_SCHEMA = {
-  type: 'object',
-  properties: { contactUuid: uuid, staffPersonUuid: uuid },
-  description: 'exactly one of contactUuid and staffPersonUuid',
-  example: { contactUuid: '0190d6b4-5c1e-7000-8000-000000000001' },
-};
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-/** POST /contacts/:uuid/merge. */
-export const MERGE_BODY_SCHEMA = {
-  type: 'object',
-  required: ['intoUuid'],
-  properties: { intoUuid: { ...uuid, description: 'the contact that stays; must exist' } },
-  example: { intoUuid: '0190d6b4-5c1e-7000-8000-000000000002' },
-};
+/** What each error status answers (src/demo/http-errors.filter.ts). */
+const ERRORS = {
+  400: { description: 'the body is not JSON', schema: 'HttpError' },
+  404: { description: 'not found', schema: 'HttpError' },
+  409: { description: 'expectedVersion is not the current version', schema: 'Conflict' },
+  413: { description: 'the body is over 256 kB', schema: 'HttpError' },
+  422: { description: 'invalid input: field → messages', schema: 'ValidationErrors' },
+  500: { description: 'unexpected; details are in the log only', schema: 'HttpError' },
+  503: { description: 'the database is unreachable, or the write is not yet visible to queries', schema: 'Unavailable' },
+} as const;
+export type ErrorStatus = keyof typeof ERRORS;
 
-export const CONTACT_BODY_SCHEMA = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    email: { type: 'string', format: 'email' },
-    company: { type: 'string' },
-    roleInCompany: { type: 'string' },
-    department: { type: 'string' },
-  },
-  example: { name: 'Grace Hopper', email: 'grace@example.com', company: 'Navy' },
-};
+/** Every route may answer a bare 500; every route that reaches the module a 503. */
+const ALWAYS: ErrorStatus[] = [500, 503];
 
-/** The request headers the demo passes to the module's commands. */
-export const ACTOR_HEADER = { name: 'x-actor-uuid', required: false, description: 'who acts; recorded in the event metadata' };
-export const REQUEST_ID_HEADER = {
-  name: 'x-request-id',
-  required: false,
-  description: "ties the command's events to the request (their correlationId); a new id when absent",
-};
-export const IDEMPOTENCY_KEY_HEADER = {
-  name: 'Idempotency-Key',
-  required: false,
-  description:
-    '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
-    'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
-};
+/**
+ * The answer of an operation and its errors: `status` with the component `schema`, and each error status
+ * with its body. A route with a JSON body also answers 400 and 413 (`body: true`).
+ */
+export function ApiAnswers(status: number, schema: ComponentName, errors: ErrorStatus[] = [], options: { body?: boolean } = {}): MethodDecorator {
+  const statuses = [...new Set<ErrorStatus>([...(options.body ? ([400, 413] as const) : []), ...errors, ...ALWAYS])].sort();
+  return applyDecorators(
+    ApiResponse({ status, description: 'OK', content: { 'application/json': { schema: ref(schema) } } }),
+    ...statuses.map((error) =>
+      ApiResponse({ status: error, description: ERRORS[error].description, content: { 'application/json': { schema: ref(ERRORS[error].schema) } } }),
+    ),
+  );
+}
 
-/** What every feed route answers (see feed-query.ts). */
-export const FEED_ANSWER_SCHEMA = {
-  type: 'object',
-  required: ['items', 'nextCursor'],
-  properties: {
-    items: {
-      type: 'array',
-      items: { type: 'object', description: 'an interaction, newest first (with its subject `contact` on /interactions and /interactions/recent)' },
-    },
-    nextCursor: {
-      type: 'string',
-      nullable: true,
-      description: "the next page's `after`; null when this page is not full (the last page)",
-    },
-  },
-};
+/** The JSON request body, as the component `schema` (its example is the component's). */
+export function ApiJsonBody(schema: ComponentName, required = true): MethodDecorator {
+  return ApiBody({ required, schema: ref(schema) });
+}
 
-/** What a count route answers: every type present, 0 where there is none. */
-export const COUNTS_ANSWER_SCHEMA = {
-  type: 'object',
-  required: ['total', 'byType'],
-  properties: {
-    total: { type: 'integer' },
-    byType: {
-      type: 'object',
-      required: [...INTERACTION_TYPES],
-      properties: Object.fromEntries(INTERACTION_TYPES.map((type) => [type, { type: 'integer' }])),
-    },
-  },
-  example: { total: 3, byType: Object.fromEntries(INTERACTION_TYPES.map((type, i) => [type, i === 0 ? 3 : 0])) },
-};
+/** A path parameter that is a uuid; `contact`: its example is a sample contact. */
+export function ApiUuidParam(name: string, description: string, options: { contact?: boolean } = {}): MethodDecorator {
+  return ApiParam({
+    name,
+    description,
+    schema: { type: 'string', format: 'uuid', ...(options.contact && { example: EXAMPLE_CONTACT_UUID }) },
+  });
+}
+
+const IDEMPOTENCY_KEY = 'Idempotency-Key';
+
+/** The optional request headers a command takes (POST, PATCH, PUT, DELETE). */
+export function ApiCommandHeaders(): MethodDecorator {
+  return applyDecorators(
+    ApiHeader({ name: 'x-actor-uuid', required: false, schema: { type: 'string', format: 'uuid' }, description: 'who acts; recorded in the event metadata' }),
+    ApiHeader({
+      name: 'x-request-id',
+      required: false,
+      description: "ties the command's events to the request (their correlationId, 1 to 200 characters); a new id when absent",
+    }),
+    ApiHeader({
+      name: IDEMPOTENCY_KEY,
+      required: false,
+      description:
+        '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
+        'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
+    }),
+  );
+}
+interface HeaderParameter {
+  name: string;
+  in: string;
+  description?: string;
+}
+
+/**
+ * Nest also documents each `@Headers('…')` argument, as a required parameter named in lower case: header
+ * names are case-insensitive, so of two with the same name the declared one (with its description) stays.
+ */
+function withoutDuplicateHeaders(document: OpenAPIObject): void {
+  for (const operations of Object.values(document.paths)) {
+    for (const operation of Object.values(operations) as Array<{ parameters?: HeaderParameter[] }>) {
+      if (!operation?.parameters) continue;
+      const declared = new Set(operation.parameters.filter((p) => p.in === 'header' && p.description).map((p) => p.name.toLowerCase()));
+      operation.parameters = operation.parameters.filter((p) => p.in !== 'header' || p.description || !declared.has(p.name.toLowerCase()));
+    }
+  }
+}
+
+/** The whole document: Nest's paths, the generated components. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('crm-interactions demo host')
+      .setDescription(
+        'The History/Interactions tab of a CRM, over an event-sourced NestJS module. Unknown routes answer 404 (HttpError). ' +
+          `The examples name the sample data's contacts (Ada Lovelace is ${EXAMPLE_CONTACT_UUID}).`,
+      )
+      .setVersion('1')
+      .setOpenAPIVersion('3.1.0')
+      .build(),
+  );
+  withoutDuplicateHeaders(document);
+  document.components = { ...document.components, schemas: componentSchemas() as NonNullable<OpenAPIObject['components']>['schemas'] };
+  return document;
+}

@@ -4,6 +4,13 @@ import { DemoContacts } from './contacts';
 
 export const SAMPLE_DATA_ENABLED = Symbol('SAMPLE_DATA_ENABLED');
 
+/** The sample contacts' uuids: fixed, so that the API document's examples name contacts that exist. */
+export const SAMPLE_CONTACT_UUIDS = {
+  ada: '0190d6b4-5c1e-7000-8000-0000000000a1',
+  grace: '0190d6b4-5c1e-7000-8000-0000000000a2',
+  alan: '0190d6b4-5c1e-7000-8000-0000000000a3',
+} as const;
+
 /** A few contacts and interactions on first start, so the API answers something useful at once. */
 @Injectable()
 export class SampleData implements OnApplicationBootstrap {
@@ -18,9 +25,9 @@ export class SampleData implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     // Claimed once: two hosts starting together on an empty database do not both add them.
     if (!this.enabled || !(await this.contacts.claimSampleData())) return;
-    const ada = await this.contacts.create({ name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines', roleInCompany: 'CTO' });
-    const grace = await this.contacts.create({ name: 'Grace Hopper', email: 'grace@example.com', company: 'US Navy', department: 'Research' });
-    const alan = await this.contacts.create({ email: 'alan@example.com' });
+    const ada = await this.contacts.create({ name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines', roleInCompany: 'CTO' }, SAMPLE_CONTACT_UUIDS.ada);
+    const grace = await this.contacts.create({ name: 'Grace Hopper', email: 'grace@example.com', company: 'US Navy', department: 'Research' }, SAMPLE_CONTACT_UUIDS.grace);
+    const alan = await this.contacts.create({ email: 'alan@example.com' }, SAMPLE_CONTACT_UUIDS.alan);
     await this.interactions.createInteraction(
       { contactUuid: ada.uuid, interactionType: 'call', subject: 'Kick-off call', body: 'Agreed on a pilot.', occurredAt: '2026-01-12T09:30:00Z' },
       [{ rawName: 'Grace', contactUuid: grace.uuid }, { rawName: 'Their lawyer' }],
