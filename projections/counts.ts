@@ -42,3 +42,22 @@ export async function compactCounts(q: Queryable): Promise<number> {
   );
   return folded + Number(rows[0]!.folded);
 }
+
+/** The read tables whose rows the count triggers follow (migration 0008). */
+export const COUNTED_TABLES = ['interactions', 'interaction_involvements'] as const;
+
+/** The counts made again from the read tables as they are (a rebuild, whose writes are not counted). */
+export async function countFromScratch(q: Queryable): Promise<void> {
+  await q.query('DELETE FROM involvement_counts', []);
+  await q.query('DELETE FROM interaction_counts', []);
+  await q.query(
+    `INSERT INTO involvement_counts (contact_uuid, interaction_type, n, compacted)
+     SELECT contact_uuid, interaction_type, count(*), true FROM interaction_involvements GROUP BY 1, 2`,
+    [],
+  );
+  await q.query(
+    `INSERT INTO interaction_counts (interaction_type, n, compacted)
+     SELECT interaction_type, count(*), true FROM interactions GROUP BY 1`,
+    [],
+  );
+}
