@@ -74,8 +74,26 @@ export type SubscriptionItem =
  * `$correlationId`/`$causationId`, so the server's by-correlation projection can index them (they are
  * left out again on reading).
  */
-/** The client's errors that mean the server could not be reached or did not answer in time. */
+/**
+ * The client's errors that mean the server could not be reached or did not answer in time, or that the
+ * node was not the leader (NotLeader: nothing was written; the client reconnects to the leader it names).
+ */
 const UNREACHABLE = [UnavailableError, DeadlineExceededError, CancelledError, NotLeaderError, TimeoutError];
+
+/**
+ * Two failures of a cluster that the client 6.x reports untyped: no node to talk to (gossip found no leader
+ * or follower, e.g. during an election: a plain Error), and a node without a leader answering a BatchAppend
+ * "Server Is Not Ready" (an UnknownError). Neither wrote anything; both pass once a leader is elected.
+ */
+const DISCOVERY_FAILED = /^Failed to discover after \d+ attempts/;
+const CLUSTER_UNREACHABLE = [DISCOVERY_FAILED, /Server Is Not Ready/];
+
+/**
+ * Everything the adapter asks of the server goes to the leader: appends, the stream reads that decide and
+ * resolve them, and the projection's subscription (a follower may lag behind what was just acknowledged).
+ * A follower answers NotLeader with the leader's address and the client reconnects there.
+ */
+const ON_LEADER = { requiresLeader: true } as const;
 
 /**
  * gRPC status codes of the same meaning (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED), for what the client
@@ -86,7 +104,8 @@ const UNREACHABLE_GRPC_CODES = [14, 4, 1];
 function unreachable(error: unknown): boolean {
   const grpc = error as { code?: unknown; details?: unknown } | null;
   const rawGrpc = typeof grpc?.details === 'string' && UNREACHABLE_GRPC_CODES.includes(grpc.code as number);
-  return rawGrpc || UNREACHABLE.some((type) => error instanceof type);
+  const cluster = error instanceof Error && CLUSTER_UNREACHABLE.some((pattern) => pattern.test(error.message));
+  return rawGrpc || cluster || UNREACHABLE.some((type) => error instanceof type);
 }
 
 function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
@@ -99,18 +118,30 @@ function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
 export class EventStoreDbEventStore implements EventStore {
   readonly streamPrefix: string;
   private readonly resolveWithinMs: number;
+  private current: EventStoreDBClient;
+  /** How to make a fresh client, when this store made its own (`connect`). */
+  private reconnect: (() => EventStoreDBClient) | null = null;
 
-  constructor(
-    readonly client: EventStoreDBClient,
-    options: EventStoreDbOptions = {},
-  ) {
+  constructor(client: EventStoreDBClient, options: EventStoreDbOptions = {}) {
+    this.current = client;
     this.streamPrefix = options.streamPrefix ?? MODULE_STREAM_PREFIX;
     this.resolveWithinMs = options.resolveWithinMs ?? DEFAULT_RESOLVE_WITHIN_MS;
   }
 
-  /** A store with a client of its own (closed by `close`), from an `esdb://` connection string. */
+  get client(): EventStoreDBClient {
+    return this.current;
+  }
+
+  /**
+   * A store with a client of its own (closed by `close`), from a connection string: `esdb://host:port` (one
+   * node), `esdb://host1:port,host2:port,host3:port` or `esdb+discover://cluster-dns:port` (a cluster, whose
+   * leader the client finds by gossip; `nodePreference=leader` is the client's default and what the adapter
+   * needs, see ON_LEADER).
+   */
   static connect(connectionString: string, options: EventStoreDbOptions = {}): EventStoreDbEventStore {
-    return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+    const store = new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+    store.reconnect = () => EventStoreDBClient.connectionString(connectionString);
+    return store;
   }
 
   /** Optimistic: what the session read may be outdated by its append (a WrongExpectedVersionError). */
@@ -134,9 +165,16 @@ export class EventStoreDbEventStore implements EventStore {
     const { nextRevision, position } = reply;
     if (!position) throw new Error(`Append to ${streamName} succeeded without a position`);
     const first = nextRevision - events.length + 1;
-    // The reply names the last event's position only; the others are read back (one small read).
+    // The reply names the last event's position only; the others are read back (one small read). The
+    // append is done whatever that read meets: if the node is lost meanwhile (a failover), the append's
+    // position stands for all its events, as with servers that report no positions.
     const positions =
-      events.length === 1 ? [position] : await this.positionsOf(streamName, first, events, position);
+      events.length === 1
+        ? [position]
+        : await this.positionsOf(streamName, first, events, position).catch((error: unknown) => {
+            if (unreachable(error)) return events.map(() => position);
+            throw error;
+          });
     const recorded = events.map(
       (event, i): RecordedEvent => ({
         id: event.id,
@@ -153,13 +191,14 @@ export class EventStoreDbEventStore implements EventStore {
 
   /** One append request; the port's WrongExpectedVersionError when the expectation does not hold. */
   private async send(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendReply> {
+    const client = this.client;
     try {
-      const result = await this.client.appendToStream(
+      const result = await client.appendToStream(
         streamName,
         events.map((event) =>
           jsonEvent({ id: event.id, type: event.type, data: event.data as JSONType, metadata: storedMetadata(event.metadata) }),
         ),
-        { expectedRevision: clientExpectation(expected) },
+        { expectedRevision: clientExpectation(expected), ...ON_LEADER },
       );
       return { nextRevision: Number(result.nextExpectedRevision), position: result.position };
     } catch (error) {
@@ -167,8 +206,21 @@ export class EventStoreDbEventStore implements EventStore {
         const actual = error.actualVersion === NO_STREAM ? null : Number(error.actualVersion);
         throw new WrongExpectedVersionError(streamName, expected, actual);
       }
+      if (error instanceof Error && DISCOVERY_FAILED.test(error.message)) this.replaceClient(client);
       throw error;
     }
+  }
+
+  /**
+   * The client 6.2.1 remembers a failed discovery as its server features (an append during an election
+   * that outlasts its ~1 s of discovery attempts), and from then on fails every append with it, though
+   * reads recover: a store that made its own client replaces it (once per poisoned client). Its open
+   * subscription ends with it; the projector resubscribes on the new one.
+   */
+  private replaceClient(poisoned: EventStoreDBClient): void {
+    if (!this.reconnect || this.current !== poisoned) return;
+    this.current = this.reconnect();
+    void poisoned.dispose().catch(() => undefined);
   }
 
   /**
@@ -234,7 +286,7 @@ export class EventStoreDbEventStore implements EventStore {
   async readStream(streamName: string): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     try {
-      for await (const resolved of this.client.readStream(streamName)) {
+      for await (const resolved of this.client.readStream(streamName, ON_LEADER)) {
         if (resolved.event) events.push(recordedFromClient(resolved.event));
       }
     } catch (error) {
@@ -281,6 +333,7 @@ export class EventStoreDbEventStore implements EventStore {
         prefixes: [this.streamPrefix],
         checkpointReached: (_subscription, position) => sink?.checkpoint(position),
       }),
+      ...ON_LEADER,
     });
     sink = new ModuleSubscription(source, options.highWaterMark ?? 2 * DEFAULT_BATCH_SIZE);
     return sink;
@@ -300,6 +353,7 @@ export class EventStoreDbEventStore implements EventStore {
     for await (const resolved of this.client.readStream(streamName, {
       fromRevision: BigInt(first),
       maxCount: events.length,
+      ...ON_LEADER,
     })) {
       if (resolved.event) stored.push(recordedFromClient(resolved.event));
     }

@@ -11,6 +11,8 @@ import {
   ServerFeaturesService,
 } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import * as status from '@eventstore/db-client/generated/status_pb';
+import * as gossip from '@eventstore/db-client/generated/gossip_pb';
+import { GossipService, IGossipServer } from '@eventstore/db-client/generated/gossip_grpc_pb';
 import { Code } from '@eventstore/db-client/generated/code_pb';
 import { allows, AppendOutcome, EventLog, Expected, ProposedEvent, StoredEvent } from './log';
 import {
@@ -40,9 +42,12 @@ import {
  * and survives `kill()`/`restart()` of the gRPC server, so a test can take the server away under a
  * running subscription and bring it back. Appends time out as a node's do (the client's deadline, capped
  * by the node's write timeout), `delayAppends` makes them slow or lost so tests can meet that, and
- * `kill`/`close` end in-flight calls as a node going away does. Not covered: Delete/Tombstone, persistent
- * subscriptions, projections, users, gossip (clients connect with a single-node `esdb://` string), link
- * resolution (`resolveLinkTos` is refused), TLS and ACLs (README: "What the test server does not implement").
+ * `kill`/`close` end in-flight calls as a node going away does. As a member of an `EsdbTestCluster`
+ * (cluster.ts) it also answers Gossip.Read, and a node that is not the leader refuses what requires the
+ * leader (`NotLeader` with the leader's address), forwards other writes to the leader, and is "not ready"
+ * while the cluster has none. Not covered: Delete/Tombstone, persistent subscriptions, projections, users,
+ * link resolution (`resolveLinkTos` is refused), TLS and ACLs (README: "What the test server does not
+ * implement").
  */
 
 export interface TestServerOptions {
@@ -60,7 +65,26 @@ export interface TestServerOptions {
   writeTimeoutMs?: number;
   /** Every append is held this long before it is written and answered (a slow disk); default 0. */
   appendDelayMs?: number;
+  /** The log, when nodes share one (a cluster's replicated log); default a log of its own. */
+  log?: EventLog;
+  /** The node's cluster; default none (a single node, always the leader, no Gossip service). */
+  cluster?: ClusterMembership;
 }
+
+/** What a node knows of its cluster (see cluster.ts). */
+export interface ClusterMembership {
+  /** The leader; null while the cluster has none (an election). */
+  leader(): EsdbTestServer | null;
+  /** The members as Gossip.Read reports them. */
+  gossip(): gossip.ClusterInfo;
+}
+
+/** Where a node sends an append or a read: itself, the leader, or back to the client. */
+type Route =
+  | { kind: 'here' }
+  | { kind: 'forward'; leader: EsdbTestServer }
+  | { kind: 'not-leader'; leader: EsdbTestServer }
+  | { kind: 'not-ready' };
 
 /** What a slow or failing node does to the next appends (see `EsdbTestServer.delayAppends`). */
 export interface AppendDelay {
@@ -87,7 +111,6 @@ const SERVER_VERSION = '24.10.0';
 const WRITE_TIMEOUT_MS = 2000;
 
 export class EsdbTestServer {
-  readonly log = new EventLog();
   private server: grpc.Server | null = null;
   private readonly running = new Set<AbortController>();
   /** What ends each held append, and each open BatchAppend call, when the node goes away. */
@@ -95,18 +118,28 @@ export class EsdbTestServer {
   private readonly batchCalls = new Set<() => void>();
   private readonly delays: Array<Required<Omit<AppendDelay, 'streamName' | 'onHeld'>> & AppendDelay> = [];
   private boundPort = 0;
+  /** Requests this node received (whether it served, forwarded or refused them), and its NotLeader refusals. */
+  readonly calls = { appends: 0, reads: 0, notLeader: 0 };
 
-  private constructor(private readonly options: Required<TestServerOptions>) {}
+  private constructor(
+    private readonly options: Required<Omit<TestServerOptions, 'log' | 'cluster'>>,
+    readonly log: EventLog,
+    private readonly cluster: ClusterMembership | null,
+  ) {}
 
   static async start(options: TestServerOptions = {}): Promise<EsdbTestServer> {
-    const server = new EsdbTestServer({
-      host: options.host ?? '127.0.0.1',
-      port: options.port ?? 0,
-      serverVersion: options.serverVersion ?? SERVER_VERSION,
-      seedSystemEvent: options.seedSystemEvent ?? true,
-      writeTimeoutMs: options.writeTimeoutMs ?? WRITE_TIMEOUT_MS,
-      appendDelayMs: options.appendDelayMs ?? 0,
-    });
+    const server = new EsdbTestServer(
+      {
+        host: options.host ?? '127.0.0.1',
+        port: options.port ?? 0,
+        serverVersion: options.serverVersion ?? SERVER_VERSION,
+        seedSystemEvent: options.seedSystemEvent ?? true,
+        writeTimeoutMs: options.writeTimeoutMs ?? WRITE_TIMEOUT_MS,
+        appendDelayMs: options.appendDelayMs ?? 0,
+      },
+      options.log ?? new EventLog(),
+      options.cluster ?? null,
+    );
     if (server.options.appendDelayMs > 0) server.delayAppends({ ms: server.options.appendDelayMs, times: Infinity });
     if (server.options.seedSystemEvent) {
       server.log.append(
@@ -129,6 +162,10 @@ export class EsdbTestServer {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  get host(): string {
+    return this.options.host;
   }
 
   /** What a client passes to `EventStoreDBClient.connectionString`. */
@@ -279,6 +316,7 @@ export class EsdbTestServer {
     const server = new grpc.Server();
     server.addService(ServerFeaturesService, this.serverFeatures());
     server.addService(StreamsService, this.streamsService());
+    if (this.cluster) server.addService(GossipService, this.gossipService());
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${this.options.host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
@@ -300,6 +338,31 @@ export class EsdbTestServer {
     return controller;
   }
 
+  /**
+   * Where a request goes, as on a cluster node: the leader serves it; another node refuses what requires
+   * the leader (`requires-leader` header) with the leader's address, forwards other writes to it, and is
+   * not ready while there is no leader. A single node is always the leader.
+   */
+  private route(requiresLeader: boolean): Route {
+    if (!this.cluster) return { kind: 'here' };
+    const leader = this.cluster.leader();
+    if (leader === this) return { kind: 'here' };
+    if (!leader) return { kind: 'not-ready' };
+    return requiresLeader ? { kind: 'not-leader', leader } : { kind: 'forward', leader };
+  }
+
+  private notLeader(leader: EsdbTestServer): grpc.ServiceError {
+    this.calls.notLeader++;
+    return notLeaderError(leader);
+  }
+
+  private gossipService(): IGossipServer {
+    return {
+      read: (_call, callback) =>
+        this.stopping ? callback(rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down')) : callback(null, this.cluster!.gossip()),
+    };
+  }
+
   private serverFeatures(): IServerFeaturesServer {
     const version = this.options.serverVersion;
     return {
@@ -316,6 +379,7 @@ export class EsdbTestServer {
               method('event_store.client.streams.streams', 'read', ['position', 'events']),
               method('event_store.client.streams.streams', 'append'),
               method('event_store.client.streams.streams', 'batchappend', ['deadline_duration']),
+              ...(this.cluster ? [method('event_store.client.gossip.gossip', 'read')] : []),
             ]),
         );
       },
@@ -355,9 +419,16 @@ export class EsdbTestServer {
   private async read(call: grpc.ServerWritableStream<streams.ReadReq, streams.ReadResp>, signal: AbortSignal): Promise<void> {
     const plan = readPlan(call.request);
     const send = (message: streams.ReadResp) => write(call, message, signal);
+    // Reads are served by any node; one that requires the leader is refused elsewhere (a subscription
+    // after its confirmation: a real node refuses it at its first catch-up read).
+    const route = this.route(requiresLeader(call));
+    const refusal = route.kind === 'not-leader' ? this.notLeader(route.leader) : route.kind === 'not-ready' ? notReadyError() : null;
+    this.calls.reads++;
+    if (refusal && plan.count !== null) throw refusal;
     if (plan.count === null) {
       if (plan.backwards) throw rpcError(grpc.status.INVALID_ARGUMENT, 'Subscriptions read forwards only');
       await send(confirmationResponse(randomUUID()));
+      if (refusal) throw refusal;
       if (plan.target.kind === 'all') await this.subscribeToAll(plan, send, signal);
       else await this.subscribeToStream(plan.target.name, plan, send, signal);
       return;
@@ -499,8 +570,13 @@ export class EsdbTestServer {
         if (this.stopping) throw rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down');
         if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, 'Append without options');
         const expected = expectedOfAppend(options);
+        const route = this.route(requiresLeader(call));
+        this.calls.appends++;
+        if (route.kind === 'not-leader') throw this.notLeader(route.leader);
+        if (route.kind === 'not-ready') throw notReadyError();
+        const forwarded = route.kind === 'forward';
         // The call's own gRPC deadline is enforced by grpc-js (DEADLINE_EXCEEDED); this is the node's timeout.
-        this.submit(
+        (forwarded ? route.leader : this).submit(
           streamNameOf(options.getStreamIdentifier()),
           events,
           expected,
@@ -510,7 +586,8 @@ export class EsdbTestServer {
             if (outcome === 'timeout') return fail(rpcError(grpc.status.ABORTED, 'Operation timed out'));
             callback(null, appendResponse(expected, outcome));
           },
-          () => fail(rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down')),
+          // The leader gone under a forwarded write: the forwarding times out.
+          () => fail(forwarded ? rpcError(grpc.status.ABORTED, 'Operation timed out') : rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down')),
         );
       } catch (error) {
         fail(error);
@@ -527,6 +604,7 @@ export class EsdbTestServer {
   private batchAppend(call: grpc.ServerDuplexStream<streams.BatchAppendReq, streams.BatchAppendResp>): void {
     const pending = new Map<string, { streamName: string; expected: Expected; events: ProposedEvent[]; expiresAt: number }>();
     const controller = this.track(call);
+    const leaderRequired = requiresLeader(call); // read once per call, as a node does
     const send = (reply: streams.BatchAppendResp) => {
       if (!controller.signal.aborted) call.write(reply);
     };
@@ -566,13 +644,26 @@ export class EsdbTestServer {
         write.events.push(...request.getProposedMessagesList().map(proposedEvent));
         if (!request.getIsFinal()) return;
         pending.delete(id);
-        this.submit(
+        const route = this.route(leaderRequired);
+        this.calls.appends++;
+        if (route.kind === 'not-leader') {
+          // A node throws NotLeader out of the call: it ends, failing every append still open on it.
+          controller.abort();
+          return void call.emit('error', this.notLeader(route.leader));
+        }
+        if (route.kind === 'not-ready') {
+          return send(reply().setStreamIdentifier(streamIdentifier(write.streamName)).setError(notReadyStatus()));
+        }
+        const forwarded = route.kind === 'forward';
+        const answer = (outcome: AppendAnswer) => send(batchAppendResponse(reply(), write.streamName, write.expected, outcome));
+        (forwarded ? route.leader : this).submit(
           write.streamName,
           write.events,
           write.expected,
           write.expiresAt - Date.now(),
-          (outcome) => send(batchAppendResponse(reply(), write.streamName, write.expected, outcome)),
-          () => undefined, // the call's cancellation answers it
+          answer,
+          // Here the call's cancellation answers it; the leader gone under a forwarded write: it times out.
+          forwarded ? () => answer('timeout') : () => undefined,
         );
       } catch (error) {
         const message = reply();
@@ -643,6 +734,33 @@ function batchAppendResponse(
     );
   }
   return reply.setSuccess(success);
+}
+
+/** Whether the call asks for the leader (the client's `requiresLeader` option). */
+function requiresLeader(call: { metadata: grpc.Metadata }): boolean {
+  return call.metadata.get('requires-leader')[0]?.toString() === 'true';
+}
+
+/** A node's refusal of what requires the leader: NotFound with the leader's address (the client's NotLeaderError). */
+function notLeaderError(leader: EsdbTestServer): grpc.ServiceError {
+  return rpcError(grpc.status.NOT_FOUND, 'Leader info available', {
+    exception: 'not-leader',
+    'leader-endpoint-host': leader.host,
+    'leader-endpoint-port': String(leader.port),
+  });
+}
+
+/** A node without a leader (during an election), on Append and reads. */
+function notReadyError(): grpc.ServiceError {
+  return rpcError(grpc.status.UNAVAILABLE, 'Server Is Not Ready');
+}
+
+/**
+ * The same on BatchAppend: a status with no code and `Empty` details, as a node sends it; the client 6.x
+ * does not recognise it and reports an UnknownError "Could not recognize Server Is Not Ready".
+ */
+function notReadyStatus(): status.Status {
+  return statusWithDetails(Code.OK, 'Server Is Not Ready', new GoogleEmpty(), 'google.protobuf.Empty');
 }
 
 /** A node's `Status.Timeout`: DEADLINE_EXCEEDED with `event_store.client.Timeout` details (DeadlineExceededError). */
