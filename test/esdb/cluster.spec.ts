@@ -19,6 +19,7 @@ import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres
 import { eventually, KURRENTDB_URL } from './support';
 import { EsdbTestCluster } from './test-server/cluster';
 import { StoredEvent } from './test-server/log';
+import { prng } from '../support/random';
 
 /**
  * The adapter on a three-node cluster of protocol test servers (test-server/cluster.ts): it finds the
@@ -33,18 +34,6 @@ const SEED = Number(process.env.CLUSTER_SEED ?? 20260115);
 const describeWithTestServer = KURRENTDB_URL ? describe.skip : describe;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const State = gossip.MemberInfo.VNodeState;
-
-/** A small seeded PRNG (mulberry32): the same seed, the same load. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function events(n: number): EventToAppend[] {
   const metadata = { actorUuid: null, correlationId: uuidv7(), causationId: null, recordedAt: new Date().toISOString() };
@@ -232,7 +221,7 @@ describeWithTestServer('EventStoreDB cluster', () => {
       const projection = app.get<AsyncProjection>(ASYNC_PROJECTION);
 
       // Bounded load: 4 writers, each creating interactions (a contact of its own each) and updating them.
-      const rand = random(SEED);
+      const rand = prng(SEED);
       type Outcome = { kind: 'create' | 'update'; contact: string; subject: string; uuid?: string; ok: boolean; committed?: unknown };
       const outcomes: Outcome[] = [];
       let loading = true;

@@ -6,6 +6,7 @@ import { Database } from '../../src/ports/database';
 import { EventToAppend } from '../../src/ports/event-store';
 import { EsdbTestServer } from './test-server/server';
 import { StoredEvent } from './test-server/log';
+import { prng } from '../support/random';
 
 /**
  * Appends whose outcome is unknown (the server answered Timeout, the connection dropped, the call was
@@ -21,18 +22,6 @@ const RESOLVE_WITHIN_MS = 1_500;
 const SEED = Number(process.env.UNKNOWN_OUTCOME_SEED ?? 20260115);
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A small seeded PRNG (mulberry32): the same seed, the same faults. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function events(n: number, marker = uuidv7()): EventToAppend[] {
   const metadata = { actorUuid: null, correlationId: uuidv7(), causationId: null, recordedAt: new Date().toISOString() };
@@ -190,7 +179,7 @@ describe('EventStoreDB appends of unknown outcome', () => {
     });
 
     it.each([SEED, SEED + 1])('under seeded delays and kills (seed %d): no acknowledged command is lost, none is written twice', async (seed) => {
-      const rand = random(seed);
+      const rand = prng(seed);
       const w = writer();
       const results: Array<{ marker: string; ok: boolean; committed?: unknown }> = [];
       const injected = { kills: 0, delays: 0 };
