@@ -1,7 +1,7 @@
 import { CommandOptions } from '../../src/nest/messages';
 import { InteractionsService } from '../../src/nest/interactions.service';
 import { InteractionsController } from '../../src/demo/interactions.controller';
-import { DemoUnderTest, startDemoApp } from './demo-app';
+import { checkAnswer, DemoUnderTest, startDemoApp } from './demo-app';
 
 /** What the demo host does with odd requests: repeated parameters, odd bodies, limits, cursors, case. */
 
@@ -23,6 +23,7 @@ describe('demo HTTP hygiene', () => {
       ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await response.text();
+    checkAnswer(demo!, method, path, response, text); // every answer as the OpenAPI document says
     return { status: response.status, body: JSON.parse(text) };
   }
 

@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import { DemoUnderTest, startDemoApp } from './demo-app';
+import { checkAnswer, DemoUnderTest, startDemoApp } from './demo-app';
 import { BACKENDS } from '../support/backends';
 
 interface Answer {
@@ -21,6 +21,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo
       ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await response.text();
+    checkAnswer(demo!, method, path, response, text); // every answer as the OpenAPI document says
     let parsed: unknown = null;
     try {
       parsed = JSON.parse(text);
