@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Database } from '../ports/database';
+import { errorText } from '../domain/errors';
 import { compactCounts } from '../../projections/counts';
 import { INTERACTIONS_OPTIONS, InteractionsModuleOptions } from './options';
 import { DATABASE } from './tokens';
@@ -37,7 +38,7 @@ export class CountsCompactor implements OnApplicationBootstrap {
       },
       (error: unknown) => {
         this.running = null;
-        this.logger.warn(`counts not compacted (the next pass retries): ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(`counts not compacted (the next pass retries): ${errorText(error)}`);
       },
     );
     return this.running;

@@ -32,7 +32,7 @@ import {
   StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
-import { InteractionUnavailableError } from '../../domain/errors';
+import { errorText, InteractionUnavailableError } from '../../domain/errors';
 import { RawRecordedEvent, readAllFiltered } from './filtered-read';
 
 /** Every stream of the module is `interaction-<uuid>` (streamNameOf). */
@@ -253,7 +253,7 @@ export class EventStoreDbEventStore implements EventStore {
           throw retryError; // nothing of ours was written, and never will be
         }
         if (!unreachable(retryError)) {
-          throw new InteractionUnavailableError(`EventStoreDB append failed: ${errorMessage(retryError)}`, 'unknown', {
+          throw new InteractionUnavailableError(`EventStoreDB append failed: ${errorText(retryError)}`, 'unknown', {
             cause: retryError,
             mayStillLand: true,
           });
@@ -264,7 +264,7 @@ export class EventStoreDbEventStore implements EventStore {
     }
     const found = await this.appended(streamName, events).catch(unlessUnavailable);
     if (found) return found;
-    throw new InteractionUnavailableError(`EventStoreDB is unavailable: ${errorMessage(last)}`, 'unknown', {
+    throw new InteractionUnavailableError(`EventStoreDB is unavailable: ${errorText(last)}`, 'unknown', {
       cause: last,
       mayStillLand: true,
     });
@@ -503,10 +503,6 @@ function recordedFromRaw(event: RawRecordedEvent): RecordedEvent {
 function unlessUnavailable(error: unknown): null {
   if (error instanceof InteractionUnavailableError) return null;
   throw error;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** What a server reports for a record whose `$all` position it does not know (unsigned -1). */
