@@ -91,11 +91,13 @@ export class ErasingEventStore implements EventStore {
    * store is appending come from memory, the others' keys in one query.
    */
   async open(events: RecordedEvent[], q: Queryable = this.db): Promise<RecordedEvent[]> {
-    const needed = events.filter((event) => !this.appending.has(event.id)).flatMap((event) => keyIdsOf(event.data));
+    // Taken before the key query: an append that ends during it takes its plain data out of `appending`,
+    // and its events must not then be opened with keys that were never fetched for them (read as erased).
+    const plain = events.map((event) => this.appending.get(event.id));
+    const needed = events.filter((_, i) => plain[i] === undefined).flatMap((event) => keyIdsOf(event.data));
     const keys = needed.length > 0 ? await fetchKeys(q, needed) : new Map<string, ErasureKey>();
-    return events.map((event) => {
-      const plain = this.appending.get(event.id);
-      if (plain !== undefined) return { ...event, data: plain };
+    return events.map((event, i) => {
+      if (plain[i] !== undefined) return { ...event, data: plain[i] };
       return keyIdsOf(event.data).length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
     });
   }
