@@ -35,6 +35,9 @@ export function checkEventStoreOption(options: InteractionsModuleOptions): Event
       if (!eventStore.connectionString) {
         throw new Error("InteractionsModule: eventStore.connectionString is required for kind 'eventstoredb'");
       }
+      if (eventStore.resolveWithinMs !== undefined && !(Number.isSafeInteger(eventStore.resolveWithinMs) && eventStore.resolveWithinMs >= 0)) {
+        throw new Error(`InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds, 0 or more (got ${String(eventStore.resolveWithinMs)})`);
+      }
       return eventStore;
     default:
       throw new Error(`InteractionsModule: unknown eventStore.kind '${(eventStore as { kind: string }).kind}'`);
@@ -56,7 +59,10 @@ export interface ModuleResources {
 export async function openResources(options: InteractionsModuleOptions): Promise<ModuleResources> {
   const eventStore = checkEventStoreOption(options);
   // Parsing the connection string is all connect() does at once: a malformed one fails here.
-  const esdb = eventStore.kind === 'eventstoredb' ? eventStoreDb().EventStoreDbEventStore.connect(eventStore.connectionString) : null;
+  const esdb =
+    eventStore.kind === 'eventstoredb'
+      ? eventStoreDb().EventStoreDbEventStore.connect(eventStore.connectionString, { resolveWithinMs: eventStore.resolveWithinMs })
+      : null;
   try {
     const db = await openDatabase(options);
     if (esdb) return { db, store: new ErasingEventStore(esdb, db) };

@@ -148,6 +148,35 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
     expect(await eventually(async () => esdb.server!.openCalls, (n) => n === 0)).toBe(0);
   });
 
+  itWithTestServer("re-sends an append of unknown outcome for eventStore.resolveWithinMs, then fails it committed: 'unknown'", async () => {
+    const eventStore = { kind: 'eventstoredb' as const, connectionString: esdb.connectionString, resolveWithinMs: 0 };
+    const service = (await boot({ eventStore })).get(InteractionsService);
+    await service.createInteraction({ contactUuid: ada });
+    // The node takes no write and answers each Timeout after 2 s: with the default (5 s) the command would
+    // re-send for 5 s more; with 0 it reads the stream back once and gives up.
+    esdb.server!.delayAppends({ ms: 60_000, write: 'never', times: Infinity });
+    const started = Date.now();
+    const failed = await service.createInteraction({ contactUuid: bob }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ name: 'InteractionUnavailableError', committed: 'unknown', mayStillLand: true });
+    expect(Date.now() - started).toBeLessThan(4_500);
+    esdb.server!.clearAppendDelays();
+  });
+
+  it.each([-1, 1.5, Number.NaN])('fails to boot with a clear message when eventStore.resolveWithinMs is %p', async (resolveWithinMs) => {
+    const boot = Test.createTestingModule({
+      imports: [
+        InteractionsModule.forRoot({
+          database: { connectionString: TEST_DATABASE_URL },
+          schema,
+          eventStore: { kind: 'eventstoredb', connectionString: esdb.connectionString, resolveWithinMs },
+          contactDirectory: contacts,
+          migrate: false,
+        }),
+      ],
+    }).compile();
+    await expect(boot).rejects.toThrow(`InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds, 0 or more (got ${resolveWithinMs})`);
+  });
+
   it("fails to boot with a clear message without a connection string", async () => {
     const boot = Test.createTestingModule({
       imports: [
