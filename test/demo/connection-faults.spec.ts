@@ -1,4 +1,4 @@
-import { ownDatabase, terminateBackendsUntil } from '../support/faults';
+import { ownDatabase, terminateBackendsWhile } from '../support/faults';
 import { HostProcess, spawnHost } from './host-process';
 
 /**
@@ -43,7 +43,7 @@ describe('the demo host while PostgreSQL drops its connections', () => {
       }
     };
     const [kills] = await Promise.all([
-      terminateBackendsUntil(database.name, stopAt, 150),
+      terminateBackendsWhile(database.name, () => Date.now() < stopAt, 150),
       ...Array.from({ length: WORKERS }, (_, w) => worker(w)),
     ]);
 

@@ -9,7 +9,7 @@ import {
 } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { InMemoryContactDirectory } from '../support/directories';
-import { ownDatabase, terminateBackendsUntil } from '../support/faults';
+import { ownDatabase, terminateBackendsWhile } from '../support/faults';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -17,6 +17,8 @@ import { readTables } from '../support/read-tables';
  * test kills only what it started: the backends of a database it created for itself.
  */
 const LOAD_MS = 4000;
+/** On a loaded machine commands are slower than the kills: the load goes on until it has shown enough. */
+const MAX_LOAD_MS = 30_000;
 const WORKERS = 8;
 
 describe('PostgreSQL connection faults', () => {
@@ -60,10 +62,15 @@ describe('PostgreSQL connection faults', () => {
     const contactUuid = contacts.add({ uuid: uuidv7(), name: 'Fault' }).uuid;
     const acknowledged = new Map<string, number>();
     const failures: unknown[] = [];
-    const stopAt = Date.now() + LOAD_MS;
+    const started = Date.now();
+    let kills = 0;
+    // At least LOAD_MS; then until kills, failures and acknowledged commands were all seen (or MAX_LOAD_MS).
+    const going = () =>
+      Date.now() < started + MAX_LOAD_MS &&
+      (Date.now() < started + LOAD_MS || kills <= 10 || acknowledged.size <= 10 || failures.length === 0);
 
     const worker = async (w: number) => {
-      for (let i = 0; Date.now() < stopAt; i++) {
+      for (let i = 0; going(); i++) {
         try {
           const created = await service.createInteraction({ contactUuid, subject: `w${w} #${i}` });
           acknowledged.set(created.uuid, created.version);
@@ -74,8 +81,8 @@ describe('PostgreSQL connection faults', () => {
         }
       }
     };
-    const [kills] = await Promise.all([
-      terminateBackendsUntil(database.name, stopAt, 120),
+    await Promise.all([
+      terminateBackendsWhile(database.name, (n) => ((kills = n), going()), 120),
       ...Array.from({ length: WORKERS }, (_, w) => worker(w)),
     ]);
 
