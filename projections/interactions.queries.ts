@@ -106,19 +106,82 @@ const involvementsMatching = (search: boolean, param: number) =>
     ? `interaction_involvements v JOIN interactions s ON s.uuid = v.interaction_uuid AND s.search @@ $${param}::tsquery`
     : 'interaction_involvements v';
 
+const FEED_ORDER = 'ORDER BY v.occurred_at DESC, v.inserted_at DESC, v.interaction_uuid DESC';
+
+/** The entries of a contact's feed a search checks in index order before it turns to the search index. */
+export const INVOLVING_SEARCH_WINDOW = 500;
+/** The most matches of the search index joined with a contact's feed; a word with more is looked for by walking it. */
+export const INVOLVING_SEARCH_INDEX_CAP = 5_000;
+
 /** Interactions where the contact is the subject or a party, newest first, each once. */
 export async function findInvolving(q: Queryable, contactUuid: string, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
+  if (filter.search !== null) return searchInvolving(q, contactUuid, page, filter, filter.search);
   // The page is cut on the involvement index alone; only the rows of the page are joined.
   const { rows } = await q.query<InteractionRow>(
     `WITH page AS (
-       SELECT v.interaction_uuid FROM ${involvementsMatching(filter.search !== null, 10)}
+       SELECT v.interaction_uuid FROM interaction_involvements v
        WHERE v.contact_uuid = $1 AND ${narrowed('v', 3)}
-       ORDER BY v.occurred_at DESC, v.inserted_at DESC, v.interaction_uuid DESC
+       ${FEED_ORDER}
        LIMIT $2
      )
      ${SELECT_INTERACTION} JOIN page ON page.interaction_uuid = i.uuid
      ${NEWEST_FIRST}`,
-    [contactUuid, page.limit, ...narrowedParams(page.after, filter), ...(filter.search !== null ? [filter.search] : [])],
+    [contactUuid, page.limit, ...narrowedParams(page.after, filter)],
+  );
+  return rows.map(toInteraction);
+}
+
+/**
+ * A search of a contact's feed. Checking an entry costs a lookup of its interaction's row, and how often a
+ * word prefix matches is something the planner cannot estimate, so in two steps that each stay cheap: the
+ * page's matches among the newest INVOLVING_SEARCH_WINDOW entries after the cursor (a walk of the feed
+ * index that stops at the page: a word in a tenth of the feed fills it); only when that does not fill the
+ * page, the interactions the search index finds (a rarer word), joined with the rest of the feed. A word
+ * the index finds in more than INVOLVING_SEARCH_INDEX_CAP interactions, yet rarely in this feed, is looked
+ * for by walking the rest of the feed instead.
+ */
+async function searchInvolving(q: Queryable, contactUuid: string, page: FeedPageQuery, filter: FeedFilter, search: string): Promise<Interaction[]> {
+  const { rows: keys } = await q.query<{ uuid: string; occurred_at: Date; inserted_at: Date; window_end: boolean }>(
+    `WITH window_end AS (
+       -- The window's oldest entry, or the beginning of time when the window holds the whole feed.
+       (SELECT v.occurred_at, v.inserted_at, v.interaction_uuid FROM interaction_involvements v
+        WHERE v.contact_uuid = $1 AND ${narrowed('v', 3)}
+        ${FEED_ORDER} OFFSET ${INVOLVING_SEARCH_WINDOW - 1} LIMIT 1)
+       UNION ALL SELECT '-infinity'::timestamptz, '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid
+       LIMIT 1
+     )
+     (SELECT v.interaction_uuid AS uuid, v.occurred_at, v.inserted_at, false AS window_end FROM ${involvementsMatching(true, 10)}
+      WHERE v.contact_uuid = $1 AND ${narrowed('v', 3)}
+        AND (v.occurred_at, v.inserted_at, v.interaction_uuid) >= (SELECT w.occurred_at, w.inserted_at, w.interaction_uuid FROM window_end w)
+      ${FEED_ORDER}
+      LIMIT $2)
+     UNION ALL
+     SELECT w.interaction_uuid, w.occurred_at, w.inserted_at, true FROM window_end w WHERE w.occurred_at <> '-infinity'`,
+    [contactUuid, page.limit, ...narrowedParams(page.after, filter), search],
+  );
+  const found = keys.filter((key) => !key.window_end).map((key) => key.uuid);
+  const end = keys.find((key) => key.window_end);
+  const wanted = page.limit === null ? null : page.limit - found.length;
+  const older = end && wanted !== 0 ? { occurredAt: end.occurred_at, insertedAt: end.inserted_at, uuid: end.uuid } : null;
+  // Past the window: the search index's matches when they are few (the one-time filters pick one branch).
+  const { rows } = await q.query<InteractionRow>(
+    `WITH matches AS MATERIALIZED (
+       SELECT s.uuid FROM interactions s WHERE $11::boolean AND s.search @@ $10::tsquery LIMIT ${INVOLVING_SEARCH_INDEX_CAP + 1}
+     ), page AS (
+       (SELECT v.interaction_uuid FROM interaction_involvements v JOIN matches m ON m.uuid = v.interaction_uuid
+        WHERE (SELECT count(*) FROM matches) <= ${INVOLVING_SEARCH_INDEX_CAP} AND v.contact_uuid = $1 AND ${narrowed('v', 3)}
+        ${FEED_ORDER}
+        LIMIT $2)
+       UNION ALL
+       (SELECT v.interaction_uuid FROM ${involvementsMatching(true, 10)}
+        WHERE (SELECT count(*) FROM matches) > ${INVOLVING_SEARCH_INDEX_CAP} AND v.contact_uuid = $1 AND ${narrowed('v', 3)}
+        ${FEED_ORDER}
+        LIMIT $2)
+       UNION ALL SELECT unnest($12::uuid[])
+     )
+     ${SELECT_INTERACTION} JOIN page ON page.interaction_uuid = i.uuid
+     ${NEWEST_FIRST}`,
+    [contactUuid, wanted, ...narrowedParams(older, filter), search, older !== null, found],
   );
   return rows.map(toInteraction);
 }

@@ -15,6 +15,7 @@ import {
   findRecent,
   findSubjectUuids,
   NO_FILTER,
+  INVOLVING_SEARCH_WINDOW,
   RECENT_SEARCH_WINDOW,
 } from '../../projections/interactions.queries';
 import { migratedDatabase } from '../support/backends';
@@ -244,9 +245,61 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
       expect(scansOf(plan, 'interactions_pkey').every((n) => rowsOf(n) <= 50)).toBe(true);
     });
 
-    it('listInvolving searching a word, busy contact: no table read whole, no sort of the contact\'s history', async () => {
-      const plan = await planOf(db, (q) => findInvolving(q, busy, page, filter({ search: "'renew':*" })));
+    /** A search's first step walks no more of the feed, and looks up no more rows, than its window. */
+    const windowSized = (plan: PlanNode[]) => {
       pageSized(plan);
+      for (const index of ['interaction_involvements_feed', 'interactions_pkey']) {
+        expect(scansOf(plan, index).every((n) => rowsOf(n) <= INVOLVING_SEARCH_WINDOW)).toBe(true);
+      }
+    };
+
+    it('listInvolving searching a common word, busy contact: the newest entries of the feed fill the page', async () => {
+      const plans = await plansOf(db, (q) => findInvolving(q, busy, page, filter({ search: "'renew':*" })));
+      expect(plans).toHaveLength(2);
+      const [window, rows] = plans.map(nodes);
+      windowSized(window!);
+      pageSized(rows!);
+      expect(scansOf(rows!, 'interactions_search')).toEqual([]); // the page was full: no second step
+    });
+
+    it('listInvolving searching a rare word, busy contact: a bounded window of the feed, then the search index for the rest', async () => {
+      const plans = await plansOf(db, (q) => findInvolving(q, busy, page, filter({ search: "'zebra':*" })));
+      expect(plans).toHaveLength(2);
+      const [window, rest] = plans.map(nodes);
+      windowSized(window!);
+      expect(seqScans(rest!)).toEqual([]);
+      // The search index once; the walk past the window (for a word it finds too often) did not run.
+      expect(scansOf(rest!, 'interactions_search').filter((n) => n['Actual Loops'] > 0)).toHaveLength(1);
+      expect(scansOf(rest!, 'interactions_pkey').every((n) => rowsOf(n) <= 50)).toBe(true);
+      const found = await findInvolving(db, busy, page, filter({ search: "'zebra':*" }));
+      expect(found).toHaveLength(INTERACTIONS / 1000); // every such interaction is the busy contact's
+    });
+
+    it('no feed plan starts parallel workers, even where the planner would find them free', async () => {
+      const feeds = (q: Queryable) =>
+        Promise.all([
+          findInvolving(q, busy, page),
+          findInvolving(q, busy, page, filter({ search: "'zebra':*" })),
+          findForContacts(q, someContacts, page, filter({ search: "'renew':*" })),
+          findRecent(q, page, filter({ search: "'zebra':*" })),
+          countInvolving(q, busy, filter({ search: "'renew':*" })),
+        ]);
+      const parallel = async (tx: Queryable) => {
+        for (const setting of ['parallel_setup_cost', 'parallel_tuple_cost', 'min_parallel_table_scan_size', 'min_parallel_index_scan_size']) {
+          await tx.query(`SET LOCAL ${setting} = 0`, []);
+        }
+        return (await plansOf(tx, feeds)).flatMap(nodes).filter((n) => n['Node Type'].startsWith('Gather')).length;
+      };
+      expect(await db.transaction(parallel)).toBe(0);
+      // Without migration 0009's storage parameters these settings do make the planner start workers.
+      const without = await db
+        .transaction(async (tx) => {
+          await tx.query('ALTER TABLE interactions RESET (parallel_workers)', []);
+          await tx.query('ALTER TABLE interaction_involvements RESET (parallel_workers)', []);
+          throw Object.assign(new Error('roll back'), { gathers: await parallel(tx) });
+        })
+        .catch((error: { gathers?: number }) => error.gathers);
+      expect(without).toBeGreaterThan(0);
     });
 
     it('listRecent: one range scan of the recent index that stops at the page', async () => {

@@ -14,6 +14,7 @@ const READ_TABLE_IDS = [
   'read_tables/0006_lifecycle_decisions.sql',
   'read_tables/0007_erasure_keys.sql',
   'read_tables/0008_feeds.sql',
+  'read_tables/0009_no_parallel_feed_scans.sql',
 ];
 const ALL_IDS = ['event_log/0001_event_log.sql', ...READ_TABLE_IDS];
 const TABLES = MODULE_TABLES;
