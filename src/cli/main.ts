@@ -10,6 +10,7 @@ import { ContactDirectory } from '../ports/directories';
 import { LifecycleFanOut } from '../lifecycle';
 import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
 import { auditRows, formatTable } from './audit';
+import { startPGliteQuickly } from '../adapters/pglite/quick-start';
 
 /** The CLI reads and replays; it never logs an interaction, so no contact is ever looked up. */
 const NO_CONTACTS: ContactDirectory = { findContacts: async () => [] };
@@ -202,6 +203,7 @@ function fail(error: unknown): void {
 }
 
 export function run(argv: readonly string[]): void {
+  startPGliteQuickly();
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     // EPIPE, and for writes queued before it surfaced, a destroyed stream.
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') return fail(error);

@@ -11,6 +11,7 @@ import { describeDatabase, moduleOptionsFromEnvironment } from '../cli/environme
 import { HttpErrorsFilter } from './http-errors.filter';
 import { buildOpenApiDocument } from './openapi';
 import { errorText } from '../domain/errors';
+import { startPGliteQuickly } from '../adapters/pglite/quick-start';
 
 export const BODY_LIMIT = '256kb';
 
@@ -49,6 +50,7 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
 
 async function start(): Promise<void> {
   const started = Date.now();
+  startPGliteQuickly();
   const module = moduleOptionsFromEnvironment();
   const app = await createDemoApp({
     module,
