@@ -166,8 +166,9 @@ export const ConflictSchema = component(
 );
 export const UnavailableSchema = component(
   'Unavailable',
-  z.strictObject({ error: z.literal('Service Unavailable'), message: z.string(), committed: z.boolean() }),
-  '`committed`: whether the command was saved before the failure (then only the read is to be retried)',
+  z.strictObject({ error: z.literal('Service Unavailable'), message: z.string(), committed: z.union([z.boolean(), z.literal('unknown')]) }),
+  '`committed`: whether the command was saved before the failure (then only the read is to be retried); `unknown` when the ' +
+    'connection was lost while it committed (a retry with the same Idempotency-Key is safe)',
 );
 
 // --- Requests

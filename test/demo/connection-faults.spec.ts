@@ -1,5 +1,6 @@
 import { ownDatabase, terminateBackendsWhile } from '../support/faults';
 import { HostProcess, spawnHost } from './host-process';
+import { checkAnswer, OpenApiDocument } from './demo-app';
 
 /**
  * The demo host as `npm start` runs it, on a PostgreSQL database of the test's own whose backends the
@@ -26,6 +27,7 @@ describe('the demo host while PostgreSQL drops its connections', () => {
     let exited = false;
     void host.exited.then(() => (exited = true));
     const contacts = ((await (await fetch(`${base}/contacts`)).json()) as { uuid: string }[]).map((c) => c.uuid);
+    const api = { document: (await (await fetch(`${base}/docs-json`)).json()) as OpenApiDocument, answered: new Set<string>() };
 
     const statuses: Record<number, number> = {};
     const unavailable: unknown[] = [];
@@ -38,8 +40,9 @@ describe('the demo host while PostgreSQL drops its connections', () => {
           body: JSON.stringify({ contactUuid: contacts[i % contacts.length], subject: `w${w} #${i}` }),
         });
         statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-        if (response.status === 503) unavailable.push(await response.json());
-        else await response.text();
+        const text = await response.text();
+        checkAnswer(api, 'POST', '/interactions', response, text); // 503s too: as the OpenAPI document says
+        if (response.status === 503) unavailable.push(JSON.parse(text));
       }
     };
     const [kills] = await Promise.all([
@@ -52,6 +55,7 @@ describe('the demo host while PostgreSQL drops its connections', () => {
     expect(Object.keys(statuses).sort()).toEqual(expect.arrayContaining(['201']));
     for (const status of Object.keys(statuses)) expect(['201', '503']).toContain(status);
     for (const body of unavailable) expect([true, false, 'unknown']).toContain((body as { committed: unknown }).committed);
+    expect([...api.answered].filter((answer) => answer.endsWith(' 503')).length).toBe(statuses[503] ? 1 : 0);
 
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
