@@ -141,15 +141,4 @@ describe('protocol test server: deadlines and shutdown', () => {
     expect(await inBatch).toMatchObject({ type: 'cancelled' });
     expect(Date.now() - started).toBeLessThan(900);
   });
-
-  it('refuses resolveLinkTos with a clear error', async () => {
-    const name = stream();
-    await client.appendToStream(name, event(0));
-    const reading = async () => {
-      for await (const _ of client.readStream(name, { resolveLinkTos: true })) void _;
-    };
-    const refused = await failure(reading());
-    expect(refused).not.toBe('resolved');
-    expect((refused as { message: string }).message).toMatch(/resolveLinkTos is not implemented by the test server/);
-  });
 });

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   AllStreamResolvedEvent,
   BACKWARDS,
+  binaryEvent,
   END,
   EventStoreDBClient,
   eventTypeFilter,
@@ -149,6 +150,33 @@ describe(`EventStoreDB gRPC protocol (${KURRENTDB_URL ? 'KURRENTDB_URL' : 'proto
     expect(revisions(await all(client.readStream(name, { direction: BACKWARDS, fromRevision: END, maxCount: 2 })))).toEqual([4, 3]);
     expect(revisions(await all(client.readStream(name, { direction: BACKWARDS, fromRevision: 1n })))).toEqual([1, 0]);
     await expect(all(client.readStream(stream()))).rejects.toBeInstanceOf(StreamNotFoundError);
+  });
+
+  it('resolves link events ($>) when asked: the event pointed to, the link alongside; a dangling link alone', async () => {
+    const target = stream();
+    const links = stream('links');
+    await client.appendToStream(target, [event(0), event(1)], { expectedRevision: 'no_stream' });
+    const link = (revision: number) => binaryEvent({ type: '$>', data: Buffer.from(`${revision}@${target}`) });
+    await client.appendToStream(links, [link(1), link(7)], { expectedRevision: 'no_stream' });
+    const shape = (events: ResolvedEvent[]) =>
+      events.map(({ event, link }) => ({ event: event && `${event.streamId}@${event.revision}`, link: link && `${link.streamId}@${link.revision}` }));
+
+    const resolved = [{ event: `${target}@1`, link: `${links}@0` }, { event: undefined, link: `${links}@1` }];
+    expect(shape(await all(client.readStream(links, { resolveLinkTos: true })))).toEqual(resolved);
+    const [first] = await all(client.readStream(links, { maxCount: 1 }));
+    const fromPosition = first!.event!.position!; // one append: the two links are consecutive in $all
+    expect(shape(await all(client.readAll({ resolveLinkTos: true, fromPosition, maxCount: 2 })))).toEqual(resolved);
+    const subscription = client.subscribeToStream(links, { resolveLinkTos: true });
+    const live: ResolvedEvent[] = [];
+    subscription.on('data', (resolvedEvent: ResolvedEvent) => live.push(resolvedEvent));
+    try {
+      expect(shape(await eventually(async () => [...live], (got) => got.length >= 2))).toEqual(resolved);
+    } finally {
+      await subscription.unsubscribe();
+    }
+    // Not asked: the links as stored; with nothing to resolve, the same events either way.
+    expect(shape(await all(client.readStream(links)))).toEqual([0, 1].map((n) => ({ event: `${links}@${n}`, link: undefined })));
+    expect(shape(await all(client.readStream(target, { resolveLinkTos: true })))).toEqual(shape(await all(client.readStream(target))));
   });
 
   it('reads $all in commit order: forwards from a position inclusive, backwards from the end', async () => {

@@ -9,6 +9,7 @@
  * - an append checks the expected revision (any / no_stream / stream_exists / exact) atomically with the write;
  *   repeating an append whose events (same ids) are already there at the expected place succeeds without
  *   writing anything (the server's idempotent write), for `no_stream` and exact expectations;
+ * - a link event (type `$>`, data "revision@stream") points to another event; reads that ask for it resolve it;
  * - reads of `$all` apply the server's default `$all` filter (system streams are visible except
  *   `$epoch-information` and the persistent-subscription-to-`$all` checkpoint/parked streams).
  */
@@ -47,6 +48,9 @@ export interface EventFilter {
   prefixes: string[];
   regex: RegExp | null;
 }
+
+/** The type of a link event (as projections such as `$by_category` write them). */
+export const LINK_EVENT_TYPE = '$>';
 
 /** A fresh log does not start at 0: the real one starts with the chunk header and system records. */
 const FIRST_POSITION = 128n;
@@ -110,6 +114,12 @@ export class EventLog {
   /** The events of a stream in revision order; undefined when the stream does not exist. */
   stream(streamName: string): readonly StoredEvent[] | undefined {
     return this.streams.get(streamName);
+  }
+
+  /** The event a link event points to (its data: "revision@stream"); undefined when it is not there. */
+  linkTarget(link: StoredEvent): StoredEvent | undefined {
+    const target = /^(\d+)@(.+)$/s.exec(Buffer.from(link.data).toString('utf8'));
+    return target ? this.streams.get(target[2]!)?.[Number(target[1])] : undefined;
   }
 
   /** Index of the first record at or after `position` (records are sorted by position). */

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import * as shared from '@eventstore/db-client/generated/shared_pb';
 import * as streams from '@eventstore/db-client/generated/streams_pb';
-import { EventFilter, Expected, ProposedEvent, StoredEvent } from './log';
+import { EventFilter, EventLog, Expected, LINK_EVENT_TYPE, ProposedEvent, StoredEvent } from './log';
 
 /**
  * Conversions between the protocol messages (the classes generated in @eventstore/db-client's
@@ -168,10 +168,20 @@ function recordedEvent(event: StoredEvent, structuredIds: boolean): streams.Read
   return recorded;
 }
 
-export function eventResponse(event: StoredEvent, structuredIds: boolean): streams.ReadResp {
-  const read = new streams.ReadResp.ReadEvent()
-    .setEvent(recordedEvent(event, structuredIds))
-    .setCommitPosition(event.position.toString());
+/**
+ * One event of a read or subscription. With `resolveLinks`, a link event (`$>`) is sent as the event it
+ * points to, with the link alongside; a link whose event is not there is sent as the link alone (no event),
+ * as a node sends a link it failed to resolve.
+ */
+export function eventResponse(event: StoredEvent, plan: Pick<ReadPlan, 'structuredIds' | 'resolveLinks'>, log: EventLog): streams.ReadResp {
+  const read = new streams.ReadResp.ReadEvent().setCommitPosition(event.position.toString());
+  if (plan.resolveLinks && event.type === LINK_EVENT_TYPE) {
+    const target = log.linkTarget(event);
+    if (target) read.setEvent(recordedEvent(target, plan.structuredIds));
+    read.setLink(recordedEvent(event, plan.structuredIds));
+  } else {
+    read.setEvent(recordedEvent(event, plan.structuredIds));
+  }
   return new streams.ReadResp().setEvent(read);
 }
 
@@ -210,6 +220,8 @@ export interface ReadPlan {
   /** Events considered (matching or not) between two checkpoints of a filtered `$all` subscription. */
   checkpointInterval: number;
   structuredIds: boolean;
+  /** Link events are read as the events they point to (`resolveLinkTos`). */
+  resolveLinks: boolean;
 }
 
 /** The server's default search window of a filtered read when the client asks for `count` (no max). */
@@ -221,10 +233,6 @@ export function readPlan(request: streams.ReadReq): ReadPlan {
   const uuidOption = options.getUuidOption();
   if (!uuidOption) throw rpcError(grpc.status.INVALID_ARGUMENT, "'uuidOption' is a required argument");
   const Options = streams.ReadReq.Options;
-  // Link events are stored like any other, but never resolved: refused rather than silently read unresolved.
-  if (options.getResolveLinks()) {
-    throw rpcError(grpc.status.UNIMPLEMENTED, 'resolveLinkTos is not implemented by the test server');
-  }
 
   let target: ReadPlan['target'];
   let origin: Origin;
@@ -288,5 +296,6 @@ export function readPlan(request: streams.ReadReq): ReadPlan {
     filter,
     checkpointInterval,
     structuredIds: uuidOption.getContentCase() === Options.UUIDOption.ContentCase.STRUCTURED,
+    resolveLinks: options.getResolveLinks(),
   };
 }

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Any } from 'google-protobuf/google/protobuf/any_pb';
 import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import * as shared from '@eventstore/db-client/generated/shared_pb';
@@ -41,13 +42,13 @@ import {
  * with or without a filter, counted reads and catch-up subscriptions that go live). The log is in memory
  * and survives `kill()`/`restart()` of the gRPC server, so a test can take the server away under a
  * running subscription and bring it back. Appends time out as a node's do (the client's deadline, capped
- * by the node's write timeout), `delayAppends` makes them slow or lost so tests can meet that, and
- * `kill`/`close` end in-flight calls as a node going away does. As a member of an `EsdbTestCluster`
- * (cluster.ts) it also answers Gossip.Read, and a node that is not the leader refuses what requires the
- * leader (`NotLeader` with the leader's address), forwards other writes to the leader, and is "not ready"
- * while the cluster has none. Not covered: Delete/Tombstone, persistent subscriptions, projections, users,
- * link resolution (`resolveLinkTos` is refused), TLS and ACLs (README: "What the test server does not
- * implement").
+ * by the node's write timeout, or a write that took longer than it), `delayAppends` makes them slow or
+ * lost so tests can meet that, and `kill`/`close` end in-flight calls as a node going away does. As a
+ * member of an `EsdbTestCluster` (cluster.ts) it also answers Gossip.Read, and a node that is not the
+ * leader refuses what requires the leader (`NotLeader` with the leader's address), forwards other writes
+ * to the leader, and is "not ready" while the cluster has none. Reads with `resolveLinkTos` resolve link
+ * events (`$>`). Not covered: Delete/Tombstone, persistent subscriptions, projections, users, TLS and ACLs
+ * (README: "What the test server does not implement").
  */
 
 export interface TestServerOptions {
@@ -60,7 +61,8 @@ export interface TestServerOptions {
   seedSystemEvent?: boolean;
   /**
    * The node's write timeout: an append not done within it (or within the client's deadline, if sooner)
-   * is answered Timeout. Default 2000, as EventStoreDB's `WriteTimeoutMs` (and its prepare/commit timeouts).
+   * is answered Timeout, even when its write lands (a write that took longer than it, or a held one).
+   * Default 2000, as EventStoreDB's `WriteTimeoutMs` (and its prepare/commit timeouts).
    */
   writeTimeoutMs?: number;
   /** Every append is held this long before it is written and answered (a slow disk); default 0. */
@@ -113,8 +115,12 @@ const WRITE_TIMEOUT_MS = 2000;
 export class EsdbTestServer {
   private server: grpc.Server | null = null;
   private readonly running = new Set<AbortController>();
-  /** What ends each held append, and each open BatchAppend call, when the node goes away. */
+  /**
+   * What ends each held append, each Append still receiving its events, and each open BatchAppend call,
+   * when the node goes away.
+   */
   private readonly held = new Set<() => void>();
+  private readonly receiving = new Set<() => void>();
   private readonly batchCalls = new Set<() => void>();
   private readonly delays: Array<Required<Omit<AppendDelay, 'streamName' | 'onHeld'>> & AppendDelay> = [];
   private boundPort = 0;
@@ -201,8 +207,9 @@ export class EsdbTestServer {
 
   /**
    * Drops every connection at once, as a crashed or unplugged server would; the log is kept. In-flight
-   * appends end as a node going away ends them: Append UNAVAILABLE, each BatchAppend call CANCELLED; a held
-   * append that was not written yet never is.
+   * appends end as a node going away ends them: Append UNAVAILABLE (held, or still sending its events: a
+   * real client sees the connection drop), each BatchAppend call CANCELLED; a held append that was not
+   * written yet never is.
    */
   async kill(): Promise<void> {
     const server = this.server;
@@ -248,9 +255,10 @@ export class EsdbTestServer {
    * client (an idle BatchAppend call is simply cut, as before: the client then finds no connection).
    */
   private async endInFlight(): Promise<void> {
-    const appending = this.held.size > 0;
-    const ends = [...this.held, ...this.batchCalls];
+    const appending = this.held.size + this.receiving.size > 0;
+    const ends = [...this.held, ...this.receiving, ...this.batchCalls];
     this.held.clear();
+    this.receiving.clear();
     this.batchCalls.clear();
     for (const end of ends) end();
     if (appending) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -268,7 +276,9 @@ export class EsdbTestServer {
   /**
    * Writes an append, at once or held as a delay says. `answer` is called once: with the outcome, or with
    * 'timeout' when `timeoutMs` passes first (a held write still lands afterwards as its delay says, as on a
-   * node whose write was queued). `onShutdown` answers it if the node goes away first.
+   * node whose write was queued), or when the write itself took longer than `timeoutMs` (it stays written:
+   * a node answers Timeout when its commit outlasts the timeout, e.g. a huge append under a 1 ms timeout).
+   * `onShutdown` answers it if the node goes away first.
    */
   private submit(
     streamName: string,
@@ -279,8 +289,10 @@ export class EsdbTestServer {
     onShutdown: () => void,
   ): void {
     if (timeoutMs <= 0) return answer('timeout'); // a node refuses what is already late, before writing it
+    const deadline = performance.now() + timeoutMs;
+    const inTime = (outcome: AppendOutcome): AppendAnswer => (performance.now() > deadline ? 'timeout' : outcome);
     const delay = this.takeDelay(streamName);
-    if (!delay) return answer(this.log.append(streamName, events, expected));
+    if (!delay) return answer(inTime(this.log.append(streamName, events, expected)));
     const write = delay.write ?? 'after';
     const early = write === 'before' ? this.log.append(streamName, events, expected) : null;
     let answered = false;
@@ -305,7 +317,7 @@ export class EsdbTestServer {
     const hold = setTimeout(() => {
       holdDone = true;
       const outcome = write === 'after' ? this.log.append(streamName, events, expected) : early;
-      if (outcome) reply(outcome);
+      if (outcome) reply(inTime(outcome));
       if (answered) this.held.delete(shutdown);
     }, delay.ms);
     this.held.add(shutdown);
@@ -438,7 +450,7 @@ export class EsdbTestServer {
       if (!events) return send(streamNotFoundResponse(plan.target.name));
       for (const event of streamWindow(events, plan)) {
         if (signal.aborted) return;
-        await send(eventResponse(event, plan.structuredIds));
+        await send(eventResponse(event, plan, this.log));
       }
       return;
     }
@@ -446,7 +458,7 @@ export class EsdbTestServer {
     for (const event of this.allWindow(plan)) {
       if (signal.aborted || sent >= plan.count) return;
       if (!allows(plan.filter, event)) continue;
-      await send(eventResponse(event, plan.structuredIds));
+      await send(eventResponse(event, plan, this.log));
       sent++;
     }
   }
@@ -495,7 +507,7 @@ export class EsdbTestServer {
       index++;
       considered++;
       lastConsidered = event.position;
-      if (allows(plan.filter, event)) await send(eventResponse(event, plan.structuredIds));
+      if (allows(plan.filter, event)) await send(eventResponse(event, plan, this.log));
       if (plan.filter && considered >= plan.checkpointInterval) {
         considered = 0;
         await send(checkpointResponse(event.position));
@@ -531,7 +543,7 @@ export class EsdbTestServer {
         continue;
       }
       next++;
-      await send(eventResponse(event, plan.structuredIds));
+      await send(eventResponse(event, plan, this.log));
     }
   }
 
@@ -563,8 +575,15 @@ export class EsdbTestServer {
         fail(error);
       }
     });
-    call.on('error', fail);
+    // The node going away while the request is still arriving: UNAVAILABLE, as a client whose connection drops sees it.
+    const dropped = () => fail(rpcError(grpc.status.UNAVAILABLE, 'Connection dropped'));
+    this.receiving.add(dropped);
+    call.on('error', (error) => {
+      this.receiving.delete(dropped);
+      fail(error);
+    });
     call.on('end', () => {
+      this.receiving.delete(dropped);
       if (failed) return;
       try {
         if (this.stopping) throw rpcError(grpc.status.UNAVAILABLE, 'Server is shutting down');
