@@ -100,6 +100,23 @@ function narrowedParams(after: FeedCursor | null, filter: FeedFilter): unknown[]
   ];
 }
 
+/** A search's first step: the matches it found in its window, and the window's oldest entry (window_end). */
+interface WindowKey {
+  uuid: string;
+  occurred_at: Date;
+  inserted_at: Date;
+  window_end: boolean;
+}
+
+/** What the window found, how many more the page wants, and where the rest starts (null: nothing to look for). */
+function pastWindow(keys: WindowKey[], limit: number | null): { found: string[]; wanted: number | null; older: FeedCursor | null } {
+  const found = keys.filter((key) => !key.window_end).map((key) => key.uuid);
+  const end = keys.find((key) => key.window_end);
+  const wanted = limit === null ? null : limit - found.length;
+  const older = end && wanted !== 0 ? { occurredAt: end.occurred_at, insertedAt: end.inserted_at, uuid: end.uuid } : null;
+  return { found, wanted, older };
+}
+
 /** Involvements whose interaction matches the search (a join only when there is one). */
 const involvementsMatching = (search: boolean, param: number) =>
   search
@@ -141,7 +158,7 @@ export async function findInvolving(q: Queryable, contactUuid: string, page: Fee
  * for by walking the rest of the feed instead.
  */
 async function searchInvolving(q: Queryable, contactUuid: string, page: FeedPageQuery, filter: FeedFilter, search: string): Promise<Interaction[]> {
-  const { rows: keys } = await q.query<{ uuid: string; occurred_at: Date; inserted_at: Date; window_end: boolean }>(
+  const { rows: keys } = await q.query<WindowKey>(
     `WITH window_end AS (
        -- The window's oldest entry, or the beginning of time when the window holds the whole feed.
        (SELECT v.occurred_at, v.inserted_at, v.interaction_uuid FROM interaction_involvements v
@@ -159,10 +176,7 @@ async function searchInvolving(q: Queryable, contactUuid: string, page: FeedPage
      SELECT w.interaction_uuid, w.occurred_at, w.inserted_at, true FROM window_end w WHERE w.occurred_at <> '-infinity'`,
     [contactUuid, page.limit, ...narrowedParams(page.after, filter), search],
   );
-  const found = keys.filter((key) => !key.window_end).map((key) => key.uuid);
-  const end = keys.find((key) => key.window_end);
-  const wanted = page.limit === null ? null : page.limit - found.length;
-  const older = end && wanted !== 0 ? { occurredAt: end.occurred_at, insertedAt: end.inserted_at, uuid: end.uuid } : null;
+  const { found, wanted, older } = pastWindow(keys, page.limit);
   // Past the window: the search index's matches when they are few (the one-time filters pick one branch).
   const { rows } = await q.query<InteractionRow>(
     `WITH matches AS MATERIALIZED (
@@ -236,7 +250,7 @@ export async function findRecent(q: Queryable, page: FeedPageQuery, filter: Feed
     );
     return rows.map(toInteraction);
   }
-  const { rows: keys } = await q.query<{ uuid: string; occurred_at: Date; inserted_at: Date; window_end: boolean }>(
+  const { rows: keys } = await q.query<WindowKey>(
     `WITH window_end AS (
        -- The window's oldest row (index entries only), or the beginning of time when the window holds all.
        (SELECT i.occurred_at, i.inserted_at, i.uuid FROM interactions i WHERE ${inRange('i', 2)}
@@ -253,10 +267,7 @@ export async function findRecent(q: Queryable, page: FeedPageQuery, filter: Feed
      SELECT w.uuid, w.occurred_at, w.inserted_at, true FROM window_end w WHERE w.occurred_at <> '-infinity'`,
     [page.limit, ...narrowedParams(page.after, filter), filter.search],
   );
-  const found = keys.filter((key) => !key.window_end).map((key) => key.uuid);
-  const end = keys.find((key) => key.window_end);
-  const wanted = page.limit === null ? null : page.limit - found.length;
-  const older = end && wanted !== 0 ? { occurredAt: end.occurred_at, insertedAt: end.inserted_at, uuid: end.uuid } : null;
+  const { found, wanted, older } = pastWindow(keys, page.limit);
   const { rows } = await q.query<InteractionRow>(
     `WITH matches AS MATERIALIZED (
        SELECT i.uuid, i.occurred_at, i.inserted_at FROM interactions i
