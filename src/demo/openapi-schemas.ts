@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { EVENT_SCHEMAS, InteractionLoggedSchema, PartiesRebuiltSchema } from '../domain/events';
 import { INTERACTION_TYPES } from '../domain/interaction';
-import { MAX_BODY_CHARACTERS, MAX_FILE_UUIDS, MAX_PARTIES } from '../domain/validation';
+import { MAX_METADATA_BYTES, MAX_METADATA_DEPTH, UNSTORABLE_CHARACTER } from '../domain/storable';
+import {
+  isoDateTimeSchema,
+  MAX_BODY_CHARACTERS,
+  MAX_FILE_UUIDS,
+  MAX_PARTIES,
+  MAX_TEXT_CHARACTERS,
+  uuidSchema,
+  versionSchema,
+} from '../domain/validation';
 import { contactChangesSchema, newContactSchema } from './contacts';
 import { SAMPLE_CONTACT_UUIDS } from './sample-data';
 
@@ -9,9 +18,11 @@ import { SAMPLE_CONTACT_UUIDS } from './sample-data';
  * The demo host's bodies as zod schemas, each registered under its OpenAPI component name and turned into
  * `components.schemas` by zod's own `z.toJSONSchema` (openapi.ts). The stored shapes (an interaction's
  * attributes, a party, a snapshot) are the event schemas' own fields, and the contact bodies are the
- * schemas DemoContacts parses with, so the document cannot drift from what is validated. The attribute
- * rules of a command (blank means default, any letter case for uuids) are hand-written in
- * src/domain/validation.ts; their request bodies here restate them with the same limits.
+ * schemas DemoContacts parses with, so the document cannot drift from what is validated. The rules of a
+ * command's input are hand-written in src/domain/validation.ts (blank means default, uuids in any letter
+ * case); the request bodies here are built from its exported limits, uuid, date and version schemas and
+ * storable.ts's character rule, and test/demo/openapi-request-agreement.spec.ts proves on generated bodies
+ * that each accepts exactly what the command's validation accepts, but for the differences it lists.
  */
 export const openApiRegistry = z.registry<{ id: string }>();
 
@@ -171,31 +182,61 @@ export const UnavailableSchema = component(
     'connection was lost while it committed (a retry with the same Idempotency-Key is safe)',
 );
 
-// --- Requests
+// --- Requests: what validation.ts accepts, as far as JSON Schema can say it
 
-const uuidOrNull = uuid.nullable();
-const occurredAt = z
-  .union([z.iso.datetime({ offset: true, local: true }), z.iso.date()])
-  .describe('ISO-8601 date-time (no offset is UTC) or date, years 0001–9999; stored to the whole second; default now');
+/** A string the stores can hold (storable.ts): no U+0000, no unpaired surrogate. */
+const storableText = z.string().regex(new RegExp(`^(?![\\s\\S]*(?:${UNSTORABLE_CHARACTER.source}))`));
+/** A value, or what validation.ts takes for "not given" (`isBlank`: "" and null): then the default applies. */
+const orBlank = <T extends z.ZodType>(schema: T) => z.union([schema, z.literal(''), z.null()]);
+const blank = z.union([z.literal(''), z.null()]);
+// The written year 0000 is kept out; an offset that carries an instant across 0001–9999 is not (a pattern
+// reads digits, not instants: the agreement test lists it).
+const occurredAt = orBlank(isoDateTimeSchema.and(z.string().regex(/^(?!0000)/)))
+  .describe('ISO-8601 date-time (no offset is UTC) or date, years 0001–9999; stored to the whole second; "", null or absent: now');
+const metadataKey = storableText.regex(/^(?!__proto__$)/);
+/** A number JSON.parse does not turn into Infinity (1e400 is JSON, but no plain JSON value of the store's). */
+const finiteNumber = z.number().min(-Number.MAX_VALUE).max(Number.MAX_VALUE);
+export const JsonValueSchema: z.ZodType = component(
+  'JsonValue',
+  z.lazy(() => z.union([storableText, finiteNumber, z.boolean(), z.null(), z.array(JsonValueSchema), z.record(metadataKey, JsonValueSchema)])),
+  'plain JSON whose strings (keys too) the store can hold; no "__proto__" key',
+);
 const attrs = {
-  contactUuid: uuid.describe('the subject contact; must exist'),
-  interactionType: z.enum(INTERACTION_TYPES).describe('default note'),
+  contactUuid: uuidSchema.describe('the subject contact, in any letter case; must exist'),
+  interactionType: orBlank(z.enum(INTERACTION_TYPES)).describe('"", null or absent: note'),
   occurredAt,
-  subject: z.string().max(255).nullable(),
-  body: z.string().max(MAX_BODY_CHARACTERS).nullable(),
-  ownerUserUuid: uuidOrNull,
-  metadata: z.record(z.string(), z.unknown()).nullable().describe('plain JSON, at most 32 levels deep and 65,536 bytes'),
+  subject: storableText.max(MAX_TEXT_CHARACTERS).nullable(),
+  body: storableText.max(MAX_BODY_CHARACTERS).nullable(),
+  ownerUserUuid: orBlank(uuidSchema),
+  metadata: z
+    .record(metadataKey, JsonValueSchema)
+    .nullable()
+    .describe(`plain JSON, at most ${MAX_METADATA_DEPTH} levels deep and ${MAX_METADATA_BYTES.toLocaleString('en')} bytes; null: {}`),
 };
+
+/** A name whose trimmed text (trim() removes what `\s` matches) is 1 to MAX_TEXT_CHARACTERS characters. */
+const partyName = storableText
+  .regex(new RegExp(`^\\s*\\S(?:[\\s\\S]{0,${MAX_TEXT_CHARACTERS - 2}}\\S)?\\s*$`))
+  .describe(`the name as typed; trimmed, at most ${MAX_TEXT_CHARACTERS} characters`);
+const namedParty = (resolvesTo: 'contactUuid' | 'staffPersonUuid') =>
+  z.object({
+    rawName: partyName,
+    contactUuid: (resolvesTo === 'contactUuid' ? orBlank(uuidSchema) : blank).optional(),
+    staffPersonUuid: (resolvesTo === 'staffPersonUuid' ? orBlank(uuidSchema) : blank).optional(),
+  });
 
 export const PartyInputSchema = component(
   'PartyInput',
-  z.object({
-    rawName: z.string().max(255).describe('the name as typed; a blank one drops the party'),
-    contactUuid: uuidOrNull.optional(),
-    staffPersonUuid: uuidOrNull.optional(),
-  }),
-  'at most one of contactUuid and staffPersonUuid',
+  z.union([
+    namedParty('contactUuid'),
+    namedParty('staffPersonUuid'),
+    z
+      .object({ rawName: z.union([z.null(), z.string().regex(/^\s*$/)]).optional() })
+      .describe('a blank (or no) rawName: the party is dropped, whatever else it holds'),
+  ]),
+  'at most one of contactUuid and staffPersonUuid ("" and null are none); a blank rawName drops the party',
 );
+const parties = z.array(PartyInputSchema).max(MAX_PARTIES).nullable();
 
 export const NewInteractionSchema = component(
   'NewInteraction',
@@ -205,12 +246,12 @@ export const NewInteractionSchema = component(
     occurredAt: occurredAt.optional(),
     subject: attrs.subject.optional(),
     body: attrs.body.optional(),
-    ownerUserUuid: uuidOrNull.optional(),
+    ownerUserUuid: attrs.ownerUserUuid.optional(),
     metadata: attrs.metadata.optional(),
-    parties: z.array(PartyInputSchema).max(MAX_PARTIES).optional(),
-    fileUuids: z.array(uuid).max(MAX_FILE_UUIDS).optional(),
+    parties: parties.optional().describe('null or absent: none'),
+    fileUuids: z.array(uuidSchema).max(MAX_FILE_UUIDS).nullable().optional().describe('null or absent: none'),
   }),
-  'POST /interactions',
+  'POST /interactions (other properties are ignored)',
   { contactUuid: example.contactUuid, interactionType: 'call', subject: 'Renewal', parties: [{ rawName: 'Grace', contactUuid: example.other }] },
 );
 
@@ -218,10 +259,10 @@ export const InteractionChangesSchema = component(
   'InteractionChanges',
   z.object({
     ...z.object(attrs).partial().shape,
-    parties: z.array(PartyInputSchema).max(MAX_PARTIES).nullable().optional().describe('a list replaces the parties ([] clears); absent or null leaves them'),
-    expectedVersion: z.number().int().nonnegative().optional().describe("the version read: 409 when it is not the current one"),
+    parties: parties.optional().describe('a list replaces the parties ([] clears); absent or null leaves them'),
+    expectedVersion: versionSchema.nullable().optional().describe("the version read: 409 when it is not the current one"),
   }),
-  'PATCH /interactions/{uuid}: only the given attributes change',
+  'PATCH /interactions/{uuid}: only the given attributes change (other properties, fileUuids too, are ignored)',
   { subject: 'Renewal, signed', expectedVersion: 1 },
 );
 

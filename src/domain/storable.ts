@@ -9,7 +9,8 @@ import { JsonObject } from './interaction';
 export const MAX_METADATA_DEPTH = 32;
 export const MAX_METADATA_BYTES = 65_536;
 
-const UNSTORABLE_CHARACTER = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** One character the stores cannot hold: U+0000, or a surrogate without its pair. */
+export const UNSTORABLE_CHARACTER = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UNSTORABLE_CHARACTERS = new RegExp(UNSTORABLE_CHARACTER.source, 'g');
 
 export function isStorableString(value: string): boolean {

@@ -10,6 +10,8 @@ import { codePointLength, copyJsonObject, isStorableDate, isStorableString, Json
  * messages. Pure: existence checks against the directories happen in `decide`, which gets the lookups.
  */
 
+/** subject, and a party's rawName (after trimming). */
+export const MAX_TEXT_CHARACTERS = 255;
 export const MAX_BODY_CHARACTERS = 1_000_000;
 export const MAX_PARTIES = 500;
 export const MAX_FILE_UUIDS = 1_000;
@@ -21,7 +23,7 @@ export const MESSAGES = {
   interactionType: `must be one of: ${INTERACTION_TYPES.join(', ')}`,
   date: 'is not a valid date',
   string: 'must be a string',
-  max255: 'must be at most 255 characters',
+  max255: `must be at most ${MAX_TEXT_CHARACTERS} characters`,
   maxBody: `must be at most ${MAX_BODY_CHARACTERS} characters`,
   object: 'must be an object',
   list: 'must be a list',
@@ -89,9 +91,10 @@ const isBlank = (value: unknown): value is null | undefined | '' =>
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const uuidSchema = z.uuid({ error: MESSAGES.uuid });
+// Exported for the demo host's OpenAPI request schemas (src/demo/openapi-schemas.ts), which build on them.
+export const uuidSchema = z.uuid({ error: MESSAGES.uuid });
 // ISO-8601 with or without an offset (no offset means UTC), or a calendar date (midnight UTC).
-const isoDateTimeSchema = z.union([z.iso.datetime({ offset: true, local: true }), z.iso.date()]);
+export const isoDateTimeSchema = z.union([z.iso.datetime({ offset: true, local: true }), z.iso.date()]);
 
 /** The uuid in lower case (the one case the module stores and compares), or null when it is not a UUID. */
 export function normaliseUuid(value: unknown): string | null {
@@ -170,7 +173,7 @@ const ATTR_RULES: Record<AttrName, AttrRule> = {
     if (!date) errors.add(field, MESSAGES.date);
     return date ? truncateToSecond(date) : undefined;
   },
-  subject: textRule(255, MESSAGES.max255),
+  subject: textRule(MAX_TEXT_CHARACTERS, MESSAGES.max255),
   body: textRule(MAX_BODY_CHARACTERS, MESSAGES.maxBody),
   ownerUserUuid: uuidRule('null'),
   metadata: (value, field, errors) => {
@@ -263,7 +266,7 @@ function validateParty(item: unknown, index: number, errors: ErrorCollector): No
   }
   const rawName = (given.rawName ?? '').trim();
   if (rawName === '') return null; // blank parties are dropped silently (docs/contract.md)
-  const nameProblem = textProblem(rawName, 255, MESSAGES.max255);
+  const nameProblem = textProblem(rawName, MAX_TEXT_CHARACTERS, MESSAGES.max255);
   if (nameProblem) errors.add(`${key}.rawName`, nameProblem);
   const reference = (field: 'contactUuid' | 'staffPersonUuid'): string | null => {
     if (isBlank(given[field])) return null;
@@ -345,7 +348,7 @@ export const MAX_PAGE_SIZE = 1000;
 const integerSchema = (min: number, max: number, error: string) =>
   z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 const limitSchema = integerSchema(1, MAX_PAGE_SIZE, `must be an integer between 1 and ${MAX_PAGE_SIZE}`);
-const versionSchema = integerSchema(0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer');
+export const versionSchema = integerSchema(0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer');
 
 /** Runs one field's schema and records its first message under `field`. */
 function check<T>(schema: z.ZodType<T>, value: unknown, field: string, errors: ErrorCollector): T | undefined {

@@ -70,7 +70,7 @@ function operationsOf(document: OpenApiDocument) {
 const validators = new WeakMap<OpenApiDocument, { ajv: Ajv2020; compiled: Map<string, ValidateFunction> }>();
 
 /** Ajv (JSON Schema 2020-12, OpenAPI 3.1's dialect) over the document's components; each schema compiled once. */
-function validatorOf(document: OpenApiDocument, schema: object): ValidateFunction {
+export function validatorOf(document: OpenApiDocument, schema: object): ValidateFunction {
   let entry = validators.get(document);
   if (!entry) {
     // strict: false, so that OpenAPI's own keywords (`example`) are annotations, not errors.
