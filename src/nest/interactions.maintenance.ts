@@ -53,8 +53,14 @@ export interface InteractionsHealth {
   };
 }
 
-/** health() counts parked events up to this many. */
-const PARKED_COUNT_CAP = 10_000;
+/** health() and the parked-events gauge count parked events up to this many. */
+export const PARKED_COUNT_CAP = 10_000;
+
+/** The parked events, counted up to PARKED_COUNT_CAP: cheap to ask however many went wrong. */
+export async function countParkedEvents(db: Database): Promise<number> {
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM (SELECT 1 FROM parked_events LIMIT $1) AS p', [PARKED_COUNT_CAP]);
+  return Number(rows[0]?.n ?? 0);
+}
 
 /** How long /health waits for the event store before calling it down. */
 const EVENT_STORE_PROBE_MS = 2000;
@@ -173,10 +179,7 @@ export class InteractionsMaintenance implements OnModuleDestroy {
 
   /** Counted up to PARKED_COUNT_CAP: a health check stays cheap whatever went wrong. */
   private async parkedCount(): Promise<number | null> {
-    return this.db.query<{ n: string }>('SELECT count(*) AS n FROM (SELECT 1 FROM parked_events LIMIT $1) AS p', [PARKED_COUNT_CAP]).then(
-      ({ rows }) => Number(rows[0]?.n ?? 0),
-      () => null,
-    );
+    return countParkedEvents(this.db).catch(() => null);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   InteractionValidationError,
 } from '../domain/errors';
 import { traced } from '../observability/tracing';
+import { countParkedEvents, PARKED_COUNT_CAP } from './interactions.maintenance';
 import { AsyncProjection, ASYNC_PROJECTION } from './read-your-writes';
 import { DATABASE } from './tokens';
 
@@ -64,11 +65,10 @@ export class InteractionsMetrics implements OnModuleInit {
   ) {
     new Gauge({
       name: 'crm_interactions_parked_events',
-      help: 'Events the projection could not apply and parked (see `retry-parked`); 0 when all is well',
+      help: `Events the projection could not apply and parked (see \`retry-parked\`), counted up to ${PARKED_COUNT_CAP}; 0 when all is well`,
       registers: [this.registry],
       async collect() {
-        const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM parked_events', []);
-        this.set(Number(rows[0]?.n ?? 0));
+        this.set(await countParkedEvents(db));
       },
     });
     new Gauge({

@@ -1,7 +1,7 @@
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { InteractionsMetrics, InteractionValidationError, TRACER_NAME } from '../../src';
+import { InteractionsMaintenance, InteractionsMetrics, InteractionValidationError, TRACER_NAME } from '../../src';
 import { POSTGRES } from '../support/backends';
 import { ModuleUnderTest, startModule } from '../support/module';
 import { rejectionOf } from '../support/rejections';
@@ -87,5 +87,21 @@ describe('observability (PostgreSQL)', () => {
        VALUES ('interaction-x', 0, 0, 0, gen_random_uuid(), 'Broken', 'test')`,
     );
     expect(await registry.metrics()).toContain('crm_interactions_parked_events 1');
+  });
+
+  it('the parked-events gauge counts up to 10,000, as health() does, and says so', async () => {
+    const registry = m.app.get(InteractionsMetrics).registry;
+    await m.db.query(
+      `INSERT INTO parked_events (stream_name, stream_revision, commit_position, prepare_position, event_id, event_type, error)
+       SELECT 'interaction-cap', n, n, n, gen_random_uuid(), 'Broken', 'test' FROM generate_series(1, 10001) AS n`,
+    );
+    try {
+      const gauge = await registry.getSingleMetricAsString('crm_interactions_parked_events');
+      expect(gauge).toMatch(/^# HELP crm_interactions_parked_events .*counted up to 10000/);
+      expect(gauge).toMatch(/^crm_interactions_parked_events 10000$/m);
+      expect((await m.app.get(InteractionsMaintenance).health()).projection.parked).toBe(10_000);
+    } finally {
+      await m.db.query("DELETE FROM parked_events WHERE stream_name = 'interaction-cap'");
+    }
   });
 });
