@@ -24,7 +24,7 @@ import { rebuildScenario } from './scenarios/rebuild';
 /**
  * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,instances,pglite] [--json file] [--keep]
  *   [--schema NAME]` (NAME: keep the schema; run again with the same NAME to reuse its log and tables)
- * (plain `node --require ./scripts/register-ts.js bench/run.ts …`: no build, no extra dependency).
+ * (it runs what `npm run compile` made of bench/ and src/; the npm script compiles first).
  *
  * One run: a fresh schema on the PostgreSQL of BENCH_DATABASE_URL (else TEST_DATABASE_URL, else the local
  * test database), the generated log COPYed into it, then each scenario in a child process of its own (so
@@ -183,7 +183,7 @@ async function describeMachine(db: PgDatabase): Promise<string> {
   return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}, PostgreSQL ${pg.version} (shared_buffers ${pg.shared_buffers}, synchronous_commit ${pg.synchronous_commit})`;
 }
 
-/** Runs one scenario in a fresh Node process (same flags, so the TypeScript hook is there too). */
+/** Runs one scenario in a fresh Node process (with this process's flags). */
 function inChild(name: ScenarioName, ctx: BenchContext): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
     const { log: _log, ...plain } = ctx;

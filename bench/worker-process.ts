@@ -20,7 +20,7 @@ export function serveRequests<Q, R>(handle: (request: Q) => Promise<R>): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-/** The scenario's side: forks `file` (with this process's flags, so the TypeScript hook is there too). */
+/** The scenario's side: forks `file`, compiled JavaScript (with this process's flags). */
 export class WorkerProcess<Q extends { kind: string }, R> {
   private readonly child: ChildProcess;
   private waiting: { resolve: (reply: WorkerReply<R>) => void; reject: (error: Error) => void } | null = null;

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 'use strict';
-// The CLI: the compiled package when built (`npm run build`), else the sources through the TS hook.
+// The CLI. In a checkout, what `npm run compile` made (`npm run cli` compiles first); in the published
+// package, which has no .build/, the package build.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-const compiled = join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
-if (existsSync(compiled)) {
-  require(compiled).run(process.argv.slice(2));
-} else {
-  require('../scripts/register-ts');
-  require('../src/cli/main.ts').run(process.argv.slice(2));
+const root = join(__dirname, '..');
+const main = [join(root, '.build', 'src', 'cli', 'main.js'), join(root, 'dist', 'src', 'cli', 'main.js')].find((file) => existsSync(file));
+if (!main) {
+  console.error('crm-interactions: not compiled; run `npm run compile` (or `npm run build`) first');
+  process.exit(1);
 }
+require(main).run(process.argv.slice(2));

@@ -154,7 +154,7 @@ export function crudCreate(pool: Pool): (input: CreateInput) => Promise<string> 
 
 
 /** The Emmett baseline's worker process (bench/scenarios/emmett-worker.ts). */
-const emmettProcess = () => new WorkerProcess<EmmettRequest, DriveResult | undefined>(join(__dirname, 'emmett-worker.ts'), 'the Emmett worker');
+const emmettProcess = () => new WorkerProcess<EmmettRequest, DriveResult | undefined>(join(__dirname, 'emmett-worker.js'), 'the Emmett worker');
 
 function emmettVersion(): string {
   try {

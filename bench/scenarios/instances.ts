@@ -36,7 +36,7 @@ export async function instancesScenario(ctx: BenchContext): Promise<ScenarioResu
     for (let round = 0; round < scale.appendRounds; round++) {
       const schema = `${ctx.schema}_i${round + 1}`;
       const instances = [0, 1].map(
-        () => new WorkerProcess<InstanceRequest, InstanceResult>(join(__dirname, 'instance-worker.ts'), 'an instance worker'),
+        () => new WorkerProcess<InstanceRequest, InstanceResult>(join(__dirname, 'instance-worker.js'), 'an instance worker'),
       );
       try {
         // One after the other, as a rolling start would: the first migrates the new schema.

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { compiledPath } from '../support/compiled';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -18,7 +19,7 @@ export interface HostProcess {
  * Resolves once it listens; rejects with its output if it exits first.
  */
 export function spawnHost(env: Record<string, string>): { started: Promise<HostProcess>; child: ChildProcess } {
-  const child = spawn(process.execPath, ['--require', './scripts/register-ts.js', 'src/demo/main.ts'], {
+  const child = spawn(process.execPath, [compiledPath('src/demo/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '', KURRENTDB_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

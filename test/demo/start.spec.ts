@@ -6,6 +6,7 @@ import { PGliteDatabase } from '../../src/adapters/pglite/database';
 import { LOCK_FILE } from '../../src/adapters/pglite/directory-lock';
 import { createDemoApp } from '../../src/demo/main';
 import { failedHost } from './host-process';
+import { compiledPath } from '../support/compiled';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -19,7 +20,7 @@ describe('npm start', () => {
   });
 
   it('boots the demo host on an empty PGlite directory, with sample data and /health 200', async () => {
-    child = spawn(process.execPath, ['--require', './scripts/register-ts.js', 'src/demo/main.ts'], {
+    child = spawn(process.execPath, [compiledPath('src/demo/main.ts')], {
       cwd: ROOT,
       env: { ...process.env, PORT: '0', PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

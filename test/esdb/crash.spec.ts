@@ -9,6 +9,7 @@ import { readCheckpoint, rebuild } from '../../projections/catch-up';
 import { TEST_DATABASE_URL } from '../support/postgres';
 import { readTables } from '../support/read-tables';
 import { EsdbUnderTest, migratedPostgres, originOf, startEsdb, writerOver } from './support';
+import { compiledPath } from '../support/compiled';
 
 /**
  * A projector process is killed (SIGKILL) while a batch is half written: PostgreSQL rolls the open
@@ -46,7 +47,7 @@ describe('a projector killed mid-batch', () => {
 
     child = spawn(
       process.execPath,
-      ['-r', join(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'crash-child.ts'), esdb.connectionString, db.schema],
+      [compiledPath(join(__dirname, 'crash-child.ts')), esdb.connectionString, db.schema],
       { env: { ...process.env, TEST_DATABASE_URL }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));

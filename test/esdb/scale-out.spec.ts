@@ -9,6 +9,7 @@ import { readCheckpoint } from '../../projections/catch-up';
 import { migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 import { EsdbUnderTest, eventually, originOf, startEsdb } from './support';
+import { compiledPath } from '../support/compiled';
 
 interface Reply {
   id: number;
@@ -41,7 +42,7 @@ class Instance {
     url.searchParams.set('application_name', name);
     this.child = spawn(
       process.execPath,
-      ['-r', join(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'scale-out-child.ts'), esdb, schema, url.toString(), name],
+      [compiledPath(join(__dirname, 'scale-out-child.ts')), esdb, schema, url.toString(), name],
       { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
     );
     for (const stream of [this.child.stdout!, this.child.stderr!]) {

@@ -13,6 +13,7 @@ import { POSTGRES } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
 import { TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 import { sleep } from '../support/timing';
+import { compiledPath } from '../support/compiled';
 
 /**
  * A process dies (SIGKILL) in the middle of a contact's deletion: on the next start the module finishes
@@ -105,7 +106,7 @@ describe.each(['postgres', 'eventstoredb'] as const)('a lifecycle fan-out killed
 
     child = spawn(
       process.execPath,
-      ['-r', join(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'crash-child.ts'), schema, gone, ...(esdb ? [esdb.connectionString] : [])],
+      [compiledPath(join(__dirname, 'crash-child.ts')), schema, gone, ...(esdb ? [esdb.connectionString] : [])],
       { env: { ...process.env, TEST_DATABASE_URL }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
 import { DirectoryInUseError, LOCK_FILE, lockDirectory } from '../../src/adapters/pglite/directory-lock';
 import { failedHost, HostProcess, spawnHost } from '../demo/host-process';
+import { compiledPath } from '../support/compiled';
 
 const BIN = resolve(__dirname, '../../bin/crm-interactions.js');
 const run = promisify(execFile);
@@ -94,7 +95,7 @@ describe('PGlite directory lock', () => {
       const at = Date.now() + 4_000; // all started by then, even on a busy machine
       const outputs = await Promise.all(
         Array.from({ length: contenders }, () =>
-          run(process.execPath, ['-r', resolve(__dirname, '../../scripts/register-ts.js'), join(__dirname, 'lock-child.ts'), dataDir, String(at), '3000']).then(
+          run(process.execPath, [compiledPath(join(__dirname, 'lock-child.ts')), dataDir, String(at), '3000']).then(
             ({ stdout }) => stdout.trim(),
           ),
         ),

@@ -1,10 +1,13 @@
+import { compileSources } from './compiled';
 import { chooseTestServer, EmbeddedServer, hostOf, serverVersion, startEmbeddedServer } from './test-server';
 
 /**
  * Jest's globalSetup: picks the PostgreSQL of this run once (starting the embedded one if needed) and
- * exports it as TEST_DATABASE_URL, which the workers and every child process a test spawns inherit.
+ * exports it as TEST_DATABASE_URL, which the workers and every child process a test spawns inherit; and
+ * compiles the sources those child processes run.
  */
 export default async function globalSetup(): Promise<void> {
+  compileSources();
   const choice = await chooseTestServer(process.env);
   if (choice.kind === 'embedded') {
     const started = Date.now();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 'use strict';
 // `npm run esdb:test-server -- --port N`: see test/esdb/test-server/main.ts.
-require('../../../scripts/register-ts.js');
-require('../test-server/main.ts').main(process.argv.slice(2));
+// Runs compiled (`npm run compile` puts it under .build/), as the npm script does.
+require('../test-server/main').main(process.argv.slice(2));
