@@ -15,6 +15,7 @@ import { LateLinkingController } from './late-linking.controller';
 import { MetricsController } from './metrics.controller';
 import { SAMPLE_DATA_ENABLED, SampleData } from './sample-data';
 import { errorText } from '../domain/errors';
+import { pgliteTemplate } from './pglite-template';
 
 const DEMO_SCHEMA = 'crm_demo';
 const DEMO_DATABASE = Symbol('DEMO_DATABASE');
@@ -36,8 +37,9 @@ async function openDemoDatabase(database: InteractionsModuleOptions['database'],
   }
   const { instance } = database.pglite;
   if (instance) return { db: PGliteDatabase.on(instance, schema), moduleDatabase: database, close: async () => undefined };
-  // Opened (and locked against other processes) here, and shared with the module.
-  const opened = await PGliteDatabase.open({ dataDir: database.pglite.dataDir ?? DEFAULT_PGLITE_DATA_DIR, schema });
+  // Opened (and locked against other processes) here, and shared with the module; a new folder from the template.
+  const dataDir = database.pglite.dataDir ?? DEFAULT_PGLITE_DATA_DIR;
+  const opened = await PGliteDatabase.open({ dataDir, schema, template: pgliteTemplate() });
   return { db: opened, moduleDatabase: { pglite: { instance: opened.instance } }, close: () => opened.close() };
 }
 

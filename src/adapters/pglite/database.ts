@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PGlite, Transaction } from '@electric-sql/pglite';
 import { QueryResultRow } from 'pg';
 import { Database, PGliteInstance, Queryable } from '../../ports/database';
@@ -33,9 +36,11 @@ async function run<R>(runner: Runner, text: string, params?: unknown[]): Promise
   return { rows: result.rows };
 }
 
+const isInMemory = (dataDir: string): boolean => dataDir === '' || dataDir.startsWith('memory://');
+
 /** The folder PGlite keeps `dataDir` in, as PGlite reads it; null when nothing is on disk. */
 function folderOf(dataDir: string): string | null {
-  if (dataDir === '' || dataDir.startsWith('memory://')) return null;
+  if (isInMemory(dataDir)) return null;
   if (/^[a-z0-9-]+:\/\//.test(dataDir) && !dataDir.startsWith('file://')) return null; // idb://, opfs-ahp://: browsers
   return dataDir.startsWith('file://') ? dataDir.slice('file://'.length) : dataDir;
 }
@@ -57,13 +62,22 @@ export class PGliteDatabase implements Database {
    * Opens (and on close, closes) PGlite on `dataDir`: a folder, or 'memory://' for nothing on disk.
    * A folder is locked for this process until close: a second opener, here or in another process,
    * fails at once with DirectoryInUseError (two PGlites on one folder corrupt it).
+   *
+   * `template`: a file of PGlite's `dumpDataDir()`, made by the same PGlite version, that a new database
+   * starts from instead of running initdb (most of a new folder's start: ~4.5 of ~7 s here). A folder
+   * that already holds a database ignores it.
    */
-  static async open(options: { dataDir: string; schema: string }): Promise<PGliteDatabase> {
+  static async open(options: { dataDir: string; schema: string; template?: string }): Promise<PGliteDatabase> {
     assertSchemaName(options.schema);
     const folder = folderOf(options.dataDir);
     const lock = folder === null ? null : lockDirectory(folder);
     try {
-      return new PGliteDatabase(await PGlite.create(options.dataDir), options.schema, true, lock);
+      // Looked at under the lock, so no other opener is creating the database meanwhile. Of what is not a
+      // folder, only memory is known to be new (a browser's idb:// may hold a database).
+      const isNew = folder === null ? isInMemory(options.dataDir) : !existsSync(join(folder, 'PG_VERSION'));
+      const loadDataDir = options.template && isNew ? new Blob([await readFile(options.template)]) : undefined;
+      const pglite = await PGlite.create(options.dataDir, loadDataDir && { loadDataDir });
+      return new PGliteDatabase(pglite, options.schema, true, lock);
     } catch (error) {
       lock?.release();
       throw error;

@@ -1,0 +1,65 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGliteDatabase } from '../../src/adapters/pglite/database';
+import { installedPGliteVersion, pgliteTemplate, templateFileName } from '../../src/demo/pglite-template';
+
+/** What tells one initdb's cluster from another's: its databases, their encoding and locale, its catalogs. */
+async function clusterShape(db: PGliteDatabase): Promise<unknown> {
+  const { rows } = await db.query(
+    `SELECT current_setting('server_version') AS version,
+            (SELECT json_agg(json_build_object('name', datname, 'encoding', pg_encoding_to_char(encoding),
+                                               'collate', datcollate, 'ctype', datctype) ORDER BY datname)
+               FROM pg_database) AS databases,
+            (SELECT count(*) FROM pg_proc) AS functions,
+            (SELECT count(*) FROM pg_class) AS relations,
+            (SELECT count(*) FROM pg_extension) AS extensions`,
+    [],
+  );
+  return rows[0];
+}
+
+describe('a new PGlite folder from a template (the demo host)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'crm-interactions-template-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('the demo has the template of the installed PGlite version', () => {
+    const version = installedPGliteVersion();
+    // After an upgrade of @electric-sql/pglite: `npm run demo:template`, and commit the file.
+    expect({ version, template: pgliteTemplate() }).toEqual({
+      version,
+      template: expect.stringMatching(new RegExp(`${templateFileName(version).replace(/\./g, '\\.')}$`)),
+    });
+  });
+
+  it('starts a new folder as initdb would have, and a folder holding a database ignores it', async () => {
+    const template = pgliteTemplate()!;
+    const fromInitdb = await PGliteDatabase.open({ dataDir: join(root, 'initdb'), schema: 'public' });
+    const initdbShape = await clusterShape(fromInitdb).finally(() => fromInitdb.close());
+
+    const dataDir = join(root, 'from-template');
+    const created = await PGliteDatabase.open({ dataDir, schema: 'public', template });
+    try {
+      expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
+      expect(await clusterShape(created)).toEqual(initdbShape);
+      await created.query('CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
+    } finally {
+      await created.close();
+    }
+
+    // Opened again with the template (as every demo start passes it): the database stays as it was.
+    const reopened = await PGliteDatabase.open({ dataDir, schema: 'public', template });
+    try {
+      expect((await reopened.query<{ n: number }>('SELECT n FROM kept', [])).rows).toEqual([{ n: 42 }]);
+    } finally {
+      await reopened.close();
+    }
+
+    const inMemory = await PGliteDatabase.open({ dataDir: 'memory://', schema: 'public', template });
+    try {
+      expect(await clusterShape(inMemory)).toEqual(initdbShape);
+    } finally {
+      await inMemory.close();
+    }
+  }, 120_000);
+});
