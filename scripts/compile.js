@@ -6,15 +6,42 @@
 //
 // Compiled into a folder of its own and swapped in by rename: a process running from .build/ (a test
 // run, a demo host) never finds it half-written, and nothing deleted from the sources lingers there.
+// Skipped while the sources are as they were (names, sizes and modification times, like make), so a
+// start costs no compilation when nothing changed.
 'use strict';
-const { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { basename, dirname, join, relative } = require('node:path');
-const { transformFileSync } = require('@swc/core');
 
 const root = join(__dirname, '..');
 const build = join(root, '.build');
 const next = `${build}.next-${process.pid}`;
 const previous = `${build}.previous-${process.pid}`;
+const STAMP = '.sources';
+
+/** The repository's files under `folder`, relative to the root. */
+function filesUnder(folder) {
+  return readdirSync(join(root, folder), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(folder, entry.name);
+    return entry.isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+const sources = ['src', 'projections', 'bench', 'test'].flatMap(filesUnder);
+const swcPackage = join(dirname(require.resolve('@swc/core')), 'package.json');
+const stamp = createHash('sha256')
+  .update(JSON.stringify([...sources, '.swcrc', 'scripts/compile.js', relative(root, swcPackage)].map((file) => {
+    const { size, mtimeMs } = statSync(join(root, file));
+    return [file, size, mtimeMs];
+  })))
+  .digest('hex');
+try {
+  if (readFileSync(join(build, STAMP), 'utf8') === stamp) process.exit(0);
+} catch {
+  // never compiled, or a compilation that did not finish: compile
+}
+
+const { transformFileSync } = require('@swc/core');
 
 function compile(source, target) {
   mkdirSync(dirname(target), { recursive: true });
@@ -25,16 +52,9 @@ function compile(source, target) {
   writeFileSync(`${js}.map`, map);
 }
 
-function walk(folder) {
-  for (const entry of readdirSync(join(root, folder), { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) walk(path);
-    else compile(join(root, path), join(next, path));
-  }
-}
-
 try {
-  for (const folder of ['src', 'projections', 'bench', 'test']) walk(folder);
+  for (const file of sources) compile(join(root, file), join(next, file));
+  writeFileSync(join(next, STAMP), stamp);
 } catch (error) {
   rmSync(next, { recursive: true, force: true });
   throw error;
