@@ -13,18 +13,20 @@ export function migrateDatabase(db: Database, options: InteractionsModuleOptions
   return migrate(db, logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS]);
 }
 
+function pool(server: { connectionString: string; maxConnections?: number }, schema: string, name: string): PgDatabase {
+  const logger = new Logger('InteractionsModule');
+  return new PgDatabase({
+    connectionString: server.connectionString,
+    max: server.maxConnections,
+    schema,
+    onConnectionError: (error) => logger.warn(`${name} connection lost (the pool reconnects): ${error.message}`),
+  });
+}
+
 async function connect(options: InteractionsModuleOptions): Promise<Database> {
   const { database } = options;
   const schema = options.schema ?? DEFAULT_SCHEMA;
-  if ('connectionString' in database) {
-    const logger = new Logger('InteractionsModule');
-    return new PgDatabase({
-      connectionString: database.connectionString,
-      max: database.maxConnections,
-      schema,
-      onConnectionError: (error) => logger.warn(`PostgreSQL connection lost (the pool reconnects): ${error.message}`),
-    });
-  }
+  if ('connectionString' in database) return pool(database, schema, 'PostgreSQL');
   const { instance, dataDir } = database.pglite;
   const { PGliteDatabase: Adapter } = loadOptional('@electric-sql/pglite', 'database: { pglite }', () =>
     require('../adapters/pglite/database') as { PGliteDatabase: typeof PGliteDatabase },
@@ -52,6 +54,28 @@ function reasonOf(error: unknown): string {
   if (error.message) return error.message;
   if (error instanceof AggregateError) return error.errors.map(reasonOf).join('; ');
   return String((error as { code?: unknown }).code ?? error.name);
+}
+
+/**
+ * The pool of `database.readReplica`, asked one query so that a replica out of reach fails the start
+ * as the primary would; null without one. It is never migrated: the primary's migrations replicate.
+ */
+export async function openReadReplica(options: InteractionsModuleOptions): Promise<Database | null> {
+  const { database } = options;
+  if (!('connectionString' in database) || database.readReplica === undefined) return null;
+  const replica = database.readReplica;
+  if (typeof replica?.connectionString !== 'string' || replica.connectionString === '') {
+    throw new Error('InteractionsModule: database.readReplica.connectionString is required');
+  }
+  const db = pool(replica, options.schema ?? DEFAULT_SCHEMA, 'PostgreSQL read replica');
+  try {
+    await db.query('SELECT 1', []);
+    return db;
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    const target = describeDatabaseTarget({ connectionString: replica.connectionString });
+    throw new Error(`InteractionsModule: could not open the read replica, ${target}: ${reasonOf(error)}`, { cause: error });
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { AdvisoryLockLease } from '../adapters/postgres/advisory-lock-lease';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
 import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
-import { openDatabase } from './database.provider';
+import { openDatabase, openReadReplica } from './database.provider';
 import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 import { loadOptional } from './optional-package';
 import { AsyncProjection, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, SubscriptionReadYourWrites } from './read-your-writes';
@@ -47,6 +47,8 @@ export function checkEventStoreOption(options: InteractionsModuleOptions): Event
 /** What the module opens at start, and closes when the application closes. */
 export interface ModuleResources {
   db: Database;
+  /** `database.readReplica`'s pool, where the read queries go; null without one. */
+  readReplica: Database | null;
   /** The log with crypto-shredding around it: what every part of the module reads and appends through. */
   store: ErasingEventStore;
 }
@@ -63,9 +65,11 @@ export async function openResources(options: InteractionsModuleOptions): Promise
     eventStore.kind === 'eventstoredb'
       ? eventStoreDb().EventStoreDbEventStore.connect(eventStore.connectionString, { resolveWithinMs: eventStore.resolveWithinMs })
       : null;
+  let db: Database | undefined;
   try {
-    const db = await openDatabase(options);
-    if (esdb) return { db, store: new ErasingEventStore(esdb, db) };
+    db = await openDatabase(options);
+    const readReplica = await openReadReplica(options);
+    if (esdb) return { db, readReplica, store: new ErasingEventStore(esdb, db) };
     // With PostgreSQL the read tables change in the append's own transaction: queries see every write at once.
     const log: PostgresEventStore = new PostgresEventStore(
       db,
@@ -73,9 +77,10 @@ export async function openResources(options: InteractionsModuleOptions): Promise
       async (events) => newStreamProjection(await store.open(events)),
     );
     const store: ErasingEventStore = new ErasingEventStore(log, db);
-    return { db, store };
+    return { db, readReplica, store };
   } catch (error) {
     await esdb?.close().catch(() => undefined);
+    await db?.close().catch(() => undefined);
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { registerUpcaster, unregisterUpcaster } from '../domain/events';
 import { Database } from '../ports/database';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
@@ -9,7 +9,7 @@ import { READ_TABLES } from '../../projections/interactions.projection';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { migrateDatabase } from './database.provider';
 import { INTERACTIONS_OPTIONS, InteractionsModuleOptions } from './options';
-import { DATABASE, EVENT_STORE } from './tokens';
+import { DATABASE, EVENT_STORE, READ_DATABASE } from './tokens';
 import { errorText } from '../domain/errors';
 
 export interface InteractionStats {
@@ -36,9 +36,18 @@ export interface ParkedEvent {
 }
 
 export interface InteractionsHealth {
-  /** `down`: the database or the event store cannot be reached; `degraded`: events are parked or the projection lags. */
+  /**
+   * `down`: the database or the event store cannot be reached; `degraded`: events are parked, the
+   * projection lags, or the read replica cannot be reached (queries fail, commands do not).
+   */
   status: 'ok' | 'degraded' | 'down';
   database: { up: boolean; error?: string };
+  /**
+   * With `database.readReplica`: whether it answers, and how far its replay is behind (seconds since the
+   * last transaction it replayed while WAL is still waiting to be replayed; 0 when it has replayed all
+   * it received; null when it is not a standby).
+   */
+  readReplica?: { up: boolean; error?: string; lagSeconds?: number | null };
   eventStore: { kind: 'postgres' | 'eventstoredb'; up: boolean; error?: string };
   projection: {
     mode: 'inline' | 'subscription';
@@ -76,6 +85,8 @@ export class InteractionsMaintenance implements OnModuleDestroy {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(ASYNC_PROJECTION) private readonly asyncProjection: AsyncProjection | null,
     @Inject(INTERACTIONS_OPTIONS) private readonly options: InteractionsModuleOptions,
+    /** Where the read queries go (the read replica, if any); the primary when not given. */
+    @Optional() @Inject(READ_DATABASE) private readonly readDb: Database | null = null,
   ) {
     // At construction: before the application is up, so before the write side or a subscription reads an event.
     for (const upcaster of options.upcasters ?? []) registerUpcaster(upcaster);
@@ -150,6 +161,26 @@ export class InteractionsMaintenance implements OnModuleDestroy {
    * event store being down.
    */
   async health(): Promise<InteractionsHealth> {
+    const [health, readReplica] = await Promise.all([this.primaryHealth(), this.readDb === null || this.readDb === this.db ? undefined : this.replicaHealth(this.readDb)]);
+    if (!readReplica) return health;
+    return { ...health, status: health.status === 'ok' && !readReplica.up ? 'degraded' : health.status, readReplica };
+  }
+
+  private async replicaHealth(replica: Database): Promise<NonNullable<InteractionsHealth['readReplica']>> {
+    return replica
+      .query<{ lag: number | null }>(
+        `SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
+                     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag`,
+        [],
+      )
+      .then(
+        ({ rows }) => ({ up: true, lagSeconds: rows[0]?.lag ?? null }),
+        (error: unknown) => ({ up: false, error: errorText(error) }),
+      );
+  }
+
+  private async primaryHealth(): Promise<InteractionsHealth> {
     const database = await this.db.query('SELECT 1', []).then(
       () => ({ up: true }),
       (error: unknown) => ({ up: false, error: errorText(error) }),

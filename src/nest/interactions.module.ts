@@ -26,7 +26,7 @@ import { QUERY_HANDLERS } from './query-handlers';
 import { LATE_LINKING_HANDLERS } from './late-linking';
 import { ASYNC_PROJECTION } from './read-your-writes';
 import { LIFECYCLE_PROVIDERS, LifecycleResumer } from '../lifecycle';
-import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
+import { DATABASE, Directories, DIRECTORIES, EVENT_STORE, READ_DATABASE } from './tokens';
 
 /** Internal: the database and event store, opened together (see openResources). */
 const RESOURCES = Symbol('crm-interactions:RESOURCES');
@@ -82,6 +82,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
       () => this.counts.stop(),
       () => this.projector?.stop(),
       () => this.resources.store.close(),
+      () => this.resources.readReplica?.close(),
       () => this.resources.db.close(),
     ];
     for (const step of steps) {
@@ -128,6 +129,7 @@ export class InteractionsModule {
           inject: [INTERACTIONS_OPTIONS, DIRECTORIES],
         },
         { provide: DATABASE, useFactory: (resources: ModuleResources) => resources.db, inject: [RESOURCES] },
+        { provide: READ_DATABASE, useFactory: (resources: ModuleResources) => resources.readReplica ?? resources.db, inject: [RESOURCES] },
         { provide: EVENT_STORE, useFactory: (resources: ModuleResources) => resources.store, inject: [RESOURCES] },
         {
           provide: SUBSCRIPTION_PROJECTOR,

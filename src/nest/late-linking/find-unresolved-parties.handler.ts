@@ -6,12 +6,12 @@ import { InteractionValidationError } from '../../domain/errors';
 import { Database } from '../../ports/database';
 import { findUnresolvedParties } from '../../../projections/unresolved-parties.queries';
 import { FindUnresolvedPartiesQuery, UnresolvedParty } from '../messages';
-import { DATABASE } from '../tokens';
+import { READ_DATABASE } from '../tokens';
 
 /** findUnresolvedParties: one look-up of the unresolved-party indexes (see the query). */
 @QueryHandler(FindUnresolvedPartiesQuery)
 export class FindUnresolvedPartiesHandler implements IQueryHandler<FindUnresolvedPartiesQuery> {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(@Inject(READ_DATABASE) private readonly db: Database) {}
 
   async execute({ filter, options }: FindUnresolvedPartiesQuery): Promise<UnresolvedParty[]> {
     const [keys, limit] = unwrapAll<[UnresolvedFilter, number | null]>(
