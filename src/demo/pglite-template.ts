@@ -6,7 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
  * A new PGlite folder starts with initdb, most of a fresh demo start (~4.5 of ~7 s). The demo ships
  * initdb's result for the PGlite version it is built with, and a new folder loads that instead (~1.7 s).
  * Only the demo: the published package ships no template. It is PGlite's own output, made by
- * `npm run demo:template` after an upgrade of @electric-sql/pglite (test/demo/pglite-template.spec.ts
+ * `npm run demo:template` after an upgrade of @electric-sql/pglite (test/pglite/open-options.spec.ts
  * fails until it is); with no template for the installed version, initdb runs as before.
  */
 const TEMPLATES = join(__dirname, 'pglite-template');
