@@ -20,9 +20,10 @@ import { instancesScenario } from './scenarios/instances';
 import { pgliteScenario } from './scenarios/pglite';
 import { queriesScenario } from './scenarios/queries';
 import { rebuildScenario } from './scenarios/rebuild';
+import { startupScenario } from './scenarios/startup';
 
 /**
- * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,instances,pglite] [--json file] [--keep]
+ * `npm run bench -- [--scale small|full] [--seed 42] [--only rebuild,queries,append,instances,pglite,startup] [--json file] [--keep]
  *   [--schema NAME]` (NAME: keep the schema; run again with the same NAME to reuse its log and tables)
  * (it runs what `npm run compile` made of bench/ and src/; the npm script compiles first).
  *
@@ -45,6 +46,7 @@ const SCENARIOS = {
   append: (ctx: BenchContext) => appendScenario(ctx),
   instances: (ctx: BenchContext) => instancesScenario(ctx),
   pglite: (ctx: BenchContext) => pgliteScenario(ctx),
+  startup: (ctx: BenchContext) => startupScenario(ctx),
 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
     if (only.includes('append')) collect(await inChild('append', ctx));
     if (only.includes('instances')) collect(await inChild('instances', ctx));
     if (only.includes('pglite')) collect(await inChild('pglite', ctx));
+    if (only.includes('startup')) collect(await inChild('startup', ctx));
 
     const header = [
       `# crm-interactions benchmark, scale ${scale.name} (seed ${ctx.seed})`,

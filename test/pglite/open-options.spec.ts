@@ -66,14 +66,15 @@ describe('a new PGlite folder from a template (the demo host)', () => {
 
 describe('PGlite started with PostgreSQL settings', () => {
   it('applies them, and refuses a name that is not one', async () => {
-    const db = await PGliteDatabase.open({ dataDir: 'memory://', schema: 'public', settings: { shared_buffers: '16MB', work_mem: '2MB' } });
+    const settings = { shared_buffers: '16MB', work_mem: '2MB' };
+    const db = await PGliteDatabase.open({ dataDir: 'memory://', schema: 'public', template: pgliteTemplate(), settings });
     try {
       const { rows } = await db.query(`SELECT current_setting('shared_buffers') AS buffers, current_setting('work_mem') AS work`, []);
       expect(rows).toEqual([{ buffers: '16MB', work: '2MB' }]);
     } finally {
       await db.close();
     }
-    await expect(PGliteDatabase.open({ dataDir: 'memory://', schema: 'public', settings: { 'x=1 -c y': '1' } })).rejects.toThrow(
+    await expect(PGliteDatabase.open({ dataDir: 'memory://', schema: 'public', template: pgliteTemplate(), settings: { 'x=1 -c y': '1' } })).rejects.toThrow(
       'not a PostgreSQL setting name: "x=1 -c y"',
     );
   }, 60_000);
