@@ -1,5 +1,6 @@
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { uuidv7 } from 'uuidv7';
+import { eventually } from './support';
 import { EsdbTestServer } from './test-server/server';
 
 /**
@@ -20,6 +21,10 @@ function event(n: number) {
   return jsonEvent({ type: 'Tested', data: { n } });
 }
 
+async function collectAll(events: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of events);
+}
+
 /** What a failed promise rejected with, or 'resolved'. */
 async function failure(promise: Promise<unknown>): Promise<{ type?: string; code?: number; message?: string } | 'resolved'> {
   try {
@@ -36,6 +41,8 @@ describe('protocol test server: deadlines and shutdown', () => {
   beforeEach(async () => {
     server = await EsdbTestServer.start({ writeTimeoutMs: 400 });
     client = EventStoreDBClient.connectionString(server.connectionString);
+    // Connected before the timing starts: the deadlines below are the calls', not the connection's.
+    await collectAll(client.readStream(stream())).catch(() => undefined);
   });
   afterEach(async () => {
     await client.dispose();
@@ -52,8 +59,8 @@ describe('protocol test server: deadlines and shutdown', () => {
     expect(late).toMatchObject({ type: 'deadline-exceeded' });
     expect(Date.now() - started).toBeLessThan(400); // the client's 150 ms, not the node's 400
     expect(revisions(name)).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(revisions(name)).toEqual([0n]); // a queued write lands after its Timeout
+    // A queued write lands after its Timeout (its hold is 600 ms).
+    expect(await eventually(async () => revisions(name), (landed) => landed.length > 0, 5_000)).toEqual([0n]);
   });
 
   it("caps a BatchAppend's deadline at the node's write timeout", async () => {
@@ -74,10 +81,15 @@ describe('protocol test server: deadlines and shutdown', () => {
 
   it('answers in time when the hold is shorter than the deadline; write: before lands at once', async () => {
     const name = stream();
-    server.delayAppends({ ms: 100, write: 'before' });
-    const appended = client.appendToStream(name, event(0), { expectedRevision: 'no_stream' });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    server.delayAppends({ ms: 100, write: 'before', onHeld: () => holding() });
+    let answered = false;
+    const appended = client.appendToStream(name, event(0), { expectedRevision: 'no_stream' }).finally(() => (answered = true));
+    // The hold has begun (however long the client took to connect): written already, not answered yet.
+    await held;
     expect(revisions(name)).toEqual([0n]);
+    expect(answered).toBe(false);
     await expect(appended).resolves.toMatchObject({ success: true, nextExpectedRevision: 0n });
     await expect(client.appendToStream(name, event(1), { expectedRevision: 0n })).resolves.toMatchObject({ nextExpectedRevision: 1n });
   });
@@ -105,8 +117,7 @@ describe('protocol test server: deadlines and shutdown', () => {
     server.delayAppends({ ms: 600 });
     const late = await failure(client.appendToStream(name, event(0), { ...CLASSIC_APPEND, expectedRevision: 'no_stream' }));
     expect(late).toMatchObject({ type: 'timeout' });
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(revisions(name)).toEqual([0n]);
+    expect(await eventually(async () => revisions(name), (landed) => landed.length > 0, 5_000)).toEqual([0n]);
   });
 
   it('ends a classic Append past its gRPC deadline DEADLINE_EXCEEDED', async () => {
@@ -121,8 +132,7 @@ describe('protocol test server: deadlines and shutdown', () => {
     server.delayAppends({ ms: 10_000, times: 2 });
     const inBatch = failure(client.appendToStream(batched, event(0), { deadline: 30_000 }));
     const inClassic = failure(client.appendToStream(classic, event(0), { ...CLASSIC_APPEND, deadline: 30_000 }));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(server.heldAppends).toBe(2);
+    expect(await eventually(async () => server.heldAppends, (held) => held === 2, 5_000)).toBe(2);
     await server.kill();
     expect(await inBatch).toMatchObject({ type: 'cancelled' });
     expect(await inClassic).toMatchObject({ type: 'unavailable' });
@@ -135,7 +145,7 @@ describe('protocol test server: deadlines and shutdown', () => {
   it('closes cleanly with appends in flight', async () => {
     server.delayAppends({ ms: 10_000 });
     const inBatch = failure(client.appendToStream(stream(), event(0), { deadline: 30_000 }));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await eventually(async () => server.heldAppends, (held) => held === 1, 5_000)).toBe(1);
     const started = Date.now();
     await server.close();
     expect(await inBatch).toMatchObject({ type: 'cancelled' });
