@@ -11,7 +11,7 @@ export function compiledPath(source: string): string {
   return join(ROOT, '.build', relative(ROOT, resolve(ROOT, source)).replace(/\.ts$/, '.js'));
 }
 
-/** `npm run compile`, once per jest run (globalSetup), so the child processes run the current sources. */
+/** `npm run compile`'s script, once per jest run (globalSetup), so the child processes run the current sources. */
 export function compileSources(): void {
-  execFileSync('npm', ['run', '--silent', 'compile'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'compile.js')], { cwd: ROOT, stdio: 'inherit' });
 }
