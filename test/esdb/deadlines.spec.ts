@@ -1,6 +1,6 @@
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { uuidv7 } from 'uuidv7';
-import { eventually } from './support';
+import { all, CLASSIC_APPEND, eventually, failure } from './support';
 import { EsdbTestServer } from './test-server/server';
 
 /**
@@ -11,28 +11,12 @@ import { EsdbTestServer } from './test-server/server';
  * client's `type` (they cross jest's module realms).
  */
 
-const CLASSIC_APPEND = { credentials: { username: 'admin', password: 'changeit' } }; // forces Streams.Append
-
 function stream(): string {
   return `deadline-${uuidv7()}`;
 }
 
 function event(n: number) {
   return jsonEvent({ type: 'Tested', data: { n } });
-}
-
-async function collectAll(events: AsyncIterable<unknown>): Promise<void> {
-  for await (const _ of events);
-}
-
-/** What a failed promise rejected with, or 'resolved'. */
-async function failure(promise: Promise<unknown>): Promise<{ type?: string; code?: number; message?: string } | 'resolved'> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error as { type?: string; code?: number; message?: string };
-  }
 }
 
 describe('protocol test server: deadlines and shutdown', () => {
@@ -42,7 +26,7 @@ describe('protocol test server: deadlines and shutdown', () => {
     server = await EsdbTestServer.start({ writeTimeoutMs: 400 });
     client = EventStoreDBClient.connectionString(server.connectionString);
     // Connected before the timing starts: the deadlines below are the calls', not the connection's.
-    await collectAll(client.readStream(stream())).catch(() => undefined);
+    await all(client.readStream(stream())).catch(() => undefined);
   });
   afterEach(async () => {
     await client.dispose();

@@ -21,7 +21,7 @@ import { ServerFeaturesClient } from '@eventstore/db-client/generated/serverfeat
 import { SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
 import { uuidv7 } from 'uuidv7';
 import { readAllFiltered } from '../../src/adapters/eventstoredb/filtered-read';
-import { EsdbUnderTest, eventually, itWithTestServer, KURRENTDB_URL, startEsdb } from './support';
+import { all, CLASSIC_APPEND, EsdbUnderTest, eventually, itWithTestServer, KURRENTDB_URL, startEsdb } from './support';
 
 /**
  * The gRPC protocol as @eventstore/db-client sees it, against the protocol test server, or against a real
@@ -29,20 +29,12 @@ import { EsdbUnderTest, eventually, itWithTestServer, KURRENTDB_URL, startEsdb }
  * which is what keeps the test server honest. Every test uses streams of its own.
  */
 
-const CLASSIC_APPEND = { credentials: { username: 'admin', password: 'changeit' } }; // forces Streams.Append
-
 function stream(prefix = 'proto'): string {
   return `${prefix}-${uuidv7()}`;
 }
 
 function event(n: number, type = 'Tested') {
   return jsonEvent({ type, data: { n }, metadata: { by: 'protocol.spec' } });
-}
-
-async function all<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
 }
 
 const compare = (a: Position, b: Position) => (a.commit === b.commit ? Number(a.prepare - b.prepare) : a.commit < b.commit ? -1 : 1);

@@ -16,6 +16,26 @@ import { EsdbTestServer } from './test-server/server';
  */
 export const KURRENTDB_URL = process.env.KURRENTDB_URL || undefined;
 
+/** Call options that make @eventstore/db-client 6.2.1 append through the classic Streams.Append, not BatchAppend. */
+export const CLASSIC_APPEND = { credentials: { username: 'admin', password: 'changeit' } };
+
+/** Everything an iterable yields (a client's read), in order. */
+export async function all<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+/** What a client call rejected with (duck-typed: errors cross jest's module realms), or 'resolved'. */
+export async function failure(promise: Promise<unknown>): Promise<{ type?: string; code?: number; message?: string; details?: string } | 'resolved'> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error as { type?: string; code?: number; message?: string; details?: string };
+  }
+}
+
 /** Tests that take the server away (kill/restart) can only do so with the test server. */
 export const itWithTestServer = KURRENTDB_URL ? it.skip : it;
 

@@ -5,6 +5,7 @@ import { AppendReq } from '@eventstore/db-client/generated/streams_pb';
 import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
+import { CLASSIC_APPEND, failure } from './support';
 import { EsdbTestServer } from './test-server/server';
 
 /**
@@ -12,17 +13,6 @@ import { EsdbTestServer } from './test-server/server';
  * real node and only a test server can play: a node process dying under a call, and a node whose write
  * outlasts its write timeout. Errors are duck-typed by the client's `type` (they cross jest's module realms).
  */
-
-const CLASSIC_APPEND = { credentials: { username: 'admin', password: 'changeit' } }; // forces Streams.Append
-
-async function failure(promise: Promise<unknown>): Promise<{ type?: string; code?: number; details?: string } | 'resolved'> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error as { type?: string; code?: number; details?: string };
-  }
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
