@@ -1,6 +1,6 @@
 import { Database, Queryable } from '../../src/ports/database';
 import { findUnresolvedParties } from '../../projections/unresolved-parties.queries';
-import { migratedDatabase } from '../support/backends';
+import { migratedDatabaseOfItsOwn } from '../support/backends';
 
 /**
  * findUnresolvedParties at 30,000 interactions and 90,000 parties (a third of them free text): a look-up
@@ -69,7 +69,7 @@ describe('findUnresolvedParties plans at 30,000 interactions (real PostgreSQL)',
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ db, cleanup } = await migratedDatabase());
+    ({ db, cleanup } = await migratedDatabaseOfItsOwn());
     await fill(db);
   }, 60_000);
   afterAll(() => cleanup());

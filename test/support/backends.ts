@@ -5,6 +5,7 @@ import { Database } from '../../src/ports/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from './postgres';
 import { sharedPGlite } from './pglite';
+import { ownDatabase } from './faults';
 
 /** Where a test's tables live: the real PostgreSQL server, or the embedded PGlite. */
 export interface Backend {
@@ -47,6 +48,31 @@ export async function migratedDatabase(backend: Backend = POSTGRES): Promise<{ d
     cleanup: async () => {
       await db.close();
       await backend.dropSchema(db.schema);
+    },
+  };
+}
+
+/**
+ * A migrated database in a PostgreSQL database of the test's own. The plan suites need it: VACUUM marks
+ * pages all-visible only past the oldest snapshot of any transaction in the same database, and the
+ * planner's choice between an index-only range scan and a bitmap scan turns on that. In the shared test
+ * database another test file's open transaction (jest runs several at once) would change the plans.
+ */
+export async function migratedDatabaseOfItsOwn(): Promise<{ db: Database; cleanup: () => Promise<void> }> {
+  const own = await ownDatabase('plans');
+  const db = new PgDatabase({ connectionString: own.url(), schema: uniqueSchema(), max: 2 });
+  try {
+    await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
+  } catch (error) {
+    await db.close();
+    await own.drop();
+    throw error;
+  }
+  return {
+    db,
+    cleanup: async () => {
+      await db.close();
+      await own.drop();
     },
   };
 }
