@@ -5,7 +5,7 @@ import { AppendReq } from '@eventstore/db-client/generated/streams_pb';
 import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
-import { CLASSIC_APPEND, failure } from './support';
+import { CLASSIC_APPEND, eventually, failure } from './support';
 import { EsdbTestServer } from './test-server/server';
 
 /**
@@ -13,8 +13,6 @@ import { EsdbTestServer } from './test-server/server';
  * real node and only a test server can play: a node process dying under a call, and a node whose write
  * outlasts its write timeout. Errors are duck-typed by the client's `type` (they cross jest's module realms).
  */
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('protocol test server: fidelity to a real node', () => {
   let server: EsdbTestServer;
@@ -42,8 +40,9 @@ describe('protocol test server: fidelity to a real node', () => {
       proposed.getMetadataMap().set('type', 'Tested').set('content-type', 'application/json');
       call.write(new AppendReq().setProposedMessage(proposed));
     });
-    await pause(100);
-    expect(server.heldAppends).toBe(1);
+    // Both in flight on the node: the BatchAppend held, the Append's request arriving.
+    const inFlight = () => Promise.resolve([server.heldAppends, server.receivingAppends]);
+    expect(await eventually(inFlight, ([held, receiving]) => held === 1 && receiving === 1, 5_000)).toEqual([1, 1]);
 
     await server.kill();
     expect(await inBatch).toMatchObject({ type: 'cancelled' }); // the node's own answer, sent before it goes

@@ -205,6 +205,11 @@ export class EsdbTestServer {
     return this.held.size;
   }
 
+  /** Append calls whose request is still arriving (the client has not ended its stream of events). */
+  get receivingAppends(): number {
+    return this.receiving.size;
+  }
+
   /**
    * Drops every connection at once, as a crashed or unplugged server would; the log is kept. In-flight
    * appends end as a node going away ends them: Append UNAVAILABLE (held, or still sending its events: a
