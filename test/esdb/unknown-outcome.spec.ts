@@ -7,6 +7,7 @@ import { EventToAppend } from '../../src/ports/event-store';
 import { EsdbTestServer } from './test-server/server';
 import { StoredEvent } from './test-server/log';
 import { prng } from '../support/random';
+import { eventually } from './support';
 
 /**
  * Appends whose outcome is unknown (the server answered Timeout, the connection dropped, the call was
@@ -53,6 +54,8 @@ describe('EventStoreDB appends of unknown outcome', () => {
 
   const ids = (name: string) => (server.log.stream(name) ?? []).map((event) => event.id);
   const stream = () => `interaction-${uuidv7()}`;
+  /** No append held any more: a delayed write has landed (or been refused) and its late answer is sent. */
+  const settled = async () => expect(await eventually(async () => server.heldAppends, (held) => held === 0, 5_000)).toBe(0);
 
   describe('the adapter', () => {
     it('succeeds once when the write landed but its answer timed out (the re-send is acknowledged without writing)', async () => {
@@ -63,7 +66,7 @@ describe('EventStoreDB appends of unknown outcome', () => {
       expect(result.nextRevision).toBe(1);
       expect(result.events.map((e) => e.revision)).toEqual([0, 1]);
       expect(result.events.map((e) => e.position)).toEqual(server.log.stream(name)!.map((e) => ({ commit: e.position, prepare: e.position })));
-      await pause(700); // the held answer comes and goes
+      await settled(); // the held answer comes and goes
       expect(ids(name)).toEqual(batch.map((e) => e.id));
     });
 
@@ -74,7 +77,7 @@ describe('EventStoreDB appends of unknown outcome', () => {
       server.delayAppends({ ms: 700, write: 'after' });
       const result = await store.appendToStream(name, batch, 0);
       expect(result.nextRevision).toBe(2);
-      await pause(800); // the original write arrives late: the idempotent write keeps it out
+      await settled(); // the original write arrives late: the idempotent write keeps it out
       expect(ids(name).slice(1)).toEqual(batch.map((e) => e.id));
       expect(ids(name)).toHaveLength(3);
     });
@@ -117,7 +120,7 @@ describe('EventStoreDB appends of unknown outcome', () => {
       });
       const failed = await outcome(store.appendToStream(name, ours, 'no_stream'));
       expect(failed).toMatchObject({ ok: false, error: { name: 'WrongExpectedVersionError' } });
-      await pause(600);
+      await settled();
       expect(ids(name)).toEqual([theirs[0]!.id]);
     });
 
