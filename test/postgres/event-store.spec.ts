@@ -13,7 +13,7 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../src/ports/event-store';
-import { TEST_DATABASE_URL } from '../support/postgres';
+import { reportHorizonHolders, TEST_DATABASE_URL } from '../support/postgres';
 import { migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
 
@@ -59,7 +59,11 @@ async function readAllSettled(
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
     const batches = await collect(store.readAll(from, options));
-    if (batches.flat().length >= count || Date.now() > deadline) return batches;
+    if (batches.flat().length >= count) return batches;
+    if (Date.now() > deadline) {
+      await reportHorizonHolders();
+      return batches;
+    }
     await sleep(25);
   }
 }

@@ -21,7 +21,7 @@ import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/cat
 import { projectEvents } from '../../projections/interactions.projection';
 import { Backend, BACKENDS } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
-import { uniqueSchema } from '../support/postgres';
+import { reportHorizonHolders, uniqueSchema } from '../support/postgres';
 import { eventMetadata, loggedData, updatedData, updatedV0 } from '../support/poison';
 import { readTables } from '../support/read-tables';
 import { SETTLE_MS, sleep } from '../support/timing';
@@ -87,7 +87,8 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     for (;;) {
       await projector.catchUp(3);
       const checkpoint = await readCheckpoint(db);
-      if ((checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) || Date.now() > deadline) return;
+      if (checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) return;
+      if (Date.now() > deadline) return reportHorizonHolders();
       await sleep(25);
     }
   }

@@ -40,3 +40,26 @@ export const MODULE_TABLES = [
   'projection_checkpoints',
   'schema_migrations',
 ];
+
+/**
+ * Prints the server's transactions that hold back the settled horizon (a transaction id or snapshot older
+ * than a few seconds), for a test whose catch-up read saw nothing settle in time: the log then says which
+ * session of the run (or from outside it) was in the way.
+ */
+export async function reportHorizonHolders(): Promise<void> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT datname, pid, application_name, backend_xid, backend_xmin, state, wait_event,
+         round(extract(epoch FROM now() - xact_start)) AS seconds, left(query, 200) AS query
+       FROM pg_stat_activity
+       WHERE (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND now() - xact_start > interval '5 seconds'
+         AND pid <> pg_backend_pid()`,
+    );
+    const prepared = await client.query('SELECT gid, database, prepared FROM pg_prepared_xacts');
+    console.log(`settled horizon held back by: ${JSON.stringify({ sessions: rows, prepared: prepared.rows }, null, 1)}`);
+  } finally {
+    await client.end();
+  }
+}
