@@ -58,6 +58,7 @@ export interface AppendResult {
   nextRevision: number;
   /** The global position of the last appended event. */
   position: Position;
+  /** The events as appended (data and metadata as given), with the revisions and positions they got. */
   events: RecordedEvent[];
 }
 

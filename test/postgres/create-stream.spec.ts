@@ -64,6 +64,8 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     expect(comparePositions(result.events[0]!.position, result.events[1]!.position)).toBe(-1);
     expect(result.nextRevision).toBe(1);
     expect((await store.readStream(stream)).map((e) => e.id)).toEqual(events.map((e) => e.id));
+    // The result is the events as a read returns them: ids, revisions, positions, data and metadata.
+    expect(await store.readStream(stream)).toEqual(result.events);
     expect((await db.query('SELECT stream_name FROM create_stream_marks', [])).rows).toEqual([{ stream_name: stream }]);
     const live = await readTables(db);
     expect(live.interactions).toHaveLength(1);

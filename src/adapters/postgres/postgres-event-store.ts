@@ -13,6 +13,7 @@ import {
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { Database, Queryable } from '../../ports/database';
+import { pgArray } from '../../../projections/interactions.projection';
 
 /** Runs inside the append's transaction, after the events are inserted: the inline projection. */
 export type InlineProjection = (tx: Queryable, events: RecordedEvent[]) => Promise<void>;
@@ -23,18 +24,23 @@ export type InlineProjection = (tx: Queryable, events: RecordedEvent[]) => Promi
  */
 export type NewStreamProjection = (events: RecordedEvent[]) => Promise<StatementPart | null>;
 
-interface EventRow {
+/** Where an append put an event: what its statement returns (the rest the caller has already). */
+interface AppendedRow {
   event_id: string;
-  stream_name: string;
   stream_revision: string;
   transaction_id: string;
   global_position: string;
+}
+
+interface EventRow extends AppendedRow {
+  stream_name: string;
   event_type: string;
   data: unknown;
   metadata: RecordedEvent['metadata'];
 }
 
 const COLUMNS = 'event_id, stream_name, stream_revision, transaction_id, global_position, event_type, data, metadata';
+const APPENDED_COLUMNS = 'event_id, stream_revision, transaction_id, global_position';
 
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_BATCH_SIZE = 500;
@@ -71,18 +77,16 @@ export class PostgresEventStore implements EventStore {
     if (projection === null) return this.createLocked(streamName, events, also);
     const appended: StatementPart = { ctes: APPENDED_NEW, params: [streamName, ...eventColumns(events)] };
     const { text, params } = composeStatement([appended, ...also, projection], SELECT_APPENDED);
-    let rows: EventRow[];
+    let rows: AppendedRow[];
     try {
-      rows = (await (this.db.autocommit ? this.db.autocommit<EventRow>(text, params) : this.db.transaction((tx) => tx.query<EventRow>(text, params)))).rows;
+      rows = (await (this.db.autocommit ? this.db.autocommit<AppendedRow>(text, params) : this.db.transaction((tx) => tx.query<AppendedRow>(text, params)))).rows;
     } catch (error) {
       if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
       if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
       if (isRevisionClash(error)) throw new WrongExpectedVersionError(streamName, 'no_stream', await currentRevision(this.db, streamName));
       return this.createLocked(streamName, events, also); // a read row (or key) of it was there already
     }
-    const recorded = rows.map(toRecordedEvent).sort((a, b) => a.revision - b.revision);
-    const last = recorded[recorded.length - 1]!;
-    return { nextRevision: last.revision, position: last.position, events: recorded };
+    return appendResult(streamName, events, rows);
   }
 
   /**
@@ -153,23 +157,21 @@ export class PostgresEventStore implements EventStore {
     // The insert is the transaction's first write, so its transaction id is taken only now: a later
     // revision of a stream can never get an older transaction id than an earlier one.
     const { rows } = await tx
-      .query<EventRow>(
+      .query<AppendedRow>(
         `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-         SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
-         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-           AS e(id, type, data, metadata, ord)
+         SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
+         FROM ${EVENTS_FROM(3)}
          ORDER BY e.ord
-         RETURNING ${COLUMNS}`,
+         RETURNING ${APPENDED_COLUMNS}`,
         [streamName, first, ...eventColumns(events)],
       )
       .catch((error: unknown) => {
         if (error instanceof Error) Object.assign(error, { expected });
         throw error;
       });
-    const recorded = rows.map(toRecordedEvent).sort((a, b) => a.revision - b.revision);
-    await this.inlineProjection?.(tx, recorded);
-    const last = recorded[recorded.length - 1]!;
-    return { nextRevision: last.revision, position: last.position, events: recorded };
+    const result = appendResult(streamName, events, rows);
+    await this.inlineProjection?.(tx, result.events);
+    return result;
   }
 
   readStream(streamName: string): Promise<RecordedEvent[]> {
@@ -223,9 +225,45 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-/** The events as four parallel arrays: ids, types, data and metadata (JSON text). */
+/**
+ * The events as four parameters: ids and types as array literals, data and metadata as one JSON array
+ * each (one JSON text apiece: nothing to escape per element, one parse on the server).
+ */
 function eventColumns(events: EventToAppend[]): unknown[] {
-  return [events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => JSON.stringify(e.metadata))];
+  return [
+    pgArray(events.map((e) => e.id)),
+    pgArray(events.map((e) => e.type)),
+    JSON.stringify(events.map((e) => e.data)),
+    JSON.stringify(events.map((e) => e.metadata)),
+  ];
+}
+
+/** The rows `eventColumns` sends, from parameter `first` on: e(id, type, data, metadata, ord). */
+const EVENTS_FROM = (first: number) =>
+  `ROWS FROM (unnest($${first}::uuid[]), unnest($${first + 1}::text[]), jsonb_array_elements($${first + 2}::jsonb),
+     jsonb_array_elements($${first + 3}::jsonb)) WITH ORDINALITY AS e(id, type, data, metadata, ord)`;
+
+/**
+ * What an append returns: the events as they were given (data and metadata as passed in, as the
+ * EventStoreDB adapter returns them too), with the revisions and positions the log gave them.
+ */
+function appendResult(streamName: string, events: EventToAppend[], rows: AppendedRow[]): AppendResult {
+  const byId = new Map(rows.map((row) => [row.event_id.toLowerCase(), row]));
+  const recorded = events.map((event): RecordedEvent => {
+    const row = byId.get(event.id.toLowerCase());
+    if (!row) throw new Error(`the append to ${streamName} did not return event ${event.id}`);
+    return {
+      id: row.event_id,
+      streamName,
+      revision: Number(row.stream_revision),
+      position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.global_position) },
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata,
+    };
+  });
+  const last = recorded[recorded.length - 1]!;
+  return { nextRevision: last.revision, position: last.position, events: recorded };
 }
 
 const EMPTY_PART: StatementPart = { ctes: '', params: [] };
@@ -233,14 +271,23 @@ const EMPTY_PART: StatementPart = { ctes: '', params: [] };
 /** createStream's own part: a new stream's events, revisions from 0. */
 const APPENDED_NEW = `appended AS (
   INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-  SELECT e.id, $1, e.ord - 1, e.type, e.data::jsonb, e.metadata::jsonb
-  FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
+  SELECT e.id, $1, e.ord - 1, e.type, e.data, e.metadata
+  FROM ${EVENTS_FROM(2)}
   ORDER BY e.ord
-  RETURNING ${COLUMNS})`;
-const SELECT_APPENDED = `SELECT ${COLUMNS} FROM appended`;
+  RETURNING ${APPENDED_COLUMNS})`;
+const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
 
-/** Composed texts by their parts (the module's own few, so a small map), to renumber each only once. */
-const composed = new Map<string, string>();
+/**
+ * Composed texts by their parts, to renumber each combination only once: a tree keyed by each part's
+ * CTE text and parameter count, then the final select. The texts are the module's constants, whose
+ * hashes V8 keeps, so a look-up costs a few map reads instead of hashing a new multi-kilobyte key.
+ */
+interface ComposedNode {
+  text?: string;
+  next: Map<string, Map<number, ComposedNode>>;
+}
+const composed: ComposedNode = { next: new Map() };
+let composedCount = 0;
 
 /**
  * One statement from parts: their CTEs side by side, each part's parameters renumbered after the ones
@@ -249,17 +296,28 @@ const composed = new Map<string, string>();
 export function composeStatement(parts: StatementPart[], select: string): { text: string; params: unknown[] } {
   const used = parts.filter((part) => part.ctes);
   const params = used.flatMap((part) => part.params);
-  const key = `${used.map((part) => `${part.params.length}\u0000${part.ctes}`).join('\u0000')}\u0000${select}`;
-  let text = composed.get(key);
-  if (text === undefined) {
-    let offset = 0;
-    const ctes = used.map((part) => {
-      const shifted = offset;
-      offset += part.params.length;
-      return part.ctes.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shifted}`);
-    });
-    text = `WITH ${ctes.join(',\n')}\n${select}`;
-    if (composed.size < 100) composed.set(key, text);
+  const path = [...used.map((part): [string, number] => [part.ctes, part.params.length]), [select, 0] as [string, number]];
+  let node: ComposedNode | undefined = composed;
+  for (const [ctes, count] of path) node = node?.next.get(ctes)?.get(count);
+  if (node?.text !== undefined) return { text: node.text, params };
+  let offset = 0;
+  const ctes = used.map((part) => {
+    const shifted = offset;
+    offset += part.params.length;
+    return part.ctes.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shifted}`);
+  });
+  const text = `WITH ${ctes.join(',\n')}\n${select}`;
+  if (composedCount < 100) {
+    composedCount++;
+    let at = composed;
+    for (const [key, count] of path) {
+      let byCount = at.next.get(key);
+      if (!byCount) at.next.set(key, (byCount = new Map()));
+      let child = byCount.get(count);
+      if (!child) byCount.set(count, (child = { next: new Map() }));
+      at = child;
+    }
+    at.text = text;
   }
   return { text, params };
 }
