@@ -159,4 +159,15 @@ describe('composeStatement', () => {
     expect(text).toBe('WITH a AS (SELECT $1::int, $2::int),\nb AS (SELECT $3::int, $14::int)\nSELECT 1');
     expect(params).toEqual([1, 2, 3, 4]);
   });
+
+  it('reuses a composed text only for the same parts, parameter counts and select', () => {
+    const a = (params: unknown[]) => ({ ctes: 'a AS (SELECT $1::int)', params });
+    const b = { ctes: 'b AS (SELECT $1::int)', params: [9] };
+    expect(composeStatement([a([1]), b], 'SELECT 1').text).toBe('WITH a AS (SELECT $1::int),\nb AS (SELECT $2::int)\nSELECT 1');
+    // Same texts, another count before b: b's parameter moves.
+    expect(composeStatement([a([1, 2]), b], 'SELECT 1').text).toBe('WITH a AS (SELECT $1::int),\nb AS (SELECT $3::int)\nSELECT 1');
+    expect(composeStatement([a([1]), b], 'SELECT 2').text).toBe('WITH a AS (SELECT $1::int),\nb AS (SELECT $2::int)\nSELECT 2');
+    expect(composeStatement([b, a([1])], 'SELECT 1').text).toBe('WITH b AS (SELECT $1::int),\na AS (SELECT $2::int)\nSELECT 1');
+    expect(composeStatement([a([5]), b], 'SELECT 1')).toEqual({ text: 'WITH a AS (SELECT $1::int),\nb AS (SELECT $2::int)\nSELECT 1', params: [5, 9] });
+  });
 });

@@ -298,7 +298,7 @@ export function composeStatement(parts: StatementPart[], select: string): { text
   const params = used.flatMap((part) => part.params);
   const path = [...used.map((part): [string, number] => [part.ctes, part.params.length]), [select, 0] as [string, number]];
   let node: ComposedNode | undefined = composed;
-  for (const [ctes, count] of path) node = node?.next.get(ctes)?.get(count);
+  for (const [key, count] of path) node = node?.next.get(key)?.get(count);
   if (node?.text !== undefined) return { text: node.text, params };
   let offset = 0;
   const ctes = used.map((part) => {
