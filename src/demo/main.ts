@@ -44,6 +44,9 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
   // The History tab in a browser (src/demo/web): plain files over the API above; nothing from elsewhere.
   app.useStaticAssets(join(__dirname, 'web'), {
     setHeaders: (response) => response.setHeader('Content-Security-Policy', "default-src 'self'"),
+    // A path that resolves to the folder (`/interactions/..`) goes on to the API's routes and their JSON
+    // answers, not to an HTML redirect to itself with a slash.
+    redirect: false,
   });
   return app;
 }
