@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import { request as httpRequest } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createDemoApp } from '../../src/demo/main';
 import { Backend, POSTGRES } from '../support/backends';
@@ -44,6 +45,30 @@ export async function call(demo: DemoUnderTest, method: string, path: string, bo
   } catch {
     throw new Error(`${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
   }
+}
+
+/**
+ * One request with its path exactly as given (node:http: fetch would resolve `.` and `..` segments
+ * before sending, so a traversal attempt would never reach the host); the answer as it came.
+ */
+export function sendRaw(
+  base: string,
+  request: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; contentType: string; text: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const { method, path, headers = {} } = request;
+    const outgoing = httpRequest({ hostname, port, path, method, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode!, contentType: String(response.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }),
+      );
+      response.on('error', reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end(request.body);
+  });
 }
 
 interface OpenApiOperation {

@@ -1,8 +1,7 @@
-import { get } from 'node:http';
 import { CommandOptions } from '../../src/nest/messages';
 import { InteractionsService } from '../../src/nest/interactions.service';
 import { InteractionsController } from '../../src/demo/interactions.controller';
-import { checkAnswer, DemoUnderTest, startDemoApp } from './demo-app';
+import { checkAnswer, DemoUnderTest, sendRaw, startDemoApp } from './demo-app';
 
 /** What the demo host does with odd requests: repeated parameters, odd bodies, limits, cursors, case. */
 
@@ -40,23 +39,15 @@ describe('demo HTTP hygiene', () => {
   });
 
   it('answers a path that resolves to the page\'s folder with the API\'s JSON, not an HTML redirect; the page stays at /', async () => {
-    const { hostname, port } = new URL(base);
     // Sent as written: fetch would resolve the `..` itself.
-    const raw = (path: string) =>
-      new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
-        get({ hostname, port, path }, (response) => {
-          let text = '';
-          response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => resolve({ status: response.statusCode!, type: String(response.headers['content-type']), text }));
-        }).on('error', reject);
-      });
+    const raw = (path: string) => sendRaw(base, { method: 'GET', path });
     for (const path of ['/interactions/..', '/interactions/%2e%2e', '/contacts/..']) {
       const answer = await raw(path);
-      expect([path, answer.status, answer.type]).toEqual([path, 404, expect.stringMatching(/^application\/json/)]);
+      expect([path, answer.status, answer.contentType]).toEqual([path, 404, expect.stringMatching(/^application\/json/)]);
       expect(() => JSON.parse(answer.text)).not.toThrow();
     }
     const page = await raw('/');
-    expect([page.status, page.type]).toEqual([200, expect.stringMatching(/^text\/html/)]);
+    expect([page.status, page.contentType]).toEqual([200, expect.stringMatching(/^text\/html/)]);
   });
 
   it('answers 422 for a JSON null, array or scalar body on POST and PATCH, also for contacts', async () => {

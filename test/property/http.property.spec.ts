@@ -1,6 +1,5 @@
 import fc from 'fast-check';
-import { request as httpRequest } from 'node:http';
-import { DemoUnderTest, startDemoApp } from '../demo/demo-app';
+import { DemoUnderTest, sendRaw, startDemoApp } from '../demo/demo-app';
 import { feedCursorOf } from '../../src/nest/feed-cursor';
 import {
   adversarialString,
@@ -56,22 +55,9 @@ describe('demo HTTP API under generated requests (fast-check)', () => {
   let interactions: string[] = [];
   const statuses: Record<number, number> = {};
 
-  /**
-   * Sends the request with its path exactly as generated (node:http; fetch would resolve `..` and `.`
-   * segments before sending, so a traversal attempt would never reach the host).
-   */
-  function send(request: GeneratedRequest): Promise<Answer> {
-    const { hostname, port } = new URL(base);
-    return new Promise((resolve, reject) => {
-      const outgoing = httpRequest({ hostname, port, path: request.path, method: request.method, headers: request.headers }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
-        response.on('error', reject);
-      });
-      outgoing.on('error', reject);
-      outgoing.end(request.body);
-    });
+  async function send(request: GeneratedRequest): Promise<Answer> {
+    const { status, text } = await sendRaw(base, request);
+    return { status, text };
   }
 
   async function json(method: GeneratedRequest['method'], path: string, body?: unknown): Promise<{ uuid: string }> {
