@@ -14,6 +14,7 @@ import {
   createCrudTables,
   CRUD_INSERT_INTERACTION,
   CRUD_INSERT_PARTIES,
+  CRUD_DELETE_INTERACTION,
   CRUD_UPDATE_INTERACTION,
 } from '../baseline';
 import { drive, DriveResult } from '../drive';
@@ -190,12 +191,17 @@ async function eventsOfCreates(pool: Pool): Promise<EmmettEvent[][]> {
 }
 
 type AppendSystem = 'module' | 'emmett' | 'crud';
-type UpdateSystem = 'module' | 'crud';
+type EditSystem = 'module' | 'crud';
+/** What a round does to the interactions it created, after the creates: each edited once, then deleted. */
+type Edit = 'update' | 'delete';
+const EDITS: readonly Edit[] = ['update', 'delete'];
 interface RoundResult {
   order: AppendSystem[];
   append: Record<AppendSystem, Record<'one' | 'many', DriveResult>>;
-  update: Record<UpdateSystem, Record<'one' | 'many', DriveResult>>;
+  update: Record<EditSystem, Record<'one' | 'many', DriveResult>>;
+  delete: Record<EditSystem, Record<'one' | 'many', DriveResult>>;
   commands: Record<'one' | 'many', number>;
+  /** How many interactions each edit touches, at 1 caller and at `callers`. */
   updates: Record<'one' | 'many', number>;
 }
 
@@ -233,7 +239,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
       try {
         await createCrudTables(pool);
         await createCrudIndexes(pool);
-        const created: Record<UpdateSystem, string[]> = { module: [], crud: [] };
+        const created: Record<EditSystem, string[]> = { module: [], crud: [] };
         const viaCrud = crudCreate(pool);
         const create: Record<AppendSystem, (callers: number, count: number) => Promise<DriveResult>> = {
           module: (callers, count) =>
@@ -276,29 +282,41 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
           module: { one: created.module.slice(0, updates.one), many: created.module.slice(updates.one, updates.one + updates.many) },
           crud: { one: created.crud.slice(0, updates.one), many: created.crud.slice(updates.one, updates.one + updates.many) },
         };
-        const update: Record<UpdateSystem, (uuids: string[], callers: number) => Promise<DriveResult>> = {
-          module: (uuids, callers) =>
-            drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, editOf(uuid, i))),
-          crud: (uuids, callers) =>
-            drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => {
-              const { subject, body } = editOf(uuid, i);
-              return pool.query(CRUD_UPDATE_INTERACTION, [uuid, subject, body, new Date().toISOString()]);
-            }),
+        const edit: Record<Edit, Record<EditSystem, (uuids: string[], callers: number) => Promise<DriveResult>>> = {
+          update: {
+            module: (uuids, callers) =>
+              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, editOf(uuid, i))),
+            crud: (uuids, callers) =>
+              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => {
+                const { subject, body } = editOf(uuid, i);
+                return pool.query(CRUD_UPDATE_INTERACTION, [uuid, subject, body, new Date().toISOString()]);
+              }),
+          },
+          delete: {
+            module: (uuids, callers) => drive(uuids, callers, (uuid) => service.deleteInteraction(uuid)),
+            crud: (uuids, callers) => drive(uuids, callers, (uuid) => pool.query(CRUD_DELETE_INTERACTION, [uuid])),
+          },
         };
-        await update.module(warm.module, scale.callers);
-        await update.crud(warm.crud, scale.callers);
-        const updateResult = { module: {}, crud: {} } as RoundResult['update'];
-        for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
-          for (const system of rotate<UpdateSystem>(['module', 'crud'], round)) {
-            updateResult[system][key] = await update[system](targets[system][key], callers);
+        const edited = {} as Pick<RoundResult, Edit>;
+        for (const kind of EDITS) {
+          // The warm-up's interactions warm this edit's path, unmeasured.
+          await edit[kind].module(warm.module, scale.callers);
+          await edit[kind].crud(warm.crud, scale.callers);
+          const result = { module: {}, crud: {} } as RoundResult[Edit];
+          for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
+            for (const system of rotate<EditSystem>(['module', 'crud'], round)) {
+              result[system][key] = await edit[kind][system](targets[system][key], callers);
+            }
           }
+          edited[kind] = result;
         }
-        const r: RoundResult = { order, append, update: updateResult, commands, updates };
+        const r: RoundResult = { order, append, ...edited, commands, updates };
         rounds.push(r);
         ctx.log(
           `round ${round + 1}/${scale.appendRounds} (${order.join(', ')}; ${fmtInt(msSince(booting))} ms, module boot ${fmtInt(bootMs)} ms): ${scale.callers} callers ` +
             `module ${fmtInt(append.module.many.perSecond)}/s, Emmett ${fmtInt(append.emmett.many.perSecond)}/s, CRUD ${fmtInt(append.crud.many.perSecond)}/s; ` +
-            `update module ${fmtInt(updateResult.module.many.perSecond)}/s, CRUD ${fmtInt(updateResult.crud.many.perSecond)}/s`,
+            `update module ${fmtInt(edited.update.module.many.perSecond)}/s, CRUD ${fmtInt(edited.update.crud.many.perSecond)}/s; ` +
+            `delete module ${fmtInt(edited.delete.module.many.perSecond)}/s, CRUD ${fmtInt(edited.delete.crud.many.perSecond)}/s`,
         );
       } finally {
         await app.close();
@@ -342,7 +360,8 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
   };
 
   const appendRows: Table['rows'] = [];
-  const updateRows: Table['rows'] = [];
+  const editRows: Record<Edit, Table['rows']> = { update: [], delete: [] };
+  const editLabels: Record<Edit, [string, string]> = { update: ['updateInteraction', 'UPDATE'], delete: ['deleteInteraction', 'DELETE'] };
   for (const [key, callers] of keys) {
     const mine = (r: RoundResult) => r.append.module[key];
     appendRows.push(
@@ -350,11 +369,14 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       row(`Emmett: appendToStream, ${callersLabel(callers)}`, (r) => r.append.emmett[key], fmtRange(ratio(mine, (r) => r.append.emmett[key]))),
       row(`CRUD: insert, ${callersLabel(callers)}`, (r) => r.append.crud[key], fmtRange(ratio(mine, (r) => r.append.crud[key]))),
     );
-    const mineU = (r: RoundResult) => r.update.module[key];
-    updateRows.push(
-      row(`module: updateInteraction, ${callersLabel(callers)}`, mineU, '–'),
-      row(`CRUD: UPDATE, ${callersLabel(callers)}`, (r) => r.update.crud[key], fmtRange(ratio(mineU, (r) => r.update.crud[key]))),
-    );
+    for (const kind of EDITS) {
+      const [command, statement] = editLabels[kind];
+      const mineE = (r: RoundResult) => r[kind].module[key];
+      editRows[kind].push(
+        row(`module: ${command}, ${callersLabel(callers)}`, mineE, '–'),
+        row(`CRUD: ${statement}, ${callersLabel(callers)}`, (r) => r[kind].crud[key], fmtRange(ratio(mineE, (r) => r[kind].crud[key]))),
+      );
+    }
   }
 
   const vs = {
@@ -362,8 +384,6 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
     emmett16: ratio((r) => r.append.module.many, (r) => r.append.emmett.many),
     crud1: ratio((r) => r.append.module.one, (r) => r.append.crud.one),
     crud16: ratio((r) => r.append.module.many, (r) => r.append.crud.many),
-    updateCrud1: ratio((r) => r.update.module.one, (r) => r.update.crud.one),
-    updateCrud16: ratio((r) => r.update.module.many, (r) => r.update.crud.many),
   };
   const eventsPerCreate = templates.length > 0 ? templates.reduce((n, t) => n + t.length, 0) / templates.length : 0;
   const payloadBytes =
@@ -375,6 +395,27 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
   const ranges = (s: { median: number; min: number; max: number }) => [round3(s.min), round3(s.max)];
   const version = emmettVersion();
   const many = scale.callers;
+  const editJson = (kind: Edit) => {
+    const vsCrud = { one: ratio((r) => r[kind].module.one, (r) => r[kind].crud.one), many: ratio((r) => r[kind].module.many, (r) => r[kind].crud.many) };
+    return {
+      vsCrud16: round3(vsCrud.many.median),
+      vsCrud1: round3(vsCrud.one.median),
+      cpuMsPerCommand: round3(cpuPerCommand((r) => r[kind].module.many)),
+      cpuMsPerCommand1: round3(cpuPerCommand((r) => r[kind].module.one)),
+      serverCpuMsPerCommand: {
+        module: roundOptional(serverCpuPerCommand((r) => r[kind].module.many)),
+        crud: roundOptional(serverCpuPerCommand((r) => r[kind].crud.many)),
+      },
+      ranges: { vsCrud16: ranges(vsCrud.many), vsCrud1: ranges(vsCrud.one) },
+      perSecond: {
+        module1: perRound((r) => r[kind].module.one),
+        crud1: perRound((r) => r[kind].crud.one),
+        [`module${many}`]: perRound((r) => r[kind].module.many),
+        [`crud${many}`]: perRound((r) => r[kind].crud.many),
+      },
+      commands: { single: rounds[0]?.updates.one ?? 0, concurrent: rounds[0]?.updates.many ?? 0 },
+    };
+  };
 
   const json = {
     append: {
@@ -423,24 +464,8 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       payloadBytesPerCreate: Math.round(payloadBytes),
       loadAverage1m: load.map(round2),
     },
-    update: {
-      vsCrud16: round3(vs.updateCrud16.median),
-      vsCrud1: round3(vs.updateCrud1.median),
-      cpuMsPerCommand: round3(cpuPerCommand((r) => r.update.module.many)),
-      cpuMsPerCommand1: round3(cpuPerCommand((r) => r.update.module.one)),
-      serverCpuMsPerCommand: {
-        module: roundOptional(serverCpuPerCommand((r) => r.update.module.many)),
-        crud: roundOptional(serverCpuPerCommand((r) => r.update.crud.many)),
-      },
-      ranges: { vsCrud16: ranges(vs.updateCrud16), vsCrud1: ranges(vs.updateCrud1) },
-      perSecond: {
-        module1: perRound((r) => r.update.module.one),
-        crud1: perRound((r) => r.update.crud.one),
-        [`module${many}`]: perRound((r) => r.update.module.many),
-        [`crud${many}`]: perRound((r) => r.update.crud.many),
-      },
-      commands: { single: rounds[0]?.updates.one ?? 0, concurrent: rounds[0]?.updates.many ?? 0 },
-    },
+    update: editJson('update'),
+    delete: editJson('delete'),
   };
 
   const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'server CPU ms/command', 'module ÷ this, throughput: median (min–max)'];
@@ -465,9 +490,18 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       {
         title: 'update: updateInteraction (subject and body) vs a CRUD UPDATE of the same row',
         columns,
-        rows: updateRows,
+        rows: editRows.update,
         notes: [
           `each call edits a different interaction the round created (the module's through the module, the CRUD rows with UPDATE … SET subject, body, updated_at WHERE uuid = $1, autocommitted: one round trip), after editing the warm-up's interactions unmeasured; module and CRUD interleaved, order rotated every round`,
+          ...common.slice(1, 2),
+        ],
+      },
+      {
+        title: 'delete: deleteInteraction vs a CRUD DELETE of the same row',
+        columns,
+        rows: editRows.delete,
+        notes: [
+          `each call deletes a different interaction, the ones the updates edited (the module's through the module: an InteractionDeleted event and its rows gone from the read tables; the CRUD rows with DELETE … WHERE uuid = $1, its parties by the cascade, autocommitted: one round trip), after deleting the warm-up's interactions unmeasured; interleaved as the updates`,
           ...common.slice(1, 2),
         ],
       },
