@@ -16,6 +16,7 @@ import {
 import { reportHorizonHolders, TEST_DATABASE_URL } from '../support/postgres';
 import { migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
+import { collect, readAllSettled as readAllSettledOf } from '../support/event-store-contract';
 
 /**
  * The PostgreSQL event store against the real server. `readAll` only returns transactions older than the
@@ -43,30 +44,9 @@ function events(count: number, tag = 'e'): EventToAppend[] {
   return Array.from({ length: count }, (_, n) => event({ tag, n }));
 }
 
-async function collect(iterable: AsyncIterable<RecordedEvent[]>): Promise<RecordedEvent[][]> {
-  const batches: RecordedEvent[][] = [];
-  for await (const batch of iterable) batches.push(batch);
-  return batches;
-}
-
-/** readAll until it returns at least `count` events (other transactions of the cluster may hold xmin back). */
-async function readAllSettled(
-  store: PostgresEventStore,
-  from: Position,
-  count: number,
-  options: ReadAllOptions = {},
-): Promise<RecordedEvent[][]> {
-  const deadline = Date.now() + SETTLE_MS;
-  for (;;) {
-    const batches = await collect(store.readAll(from, options));
-    if (batches.flat().length >= count) return batches;
-    if (Date.now() > deadline) {
-      await reportHorizonHolders();
-      return batches;
-    }
-    await sleep(25);
-  }
-}
+/** readAll until `count` events came; a PostgreSQL store trails transactions still open anywhere on the server. */
+const readAllSettled = (store: PostgresEventStore, from: Position, count: number, options: ReadAllOptions = {}) =>
+  readAllSettledOf(store, from, count, options, reportHorizonHolders);
 
 function expectIncreasing(positions: Position[]): void {
   for (let i = 1; i < positions.length; i++) {

@@ -81,18 +81,31 @@ function createdInteraction(subject = 'Contract'): { stream: string; uuid: strin
   };
 }
 
-async function collect(iterable: AsyncIterable<RecordedEvent[]>): Promise<RecordedEvent[][]> {
+export async function collect(iterable: AsyncIterable<RecordedEvent[]>): Promise<RecordedEvent[][]> {
   const batches: RecordedEvent[][] = [];
   for await (const batch of iterable) batches.push(batch);
   return batches;
 }
 
-/** readAll until it returns at least `count` events (PostgreSQL's readAll may trail other transactions). */
-async function readAllSettled(store: EventStore, from: Position, count: number, options: ReadAllOptions = {}) {
+/**
+ * readAll until it returns at least `count` events (PostgreSQL's readAll may trail other transactions);
+ * `onTimeout` runs when they did not come in time (to say what held them back), before what came is returned.
+ */
+export async function readAllSettled(
+  store: EventStore,
+  from: Position,
+  count: number,
+  options: ReadAllOptions = {},
+  onTimeout?: () => Promise<void>,
+): Promise<RecordedEvent[][]> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
     const batches = await collect(store.readAll(from, options));
-    if (batches.flat().length >= count || Date.now() > deadline) return batches;
+    if (batches.flat().length >= count) return batches;
+    if (Date.now() > deadline) {
+      await onTimeout?.();
+      return batches;
+    }
     await sleep(25);
   }
 }
