@@ -17,14 +17,14 @@ import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-stor
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { HealthController } from '../../src/demo/health.controller';
 import { Database } from '../../src/ports/database';
-import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
+import { CatchUpProjector, rebuild } from '../../projections/catch-up';
 import { projectEvents } from '../../projections/interactions.projection';
 import { Backend, BACKENDS } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
-import { reportHorizonHolders, uniqueSchema } from '../support/postgres';
+import { uniqueSchema } from '../support/postgres';
+import { catchUpFully } from '../support/catch-up';
 import { eventMetadata, loggedData, updatedData, updatedV0 } from '../support/poison';
 import { readTables } from '../support/read-tables';
-import { SETTLE_MS, sleep } from '../support/timing';
 
 /**
  * Poison events in the PostgreSQL log (CONTRACT.md "Poison events are parked"). The module never writes
@@ -81,16 +81,7 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
 
   /** The catch-up projector from an empty checkpoint to the head (waiting out other transactions of the server). */
   async function catchUp(): Promise<void> {
-    const projector = new CatchUpProjector(db, store);
-    const head = await store.headPosition();
-    const deadline = Date.now() + SETTLE_MS;
-    for (;;) {
-      await projector.catchUp(3);
-      const checkpoint = await readCheckpoint(db);
-      if (checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) return;
-      if (Date.now() > deadline) return reportHorizonHolders();
-      await sleep(25);
-    }
+    await catchUpFully(new CatchUpProjector(db, store), db, store, 3);
   }
 
   async function emptyReadModel(): Promise<void> {

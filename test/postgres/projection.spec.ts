@@ -14,8 +14,7 @@ import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/cat
 import { COUNT_TABLES, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
-import { reportHorizonHolders } from '../support/postgres';
-import { PgDatabase } from '../../src/adapters/postgres/database';
+import { catchUpFully } from '../support/catch-up';
 
 /**
  * The interactions projection and the catch-up machinery against the real PostgreSQL. Events go through
@@ -206,23 +205,6 @@ async function writeHistory(store: PostgresEventStore): Promise<History> {
     ], 1)),
   );
   return { events, i1, i2, i3, c1, c2, c3, staff };
-}
-
-/** The checkpoint reaches the head (polling only while another transaction of the cluster holds xmin back). */
-async function catchUpFully(projector: CatchUpProjector, db: Database, store: PostgresEventStore, batchSize?: number): Promise<number> {
-  const head = await store.headPosition();
-  const deadline = Date.now() + SETTLE_MS;
-  let applied = 0;
-  for (;;) {
-    applied += await projector.catchUp(batchSize);
-    const checkpoint = await readCheckpoint(db);
-    if (checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) return applied;
-    if (Date.now() > deadline) {
-      if (db instanceof PgDatabase) await reportHorizonHolders();
-      return applied;
-    }
-    await sleep(25);
-  }
 }
 
 /** Every committed event, read as a rebuild does (through a given connection, no in-flight wait). */
