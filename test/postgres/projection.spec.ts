@@ -14,7 +14,8 @@ import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/cat
 import { COUNT_TABLES, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
-import { catchUpFully } from '../support/catch-up';
+import { catchUpFully, horizonReportOf } from '../support/catch-up';
+import { readAllSettled } from '../support/event-store-contract';
 
 /**
  * The interactions projection and the catch-up machinery against the real PostgreSQL. Events go through
@@ -491,7 +492,9 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         expect(await dump(db)).toEqual(tables);
         expect(await rowsOf(db, i4)).toEqual({ interactions: 0, parties: 0, involvements: 0 });
 
-        // catchUp hits the same wall (polling only while another transaction holds xmin back): still nothing moved.
+        // catchUp hits the same wall: still nothing moved. First the whole batch must be settled (readable past
+        // every transaction open on the server), else catchUp would apply the valid part before it and move on.
+        expect((await readAllSettled(store, checkpoint, 4, {}, horizonReportOf(db))).flat()).toHaveLength(4);
         const deadline = Date.now() + SETTLE_MS;
         let failure: unknown;
         while (!failure && Date.now() < deadline) {

@@ -19,9 +19,14 @@ export async function catchUpFully(projector: CatchUpProjector, db: Database, st
     const checkpoint = await readCheckpoint(db);
     if (checkpoint.commit === head.commit && checkpoint.prepare === head.prepare) return applied;
     if (Date.now() > deadline) {
-      if (db instanceof PgDatabase) await reportHorizonHolders();
+      await horizonReportOf(db)?.();
       return applied;
     }
     await sleep(25);
   }
+}
+
+/** What says who holds the settled horizon back: on PostgreSQL, the server's sessions; nothing on PGlite. */
+export function horizonReportOf(db: Database): (() => Promise<void>) | undefined {
+  return db instanceof PgDatabase ? reportHorizonHolders : undefined;
 }
