@@ -497,11 +497,15 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
   const refreshed = outcomes.filter((o) => o.existing && o.refresh).map((o) => o.uuid);
 
   // The read tables keep nothing of a deleted interaction (no foreign keys: this is their only writer).
+  // One statement for the three tables: their locks come after the row's (read FOR UPDATE before any
+  // deletion), so the order every writer takes them in (see catch-up.ts's rebuild) is kept.
   if (wiped.length > 0) {
-    const list = plainArray(wiped);
-    await tx.query('DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])', [list]);
-    await tx.query('DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])', [list]);
-    await tx.query('DELETE FROM interactions WHERE uuid = ANY($1::uuid[])', [list]);
+    await tx.query(
+      `WITH gone_involvements AS (DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])),
+         gone_parties AS (DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[]))
+       DELETE FROM interactions WHERE uuid = ANY($1::uuid[])`,
+      [plainArray(wiped)],
+    );
   }
   if (updated.length > 0) {
     // One static statement for any subset of changes: a key present in `changes` sets its column.
