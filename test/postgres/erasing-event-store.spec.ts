@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { Queryable } from '../../src/ports/database';
 import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession } from '../../src/ports/event-store';
+import { ERASED } from '../../src/domain/interaction';
 import { migratedDatabase } from '../support/backends';
 import { eventMetadata, loggedData } from '../support/poison';
 
@@ -68,6 +69,55 @@ describe('ErasingEventStore.open', () => {
       } as Queryable;
       const opened = await store.open([...log.events], racing);
       expect(opened.map((e) => (e.data as { subject: string }).subject)).toEqual(['Earlier call', 'Call in flight']);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('ErasingEventStore: an update that the session read every key for', () => {
+  it('seals with the keys read (no key statement), and still adds an owner the read did not find', async () => {
+    const { db, cleanup } = await migratedDatabase();
+    try {
+      const statements: string[] = [];
+      const recording = new Proxy(db, {
+        get: (target, property) =>
+          property === 'query'
+            ? (text: string, params?: unknown[]) => (statements.push(text), target.query(text, params))
+            : Reflect.get(target, property),
+      });
+      const store = new ErasingEventStore(new MemoryLog(), recording);
+      const [stream, events] = logged('First call');
+      const uuid = stream.slice('interaction-'.length);
+      await store.appendToStream(stream, events, 'no_stream');
+      const update = (subject: string) =>
+        store.withStream(stream, async (session) => {
+          const read = await session.readStream();
+          const changes = { subject };
+          await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid: uuid, changes }, metadata: eventMetadata() }], read.length - 1);
+        });
+      const ensured = () => statements.filter((text) => text.includes('INSERT INTO erasure_keys')).length;
+      const contentOwners = () =>
+        db.query<{ contact_uuid: string }>(
+          `SELECT o.contact_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE k.interaction_uuid = $1 AND k.tag = 'content'`,
+          [uuid],
+        );
+      const subjects = async () => (await store.readStream(stream)).map((e) => (e.data as { changes?: { subject: string }; subject?: string }).changes?.subject ?? (e.data as { subject: string }).subject);
+
+      expect(ensured()).toBe(1); // the create's
+      await update('Second call');
+      expect(ensured()).toBe(1); // the content key and its owner (the subject) were read with the stream
+      expect(await subjects()).toEqual(['First call', 'Second call']);
+
+      await db.query('DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1)', [uuid]);
+      await update('Third call');
+      expect(ensured()).toBe(2); // the read found the key without its owner: ensureKeys adds it back
+      expect((await contentOwners()).rows.map((r) => r.contact_uuid)).toEqual(['0190d8a2-5a7e-7cc1-8f3e-aaaaaaaaaaaa']);
+
+      await db.query('DELETE FROM erasure_keys WHERE interaction_uuid = $1', [uuid]);
+      await update('Fourth call');
+      expect(ensured()).toBe(3); // the key is gone (erased): a new one for what the update writes
+      expect(await subjects()).toEqual([ERASED, ERASED, ERASED, 'Fourth call']);
     } finally {
       await cleanup();
     }

@@ -10,7 +10,7 @@ import {
   StreamSession,
 } from '../../ports/event-store';
 import { ERASED } from '../../domain/interaction';
-import { addOwner, ensureKeys, fetchKeys, moveOwnership, newKeys, setContentOwner } from './key-store';
+import { addOwner, ensureKeys, fetchKeys, fetchOwnedKeys, moveOwnership, newKeys, OwnedKey, setContentOwner } from './key-store';
 import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, partyTag, sealEvent, tagsOf } from './sealing';
 
 type Json = Record<string, unknown>;
@@ -35,16 +35,23 @@ export class ErasingEventStore implements EventStore {
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     return this.inner.withStream(streamName, (session) => {
       const q = session.tx ?? this.db;
-      let read: RecordedEvent[] | null = null;
-      const readStream = async () => (read = await this.open(await session.readStream(), q));
+      // The stream as the session read it, opened, and the keys that opened it (by tag, with their owners).
+      let read: { events: RecordedEvent[]; keys: Map<string, OwnedKey> } | null = null;
+      const readStream = async () => {
+        const keys = new Map<string, OwnedKey>();
+        read = { events: await this.open(await session.readStream(), q, keys), keys };
+        return read.events;
+      };
       return work({
         tx: session.tx,
         readStream,
-        appendToStream: async (events, expected) =>
+        appendToStream: async (events, expected) => {
           // What the stream holds already: as the session read it, else read now (a new stream needs nothing).
-          this.append(streamName, events, q, read ?? (events[0]?.type === 'InteractionLogged' ? [] : await readStream()), (sealed) =>
+          if (read === null && events[0]?.type !== 'InteractionLogged') await readStream();
+          return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, (sealed) =>
             session.appendToStream(sealed, expected),
-          ),
+          );
+        },
       });
     });
   }
@@ -88,14 +95,22 @@ export class ErasingEventStore implements EventStore {
 
   /**
    * Opens events read from the inner store (a subscription's, an inline projection's): events this
-   * store is appending come from memory, the others' keys in one query.
+   * store is appending come from memory, the others' keys in one query. With `owned`, the keys found go
+   * there by tag, with their owners (a stream session's read, for its append).
    */
-  async open(events: RecordedEvent[], q: Queryable = this.db): Promise<RecordedEvent[]> {
+  async open(events: RecordedEvent[], q: Queryable = this.db, owned?: Map<string, OwnedKey>): Promise<RecordedEvent[]> {
     // Taken before the key query: an append that ends during it takes its plain data out of `appending`,
     // and its events must not then be opened with keys that were never fetched for them (read as erased).
     const plain = events.map((event) => this.appending.get(event.id));
     const needed = events.filter((_, i) => plain[i] === undefined).flatMap((event) => keyIdsOf(event.data));
-    const keys = needed.length > 0 ? await fetchKeys(q, needed) : new Map<string, ErasureKey>();
+    let keys: ReadonlyMap<string, ErasureKey> = new Map();
+    if (needed.length > 0 && owned) {
+      const found = await fetchOwnedKeys(q, needed);
+      for (const key of found.values()) owned.set(key.tag, key);
+      keys = found;
+    } else if (needed.length > 0) {
+      keys = await fetchKeys(q, needed);
+    }
     return events.map((event, i) => {
       if (plain[i] !== undefined) return { ...event, data: plain[i] };
       return keyIdsOf(event.data).length > 0 ? { ...event, data: openEvent(event.type, event.data, keys) } : event;
@@ -106,7 +121,7 @@ export class ErasingEventStore implements EventStore {
     streamName: string,
     events: EventToAppend[],
     q: Queryable,
-    stream: RecordedEvent[],
+    stream: { events: RecordedEvent[]; keys: ReadonlyMap<string, OwnedKey> },
     appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
   ): Promise<AppendResult> {
     const interactionUuid = interactionOf(streamName, events);
@@ -118,7 +133,7 @@ export class ErasingEventStore implements EventStore {
       }
       return appendSealed(events);
     }
-    const all = [...stream, ...events];
+    const all = [...stream.events, ...events];
     const rawNameAt = (position: number) => rawNameAtPosition(all, position);
     const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, rawNameAt));
     const owners = ownersOf(events, interactionUuid, rawNameAt);
@@ -126,7 +141,7 @@ export class ErasingEventStore implements EventStore {
     // erasure on EventStoreDB may have just destroyed it: the new one must be found by the next try).
     const subject = subjectOf(all);
     if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
-    const keys = await ensureKeys(q, interactionUuid, tags, owners);
+    const keys = keysRead(stream.keys, tags, owners) ?? (await ensureKeys(q, interactionUuid, tags, owners));
     await this.changeOwnership(q, interactionUuid, events, 'add');
     const result = await this.withPlain(events, keys, interactionUuid, rawNameAt, appendSealed);
     await this.changeOwnership(q, interactionUuid, events, 'drop');
@@ -175,6 +190,28 @@ export class ErasingEventStore implements EventStore {
       }
     }
   }
+}
+
+/**
+ * The keys of `tags` as the session's read found them, when it found every one with every owner wanted:
+ * then `ensureKeys` would create and add nothing, and its statement is spared (an update of a subject or
+ * body needs only the content key, owned by the subject). Null when something is missing. A key read here
+ * and destroyed before the append commits is the same race as with `ensureKeys`'s own read: what it seals
+ * reads as erased, as the erasure meant.
+ */
+function keysRead(
+  known: ReadonlyMap<string, OwnedKey>,
+  tags: readonly string[],
+  owners: ReadonlyArray<{ tag: string; contactUuid: string }>,
+): Map<string, ErasureKey> | null {
+  if (tags.length === 0) return null;
+  const keys = new Map<string, ErasureKey>();
+  for (const tag of tags) {
+    const key = known.get(tag);
+    if (!key) return null;
+    keys.set(tag, key);
+  }
+  return owners.every(({ tag, contactUuid }) => known.get(tag)?.owners.has(contactUuid.toLowerCase())) ? keys : null;
 }
 
 /** The event types with personal fields (see sealing.ts). */

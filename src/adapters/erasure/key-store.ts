@@ -116,6 +116,30 @@ export async function fetchKeys(q: Queryable, keyIds: readonly string[]): Promis
   return new Map(rows.map((row) => [row.key_id, toKey(row)]));
 }
 
+/** A key as a stream session read it: with its tag and the contacts that own it (lower case). */
+export interface OwnedKey extends ErasureKey {
+  tag: string;
+  owners: ReadonlySet<string>;
+}
+
+/**
+ * `fetchKeys` with each key's tag and owners: what an append later in the same session can seal with,
+ * when they are all it needs, without `ensureKeys`. Owners travel as one text, the same on every driver.
+ */
+export async function fetchOwnedKeys(q: Queryable, keyIds: readonly string[]): Promise<Map<string, OwnedKey>> {
+  const ids = [...new Set(keyIds)];
+  if (ids.length === 0) return new Map();
+  const { rows } = await q.query<KeyRow & { owners: string }>(
+    `SELECT k.key_id, k.tag, encode(k.key, 'base64') AS key,
+       array_to_string(ARRAY(SELECT o.contact_uuid FROM erasure_key_owners o WHERE o.key_id = k.key_id), ' ') AS owners
+     FROM erasure_keys k WHERE k.key_id = ANY($1::uuid[])`,
+    [pgArray(ids)],
+  );
+  return new Map(
+    rows.map((row) => [row.key_id, { ...toKey(row), tag: row.tag, owners: new Set(row.owners.split(' ').filter(Boolean)) }]),
+  );
+}
+
 /**
  * Before an append that changes the subject or merges a contact: the new owner is added, the old one
  * kept, so an append that then fails (a lost race, a server gone) leaves no key without the owner of the
