@@ -142,9 +142,14 @@ export interface PreparedBatch {
   insertParams: unknown[];
 }
 
-export async function projectEvents(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
+/**
+ * Applies `events`. `parked`: when the append of their one stream ran `parkedLookup` in its own
+ * statement, what it found (the parked check is not made again).
+ */
+export async function projectEvents(tx: Queryable, events: readonly RecordedEvent[], parked?: string | null): Promise<void> {
   if (events.length === 0) return;
-  await applyPrepared(tx, prepareEvents(events, await parkedStreamsOf(tx, events)));
+  const parkedStreams = parked === undefined ? await parkedStreamsOf(tx, events) : parkedFound(events[0]!.streamName, parked);
+  await applyPrepared(tx, prepareEvents(events, parkedStreams));
 }
 
 /**
@@ -195,6 +200,23 @@ export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEve
     [pgArray([...continued])],
   );
   return new Map(rows.map((row) => [row.stream_name, Number(row.first)]));
+}
+
+/**
+ * `parkedStreamsOf` for an append to one stream, as a part of the append's own statement (AppendLookup of
+ * the PostgreSQL event store): the stream's first parked revision, as text, or null. It reads
+ * parked_events before the read tables are touched, as every writer does.
+ */
+export function parkedLookup(streamName: string): StatementPart {
+  return {
+    ctes: 'looked_up AS (SELECT min(stream_revision)::text AS value FROM parked_events WHERE stream_name = $1)',
+    params: [streamName],
+  };
+}
+
+/** What `parkedLookup` found, as `parkedStreamsOf` answers it. */
+function parkedFound(streamName: string, first: string | null): ParkedStreams {
+  return first === null ? new Map() : new Map([[streamName, Number(first)]]);
 }
 
 /**

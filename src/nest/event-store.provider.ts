@@ -5,7 +5,7 @@ import type { SubscriptionProjector } from '../adapters/eventstoredb/subscriptio
 import { AdvisoryLockLease } from '../adapters/postgres/advisory-lock-lease';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
-import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
+import { newStreamProjection, parkedLookup, projectEvents } from '../../projections/interactions.projection';
 import { openDatabase, openReadReplica } from './database.provider';
 import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 import { loadOptional } from './optional-package';
@@ -73,8 +73,9 @@ export async function openResources(options: InteractionsModuleOptions): Promise
     // With PostgreSQL the read tables change in the append's own transaction: queries see every write at once.
     const log: PostgresEventStore = new PostgresEventStore(
       db,
-      async (tx, events): Promise<void> => projectEvents(tx, await store.open(events, tx)),
+      async (tx, events, parked): Promise<void> => projectEvents(tx, await store.open(events, tx), parked),
       async (events) => newStreamProjection(await store.open(events)),
+      parkedLookup,
     );
     const store: ErasingEventStore = new ErasingEventStore(log, db);
     return { db, readReplica, store };

@@ -15,8 +15,18 @@ import {
 import { Database, Queryable } from '../../ports/database';
 import { pgArray } from '../../../projections/interactions.projection';
 
-/** Runs inside the append's transaction, after the events are inserted: the inline projection. */
-export type InlineProjection = (tx: Queryable, events: RecordedEvent[]) => Promise<void>;
+/**
+ * Runs inside the append's transaction, after the events are inserted: the inline projection. With an
+ * `AppendLookup`, `lookedUp` is what it found (in the insert's own statement).
+ */
+export type InlineProjection = (tx: Queryable, events: RecordedEvent[], lookedUp?: string | null) => Promise<void>;
+
+/**
+ * What the inline projection reads before applying an append to a stream, as a part of the insert's
+ * statement instead of a round trip of its own: CTEs ending in `looked_up (value text)`, one row at most.
+ * It runs with the insert's snapshot, under the stream's lock.
+ */
+export type AppendLookup = (streamName: string) => StatementPart;
 
 /**
  * The inline projection of a new stream as part of its append's statement (positions not known yet), or
@@ -57,6 +67,8 @@ export class PostgresEventStore implements EventStore {
     private readonly inlineProjection?: InlineProjection,
     /** With an inline projection: its part of a new stream's statement (else creates take a transaction). */
     private readonly newStreamProjection?: NewStreamProjection,
+    /** With an inline projection: what it reads before an append, read by the append's insert. */
+    private readonly appendLookup?: AppendLookup,
   ) {}
 
   /**
@@ -75,7 +87,7 @@ export class PostgresEventStore implements EventStore {
     const drafts = events.map((e, revision): RecordedEvent => ({ ...e, streamName, revision, position: START }));
     const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts)) ?? null) : EMPTY_PART;
     if (projection === null) return this.createLocked(streamName, events, also);
-    const appended: StatementPart = { ctes: APPENDED_NEW, params: [streamName, ...eventColumns(events)] };
+    const appended: StatementPart = { ctes: APPENDED_AT, params: [streamName, 0, ...eventColumns(events)] };
     const { text, params } = composeStatement([appended, ...also, projection], SELECT_APPENDED);
     let rows: AppendedRow[];
     try {
@@ -156,21 +168,15 @@ export class PostgresEventStore implements EventStore {
     const first = (actual ?? -1) + 1;
     // The insert is the transaction's first write, so its transaction id is taken only now: a later
     // revision of a stream can never get an older transaction id than an earlier one.
-    const { rows } = await tx
-      .query<AppendedRow>(
-        `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-         SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
-         FROM ${EVENTS_FROM(3)}
-         ORDER BY e.ord
-         RETURNING ${APPENDED_COLUMNS}`,
-        [streamName, first, ...eventColumns(events)],
-      )
-      .catch((error: unknown) => {
-        if (error instanceof Error) Object.assign(error, { expected });
-        throw error;
-      });
+    const appended: StatementPart = { ctes: APPENDED_AT, params: [streamName, first, ...eventColumns(events)] };
+    const lookup = this.inlineProjection && this.appendLookup?.(streamName);
+    const { text, params } = lookup ? composeStatement([appended, lookup], SELECT_APPENDED_LOOKED_UP) : composeStatement([appended], SELECT_APPENDED);
+    const { rows } = await tx.query<AppendedRow & { looked_up?: string | null }>(text, params).catch((error: unknown) => {
+      if (error instanceof Error) Object.assign(error, { expected });
+      throw error;
+    });
     const result = appendResult(streamName, events, rows);
-    await this.inlineProjection?.(tx, result.events);
+    await this.inlineProjection?.(tx, result.events, lookup ? (rows[0]?.looked_up ?? null) : undefined);
     return result;
   }
 
@@ -238,11 +244,6 @@ function eventColumns(events: EventToAppend[]): unknown[] {
   ];
 }
 
-/** The rows `eventColumns` sends, from parameter `first` on: e(id, type, data, metadata, ord). */
-const EVENTS_FROM = (first: number) =>
-  `ROWS FROM (unnest($${first}::uuid[]), unnest($${first + 1}::text[]), jsonb_array_elements($${first + 2}::jsonb),
-     jsonb_array_elements($${first + 3}::jsonb)) WITH ORDINALITY AS e(id, type, data, metadata, ord)`;
-
 /**
  * What an append returns: the events as they were given (data and metadata as passed in, as the
  * EventStoreDB adapter returns them too), with the revisions and positions the log gave them.
@@ -268,14 +269,19 @@ function appendResult(streamName: string, events: EventToAppend[], rows: Appende
 
 const EMPTY_PART: StatementPart = { ctes: '', params: [] };
 
-/** createStream's own part: a new stream's events, revisions from 0. */
-const APPENDED_NEW = `appended AS (
+/**
+ * The events appended to stream $1 from revision $2 on (0 for a new stream), taken apart from the four
+ * parameters of `eventColumns` ($3–$6).
+ */
+const APPENDED_AT = `appended AS (
   INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
-  SELECT e.id, $1, e.ord - 1, e.type, e.data, e.metadata
-  FROM ${EVENTS_FROM(2)}
+  SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
+  FROM ROWS FROM (unnest($3::uuid[]), unnest($4::text[]), jsonb_array_elements($5::jsonb), jsonb_array_elements($6::jsonb))
+    WITH ORDINALITY AS e(id, type, data, metadata, ord)
   ORDER BY e.ord
   RETURNING ${APPENDED_COLUMNS})`;
 const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
+const SELECT_APPENDED_LOOKED_UP = `SELECT ${APPENDED_COLUMNS}, (SELECT value FROM looked_up) AS looked_up FROM appended`;
 
 /**
  * Composed texts by their parts, to renumber each combination only once: a tree keyed by each part's
