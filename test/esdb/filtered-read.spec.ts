@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import {
   CLIENT_VERSION,
@@ -11,7 +12,7 @@ import {
   VERIFIED_CLIENT_VERSIONS,
 } from '../../src/adapters/eventstoredb/filtered-read';
 import { comparePositions, Position } from '../../src/ports/event-store';
-import { EsdbUnderTest, eventually, startEsdb } from './support';
+import { EsdbUnderTest, eventually, startEsdb, unhandledRejectionsDuring } from './support';
 
 // The filtered reads of `$all` under the adapter's readAll and headPosition, through the client internals
 // (checked client versions) and through the public API (any other), which must agree. Streams get a
@@ -192,5 +193,31 @@ describe('the adapter on a client version whose internals were not checked', () 
       await store.close();
       await esdb.close();
     }
+  });
+});
+
+describe('the public forward read when its subscription cannot start', () => {
+  it('rejects with the error and leaves no unhandled rejection (unsubscribing a call that never started rejects too)', async () => {
+    const discovery = new Error('Failed to discover after 10 attempts.');
+    const head = { position: { commit: 10n, prepare: 10n }, streamId: 'other', id: randomUUID(), revision: 0n, type: 't' };
+    // The head of $all is found; then the cluster is gone before the subscription's call starts.
+    const client = {
+      readAll: () => {
+        const read = new EventEmitter() as EventEmitter & { cancel(): Promise<void> };
+        read.cancel = async () => undefined;
+        setImmediate(() => (read.emit('data', { event: head }), read.emit('end')));
+        return read;
+      },
+      subscribeToAll: () => {
+        const subscription = new EventEmitter() as EventEmitter & { unsubscribe(): Promise<void> };
+        subscription.unsubscribe = () => Promise.reject(discovery);
+        setImmediate(() => subscription.emit('error', discovery));
+        return subscription;
+      },
+    } as unknown as EventStoreDBClient;
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      await expect(readForwardsSubscribing(client, 'start', 10, ['p-'])).rejects.toBe(discovery);
+    });
+    expect(unhandled).toEqual([]);
   });
 });

@@ -89,6 +89,23 @@ export async function eventually<T>(probe: () => Promise<T>, done: (value: T) =>
 }
 
 /**
+ * The promise rejections nobody handled while `work` ran and `settleMs` after it (each would end a host
+ * process under Node's default `--unhandled-rejections=throw`).
+ */
+export async function unhandledRejectionsDuring(work: () => Promise<void>, settleMs = 100): Promise<unknown[]> {
+  const unhandled: unknown[] = [];
+  const record = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', record);
+  try {
+    await work();
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+  } finally {
+    process.off('unhandledRejection', record);
+  }
+  return unhandled;
+}
+
+/**
  * A Database whose transactions can be made to fail part-way (a batch that dies after some of its writes)
  * and that counts the transactions it committed.
  */

@@ -1,10 +1,9 @@
 import { UnavailableError } from '@eventstore/db-client';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { uuidv7 } from 'uuidv7';
 import { InteractionUnavailableError } from '../../src';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { ModuleUnderTest, startModule } from '../support/module';
-import { eventually, itWithTestServer } from './support';
+import { eventually, itWithTestServer, unhandledRejectionsDuring } from './support';
 
 /** The module on EventStoreDB while the server is away: typed, retryable errors, then recovery by itself. */
 describe('EventStoreDB unreachable', () => {
@@ -43,20 +42,17 @@ describe("EventStoreDB client's reconnection after a failed call", () => {
   it('leaves no unhandled rejection when the discovery under way fails too (one would end the host process)', async () => {
     // A cluster whose nodes are all gone: every discovery fails, quickly.
     const store = EventStoreDbEventStore.connect('esdb://127.0.0.1:1,127.0.0.1:2?tls=false&maxDiscoverAttempts=2&discoveryInterval=10');
-    const unhandled: unknown[] = [];
-    const record = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', record);
     try {
       const client = store.client as unknown as { getChannel(): Promise<unknown>; handleError(grpc: unknown, error: unknown): unknown };
-      const discovery = client.getChannel().catch((error: unknown) => error);
-      // What the client does after a call failed on the old channel: starts its bookkeeping, attaching nothing.
-      const gone = Object.assign(new Error('14 UNAVAILABLE: the leader is gone'), { code: 14, details: 'the leader is gone' });
-      client.handleError({ getChannel: () => 'the failed channel' }, new UnavailableError(gone as never));
-      expect(String(await discovery)).toMatch(/Failed to discover/);
-      await sleep(100);
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const discovery = client.getChannel().catch((error: unknown) => error);
+        // What the client does after a call failed on the old channel: starts its bookkeeping, attaching nothing.
+        const gone = Object.assign(new Error('14 UNAVAILABLE: the leader is gone'), { code: 14, details: 'the leader is gone' });
+        client.handleError({ getChannel: () => 'the failed channel' }, new UnavailableError(gone as never));
+        expect(String(await discovery)).toMatch(/Failed to discover/);
+      });
       expect(unhandled).toEqual([]);
     } finally {
-      process.off('unhandledRejection', record);
       await store.close();
     }
   });

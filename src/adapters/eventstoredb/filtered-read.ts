@@ -87,7 +87,8 @@ export async function readForwardsSubscribing(
     const finish = (error?: unknown): void => {
       if (settled) return;
       settled = true;
-      void subscription.unsubscribe();
+      // Its call may never have started (a failed discovery): then unsubscribing rejects, with nobody to hear it.
+      void subscription.unsubscribe().catch(() => undefined);
       if (error) reject(error);
       else resolve(events);
     };
@@ -157,7 +158,7 @@ function consume(read: StreamingRead<AllStreamResolvedEvent>, enough: (resolved:
     };
     read.on('data', (resolved: AllStreamResolvedEvent) => {
       if (done || !enough(resolved)) return;
-      void read.cancel();
+      void read.cancel().catch(() => undefined);
       settle();
     });
     read.on('error', settle);
