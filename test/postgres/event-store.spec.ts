@@ -426,6 +426,21 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       expect(new Set(stream.map((e) => e.id))).toEqual(new Set(batches.flat().map((e) => e.id)));
     });
 
+    it('sessions of one stream queue on its lock: each reads (lock and read in one round trip) what the one before committed', async () => {
+      const N = 12;
+      const sessions = Array.from({ length: N }, (_, w) =>
+        wideStore.withStream('queued', async (session) => {
+          const read = await session.readStream();
+          await sleep(5); // the next sessions are waiting on the lock meanwhile
+          return session.appendToStream([event({ w, after: read.length })], read.length === 0 ? 'no_stream' : read.length - 1);
+        }),
+      );
+      const failures = (await settle(sessions)).flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+      expect(failures).toEqual([]); // a read from before the wait would append at a taken revision
+      const stream = await store.readStream('queued');
+      expect(stream.map((e) => (e.data as { after: number }).after)).toEqual(Array.from({ length: N }, (_, i) => i));
+    });
+
     it('a catch-up reader running during many concurrent appends sees every event exactly once, in order', async () => {
       const WORKERS = 8;
       const APPENDS = 50;

@@ -16,7 +16,8 @@ const READ_TABLE_IDS = [
   'read_tables/0008_feeds.sql',
   'read_tables/0009_no_parallel_feed_scans.sql',
 ];
-const ALL_IDS = ['event_log/0001_event_log.sql', ...READ_TABLE_IDS];
+const EVENT_LOG_IDS = ['event_log/0001_event_log.sql', 'event_log/0002_lock_and_read_stream.sql'];
+const ALL_IDS = [...EVENT_LOG_IDS, ...READ_TABLE_IDS];
 const TABLES = MODULE_TABLES;
 
 async function tablesOf(db: PgDatabase): Promise<string[]> {
@@ -73,7 +74,7 @@ describe('migrate (real PostgreSQL)', () => {
 
   it('applies only what is missing when a set is added later', async () => {
     const db = database(uniqueSchema('mig'));
-    expect(await migrate(db, [EVENT_LOG_MIGRATIONS])).toEqual(['event_log/0001_event_log.sql']);
+    expect(await migrate(db, [EVENT_LOG_MIGRATIONS])).toEqual(EVENT_LOG_IDS);
     expect(await tablesOf(db)).toEqual(['events', 'schema_migrations']);
     expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(READ_TABLE_IDS);
     expect(await recordedIds(db)).toEqual(ALL_IDS);
@@ -116,7 +117,7 @@ describe('migrate (real PostgreSQL)', () => {
 
       writeFileSync(join(dir, '0002_bad.sql'), 'CREATE TABLE bad_one (id integer PRIMARY KEY);');
       expect(await migrate(db, [EVENT_LOG_MIGRATIONS, { name: 'extra', dir }])).toEqual([
-        'event_log/0001_event_log.sql',
+        ...EVENT_LOG_IDS,
         'extra/0001_good.sql',
         'extra/0002_bad.sql',
       ]);

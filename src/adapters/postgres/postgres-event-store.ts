@@ -117,20 +117,38 @@ export class PostgresEventStore implements EventStore {
   async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction(async (tx) => {
-        // Sessions of one stream queue here, so what the session reads stays current until it commits and
-        // its append never clashes. A lock takes no transaction id (see the insert in `appendLocked`).
-        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
+        // Sessions of one stream queue on its lock, so what the session reads stays current until it
+        // commits and its append never clashes. A lock takes no transaction id (see the insert in
+        // `appendLocked`). It is taken before the session's first statement, whatever that is: with the
+        // read in one round trip when the read comes first (`lock_and_read_stream`), else on its own.
+        let locked: Promise<unknown> | null = null;
+        const lock = () => (locked ??= tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]));
+        const underLock: Queryable = {
+          query: async (text, params) => {
+            await lock();
+            return tx.query(text, params);
+          },
+        };
         // What the session read under the lock is the stream's revision until it appends (a writer that
         // skips the lock, a create, still clashes on the unique index): no second look before appending.
         let known: number | null | undefined;
         return work({
-          tx,
+          tx: underLock,
           readStream: async () => {
-            const events = await readStreamOn(tx, streamName);
+            let events: RecordedEvent[];
+            if (locked) {
+              await locked;
+              events = await readStreamOn(tx, streamName);
+            } else {
+              const read = readStreamOn(tx, streamName, 'locking');
+              locked = read;
+              events = await read;
+            }
             known = events.length > 0 ? events[events.length - 1]!.revision : null;
             return events;
           },
           appendToStream: async (events, expected) => {
+            await lock();
             const result = await this.appendLocked(tx, streamName, events, expected, known);
             known = result.nextRevision;
             return result;
@@ -328,9 +346,12 @@ export function composeStatement(parts: StatementPart[], select: string): { text
   return { text, params };
 }
 
-async function readStreamOn(q: Queryable, streamName: string): Promise<RecordedEvent[]> {
+/** The stream's events; `locking`, after taking the stream's lock in the same round trip (migration 0002). */
+async function readStreamOn(q: Queryable, streamName: string, locking?: 'locking'): Promise<RecordedEvent[]> {
   const { rows } = await q.query<EventRow>(
-    `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
+    locking
+      ? `SELECT ${COLUMNS} FROM lock_and_read_stream($1) ORDER BY stream_revision`
+      : `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
     [streamName],
   );
   return rows.map(toRecordedEvent);
