@@ -138,6 +138,8 @@ export interface PreparedBatch {
   assumedNew: Outcome[];
   /** The other interactions: folded from their current rows. */
   toRead: string[];
+  /** Interactions whose events need nothing of their rows (see `rowless`): folded without them. */
+  rowless: Outcome[];
   /** The parameters of the insert of `assumedNew`, built here so that applying costs little CPU. */
   insertParams: unknown[];
 }
@@ -148,8 +150,8 @@ export interface PreparedBatch {
  */
 export async function projectEvents(tx: Queryable, events: readonly RecordedEvent[], parked?: string | null): Promise<void> {
   if (events.length === 0) return;
-  const parkedStreams = parked === undefined ? await parkedStreamsOf(tx, events) : parkedFound(events[0]!.streamName, parked);
-  await applyPrepared(tx, prepareEvents(events, parkedStreams));
+  if (parked === undefined) return applyPrepared(tx, prepareEvents(events, await parkedStreamsOf(tx, events)));
+  await applyPrepared(tx, prepareEvents(events, parkedFound(events[0]!.streamName, parked), { parkedRead: true }));
 }
 
 /**
@@ -254,7 +256,11 @@ export function serialized(q: Queryable): Queryable {
  * live append, a rebuild): it is not read before it is written. Its insert does nothing if the row is
  * there after all (a re-delivery), and only then is it folded again, from the row.
  */
-export function prepareEvents(events: readonly RecordedEvent[], parkedStreams: ParkedStreams = new Map()): PreparedBatch {
+export function prepareEvents(
+  events: readonly RecordedEvent[],
+  parkedStreams: ParkedStreams = new Map(),
+  { parkedRead = false } = {},
+): PreparedBatch {
   const byInteraction = new Map<string, Parsed[]>();
   const parked: ParkedRow[] = [];
   for (const recorded of events) {
@@ -274,6 +280,7 @@ export function prepareEvents(events: readonly RecordedEvent[], parkedStreams: P
   }
   const assumedNew: Outcome[] = [];
   const toRead: string[] = [];
+  const rowless: Outcome[] = [];
   for (const [uuid, group] of byInteraction) {
     if (group[0]!.event.type === 'InteractionLogged') {
       const outcome = foldAll(absent(uuid), group);
@@ -282,9 +289,33 @@ export function prepareEvents(events: readonly RecordedEvent[], parkedStreams: P
         continue;
       }
     }
-    toRead.push(uuid);
+    const folded = parkedRead ? foldRowless(uuid, group) : null;
+    if (folded) rowless.push(folded);
+    else toRead.push(uuid);
   }
-  return { parked, byInteraction, assumedNew, toRead, insertParams: insertParams(assumedNew) };
+  return { parked, byInteraction, assumedNew, toRead, rowless, insertParams: insertParams(assumedNew) };
+}
+
+/**
+ * Edits and deletions need nothing of the row but its version, unless an edit sets one text and not the
+ * other (the search words are of both): such an interaction is folded as if its row were one revision
+ * behind its first event, and written with a guard on the row's version (`writeExisting`) instead of
+ * being read and locked first, one round trip less. A row that is newer or absent ends as the read
+ * would have left it: the guarded update matches nothing, a deletion deletes what is there. Only for a
+ * caller whose transaction read parked_events already (`parkedRead`, the inline append's lookup):
+ * without the row's lock taken first, that read is what keeps parked_events before the read tables.
+ */
+function foldRowless(uuid: string, group: Parsed[]): Outcome | null {
+  const texts = new Set<string>();
+  for (const { event } of group) {
+    if (event.type === 'InteractionDeleted') continue;
+    if (event.type !== 'InteractionUpdated') return null;
+    for (const key of ['subject', 'body']) if (key in event.data.changes) texts.add(key);
+  }
+  if (texts.size === 1) return null;
+  const start: Outcome = { ...absent(uuid), existing: true, version: group[0]!.revision - 1 };
+  if (texts.size === 2) start.text = { subject: null, body: null };
+  return foldAll(start, group);
 }
 
 /** The event parsed (upcast) and checked against its stream, or why it must be parked. */
@@ -314,7 +345,7 @@ export async function applyPrepared(connection: Queryable, batch: PreparedBatch)
     insertCreated(tx, batch.assumedNew, batch.insertParams),
     foldFromTable(tx, batch.toRead, batch.byInteraction),
   ] as const);
-  await writeExisting(tx, known);
+  await writeExisting(tx, [...known, ...batch.rowless]);
   const raced = await insertCreated(tx, known.filter((o) => o.created !== null));
   if (existed.length > 0) {
     const refolded = await foldFromTable(tx, existed, batch.byInteraction);
@@ -519,8 +550,9 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
   const refreshed = outcomes.filter((o) => o.existing && o.refresh).map((o) => o.uuid);
 
   // The read tables keep nothing of a deleted interaction (no foreign keys: this is their only writer).
-  // One statement for the three tables: their locks come after the row's (read FOR UPDATE before any
-  // deletion), so the order every writer takes them in (see catch-up.ts's rebuild) is kept.
+  // One statement for the three tables: their locks come after parked_events' (read before, with the
+  // row FOR UPDATE or by the append's lookup), so the order every writer takes them in (see
+  // catch-up.ts's rebuild) is kept.
   if (wiped.length > 0) {
     await tx.query(
       `WITH gone_involvements AS (DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])),
@@ -530,7 +562,8 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
     );
   }
   if (updated.length > 0) {
-    // One static statement for any subset of changes: a key present in `changes` sets its column.
+    // One static statement for any subset of changes: a key present in `changes` sets its column. The
+    // version guard matters only to a row folded without being read (`foldRowless`).
     await tx.query(
       `UPDATE interactions i SET
          contact_uuid = CASE WHEN r.changes ? 'contactUuid' THEN (r.changes->>'contactUuid')::uuid ELSE i.contact_uuid END,
@@ -549,7 +582,7 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
          FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
            unnest($4::timestamptz[]), unnest($5::bigint[]), unnest($6::text[])) AS u(uuid, changes, parties, updated_at, version, words)
        ) AS r
-       WHERE i.uuid = r.uuid`,
+       WHERE i.uuid = r.uuid AND i.version < r.version`,
       [
         plainArray(updated.map((o) => o.uuid)),
         JSON.stringify(updated.map((o) => o.changes ?? {})),

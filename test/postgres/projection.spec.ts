@@ -11,7 +11,7 @@ import {
 } from '../../src/domain/events';
 import { EventToAppend, ExpectedRevision, Position, RecordedEvent, START } from '../../src/ports/event-store';
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
-import { COUNT_TABLES, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
+import { COUNT_TABLES, parkedLookup, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
 import { SETTLE_MS, sleep } from '../support/timing';
 import { catchUpFully, horizonReportOf } from '../support/catch-up';
@@ -395,6 +395,57 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         expect(await dump(db)).toEqual(after);
       });
 
+      it('an inline append edits both texts or neither, or deletes, without reading its row first; the tables are the same', async () => {
+        const [i, c1, c2] = [randomUUID(), randomUUID(), randomUUID()];
+        const stream = `interaction-${i}`;
+        const steps = [
+          await append(store, stream, [
+            logged(i, c1, '2026-06-01T10:00:00Z'),
+            partiesRebuilt(i, [contactParty(c2, 'Bob')], '2026-06-01T10:00:00Z'),
+          ], 'no_stream'),
+          await append(store, stream, [updated(i, { subject: 'Renamed quarterly', body: 'Pricing agreed' }, '2026-06-02T10:00:00Z')], 1),
+          await append(store, stream, [updated(i, { occurredAt: '2026-06-03T08:00:00Z', interactionType: 'meeting' }, '2026-06-03T10:00:00Z')], 2),
+          await append(store, stream, [updated(i, { body: 'Only the body' }, '2026-06-04T10:00:00Z')], 3),
+          await append(store, stream, [deleted(i, '2026-06-05T10:00:00Z')], 4),
+        ];
+        // As the PostgreSQL store's inline projection calls it: the stream's parked lookup found nothing.
+        const inline = async (events: RecordedEvent[]): Promise<string[]> => {
+          const texts: string[] = [];
+          await db.transaction((tx) =>
+            projectEvents({ query: (text, params) => (texts.push(text), tx.query(text, params)) }, events, null),
+          );
+          return texts;
+        };
+        const readsRow = (texts: string[]) => texts.some((text) => /FOR UPDATE/.test(text));
+
+        // The reference: each prefix applied as one batch, which reads every row it changes.
+        const expected: Dump[] = [];
+        for (let k = 1; k <= steps.length; k++) {
+          await truncateReadTables(db);
+          await apply(db, steps.slice(0, k).flat());
+          expected.push(await dump(db));
+        }
+        await truncateReadTables(db);
+        const read: boolean[] = [];
+        for (const [k, events] of steps.entries()) {
+          read.push(readsRow(await inline(events)));
+          expect({ k, tables: await dump(db) }).toEqual({ k, tables: expected[k] });
+        }
+        expect(read).toEqual([false, false, false, true, false]);
+
+        // The row is newer than a re-delivered edit, or gone: the write without a read changes nothing.
+        for (const k of [1, 2, 3, 4, 4, 1]) {
+          await inline(steps[k]!);
+          expect({ k, tables: await dump(db) }).toEqual({ k, tables: expected[4] });
+        }
+        await truncateReadTables(db);
+        await apply(db, steps.slice(0, 4).flat());
+        for (const k of [1, 2]) {
+          await inline(steps[k]!);
+          expect({ k, tables: await dump(db) }).toEqual({ k, tables: expected[3] });
+        }
+      });
+
       // Until issue 8 a bad event failed the whole transaction; now it is parked (CONTRACT.md, 2026-12-01)
       // and nothing of it reaches the read tables, while the events before it in its stream apply.
       it('parks an event it cannot read, applying nothing of it and everything before it', async () => {
@@ -592,11 +643,14 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       it('run during concurrent inline-projected appends, ends with tables equal to projecting the whole log', async () => {
         const writers = await backend.open(db.schema, 6);
         try {
-          const live = new PostgresEventStore(writers, projectEvents);
-          await writeHistory(live);
+          const plain = new PostgresEventStore(writers, projectEvents);
+          // As the module wires it: the parked check in the append's insert, edits without a row read.
+          const looking = new PostgresEventStore(writers, projectEvents, undefined, parkedLookup);
+          await writeHistory(plain);
           let writing = true;
           const contacts = Array.from({ length: 4 }, () => randomUUID());
           const worker = async (w: number): Promise<number> => {
+            const live = w % 2 === 0 ? looking : plain;
             let appended = 0;
             for (let n = 0; writing || n < 3; n++) {
               const i = randomUUID();
@@ -607,9 +661,10 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
                 partiesRebuilt(i, [contactParty(contacts[(w + 1) % 4]!, 'P'), freeParty('F')], t),
               ], 'no_stream');
               await live.appendToStream(stream, [updated(i, { contactUuid: contacts[(w + 2) % 4]!, subject: `n${n}` }, t)], 1);
-              appended += 3;
+              await live.appendToStream(stream, [updated(i, { subject: `s${n}`, body: `b${w}` }, t)], 2);
+              appended += 4;
               if (n % 4 === 3) {
-                await live.appendToStream(stream, [deleted(i, t)], 2);
+                await live.appendToStream(stream, [deleted(i, t)], 3);
                 appended += 1;
               }
             }
