@@ -216,6 +216,17 @@ export function parkedLookup(streamName: string): StatementPart {
   };
 }
 
+/**
+ * For a transaction that reads a read table before it writes through the projection (a forget's key
+ * destruction reads who is the subject): parked_events first, as every writer takes it, so that a
+ * rebuild's TRUNCATE waits on its first table instead of deadlocking on the next. Blocks nothing else.
+ */
+export async function takeParkedEventsFirst(q: Queryable): Promise<void> {
+  // A read of no rows locks the table as LOCK TABLE … ACCESS SHARE would, till the transaction ends, and
+  // unlike it is valid in autocommit (EventStoreDB's sessions), where there is no order to keep.
+  await q.query('SELECT NULL FROM parked_events LIMIT 0', []);
+}
+
 /** What `parkedLookup` found, as `parkedStreamsOf` answers it. */
 function parkedFound(streamName: string, first: string | null): ParkedStreams {
   return first === null ? new Map() : new Map([[streamName, Number(first)]]);

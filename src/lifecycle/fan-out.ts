@@ -7,6 +7,7 @@ import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
 import { destroyKeys, moveAllOwnership } from '../adapters/erasure/key-store';
+import { takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { decideForInteraction, holdsDecision } from './decider';
 import { completeDecision, markTarget, pendingDecisions, pendingTargets, planTargets, RecordedDecision } from './decision-store';
 
@@ -114,7 +115,14 @@ export class LifecycleFanOut {
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
-          beforeRead: decision.kind === 'contact_forgotten' ? (q) => destroyKeys(q, interactionUuid, decision.contactUuid).then(() => undefined) : undefined,
+          // They are destroyed by what the read row says too: parked_events is taken before that read.
+          beforeRead:
+            decision.kind === 'contact_forgotten'
+              ? async (q) => {
+                  await takeParkedEventsFirst(q);
+                  await destroyKeys(q, interactionUuid, decision.contactUuid);
+                }
+              : undefined,
           inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),
         },
       );

@@ -1,0 +1,169 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { Test } from '@nestjs/testing';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { uuidv7 } from 'uuidv7';
+import { InteractionsMaintenance, InteractionsModule, InteractionsService } from '../../src';
+import { PgDatabase } from '../../src/adapters/postgres/database';
+import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { parkedLookup, projectEvents } from '../../projections/interactions.projection';
+import { InMemoryContactDirectory } from '../support/directories';
+import { eventMetadata, updatedData } from '../support/poison';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+
+/**
+ * Interleavings of two writers on the real PostgreSQL, made deterministic: a plain connection ("X") holds
+ * a table's lock to stop a session at a chosen statement, and pg_stat_activity tells when a session of
+ * this test (its application_name) waits on a lock.
+ */
+
+jest.setTimeout(60_000);
+
+const contacts = new InMemoryContactDirectory();
+const ada = contacts.add({ uuid: uuidv7(), name: 'Ada Lovelace', email: 'ada@example.com' }).uuid;
+const bob = contacts.add({ uuid: uuidv7(), name: 'Bob Builder', email: 'bob@example.com' }).uuid;
+
+let schema: string;
+let url: string;
+let app: INestApplicationContext;
+let service: InteractionsService;
+let maintenance: InteractionsMaintenance;
+let db: PgDatabase;
+let x: Client;
+
+interface Wait {
+  /** The table (unqualified: this test's schema is X's search_path), or null. */
+  relation: string | null;
+  mode: string;
+  /** An advisory lock's key (a stream's lock is hashtextextended of its name), or null. */
+  key: string | null;
+}
+
+/**
+ * Waits until a session waits for a lock that `matches`: on a table of this test's schema, or an
+ * advisory lock. By the lock, not by the statement's text, which pg_stat_activity may show stale.
+ */
+async function waitingFor(matches: (wait: Wait) => boolean): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await x.query<Wait>(
+      `SELECT l.relation::regclass::text AS relation, l.mode,
+         CASE WHEN l.locktype = 'advisory' THEN ((l.classid::bigint << 32) | l.objid::bigint)::text END AS key
+       FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+       WHERE NOT l.granted AND d.datname = current_database()`,
+    );
+    if (rows.some(matches)) return;
+    if (Date.now() > until) throw new Error(`no session waits as expected; waiting: ${JSON.stringify(rows)}`);
+    await sleep(20);
+  }
+}
+const onTable = (table: string) => (wait: Wait) => wait.relation === table;
+
+/** Waits until a session waits for the lock of the interaction's stream. */
+async function waitingForStream(interactionUuid: string): Promise<void> {
+  const { rows } = await x.query<{ key: string }>('SELECT hashtextextended($1, 0)::text AS key', [`interaction-${interactionUuid}`]);
+  await waitingFor((wait) => wait.key === rows[0]!.key);
+}
+
+const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+
+beforeEach(async () => {
+  schema = uniqueSchema('interleave');
+  const target = new URL(TEST_DATABASE_URL);
+  target.searchParams.set('application_name', schema);
+  url = target.toString();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      CqrsModule.forRoot(),
+      InteractionsModule.forRoot({ database: { connectionString: url, maxConnections: 8 }, schema, contactDirectory: contacts }),
+    ],
+  }).compile();
+  app = await moduleRef.init();
+  service = app.get(InteractionsService);
+  maintenance = app.get(InteractionsMaintenance);
+  db = new PgDatabase({ connectionString: url, schema, max: 3 });
+  x = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+  x.on('error', () => undefined);
+  await x.connect();
+});
+
+afterEach(async () => {
+  await x?.end().catch(() => undefined);
+  await app?.close();
+  await db?.close();
+  await dropSchema(schema);
+});
+
+it('a rebuild and a forget of a contact in the same interaction both finish (no deadlock on the read tables)', async () => {
+  const i = await service.createInteraction({ contactUuid: bob, subject: 'about Ada' }, [{ rawName: 'Ada', contactUuid: ada }]);
+  // X holds the log: the forget's session of the stream stops after its keys are destroyed, at its read.
+  await x.query('BEGIN');
+  await x.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+  const forgetting = settled(service.forgetContact(ada));
+  await waitingFor(onTable('events'));
+  // The rebuild's TRUNCATE takes parked_events and the read tables in that order; the session goes on.
+  const rebuilding = settled(maintenance.rebuild());
+  await waitingFor((wait) => wait.mode === 'AccessExclusiveLock' && wait.relation !== null && !wait.relation.includes('.'));
+  await x.query('COMMIT');
+  const [forgot, rebuilt] = await Promise.all([forgetting, rebuilding]);
+  expect(forgot).toEqual({ value: { interactions: 1 } });
+  expect(rebuilt).toEqual({ value: expect.objectContaining({ events: expect.any(Number) }) });
+  const after = await service.getInteraction(i.uuid);
+  expect(after?.parties.map((p) => p.contactUuid)).toEqual([null]);
+});
+
+it('an inline append waiting on a rebuild that re-parks its stream is parked behind it, not applied past it', async () => {
+  const i = await service.createInteraction({ contactUuid: bob, subject: 'S' }); // revisions 0 and 1
+  const stream = `interaction-${i.uuid}`;
+  await db.query(
+    `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+     VALUES ($1, $2, 2, 'InteractionArchived', $3::jsonb, $4::jsonb)`,
+    [randomUUID(), stream, JSON.stringify({ schemaVersion: 1, interactionUuid: i.uuid }), JSON.stringify(eventMetadata())],
+  );
+  await maintenance.rebuild();
+  expect((await maintenance.parkedEvents()).map((p) => p.revision)).toEqual([2]);
+
+  // X plays a rebuild that has emptied the tables and parked revision 2 again, not committed yet.
+  await x.query('CREATE TABLE saved_parked AS SELECT * FROM parked_events');
+  await x.query('BEGIN');
+  await x.query('TRUNCATE parked_events, interactions, interaction_parties, interaction_involvements, involvement_counts, interaction_counts');
+  await x.query('INSERT INTO parked_events SELECT * FROM saved_parked');
+  const inline = new PostgresEventStore(db, projectEvents, undefined, parkedLookup);
+  const appending = inline.appendToStream(
+    stream,
+    [{ id: randomUUID(), type: 'InteractionUpdated', data: updatedData(i.uuid, { subject: 'past the parked event?' }), metadata: eventMetadata() }],
+    2,
+  );
+  await waitingFor(onTable('parked_events'));
+  await x.query('COMMIT');
+  await appending;
+  expect((await maintenance.parkedEvents()).map((p) => [p.revision, p.error])).toEqual([
+    [2, expect.stringMatching(/unknown/)],
+    [3, 'behind the parked event at revision 2'],
+  ]);
+});
+
+it('an update that read the content key before a forget of the subject leaves nothing of either readable', async () => {
+  const i = await service.createInteraction({ contactUuid: ada, subject: 'secret subject', body: 'secret body' }, [
+    { rawName: 'Ada Lovelace', contactUuid: ada },
+  ]);
+  // X stops the update at its insert (the parked lookup), after its read found the subject's content key.
+  await x.query('BEGIN');
+  await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+  const updating = settled(service.updateInteraction(i.uuid, { body: 'NEWPLAINTEXT body of the forgotten' }));
+  await waitingFor(onTable('parked_events'));
+  // The forget destroys her keys at once (no stream lock), then its session of the stream queues behind the update.
+  const forgetting = service.forgetContact(ada);
+  await waitingForStream(i.uuid);
+  await x.query('COMMIT');
+  await updating;
+  await forgetting;
+  expect(await service.getInteraction(i.uuid)).toBeNull();
+  const everything = JSON.stringify(
+    [(await db.query('SELECT * FROM interactions')).rows, (await db.query('SELECT * FROM interaction_parties')).rows, await service.history(i.uuid)],
+    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+  );
+  expect(everything).not.toMatch(/NEWPLAINTEXT|secret|Ada Lovelace/);
+});
