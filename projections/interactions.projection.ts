@@ -205,11 +205,10 @@ export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEve
 }
 
 /**
- * `parkedStreamsOf` for an append to one stream, as a part of the append's own statement (AppendLookup of
- * the PostgreSQL event store): the stream's first parked revision, as text, or null. It reads
- * parked_events before the read tables are touched, as every writer does.
+ * `parkedStreamsOf` for an append to one stream, as a part of the append's own statement
+ * (`appendProjection`): the stream's first parked revision, as text, or null.
  */
-export function parkedLookup(streamName: string): StatementPart {
+function parkedLookup(streamName: string): StatementPart {
   return {
     ctes: 'looked_up AS (SELECT min(stream_revision)::text AS value FROM parked_events WHERE stream_name = $1)',
     params: [streamName],
@@ -225,6 +224,37 @@ export async function takeParkedEventsFirst(q: Queryable): Promise<void> {
   // A read of no rows locks the table as LOCK TABLE … ACCESS SHARE would, till the transaction ends, and
   // unlike it is valid in autocommit (EventStoreDB's sessions), where there is no order to keep.
   await q.query('SELECT NULL FROM parked_events LIMIT 0', []);
+}
+
+/** The condition on the writes an append's statement carries: the stream has no parked event. */
+const NOT_PARKED = ' AND (SELECT value FROM looked_up) IS NULL';
+const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED);
+const UPDATE_NOT_PARKED = updateCte(NOT_PARKED);
+
+/** The only events `foldRowless` may take: others need the row, or are not an edit. */
+const ROWLESS_TYPES: ReadonlySet<string> = new Set(['InteractionUpdated', 'InteractionDeleted']);
+
+/**
+ * The inline projection's part of the statement that appends `events` to an existing stream (AppendProjection
+ * of the PostgreSQL event store; positions not known yet): `parkedLookup`, then, when the events are an edit
+ * or a deletion that needs nothing of the row (`foldRowless`) nor a refresh of the involvements (those are
+ * read back from the row, where the statement's own update is not visible to it), its writes, made only if
+ * the stream has no parked event (`applies`). Otherwise, or when the lookup finds one, `projectEvents`
+ * does the rest after the insert. The lookup comes first in the statement's text, so parked_events is
+ * locked before the read tables, as every writer takes them.
+ */
+export function appendProjection(streamName: string, events: readonly RecordedEvent[]): { parts: StatementPart[]; applies: boolean } {
+  const lookup = parkedLookup(streamName);
+  // Checked before parsing: an append of anything else is parsed once, by projectEvents.
+  if (!events.every((event) => ROWLESS_TYPES.has(event.type))) return { parts: [lookup], applies: false };
+  const batch = prepareEvents(events, new Map(), { parkedRead: true });
+  const [outcome, ...others] = batch.rowless;
+  if (outcome === undefined || others.length > 0 || batch.byInteraction.size > 1 || batch.parked.length > 0 || outcome.refresh) {
+    return { parts: [lookup], applies: false };
+  }
+  if (outcome.wiped) return { parts: [lookup, { ctes: WIPE_NOT_PARKED, params: wipeParams([outcome.uuid]) }], applies: true };
+  // Not deleted, so edited: a rowless fold applies every edit.
+  return { parts: [lookup, { ctes: UPDATE_NOT_PARKED, params: updateParams([outcome]) }], applies: true };
 }
 
 /** What `parkedLookup` found, as `parkedStreamsOf` answers it. */
@@ -553,6 +583,63 @@ function newRow(uuid: string, d: InteractionLoggedData, at: string, revision: nu
  * faster than a JSON document of rows, and this process builds it with few allocations.
  */
 
+/*
+ * The writes of rows that were there before, as CTEs, so that an append's own statement can carry them
+ * (`appendProjection`) as well as a statement of their own; `guard` is an extra condition on each.
+ */
+
+/** The read tables keep nothing of a deleted interaction (no foreign keys: this is their only writer). */
+function wipeCtes(guard: string): string {
+  return `gone_involvements AS (DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])${guard}),
+   gone_parties AS (DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])${guard}),
+   gone AS (DELETE FROM interactions WHERE uuid = ANY($1::uuid[])${guard})`;
+}
+
+function wipeParams(wiped: string[]): unknown[] {
+  return [plainArray(wiped)];
+}
+
+/**
+ * The changes of rows, for any subset of changes: a key present in `changes` sets its column. The
+ * version guard matters only to a row folded without being read (`foldRowless`).
+ */
+function updateCte(guard: string): string {
+  return `updated AS (
+     UPDATE interactions i SET
+       contact_uuid = CASE WHEN r.changes ? 'contactUuid' THEN (r.changes->>'contactUuid')::uuid ELSE i.contact_uuid END,
+       interaction_type = CASE WHEN r.changes ? 'interactionType' THEN r.changes->>'interactionType' ELSE i.interaction_type END,
+       occurred_at = CASE WHEN r.changes ? 'occurredAt' THEN (r.changes->>'occurredAt')::timestamptz ELSE i.occurred_at END,
+       subject = CASE WHEN r.changes ? 'subject' THEN r.changes->>'subject' ELSE i.subject END,
+       body = CASE WHEN r.changes ? 'body' THEN r.changes->>'body' ELSE i.body END,
+       owner_user_uuid = CASE WHEN r.changes ? 'ownerUserUuid' THEN (r.changes->>'ownerUserUuid')::uuid ELSE i.owner_user_uuid END,
+       metadata = CASE WHEN r.changes ? 'metadata' THEN r.changes->'metadata' ELSE i.metadata END,
+       parties = COALESCE(r.parties, i.parties),
+       search = CASE WHEN r.words IS NULL THEN i.search ELSE array_to_tsvector(string_to_array(r.words, ' ')) END,
+       updated_at = r.updated_at,
+       version = r.version
+     FROM (
+       SELECT u.uuid, u.changes::jsonb AS changes, nullif(u.parties::jsonb, 'null') AS parties, u.updated_at, u.version, u.words
+       FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
+         unnest($4::timestamptz[]), unnest($5::bigint[]), unnest($6::text[])) AS u(uuid, changes, parties, updated_at, version, words)
+     ) AS r
+     WHERE i.uuid = r.uuid AND i.version < r.version${guard})`;
+}
+
+function updateParams(updated: Outcome[]): unknown[] {
+  return [
+    plainArray(updated.map((o) => o.uuid)),
+    JSON.stringify(updated.map((o) => o.changes ?? {})),
+    JSON.stringify(updated.map((o) => (o.parties ? partiesColumn(o.parties) : null))),
+    plainArray(updated.map((o) => o.touchedAt)),
+    plainArray(updated.map((o) => o.version)),
+    // The text was read with the row exactly when the batch edits it.
+    pgArray(updated.map((o) => (o.text ? searchWordsOf(o.text.subject, o.text.body) : null))),
+  ];
+}
+
+const WIPE_STATEMENT = `WITH ${wipeCtes('')} SELECT 1`;
+const UPDATE_STATEMENT = `WITH ${updateCte('')} SELECT 1`;
+
 /** Deletions and changes of rows that were there before the batch. */
 async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> {
   const wiped = outcomes.filter((o) => o.wiped).map((o) => o.uuid);
@@ -560,51 +647,11 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
   const partiesReplaced = outcomes.filter((o) => o.existing && o.parties !== null);
   const refreshed = outcomes.filter((o) => o.existing && o.refresh).map((o) => o.uuid);
 
-  // The read tables keep nothing of a deleted interaction (no foreign keys: this is their only writer).
-  // One statement for the three tables: their locks come after parked_events' (read before, with the
-  // row FOR UPDATE or by the append's lookup), so the order every writer takes them in (see
+  // A deletion's three tables in one statement: their locks come after parked_events' (read before, with
+  // the row FOR UPDATE or by the append's lookup), so the order every writer takes them in (see
   // catch-up.ts's rebuild) is kept.
-  if (wiped.length > 0) {
-    await tx.query(
-      `WITH gone_involvements AS (DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])),
-         gone_parties AS (DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[]))
-       DELETE FROM interactions WHERE uuid = ANY($1::uuid[])`,
-      [plainArray(wiped)],
-    );
-  }
-  if (updated.length > 0) {
-    // One static statement for any subset of changes: a key present in `changes` sets its column. The
-    // version guard matters only to a row folded without being read (`foldRowless`).
-    await tx.query(
-      `UPDATE interactions i SET
-         contact_uuid = CASE WHEN r.changes ? 'contactUuid' THEN (r.changes->>'contactUuid')::uuid ELSE i.contact_uuid END,
-         interaction_type = CASE WHEN r.changes ? 'interactionType' THEN r.changes->>'interactionType' ELSE i.interaction_type END,
-         occurred_at = CASE WHEN r.changes ? 'occurredAt' THEN (r.changes->>'occurredAt')::timestamptz ELSE i.occurred_at END,
-         subject = CASE WHEN r.changes ? 'subject' THEN r.changes->>'subject' ELSE i.subject END,
-         body = CASE WHEN r.changes ? 'body' THEN r.changes->>'body' ELSE i.body END,
-         owner_user_uuid = CASE WHEN r.changes ? 'ownerUserUuid' THEN (r.changes->>'ownerUserUuid')::uuid ELSE i.owner_user_uuid END,
-         metadata = CASE WHEN r.changes ? 'metadata' THEN r.changes->'metadata' ELSE i.metadata END,
-         parties = COALESCE(r.parties, i.parties),
-         search = CASE WHEN r.words IS NULL THEN i.search ELSE array_to_tsvector(string_to_array(r.words, ' ')) END,
-         updated_at = r.updated_at,
-         version = r.version
-       FROM (
-         SELECT u.uuid, u.changes::jsonb AS changes, nullif(u.parties::jsonb, 'null') AS parties, u.updated_at, u.version, u.words
-         FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
-           unnest($4::timestamptz[]), unnest($5::bigint[]), unnest($6::text[])) AS u(uuid, changes, parties, updated_at, version, words)
-       ) AS r
-       WHERE i.uuid = r.uuid AND i.version < r.version`,
-      [
-        plainArray(updated.map((o) => o.uuid)),
-        JSON.stringify(updated.map((o) => o.changes ?? {})),
-        JSON.stringify(updated.map((o) => (o.parties ? partiesColumn(o.parties) : null))),
-        plainArray(updated.map((o) => o.touchedAt)),
-        plainArray(updated.map((o) => o.version)),
-        // The text was read with the row exactly when the batch edits it.
-        pgArray(updated.map((o) => (o.text ? searchWordsOf(o.text.subject, o.text.body) : null))),
-      ],
-    );
-  }
+  if (wiped.length > 0) await tx.query(WIPE_STATEMENT, wipeParams(wiped));
+  if (updated.length > 0) await tx.query(UPDATE_STATEMENT, updateParams(updated));
   if (partiesReplaced.length > 0) {
     // The rows' `parties` column was just set: the party rows are taken from it.
     const list = plainArray(partiesReplaced.map((o) => o.uuid));

@@ -8,8 +8,9 @@ import { uuidv7 } from 'uuidv7';
 import { InteractionsMaintenance, InteractionsModule, InteractionsService } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
-import { parkedLookup, projectEvents } from '../../projections/interactions.projection';
+import { projectEvents } from '../../projections/interactions.projection';
 import { InMemoryContactDirectory } from '../support/directories';
+import { plainAppendProjection } from '../support/inline-projection';
 import { eventMetadata, updatedData } from '../support/poison';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
@@ -130,7 +131,7 @@ it('an inline append waiting on a rebuild that re-parks its stream is parked beh
   await x.query('BEGIN');
   await x.query('TRUNCATE parked_events, interactions, interaction_parties, interaction_involvements, involvement_counts, interaction_counts');
   await x.query('INSERT INTO parked_events SELECT * FROM saved_parked');
-  const inline = new PostgresEventStore(db, projectEvents, undefined, parkedLookup);
+  const inline = new PostgresEventStore(db, projectEvents, undefined, plainAppendProjection);
   const appending = inline.appendToStream(
     stream,
     [{ id: randomUUID(), type: 'InteractionUpdated', data: updatedData(i.uuid, { subject: 'past the parked event?' }), metadata: eventMetadata() }],

@@ -18,7 +18,8 @@ import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-s
 import { HealthController } from '../../src/demo/health.controller';
 import { Database } from '../../src/ports/database';
 import { CatchUpProjector, rebuild } from '../../projections/catch-up';
-import { parkedLookup, projectEvents } from '../../projections/interactions.projection';
+import { projectEvents } from '../../projections/interactions.projection';
+import { plainAppendProjection } from '../support/inline-projection';
 import { Backend, BACKENDS } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
 import { uniqueSchema } from '../support/postgres';
@@ -155,12 +156,18 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     // The inline projection next to the poison: a new interaction applies, an append to a parked stream waits behind.
     const f = await service.createInteraction({ contactUuid: ada, subject: 'F' });
     expect(await service.getInteraction(f.uuid)).toEqual(f);
-    // Its parked check made by the append's own statement (as the module wires it), and made on its own.
-    for (const [expected, lookup] of [[2, parkedLookup], [3, undefined]] as const) {
-      const inline = new PostgresEventStore(db, projectEvents, undefined, lookup);
+    // Its parked check made by the append's own statement (as the module wires it), and made on its own;
+    // and an edit of both texts, which that statement would apply itself were the stream not parked.
+    const cases = [
+      [2, plainAppendProjection, { subject: 'inline, behind' }],
+      [3, undefined, { subject: 'inline, behind' }],
+      [4, plainAppendProjection, { subject: 'inline, behind', body: 'in the statement' }],
+    ] as const;
+    for (const [expected, projection, changes] of cases) {
+      const inline = new PostgresEventStore(db, projectEvents, undefined, projection);
       await inline.appendToStream(
         `interaction-${b}`,
-        [{ id: randomUUID(), type: 'InteractionUpdated', data: updatedData(b, { subject: 'inline, behind' }), metadata: metadata() }],
+        [{ id: randomUUID(), type: 'InteractionUpdated', data: updatedData(b, changes), metadata: metadata() }],
         expected,
       );
     }
@@ -170,15 +177,16 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
       [2, 'behind the parked event at revision 1'],
       [3, 'behind the parked event at revision 1'],
       [4, 'behind the parked event at revision 1'],
+      [5, 'behind the parked event at revision 1'],
     ]);
-    expect((await maintenance.health()).projection.parked).toBe(8);
+    expect((await maintenance.health()).projection.parked).toBe(9);
 
     // Nothing of this can be fixed by an upcaster: a retry applies nothing and keeps them all.
-    expect(await maintenance.retryParked()).toEqual({ applied: 0, stillParked: 8 });
+    expect(await maintenance.retryParked()).toEqual({ applied: 0, stillParked: 9 });
     const afterRetry = await readTables(db);
     await maintenance.rebuild();
     expect(await readTables(db)).toEqual(afterRetry);
-    expect((await maintenance.parkedEvents()).length).toBe(8);
+    expect((await maintenance.parkedEvents()).length).toBe(9);
   });
 
   it('retry after a fix (an upcaster registered) applies the parked events in stream order, health returns to ok, and the tables equal a rebuild', async () => {

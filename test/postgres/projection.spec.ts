@@ -11,8 +11,9 @@ import {
 } from '../../src/domain/events';
 import { EventToAppend, ExpectedRevision, Position, RecordedEvent, START } from '../../src/ports/event-store';
 import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/catch-up';
-import { COUNT_TABLES, parkedLookup, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
+import { COUNT_TABLES, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
+import { plainAppendProjection } from '../support/inline-projection';
 import { SETTLE_MS, sleep } from '../support/timing';
 import { catchUpFully, horizonReportOf } from '../support/catch-up';
 import { readAllSettled } from '../support/event-store-contract';
@@ -446,6 +447,44 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         }
       });
 
+      it("an append's own statement applies an edit of both texts or neither, or a deletion, when it moves no involvement", async () => {
+        const [i, c1, c2] = [randomUUID(), randomUUID(), randomUUID()];
+        const stream = `interaction-${i}`;
+        const batches = [
+          [logged(i, c1, '2026-06-01T10:00:00Z'), partiesRebuilt(i, [contactParty(c2, 'Bob')], '2026-06-01T10:00:00Z')],
+          [updated(i, { subject: 'Renamed quarterly', body: 'Pricing agreed' }, '2026-06-02T10:00:00Z')],
+          [updated(i, { metadata: { stage: 2 } }, '2026-06-02T11:00:00Z')],
+          [updated(i, { occurredAt: '2026-06-03T08:00:00Z' }, '2026-06-03T10:00:00Z')],
+          [updated(i, { body: 'Only the body' }, '2026-06-04T10:00:00Z')],
+          [deleted(i, '2026-06-05T10:00:00Z')],
+        ];
+        // Each append's statements, through the module's wiring of the inline projection.
+        let texts: string[] = [];
+        const recording: Database = {
+          ...db,
+          query: (text, params) => db.query(text, params),
+          transaction: (fn) => db.transaction((tx) => fn({ query: (text, params) => (texts.push(text), tx.query(text, params)) })),
+        };
+        const inline = new PostgresEventStore(recording, projectEvents, undefined, plainAppendProjection);
+        const appended: RecordedEvent[][] = [];
+        const after: Dump[] = [];
+        const byTheInsert: boolean[] = [];
+        for (const [k, batch] of batches.entries()) {
+          texts = [];
+          appended.push(await append(inline, stream, batch, k === 0 ? 'no_stream' : k));
+          after.push(await dump(db));
+          const insert = texts.findIndex((text) => text.includes('INSERT INTO events'));
+          byTheInsert.push(insert === texts.length - 1 && /UPDATE interactions|DELETE FROM interactions/.test(texts[insert]!));
+        }
+        expect(byTheInsert).toEqual([false, true, true, false, false, true]);
+        // The same tables as each prefix applied as one batch.
+        for (let k = 0; k < batches.length; k++) {
+          await truncateReadTables(db);
+          await apply(db, appended.slice(0, k + 1).flat());
+          expect({ k, tables: await dump(db) }).toEqual({ k, tables: after[k] });
+        }
+      });
+
       // Until issue 8 a bad event failed the whole transaction; now it is parked (CONTRACT.md, 2026-12-01)
       // and nothing of it reaches the read tables, while the events before it in its stream apply.
       it('parks an event it cannot read, applying nothing of it and everything before it', async () => {
@@ -645,7 +684,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         try {
           const plain = new PostgresEventStore(writers, projectEvents);
           // As the module wires it: the parked check in the append's insert, edits without a row read.
-          const looking = new PostgresEventStore(writers, projectEvents, undefined, parkedLookup);
+          const looking = new PostgresEventStore(writers, projectEvents, undefined, plainAppendProjection);
           await writeHistory(plain);
           let writing = true;
           const contacts = Array.from({ length: 4 }, () => randomUUID());

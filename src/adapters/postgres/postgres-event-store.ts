@@ -17,16 +17,22 @@ import { pgArray } from '../../../projections/interactions.projection';
 
 /**
  * Runs inside the append's transaction, after the events are inserted: the inline projection. With an
- * `AppendLookup`, `lookedUp` is what it found (in the insert's own statement).
+ * `AppendProjection`, `lookedUp` is what its lookup found (in the insert's own statement).
  */
 export type InlineProjection = (tx: Queryable, events: RecordedEvent[], lookedUp?: string | null) => Promise<void>;
 
 /**
- * What the inline projection reads before applying an append to a stream, as a part of the insert's
- * statement instead of a round trip of its own: CTEs ending in `looked_up (value text)`, one row at most.
- * It runs with the insert's snapshot, under the stream's lock.
+ * The inline projection's parts of the insert's statement for an append to a stream, under the stream's
+ * lock (the events as they will be recorded, positions not known yet), instead of round trips of their
+ * own: CTEs ending in `looked_up (value text)`, what it reads before applying (one row at most), and,
+ * when `applies`, CTEs that apply the events where `looked_up` is null. The inline projection is called
+ * after the insert unless they did.
  */
-export type AppendLookup = (streamName: string) => StatementPart;
+export type AppendProjection = (
+  tx: Queryable,
+  streamName: string,
+  drafts: RecordedEvent[],
+) => Promise<{ parts: StatementPart[]; applies: boolean }>;
 
 /**
  * The inline projection of a new stream as part of its append's statement (positions not known yet), or
@@ -67,8 +73,8 @@ export class PostgresEventStore implements EventStore {
     private readonly inlineProjection?: InlineProjection,
     /** With an inline projection: its part of a new stream's statement (else creates take a transaction). */
     private readonly newStreamProjection?: NewStreamProjection,
-    /** With an inline projection: what it reads before an append, read by the append's insert. */
-    private readonly appendLookup?: AppendLookup,
+    /** With an inline projection: its part of an append's insert statement. */
+    private readonly appendProjection?: AppendProjection,
   ) {}
 
   /**
@@ -84,8 +90,7 @@ export class PostgresEventStore implements EventStore {
    */
   async createStream(streamName: string, events: EventToAppend[], also: StatementPart[] = []): Promise<AppendResult> {
     if (events.length === 0) throw new Error('createStream needs at least one event');
-    const drafts = events.map((e, revision): RecordedEvent => ({ ...e, streamName, revision, position: START }));
-    const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts)) ?? null) : EMPTY_PART;
+    const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts(streamName, events, 0))) ?? null) : EMPTY_PART;
     if (projection === null) return this.createLocked(streamName, events, also);
     const appended: StatementPart = { ctes: APPENDED_AT, params: [streamName, 0, ...eventColumns(events)] };
     const { text, params } = composeStatement([appended, ...also, projection], SELECT_APPENDED);
@@ -187,14 +192,17 @@ export class PostgresEventStore implements EventStore {
     // The insert is the transaction's first write, so its transaction id is taken only now: a later
     // revision of a stream can never get an older transaction id than an earlier one.
     const appended: StatementPart = { ctes: APPENDED_AT, params: [streamName, first, ...eventColumns(events)] };
-    const lookup = this.inlineProjection && this.appendLookup?.(streamName);
-    const { text, params } = lookup ? composeStatement([appended, lookup], SELECT_APPENDED_LOOKED_UP) : composeStatement([appended], SELECT_APPENDED);
+    const inline = this.inlineProjection && this.appendProjection ? await this.appendProjection(tx, streamName, drafts(streamName, events, first)) : null;
+    const { text, params } = inline
+      ? composeStatement([appended, ...inline.parts], SELECT_APPENDED_LOOKED_UP)
+      : composeStatement([appended], SELECT_APPENDED);
     const { rows } = await tx.query<AppendedRow & { looked_up?: string | null }>(text, params).catch((error: unknown) => {
       if (error instanceof Error) Object.assign(error, { expected });
       throw error;
     });
     const result = appendResult(streamName, events, rows);
-    await this.inlineProjection?.(tx, result.events, lookup ? (rows[0]?.looked_up ?? null) : undefined);
+    const lookedUp = inline ? (rows[0]?.looked_up ?? null) : undefined;
+    if (!(inline?.applies && lookedUp === null)) await this.inlineProjection?.(tx, result.events, lookedUp);
     return result;
   }
 
@@ -247,6 +255,11 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     // The Database is owned by whoever created it; nothing of the store's own to release.
   }
+}
+
+/** The events as they will be recorded from revision `first` on, their positions not known yet. */
+function drafts(streamName: string, events: EventToAppend[], first: number): RecordedEvent[] {
+  return events.map((e, i): RecordedEvent => ({ ...e, streamName, revision: first + i, position: START }));
 }
 
 /**

@@ -1,0 +1,5 @@
+import { AppendProjection } from '../../src/adapters/postgres/postgres-event-store';
+import { appendProjection } from '../../projections/interactions.projection';
+
+/** The inline projection's part of an append's statement, as the module wires it, for a store without erasure. */
+export const plainAppendProjection: AppendProjection = async (_tx, streamName, drafts) => appendProjection(streamName, drafts);
