@@ -604,24 +604,23 @@ function wipeParams(wiped: string[]): unknown[] {
  * version guard matters only to a row folded without being read (`foldRowless`).
  */
 function updateCte(guard: string): string {
+  // Parameters are bound as text and json, and every cast of a value is in SET, made only for a row the
+  // WHERE lets through: a value PostgreSQL refuses (a time like 2026-02-30) fails nothing the guard skips.
   return `updated AS (
      UPDATE interactions i SET
-       contact_uuid = CASE WHEN r.changes ? 'contactUuid' THEN (r.changes->>'contactUuid')::uuid ELSE i.contact_uuid END,
-       interaction_type = CASE WHEN r.changes ? 'interactionType' THEN r.changes->>'interactionType' ELSE i.interaction_type END,
-       occurred_at = CASE WHEN r.changes ? 'occurredAt' THEN (r.changes->>'occurredAt')::timestamptz ELSE i.occurred_at END,
-       subject = CASE WHEN r.changes ? 'subject' THEN r.changes->>'subject' ELSE i.subject END,
-       body = CASE WHEN r.changes ? 'body' THEN r.changes->>'body' ELSE i.body END,
-       owner_user_uuid = CASE WHEN r.changes ? 'ownerUserUuid' THEN (r.changes->>'ownerUserUuid')::uuid ELSE i.owner_user_uuid END,
-       metadata = CASE WHEN r.changes ? 'metadata' THEN r.changes->'metadata' ELSE i.metadata END,
-       parties = COALESCE(r.parties, i.parties),
+       contact_uuid = CASE WHEN r.changes->'contactUuid' IS NULL THEN i.contact_uuid ELSE (r.changes->>'contactUuid')::uuid END,
+       interaction_type = CASE WHEN r.changes->'interactionType' IS NULL THEN i.interaction_type ELSE r.changes->>'interactionType' END,
+       occurred_at = CASE WHEN r.changes->'occurredAt' IS NULL THEN i.occurred_at ELSE (r.changes->>'occurredAt')::timestamptz END,
+       subject = CASE WHEN r.changes->'subject' IS NULL THEN i.subject ELSE r.changes->>'subject' END,
+       body = CASE WHEN r.changes->'body' IS NULL THEN i.body ELSE r.changes->>'body' END,
+       owner_user_uuid = CASE WHEN r.changes->'ownerUserUuid' IS NULL THEN i.owner_user_uuid ELSE (r.changes->>'ownerUserUuid')::uuid END,
+       metadata = CASE WHEN r.changes->'metadata' IS NULL THEN i.metadata ELSE (r.changes->'metadata')::jsonb END,
+       parties = COALESCE(nullif(r.parties::jsonb, 'null'), i.parties),
        search = CASE WHEN r.words IS NULL THEN i.search ELSE array_to_tsvector(string_to_array(r.words, ' ')) END,
-       updated_at = r.updated_at,
+       updated_at = r.updated_at::timestamptz,
        version = r.version
-     FROM (
-       SELECT u.uuid, u.changes::jsonb AS changes, nullif(u.parties::jsonb, 'null') AS parties, u.updated_at, u.version, u.words
-       FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
-         unnest($4::timestamptz[]), unnest($5::bigint[]), unnest($6::text[])) AS u(uuid, changes, parties, updated_at, version, words)
-     ) AS r
+     FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
+       unnest($4::text[]), unnest($5::bigint[]), unnest($6::text[])) AS r(uuid, changes, parties, updated_at, version, words)
      WHERE i.uuid = r.uuid AND i.version < r.version${guard})`;
 }
 

@@ -485,6 +485,39 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         }
       });
 
+      it("an append's own statement: several edits at once end as a rebuild ends; behind a parked event nothing of them is cast", async () => {
+        const inline = new PostgresEventStore(db, projectEvents, undefined, plainAppendProjection);
+        const i = randomUUID();
+        const stream = `interaction-${i}`;
+        const batches = [
+          [updated(i, { subject: 'alpha subject' }, '2026-06-02T10:00:00Z'), updated(i, { body: 'beta body' }, '2026-06-02T10:00:00Z')],
+          [updated(i, { metadata: { k: 1 } }, '2026-06-03T10:00:00Z'), updated(i, { subject: 'zeta', body: null }, '2026-06-04T10:00:00Z')],
+          [updated(i, { subject: 'theta', body: 'iota' }, '2026-06-05T10:00:00Z'), deleted(i, '2026-06-05T10:00:00Z')],
+        ];
+        const created = await append(inline, stream, [logged(i, randomUUID(), '2026-06-01T10:00:00Z')], 'no_stream');
+        const all = [...created];
+        for (const batch of batches) {
+          all.push(...(await append(inline, stream, batch, all.length - 1)));
+          const live = await dump(db);
+          await truncateReadTables(db);
+          await apply(db, all);
+          expect({ revision: all.length - 1, tables: live }).toEqual({ revision: all.length - 1, tables: await dump(db) });
+        }
+
+        // A time PostgreSQL refuses, in an edit the statement would apply itself: behind a parked event it is
+        // parked too, as without the statement, rather than failing the append.
+        const j = randomUUID();
+        const parkedStream = `interaction-${j}`;
+        await append(inline, parkedStream, [logged(j, randomUUID(), '2026-06-01T10:00:00Z')], 'no_stream');
+        await append(inline, parkedStream, [envelope('Broken', {}, '2026-06-01T10:00:00Z')], 0);
+        await append(inline, parkedStream, [updated(j, { subject: 'x', body: 'y' }, '2026-02-30T10:00:00.000Z')], 1);
+        const { rows } = await db.query<{ stream_revision: string }>(
+          'SELECT stream_revision FROM parked_events WHERE stream_name = $1 ORDER BY stream_revision',
+          [parkedStream],
+        );
+        expect(rows.map((row) => Number(row.stream_revision))).toEqual([1, 2]);
+      });
+
       // Until issue 8 a bad event failed the whole transaction; now it is parked (CONTRACT.md, 2026-12-01)
       // and nothing of it reaches the read tables, while the events before it in its stream apply.
       it('parks an event it cannot read, applying nothing of it and everything before it', async () => {
