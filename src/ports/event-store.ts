@@ -104,6 +104,14 @@ export interface ReadAllOptions {
 /** One stream, read and appended to by one command (see `EventStore.withStream`). */
 export interface StreamSession {
   readStream(): Promise<RecordedEvent[]>;
+  /**
+   * Where the store keeps its log in the module's database (PostgreSQL): the read and `also` in one
+   * round trip. `also` is CTEs that run after the read (a CTE `read` of the stream's rows), the last
+   * named `also`, whose rows come back as JSON objects. To see what was committed while the session
+   * waited for the stream's lock, they read through a VOLATILE function given `(SELECT count(*) FROM
+   * read)`: the statement's own snapshot is from before the wait.
+   */
+  readStreamWith?(also: StatementPart): Promise<{ events: RecordedEvent[]; also: unknown[] }>;
   appendToStream(events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
   /**
    * The transaction the session's append commits in, when the store keeps its log in the module's

@@ -1,10 +1,13 @@
+import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
+import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { Queryable } from '../../src/ports/database';
 import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession } from '../../src/ports/event-store';
 import { ERASED } from '../../src/domain/interaction';
 import { migratedDatabase } from '../support/backends';
 import { eventMetadata, loggedData } from '../support/poison';
+import { TEST_DATABASE_URL } from '../support/postgres';
 
 /**
  * A log outside the module's database, as EventStoreDB is: no transaction, and a subscription in the same
@@ -118,6 +121,73 @@ describe('ErasingEventStore: an update that the session read every key for', () 
       await update('Fourth call');
       expect(ensured()).toBe(3); // the key is gone (erased): a new one for what the update writes
       expect(await subjects()).toEqual([ERASED, ERASED, ERASED, 'Fourth call']);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('ErasingEventStore on the PostgreSQL store: a session reads the keys with the stream, in one round trip', () => {
+  it('a session queued on the stream lock opens what the holder appended under a key it made meanwhile', async () => {
+    const { db, cleanup } = await migratedDatabase();
+    try {
+      const statements: string[] = [];
+      const recording = new Proxy(db, {
+        get: (target, property) =>
+          property === 'transaction'
+            ? <T>(fn: (tx: Queryable) => Promise<T>) =>
+                target.transaction((tx) => fn({ query: (text, params) => (statements.push(text), tx.query(text, params)) }))
+            : Reflect.get(target, property),
+      });
+      const store = new ErasingEventStore(new PostgresEventStore(recording), db);
+      const [stream, events] = logged('First call');
+      const uuid = stream.slice('interaction-'.length);
+      await store.appendToStream(stream, events, 'no_stream');
+      const party = (rawName: string) => ({
+        position: 0,
+        rawName,
+        contactUuid: null,
+        staffPersonUuid: null,
+        snapshot: { source: 'free_text', capturedAt: '2026-12-01T10:00:00Z' },
+      });
+
+      // A adds a party (a key of its own, made in its transaction) and holds the stream until released.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const holding = store.withStream(stream, async (session) => {
+        await session.readStream();
+        await session.appendToStream(
+          [{ id: uuidv7(), type: 'PartiesRebuilt', data: { schemaVersion: 1, interactionUuid: uuid, parties: [party('Zed Newcomer')] }, metadata: eventMetadata() }],
+          0,
+        );
+        await held;
+      });
+      // B reads the stream: it waits for A's lock.
+      const reading = store.withStream(stream, (session) => session.readStream());
+      // Watched from a connection of its own: A and B may hold every connection of the pool.
+      const watcher = new Client({ connectionString: TEST_DATABASE_URL });
+      await watcher.connect();
+      try {
+        for (;;) {
+          const { rows } = await watcher.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+               AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)`,
+            [stream],
+          );
+          if (rows.length > 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      } finally {
+        await watcher.end();
+      }
+      release();
+      await holding;
+      const read = await reading;
+      expect(read.map((e) => e.type)).toEqual(['InteractionLogged', 'PartiesRebuilt']);
+      expect((read[1]!.data as { parties: { rawName: string }[] }).parties[0]!.rawName).toBe('Zed Newcomer');
+      // Each read came with its keys in one statement; no key was read on its own.
+      expect(statements.filter((text) => text.includes('interaction_keys_after_read'))).toHaveLength(2);
+      expect(statements.filter((text) => /FROM erasure_keys k WHERE k\.key_id/.test(text))).toEqual([]);
     } finally {
       await cleanup();
     }

@@ -10,7 +10,8 @@ import {
   StreamSession,
 } from '../../ports/event-store';
 import { ERASED } from '../../domain/interaction';
-import { addOwner, ensureKeys, fetchKeys, fetchOwnedKeys, moveOwnership, newKeys, OwnedKey, setContentOwner } from './key-store';
+import { addOwner, ensureKeys, fetchKeys, fetchOwnedKeys, keysAfterRead, moveOwnership, newKeys, OwnedKey, ownedKeysOf, setContentOwner } from './key-store';
+import { interactionOfStream } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, partyTag, sealEvent, tagsOf } from './sealing';
 
 type Json = Record<string, unknown>;
@@ -39,7 +40,14 @@ export class ErasingEventStore implements EventStore {
       let read: { events: RecordedEvent[]; keys: Map<string, OwnedKey> } | null = null;
       const readStream = async () => {
         const keys = new Map<string, OwnedKey>();
-        read = { events: await this.open(await session.readStream(), q, keys), keys };
+        const interactionUuid = interactionOfStream(streamName);
+        if (session.readStreamWith && interactionUuid !== null) {
+          // The keys in the read's own round trip (after its lock, see the migration).
+          const { events, also } = await session.readStreamWith(keysAfterRead(interactionUuid));
+          read = { events: await this.open(events, q, keys, ownedKeysOf(also)), keys };
+        } else {
+          read = { events: await this.open(await session.readStream(), q, keys), keys };
+        }
         return read.events;
       };
       return work({
@@ -95,17 +103,23 @@ export class ErasingEventStore implements EventStore {
 
   /**
    * Opens events read from the inner store (a subscription's, an inline projection's): events this
-   * store is appending come from memory, the others' keys in one query. With `owned`, the keys found go
-   * there by tag, with their owners (a stream session's read, for its append).
+   * store is appending come from memory, the others' keys in one query, or from `read` (keys by id read
+   * with the events). With `owned`, the keys found go there by tag, with their owners (a stream
+   * session's read, for its append).
    */
-  async open(events: RecordedEvent[], q: Queryable = this.db, owned?: Map<string, OwnedKey>): Promise<RecordedEvent[]> {
+  async open(
+    events: RecordedEvent[],
+    q: Queryable = this.db,
+    owned?: Map<string, OwnedKey>,
+    read?: ReadonlyMap<string, OwnedKey>,
+  ): Promise<RecordedEvent[]> {
     // Taken before the key query: an append that ends during it takes its plain data out of `appending`,
     // and its events must not then be opened with keys that were never fetched for them (read as erased).
     const plain = events.map((event) => this.appending.get(event.id));
     const needed = events.filter((_, i) => plain[i] === undefined).flatMap((event) => keyIdsOf(event.data));
     let keys: ReadonlyMap<string, ErasureKey> = new Map();
     if (needed.length > 0 && owned) {
-      const found = await fetchOwnedKeys(q, needed);
+      const found = read ? pick(read, needed) : await fetchOwnedKeys(q, needed);
       for (const key of found.values()) owned.set(key.tag, key);
       keys = found;
     } else if (needed.length > 0) {
@@ -218,6 +232,16 @@ function keysRead(
 const PERSONAL_EVENT_TYPES = new Set(['InteractionLogged', 'InteractionUpdated', 'PartiesRebuilt', 'PartyLinked']);
 
 /** The interaction the stream is of, as its events name it (lower case); null for a stream of none. */
+/** The keys of `read` that `keyIds` name: what `fetchOwnedKeys` finds for them. */
+function pick(read: ReadonlyMap<string, OwnedKey>, keyIds: readonly string[]): Map<string, OwnedKey> {
+  const found = new Map<string, OwnedKey>();
+  for (const keyId of keyIds) {
+    const key = read.get(keyId);
+    if (key) found.set(keyId, key);
+  }
+  return found;
+}
+
 function interactionOf(streamName: string, events: EventToAppend[]): string | null {
   const named = (events[0]?.data as Json | undefined)?.interactionUuid;
   if (typeof named !== 'string' || streamName.toLowerCase() !== `interaction-${named.toLowerCase()}`) return null;

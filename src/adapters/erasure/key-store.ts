@@ -135,8 +135,22 @@ export async function fetchOwnedKeys(q: Queryable, keyIds: readonly string[]): P
      FROM erasure_keys k WHERE k.key_id = ANY($1::uuid[])`,
     [pgArray(ids)],
   );
+  return ownedKeysOf(rows);
+}
+
+/**
+ * `fetchOwnedKeys` of every key of the interaction, as the `also` of a stream session's read
+ * (StreamSession.readStreamWith): through migration read_tables/0010's function, which runs after the
+ * read has taken the stream's lock and sees what was committed until then.
+ */
+export function keysAfterRead(interactionUuid: string): StatementPart {
+  return { ctes: 'also AS (SELECT * FROM interaction_keys_after_read($1::uuid, (SELECT count(*) FROM read)))', params: [interactionUuid] };
+}
+
+/** The rows of `keysAfterRead`, by key id. */
+export function ownedKeysOf(rows: readonly unknown[]): Map<string, OwnedKey> {
   return new Map(
-    rows.map((row) => [row.key_id, { ...toKey(row), tag: row.tag, owners: new Set(row.owners.split(' ').filter(Boolean)) }]),
+    (rows as (KeyRow & { owners: string })[]).map((row) => [row.key_id, { ...toKey(row), tag: row.tag, owners: new Set(row.owners.split(' ').filter(Boolean)) }]),
   );
 }
 

@@ -152,6 +152,16 @@ export class PostgresEventStore implements EventStore {
             known = events.length > 0 ? events[events.length - 1]!.revision : null;
             return events;
           },
+          readStreamWith: async (also) => {
+            // lock_and_read_stream also when the lock is held already: taking it again is a no-op.
+            const { text, params } = composeStatement([{ ctes: READ_LOCKED, params: [streamName] }, also], SELECT_READ_ALSO);
+            const read = tx.query<EventRow & { also: unknown[] | null }>(text, params);
+            locked ??= read;
+            const { rows } = await read;
+            const events = rows.map(toRecordedEvent);
+            known = events.length > 0 ? events[events.length - 1]!.revision : null;
+            return { events, also: rows[0]?.also ?? [] };
+          },
           appendToStream: async (events, expected) => {
             await lock();
             const result = await this.appendLocked(tx, streamName, events, expected, known);
@@ -312,6 +322,10 @@ const APPENDED_AT = `appended AS (
   ORDER BY e.ord
   RETURNING ${APPENDED_COLUMNS})`;
 const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
+/** A session's read with its `also` (StreamSession.readStreamWith), on the first row: read once, only if any. */
+const READ_LOCKED = 'read AS (SELECT * FROM lock_and_read_stream($1))';
+const SELECT_READ_ALSO = `SELECT ${COLUMNS}, CASE WHEN stream_revision = 0 THEN (SELECT json_agg(also) FROM also) END AS also
+  FROM read ORDER BY stream_revision`;
 const SELECT_APPENDED_LOOKED_UP = `SELECT ${APPENDED_COLUMNS}, (SELECT value FROM looked_up) AS looked_up FROM appended`;
 
 /**
