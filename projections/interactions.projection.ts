@@ -138,7 +138,7 @@ export interface PreparedBatch {
   assumedNew: Outcome[];
   /** The other interactions: folded from their current rows. */
   toRead: string[];
-  /** Interactions whose events need nothing of their rows (see `rowless`): folded without them. */
+  /** Interactions whose events need nothing of their rows (`foldRowless`): folded without them. */
   rowless: Outcome[];
   /** The parameters of the insert of `assumedNew`, built here so that applying costs little CPU. */
   insertParams: unknown[];
@@ -295,7 +295,8 @@ export function serialized(q: Queryable): Queryable {
  *
  * An interaction whose events start with InteractionLogged and leave a row behind is taken to be new (a
  * live append, a rebuild): it is not read before it is written. Its insert does nothing if the row is
- * there after all (a re-delivery), and only then is it folded again, from the row.
+ * there after all (a re-delivery), and only then is it folded again, from the row. With `parkedRead`,
+ * an interaction whose events need nothing of its row is not read either (`foldRowless`).
  */
 export function prepareEvents(
   events: readonly RecordedEvent[],

@@ -8,6 +8,7 @@ import { ERASED } from '../../src/domain/interaction';
 import { migratedDatabase } from '../support/backends';
 import { eventMetadata, loggedData } from '../support/poison';
 import { TEST_DATABASE_URL } from '../support/postgres';
+import { recording } from '../support/recording';
 
 /**
  * A log outside the module's database, as EventStoreDB is: no transaction, and a subscription in the same
@@ -83,13 +84,7 @@ describe('ErasingEventStore: an update that the session read every key for', () 
     const { db, cleanup } = await migratedDatabase();
     try {
       const statements: string[] = [];
-      const recording = new Proxy(db, {
-        get: (target, property) =>
-          property === 'query'
-            ? (text: string, params?: unknown[]) => (statements.push(text), target.query(text, params))
-            : Reflect.get(target, property),
-      });
-      const store = new ErasingEventStore(new MemoryLog(), recording);
+      const store = new ErasingEventStore(new MemoryLog(), recording(db, statements));
       const [stream, events] = logged('First call');
       const uuid = stream.slice('interaction-'.length);
       await store.appendToStream(stream, events, 'no_stream');
@@ -132,14 +127,7 @@ describe('ErasingEventStore on the PostgreSQL store: a session reads the keys wi
     const { db, cleanup } = await migratedDatabase();
     try {
       const statements: string[] = [];
-      const recording = new Proxy(db, {
-        get: (target, property) =>
-          property === 'transaction'
-            ? <T>(fn: (tx: Queryable) => Promise<T>) =>
-                target.transaction((tx) => fn({ query: (text, params) => (statements.push(text), tx.query(text, params)) }))
-            : Reflect.get(target, property),
-      });
-      const store = new ErasingEventStore(new PostgresEventStore(recording), db);
+      const store = new ErasingEventStore(new PostgresEventStore(recording(db, statements)), db);
       const [stream, events] = logged('First call');
       const uuid = stream.slice('interaction-'.length);
       await store.appendToStream(stream, events, 'no_stream');

@@ -14,6 +14,7 @@ import { CatchUpProjector, readCheckpoint, rebuild } from '../../projections/cat
 import { COUNT_TABLES, projectEvents, READ_TABLES } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
 import { plainAppendProjection } from '../support/inline-projection';
+import { recording } from '../support/recording';
 import { SETTLE_MS, sleep } from '../support/timing';
 import { catchUpFully, horizonReportOf } from '../support/catch-up';
 import { readAllSettled } from '../support/event-store-contract';
@@ -459,18 +460,13 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
           [deleted(i, '2026-06-05T10:00:00Z')],
         ];
         // Each append's statements, through the module's wiring of the inline projection.
-        let texts: string[] = [];
-        const recording: Database = {
-          ...db,
-          query: (text, params) => db.query(text, params),
-          transaction: (fn) => db.transaction((tx) => fn({ query: (text, params) => (texts.push(text), tx.query(text, params)) })),
-        };
-        const inline = new PostgresEventStore(recording, projectEvents, undefined, plainAppendProjection);
+        const texts: string[] = [];
+        const inline = new PostgresEventStore(recording(db, texts), projectEvents, undefined, plainAppendProjection);
         const appended: RecordedEvent[][] = [];
         const after: Dump[] = [];
         const byTheInsert: boolean[] = [];
         for (const [k, batch] of batches.entries()) {
-          texts = [];
+          texts.length = 0;
           appended.push(await append(inline, stream, batch, k === 0 ? 'no_stream' : k));
           after.push(await dump(db));
           const insert = texts.findIndex((text) => text.includes('INSERT INTO events'));

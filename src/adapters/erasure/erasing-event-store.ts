@@ -231,7 +231,6 @@ function keysRead(
 /** The event types with personal fields (see sealing.ts). */
 const PERSONAL_EVENT_TYPES = new Set(['InteractionLogged', 'InteractionUpdated', 'PartiesRebuilt', 'PartyLinked']);
 
-/** The interaction the stream is of, as its events name it (lower case); null for a stream of none. */
 /** The keys of `read` that `keyIds` name: what `fetchOwnedKeys` finds for them. */
 function pick(read: ReadonlyMap<string, OwnedKey>, keyIds: readonly string[]): Map<string, OwnedKey> {
   const found = new Map<string, OwnedKey>();
@@ -242,6 +241,7 @@ function pick(read: ReadonlyMap<string, OwnedKey>, keyIds: readonly string[]): M
   return found;
 }
 
+/** The interaction the stream is of, as its events name it (lower case); null for a stream of none. */
 function interactionOf(streamName: string, events: EventToAppend[]): string | null {
   const named = (events[0]?.data as Json | undefined)?.interactionUuid;
   if (typeof named !== 'string' || streamName.toLowerCase() !== `interaction-${named.toLowerCase()}`) return null;

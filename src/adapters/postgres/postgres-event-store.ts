@@ -322,7 +322,7 @@ const APPENDED_AT = `appended AS (
   ORDER BY e.ord
   RETURNING ${APPENDED_COLUMNS})`;
 const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
-/** A session's read with its `also` (StreamSession.readStreamWith), on the first row: read once, only if any. */
+/** A session's read with its `also` (StreamSession.readStreamWith): `also` on the first row, not made for an empty stream. */
 const READ_LOCKED = 'read AS (SELECT * FROM lock_and_read_stream($1))';
 const SELECT_READ_ALSO = `SELECT ${COLUMNS}, CASE WHEN stream_revision = 0 THEN (SELECT json_agg(also) FROM also) END AS also
   FROM read ORDER BY stream_revision`;
