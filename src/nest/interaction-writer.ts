@@ -38,8 +38,9 @@ import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
 
 /**
- * How long a command without `expectedVersion` keeps re-reading and re-deciding after losing a race. Only
- * optimistic stores (EventStoreDB) lose races; on PostgreSQL writers of one stream queue on its lock.
+ * How long a command without `expectedVersion` keeps re-reading and re-deciding after losing a race. On
+ * EventStoreDB every try is optimistic; on PostgreSQL only the first (without the stream lock), and the
+ * next ones queue on the lock.
  */
 const RACE_DEADLINE_MS = 10_000;
 const RACE_BACKOFF_MS = { first: 5, max: 250 };
@@ -74,8 +75,9 @@ interface Attempt {
 
 /**
  * The write side's loop around the pure decider: look up what the command references, then read the
- * stream, decide and append with the read revision as the expectation (on PostgreSQL under the stream's
- * lock, so writers queue), then publish. Every decided event is checked against its schema before the
+ * stream, decide and append with the read revision as the expectation (on PostgreSQL first without the
+ * stream's lock, in two autocommitted round trips where the append fits one statement; after a lost race
+ * under the lock, so writers queue), then publish. Every decided event is checked against its schema before the
  * append: nothing the module cannot read back is ever written.
  */
 @Injectable()
@@ -142,9 +144,11 @@ export class InteractionWriter {
         const { createStream } = this.store;
         await traced('crm-interactions append', { 'crm_interactions.stream': streamName, 'crm_interactions.attempt': attempt }, () =>
           // A new stream needs no read and no lock: one statement where the store can (createStream).
+          // Otherwise a first try without the lock where the store can (two round trips, autocommitted);
+          // after a lost race, under the lock, so a busy stream's writers queue instead of racing again.
           knownEmpty && createStream
             ? work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) })
-            : this.store.withStream(streamName, work),
+            : this.store.withStream(streamName, work, { optimistic: attempt === 0 }),
         );
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {

@@ -90,6 +90,18 @@ export class StoreContentionError extends Error {
   }
 }
 
+/**
+ * Thrown inside a session run without the stream's lock (`withStream`'s `optimistic`) by an append that
+ * takes more than the one statement such a session appends in (keys to make, a projection that reads
+ * rows, an event to park): nothing was written, and the store runs the session again under the lock.
+ */
+export class StreamLockNeeded extends Error {
+  constructor(public readonly streamName: string) {
+    super(`Stream ${streamName}: the append needs the stream's lock`);
+    this.name = 'StreamLockNeeded';
+  }
+}
+
 export interface ReadAllOptions {
   /** Events per yielded batch. */
   batchSize?: number;
@@ -118,6 +130,11 @@ export interface StreamSession {
    * database (PostgreSQL): what else is written through it commits or rolls back with the events.
    */
   readonly tx: Queryable | null;
+  /**
+   * Set when the session holds no lock and appends in one autocommitted statement (`withStream`'s
+   * `optimistic`): whatever else an append would write first throws StreamLockNeeded instead.
+   */
+  readonly optimistic?: boolean;
 }
 
 /**
@@ -134,9 +151,13 @@ export interface EventStore {
    * Runs a read–decide–append of one stream. The PostgreSQL store holds the stream's lock from the read
    * to the commit, so sessions of one stream run one after the other and an append that expects the
    * revision it read never clashes; other stores append optimistically (a clash is a
-   * WrongExpectedVersionError, and the caller reads again).
+   * WrongExpectedVersionError, and the caller reads again). With `optimistic`, the PostgreSQL store first
+   * tries without the lock: the read, then one autocommitted statement appending at the revision read (a
+   * clash is a WrongExpectedVersionError, as on other stores); an append that needs more throws
+   * StreamLockNeeded, and `work` runs again under the lock, so it must be a read–decide–append and nothing
+   * else. Other stores ignore it.
    */
-  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T>;
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T>;
   /**
    * Starts a stream with its first events, all or none: a WrongExpectedVersionError when the stream
    * exists. `also` is written with them, in the same transaction; a store in the module's database runs

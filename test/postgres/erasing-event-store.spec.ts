@@ -123,6 +123,48 @@ describe('ErasingEventStore: an update that the session read every key for', () 
 });
 
 describe('ErasingEventStore on the PostgreSQL store: a session reads the keys with the stream, in one round trip', () => {
+  it('without the stream lock: the read and the append in two autocommitted statements; an append that needs a key runs again under the lock', async () => {
+    const { db, cleanup } = await migratedDatabase();
+    try {
+      const statements: string[] = [];
+      const store = new ErasingEventStore(new PostgresEventStore(recording(db, statements)), db);
+      const [stream, events] = logged('First call');
+      const uuid = stream.slice('interaction-'.length);
+      await store.appendToStream(stream, events, 'no_stream');
+      let tries = 0;
+      const update = (subject: string) => {
+        statements.length = 0;
+        tries = 0;
+        return store.withStream(
+          stream,
+          async (session) => {
+            tries++;
+            const read = await session.readStream();
+            const data = { schemaVersion: 1, interactionUuid: uuid, changes: { subject } };
+            await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data, metadata: eventMetadata() }], read.length - 1);
+          },
+          { optimistic: true },
+        );
+      };
+
+      await update('Second call');
+      expect(tries).toBe(1);
+      expect(statements).toEqual([expect.stringContaining('FROM events WHERE stream_name = $1'), expect.stringContaining('INSERT INTO events')]);
+
+      // The read finds the content key without its owner: adding it takes a statement before the append.
+      await db.query('DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1)', [uuid]);
+      await update('Third call');
+      expect(tries).toBe(2);
+      expect(statements.filter((text) => text.includes('INSERT INTO events'))).toHaveLength(1);
+      expect(statements.filter((text) => text.includes('lock_and_read_stream'))).toHaveLength(1);
+      expect(statements.filter((text) => text.includes('INSERT INTO erasure_keys'))).toHaveLength(1);
+      const subjects = (await store.readStream(stream)).map((e) => (e.data as { changes?: { subject: string }; subject?: string }).changes?.subject ?? (e.data as { subject: string }).subject);
+      expect(subjects).toEqual(['First call', 'Second call', 'Third call']);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('a session queued on the stream lock opens what the holder appended under a key it made meanwhile', async () => {
     const { db, cleanup } = await migratedDatabase();
     try {

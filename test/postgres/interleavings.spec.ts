@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
-import { InteractionsMaintenance, InteractionsModule, InteractionsService } from '../../src';
+import { InteractionConflictError, InteractionsMaintenance, InteractionsModule, InteractionsService } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { projectEvents } from '../../projections/interactions.projection';
@@ -43,10 +43,10 @@ interface Wait {
 }
 
 /**
- * Waits until a session waits for a lock that `matches`: on a table of this test's schema, or an
- * advisory lock. By the lock, not by the statement's text, which pg_stat_activity may show stale.
+ * Waits until a session (or `sessions` of them) waits for a lock that `matches`: on a table of this
+ * test's schema, or an advisory lock. By the lock, not by the statement's text, which pg_stat_activity may show stale.
  */
-async function waitingFor(matches: (wait: Wait) => boolean): Promise<void> {
+async function waitingFor(matches: (wait: Wait) => boolean, sessions = 1): Promise<void> {
   const until = Date.now() + 10_000;
   for (;;) {
     const { rows } = await x.query<Wait>(
@@ -55,7 +55,7 @@ async function waitingFor(matches: (wait: Wait) => boolean): Promise<void> {
        FROM pg_locks l JOIN pg_database d ON d.oid = l.database
        WHERE NOT l.granted AND d.datname = current_database()`,
     );
-    if (rows.some(matches)) return;
+    if (rows.filter(matches).length >= sessions) return;
     if (Date.now() > until) throw new Error(`no session waits as expected; waiting: ${JSON.stringify(rows)}`);
     await sleep(20);
   }
@@ -167,4 +167,77 @@ it('an update that read the content key before a forget of the subject leaves no
     (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
   );
   expect(everything).not.toMatch(/NEWPLAINTEXT|secret|Ada Lovelace/);
+});
+
+describe('a first try without the stream lock (an edit of both texts, a delete)', () => {
+  const streamLock = (uuid: string) => x.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`interaction-${uuid}`]);
+  const streamUnlock = (uuid: string) => x.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`interaction-${uuid}`]);
+
+  it('takes no stream lock for an edit of both texts or a delete; an edit of one text (the row read) waits for it', async () => {
+    const i = await service.createInteraction({ contactUuid: ada, subject: 'S', body: 'B' });
+    await streamLock(i.uuid);
+    expect(await service.updateInteraction(i.uuid, { subject: 'S2', body: 'B2' })).toMatchObject({ version: 2, subject: 'S2', body: 'B2' });
+    const oneText = service.updateInteraction(i.uuid, { body: 'B3' });
+    await waitingForStream(i.uuid);
+    await streamUnlock(i.uuid);
+    expect(await oneText).toMatchObject({ version: 3, subject: 'S2', body: 'B3' });
+    await streamLock(i.uuid);
+    await service.deleteInteraction(i.uuid);
+    await streamUnlock(i.uuid);
+    expect(await service.getInteraction(i.uuid)).toBeNull();
+    expect((await service.history(i.uuid)).map((e) => e.type)).toEqual([
+      'InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated', 'InteractionUpdated', 'InteractionDeleted',
+    ]);
+  });
+
+  it('loses a race to a writer that appended after its read, and tries again under the lock: both land, or a conflict when pinned', async () => {
+    for (const pinned of [false, true]) {
+      const i = await service.createInteraction({ contactUuid: ada, subject: 'S', body: 'B' }); // revisions 0 and 1
+      // X stops the edit at its statement (the parked lookup), after its read of revision 1.
+      await x.query('BEGIN');
+      await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+      const editing = settled(service.updateInteraction(i.uuid, { subject: 'mine', body: 'mine' }, null, pinned ? { expectedVersion: 1 } : {}));
+      await waitingFor(onTable('parked_events'));
+      // Another writer appends revision 2 meanwhile (a store without a projection reads no parked_events).
+      await new PostgresEventStore(db).appendToStream(
+        `interaction-${i.uuid}`,
+        [{ id: randomUUID(), type: 'InteractionUpdated', data: updatedData(i.uuid, { metadata: { other: 'writer' } }), metadata: eventMetadata() }],
+        1,
+      );
+      await x.query('COMMIT');
+      const outcome = await editing;
+      const types = (await service.history(i.uuid)).map((e) => e.type);
+      if (pinned) {
+        expect(outcome).toEqual({ error: expect.any(InteractionConflictError) });
+        expect(types).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated']);
+      } else {
+        expect(outcome).toEqual({ value: expect.objectContaining({ version: 3, subject: 'mine', metadata: { other: 'writer' } }) });
+        expect(types).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated', 'InteractionUpdated']);
+        expect(await service.getInteraction(i.uuid)).toMatchObject({ version: 3, subject: 'mine', body: 'mine' });
+      }
+    }
+  });
+
+  it('an edit of both texts racing a forget of the subject leaves nothing of either readable', async () => {
+    const i = await service.createInteraction({ contactUuid: ada, subject: 'secret subject', body: 'secret body' }, [
+      { rawName: 'Ada Lovelace', contactUuid: ada },
+    ]);
+    // X stops the edit at its statement, after its read found the subject's content key; the forget
+    // destroys her keys at once, then its session of the stream stops at parked_events too.
+    await x.query('BEGIN');
+    await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+    const updating = settled(service.updateInteraction(i.uuid, { subject: 'NEWPLAINTEXT subject', body: 'NEWPLAINTEXT body' }));
+    await waitingFor(onTable('parked_events'));
+    const forgetting = service.forgetContact(ada);
+    await waitingFor(onTable('parked_events'), 2);
+    await x.query('COMMIT');
+    await updating;
+    await forgetting;
+    expect(await service.getInteraction(i.uuid)).toBeNull();
+    const everything = JSON.stringify(
+      [(await db.query('SELECT * FROM interactions')).rows, (await db.query('SELECT * FROM interaction_parties')).rows, await service.history(i.uuid)],
+      (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+    );
+    expect(everything).not.toMatch(/NEWPLAINTEXT|secret|Ada Lovelace/);
+  });
 });

@@ -7,6 +7,7 @@ import {
   Position,
   ReadAllOptions,
   RecordedEvent,
+  StreamLockNeeded,
   StreamSession,
 } from '../../ports/event-store';
 import { ERASED } from '../../domain/interaction';
@@ -33,8 +34,10 @@ export class ErasingEventStore implements EventStore {
     private readonly db: Database,
   ) {}
 
-  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
-    return this.inner.withStream(streamName, (session) => {
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T> {
+    return this.inner.withStream(
+      streamName,
+      (session) => {
       const q = session.tx ?? this.db;
       // The stream as the session read it, opened, and the keys that opened it (by tag, with their owners).
       let read: { events: RecordedEvent[]; keys: Map<string, OwnedKey> } | null = null;
@@ -52,16 +55,19 @@ export class ErasingEventStore implements EventStore {
       };
       return work({
         tx: session.tx,
+        optimistic: session.optimistic,
         readStream,
         appendToStream: async (events, expected) => {
           // What the stream holds already: as the session read it, else read now (a new stream needs nothing).
           if (read === null && events[0]?.type !== 'InteractionLogged') await readStream();
-          return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, (sealed) =>
+          return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, session.optimistic === true, (sealed) =>
             session.appendToStream(sealed, expected),
           );
         },
       });
-    });
+      },
+      options,
+    );
   }
 
   /**
@@ -136,6 +142,8 @@ export class ErasingEventStore implements EventStore {
     events: EventToAppend[],
     q: Queryable,
     stream: { events: RecordedEvent[]; keys: ReadonlyMap<string, OwnedKey> },
+    /** The session appends in one statement (StreamSession.optimistic): no key or owner written before it. */
+    oneStatement: boolean,
     appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
   ): Promise<AppendResult> {
     const interactionUuid = interactionOf(streamName, events);
@@ -155,7 +163,9 @@ export class ErasingEventStore implements EventStore {
     // erasure on EventStoreDB may have just destroyed it: the new one must be found by the next try).
     const subject = subjectOf(all);
     if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
-    const keys = keysRead(stream.keys, tags, owners) ?? (await ensureKeys(q, interactionUuid, tags, owners));
+    const found = keysRead(stream.keys, tags, owners);
+    if (oneStatement && ((found === null && tags.length > 0) || events.some(changesOwnership))) throw new StreamLockNeeded(streamName);
+    const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners));
     await this.changeOwnership(q, interactionUuid, events, 'add');
     const result = await this.withPlain(events, keys, interactionUuid, rawNameAt, appendSealed);
     await this.changeOwnership(q, interactionUuid, events, 'drop');
@@ -192,18 +202,27 @@ export class ErasingEventStore implements EventStore {
    * transaction around both, on EventStoreDB) never leaves a key without the owner of what it seals.
    */
   private async changeOwnership(q: Queryable, interactionUuid: string, events: EventToAppend[], step: 'add' | 'drop'): Promise<void> {
-    for (const { type, data } of events) {
-      const d = data as Json;
-      const changes = d.changes as Json | undefined;
-      if (type === 'InteractionUpdated' && typeof changes?.contactUuid === 'string') {
-        if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, changes.contactUuid);
-        else await setContentOwner(q, interactionUuid, changes.contactUuid);
-      } else if (type === 'ContactRepointed' && typeof d.fromContactUuid === 'string' && typeof d.intoContactUuid === 'string') {
-        if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: d.fromContactUuid }, d.intoContactUuid);
-        else await moveOwnership(q, interactionUuid, d.fromContactUuid, d.intoContactUuid);
-      }
+    for (const event of events) {
+      const change = changesOwnership(event);
+      if (change === null) continue;
+      if ('subject' in change) {
+        if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, change.subject);
+        else await setContentOwner(q, interactionUuid, change.subject);
+      } else if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: change.from }, change.into);
+      else await moveOwnership(q, interactionUuid, change.from, change.into);
     }
   }
+}
+
+/** The change of owners an event makes to keys: a new subject, or a contact merged into another. */
+function changesOwnership({ type, data }: EventToAppend): { subject: string } | { from: string; into: string } | null {
+  const d = data as Json;
+  const changes = d.changes as Json | undefined;
+  if (type === 'InteractionUpdated' && typeof changes?.contactUuid === 'string') return { subject: changes.contactUuid };
+  if (type === 'ContactRepointed' && typeof d.fromContactUuid === 'string' && typeof d.intoContactUuid === 'string') {
+    return { from: d.fromContactUuid, into: d.intoContactUuid };
+  }
+  return null;
 }
 
 /**

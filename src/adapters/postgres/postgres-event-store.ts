@@ -9,6 +9,7 @@ import {
   START,
   StatementPart,
   StoreContentionError,
+  StreamLockNeeded,
   StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
@@ -82,10 +83,10 @@ export class PostgresEventStore implements EventStore {
    * the new interaction, all or nothing. No stream lock is taken, and none is needed for the order
    * argument (see the class comment): the statement's first write takes the transaction id, every
    * revision of the new stream is in that one transaction, and a later append to the stream can only come
-   * from a transaction that read it committed, so took its id later (a locked writer takes its id at its
-   * first write, which comes after it read the stream; the one write allowed before the read, an erasure
-   * destroying keys, only ever finds streams through rows a committed create wrote). Two creators clash on
-   * the stream's unique (stream_name, stream_revision) index. When the projection needs more than a part of the
+   * from a transaction that read it committed, so took its id later (a writer, locked or not, takes its
+   * id at its first write, which comes after it read the stream; the one write allowed before the read, an
+   * erasure destroying keys, only ever finds streams through rows a committed create wrote). Two creators
+   * clash on the stream's unique (stream_name, stream_revision) index. When the projection needs more than a part of the
    * statement (an event it would park), or a read row is in the way, the append is made the ordinary way.
    */
   async createStream(streamName: string, events: EventToAppend[], also: StatementPart[] = []): Promise<AppendResult> {
@@ -119,7 +120,78 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
-  async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
+  async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options: { optimistic?: boolean } = {}): Promise<T> {
+    if (options.optimistic && this.db.autocommit) {
+      try {
+        return await this.withStreamUnlocked(streamName, work);
+      } catch (error) {
+        if (!(error instanceof StreamLockNeeded)) throw error;
+      }
+    }
+    return this.withStreamLocked(streamName, work);
+  }
+
+  /**
+   * A session without the stream's lock, in two round trips: the read, then the append in one
+   * autocommitted statement, with its projection, at the revision read. The order argument holds as for
+   * a locked append (see `createStream`): the insert takes the transaction id after the read saw the
+   * stream's last revision committed. A writer that got there in between clashes on the unique index
+   * (a WrongExpectedVersionError). Anything the statement cannot carry throws StreamLockNeeded before a
+   * write: no read yet, a projection that reads rows, a stream with a parked event (the insert is guarded
+   * by the projection's lookup, since parking the events would take a statement after it).
+   */
+  private withStreamUnlocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
+    const autocommit = this.db.autocommit!.bind(this.db);
+    let known: number | null | undefined;
+    let appended = false;
+    const read = async (also: StatementPart | null) => {
+      const { text, params } = also
+        ? composeStatement([{ ctes: READ_UNLOCKED, params: [streamName] }, also], SELECT_READ_ALSO)
+        : composeStatement([{ ctes: READ_UNLOCKED, params: [streamName] }], SELECT_READ);
+      const { rows } = await autocommit<EventRow & { also?: unknown[] | null }>(text, params);
+      const events = rows.map(toRecordedEvent);
+      known = events.length > 0 ? events[events.length - 1]!.revision : null;
+      return { events, also: rows[0]?.also ?? [] };
+    };
+    return work({
+      tx: null,
+      optimistic: true,
+      readStream: async () => (await read(null)).events,
+      readStreamWith: read,
+      appendToStream: async (events, expected) => {
+        // One statement is all such a session writes: a second append would not commit with the first.
+        if (appended) throw new Error(`a session of ${streamName} without the stream's lock appends once`);
+        if (known === undefined) throw new StreamLockNeeded(streamName);
+        if (events.length === 0) throw new Error('appendToStream needs at least one event');
+        if (!revisionMatches(expected, known)) throw new WrongExpectedVersionError(streamName, expected, known);
+        const first = (known ?? -1) + 1;
+        const columns = [streamName, first, ...eventColumns(events)];
+        let parts: StatementPart[] = [{ ctes: APPENDED_AT, params: columns }];
+        if (this.inlineProjection) {
+          const inline = await this.appendProjection?.(this.db, streamName, drafts(streamName, events, first));
+          if (!inline?.applies) throw new StreamLockNeeded(streamName);
+          // After the lookup, so the insert can be guarded by it.
+          parts = [...inline.parts, { ctes: APPENDED_UNLESS_LOOKED_UP, params: columns }];
+        }
+        appended = true;
+        const { text, params } = composeStatement(parts, SELECT_APPENDED);
+        let rows: AppendedRow[];
+        try {
+          ({ rows } = await autocommit<AppendedRow>(text, params));
+        } catch (error) {
+          if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
+          if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
+            throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
+          }
+          throw error;
+        }
+        if (rows.length === 0) throw new StreamLockNeeded(streamName); // parked: nothing was written
+        return appendResult(streamName, events, rows);
+      },
+    });
+  }
+
+  private async withStreamLocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction(async (tx) => {
         // Sessions of one stream queue on its lock, so what the session reads stays current until it
@@ -314,16 +386,23 @@ const EMPTY_PART: StatementPart = { ctes: '', params: [] };
  * The events appended to stream $1 from revision $2 on (0 for a new stream), taken apart from the four
  * parameters of `eventColumns` ($3–$6).
  */
-const APPENDED_AT = `appended AS (
+function appendedCte(where: string): string {
+  return `appended AS (
   INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
   SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
   FROM ROWS FROM (unnest($3::uuid[]), unnest($4::text[]), jsonb_array_elements($5::jsonb), jsonb_array_elements($6::jsonb))
-    WITH ORDINALITY AS e(id, type, data, metadata, ord)
+    WITH ORDINALITY AS e(id, type, data, metadata, ord)${where}
   ORDER BY e.ord
   RETURNING ${APPENDED_COLUMNS})`;
+}
+const APPENDED_AT = appendedCte('');
+/** An unlocked session's insert: nothing when the projection's lookup found a parked event. */
+const APPENDED_UNLESS_LOOKED_UP = appendedCte('\n  WHERE (SELECT value FROM looked_up) IS NULL');
 const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
 /** A session's read with its `also` (StreamSession.readStreamWith): `also` on the first row, not made for an empty stream. */
 const READ_LOCKED = 'read AS (SELECT * FROM lock_and_read_stream($1))';
+const READ_UNLOCKED = 'read AS (SELECT * FROM events WHERE stream_name = $1)';
+const SELECT_READ = `SELECT ${COLUMNS} FROM read ORDER BY stream_revision`;
 const SELECT_READ_ALSO = `SELECT ${COLUMNS}, CASE WHEN stream_revision = 0 THEN (SELECT json_agg(also) FROM also) END AS also
   FROM read ORDER BY stream_revision`;
 const SELECT_APPENDED_LOOKED_UP = `SELECT ${APPENDED_COLUMNS}, (SELECT value FROM looked_up) AS looked_up FROM appended`;
