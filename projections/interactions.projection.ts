@@ -231,6 +231,16 @@ const NOT_PARKED = ' AND (SELECT value FROM looked_up) IS NULL';
 const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED);
 const UPDATE_NOT_PARKED = updateCte(NOT_PARKED);
 
+/**
+ * Whether an edit that changes `changed` (attribute names) is applied without its row, by the append's
+ * own statement (`appendProjection`): `foldRowless`'s rule for one edit (both texts or neither) and no
+ * move of the involvements. What the write side asks of a command before it tries without the stream's
+ * lock; the answer for the event the command becomes is `appendProjection`'s.
+ */
+export function editAppliesWithoutRow(changed: readonly string[]): boolean {
+  return !MOVES_INVOLVEMENTS.some((key) => changed.includes(key)) && changed.includes('subject') === changed.includes('body');
+}
+
 /** The only events `foldRowless` may take: others need the row, or are not an edit. */
 const ROWLESS_TYPES: ReadonlySet<string> = new Set(['InteractionUpdated', 'InteractionDeleted']);
 

@@ -32,6 +32,7 @@ import {
   StreamSession,
   WrongExpectedVersionError,
 } from '../ports/event-store';
+import { editAppliesWithoutRow } from '../../projections/interactions.projection';
 import { Idempotency, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
@@ -148,7 +149,7 @@ export class InteractionWriter {
           // after a lost race, under the lock, so a busy stream's writers queue instead of racing again.
           knownEmpty && createStream
             ? work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) })
-            : this.store.withStream(streamName, work, { optimistic: attempt === 0 }),
+            : this.store.withStream(streamName, work, { optimistic: attempt === 0 && mayFitOneStatement(command) }),
         );
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
@@ -370,6 +371,18 @@ function assertStorable(events: InteractionEvent[]): void {
 }
 
 /** The contact and staff uuids a command references: what the decider needs looked up. */
+/**
+ * Whether the command's append may fit one statement, so is worth a first try without the stream's lock:
+ * a delete, or an edit of attributes only that the projection applies without reading the row. A guess
+ * made before the read (the event holds only what changed): a wrong one costs the try, as the store takes
+ * the lock when the append does not fit; a command that never fits (one text, a move, parties) skips it.
+ */
+function mayFitOneStatement(command: InteractionCommand): boolean {
+  if (command.kind === 'delete') return true;
+  if (command.kind !== 'update' || command.parties !== null) return false;
+  return editAppliesWithoutRow(Object.keys(command.attrs).filter((name) => command.attrs[name as keyof typeof command.attrs] !== undefined));
+}
+
 function referencedBy(command: InteractionCommand): [string[], string[]] {
   if (command.kind === 'delete') return [[], []];
   if (command.kind === 'link') return [command.contactUuid ? [command.contactUuid] : [], command.staffPersonUuid ? [command.staffPersonUuid] : []];

@@ -190,6 +190,21 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
     ]);
   });
 
+  it('an edit that never fits one statement (one text) is locked from its first try: no read without the lock first', async () => {
+    const i = await service.createInteraction({ contactUuid: ada, subject: 'S', body: 'B' });
+    // X stops any read of the log: the edit's first statement waits, and shows which read it is.
+    await x.query('BEGIN');
+    await x.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+    const editing = service.updateInteraction(i.uuid, { body: 'B2' });
+    await waitingFor(onTable('events'));
+    const waiting = await x.query<{ query: string }>(
+      `SELECT a.query FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted WHERE a.datname = current_database()`,
+    );
+    await x.query('COMMIT');
+    expect(waiting.rows.map((row) => row.query)).toEqual([expect.stringContaining('lock_and_read_stream')]);
+    expect(await editing).toMatchObject({ version: 2, subject: 'S', body: 'B2' });
+  });
+
   it('loses a race to a writer that appended after its read, and tries again under the lock: both land, or a conflict when pinned', async () => {
     for (const pinned of [false, true]) {
       const i = await service.createInteraction({ contactUuid: ada, subject: 'S', body: 'B' }); // revisions 0 and 1
