@@ -206,13 +206,23 @@ export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEve
 
 /**
  * `parkedStreamsOf` for an append to one stream, as a part of the append's own statement
- * (`appendProjection`): the stream's first parked revision, as text, or null.
+ * (`appendProjection`): the stream's first parked revision, as text, or null. With a `gate` (SQL, $1 the
+ * stream's name), evaluated once here: when it fails, a value that is not null either, so nothing is written.
  */
-function parkedLookup(streamName: string): StatementPart {
-  return {
-    ctes: 'looked_up AS (SELECT min(stream_revision)::text AS value FROM parked_events WHERE stream_name = $1)',
-    params: [streamName],
-  };
+function parkedLookup(streamName: string, gate?: string): StatementPart {
+  return { ctes: gate === undefined ? LOOKUP : gatedLookup(gate), params: [streamName] };
+}
+
+const LOOKUP = 'looked_up AS (SELECT min(stream_revision)::text AS value FROM parked_events WHERE stream_name = $1)';
+const GATED_LOOKUPS = new Map<string, string>(); // the text per gate, made once (the store has one)
+function gatedLookup(gate: string): string {
+  let text = GATED_LOOKUPS.get(gate);
+  if (text === undefined) {
+    text = `looked_up AS (SELECT CASE WHEN ${gate} THEN min(stream_revision)::text ELSE 'gate closed' END AS value
+      FROM parked_events WHERE stream_name = $1)`;
+    GATED_LOOKUPS.set(gate, text);
+  }
+  return text;
 }
 
 /**
@@ -251,10 +261,15 @@ const ROWLESS_TYPES: ReadonlySet<string> = new Set(['InteractionUpdated', 'Inter
  * read back from the row, where the statement's own update is not visible to it), its writes, made only if
  * the stream has no parked event (`applies`). Otherwise, or when the lookup finds one, `projectEvents`
  * does the rest after the insert. The lookup comes first in the statement's text, so parked_events is
- * locked before the read tables, as every writer takes them.
+ * locked before the read tables, as every writer takes them. A `gate` (`parkedLookup`) that fails reads
+ * as a parked event: nothing is written.
  */
-export function appendProjection(streamName: string, events: readonly RecordedEvent[]): { parts: StatementPart[]; applies: boolean } {
-  const lookup = parkedLookup(streamName);
+export function appendProjection(
+  streamName: string,
+  events: readonly RecordedEvent[],
+  gate?: string,
+): { parts: StatementPart[]; applies: boolean } {
+  const lookup = parkedLookup(streamName, gate);
   // Checked before parsing: an append of anything else is parsed once, by projectEvents.
   if (!events.every((event) => ROWLESS_TYPES.has(event.type))) return { parts: [lookup], applies: false };
   const batch = prepareEvents(events, new Map(), { parkedRead: true });

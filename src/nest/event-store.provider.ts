@@ -75,7 +75,7 @@ export async function openResources(options: InteractionsModuleOptions): Promise
       db,
       async (tx, events, parked): Promise<void> => projectEvents(tx, await store.open(events, tx), parked),
       async (events) => newStreamProjection(await store.open(events)),
-      async (tx, streamName, drafts) => appendProjection(streamName, await store.open(drafts, tx)),
+      async (tx, streamName, drafts, gate) => appendProjection(streamName, await store.open(drafts, tx), gate),
     );
     const store: ErasingEventStore = new ErasingEventStore(log, db);
     return { db, readReplica, store };

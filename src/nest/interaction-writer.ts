@@ -145,8 +145,8 @@ export class InteractionWriter {
         const { createStream } = this.store;
         await traced('crm-interactions append', { 'crm_interactions.stream': streamName, 'crm_interactions.attempt': attempt }, () =>
           // A new stream needs no read and no lock: one statement where the store can (createStream).
-          // Otherwise a first try without the lock where the store can (two round trips, autocommitted);
-          // after a lost race, under the lock, so a busy stream's writers queue instead of racing again.
+          // Otherwise a first try without the lock where the command may fit one statement (two round
+          // trips, autocommitted); after a lost race under the lock, so a busy stream's writers queue.
           knownEmpty && createStream
             ? work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) })
             : this.store.withStream(streamName, work, { optimistic: attempt === 0 && mayFitOneStatement(command) }),
@@ -370,7 +370,6 @@ function assertStorable(events: InteractionEvent[]): void {
   errors.throwIfAny();
 }
 
-/** The contact and staff uuids a command references: what the decider needs looked up. */
 /**
  * Whether the command's append may fit one statement, so is worth a first try without the stream's lock:
  * a delete, or an edit of attributes only that the projection applies without reading the row. A guess
@@ -383,6 +382,7 @@ function mayFitOneStatement(command: InteractionCommand): boolean {
   return editAppliesWithoutRow(Object.keys(command.attrs).filter((name) => command.attrs[name as keyof typeof command.attrs] !== undefined));
 }
 
+/** The contact and staff uuids a command references: what the decider needs looked up. */
 function referencedBy(command: InteractionCommand): [string[], string[]] {
   if (command.kind === 'delete') return [[], []];
   if (command.kind === 'link') return [command.contactUuid ? [command.contactUuid] : [], command.staffPersonUuid ? [command.staffPersonUuid] : []];

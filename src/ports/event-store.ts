@@ -152,10 +152,10 @@ export interface EventStore {
    * to the commit, so sessions of one stream run one after the other and an append that expects the
    * revision it read never clashes; other stores append optimistically (a clash is a
    * WrongExpectedVersionError, and the caller reads again). With `optimistic`, the PostgreSQL store first
-   * tries without the lock: the read, then one autocommitted statement appending at the revision read (a
-   * clash is a WrongExpectedVersionError, as on other stores); an append that needs more throws
-   * StreamLockNeeded, and `work` runs again under the lock, so it must be a read–decide–append and nothing
-   * else. Other stores ignore it.
+   * reads and decides without the lock, then appends at the revision read in one autocommitted statement
+   * that takes the lock without waiting (a clash is a WrongExpectedVersionError, as on other stores); an
+   * append that needs more, or finds the lock held, throws StreamLockNeeded, and `work` runs again under
+   * the lock, so it must be a read–decide–append and nothing else. Other stores ignore it.
    */
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T>;
   /**

@@ -9,7 +9,7 @@ import {
 } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { InMemoryContactDirectory } from '../support/directories';
-import { ownDatabase, terminateBackendsWhile } from '../support/faults';
+import { admin, ownDatabase, terminateBackendsWhile } from '../support/faults';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -114,6 +114,29 @@ describe('PostgreSQL connection faults', () => {
         `(committed: ${JSON.stringify(countBy(committed))}), ${kills} backends terminated, 0 lost\n`,
     );
   }, 60_000);
+
+  it('an autocommitted statement whose connection is lost may still land: committed unknown, mayStillLand', async () => {
+    const db = new PgDatabase({ connectionString: database.url(), schema: 'crm_faults', max: 1 });
+    try {
+      // A statement that waits (as one waits for a lock) when its connection goes: the server would run it on.
+      const waiting = db.autocommit('SELECT pg_sleep(30) AS crm_faults_waiting', []).catch((e: unknown) => e);
+      await admin(async (client) => {
+        for (;;) {
+          const { rowCount } = await client.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%AS crm_faults_waiting'`,
+            [database.name],
+          );
+          if (rowCount) return;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      });
+      const error = await waiting;
+      expect(error).toBeInstanceOf(InteractionUnavailableError);
+      expect(error).toMatchObject({ committed: 'unknown', mayStillLand: true });
+    } finally {
+      await db.close();
+    }
+  });
 
   it('answers InteractionUnavailableError while the server cannot be reached', async () => {
     const unreachable = await NestFactory.createApplicationContext(

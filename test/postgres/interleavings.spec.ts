@@ -173,21 +173,55 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
   const streamLock = (uuid: string) => x.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`interaction-${uuid}`]);
   const streamUnlock = (uuid: string) => x.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`interaction-${uuid}`]);
 
-  it('takes no stream lock for an edit of both texts or a delete; an edit of one text (the row read) waits for it', async () => {
+  /** The statements of this test's sessions that wait for a lock (their text is current while they wait). */
+  const waitingStatements = async () =>
+    (
+      await x.query<{ query: string }>(
+        `SELECT a.query FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted WHERE a.datname = current_database()`,
+      )
+    ).rows.map((row) => row.query);
+
+  it('an edit of both texts and a delete read the stream without its lock first', async () => {
     const i = await service.createInteraction({ contactUuid: ada, subject: 'S', body: 'B' });
-    await streamLock(i.uuid);
-    expect(await service.updateInteraction(i.uuid, { subject: 'S2', body: 'B2' })).toMatchObject({ version: 2, subject: 'S2', body: 'B2' });
-    const oneText = service.updateInteraction(i.uuid, { body: 'B3' });
-    await waitingForStream(i.uuid);
-    await streamUnlock(i.uuid);
-    expect(await oneText).toMatchObject({ version: 3, subject: 'S2', body: 'B3' });
-    await streamLock(i.uuid);
-    await service.deleteInteraction(i.uuid);
-    await streamUnlock(i.uuid);
-    expect(await service.getInteraction(i.uuid)).toBeNull();
-    expect((await service.history(i.uuid)).map((e) => e.type)).toEqual([
-      'InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated', 'InteractionUpdated', 'InteractionDeleted',
-    ]);
+    for (const command of [() => service.updateInteraction(i.uuid, { subject: 'S2', body: 'B2' }), () => service.deleteInteraction(i.uuid)]) {
+      // X stops any read of the log: the command's first statement waits, and shows which read it is.
+      await x.query('BEGIN');
+      await x.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      const running = command();
+      await waitingFor(onTable('events'));
+      const waiting = await waitingStatements();
+      await x.query('COMMIT');
+      await running;
+      expect(waiting).toEqual([expect.stringMatching(/^WITH read AS \(SELECT \* FROM events WHERE stream_name = \$1\)/)]);
+    }
+    expect((await service.history(i.uuid)).map((e) => e.type)).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated', 'InteractionDeleted']);
+  });
+
+  it('never commits inside a locked session that wrote before reading (a forget): it waits, and the stream stays in order', async () => {
+    const i = await service.createInteraction({ contactUuid: ada, subject: 'old subject', body: 'old body' }); // revisions 0 and 1
+    const stream = `interaction-${i.uuid}`;
+    // X plays a locked session that writes before it reads, as a forget destroys keys: its transaction id
+    // is taken before the edit's read.
+    await x.query('BEGIN');
+    await x.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [stream]);
+    await x.query('SELECT txid_current()');
+    const editing = service.updateInteraction(i.uuid, { subject: 'new subject', body: 'new body' });
+    // The edit either lands now (not waiting for the lock) or queues on it.
+    await Promise.race([editing, waitingForStream(i.uuid)]);
+    await x.query(
+      `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+       SELECT $1, $2, max(stream_revision) + 1, 'InteractionUpdated', $3::jsonb, $4::jsonb FROM events WHERE stream_name = $2`,
+      [randomUUID(), stream, JSON.stringify(updatedData(i.uuid, { metadata: { by: 'the locked session' } })), JSON.stringify(eventMetadata())],
+    );
+    await x.query('COMMIT');
+    expect(await editing).toMatchObject({ version: 3, subject: 'new subject', metadata: { by: 'the locked session' } });
+    const { rows } = await x.query<{ stream_revision: string }>(
+      'SELECT stream_revision FROM events WHERE stream_name = $1 ORDER BY transaction_id, global_position',
+      [stream],
+    );
+    expect(rows.map((row) => Number(row.stream_revision))).toEqual([0, 1, 2, 3]); // the global order is the stream's
+    await maintenance.rebuild();
+    expect(await service.getInteraction(i.uuid)).toMatchObject({ version: 3, subject: 'new subject', body: 'new body' });
   });
 
   it('an edit that never fits one statement (one text) is locked from its first try: no read without the lock first', async () => {
@@ -197,11 +231,9 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
     await x.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
     const editing = service.updateInteraction(i.uuid, { body: 'B2' });
     await waitingFor(onTable('events'));
-    const waiting = await x.query<{ query: string }>(
-      `SELECT a.query FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted WHERE a.datname = current_database()`,
-    );
+    const waiting = await waitingStatements();
     await x.query('COMMIT');
-    expect(waiting.rows.map((row) => row.query)).toEqual([expect.stringContaining('lock_and_read_stream')]);
+    expect(waiting).toEqual([expect.stringContaining('lock_and_read_stream')]);
     expect(await editing).toMatchObject({ version: 2, subject: 'S', body: 'B2' });
   });
 

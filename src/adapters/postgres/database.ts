@@ -32,11 +32,11 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 /** A connection error as the module's error; anything else unchanged. */
-function unavailable(error: unknown, committed: boolean | 'unknown'): unknown {
+function unavailable(error: unknown, committed: boolean | 'unknown', mayStillLand = false): unknown {
   if (!isConnectionError(error)) return error;
   const { message, code } = error as { message?: string; code?: string };
   const reason = message || code;
-  return new InteractionUnavailableError(`PostgreSQL is unavailable: ${reason}`, committed, { cause: error });
+  return new InteractionUnavailableError(`PostgreSQL is unavailable: ${reason}`, committed, { cause: error, mayStillLand });
 }
 
 const statementNames = new Map<string, string>();
@@ -125,8 +125,9 @@ export class PgDatabase implements Database {
       try {
         return await send<R>(client, text, params);
       } catch (error) {
-        // Sent: the server may have committed it before the connection went.
-        throw unavailable(error, 'unknown');
+        // Sent: the server may have committed it before the connection went, or may still: a statement
+        // waiting for a lock runs on once it gets it, and commits, after its client is gone.
+        throw unavailable(error, 'unknown', true);
       }
     });
   }

@@ -23,16 +23,18 @@ import { pgArray } from '../../../projections/interactions.projection';
 export type InlineProjection = (tx: Queryable, events: RecordedEvent[], lookedUp?: string | null) => Promise<void>;
 
 /**
- * The inline projection's parts of the insert's statement for an append to a stream, under the stream's
- * lock (the events as they will be recorded, positions not known yet), instead of round trips of their
- * own: CTEs ending in `looked_up (value text)`, what it reads before applying (one row at most), and,
- * when `applies`, CTEs that apply the events where `looked_up` is null. The inline projection is called
- * after the insert unless they did.
+ * The inline projection's parts of the insert's statement for an append to a stream (the events as they
+ * will be recorded, positions not known yet), instead of round trips of their own: CTEs ending in
+ * `looked_up (value text)`, what it reads before applying (one row at most), and, when `applies`, CTEs
+ * that apply the events where `looked_up` is null. The inline projection is called after the insert
+ * unless they did. `gate`: an SQL condition ($1 the stream's name) that `looked_up` evaluates once and
+ * is not null without (an append without the stream's lock takes the lock in it).
  */
 export type AppendProjection = (
   tx: Queryable,
   streamName: string,
   drafts: RecordedEvent[],
+  gate?: string,
 ) => Promise<{ parts: StatementPart[]; applies: boolean }>;
 
 /**
@@ -121,7 +123,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options: { optimistic?: boolean } = {}): Promise<T> {
-    if (options.optimistic && this.db.autocommit) {
+    // Not for an inline projection that cannot be part of the statement: it would always need the lock.
+    if (options.optimistic && this.db.autocommit && (!this.inlineProjection || this.appendProjection)) {
       try {
         return await this.withStreamUnlocked(streamName, work);
       } catch (error) {
@@ -132,13 +135,18 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * A session without the stream's lock, in two round trips: the read, then the append in one
-   * autocommitted statement, with its projection, at the revision read. The order argument holds as for
-   * a locked append (see `createStream`): the insert takes the transaction id after the read saw the
-   * stream's last revision committed. A writer that got there in between clashes on the unique index
-   * (a WrongExpectedVersionError). Anything the statement cannot carry throws StreamLockNeeded before a
-   * write: no read yet, a projection that reads rows, a stream with a parked event (the insert is guarded
-   * by the projection's lookup, since parking the events would take a statement after it).
+   * A session without the stream's lock while it reads and decides, in two round trips: the read, then
+   * the append in one autocommitted statement, with its projection, at the revision read. The statement
+   * takes the stream's lock without waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup
+   * before any write) and writes nothing when a locked session holds it: so it never commits inside a
+   * locked session, which may write before it reads (a forget destroys keys first, taking its
+   * transaction id then), and a locked session that comes later waits for it. The order argument then
+   * holds as for a locked append (see `createStream`): the insert takes its transaction id after its read
+   * saw the stream's last revision committed, and before any later writer of the stream takes one. A
+   * writer that appended in between clashes on the unique index (a WrongExpectedVersionError). Anything
+   * the statement cannot carry throws StreamLockNeeded before a write: no read yet, a projection that
+   * reads rows, the lock held, a stream with a parked event (the insert is guarded by the lookup, since
+   * parking the events would take a statement after it).
    */
   private withStreamUnlocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     const autocommit = this.db.autocommit!.bind(this.db);
@@ -165,14 +173,14 @@ export class PostgresEventStore implements EventStore {
         if (events.length === 0) throw new Error('appendToStream needs at least one event');
         if (!revisionMatches(expected, known)) throw new WrongExpectedVersionError(streamName, expected, known);
         const first = (known ?? -1) + 1;
-        const columns = [streamName, first, ...eventColumns(events)];
-        let parts: StatementPart[] = [{ ctes: APPENDED_AT, params: columns }];
+        let parts: StatementPart[] = [{ ctes: LOCK_FREE_LOOKUP, params: [streamName] }];
         if (this.inlineProjection) {
-          const inline = await this.appendProjection?.(this.db, streamName, drafts(streamName, events, first));
+          const inline = await this.appendProjection?.(this.db, streamName, drafts(streamName, events, first), STREAM_LOCK_FREE);
           if (!inline?.applies) throw new StreamLockNeeded(streamName);
-          // After the lookup, so the insert can be guarded by it.
-          parts = [...inline.parts, { ctes: APPENDED_UNLESS_LOOKED_UP, params: columns }];
+          parts = inline.parts;
         }
+        // After the lookup, so the insert can be guarded by it.
+        parts = [...parts, { ctes: APPENDED_UNLESS_LOOKED_UP, params: [streamName, first, ...eventColumns(events)] }];
         appended = true;
         const { text, params } = composeStatement(parts, SELECT_APPENDED);
         let rows: AppendedRow[];
@@ -185,7 +193,7 @@ export class PostgresEventStore implements EventStore {
           }
           throw error;
         }
-        if (rows.length === 0) throw new StreamLockNeeded(streamName); // parked: nothing was written
+        if (rows.length === 0) throw new StreamLockNeeded(streamName); // locked or parked: nothing was written
         return appendResult(streamName, events, rows);
       },
     });
@@ -195,7 +203,8 @@ export class PostgresEventStore implements EventStore {
     try {
       return await this.db.transaction(async (tx) => {
         // Sessions of one stream queue on its lock, so what the session reads stays current until it
-        // commits and its append never clashes. A lock takes no transaction id (see the insert in
+        // commits and its append never clashes (only a create skips the lock; an unlocked session's
+        // statement takes it too, without waiting). A lock takes no transaction id (see the insert in
         // `appendLocked`). It is taken before the session's first statement, whatever that is: with the
         // read in one round trip when the read comes first (`lock_and_read_stream`), else on its own.
         let locked: Promise<unknown> | null = null;
@@ -396,8 +405,15 @@ function appendedCte(where: string): string {
   RETURNING ${APPENDED_COLUMNS})`;
 }
 const APPENDED_AT = appendedCte('');
-/** An unlocked session's insert: nothing when the projection's lookup found a parked event. */
+/** An unlocked session's insert: nothing when the lookup found the stream locked or a parked event. */
 const APPENDED_UNLESS_LOOKED_UP = appendedCte('\n  WHERE (SELECT value FROM looked_up) IS NULL');
+/**
+ * The stream's lock (the key `withStream` takes), taken without waiting, held till the statement's
+ * transaction ends; false when a session holds it. $1 is the stream's name.
+ */
+const STREAM_LOCK_FREE = 'pg_try_advisory_xact_lock(hashtextextended($1, 0))';
+/** The lookup of an unlocked append without an inline projection: the stream's lock only. */
+const LOCK_FREE_LOOKUP = `looked_up AS (SELECT CASE WHEN ${STREAM_LOCK_FREE} THEN NULL ELSE 'locked' END AS value)`;
 const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
 /** A session's read with its `also` (StreamSession.readStreamWith): `also` on the first row, not made for an empty stream. */
 const READ_LOCKED = 'read AS (SELECT * FROM lock_and_read_stream($1))';
