@@ -238,7 +238,7 @@ export async function takeParkedEventsFirst(q: Queryable): Promise<void> {
 
 /** The condition on the writes an append's statement carries: the stream has no parked event. */
 const NOT_PARKED = ' AND (SELECT value FROM looked_up) IS NULL';
-const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED);
+const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED, '= $1::uuid');
 const UPDATE_NOT_PARKED = updateCte(NOT_PARKED);
 
 /**
@@ -277,7 +277,7 @@ export function appendProjection(
   if (outcome === undefined || others.length > 0 || batch.byInteraction.size > 1 || batch.parked.length > 0 || outcome.refresh) {
     return { parts: [lookup], applies: false };
   }
-  if (outcome.wiped) return { parts: [lookup, { ctes: WIPE_NOT_PARKED, params: wipeParams([outcome.uuid]) }], applies: true };
+  if (outcome.wiped) return { parts: [lookup, { ctes: WIPE_NOT_PARKED, params: [outcome.uuid] }], applies: true };
   // Not deleted, so edited: a rowless fold applies every edit.
   return { parts: [lookup, { ctes: UPDATE_NOT_PARKED, params: updateParams([outcome]) }], applies: true };
 }
@@ -615,10 +615,10 @@ function newRow(uuid: string, d: InteractionLoggedData, at: string, revision: nu
  */
 
 /** The read tables keep nothing of a deleted interaction (no foreign keys: this is their only writer). */
-function wipeCtes(guard: string): string {
-  return `gone_involvements AS (DELETE FROM interaction_involvements WHERE interaction_uuid = ANY($1::uuid[])${guard}),
-   gone_parties AS (DELETE FROM interaction_parties WHERE interaction_uuid = ANY($1::uuid[])${guard}),
-   gone AS (DELETE FROM interactions WHERE uuid = ANY($1::uuid[])${guard})`;
+function wipeCtes(guard: string, matches = '= ANY($1::uuid[])'): string {
+  return `gone_involvements AS (DELETE FROM interaction_involvements WHERE interaction_uuid ${matches}${guard}),
+   gone_parties AS (DELETE FROM interaction_parties WHERE interaction_uuid ${matches}${guard}),
+   gone AS (DELETE FROM interactions WHERE uuid ${matches}${guard})`;
 }
 
 function wipeParams(wiped: string[]): unknown[] {

@@ -19,6 +19,8 @@ import {
   RECENT_SEARCH_WINDOW,
 } from '../../projections/interactions.queries';
 import { migratedDatabaseOfItsOwn } from '../support/backends';
+import { plainAppendProjection } from '../support/inline-projection';
+import { eventMetadata, loggedData, updatedData } from '../support/poison';
 
 /**
  * The read queries' plans at a non-trivial size (30,000 interactions, 90,000 parties, 5,000 contacts,
@@ -166,6 +168,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
   describe('listInvolving', () => {
     it('first page for a busy contact: one ordered range scan of the feed index that stops at the page, then a key lookup per row', async () => {
       const plan = await planOf(db, (q) => findInvolving(q, busy, { limit: 50, after: null }));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
       expect(more).toEqual([]);
@@ -183,6 +186,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('first page for a typical contact: the feed index by contact, a key lookup per row', async () => {
       const plan = await planOf(db, (q) => findInvolving(q, typical, { limit: 50, after: null }));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
       expect(more).toEqual([]);
@@ -196,6 +200,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
       const first = (await findInvolving(db, busy, { limit: 50, after: null })).at(-1)!;
       const after: FeedCursor = { occurredAt: first.occurredAt, insertedAt: first.insertedAt, uuid: first.uuid };
       const plan = await planOf(db, (q) => findInvolving(q, busy, { limit: 50, after }));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed] = scansOf(plan, 'interaction_involvements_feed');
       expect(feed!['Node Type']).toMatch(/^Index (Only )?Scan$/);
@@ -207,6 +212,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
   describe('listForContacts', () => {
     it('200 contacts, limit 50: each contact\'s range of the subject index, at most 50 from each, rows only for the page', async () => {
       const plan = await planOf(db, (q) => findForContacts(q, someContacts, { limit: 50, after: null }));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const ranges = scansOf(plan, 'interactions_by_subject');
       expect(ranges).toHaveLength(1);
@@ -229,6 +235,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
     const filter = (f: Partial<FeedFilter>): FeedFilter => ({ ...NO_FILTER, ...f });
     /** No sort of more than a page, and no table read whole. */
     const pageSized = (plan: PlanNode[]) => {
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       expect(plan.filter((n) => n['Node Type'] === 'Sort').every((n) => rowsOf(n) <= 50)).toBe(true);
     };
@@ -332,6 +339,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('countInvolving: the contact\'s count rows, never its feed', async () => {
       const plan = await planOf(db, (q) => countInvolving(q, busy));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       expect(plan.some((n) => n['Relation Name'] === 'interaction_involvements')).toBe(false);
       expect(scansOf(plan, 'involvement_counts_by_contact').length + scansOf(plan, 'involvement_counts_to_compact').length).toBeGreaterThan(0);
@@ -339,6 +347,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('countInvolving over a period: the range of the feed index, nothing else', async () => {
       const plan = await planOf(db, (q) => countInvolving(q, busy, filter({ occurredFrom: new Date('2026-03-01') })));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed] = scansOf(plan, 'interaction_involvements_feed');
       expect(feed!['Index Cond']).toContain('occurred_at');
@@ -358,6 +367,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
       ['a typical contact', () => typical],
     ])('%s: one range scan of the subject index', async (_name, who) => {
       const plan = await planOf(db, (q) => findSubjectUuids(q, who()));
+      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [range, ...more] = scansOf(plan, 'interactions_by_subject');
       expect(more).toEqual([]);
@@ -368,6 +378,54 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
         range!['Node Type'] === 'Bitmap Index Scan' ? ['interactions', 'interactions_by_subject'] : ['interactions'],
       );
     });
+  });
+
+  it('an edit of both texts and a delete without the stream lock: planned once, not for each run\'s values; each table by an index', async () => {
+    // The statements as the store sends them, named: PostgreSQL plans them for their values five times,
+    // then keeps one generic plan unless it costs more than those (a delete by `= ANY(array)` did: planning
+    // it again on every run cost more server time than running it).
+    const sent: { text: string; params: unknown[] }[] = [];
+    const capturing = new Proxy(db, {
+      get: (target, property) =>
+        property === 'autocommit'
+          ? (text: string, params: unknown[]) => (sent.push({ text, params }), target.autocommit!(text, params))
+          : Reflect.get(target, property),
+    });
+    const store = new PostgresEventStore(capturing, projectEvents, undefined, plainAppendProjection);
+    const uuid = randomUUID();
+    const stream = `interaction-${uuid}`;
+    const event = (type: string, data: unknown): EventToAppend => ({ id: randomUUID(), type, data, metadata: eventMetadata() });
+    await store.appendToStream(stream, [event('InteractionLogged', loggedData(uuid, 'Subject'))], 'no_stream');
+    const unlocked = (type: string, data: unknown) =>
+      store.withStream(stream, async (session) => session.appendToStream([event(type, data)], (await session.readStream()).length - 1), { optimistic: true });
+    await unlocked('InteractionUpdated', updatedData(uuid, { subject: 'New subject', body: 'New body' }));
+    await unlocked('InteractionDeleted', { schemaVersion: 1, interactionUuid: uuid });
+    const appends = sent.filter((s) => s.text.includes('INSERT INTO events'));
+    expect(appends).toHaveLength(2);
+    for (const [i, { text, params }] of appends.entries()) {
+      const { generic, plan } = await db.transaction(async (tx) => {
+        await tx.query(`PREPARE generic_${i} AS ${text}`, []);
+        // EXECUTE takes its arguments as SQL: the values as literals (standard_conforming_strings is on).
+        const args = params.map((value) => (value === null ? 'NULL' : `'${String(value).replace(/'/g, "''")}'`)).join(', ');
+        let last: PlanNode | undefined;
+        for (let run = 0; run < 6; run++) {
+          const { rows } = await tx.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE generic_${i}(${args})`, []);
+          last = rows[0]!['QUERY PLAN'][0].Plan;
+        }
+        const { rows } = await tx.query<{ generic_plans: string }>('SELECT generic_plans FROM pg_prepared_statements WHERE name = $1', [`generic_${i}`]);
+        await tx.query(`DEALLOCATE generic_${i}`, []);
+        return { generic: Number(rows[0]!.generic_plans), plan: nodes(last!) };
+      });
+      expect(generic).toBeGreaterThan(0); // the sixth run was not planned again for its values
+      expect(seqScans(plan)).toEqual([]);
+      const reads = plan.filter((n) => n['Relation Name'] !== undefined && n['Node Type'] !== 'ModifyTable');
+      const tables = i === 0 ? ['interactions'] : ['interaction_involvements', 'interaction_parties', 'interactions'];
+      for (const table of tables) {
+        expect(reads.filter((n) => n['Relation Name'] === table).map((n) => n['Node Type'])).toEqual([
+          expect.stringMatching(/^(Index Scan|Index Only Scan|Bitmap Heap Scan)$/),
+        ]);
+      }
+    }
   });
 
   it('getInteraction: one primary-key lookup', async () => {
