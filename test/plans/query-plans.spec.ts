@@ -168,7 +168,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
   describe('listInvolving', () => {
     it('first page for a busy contact: one ordered range scan of the feed index that stops at the page, then a key lookup per row', async () => {
       const plan = await planOf(db, (q) => findInvolving(q, busy, { limit: 50, after: null }));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
       expect(more).toEqual([]);
@@ -186,7 +185,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('first page for a typical contact: the feed index by contact, a key lookup per row', async () => {
       const plan = await planOf(db, (q) => findInvolving(q, typical, { limit: 50, after: null }));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed, ...more] = scansOf(plan, 'interaction_involvements_feed');
       expect(more).toEqual([]);
@@ -200,7 +198,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
       const first = (await findInvolving(db, busy, { limit: 50, after: null })).at(-1)!;
       const after: FeedCursor = { occurredAt: first.occurredAt, insertedAt: first.insertedAt, uuid: first.uuid };
       const plan = await planOf(db, (q) => findInvolving(q, busy, { limit: 50, after }));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed] = scansOf(plan, 'interaction_involvements_feed');
       expect(feed!['Node Type']).toMatch(/^Index (Only )?Scan$/);
@@ -212,7 +209,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
   describe('listForContacts', () => {
     it('200 contacts, limit 50: each contact\'s range of the subject index, at most 50 from each, rows only for the page', async () => {
       const plan = await planOf(db, (q) => findForContacts(q, someContacts, { limit: 50, after: null }));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const ranges = scansOf(plan, 'interactions_by_subject');
       expect(ranges).toHaveLength(1);
@@ -235,7 +231,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
     const filter = (f: Partial<FeedFilter>): FeedFilter => ({ ...NO_FILTER, ...f });
     /** No sort of more than a page, and no table read whole. */
     const pageSized = (plan: PlanNode[]) => {
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       expect(plan.filter((n) => n['Node Type'] === 'Sort').every((n) => rowsOf(n) <= 50)).toBe(true);
     };
@@ -339,7 +334,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('countInvolving: the contact\'s count rows, never its feed', async () => {
       const plan = await planOf(db, (q) => countInvolving(q, busy));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       expect(plan.some((n) => n['Relation Name'] === 'interaction_involvements')).toBe(false);
       expect(scansOf(plan, 'involvement_counts_by_contact').length + scansOf(plan, 'involvement_counts_to_compact').length).toBeGreaterThan(0);
@@ -347,7 +341,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('countInvolving over a period: the range of the feed index, nothing else', async () => {
       const plan = await planOf(db, (q) => countInvolving(q, busy, filter({ occurredFrom: new Date('2026-03-01') })));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [feed] = scansOf(plan, 'interaction_involvements_feed');
       expect(feed!['Index Cond']).toContain('occurred_at');
@@ -367,7 +360,6 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
       ['a typical contact', () => typical],
     ])('%s: one range scan of the subject index', async (_name, who) => {
       const plan = await planOf(db, (q) => findSubjectUuids(q, who()));
-      console.log(JSON.stringify(plan.map((n) => [n["Node Type"], n["Relation Name"], n["Index Name"]])));
       expect(seqScans(plan)).toEqual([]);
       const [range, ...more] = scansOf(plan, 'interactions_by_subject');
       expect(more).toEqual([]);

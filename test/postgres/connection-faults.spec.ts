@@ -1,5 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import {
   InteractionsMaintenance,
@@ -9,7 +10,7 @@ import {
 } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { InMemoryContactDirectory } from '../support/directories';
-import { admin, ownDatabase, terminateBackendsWhile } from '../support/faults';
+import { ownDatabase, partitionableProxy, terminateBackendsWhile } from '../support/faults';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -115,27 +116,70 @@ describe('PostgreSQL connection faults', () => {
     );
   }, 60_000);
 
-  it('an autocommitted statement whose connection is lost may still land: committed unknown, mayStillLand', async () => {
-    const db = new PgDatabase({ connectionString: database.url(), schema: 'crm_faults', max: 1 });
-    try {
-      // A statement that waits (as one waits for a lock) when its connection goes: the server would run it on.
-      const waiting = db.autocommit('SELECT pg_sleep(30) AS crm_faults_waiting', []).catch((e: unknown) => e);
-      await admin(async (client) => {
-        for (;;) {
-          const { rowCount } = await client.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%AS crm_faults_waiting'`,
-            [database.name],
-          );
-          if (rowCount) return;
-          await new Promise((resolve) => setTimeout(resolve, 20));
+  describe('an autocommitted statement whose connection is lost', () => {
+    let x: Client;
+    beforeEach(async () => {
+      x = new Client({ connectionString: database.url() });
+      x.on('error', () => undefined);
+      await x.connect();
+      await x.query('CREATE TABLE IF NOT EXISTS public.landing (n int)');
+      await x.query('TRUNCATE public.landing');
+    });
+    afterEach(() => x.end());
+
+    /** Waits until a session of the database waits for a lock. */
+    const someoneWaits = async () => {
+      for (;;) {
+        const { rowCount } = await x.query('SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE NOT l.granted AND d.datname = $1', [database.name]);
+        if (rowCount) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+
+    it('cut off from the server while it waits for a lock: unknown, may still land, and lands', async () => {
+      const proxy = await partitionableProxy();
+      const db = new PgDatabase({ connectionString: proxy.url(database.name), schema: 'public', max: 1 });
+      try {
+        await x.query('BEGIN');
+        await x.query('LOCK TABLE public.landing IN ACCESS EXCLUSIVE MODE');
+        const inserting = db.autocommit('INSERT INTO landing VALUES (1)', []).catch((e: unknown) => e);
+        await someoneWaits();
+        proxy.partition();
+        const error = await inserting;
+        await x.query('COMMIT');
+        expect(error).toBeInstanceOf(InteractionUnavailableError);
+        expect(error).toMatchObject({ committed: 'unknown', mayStillLand: true });
+        // The server ran it on once it had the lock: "not in the table yet" did not mean "never".
+        for (let tries = 0; (await x.query('SELECT 1 FROM public.landing')).rowCount === 0; tries++) {
+          if (tries > 100) throw new Error('the statement never landed');
+          await new Promise((resolve) => setTimeout(resolve, 50));
         }
-      });
-      const error = await waiting;
-      expect(error).toBeInstanceOf(InteractionUnavailableError);
-      expect(error).toMatchObject({ committed: 'unknown', mayStillLand: true });
-    } finally {
-      await db.close();
-    }
+      } finally {
+        await db.close().catch(() => undefined);
+        await proxy.close();
+      }
+    });
+
+    it('whose backend is gone (terminated): unknown, but settled — a read tells what became of it', async () => {
+      const db = new PgDatabase({ connectionString: database.url(), schema: 'public', max: 1 });
+      try {
+        await x.query('BEGIN');
+        await x.query('LOCK TABLE public.landing IN ACCESS EXCLUSIVE MODE');
+        const inserting = db.autocommit('INSERT INTO landing VALUES (1)', []).catch((e: unknown) => e);
+        await someoneWaits();
+        await x.query(
+          `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE NOT l.granted AND d.datname = $1`,
+          [database.name],
+        );
+        const error = await inserting;
+        await x.query('COMMIT');
+        expect(error).toBeInstanceOf(InteractionUnavailableError);
+        expect(error).toMatchObject({ committed: 'unknown', mayStillLand: false });
+        expect((await x.query('SELECT 1 FROM public.landing')).rowCount).toBe(0);
+      } finally {
+        await db.close().catch(() => undefined);
+      }
+    });
   });
 
   it('answers InteractionUnavailableError while the server cannot be reached', async () => {

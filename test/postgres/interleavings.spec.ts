@@ -170,9 +170,6 @@ it('an update that read the content key before a forget of the subject leaves no
 });
 
 describe('a first try without the stream lock (an edit of both texts, a delete)', () => {
-  const streamLock = (uuid: string) => x.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`interaction-${uuid}`]);
-  const streamUnlock = (uuid: string) => x.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`interaction-${uuid}`]);
-
   /** The statements of this test's sessions that wait for a lock (their text is current while they wait). */
   const waitingStatements = async () =>
     (

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { Client } from 'pg';
 import { TEST_DATABASE_URL } from './postgres';
 
@@ -49,4 +50,46 @@ export function terminateBackendsWhile(database: string, going: (kills: number) 
     }
     return kills;
   });
+}
+
+/**
+ * A TCP proxy to the test server that can cut its clients off while keeping its own connections to the
+ * server open, as a network partition does: the server neither sees the client go nor stops what it runs.
+ */
+export async function partitionableProxy(): Promise<{ url(database: string): string; partition(): void; close(): Promise<void> }> {
+  const target = new URL(TEST_DATABASE_URL);
+  const pairs: Array<{ client: Socket; server: Socket }> = [];
+  const proxy = createServer((client) => {
+    const server = connect(Number(target.port || 5432), target.hostname);
+    client.on('error', () => undefined);
+    server.on('error', () => undefined);
+    client.pipe(server);
+    server.pipe(client);
+    pairs.push({ client, server });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: (database) => {
+      const url = new URL(TEST_DATABASE_URL);
+      url.hostname = '127.0.0.1';
+      url.port = String(port);
+      url.pathname = `/${database}`;
+      return url.toString();
+    },
+    partition: () => {
+      for (const { client, server } of pairs) {
+        client.unpipe(server); // no end of stream reaches the server
+        server.unpipe(client);
+        client.destroy();
+      }
+    },
+    close: async () => {
+      for (const { client, server } of pairs) {
+        client.destroy();
+        server.destroy();
+      }
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
 }

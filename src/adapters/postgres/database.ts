@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, ClientConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { InteractionUnavailableError } from '../../domain/errors';
@@ -38,6 +39,9 @@ function unavailable(error: unknown, committed: boolean | 'unknown', mayStillLan
   const reason = message || code;
   return new InteractionUnavailableError(`PostgreSQL is unavailable: ${reason}`, committed, { cause: error, mayStillLand });
 }
+
+/** How long a lost autocommitted statement waits to learn whether its backend is gone. */
+const BACKEND_CHECK_MS = 2_000;
 
 const statementNames = new Map<string, string>();
 const MAX_NAMED_STATEMENTS = 1000;
@@ -120,16 +124,41 @@ export class PgDatabase implements Database {
     });
   }
 
-  autocommit<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
-    return this.withClient(async (client) => {
-      try {
-        return await send<R>(client, text, params);
-      } catch (error) {
-        // Sent: the server may have committed it before the connection went, or may still: a statement
-        // waiting for a lock runs on once it gets it, and commits, after its client is gone.
-        throw unavailable(error, 'unknown', true);
+  async autocommit<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
+    let backend: number | undefined;
+    try {
+      return await this.withClient(async (client) => {
+        backend = (client as { processID?: number }).processID;
+        try {
+          return await send<R>(client, text, params);
+        } catch (error) {
+          // Sent: the server may have committed it before the connection went, or may still: a statement
+          // waiting for a lock runs on without its client once it gets the lock, and commits.
+          throw unavailable(error, 'unknown', true);
+        }
+      });
+    } catch (error) {
+      // Unless its backend is gone: then what it did is done, and a read tells which.
+      if (error instanceof InteractionUnavailableError && error.mayStillLand && backend !== undefined && (await this.backendGone(backend))) {
+        throw new InteractionUnavailableError(error.message, 'unknown', { cause: error.cause });
       }
-    });
+      throw error;
+    }
+  }
+
+  /** Whether the server has no backend `pid` any more; false when that cannot be found out soon. */
+  private async backendGone(pid: number): Promise<boolean> {
+    // A terminated backend may still be listed for a moment after its client got the error: asked again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await sleep(50);
+      const asked = this.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]).then(
+        ({ rows }) => (rows.length === 0 ? 'gone' : 'there'),
+        () => 'unknown',
+      );
+      const answer = await Promise.race([asked, sleep(BACKEND_CHECK_MS).then(() => 'unknown')]);
+      if (answer !== 'there') return answer === 'gone';
+    }
+    return false;
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -88,8 +88,9 @@ export class PostgresEventStore implements EventStore {
    * from a transaction that read it committed, so took its id later (a writer, locked or not, takes its
    * id at its first write, which comes after it read the stream; the one write allowed before the read, an
    * erasure destroying keys, only ever finds streams through rows a committed create wrote). Two creators
-   * clash on the stream's unique (stream_name, stream_revision) index. When the projection needs more than a part of the
-   * statement (an event it would park), or a read row is in the way, the append is made the ordinary way.
+   * clash on the stream's unique (stream_name, stream_revision) index. When the projection needs more than
+   * a part of the statement (an event it would park), or a read row is in the way, the append is made the
+   * ordinary way.
    */
   async createStream(streamName: string, events: EventToAppend[], also: StatementPart[] = []): Promise<AppendResult> {
     if (events.length === 0) throw new Error('createStream needs at least one event');
