@@ -123,7 +123,7 @@ describe('ErasingEventStore: an update that the session read every key for', () 
 });
 
 describe('ErasingEventStore on the PostgreSQL store: a session reads the keys with the stream, in one round trip', () => {
-  it('without the stream lock: the read and the append in two autocommitted statements; an append that needs a key runs again under the lock', async () => {
+  it('without the stream lock: the read and the append in two autocommitted statements; an append that needs a key, or finds the lock held, runs again under it', async () => {
     const { db, cleanup } = await migratedDatabase();
     try {
       const statements: string[] = [];
@@ -158,8 +158,32 @@ describe('ErasingEventStore on the PostgreSQL store: a session reads the keys wi
       expect(statements.filter((text) => text.includes('INSERT INTO events'))).toHaveLength(1);
       expect(statements.filter((text) => text.includes('lock_and_read_stream'))).toHaveLength(1);
       expect(statements.filter((text) => text.includes('INSERT INTO erasure_keys'))).toHaveLength(1);
+
+      // A session holds the stream's lock: the statement takes it without waiting, so it writes nothing,
+      // and the session runs again under the lock, after the holder.
+      const holder = new Client({ connectionString: TEST_DATABASE_URL });
+      await holder.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [stream]);
+        const fourth = update('Fourth call');
+        for (const until = Date.now() + 10_000; ; ) {
+          if (Date.now() > until) throw new Error('the session does not wait for the stream lock');
+          const { rows } = await holder.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)`,
+            [stream],
+          );
+          if (rows.length > 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await holder.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [stream]);
+        await fourth;
+      } finally {
+        await holder.end();
+      }
+      expect(tries).toBe(2);
+      expect(statements.filter((text) => text.includes('INSERT INTO events'))).toHaveLength(2); // the first wrote nothing
       const subjects = (await store.readStream(stream)).map((e) => (e.data as { changes?: { subject: string }; subject?: string }).changes?.subject ?? (e.data as { subject: string }).subject);
-      expect(subjects).toEqual(['First call', 'Second call', 'Third call']);
+      expect(subjects).toEqual(['First call', 'Second call', 'Third call', 'Fourth call']);
     } finally {
       await cleanup();
     }
