@@ -122,15 +122,23 @@ describe('ErasingEventStore: an update that the session read every key for', () 
   });
 });
 
+/** An interaction logged through the erasure layer on the PostgreSQL store, whose statements are recorded. */
+async function loggedOnPostgres() {
+  const { db, cleanup } = await migratedDatabase();
+  const statements: string[] = [];
+  const store = new ErasingEventStore(new PostgresEventStore(recording(db, statements)), db);
+  const [stream, events] = logged('First call');
+  await store.appendToStream(stream, events, 'no_stream').catch(async (error: unknown) => {
+    await cleanup();
+    throw error;
+  });
+  return { db, cleanup, statements, store, stream, uuid: stream.slice('interaction-'.length) };
+}
+
 describe('ErasingEventStore on the PostgreSQL store: a session reads the keys with the stream, in one round trip', () => {
   it('without the stream lock: the read and the append in two autocommitted statements; an append that needs a key, or finds the lock held, runs again under it', async () => {
-    const { db, cleanup } = await migratedDatabase();
+    const { db, cleanup, statements, store, stream, uuid } = await loggedOnPostgres();
     try {
-      const statements: string[] = [];
-      const store = new ErasingEventStore(new PostgresEventStore(recording(db, statements)), db);
-      const [stream, events] = logged('First call');
-      const uuid = stream.slice('interaction-'.length);
-      await store.appendToStream(stream, events, 'no_stream');
       let tries = 0;
       const update = (subject: string) => {
         statements.length = 0;
@@ -190,13 +198,8 @@ describe('ErasingEventStore on the PostgreSQL store: a session reads the keys wi
   });
 
   it('a session queued on the stream lock opens what the holder appended under a key it made meanwhile', async () => {
-    const { db, cleanup } = await migratedDatabase();
+    const { db, cleanup, statements, store, stream, uuid } = await loggedOnPostgres();
     try {
-      const statements: string[] = [];
-      const store = new ErasingEventStore(new PostgresEventStore(recording(db, statements)), db);
-      const [stream, events] = logged('First call');
-      const uuid = stream.slice('interaction-'.length);
-      await store.appendToStream(stream, events, 'no_stream');
       const party = (rawName: string) => ({
         position: 0,
         rawName,

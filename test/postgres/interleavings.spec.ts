@@ -70,6 +70,16 @@ async function waitingForStream(interactionUuid: string): Promise<void> {
 
 const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
 
+/** The interaction is gone, and nothing of the edit's or the forgotten contact's text is readable anywhere. */
+async function expectNothingReadable(interactionUuid: string): Promise<void> {
+  expect(await service.getInteraction(interactionUuid)).toBeNull();
+  const everything = JSON.stringify(
+    [(await db.query('SELECT * FROM interactions')).rows, (await db.query('SELECT * FROM interaction_parties')).rows, await service.history(interactionUuid)],
+    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+  );
+  expect(everything).not.toMatch(/NEWPLAINTEXT|secret|Ada Lovelace/);
+}
+
 beforeEach(async () => {
   schema = uniqueSchema('interleave');
   const target = new URL(TEST_DATABASE_URL);
@@ -161,12 +171,7 @@ it('an update that read the content key before a forget of the subject leaves no
   await x.query('COMMIT');
   await updating;
   await forgetting;
-  expect(await service.getInteraction(i.uuid)).toBeNull();
-  const everything = JSON.stringify(
-    [(await db.query('SELECT * FROM interactions')).rows, (await db.query('SELECT * FROM interaction_parties')).rows, await service.history(i.uuid)],
-    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
-  );
-  expect(everything).not.toMatch(/NEWPLAINTEXT|secret|Ada Lovelace/);
+  await expectNothingReadable(i.uuid);
 });
 
 describe('a first try without the stream lock (an edit of both texts, a delete)', () => {
@@ -277,11 +282,6 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
     await x.query('COMMIT');
     await updating;
     await forgetting;
-    expect(await service.getInteraction(i.uuid)).toBeNull();
-    const everything = JSON.stringify(
-      [(await db.query('SELECT * FROM interactions')).rows, (await db.query('SELECT * FROM interaction_parties')).rows, await service.history(i.uuid)],
-      (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
-    );
-    expect(everything).not.toMatch(/NEWPLAINTEXT|secret|Ada Lovelace/);
+    await expectNothingReadable(i.uuid);
   });
 });
