@@ -93,7 +93,8 @@ export class StoreContentionError extends Error {
 /**
  * Thrown inside a session run without the stream's lock (`withStream`'s `optimistic`) by an append that
  * takes more than the one statement such a session appends in (keys to make, a projection that reads
- * rows, an event to park): nothing was written, and the store runs the session again under the lock.
+ * rows, an event to park) or finds the lock held: nothing was written, and the store runs the session
+ * again under the lock.
  */
 export class StreamLockNeeded extends Error {
   constructor(public readonly streamName: string) {
