@@ -26,7 +26,11 @@ export interface DriveResult {
 /** Linux reports process times in USER_HZ ticks, 100 per second on every architecture's /proc ABI. */
 const MS_PER_TICK = 10;
 
-/** The summed user + system CPU (ms) of the processes named `postgres`, or null when none can be read. */
+/**
+ * The summed user + system CPU (ms) of the processes named `postgres`, or null when none can be read.
+ * With their reaped children's (cutime, cstime): a backend that ends within a loop (a pool closing an idle
+ * connection) leaves its CPU to the postmaster that reaps it, instead of taking it out of the sum.
+ */
 export function postgresServerCpuMs(): number | null {
   let entries: string[];
   try {
@@ -48,7 +52,8 @@ export function postgresServerCpuMs(): number | null {
     const close = stat.lastIndexOf(')');
     if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
     const fields = stat.slice(close + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the whole line)
+    // utime, stime, cutime, cstime (fields 14–17 of the whole line)
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     found = true;
   }
   return found ? ticks * MS_PER_TICK : null;
