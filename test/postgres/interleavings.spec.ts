@@ -44,7 +44,8 @@ interface Wait {
 
 /**
  * Waits until a session (or `sessions` of them) waits for a lock that `matches`: on a table of this
- * test's schema, or an advisory lock. By the lock, not by the statement's text, which pg_stat_activity may show stale.
+ * test's schema, or an advisory lock. By the lock, not by the statement's text, which pg_stat_activity
+ * may show stale (a finished statement's).
  */
 async function waitingFor(matches: (wait: Wait) => boolean, sessions = 1): Promise<void> {
   const until = Date.now() + 10_000;
