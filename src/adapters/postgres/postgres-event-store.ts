@@ -102,10 +102,9 @@ export class PostgresEventStore implements EventStore {
     try {
       rows = (await (this.db.autocommit ? this.db.autocommit<AppendedRow>(text, params) : this.db.transaction((tx) => tx.query<AppendedRow>(text, params)))).rows;
     } catch (error) {
-      if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
-      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-      if (isRevisionClash(error)) throw new WrongExpectedVersionError(streamName, 'no_stream', await currentRevision(this.db, streamName));
-      return this.createLocked(streamName, events, also); // a read row (or key) of it was there already
+      const readRowThere = (error as { code?: string }).code === UNIQUE_VIOLATION && !isRevisionClash(error);
+      if (readRowThere) return this.createLocked(streamName, events, also); // a read row (or key) of it was there already
+      throw await this.appendError(error, streamName, 'no_stream');
     }
     return appendResult(streamName, events, rows);
   }
@@ -188,11 +187,7 @@ export class PostgresEventStore implements EventStore {
         try {
           ({ rows } = await autocommit<AppendedRow>(text, params));
         } catch (error) {
-          if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
-          if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
-            throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
-          }
-          throw error;
+          throw await this.appendError(error, streamName, expected);
         }
         if (rows.length === 0) throw new StreamLockNeeded(streamName); // locked or parked: nothing was written
         return appendResult(streamName, events, rows);
@@ -253,15 +248,20 @@ export class PostgresEventStore implements EventStore {
         });
       });
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION && isRevisionClash(error)) {
-        // A new stream that existed after all, or a writer that bypasses the stream lock: report what the
-        // stream holds now.
-        const expected = (error as { expected?: ExpectedRevision }).expected ?? 'any';
-        throw new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
-      }
-      if (isContention(error)) throw new StoreContentionError(streamName, { cause: error });
-      throw error;
+      // A new stream that existed after all, or a writer that bypasses the stream lock.
+      throw await this.appendError(error, streamName, (error as { expected?: ExpectedRevision }).expected ?? 'any');
     }
+  }
+
+  /**
+   * A failed append's error as the store reports it: a clash on the stream's revision index is a
+   * WrongExpectedVersionError with what the stream holds now, a deadlock or serialization failure a
+   * StoreContentionError; anything else unchanged.
+   */
+  private async appendError(error: unknown, streamName: string, expected: ExpectedRevision): Promise<unknown> {
+    if (isRevisionClash(error)) return new WrongExpectedVersionError(streamName, expected, await currentRevision(this.db, streamName));
+    if (isContention(error)) return new StoreContentionError(streamName, { cause: error });
+    return error;
   }
 
   appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -505,8 +505,10 @@ function isContention(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
+/** A unique violation of the stream's (stream_name, stream_revision) index: another writer's revision. */
 function isRevisionClash(error: unknown): boolean {
-  return (error as { constraint?: string }).constraint === 'events_stream_revision_key';
+  const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string };
+  return code === UNIQUE_VIOLATION && constraint === 'events_stream_revision_key';
 }
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
