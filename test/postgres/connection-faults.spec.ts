@@ -1,5 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import {
@@ -70,20 +71,32 @@ describe('PostgreSQL connection faults', () => {
       Date.now() < started + MAX_LOAD_MS &&
       (Date.now() < started + LOAD_MS || kills <= 10 || acknowledged.size <= 10 || failures.length === 0);
 
+    // Each round of kills waits for a command to get through since the last one (2 s at most): on a
+    // loaded machine reconnecting can take longer than the rhythm, which would then let nothing through.
+    let acks = 0;
+    const killAgain = async (n: number) => {
+      kills = n;
+      const [since, acksBefore] = [Date.now(), acks];
+      while (acks === acksBefore && Date.now() < since + 2000 && going()) await sleep(20);
+      return going();
+    };
+
     const worker = async (w: number) => {
       for (let i = 0; going(); i++) {
         try {
           const created = await service.createInteraction({ contactUuid, subject: `w${w} #${i}` });
           acknowledged.set(created.uuid, created.version);
+          acks++;
           const updated = await service.updateInteraction(created.uuid, { body: `updated ${i}` });
           acknowledged.set(updated.uuid, updated.version);
+          acks++;
         } catch (error) {
           failures.push(error);
         }
       }
     };
     await Promise.all([
-      terminateBackendsWhile(database.name, (n) => ((kills = n), going()), 120),
+      terminateBackendsWhile(database.name, killAgain, 120),
       ...Array.from({ length: WORKERS }, (_, w) => worker(w)),
     ]);
 

@@ -34,13 +34,17 @@ export async function ownDatabase(prefix: string): Promise<{ name: string; url(q
 }
 
 /**
- * Terminates every backend of `database` every `everyMs` while `going(kills so far)`; resolves with how
- * many it ended.
+ * Terminates every backend of `database` every `everyMs` while `going(kills so far)` (which may also
+ * hold the next round back); resolves with how many it ended.
  */
-export function terminateBackendsWhile(database: string, going: (kills: number) => boolean, everyMs: number): Promise<number> {
+export function terminateBackendsWhile(
+  database: string,
+  going: (kills: number) => boolean | Promise<boolean>,
+  everyMs: number,
+): Promise<number> {
   return admin(async (client) => {
     let kills = 0;
-    while (going(kills)) {
+    while (await going(kills)) {
       const { rowCount } = await client.query(
         'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
         [database],
