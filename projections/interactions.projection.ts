@@ -239,7 +239,10 @@ export async function takeParkedEventsFirst(q: Queryable): Promise<void> {
 /** The condition on the writes an append's statement carries: the stream has no parked event. */
 const NOT_PARKED = ' AND (SELECT value FROM looked_up) IS NULL';
 const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED, '= $1::uuid');
-const UPDATE_NOT_PARKED = updateCte(NOT_PARKED);
+// One interaction: its key is also an index condition, so the plan (kept generic once cached) reads the
+// row by the primary key whatever the table's size; joined only to the arrays, a table of a few thousand
+// rows was read whole, the planner taking the arrays for a hundred rows.
+const UPDATE_NOT_PARKED = updateCte(` AND i.uuid = ($1::uuid[])[1]${NOT_PARKED}`);
 
 /**
  * Whether an edit that changes `changed` (attribute names) is applied without its row, by the append's
