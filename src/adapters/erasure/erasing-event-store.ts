@@ -35,39 +35,38 @@ export class ErasingEventStore implements EventStore {
   ) {}
 
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T> {
-    return this.inner.withStream(
-      streamName,
-      (session) => {
-      const q = session.tx ?? this.db;
-      // The stream as the session read it, opened, and the keys that opened it (by tag, with their owners).
-      let read: { events: RecordedEvent[]; keys: Map<string, OwnedKey> } | null = null;
-      const readStream = async () => {
-        const keys = new Map<string, OwnedKey>();
-        const interactionUuid = interactionOfStream(streamName);
-        if (session.readStreamWith && interactionUuid !== null) {
-          // The keys in the read's own round trip (after its lock, see the migration).
-          const { events, also } = await session.readStreamWith(keysAfterRead(interactionUuid));
-          read = { events: await this.open(events, q, keys, ownedKeysOf(also)), keys };
-        } else {
-          read = { events: await this.open(await session.readStream(), q, keys), keys };
-        }
-        return read.events;
-      };
-      return work({
-        tx: session.tx,
-        optimistic: session.optimistic,
-        readStream,
-        appendToStream: async (events, expected) => {
-          // What the stream holds already: as the session read it, else read now (a new stream needs nothing).
-          if (read === null && events[0]?.type !== 'InteractionLogged') await readStream();
-          return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, session.optimistic === true, (sealed) =>
-            session.appendToStream(sealed, expected),
-          );
-        },
-      });
+    return this.inner.withStream(streamName, (session) => this.openedSession(streamName, session, work), options);
+  }
+
+  /** `work` on the inner store's session of `streamName`, reading the stream opened and appending it sealed. */
+  private openedSession<T>(streamName: string, session: StreamSession, work: (session: StreamSession) => Promise<T>): Promise<T> {
+    const q = session.tx ?? this.db;
+    // The stream as the session read it, opened, and the keys that opened it (by tag, with their owners).
+    let read: { events: RecordedEvent[]; keys: Map<string, OwnedKey> } | null = null;
+    const readStream = async () => {
+      const keys = new Map<string, OwnedKey>();
+      const interactionUuid = interactionOfStream(streamName);
+      if (session.readStreamWith && interactionUuid !== null) {
+        // The keys in the read's own round trip (after its lock, see the migration).
+        const { events, also } = await session.readStreamWith(keysAfterRead(interactionUuid));
+        read = { events: await this.open(events, q, keys, ownedKeysOf(also)), keys };
+      } else {
+        read = { events: await this.open(await session.readStream(), q, keys), keys };
+      }
+      return read.events;
+    };
+    return work({
+      tx: session.tx,
+      optimistic: session.optimistic,
+      readStream,
+      appendToStream: async (events, expected) => {
+        // What the stream holds already: as the session read it, else read now (a new stream needs nothing).
+        if (read === null && events[0]?.type !== 'InteractionLogged') await readStream();
+        return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, session.optimistic === true, (sealed) =>
+          session.appendToStream(sealed, expected),
+        );
       },
-      options,
-    );
+    });
   }
 
   /**
