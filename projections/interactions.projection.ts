@@ -210,19 +210,8 @@ export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEve
  * stream's name), evaluated once here: when it fails, a value that is not null either, so nothing is written.
  */
 function parkedLookup(streamName: string, gate?: string): StatementPart {
-  return { ctes: gate === undefined ? LOOKUP : gatedLookup(gate), params: [streamName] };
-}
-
-const LOOKUP = 'looked_up AS (SELECT min(stream_revision)::text AS value FROM parked_events WHERE stream_name = $1)';
-const GATED_LOOKUPS = new Map<string, string>(); // the text per gate, made once (the store has one)
-function gatedLookup(gate: string): string {
-  let text = GATED_LOOKUPS.get(gate);
-  if (text === undefined) {
-    text = `looked_up AS (SELECT CASE WHEN ${gate} THEN min(stream_revision)::text ELSE 'gate closed' END AS value
-      FROM parked_events WHERE stream_name = $1)`;
-    GATED_LOOKUPS.set(gate, text);
-  }
-  return text;
+  const first = gate === undefined ? 'min(stream_revision)::text' : `CASE WHEN ${gate} THEN min(stream_revision)::text ELSE 'gate closed' END`;
+  return { ctes: `looked_up AS (SELECT ${first} AS value FROM parked_events WHERE stream_name = $1)`, params: [streamName] };
 }
 
 /**
