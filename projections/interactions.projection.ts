@@ -209,9 +209,9 @@ export async function parkedStreamsOf(q: Queryable, events: readonly RecordedEve
  * (`appendProjection`): the stream's first parked revision, as text, or null. With a `gate` (SQL, $1 the
  * stream's name), evaluated once here: when it fails, a value that is not null either, so nothing is written.
  */
-function parkedLookup(streamName: string, gate?: string): StatementPart {
+function parkedLookup(streamName: string, gate?: string, name = 'looked_up'): StatementPart {
   const first = gate === undefined ? 'min(stream_revision)::text' : `CASE WHEN ${gate} THEN min(stream_revision)::text ELSE 'gate closed' END`;
-  return { ctes: `looked_up AS (SELECT ${first} AS value FROM parked_events WHERE stream_name = $1)`, params: [streamName] };
+  return { ctes: `${name} AS (SELECT ${first} AS value FROM parked_events WHERE stream_name = $1)`, params: [streamName] };
 }
 
 /**
@@ -232,15 +232,24 @@ const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED, '= $1::uuid');
 // row by the primary key whatever the table's size; joined only to the arrays, a table of a few thousand
 // rows was read whole, the planner taking the arrays for a hundred rows.
 const UPDATE_NOT_PARKED = updateCte(` AND i.uuid = ($1::uuid[])[1]${NOT_PARKED}`);
+/**
+ * An edit of one text, folded from its row as read just before (`appendProjection`): the update also
+ * requires the row version it read (`xmin`, $7: any rewrite of the row changes it), and `looked_up`,
+ * which guards the insert, comes after it and is not null unless it updated the row. So the events are
+ * written only with the search words of the texts the row holds; else nothing is.
+ */
+const UPDATE_ROW_AS_READ = `${updateCte(' AND i.uuid = ($1::uuid[])[1] AND i.xmin = $7::xid AND (SELECT value FROM parked) IS NULL', 'RETURNING 1')},
+   looked_up AS (SELECT CASE WHEN EXISTS (SELECT FROM updated) THEN NULL ELSE coalesce((SELECT value FROM parked), 'row changed') END AS value)`;
+const ROW_AS_READ = 'SELECT version, subject, body, xmin::text AS xmin FROM interactions WHERE uuid = $1';
 
 /**
- * Whether an edit that changes `changed` (attribute names) is applied without its row, by the append's
- * own statement (`appendProjection`): `foldRowless`'s rule for one edit (both texts or neither) and no
- * move of the involvements. What the write side asks of a command before it tries without the stream's
- * lock; the answer for the event the command becomes is `appendProjection`'s.
+ * Whether an edit that changes `changed` (attribute names) is applied by the append's own statement
+ * (`appendProjection`): any edit that does not move the involvements (they are read back from the row,
+ * where the statement's own update is not visible). What the write side asks of a command before it
+ * tries without the stream's lock; the answer for the event the command becomes is `appendProjection`'s.
  */
-export function editAppliesWithoutRow(changed: readonly string[]): boolean {
-  return !MOVES_INVOLVEMENTS.some((key) => changed.includes(key)) && changed.includes('subject') === changed.includes('body');
+export function editFitsAppend(changed: readonly string[]): boolean {
+  return !MOVES_INVOLVEMENTS.some((key) => changed.includes(key));
 }
 
 /** The only events `foldRowless` may take: others need the row, or are not an edit. */
@@ -249,29 +258,59 @@ const ROWLESS_TYPES: ReadonlySet<string> = new Set(['InteractionUpdated', 'Inter
 /**
  * The inline projection's part of the statement that appends `events` to an existing stream (AppendProjection
  * of the PostgreSQL event store; positions not known yet): `parkedLookup`, then, when the events are an edit
- * or a deletion that needs nothing of the row (`foldRowless`) nor a refresh of the involvements (those are
- * read back from the row, where the statement's own update is not visible to it), its writes, made only if
- * the stream has no parked event (`applies`). Otherwise, or when the lookup finds one, `projectEvents`
- * does the rest after the insert. The lookup comes first in the statement's text, so parked_events is
- * locked before the read tables, as every writer takes them. A `gate` (`parkedLookup`) that fails reads
- * as a parked event: nothing is written.
+ * or a deletion that needs no refresh of the involvements (those are read back from the row, where the
+ * statement's own update is not visible to it), its writes, made only if the stream has no parked event
+ * (`applies`). Otherwise, or when the lookup finds one, `projectEvents` does the rest after the insert. The
+ * lookup comes first in the statement's text, so parked_events is locked before the read tables, as every
+ * writer takes them. A `gate` (`parkedLookup`) that fails reads as a parked event: nothing is written.
+ *
+ * Most such edits need nothing of the row (`foldRowless`). An edit of one text needs the other (the search
+ * words are of both): with `unlocked` (an append without the stream's lock, `gate` its condition, `db`
+ * where each statement is a transaction of its own) the row is read first, unlocked, and the statement
+ * writes only if the row is still the one read (`UPDATE_ROW_AS_READ`): one round trip more instead of a
+ * locked session's four. On a locked session's transaction no row is read here: it would lock a read
+ * table before parked_events.
  */
-export function appendProjection(
+export async function appendProjection(
   streamName: string,
   events: readonly RecordedEvent[],
-  gate?: string,
-): { parts: StatementPart[]; applies: boolean } {
-  const lookup = parkedLookup(streamName, gate);
+  unlocked?: { gate: string; db: Queryable },
+): Promise<{ parts: StatementPart[]; applies: boolean }> {
+  const lookup = parkedLookup(streamName, unlocked?.gate);
   // Checked before parsing: an append of anything else is parsed once, by projectEvents.
   if (!events.every((event) => ROWLESS_TYPES.has(event.type))) return { parts: [lookup], applies: false };
   const batch = prepareEvents(events, new Map(), { parkedRead: true });
-  const [outcome, ...others] = batch.rowless;
-  if (outcome === undefined || others.length > 0 || batch.byInteraction.size > 1 || batch.parked.length > 0 || outcome.refresh) {
-    return { parts: [lookup], applies: false };
+  if (batch.byInteraction.size !== 1 || batch.parked.length > 0) return { parts: [lookup], applies: false };
+  const [outcome] = batch.rowless;
+  if (outcome === undefined) {
+    const [uuid, group] = [...batch.byInteraction][0]!;
+    const parts = unlocked ? await appendAsRead(streamName, uuid, group, unlocked) : null;
+    return parts ? { parts, applies: true } : { parts: [lookup], applies: false };
   }
+  if (outcome.refresh) return { parts: [lookup], applies: false };
   if (outcome.wiped) return { parts: [lookup, { ctes: WIPE_NOT_PARKED, params: [outcome.uuid] }], applies: true };
   // Not deleted, so edited: a rowless fold applies every edit.
   return { parts: [lookup, { ctes: UPDATE_NOT_PARKED, params: updateParams([outcome]) }], applies: true };
+}
+
+/**
+ * `appendProjection`'s parts for edits of one interaction that need its text, folded from the row as read
+ * now; null when they do not apply (no row, or one the edits leave as it is: the locked session decides).
+ */
+async function appendAsRead(
+  streamName: string,
+  uuid: string,
+  group: Parsed[],
+  { gate, db }: { gate: string; db: Queryable },
+): Promise<StatementPart[] | null> {
+  if (!group.every(({ event }) => event.type === 'InteractionUpdated')) return null;
+  const { rows } = await db.query<{ version: string; subject: string | null; body: string | null; xmin: string }>(ROW_AS_READ, [uuid]);
+  const row = rows[0];
+  if (row === undefined) return null;
+  const start: Outcome = { ...absent(uuid), existing: true, version: Number(row.version), text: { subject: row.subject, body: row.body } };
+  const outcome = foldAll(start, group);
+  if (outcome.refresh || outcome.touchedAt === null) return null;
+  return [parkedLookup(streamName, gate, 'parked'), { ctes: UPDATE_ROW_AS_READ, params: [...updateParams([outcome]), row.xmin] }];
 }
 
 /** What `parkedLookup` found, as `parkedStreamsOf` answers it. */
@@ -621,7 +660,7 @@ function wipeParams(wiped: string[]): unknown[] {
  * The changes of rows, for any subset of changes: a key present in `changes` sets its column. The
  * version guard matters only to a row folded without being read (`foldRowless`).
  */
-function updateCte(guard: string): string {
+function updateCte(guard: string, returning = ''): string {
   // Parameters are bound as text and json, and every cast of a value is in SET, made only for a row the
   // WHERE lets through: a value PostgreSQL refuses (a time like 2026-02-30) fails nothing the guard skips.
   return `updated AS (
@@ -639,7 +678,7 @@ function updateCte(guard: string): string {
        version = r.version
      FROM ROWS FROM (unnest($1::uuid[]), json_array_elements($2::json), json_array_elements($3::json),
        unnest($4::text[]), unnest($5::bigint[]), unnest($6::text[])) AS r(uuid, changes, parties, updated_at, version, words)
-     WHERE i.uuid = r.uuid AND i.version < r.version${guard})`;
+     WHERE i.uuid = r.uuid AND i.version < r.version${guard}${returning && ` ${returning}`})`;
 }
 
 function updateParams(updated: Outcome[]): unknown[] {

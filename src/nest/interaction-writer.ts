@@ -32,7 +32,7 @@ import {
   StreamSession,
   WrongExpectedVersionError,
 } from '../ports/event-store';
-import { editAppliesWithoutRow } from '../../projections/interactions.projection';
+import { editFitsAppend } from '../../projections/interactions.projection';
 import { Idempotency, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
@@ -372,14 +372,14 @@ function assertStorable(events: InteractionEvent[]): void {
 
 /**
  * Whether the command's append may fit one statement, so is worth a first try without the stream's lock:
- * a delete, or an edit of attributes only that the projection applies without reading the row. A guess
+ * a delete, or an edit of attributes only that the projection applies in the append's statement. A guess
  * made before the read (the event holds only what changed): a wrong one costs the try, as the store takes
- * the lock when the append does not fit; a command that never fits (one text, a move, parties) skips it.
+ * the lock when the append does not fit; a command that never fits (a move, parties) skips it.
  */
 function mayFitOneStatement(command: InteractionCommand): boolean {
   if (command.kind === 'delete') return true;
   if (command.kind !== 'update' || command.parties !== null) return false;
-  return editAppliesWithoutRow(Object.keys(command.attrs).filter((name) => command.attrs[name as keyof typeof command.attrs] !== undefined));
+  return editFitsAppend(Object.keys(command.attrs).filter((name) => command.attrs[name as keyof typeof command.attrs] !== undefined));
 }
 
 /** The contact and staff uuids a command references: what the decider needs looked up. */

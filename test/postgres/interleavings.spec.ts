@@ -69,6 +69,14 @@ async function waitingForStream(interactionUuid: string): Promise<void> {
   await waitingFor((wait) => wait.key === rows[0]!.key);
 }
 
+/** The words an interaction's row is found by (its `search` column), in order. */
+async function searchWords(interactionUuid: string): Promise<string[]> {
+  const { rows } = await x.query<{ words: string[] }>('SELECT tsvector_to_array(search) AS words FROM interactions WHERE uuid = $1', [
+    interactionUuid,
+  ]);
+  return rows[0]!.words.sort();
+}
+
 const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
 
 /** The interaction is gone, and nothing of the edit's or the forgotten contact's text is readable anywhere. */
@@ -162,9 +170,10 @@ it('an update that read the content key before a forget of the subject leaves no
     { rawName: 'Ada Lovelace', contactUuid: ada },
   ]);
   // X stops the update at its insert (the parked lookup), after its read found the subject's content key.
+  // An edit that moves the involvements (the time) holds the stream's lock from its first try.
   await x.query('BEGIN');
   await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
-  const updating = settled(service.updateInteraction(i.uuid, { body: 'NEWPLAINTEXT body of the forgotten' }));
+  const updating = settled(service.updateInteraction(i.uuid, { body: 'NEWPLAINTEXT body of the forgotten', occurredAt: new Date('2026-01-02T03:04:05Z') }));
   await waitingFor(onTable('parked_events'));
   // The forget destroys her keys at once (no stream lock), then its session of the stream queues behind the update.
   const forgetting = service.forgetContact(ada);
@@ -175,7 +184,7 @@ it('an update that read the content key before a forget of the subject leaves no
   await expectNothingReadable(i.uuid);
 });
 
-describe('a first try without the stream lock (an edit of both texts, a delete)', () => {
+describe('a first try without the stream lock (an edit without a move, a delete)', () => {
   /** The statements of this test's sessions that wait for a lock (their text is current while they wait). */
   const waitingStatements = async () =>
     (
@@ -227,17 +236,54 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
     expect(await service.getInteraction(i.uuid)).toMatchObject({ version: 3, subject: 'new subject', body: 'new body' });
   });
 
-  it('an edit that never fits one statement (one text) is locked from its first try: no read without the lock first', async () => {
+  it('an edit that never fits one statement (a move) is locked from its first try: no read without the lock first', async () => {
     const i = await service.createInteraction({ contactUuid: ada, subject: 'S', body: 'B' });
     // X stops any read of the log: the edit's first statement waits, and shows which read it is.
     await x.query('BEGIN');
     await x.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
-    const editing = service.updateInteraction(i.uuid, { body: 'B2' });
+    const editing = service.updateInteraction(i.uuid, { body: 'B2', occurredAt: new Date('2026-01-02T03:04:05Z') });
     await waitingFor(onTable('events'));
     const waiting = await waitingStatements();
     await x.query('COMMIT');
     expect(waiting).toEqual([expect.stringContaining('lock_and_read_stream')]);
     expect(await editing).toMatchObject({ version: 2, subject: 'S', body: 'B2' });
+  });
+
+  it('an edit of one text reads the stream, then its row, without the lock: the search words are of both texts', async () => {
+    const i = await service.createInteraction({ contactUuid: ada, subject: 'alpha', body: 'bravo' });
+    const waits: string[][] = [];
+    for (const table of ['events', 'interactions']) {
+      // X stops any read of the table: the edit's statement that reads it waits, and shows which it is.
+      await x.query('BEGIN');
+      await x.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+      const editing = service.updateInteraction(i.uuid, { body: `charlie ${table}` });
+      await waitingFor(onTable(table));
+      waits.push(await waitingStatements());
+      await x.query('COMMIT');
+      await editing;
+    }
+    expect(waits).toEqual([
+      [expect.stringMatching(/^WITH read AS \(SELECT \* FROM events WHERE stream_name = \$1\)/)],
+      [expect.stringMatching(/^SELECT version, subject, body, xmin/)],
+    ]);
+    expect(await service.getInteraction(i.uuid)).toMatchObject({ version: 3, subject: 'alpha', body: 'charlie interactions' });
+    expect(await searchWords(i.uuid)).toEqual(['alpha', 'charlie', 'interactions']);
+  });
+
+  it('an edit of one text whose row changed after it read it writes nothing, and runs again under the lock', async () => {
+    const i = await service.createInteraction({ contactUuid: ada, subject: 'alpha', body: 'bravo' });
+    // X stops the edit at its statement (the parked lookup), after it read the row.
+    await x.query('BEGIN');
+    await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+    const editing = service.updateInteraction(i.uuid, { subject: 'delta' });
+    await waitingFor(onTable('parked_events'));
+    // Another writer of the row rewrites it meanwhile, without an event (as a rebuild re-inserts it).
+    await db.query("UPDATE interactions SET body = 'echo' WHERE uuid = $1", [i.uuid]);
+    await x.query('COMMIT');
+    await editing;
+    // The words are of the body the row holds when the edit is applied, not of the one it read first.
+    expect(await searchWords(i.uuid)).toEqual(['delta', 'echo']);
+    expect((await service.history(i.uuid)).map((e) => e.type)).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated']);
   });
 
   it('loses a race to a writer that appended after its read, and tries again under the lock: both land, or a conflict when pinned', async () => {
@@ -268,7 +314,10 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
     }
   });
 
-  it('an edit of both texts racing a forget of the subject leaves nothing of either readable', async () => {
+  it.each([
+    ['both texts', { subject: 'NEWPLAINTEXT subject', body: 'NEWPLAINTEXT body' }],
+    ['one text', { body: 'NEWPLAINTEXT body' }],
+  ])('an edit of %s racing a forget of the subject leaves nothing of either readable', async (_, edit) => {
     const i = await service.createInteraction({ contactUuid: ada, subject: 'secret subject', body: 'secret body' }, [
       { rawName: 'Ada Lovelace', contactUuid: ada },
     ]);
@@ -276,7 +325,7 @@ describe('a first try without the stream lock (an edit of both texts, a delete)'
     // destroys her keys at once, then its session of the stream stops at parked_events too.
     await x.query('BEGIN');
     await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
-    const updating = settled(service.updateInteraction(i.uuid, { subject: 'NEWPLAINTEXT subject', body: 'NEWPLAINTEXT body' }));
+    const updating = settled(service.updateInteraction(i.uuid, edit));
     await waitingFor(onTable('parked_events'));
     const forgetting = service.forgetContact(ada);
     await waitingFor(onTable('parked_events'), 2);

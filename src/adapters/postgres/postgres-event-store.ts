@@ -28,7 +28,9 @@ export type InlineProjection = (tx: Queryable, events: RecordedEvent[], lookedUp
  * `looked_up (value text)`, what it reads before applying (one row at most), and, when `applies`, CTEs
  * that apply the events where `looked_up` is null. The inline projection is called after the insert
  * unless they did. `gate`: an SQL condition ($1 the stream's name) that `looked_up` evaluates once and
- * is not null without (an append without the stream's lock takes the lock in it).
+ * is not null without (an append without the stream's lock takes the lock in it); with it, `tx` is the
+ * database, each statement autocommitted, where the projection may read rows first (and guard its writes,
+ * and through `looked_up` the insert, by what it read).
  */
 export type AppendProjection = (
   tx: Queryable,
