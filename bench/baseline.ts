@@ -120,5 +120,8 @@ export const CRUD_INSERT_PARTIES = `INSERT INTO ${CRUD_PARTIES}
 /** The CRUD edit of an interaction's subject and body: one UPDATE of its row, autocommitted. */
 export const CRUD_UPDATE_INTERACTION = `UPDATE ${CRUD_INTERACTIONS} SET subject = $2, body = $3, updated_at = $4 WHERE uuid = $1`;
 
+/** The CRUD edit of an interaction's body alone: one UPDATE of its row, autocommitted. */
+export const CRUD_UPDATE_BODY = `UPDATE ${CRUD_INTERACTIONS} SET body = $2, updated_at = $3 WHERE uuid = $1`;
+
 /** The CRUD delete of an interaction: one DELETE of its row (its parties go by the cascade), autocommitted. */
 export const CRUD_DELETE_INTERACTION = `DELETE FROM ${CRUD_INTERACTIONS} WHERE uuid = $1`;

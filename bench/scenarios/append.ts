@@ -16,6 +16,7 @@ import {
   CRUD_INSERT_PARTIES,
   CRUD_DELETE_INTERACTION,
   CRUD_UPDATE_INTERACTION,
+  CRUD_UPDATE_BODY,
 } from '../baseline';
 import { drive, DriveResult } from '../drive';
 import { makeWorld, pickContact, World } from '../generate';
@@ -84,6 +85,11 @@ export function editOf(uuid: string, i: number): { subject: string; body: string
     subject: `Bench call ${i} (edited)`,
     body: `we agreed on the renewal pricing and the next steps for the rollout (${uuid.slice(-4)})`,
   };
+}
+
+/** The second edit of the update scenario: the body alone (the one text a note's correction changes). */
+export function bodyEditOf(uuid: string, i: number): string {
+  return `we agreed on the pricing; the rollout starts next week (${i}, ${uuid.slice(-4)})`;
 }
 
 /** Boots the module as a host would, in a Nest application context. */
@@ -192,13 +198,17 @@ async function eventsOfCreates(pool: Pool): Promise<EmmettEvent[][]> {
 
 type AppendSystem = 'module' | 'emmett' | 'crud';
 type EditSystem = 'module' | 'crud';
-/** What a round does to the interactions it created, after the creates: each edited once, then deleted. */
-type Edit = 'update' | 'delete';
-const EDITS: readonly Edit[] = ['update', 'delete'];
+/**
+ * What a round does to the interactions it created, after the creates: each edited (subject and body),
+ * edited again (the body alone), then deleted.
+ */
+type Edit = 'update' | 'updateBody' | 'delete';
+const EDITS: readonly Edit[] = ['update', 'updateBody', 'delete'];
 interface RoundResult {
   order: AppendSystem[];
   append: Record<AppendSystem, Record<'one' | 'many', DriveResult>>;
   update: Record<EditSystem, Record<'one' | 'many', DriveResult>>;
+  updateBody: Record<EditSystem, Record<'one' | 'many', DriveResult>>;
   delete: Record<EditSystem, Record<'one' | 'many', DriveResult>>;
   commands: Record<'one' | 'many', number>;
   /** How many interactions each edit touches, at 1 caller and at `callers`. */
@@ -292,6 +302,14 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
                 return pool.query(CRUD_UPDATE_INTERACTION, [uuid, subject, body, new Date().toISOString()]);
               }),
           },
+          updateBody: {
+            module: (uuids, callers) =>
+              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, { body: bodyEditOf(uuid, i) })),
+            crud: (uuids, callers) =>
+              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) =>
+                pool.query(CRUD_UPDATE_BODY, [uuid, bodyEditOf(uuid, i), new Date().toISOString()]),
+              ),
+          },
           delete: {
             module: (uuids, callers) => drive(uuids, callers, (uuid) => service.deleteInteraction(uuid)),
             crud: (uuids, callers) => drive(uuids, callers, (uuid) => pool.query(CRUD_DELETE_INTERACTION, [uuid])),
@@ -316,6 +334,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
           `round ${round + 1}/${scale.appendRounds} (${order.join(', ')}; ${fmtInt(msSince(booting))} ms, module boot ${fmtInt(bootMs)} ms): ${scale.callers} callers ` +
             `module ${fmtInt(append.module.many.perSecond)}/s, Emmett ${fmtInt(append.emmett.many.perSecond)}/s, CRUD ${fmtInt(append.crud.many.perSecond)}/s; ` +
             `update module ${fmtInt(edited.update.module.many.perSecond)}/s, CRUD ${fmtInt(edited.update.crud.many.perSecond)}/s; ` +
+            `body module ${fmtInt(edited.updateBody.module.many.perSecond)}/s, CRUD ${fmtInt(edited.updateBody.crud.many.perSecond)}/s; ` +
             `delete module ${fmtInt(edited.delete.module.many.perSecond)}/s, CRUD ${fmtInt(edited.delete.crud.many.perSecond)}/s`,
         );
       } finally {
@@ -360,8 +379,12 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
   };
 
   const appendRows: Table['rows'] = [];
-  const editRows: Record<Edit, Table['rows']> = { update: [], delete: [] };
-  const editLabels: Record<Edit, [string, string]> = { update: ['updateInteraction', 'UPDATE'], delete: ['deleteInteraction', 'DELETE'] };
+  const editRows: Record<Edit, Table['rows']> = { update: [], updateBody: [], delete: [] };
+  const editLabels: Record<Edit, [string, string]> = {
+    update: ['updateInteraction', 'UPDATE'],
+    updateBody: ['updateInteraction of the body', 'UPDATE of the body'],
+    delete: ['deleteInteraction', 'DELETE'],
+  };
   for (const [key, callers] of keys) {
     const mine = (r: RoundResult) => r.append.module[key];
     appendRows.push(
@@ -465,6 +488,7 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       loadAverage1m: load.map(round2),
     },
     update: editJson('update'),
+    updateBody: editJson('updateBody'),
     delete: editJson('delete'),
   };
 
@@ -493,6 +517,15 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
         rows: editRows.update,
         notes: [
           `each call edits a different interaction the round created (the module's through the module, the CRUD rows with UPDATE … SET subject, body, updated_at WHERE uuid = $1, autocommitted: one round trip), after editing the warm-up's interactions unmeasured; module and CRUD interleaved, order rotated every round`,
+          ...common.slice(1, 2),
+        ],
+      },
+      {
+        title: 'update of the body: updateInteraction (body alone) vs a CRUD UPDATE of the same row',
+        columns,
+        rows: editRows.updateBody,
+        notes: [
+          `each call edits the body alone of an interaction the first update edited (the module's through the module: it takes the row's subject for the search words; the CRUD rows with UPDATE … SET body, updated_at WHERE uuid = $1, autocommitted), after the warm-up's interactions unmeasured; interleaved as the updates`,
           ...common.slice(1, 2),
         ],
       },
