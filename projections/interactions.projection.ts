@@ -267,8 +267,8 @@ const ROWLESS_TYPES: ReadonlySet<string> = new Set(['InteractionUpdated', 'Inter
  * Most such edits need nothing of the row (`foldRowless`). An edit of one text needs the other (the search
  * words are of both): with `unlocked` (an append without the stream's lock, `gate` its condition, `db`
  * where each statement is a transaction of its own) the row is read first, unlocked, and the statement
- * writes only if the row is still the one read (`UPDATE_ROW_AS_READ`): one round trip more instead of a
- * locked session's four. On a locked session's transaction no row is read here: it would lock a read
+ * writes only if the row is still the one read (`UPDATE_ROW_AS_READ`): three round trips in all, where
+ * a locked session takes six. On a locked session's transaction no row is read here: it would lock a read
  * table before parked_events.
  */
 export async function appendProjection(

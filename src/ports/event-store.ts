@@ -92,9 +92,9 @@ export class StoreContentionError extends Error {
 
 /**
  * Thrown inside a session run without the stream's lock (`withStream`'s `optimistic`) by an append that
- * takes more than the one statement such a session appends in (keys to make, a projection that reads
- * rows, an event to park) or finds the lock held: nothing was written, and the store runs the session
- * again under the lock.
+ * takes more than the one statement such a session appends in (keys to make, a projection that cannot
+ * be part of it, an event to park), finds the lock held, or finds a row the projection read rewritten
+ * since: nothing was written, and the store runs the session again under the lock.
  */
 export class StreamLockNeeded extends Error {
   constructor(public readonly streamName: string) {
@@ -155,8 +155,9 @@ export interface EventStore {
    * WrongExpectedVersionError, and the caller reads again). With `optimistic`, the PostgreSQL store first
    * reads and decides without the lock, then appends at the revision read in one autocommitted statement
    * that takes the lock without waiting (a clash is a WrongExpectedVersionError, as on other stores); an
-   * append that needs more, or finds the lock held, throws StreamLockNeeded, and `work` runs again under
-   * the lock, so it must be a read–decide–append and nothing else. Other stores ignore it.
+   * append that needs more, or finds the lock held or a row it read rewritten, throws StreamLockNeeded,
+   * and `work` runs again under the lock, so it must be a read–decide–append and nothing else. Other
+   * stores ignore it.
    */
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T>;
   /**

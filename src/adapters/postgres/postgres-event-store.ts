@@ -138,7 +138,8 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * A session without the stream's lock while it reads and decides, in two round trips: the read, then
-   * the append in one autocommitted statement, with its projection, at the revision read. The statement
+   * the append in one autocommitted statement, with its projection, at the revision read (which may read
+   * rows before, in statements of their own: an edit of one text reads its row). The statement
    * takes the stream's lock without waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup
    * before any write) and writes nothing when a locked session holds it: so it never commits inside a
    * locked session, which may write before it reads (a forget destroys keys first, taking its
@@ -147,8 +148,9 @@ export class PostgresEventStore implements EventStore {
    * saw the stream's last revision committed, and before any later writer of the stream takes one. A
    * writer that appended in between clashes on the unique index (a WrongExpectedVersionError). Anything
    * the statement cannot carry throws StreamLockNeeded before a write: no read yet, a projection that
-   * reads rows, the lock held, a stream with a parked event (the insert is guarded by the lookup, since
-   * parking the events would take a statement after it).
+   * cannot be part of it, the lock held, a stream with a parked event (the insert is guarded by the
+   * lookup, since parking the events would take a statement after it), a row the projection read that
+   * was rewritten since.
    */
   private withStreamUnlocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     const autocommit = this.db.autocommit!.bind(this.db);
