@@ -5,6 +5,7 @@ import {
   InteractionNotFoundError,
   InteractionValidationError,
 } from '../../src';
+import { searchWordsOf } from '../../src/domain/search';
 import { ModuleUnderTest, startModule } from '../support/module';
 import {
   adversarialString,
@@ -207,6 +208,12 @@ describe('commands under generated input (fast-check)', () => {
     expectLowerCaseUuids(interaction);
     expect(await mut.service.getInteraction(interaction.uuid)).toEqual(interaction);
     expect(await mut.service.getInteraction(interaction.uuid.toUpperCase())).toEqual(interaction);
+    // Found by the words of the texts it has now (an edit of one text takes the other from the row).
+    const { rows } = await mut.db.query<{ words: string[] | null }>('SELECT tsvector_to_array(search) AS words FROM interactions WHERE uuid = $1', [
+      interaction.uuid,
+    ]);
+    const words = searchWordsOf(interaction.subject, interaction.body);
+    expect((rows[0]?.words ?? []).sort()).toEqual(words === '' ? [] : words.split(' ').sort());
   }
 
   const options = (runs: number) => ({
@@ -262,6 +269,26 @@ describe('commands under generated input (fast-check)', () => {
     );
     expect(stats.update.tried).toBeGreaterThanOrEqual(RUNS);
   }, 120_000);
+
+  it(`edits of one text: ${Math.ceil(RUNS / 4)} generated texts, each row then found by the words of both its texts`, async () => {
+    // Interactions of its own, with both texts: an edit of one takes the other from the row (unlocked).
+    const targets = await Promise.all(
+      ['alpha', 'bravo', 'charlie'].map(async (word) => (await mut.service.createInteraction({ contactUuid: known[0], subject: `${word} subject`, body: `${word} body` })).uuid),
+    );
+    events = await mut.countEvents();
+    const oneText = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 60 }), adversarialString, fc.constant(null));
+    const edit = fc.oneof(oneText.map((subject) => ({ subject })), oneText.map((body) => ({ body })));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...targets), edit, async (uuid, attrs) => {
+        const before = await mut.service.getInteraction(uuid);
+        const updated = await outcome('update', () => mut.service.updateInteraction(uuid, attrs));
+        if (!updated) return expectAppended(0);
+        await expectAppended(updated.version - before!.version);
+        await expectReadsBackEqual(updated);
+      }),
+      options(Math.ceil(RUNS / 4)),
+    );
+  }, 60_000);
 
   it(`changeInteraction: ${Math.ceil(RUNS / 4)} generated inputs, always an answer, never a raw error, nothing written`, async () => {
     const { attrs } = arbitraries();
