@@ -75,7 +75,8 @@ export async function openResources(options: InteractionsModuleOptions): Promise
       db,
       async (tx, events, parked): Promise<void> => projectEvents(tx, await store.open(events, tx), parked),
       async (events) => newStreamProjection(await store.open(events)),
-      async (tx, streamName, drafts, gate) => appendProjection(streamName, await store.open(drafts, tx), gate === undefined ? undefined : { gate, db: tx }),
+      async (tx, streamName, drafts, gate) =>
+        appendProjection(streamName, await store.open(drafts, tx), gate === undefined ? undefined : { gate, db: tx }),
     );
     const store: ErasingEventStore = new ErasingEventStore(log, db);
     return { db, readReplica, store };
