@@ -233,14 +233,23 @@ const WIPE_NOT_PARKED = wipeCtes(NOT_PARKED, '= $1::uuid');
 // rows was read whole, the planner taking the arrays for a hundred rows.
 const UPDATE_NOT_PARKED = updateCte(` AND i.uuid = ($1::uuid[])[1]${NOT_PARKED}`);
 /**
- * An edit of one text, folded from its row as read just before (`appendProjection`): the update also
+ * An edit of one text, folded from its row as read with the stream (`appendProjection`): the update also
  * requires the row version it read (`xmin`, $7: any rewrite of the row changes it), and `looked_up`,
  * which guards the insert, comes after it and is not null unless it updated the row. So the events are
  * written only with the search words of the texts the row holds; else nothing is.
  */
 const UPDATE_ROW_AS_READ = `${updateCte(' AND i.uuid = ($1::uuid[])[1] AND i.xmin = $7::xid AND (SELECT value FROM parked) IS NULL', 'RETURNING 1')},
    looked_up AS (SELECT CASE WHEN EXISTS (SELECT FROM updated) THEN NULL ELSE coalesce((SELECT value FROM parked), 'row changed') END AS value)`;
-const ROW_AS_READ = 'SELECT version, subject, body, xmin::text AS xmin FROM interactions WHERE uuid = $1';
+
+/**
+ * ProjectionRead of the PostgreSQL event store: the interaction's row as an edit of one text needs it
+ * (`appendAsRead`), read in the same statement as its stream.
+ */
+export function rowReadWithStream(streamName: string): StatementPart | null {
+  const uuid = interactionOfStream(streamName);
+  if (uuid === null) return null;
+  return { ctes: 'projection_read AS (SELECT version, subject, body, xmin::text AS xmin FROM interactions WHERE uuid = $1)', params: [uuid] };
+}
 
 /**
  * Whether an edit that changes `changed` (attribute names) is applied by the append's own statement
@@ -265,17 +274,16 @@ const ROWLESS_TYPES: ReadonlySet<string> = new Set(['InteractionUpdated', 'Inter
  * writer takes them. A `gate` (`parkedLookup`) that fails reads as a parked event: nothing is written.
  *
  * Most such edits need nothing of the row (`foldRowless`). An edit of one text needs the other (the search
- * words are of both): with `unlocked` (an append without the stream's lock, `gate` its condition, `db`
- * where each statement is a transaction of its own) the row is read first, unlocked, and the statement
- * writes only if the row is still the one read (`UPDATE_ROW_AS_READ`): three round trips in all, where
- * a locked session takes six. On a locked session's transaction no row is read here: it would lock a read
- * table before parked_events.
+ * words are of both): with `unlocked` (an append without the stream's lock, `gate` its condition, `row`
+ * the row as `rowReadWithStream` read it with the stream) the statement writes only if the row is still
+ * the one read (`UPDATE_ROW_AS_READ`): two round trips in all, where a locked session takes six. A locked
+ * session reads no row first: its transaction would lock a read table before parked_events.
  */
-export async function appendProjection(
+export function appendProjection(
   streamName: string,
   events: readonly RecordedEvent[],
-  unlocked?: { gate: string; db: Queryable },
-): Promise<{ parts: StatementPart[]; applies: boolean }> {
+  unlocked?: { gate: string; row: unknown },
+): { parts: StatementPart[]; applies: boolean } {
   const lookup = parkedLookup(streamName, unlocked?.gate);
   // Checked before parsing: an append of anything else is parsed once, by projectEvents.
   if (!events.every((event) => ROWLESS_TYPES.has(event.type))) return { parts: [lookup], applies: false };
@@ -284,7 +292,7 @@ export async function appendProjection(
   const [outcome] = batch.rowless;
   if (outcome === undefined) {
     const [uuid, group] = [...batch.byInteraction][0]!;
-    const parts = unlocked ? await appendAsRead(streamName, uuid, group, unlocked) : null;
+    const parts = unlocked ? appendAsRead(streamName, uuid, group, unlocked) : null;
     return parts ? { parts, applies: true } : { parts: [lookup], applies: false };
   }
   if (outcome.refresh) return { parts: [lookup], applies: false };
@@ -295,22 +303,21 @@ export async function appendProjection(
 
 /**
  * `appendProjection`'s parts for edits of one interaction that need its text, folded from the row as read
- * now; null when they do not apply (no row, or one the edits leave as it is: the locked session decides).
+ * with the stream; null when they do not apply (no row, or one the edits leave as it is: the locked
+ * session decides).
  */
-async function appendAsRead(
-  streamName: string,
-  uuid: string,
-  group: Parsed[],
-  { gate, db }: { gate: string; db: Queryable },
-): Promise<StatementPart[] | null> {
-  if (!group.every(({ event }) => event.type === 'InteractionUpdated')) return null;
-  const { rows } = await db.query<{ version: string; subject: string | null; body: string | null; xmin: string }>(ROW_AS_READ, [uuid]);
-  const row = rows[0];
-  if (row === undefined) return null;
+function appendAsRead(streamName: string, uuid: string, group: Parsed[], { gate, row }: { gate: string; row: unknown }): StatementPart[] | null {
+  if (!group.every(({ event }) => event.type === 'InteractionUpdated') || !isRowAsRead(row)) return null;
   const start: Outcome = { ...absent(uuid), existing: true, version: Number(row.version), text: { subject: row.subject, body: row.body } };
   const outcome = foldAll(start, group);
   if (outcome.refresh || outcome.touchedAt === null) return null;
   return [parkedLookup(streamName, gate, 'parked'), { ctes: UPDATE_ROW_AS_READ, params: [...updateParams([outcome]), row.xmin] }];
+}
+
+/** The row `rowReadWithStream` read (JSON), if there was one. */
+function isRowAsRead(row: unknown): row is { version: number; subject: string | null; body: string | null; xmin: string } {
+  const r = row as Record<string, unknown> | null;
+  return typeof r?.version === 'number' && typeof r.xmin === 'string' && r.subject !== undefined && r.body !== undefined;
 }
 
 /** What `parkedLookup` found, as `parkedStreamsOf` answers it. */

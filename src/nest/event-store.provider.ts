@@ -5,7 +5,7 @@ import type { SubscriptionProjector } from '../adapters/eventstoredb/subscriptio
 import { AdvisoryLockLease } from '../adapters/postgres/advisory-lock-lease';
 import { PostgresEventStore } from '../adapters/postgres/postgres-event-store';
 import { Database } from '../ports/database';
-import { appendProjection, newStreamProjection, projectEvents } from '../../projections/interactions.projection';
+import { appendProjection, newStreamProjection, projectEvents, rowReadWithStream } from '../../projections/interactions.projection';
 import { openDatabase, openReadReplica } from './database.provider';
 import { DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
 import { loadOptional } from './optional-package';
@@ -75,8 +75,9 @@ export async function openResources(options: InteractionsModuleOptions): Promise
       db,
       async (tx, events, parked): Promise<void> => projectEvents(tx, await store.open(events, tx), parked),
       async (events) => newStreamProjection(await store.open(events)),
-      async (tx, streamName, drafts, gate) =>
-        appendProjection(streamName, await store.open(drafts, tx), gate === undefined ? undefined : { gate, db: tx }),
+      async (tx, streamName, drafts, gate, row) =>
+        appendProjection(streamName, await store.open(drafts, tx), gate === undefined ? undefined : { gate, row }),
+      rowReadWithStream,
     );
     const store: ErasingEventStore = new ErasingEventStore(log, db);
     return { db, readReplica, store };

@@ -28,16 +28,24 @@ export type InlineProjection = (tx: Queryable, events: RecordedEvent[], lookedUp
  * `looked_up (value text)`, what it reads before applying (one row at most), and, when `applies`, CTEs
  * that apply the events where `looked_up` is null. The inline projection is called after the insert
  * unless they did. `gate`: an SQL condition ($1 the stream's name) that `looked_up` evaluates once and
- * is not null without (an append without the stream's lock takes the lock in it); with it, `tx` is the
- * database, each statement autocommitted, where the projection may read rows first (and guard its writes,
- * and through `looked_up` the insert, by what it read).
+ * is not null without (an append without the stream's lock takes the lock in it); with it, `read` is
+ * what `ProjectionRead` read with the session's read of the stream (null when nothing), by which the
+ * parts guard their writes, and through `looked_up` the insert, where it may have changed since.
  */
 export type AppendProjection = (
   tx: Queryable,
   streamName: string,
   drafts: RecordedEvent[],
   gate?: string,
+  read?: unknown,
 ) => Promise<{ parts: StatementPart[]; applies: boolean }>;
+
+/**
+ * What the inline projection reads in an unlocked session's read of the stream (`withStream`'s
+ * `optimistic`), in the same statement and snapshot: CTEs ending in `projection_read`, whose one row (as
+ * JSON, null for none or an empty stream) its AppendProjection gets as `read`; null to read nothing.
+ */
+export type ProjectionRead = (streamName: string) => StatementPart | null;
 
 /**
  * The inline projection of a new stream as part of its append's statement (positions not known yet), or
@@ -80,6 +88,8 @@ export class PostgresEventStore implements EventStore {
     private readonly newStreamProjection?: NewStreamProjection,
     /** With an inline projection: its part of an append's insert statement. */
     private readonly appendProjection?: AppendProjection,
+    /** With an inline projection: what it reads with an unlocked session's read, for its AppendProjection. */
+    private readonly projectionRead?: ProjectionRead,
   ) {}
 
   /**
@@ -137,9 +147,9 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * A session without the stream's lock while it reads and decides, in two round trips: the read, then
-   * the append in one autocommitted statement, with its projection, at the revision read (which may read
-   * rows before, in statements of their own: an edit of one text reads its row). The statement
+   * A session without the stream's lock while it reads and decides, in two round trips: the read (with
+   * what the projection reads, `ProjectionRead`), then the append in one autocommitted statement, with
+   * its projection, at the revision read. The statement
    * takes the stream's lock without waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup
    * before any write) and writes nothing when a locked session holds it: so it never commits inside a
    * locked session, which may write before it reads (a forget destroys keys first, taking its
@@ -155,14 +165,17 @@ export class PostgresEventStore implements EventStore {
   private withStreamUnlocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     const autocommit = this.db.autocommit!.bind(this.db);
     let known: number | null | undefined;
+    let projectionRow: unknown = null;
     let appended = false;
+    const mine = this.inlineProjection ? (this.projectionRead?.(streamName) ?? null) : null;
     const read = async (also: StatementPart | null) => {
-      const { text, params } = also
-        ? composeStatement([{ ctes: READ_UNLOCKED, params: [streamName] }, also], SELECT_READ_ALSO)
-        : composeStatement([{ ctes: READ_UNLOCKED, params: [streamName] }], SELECT_READ);
-      const { rows } = await autocommit<EventRow & { also?: unknown[] | null }>(text, params);
+      const parts = [{ ctes: READ_UNLOCKED, params: [streamName] }, ...(also ? [also] : []), ...(mine ? [mine] : [])];
+      const select = also ? (mine ? SELECT_READ_ALSO_PROJECTION : SELECT_READ_ALSO) : mine ? SELECT_READ_PROJECTION : SELECT_READ;
+      const { text, params } = composeStatement(parts, select);
+      const { rows } = await autocommit<EventRow & { also?: unknown[] | null; projection_read?: unknown }>(text, params);
       const events = rows.map(toRecordedEvent);
       known = events.length > 0 ? events[events.length - 1]!.revision : null;
+      projectionRow = rows[0]?.projection_read ?? null;
       return { events, also: rows[0]?.also ?? [] };
     };
     return work({
@@ -179,7 +192,7 @@ export class PostgresEventStore implements EventStore {
         const first = (known ?? -1) + 1;
         let parts: StatementPart[] = [{ ctes: LOCK_FREE_LOOKUP, params: [streamName] }];
         if (this.inlineProjection) {
-          const inline = await this.appendProjection?.(this.db, streamName, drafts(streamName, events, first), STREAM_LOCK_FREE);
+          const inline = await this.appendProjection?.(this.db, streamName, drafts(streamName, events, first), STREAM_LOCK_FREE, projectionRow);
           if (!inline?.applies) throw new StreamLockNeeded(streamName);
           parts = inline.parts;
         }
@@ -423,9 +436,14 @@ const SELECT_APPENDED = `SELECT ${APPENDED_COLUMNS} FROM appended`;
 /** A session's read with its `also` (StreamSession.readStreamWith): `also` on the first row, not made for an empty stream. */
 const READ_LOCKED = 'read AS (SELECT * FROM lock_and_read_stream($1))';
 const READ_UNLOCKED = 'read AS (SELECT * FROM events WHERE stream_name = $1)';
-const SELECT_READ = `SELECT ${COLUMNS} FROM read ORDER BY stream_revision`;
-const SELECT_READ_ALSO = `SELECT ${COLUMNS}, CASE WHEN stream_revision = 0 THEN (SELECT json_agg(also) FROM also) END AS also
-  FROM read ORDER BY stream_revision`;
+const selectRead = (...columns: string[]) => `SELECT ${[COLUMNS, ...columns].join(', ')}\n  FROM read ORDER BY stream_revision`;
+const ALSO_COLUMN = 'CASE WHEN stream_revision = 0 THEN (SELECT json_agg(also) FROM also) END AS also';
+/** What `ProjectionRead` read, on the first row likewise. */
+const PROJECTION_READ_COLUMN = 'CASE WHEN stream_revision = 0 THEN (SELECT row_to_json(p) FROM projection_read p) END AS projection_read';
+const SELECT_READ = selectRead();
+const SELECT_READ_ALSO = selectRead(ALSO_COLUMN);
+const SELECT_READ_PROJECTION = selectRead(PROJECTION_READ_COLUMN);
+const SELECT_READ_ALSO_PROJECTION = selectRead(ALSO_COLUMN, PROJECTION_READ_COLUMN);
 const SELECT_APPENDED_LOOKED_UP = `SELECT ${APPENDED_COLUMNS}, (SELECT value FROM looked_up) AS looked_up FROM appended`;
 
 /**
