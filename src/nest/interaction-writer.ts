@@ -149,7 +149,7 @@ export class InteractionWriter {
           // trips, autocommitted); after a lost race under the lock, so a busy stream's writers queue.
           knownEmpty && createStream
             ? work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) })
-            : this.store.withStream(streamName, work, { optimistic: attempt === 0 && mayFitOneStatement(command) }),
+            : this.store.withStream(streamName, work, { optimistic: attempt === 0 && mayFitOneStatement(command), projectionRead: editsText(command) }),
         );
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
@@ -380,6 +380,11 @@ function mayFitOneStatement(command: InteractionCommand): boolean {
   if (command.kind === 'delete') return true;
   if (command.kind !== 'update' || command.parties !== null) return false;
   return editFitsAppend(Object.keys(command.attrs).filter((name) => command.attrs[name as keyof typeof command.attrs] !== undefined));
+}
+
+/** An edit naming a text: its append may change one text alone, whose search words need the row's other. */
+function editsText(command: InteractionCommand): boolean {
+  return command.kind === 'update' && (command.attrs.subject !== undefined || command.attrs.body !== undefined);
 }
 
 /** The contact and staff uuids a command references: what the decider needs looked up. */

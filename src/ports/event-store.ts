@@ -147,6 +147,18 @@ export interface StatementPart {
   params: unknown[];
 }
 
+/** How `EventStore.withStream` runs a session; stores that cannot do as asked ignore it. */
+export interface StreamOptions {
+  /** First without the stream's lock (PostgreSQL; see `withStream`). */
+  optimistic?: boolean;
+  /**
+   * With `optimistic`: the read also reads what the inline projection would need to apply the append
+   * in its statement (an edit of a text: the row, for the search words of both), at the cost of a
+   * lookup in the read; without it the projection leaves such an append to the locked session.
+   */
+  projectionRead?: boolean;
+}
+
 export interface EventStore {
   /**
    * Runs a read–decide–append of one stream. The PostgreSQL store holds the stream's lock from the read
@@ -159,7 +171,7 @@ export interface EventStore {
    * and `work` runs again under the lock, so it must be a read–decide–append and nothing else. Other
    * stores ignore it.
    */
-  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T>;
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: StreamOptions): Promise<T>;
   /**
    * Starts a stream with its first events, all or none: a WrongExpectedVersionError when the stream
    * exists. `also` is written with them, in the same transaction; a store in the module's database runs

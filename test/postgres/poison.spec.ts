@@ -185,7 +185,7 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
           const event = { id: randomUUID(), type: 'InteractionUpdated', data: updatedData(b, changes), metadata: metadata() };
           return session.appendToStream([event], read[read.length - 1]!.revision);
         },
-        { optimistic: true },
+        { optimistic: true, projectionRead: true },
       );
       expect(tries).toBe(2);
     }

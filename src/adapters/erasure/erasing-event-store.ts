@@ -8,6 +8,7 @@ import {
   ReadAllOptions,
   RecordedEvent,
   StreamLockNeeded,
+  StreamOptions,
   StreamSession,
 } from '../../ports/event-store';
 import { ERASED } from '../../domain/interaction';
@@ -34,7 +35,7 @@ export class ErasingEventStore implements EventStore {
     private readonly db: Database,
   ) {}
 
-  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: { optimistic?: boolean }): Promise<T> {
+  withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options?: StreamOptions): Promise<T> {
     return this.inner.withStream(streamName, (session) => this.openedSession(streamName, session, work), options);
   }
 

@@ -10,6 +10,7 @@ import {
   StatementPart,
   StoreContentionError,
   StreamLockNeeded,
+  StreamOptions,
   StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
@@ -134,11 +135,11 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
-  async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options: { optimistic?: boolean } = {}): Promise<T> {
+  async withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>, options: StreamOptions = {}): Promise<T> {
     // Not for an inline projection that cannot be part of the statement: it would always need the lock.
     if (options.optimistic && this.db.autocommit && (!this.inlineProjection || this.appendProjection)) {
       try {
-        return await this.withStreamUnlocked(streamName, work);
+        return await this.withStreamUnlocked(streamName, work, options.projectionRead === true);
       } catch (error) {
         if (!(error instanceof StreamLockNeeded)) throw error;
       }
@@ -148,12 +149,12 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * A session without the stream's lock while it reads and decides, in two round trips: the read (with
-   * what the projection reads, `ProjectionRead`), then the append in one autocommitted statement, with
-   * its projection, at the revision read. The statement
-   * takes the stream's lock without waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup
-   * before any write) and writes nothing when a locked session holds it: so it never commits inside a
-   * locked session, which may write before it reads (a forget destroys keys first, taking its
-   * transaction id then), and a locked session that comes later waits for it. The order argument then
+   * what the projection reads, `ProjectionRead`, when asked to), then the append in one autocommitted
+   * statement, with its projection, at the revision read. The statement takes the stream's lock without
+   * waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup before any write) and writes
+   * nothing when a locked session holds it: so it never commits inside a locked session, which may write
+   * before it reads (a forget destroys keys first, taking its transaction id then), and a locked session
+   * that comes later waits for it. The order argument then
    * holds as for a locked append (see `createStream`): the insert takes its transaction id after its read
    * saw the stream's last revision committed, and before any later writer of the stream takes one. A
    * writer that appended in between clashes on the unique index (a WrongExpectedVersionError). Anything
@@ -162,12 +163,12 @@ export class PostgresEventStore implements EventStore {
    * lookup, since parking the events would take a statement after it), a row the projection read that
    * was rewritten since.
    */
-  private withStreamUnlocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
+  private withStreamUnlocked<T>(streamName: string, work: (session: StreamSession) => Promise<T>, projectionRead: boolean): Promise<T> {
     const autocommit = this.db.autocommit!.bind(this.db);
     let known: number | null | undefined;
     let projectionRow: unknown = null;
     let appended = false;
-    const mine = this.inlineProjection ? (this.projectionRead?.(streamName) ?? null) : null;
+    const mine = this.inlineProjection && projectionRead ? (this.projectionRead?.(streamName) ?? null) : null;
     const read = async (also: StatementPart | null) => {
       const parts = [{ ctes: READ_UNLOCKED, params: [streamName] }, ...(also ? [also] : []), ...(mine ? [mine] : [])];
       const select = also ? (mine ? SELECT_READ_ALSO_PROJECTION : SELECT_READ_ALSO) : mine ? SELECT_READ_PROJECTION : SELECT_READ;
