@@ -77,7 +77,7 @@ interface Attempt {
 /**
  * The write side's loop around the pure decider: look up what the command references, then read the
  * stream, decide and append with the read revision as the expectation (on PostgreSQL first without the
- * stream's lock, in two or three autocommitted round trips where the append fits one statement; after a
+ * stream's lock, in two autocommitted round trips where the append fits one statement; after a
  * lost race under the lock, so writers queue), then publish. Every decided event is checked against its
  * schema before the append: nothing the module cannot read back is ever written.
  */

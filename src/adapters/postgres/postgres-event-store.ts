@@ -89,7 +89,10 @@ export class PostgresEventStore implements EventStore {
     private readonly newStreamProjection?: NewStreamProjection,
     /** With an inline projection: its part of an append's insert statement. */
     private readonly appendProjection?: AppendProjection,
-    /** With an inline projection: what it reads with an unlocked session's read, for its AppendProjection. */
+    /**
+     * With an inline projection: what it reads with an unlocked session's read, for its AppendProjection
+     * (without it, an append that needs a row, an edit of one text, always takes the locked session).
+     */
     private readonly projectionRead?: ProjectionRead,
   ) {}
 
