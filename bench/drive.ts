@@ -89,3 +89,8 @@ export async function drive<T>(inputs: T[], callers: number, call: (input: T) =>
     serverCpuMs: server === null || serverNow === null ? null : serverNow - server,
   };
 }
+
+/** `drive` over interactions, each call also given its index (for an edit that differs per call). */
+export function driveEach(uuids: string[], callers: number, call: (uuid: string, i: number) => Promise<unknown>): Promise<DriveResult> {
+  return drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => call(uuid, i));
+}

@@ -18,7 +18,7 @@ import {
   CRUD_UPDATE_INTERACTION,
   CRUD_UPDATE_BODY,
 } from '../baseline';
-import { drive, DriveResult } from '../drive';
+import { drive, driveEach, DriveResult } from '../drive';
 import { makeWorld, pickContact, World } from '../generate';
 import { int, pick, prng, Random } from '../random';
 import { fmtInt, fmtMs, fmtOptionalMs, fmtRange, median, msSince, p99, rotate, round2, round3, roundOptional, stats, Table } from '../report';
@@ -294,21 +294,17 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
         };
         const edit: Record<Edit, Record<EditSystem, (uuids: string[], callers: number) => Promise<DriveResult>>> = {
           update: {
-            module: (uuids, callers) =>
-              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, editOf(uuid, i))),
+            module: (uuids, callers) => driveEach(uuids, callers, (uuid, i) => service.updateInteraction(uuid, editOf(uuid, i))),
             crud: (uuids, callers) =>
-              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => {
+              driveEach(uuids, callers, (uuid, i) => {
                 const { subject, body } = editOf(uuid, i);
                 return pool.query(CRUD_UPDATE_INTERACTION, [uuid, subject, body, new Date().toISOString()]);
               }),
           },
           updateBody: {
-            module: (uuids, callers) =>
-              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) => service.updateInteraction(uuid, { body: bodyEditOf(uuid, i) })),
+            module: (uuids, callers) => driveEach(uuids, callers, (uuid, i) => service.updateInteraction(uuid, { body: bodyEditOf(uuid, i) })),
             crud: (uuids, callers) =>
-              drive(uuids.map((uuid, i) => [uuid, i] as const), callers, ([uuid, i]) =>
-                pool.query(CRUD_UPDATE_BODY, [uuid, bodyEditOf(uuid, i), new Date().toISOString()]),
-              ),
+              driveEach(uuids, callers, (uuid, i) => pool.query(CRUD_UPDATE_BODY, [uuid, bodyEditOf(uuid, i), new Date().toISOString()])),
           },
           delete: {
             module: (uuids, callers) => drive(uuids, callers, (uuid) => service.deleteInteraction(uuid)),

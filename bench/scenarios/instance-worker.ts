@@ -1,6 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { InteractionsService } from '../../src';
-import { drive, type DriveResult } from '../drive';
+import { drive, driveEach, type DriveResult } from '../drive';
 import { makeWorld, World } from '../generate';
 import { prng, Random } from '../random';
 import { SCALES, Scale } from '../scales';
@@ -47,9 +47,7 @@ async function handle(request: InstanceRequest): Promise<InstanceResult> {
     }
     case 'update': {
       const { service } = booted!;
-      const result = await drive(request.uuids.map((uuid, i) => [uuid, i] as const), request.callers, ([uuid, i]) =>
-        service.updateInteraction(uuid, editOf(uuid, i)),
-      );
+      const result = await driveEach(request.uuids, request.callers, (uuid, i) => service.updateInteraction(uuid, editOf(uuid, i)));
       return { drive: result };
     }
     case 'close':
