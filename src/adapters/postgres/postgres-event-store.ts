@@ -171,10 +171,10 @@ export class PostgresEventStore implements EventStore {
     let known: number | null | undefined;
     let projectionRow: unknown = null;
     let appended = false;
-    const mine = this.inlineProjection && projectionRead ? (this.projectionRead?.(streamName) ?? null) : null;
+    const projectionPart = this.inlineProjection && projectionRead ? (this.projectionRead?.(streamName) ?? null) : null;
     const read = async (also: StatementPart | null) => {
-      const parts = [{ ctes: READ_UNLOCKED, params: [streamName] }, ...(also ? [also] : []), ...(mine ? [mine] : [])];
-      const select = also ? (mine ? SELECT_READ_ALSO_PROJECTION : SELECT_READ_ALSO) : mine ? SELECT_READ_PROJECTION : SELECT_READ;
+      const parts = [{ ctes: READ_UNLOCKED, params: [streamName] }, ...(also ? [also] : []), ...(projectionPart ? [projectionPart] : [])];
+      const select = also ? (projectionPart ? SELECT_READ_ALSO_PROJECTION : SELECT_READ_ALSO) : projectionPart ? SELECT_READ_PROJECTION : SELECT_READ;
       const { text, params } = composeStatement(parts, select);
       const { rows } = await autocommit<EventRow & { also?: unknown[] | null; projection_read?: unknown }>(text, params);
       const events = rows.map(toRecordedEvent);
