@@ -7,7 +7,7 @@ import { withPartyLinked } from '../src/domain/decider';
 import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
 import { searchWordsOf } from '../src/domain/search';
 import { toStorableString } from '../src/domain/storable';
-import { RecordedEvent, StatementPart } from '../src/ports/event-store';
+import { RecordedEvent, RowsParam, RowsPart, StatementPart } from '../src/ports/event-store';
 
 /**
  * Keeps the read tables in step with the log. Every handler is idempotent: rows carry the stream
@@ -140,8 +140,8 @@ export interface PreparedBatch {
   toRead: string[];
   /** Interactions whose events need nothing of their rows (`foldRowless`): folded without them. */
   rowless: Outcome[];
-  /** The parameters of the insert of `assumedNew`, built here so that applying costs little CPU. */
-  insertParams: unknown[];
+  /** The columns of the insert of `assumedNew`, built here so that applying costs little CPU. */
+  insertRows: RowsParam[];
 }
 
 /**
@@ -398,7 +398,7 @@ export function prepareEvents(
     if (folded) rowless.push(folded);
     else toRead.push(uuid);
   }
-  return { parked, byInteraction, assumedNew, toRead, rowless, insertParams: insertParams(assumedNew) };
+  return { parked, byInteraction, assumedNew, toRead, rowless, insertRows: insertRows(assumedNew) };
 }
 
 /**
@@ -447,7 +447,7 @@ export async function applyPrepared(connection: Queryable, batch: PreparedBatch)
   // Every writer takes parked_events before the read tables (a rebuild truncates them in that order).
   const [, existed, known] = await allSettled([
     park(tx, batch.parked),
-    insertCreated(tx, batch.assumedNew, batch.insertParams),
+    insertCreated(tx, batch.assumedNew, encodeRows(batch.insertRows)),
     foldFromTable(tx, batch.toRead, batch.byInteraction),
   ] as const);
   await writeExisting(tx, [...known, ...batch.rowless]);
@@ -728,7 +728,7 @@ async function writeExisting(tx: Queryable, outcomes: Outcome[]): Promise<void> 
        FROM interactions i CROSS JOIN LATERAL jsonb_array_elements(i.parties) AS p
        LEFT JOIN party_keys k ON k.interaction_uuid = i.uuid AND k.position = (p->>'position')::integer
        WHERE i.uuid = ANY($1::uuid[])`,
-      [list, ...partyKeyParams(partiesReplaced)],
+      [list, ...encodeRows(partyKeyRows(partiesReplaced))],
     );
   }
   if (refreshed.length > 0) {
@@ -813,17 +813,17 @@ const CREATED_CTES_STRICT = createdCtes(false);
  * a plain create (an event to park, more than one interaction). The row must not be there: if it is, the
  * whole statement fails and the append is made the ordinary way.
  */
-export function newStreamProjection(events: readonly RecordedEvent[]): StatementPart | null {
+export function newStreamProjection(events: readonly RecordedEvent[]): RowsPart | null {
   const batch = prepareEvents(events);
   if (batch.parked.length > 0 || batch.toRead.length > 0 || batch.assumedNew.length !== 1) return null;
-  return { ctes: CREATED_CTES_STRICT, params: batch.insertParams };
+  return { ctes: CREATED_CTES_STRICT, params: batch.insertRows };
 }
 
 /**
  * Created rows, their parties and their involvements (the subject and each party contact, once), in one
  * statement. A row that is already there is skipped with its parties and involvements; returns those uuids.
  */
-async function insertCreated(tx: Queryable, created: Outcome[], params = insertParams(created)): Promise<string[]> {
+async function insertCreated(tx: Queryable, created: Outcome[], params = encodeRows(insertRows(created))): Promise<string[]> {
   if (created.length === 0) return [];
   const { rows: inserted } = await tx.query<{ uuid: string }>(INSERT_CREATED, params);
   if (inserted.length === created.length) return [];
@@ -831,28 +831,28 @@ async function insertCreated(tx: Queryable, created: Outcome[], params = insertP
   return created.map((o) => o.uuid).filter((uuid) => !written.has(uuid));
 }
 
-function insertParams(created: Outcome[]): unknown[] {
+function insertRows(created: Outcome[]): RowsParam[] {
   const rows = created.map((o) => o.created!);
   return [
-    plainArray(rows.map((r) => r.uuid)),
-    plainArray(rows.map((r) => r.contact_uuid)),
-    pgArray(rows.map((r) => r.interaction_type)),
-    plainArray(rows.map((r) => r.occurred_at)),
-    pgArray(rows.map((r) => r.subject)),
-    pgArray(rows.map((r) => r.body)),
-    plainArray(rows.map((r) => r.owner_user_uuid)),
-    JSON.stringify(rows.map((r) => r.metadata)),
-    pgArray(rows.map((r) => plainArray(r.file_uuids))),
-    plainArray(rows.map((r) => r.inserted_at)),
-    plainArray(rows.map((r) => r.updated_at)),
-    plainArray(rows.map((r) => r.version)),
-    JSON.stringify(created.map((o) => partiesColumn(o.parties ?? []))),
-    ...partyKeyParams(created),
-    pgArray(rows.map((r) => searchWordsOf(r.subject, r.body))),
+    { plain: rows.map((r) => r.uuid) },
+    { plain: rows.map((r) => r.contact_uuid) },
+    { text: rows.map((r) => r.interaction_type) },
+    { plain: rows.map((r) => r.occurred_at) },
+    { text: rows.map((r) => r.subject) },
+    { text: rows.map((r) => r.body) },
+    { plain: rows.map((r) => r.owner_user_uuid) },
+    { json: rows.map((r) => r.metadata) },
+    { text: rows.map((r) => plainArray(r.file_uuids)) },
+    { plain: rows.map((r) => r.inserted_at) },
+    { plain: rows.map((r) => r.updated_at) },
+    { plain: rows.map((r) => r.version) },
+    { json: created.map((o) => partiesColumn(o.parties ?? [])) },
+    ...partyKeyRows(created),
+    { text: rows.map((r) => searchWordsOf(r.subject, r.body)) },
   ];
 }
 
-function partyKeyParams(outcomes: readonly Outcome[]): unknown[] {
+function partyKeyRows(outcomes: readonly Outcome[]): RowsParam[] {
   const uuids: string[] = [];
   const positions: number[] = [];
   const names: string[] = [];
@@ -865,7 +865,7 @@ function partyKeyParams(outcomes: readonly Outcome[]): unknown[] {
       emails.push(emailKeysIn(party.rawName).join(' '));
     }
   }
-  return [plainArray(uuids), plainArray(positions), pgArray(names), pgArray(emails)];
+  return [{ plain: uuids }, { plain: positions }, { text: names }, { text: emails }];
 }
 
 /**
@@ -894,6 +894,11 @@ function plainArray(values: readonly (string | number | null)[]): string {
     if (values[i] === null || values[i] === undefined) return `{${values.map((v) => v ?? 'NULL').join(',')}}`;
   }
   return `{${values.join(',')}}`;
+}
+
+/** A RowsPart's parameters as sent: each column one array literal or one JSON array. */
+export function encodeRows(params: readonly RowsParam[]): unknown[] {
+  return params.map((param) => ('plain' in param ? plainArray(param.plain) : 'text' in param ? pgArray(param.text) : JSON.stringify(param.json)));
 }
 
 /**

@@ -147,6 +147,25 @@ export interface StatementPart {
   params: unknown[];
 }
 
+/**
+ * A StatementPart that writes rows: each parameter is one value per row of its own relation, sent as
+ * one array. Parts of several new streams with the same `ctes` join into one by joining their lists
+ * (see `createStream`).
+ */
+export interface RowsPart {
+  ctes: string;
+  params: RowsParam[];
+}
+
+/**
+ * A column of rows: `text` values go as a quoted array literal, `plain` ones (uuids, numbers, timestamps,
+ * nested literals of those: nothing to quote) as they are, `json` values as one JSON array.
+ */
+export type RowsParam =
+  | { text: ReadonlyArray<string | number | null> }
+  | { plain: ReadonlyArray<string | number | null> }
+  | { json: readonly unknown[] };
+
 /** How `EventStore.withStream` runs a session; stores that cannot do as asked ignore it. */
 export interface StreamOptions {
   /** First without the stream's lock (PostgreSQL; see `withStream`). */
@@ -175,9 +194,10 @@ export interface EventStore {
   /**
    * Starts a stream with its first events, all or none: a WrongExpectedVersionError when the stream
    * exists. `also` is written with them, in the same transaction; a store in the module's database runs
-   * it, the events and their inline projection as one statement. Optional: without it, `withStream`.
+   * it, the events and their inline projection as one statement, which may also carry other streams'
+   * creates asked for at the same moment. Optional: without it, `withStream`.
    */
-  createStream?(streamName: string, events: EventToAppend[], also?: StatementPart[]): Promise<AppendResult>;
+  createStream?(streamName: string, events: EventToAppend[], also?: RowsPart[]): Promise<AppendResult>;
   /** Appends all events or none. */
   appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
   /** The whole stream in revision order; `[]` when it does not exist. */

@@ -200,6 +200,33 @@ describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
     expect(await readTables(m.db)).toEqual(live);
   });
 
+  it('keeps apart the keys of interactions created at the same moment: forgetting one subject erases hers alone', async () => {
+    const dana = m.newContact(DANA);
+    const oscar = m.newContact(OSCAR);
+    const [own, shared, other] = await Promise.all([
+      m.service.createInteraction({ contactUuid: dana, subject: DANA_CONTENT[0], body: DANA_CONTENT[1] }, [{ rawName: DANA_RAW_NAMES[0]!, contactUuid: dana }]),
+      m.service.createInteraction({ contactUuid: oscar, subject: 'Tiles for the atrium', body: 'Oscar wants terracotta' }, [
+        { rawName: DANA_RAW_NAMES[1]!, contactUuid: dana },
+        { rawName: 'Oscar P.', contactUuid: oscar },
+      ]),
+      m.service.createInteraction({ contactUuid: oscar, subject: 'Grout samples', body: 'Oscar picks grey' }, [{ rawName: 'Oscar P.', contactUuid: oscar }]),
+    ]);
+    if (eventStore === 'postgres') {
+      // They were written by one statement: one transaction.
+      expect((await m.db.query<{ n: string }>('SELECT count(DISTINCT transaction_id) AS n FROM events', [])).rows).toEqual([{ n: '1' }]);
+    }
+    await expect(m.service.forgetContact(dana, { actorUuid })).resolves.toEqual({ interactions: 2 });
+    expect(findIn(await everything(), DANA_STRINGS)).toEqual([]);
+    expect(await m.service.getInteraction(own!.uuid)).toBeNull();
+    expect(await m.service.getInteraction(shared!.uuid)).toMatchObject({
+      subject: 'Tiles for the atrium',
+      body: 'Oscar wants terracotta',
+      parties: [expect.objectContaining({ rawName: ERASED, contactUuid: null }), shared!.parties[1]],
+    });
+    expect(await m.service.getInteraction(other!.uuid)).toEqual(other);
+    expect(JSON.stringify((await m.service.history(other!.uuid)).map((e) => e.data))).toContain('Oscar picks grey');
+  });
+
   it('leaves nothing behind when updates of her interactions race the erasure', async () => {
     const s = await scene();
     let stop = false;

@@ -3,7 +3,8 @@ import { uuidv7 } from 'uuidv7';
 import { composeStatement, PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { InteractionLoggedData, PartiesRebuiltData } from '../../src/domain/events';
 import { Database } from '../../src/ports/database';
-import { EventToAppend, Position, RecordedEvent, START, WrongExpectedVersionError, comparePositions } from '../../src/ports/event-store';
+import { AppendResult, EventToAppend, Position, RecordedEvent, RowsPart, START, WrongExpectedVersionError, comparePositions } from '../../src/ports/event-store';
+import { InteractionUnavailableError } from '../../src/domain/errors';
 import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { BACKENDS, migratedDatabase } from '../support/backends';
 import { eventMetadata } from '../support/poison';
@@ -51,7 +52,19 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
   }
 
   /** A part that records the stream in a table of the test's own, so its all-or-nothing shows. */
-  const marker = (stream: string) => ({ ctes: 'marked AS (INSERT INTO create_stream_marks (stream_name) VALUES ($1))', params: [stream] });
+  const marker = (stream: string): RowsPart => ({
+    ctes: 'marked AS (INSERT INTO create_stream_marks (stream_name) SELECT unnest($1::text[]))',
+    params: [{ text: [stream] }],
+  });
+
+  /** The read tables a replay of the whole log into emptied ones makes are `live`. */
+  async function expectRebuildToGive(live: Awaited<ReturnType<typeof readTables>>): Promise<void> {
+    await db.transaction(async (tx) => {
+      await tx.query('TRUNCATE interactions, interaction_parties, interaction_involvements', []);
+      for await (const batch of store.readAll(START, { within: tx })) await projectEvents(tx, batch);
+    });
+    expect(await readTables(db)).toEqual(live);
+  }
 
   it('writes the events, what goes with them and the read rows at once; the rows equal a rebuild', async () => {
     await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
@@ -70,11 +83,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     const live = await readTables(db);
     expect(live.interactions).toHaveLength(1);
     expect(live.parties).toHaveLength(1);
-    await db.transaction(async (tx) => {
-      await tx.query('TRUNCATE interactions, interaction_parties, interaction_involvements', []);
-      for await (const batch of store.readAll(START, { within: tx })) await projectEvents(tx, batch);
-    });
-    expect(await readTables(db)).toEqual(live);
+    await expectRebuildToGive(live);
   });
 
   it('refuses a stream that exists with WrongExpectedVersionError, and writes nothing of the rest', async () => {
@@ -104,6 +113,67 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     expect((await readTables(db)).interactions).toEqual(
       rowThen!.map((row) => ({ ...(row as object), parties: expect.any(Array), version: '1', updated_at: expect.any(Date) })),
     );
+  });
+
+  /** The transactions (ids) the results' events were written in. */
+  const transactionsOf = (results: AppendResult[]) => new Set(results.flatMap((r) => r.events.map((e) => e.position.commit)));
+
+  it('makes creates asked for at the same moment in one statement, each with its own result; the rows equal a rebuild', async () => {
+    await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
+    const creates = Array.from({ length: 5 }, () => created());
+    const results = await Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events, [marker(stream)])));
+    expect(transactionsOf(results).size).toBe(1);
+    for (const [i, { stream, events }] of creates.entries()) {
+      expect(results[i]!.events.map((e) => [e.id, e.revision])).toEqual(events.map((e, revision) => [e.id, revision]));
+      expect(await store.readStream(stream)).toEqual(results[i]!.events);
+    }
+    const marks = (await db.query<{ stream_name: string }>('SELECT stream_name FROM create_stream_marks', [])).rows;
+    expect(marks.map((row) => row.stream_name).sort()).toEqual(creates.map((c) => c.stream).sort());
+    const live = await readTables(db);
+    expect(live.interactions).toHaveLength(5);
+    await expectRebuildToGive(live);
+  });
+
+  it('makes each create of a failed shared statement again on its own: a stream that exists is refused, the others land', async () => {
+    await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
+    const existing = created();
+    await store.appendToStream(existing.stream, existing.events.slice(0, 1), 'no_stream');
+    const again = created(existing.stream.slice('interaction-'.length));
+    const others = [created(), created(), created()];
+    const outcomes = await Promise.allSettled([others[0]!, again, ...others.slice(1)].map(({ stream, events }) => store.createStream(stream, events, [marker(stream)])));
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ expected: 'no_stream', actual: 0 }) });
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+    expect(await store.readStream(existing.stream)).toHaveLength(1);
+    const marks = (await db.query<{ stream_name: string }>('SELECT stream_name FROM create_stream_marks', [])).rows;
+    expect(marks.map((row) => row.stream_name).sort()).toEqual(others.map((c) => c.stream).sort());
+    for (const { stream, events } of others) expect((await store.readStream(stream)).map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('answers every create of a shared statement whose connection was lost with that error, and makes none again', async () => {
+    const lost = new InteractionUnavailableError('connection lost', 'unknown');
+    let statements = 0;
+    // The statement commits, then its answer is lost.
+    const losing: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: async (text: string, params: unknown[]) => {
+        statements++;
+        await db.autocommit!(text, params);
+        throw lost;
+      },
+    });
+    const losingStore = new PostgresEventStore(losing, projectEvents, async (events) => newStreamProjection(events));
+    const creates = Array.from({ length: 3 }, () => created());
+    const outcomes = await Promise.allSettled(creates.map(({ stream, events }) => losingStore.createStream(stream, events)));
+    expect(outcomes).toEqual(creates.map(() => ({ status: 'rejected', reason: lost })));
+    expect(statements).toBe(1);
+    for (const { stream } of creates) expect(await store.readStream(stream)).toHaveLength(2);
+  });
+
+  it('puts at most 32 creates in one statement', async () => {
+    const creates = Array.from({ length: 40 }, () => created());
+    const results = await Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events)));
+    expect(transactionsOf(results).size).toBe(2);
+    expect((await readTables(db)).interactions).toHaveLength(40);
   });
 
   it('keeps the global order gap-free: a reader following creates and appends sees every event once, in order', async () => {

@@ -1,5 +1,5 @@
 import { Queryable } from '../../ports/database';
-import { StatementPart, StoreContentionError } from '../../ports/event-store';
+import { RowsPart, StatementPart, StoreContentionError } from '../../ports/event-store';
 
 const FOREIGN_KEY_VIOLATION = '23503';
 import { pgArray } from '../../../projections/interactions.projection';
@@ -83,23 +83,24 @@ export function newKeys(
   interactionUuid: string,
   tags: readonly string[],
   owners: ReadonlyArray<{ tag: string; contactUuid: string }>,
-): { keys: Map<string, ErasureKey>; part: StatementPart } {
+): { keys: Map<string, ErasureKey>; part: RowsPart } {
   const keys = new Map([...new Set(tags)].map((tag): [string, ErasureKey] => [tag, { keyId: uuidv7(), key: newKeyMaterial() }]));
   const owned = [...new Set(owners.flatMap((o) => (keys.has(o.tag) ? [`${o.contactUuid.toLowerCase()} ${keys.get(o.tag)!.keyId}`] : [])))];
-  const part: StatementPart = {
+  const part: RowsPart = {
     ctes: `new_keys AS (
         INSERT INTO erasure_keys (key_id, interaction_uuid, tag, key)
-        SELECT k.key_id, $1, k.tag, decode(k.key, 'base64') FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(key_id, tag, key)
+        SELECT k.key_id, k.interaction_uuid, k.tag, decode(k.key, 'base64')
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS k(key_id, interaction_uuid, tag, key)
       ), new_key_owners AS (
         INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT * FROM unnest($5::uuid[], $6::uuid[])
       )`,
     params: [
-      interactionUuid,
-      pgArray([...keys.values()].map((k) => k.keyId)),
-      pgArray([...keys.keys()]),
-      pgArray([...keys.values()].map((k) => k.key.toString('base64'))),
-      pgArray(owned.map((o) => o.split(' ')[0]!)),
-      pgArray(owned.map((o) => o.split(' ')[1]!)),
+      { text: [...keys.values()].map((k) => k.keyId) },
+      { text: [...keys.values()].map(() => interactionUuid) },
+      { text: [...keys.keys()] },
+      { text: [...keys.values()].map((k) => k.key.toString('base64')) },
+      { text: owned.map((o) => o.split(' ')[0]!) },
+      { text: owned.map((o) => o.split(' ')[1]!) },
     ],
   };
   return { keys, part };

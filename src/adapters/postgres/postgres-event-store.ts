@@ -6,6 +6,7 @@ import {
   Position,
   ReadAllOptions,
   RecordedEvent,
+  RowsPart,
   START,
   StatementPart,
   StoreContentionError,
@@ -15,7 +16,8 @@ import {
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { Database, Queryable } from '../../ports/database';
-import { pgArray } from '../../../projections/interactions.projection';
+import { InteractionUnavailableError } from '../../domain/errors';
+import { encodeRows, pgArray } from '../../../projections/interactions.projection';
 
 /**
  * Runs inside the append's transaction, after the events are inserted: the inline projection. With an
@@ -52,7 +54,7 @@ export type ProjectionRead = (streamName: string) => StatementPart | null;
  * The inline projection of a new stream as part of its append's statement (positions not known yet), or
  * null when it takes more than that (`createStream` then appends the ordinary way).
  */
-export type NewStreamProjection = (events: RecordedEvent[]) => Promise<StatementPart | null>;
+export type NewStreamProjection = (events: RecordedEvent[]) => Promise<RowsPart | null>;
 
 /** Where an append put an event: what its statement returns (the rest the caller has already). */
 interface AppendedRow {
@@ -71,6 +73,20 @@ interface EventRow extends AppendedRow {
 
 const COLUMNS = 'event_id, stream_name, stream_revision, transaction_id, global_position, event_type, data, metadata';
 const APPENDED_COLUMNS = 'event_id, stream_revision, transaction_id, global_position';
+
+/** A create waiting for the statement it shares with the others asked for in the same turn of the event loop. */
+interface PendingCreate {
+  streamName: string;
+  events: EventToAppend[];
+  also: RowsPart[];
+  /** The inline projection's part (EMPTY_ROWS without one). */
+  projection: RowsPart;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** At most this many creates share a statement. */
+const MAX_CREATES_PER_STATEMENT = 32;
 
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_BATCH_SIZE = 500;
@@ -96,6 +112,9 @@ export class PostgresEventStore implements EventStore {
     private readonly projectionRead?: ProjectionRead,
   ) {}
 
+  /** Creates asked for in this turn of the event loop, sent at its end (`sendCreates`). */
+  private creating: PendingCreate[] = [];
+
   /**
    * A new stream in one statement, sent in autocommit: its events, `also`, and the inline projection of
    * the new interaction, all or nothing. No stream lock is taken, and none is needed for the order
@@ -107,33 +126,73 @@ export class PostgresEventStore implements EventStore {
    * clash on the stream's unique (stream_name, stream_revision) index. When the projection needs more than
    * a part of the statement (an event it would park), or a read row is in the way, the append is made the
    * ordinary way.
+   *
+   * Creates asked for in the same turn of the event loop (callers whose previous answers arrived
+   * together, when the callers keep the process busy) share one statement: the argument above holds for
+   * each of their streams, all new, in the one transaction. When that statement fails, nothing of it was
+   * written, and each create is made again on its own, for its own outcome; only a lost connection, when
+   * whether it committed is unknown, is every one's answer.
    */
-  async createStream(streamName: string, events: EventToAppend[], also: StatementPart[] = []): Promise<AppendResult> {
+  async createStream(streamName: string, events: EventToAppend[], also: RowsPart[] = []): Promise<AppendResult> {
     if (events.length === 0) throw new Error('createStream needs at least one event');
-    const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts(streamName, events, 0))) ?? null) : EMPTY_PART;
+    const projection = this.inlineProjection ? ((await this.newStreamProjection?.(drafts(streamName, events, 0))) ?? null) : EMPTY_ROWS;
     if (projection === null) return this.createLocked(streamName, events, also);
-    const appended: StatementPart = { ctes: APPENDED_AT, params: [streamName, 0, ...eventColumns(events)] };
-    const { text, params } = composeStatement([appended, ...also, projection], SELECT_APPENDED);
+    return new Promise((resolve, reject) => {
+      if (this.creating.push({ streamName, events, also, projection, resolve, reject }) === 1) setImmediate(() => this.sendCreates());
+    });
+  }
+
+  private sendCreates(): void {
+    const pending = this.creating.splice(0);
+    for (let i = 0; i < pending.length; i += MAX_CREATES_PER_STATEMENT) void this.createTogether(pending.slice(i, i + MAX_CREATES_PER_STATEMENT));
+  }
+
+  /** Creates in one statement, those whose parts are the first's (in the module, all of them); the others each alone. */
+  private async createTogether(creates: PendingCreate[]): Promise<void> {
+    const first = partsOf(creates[0]!);
+    const together = creates.filter((c) => partsOf(c).every((part, i, parts) => parts.length === first.length && part.ctes === first[i]!.ctes));
+    for (const create of creates) if (!together.includes(create)) settle(create, () => this.createAlone(create));
+    if (together.length === 1) return settle(together[0]!, () => this.createAlone(together[0]!));
     let rows: AppendedRow[];
     try {
-      rows = (await (this.db.autocommit ? this.db.autocommit<AppendedRow>(text, params) : this.db.transaction((tx) => tx.query<AppendedRow>(text, params)))).rows;
+      rows = await this.sendCreate(together);
+    } catch (error) {
+      // A lost connection may have committed them all; any other failure wrote nothing.
+      if (error instanceof InteractionUnavailableError) for (const create of together) create.reject(error);
+      else for (const create of together) settle(create, () => this.createAlone(create));
+      return;
+    }
+    for (const create of together) settle(create, async () => appendResult(create.streamName, create.events, rows));
+  }
+
+  /** One create in a statement of its own: a clash there is its own. */
+  private async createAlone(create: PendingCreate): Promise<AppendResult> {
+    try {
+      return appendResult(create.streamName, create.events, await this.sendCreate([create]));
     } catch (error) {
       const readRowThere = (error as { code?: string }).code === UNIQUE_VIOLATION && !isRevisionClash(error);
-      if (readRowThere) return this.createLocked(streamName, events, also); // a read row (or key) of it was there already
-      throw await this.appendError(error, streamName, 'no_stream');
+      if (readRowThere) return this.createLocked(create.streamName, create.events, create.also); // a read row (or key) of it was there already
+      throw await this.appendError(error, create.streamName, 'no_stream');
     }
-    return appendResult(streamName, events, rows);
+  }
+
+  /** The creates' events and parts, each part's rows joined, in one autocommitted statement. */
+  private async sendCreate(creates: PendingCreate[]): Promise<AppendedRow[]> {
+    const each = creates.map(partsOf);
+    const parts = [newStreamsEvents(creates), ...each[0]!.map((_, i) => joinRows(each.map((p) => p[i]!)))];
+    const { text, params } = composeStatement(parts.map((part) => ({ ctes: part.ctes, params: encodeRows(part.params) })), SELECT_APPENDED);
+    return (await (this.db.autocommit ? this.db.autocommit<AppendedRow>(text, params) : this.db.transaction((tx) => tx.query<AppendedRow>(text, params)))).rows;
   }
 
   /**
    * A new stream the ordinary way: under its lock, the events and their projection, then `also` (after
    * the events, so a stream that exists is a WrongExpectedVersionError before anything else clashes).
    */
-  private createLocked(streamName: string, events: EventToAppend[], also: StatementPart[]): Promise<AppendResult> {
+  private createLocked(streamName: string, events: EventToAppend[], also: RowsPart[]): Promise<AppendResult> {
     return this.withStream(streamName, async (session) => {
       const result = await session.appendToStream(events, 'no_stream');
       const tx = session.tx ?? this.db; // always the session's transaction here
-      for (const part of also) await tx.query(`WITH ${part.ctes} SELECT 1`, part.params);
+      for (const part of also) await tx.query(`WITH ${part.ctes} SELECT 1`, encodeRows(part.params));
       return result;
     });
   }
@@ -411,7 +470,47 @@ function appendResult(streamName: string, events: EventToAppend[], rows: Appende
   return { nextRevision: last.revision, position: last.position, events: recorded };
 }
 
-const EMPTY_PART: StatementPart = { ctes: '', params: [] };
+const EMPTY_ROWS: RowsPart = { ctes: '', params: [] };
+
+/** A pending create's parts after its events. */
+function partsOf(create: PendingCreate): RowsPart[] {
+  return [...create.also, create.projection];
+}
+
+/** Settles a pending create with what `work` gives or throws. */
+function settle(create: PendingCreate, work: () => Promise<AppendResult>): void {
+  work().then(create.resolve, create.reject);
+}
+
+/** Parts of the same CTEs as one: each parameter's rows, one after the other. */
+function joinRows(parts: RowsPart[]): RowsPart {
+  if (parts.length === 1) return parts[0]!;
+  return {
+    ctes: parts[0]!.ctes,
+    params: parts[0]!.params.map((param, i) => {
+      const all = parts.map((part) => part.params[i]!);
+      if ('plain' in param) return { plain: all.flatMap((p) => ('plain' in p ? p.plain : [])) };
+      if ('text' in param) return { text: all.flatMap((p) => ('text' in p ? p.text : [])) };
+      return { json: all.flatMap((p) => ('json' in p ? p.json : [])) };
+    }),
+  };
+}
+
+/** The events of new streams, from revision 0 each, in the order given. */
+function newStreamsEvents(creates: PendingCreate[]): RowsPart {
+  const events = creates.flatMap((c) => c.events);
+  return {
+    ctes: APPENDED_NEW,
+    params: [
+      { text: events.map((e) => e.id) },
+      { text: creates.flatMap((c) => c.events.map(() => c.streamName)) },
+      { plain: creates.flatMap((c) => c.events.map((_, i) => i)) },
+      { text: events.map((e) => e.type) },
+      { json: events.map((e) => e.data) },
+      { json: events.map((e) => e.metadata) },
+    ],
+  };
+}
 
 /**
  * The events appended to stream $1 from revision $2 on (0 for a new stream), taken apart from the four
@@ -427,6 +526,15 @@ function appendedCte(where: string): string {
   RETURNING ${APPENDED_COLUMNS})`;
 }
 const APPENDED_AT = appendedCte('');
+/** The events of new streams (`newStreamsEvents`): per event its stream and revision. */
+const APPENDED_NEW = `appended AS (
+  INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+  SELECT e.id, e.stream_name, e.revision, e.type, e.data, e.metadata
+  FROM ROWS FROM (unnest($1::uuid[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]),
+    jsonb_array_elements($5::jsonb), jsonb_array_elements($6::jsonb))
+    WITH ORDINALITY AS e(id, stream_name, revision, type, data, metadata, ord)
+  ORDER BY e.ord
+  RETURNING ${APPENDED_COLUMNS})`;
 /** An unlocked session's insert: nothing when the lookup found the stream locked or a parked event. */
 const APPENDED_UNLESS_LOOKED_UP = appendedCte('\n  WHERE (SELECT value FROM looked_up) IS NULL');
 /**
