@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { uuidv7 } from 'uuidv7';
+import { uuidv7 } from '../domain/uuid';
 import { z } from 'zod';
 import { ContactRecord } from '../domain/interaction';
 import { InteractionValidationError } from '../domain/errors';

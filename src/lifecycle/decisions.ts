@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { uuidv7 } from 'uuidv7';
+import { uuidv7 } from '../domain/uuid';
 import {
   MESSAGES,
   NormalisedTrace,

@@ -1,5 +1,5 @@
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { uuidv7 } from 'uuidv7';
+import { uuidv7 } from '../domain/uuid';
 import { InteractionNotFoundError } from '../domain/errors';
 import { Interaction } from '../domain/interaction';
 import {

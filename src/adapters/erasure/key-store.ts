@@ -4,7 +4,7 @@ import { RowsPart, StatementPart, StoreContentionError } from '../../ports/event
 const FOREIGN_KEY_VIOLATION = '23503';
 import { pgArray } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, newKeyMaterial } from './sealing';
-import { uuidv7 } from 'uuidv7';
+import { uuidv7 } from '../../domain/uuid';
 
 /**
  * The keys of crypto-shredding and whose data each seals (tables of migration 0007). Keys travel as
