@@ -70,6 +70,8 @@ interface Attempt {
   /** The events appended, or about to be (their ids tell whether an append of unknown outcome landed). */
   appending: RecordedEvent['id'][];
   result: AppendResult | null;
+  /** The events of `result` as decided and parsed before the append (null when it was read back instead). */
+  checked: InteractionEvent[] | null;
   /** The state a repeat of an idempotent command returns: the first request's result. */
   replayed: InteractionState | null;
 }
@@ -139,7 +141,7 @@ export class InteractionWriter {
     for (let attempt = 0; ; attempt++) {
       // A brand-new stream holds nothing to read, unless an earlier try (or request) may have written it.
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
-      const state: Attempt = { before: fold([]), appending: [], result: null, replayed: null };
+      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
       try {
         const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, state);
         const { createStream } = this.store;
@@ -155,6 +157,7 @@ export class InteractionWriter {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
           state.result = await this.resolveUnknown(streamName, state.appending, error);
+          state.checked = null;
         } else if (
           ((error instanceof WrongExpectedVersionError && !pinned(command)) || error instanceof StoreContentionError) &&
           Date.now() < deadline
@@ -173,7 +176,7 @@ export class InteractionWriter {
       }
       if (state.replayed) return state.replayed;
       if (!state.result) return state.before;
-      return this.afterAppend(state.before, state.result);
+      return this.afterAppend(state.before, state.result, state.checked);
     }
   }
 
@@ -207,11 +210,7 @@ export class InteractionWriter {
       }
     }
     const events = decide(command, state.before, ctx);
-    if (events.length === 0) return;
-    assertStorable(events);
-    const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
-    state.appending = toAppend.map((event) => event.id);
-    state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
+    if (events.length > 0) await appendDecided(session, events, metadata, state);
   }
 
   /**
@@ -233,8 +232,13 @@ export class InteractionWriter {
     return { nextRevision: last.revision, position: last.position, events: ours };
   }
 
-  private async afterAppend(before: InteractionState, result: AppendResult): Promise<InteractionState> {
-    const parsed = result.events.map(toDomainEvent); // once, for the fold and for publishing
+  /** `checked`: the events as parsed before the append, when `result` is of that append (not read back). */
+  private async afterAppend(before: InteractionState, result: AppendResult, checked: InteractionEvent[] | null): Promise<InteractionState> {
+    // Once, for the fold and for publishing: the events parsed before the append are what a parse of
+    // the result would give (the same data, the same schemas).
+    const parsed = checked
+      ? result.events.map((event, i): RecordedInteractionEvent => ({ ...checked[i]!, revision: event.revision, recordedAt: new Date(event.metadata.recordedAt) }))
+      : result.events.map(toDomainEvent);
     const after = fold(parsed, before);
     try {
       await this.projection?.afterAppend(result);
@@ -274,7 +278,7 @@ export class InteractionWriter {
         causationId: options.causationId ?? null,
         recordedAt: new Date().toISOString(),
       };
-      const state: Attempt = { before: fold([]), appending: [], result: null, replayed: null };
+      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
       let already = false;
       let committedWith = false;
       try {
@@ -284,12 +288,7 @@ export class InteractionWriter {
           state.before = fold(stored);
           const events = decideFor(state.before, stored);
           already = events === 'already';
-          if (events !== 'already' && events.length > 0) {
-            assertStorable(events);
-            const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
-            state.appending = toAppend.map((event) => event.id);
-            state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
-          }
+          if (events !== 'already' && events.length > 0) await appendDecided(session, events, metadata, state);
           if (inSession && session.tx) {
             await inSession(session.tx, already || state.result !== null);
             committedWith = true;
@@ -299,6 +298,7 @@ export class InteractionWriter {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
           state.result = await this.resolveUnknown(streamName, state.appending, error);
+          state.checked = null;
         } else if ((error instanceof WrongExpectedVersionError || error instanceof StoreContentionError) && Date.now() < deadline) {
           await sleep(backoff(attempt));
           continue;
@@ -308,7 +308,7 @@ export class InteractionWriter {
         }
       }
       if (!state.result) return { outcome: already ? 'already' : 'nothing', committedWith };
-      await this.afterAppend(state.before, state.result);
+      await this.afterAppend(state.before, state.result, state.checked);
       return { outcome: 'appended', committedWith };
     }
   }
@@ -355,19 +355,25 @@ function wroteNothing(error: unknown): boolean {
 
 /**
  * Parse before append: every decided event must match its own schema. A miss is input the validation
- * let through (a bug), reported at the field as a validation error rather than stored.
+ * let through (a bug), reported at the field as a validation error rather than stored. Then the append
+ * at the revision read; the parsed events serve the fold and publishing after it.
  */
-function assertStorable(events: InteractionEvent[]): void {
+async function appendDecided(session: StreamSession, events: InteractionEvent[], metadata: EventMetadata, state: Attempt): Promise<void> {
   const errors = new ErrorCollector();
-  for (const event of events) {
+  const checked = events.map((event) => {
     const result = EVENT_SCHEMAS[event.type].safeParse(event.data);
-    if (result.success) continue;
+    if (result.success) return { type: event.type, data: result.data } as InteractionEvent;
     for (const issue of result.error.issues) {
       const path = issue.path.filter((part) => part !== 'changes').join('.');
       errors.add(path || 'interaction', issue.message);
     }
-  }
+    return event;
+  });
   errors.throwIfAny();
+  const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
+  state.appending = toAppend.map((event) => event.id);
+  state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
+  state.checked = checked;
 }
 
 /**
