@@ -150,6 +150,20 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     for (const { stream, events } of others) expect((await store.readStream(stream)).map((e) => e.id)).toEqual(events.map((e) => e.id));
   });
 
+  it('makes a create of a shared statement whose read row is in the way the ordinary way, and the others each on its own', async () => {
+    const inTheWay = created();
+    await db.query(
+      `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, inserted_at, updated_at, version, metadata, file_uuids, parties)
+       VALUES ($1, $2, 'note', now(), now(), now(), 0, '{}', '{}', '[]')`,
+      [inTheWay.stream.slice('interaction-'.length), uuidv7()],
+    );
+    const others = [created(), created()];
+    const results = await Promise.all([inTheWay, ...others].map(({ stream, events }) => store.createStream(stream, events)));
+    for (const [i, { stream }] of [inTheWay, ...others].entries()) expect(await store.readStream(stream)).toEqual(results[i]!.events);
+    expect((await readTables(db)).interactions).toHaveLength(3);
+    expect(transactionsOf(results).size).toBe(3); // the shared try wrote nothing; each then alone
+  });
+
   it('answers every create of a shared statement whose connection was lost with that error, and makes none again', async () => {
     const lost = new InteractionUnavailableError('connection lost', 'unknown');
     let statements = 0;
