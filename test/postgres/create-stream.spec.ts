@@ -164,8 +164,10 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     expect(transactionsOf(results).size).toBe(3); // the shared try wrote nothing; each then alone
   });
 
-  it('answers every create of a shared statement whose connection was lost with that error, and makes none again', async () => {
-    const lost = new InteractionUnavailableError('connection lost', 'unknown');
+  it.each([
+    ['a lost connection', new InteractionUnavailableError('connection lost', 'unknown')],
+    ['a client-side timeout (pg query_timeout)', new Error('Query read timeout')],
+  ])('answers every create of a shared statement with an error that may follow its commit, %s, and makes none again', async (_name, lost) => {
     let statements = 0;
     // The statement commits, then its answer is lost.
     const losing: Database = Object.assign(Object.create(db) as Database, {
@@ -181,6 +183,16 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     expect(outcomes).toEqual(creates.map(() => ({ status: 'rejected', reason: lost })));
     expect(statements).toBe(1);
     for (const { stream } of creates) expect(await store.readStream(stream)).toHaveLength(2);
+  });
+
+  it('refuses to join parts of the same CTEs whose columns differ in kind, and writes nothing', async () => {
+    await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
+    const [a, b] = [created(), created()];
+    const asPlain: RowsPart = { ...marker(b.stream), params: [{ plain: [b.stream] }] };
+    const outcomes = await Promise.allSettled([store.createStream(a.stream, a.events, [marker(a.stream)]), store.createStream(b.stream, b.events, [asPlain])]);
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'rejected', reason: { message: 'parts of the same CTEs differ at parameter 1' } });
+    expect(await store.readStream(a.stream)).toEqual([]);
+    expect((await db.query('SELECT * FROM create_stream_marks', [])).rows).toEqual([]);
   });
 
   it('puts at most 32 creates in one statement', async () => {

@@ -6,6 +6,7 @@ import {
   Position,
   ReadAllOptions,
   RecordedEvent,
+  RowsParam,
   RowsPart,
   START,
   StatementPart,
@@ -16,7 +17,6 @@ import {
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { Database, Queryable } from '../../ports/database';
-import { InteractionUnavailableError } from '../../domain/errors';
 import { encodeRows, pgArray } from '../../../projections/interactions.projection';
 
 /**
@@ -129,9 +129,11 @@ export class PostgresEventStore implements EventStore {
    *
    * Creates asked for in the same turn of the event loop (callers whose previous answers arrived
    * together, when the callers keep the process busy) share one statement: the argument above holds for
-   * each of their streams, all new, in the one transaction. When that statement fails, nothing of it was
-   * written, and each create is made again on its own, for its own outcome; only a lost connection, when
-   * whether it committed is unknown, is every one's answer.
+   * each of their streams, all new, in the one transaction. When the server refuses that statement,
+   * nothing of it was written, and each create is made again on its own, for its own outcome; an error
+   * that may have come after the commit (a lost connection) is every one's answer. What holds one up
+   * holds up all (a create waiting for another writer of its stream: an idempotent repeat racing its
+   * first request), until it fails the statement and the others go alone.
    */
   async createStream(streamName: string, events: EventToAppend[], also: RowsPart[] = []): Promise<AppendResult> {
     if (events.length === 0) throw new Error('createStream needs at least one event');
@@ -157,9 +159,10 @@ export class PostgresEventStore implements EventStore {
     try {
       rows = await this.sendCreate(together);
     } catch (error) {
-      // A lost connection may have committed them all; any other failure wrote nothing.
-      if (error instanceof InteractionUnavailableError) for (const create of together) create.reject(error);
-      else for (const create of together) settle(create, () => this.createAlone(create));
+      // An error the server reported for the statement: it wrote nothing. Anything else (a lost
+      // connection, a client-side timeout) may have come after the commit: every one's answer.
+      if (reportedByServer(error)) for (const create of together) settle(create, () => this.createAlone(create));
+      else for (const create of together) create.reject(error);
       return;
     }
     for (const create of together) settle(create, async () => appendResult(create.streamName, create.events, rows));
@@ -487,13 +490,23 @@ function joinRows(parts: RowsPart[]): RowsPart {
   if (parts.length === 1) return parts[0]!;
   return {
     ctes: parts[0]!.ctes,
-    params: parts[0]!.params.map((param, i) => {
-      const all = parts.map((part) => part.params[i]!);
-      if ('plain' in param) return { plain: all.flatMap((p) => ('plain' in p ? p.plain : [])) };
-      if ('text' in param) return { text: all.flatMap((p) => ('text' in p ? p.text : [])) };
-      return { json: all.flatMap((p) => ('json' in p ? p.json : [])) };
+    params: parts[0]!.params.map((param, i): RowsParam => {
+      const kind = 'plain' in param ? 'plain' : 'text' in param ? 'text' : 'json';
+      const rows = parts.flatMap((part) => {
+        const column = part.params[i];
+        // A column of another kind would shift the rows after it onto other creates' rows.
+        if (!column || !(kind in column)) throw new Error(`parts of the same CTEs differ at parameter ${i + 1}`);
+        return (column as Record<typeof kind, readonly unknown[]>)[kind];
+      });
+      return kind === 'plain' ? { plain: rows as (string | number | null)[] } : kind === 'text' ? { text: rows as (string | number | null)[] } : { json: rows };
     }),
   };
+}
+
+/** An error the server reported for a statement (a SQLSTATE with its severity): the statement wrote nothing. */
+function reportedByServer(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof code === 'string' && typeof severity === 'string';
 }
 
 /** The events of new streams, from revision 0 each, in the order given. */
@@ -632,7 +645,8 @@ function revisionMatches(expected: ExpectedRevision, actual: number | null): boo
 /**
  * A deadlock (40P01) or serialization failure (40001): the server rolled the transaction back. A create in
  * one statement takes no stream lock, so it can deadlock with a locked append to the same new stream
- * that writes its rows in another order (an idempotent repeat of the create).
+ * that writes its rows in another order (an idempotent repeat of the create); in a statement shared with
+ * other creates, they are then made again each alone.
  */
 function isContention(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
