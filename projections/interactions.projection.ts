@@ -140,7 +140,7 @@ export interface PreparedBatch {
   toRead: string[];
   /** Interactions whose events need nothing of their rows (`foldRowless`): folded without them. */
   rowless: Outcome[];
-  /** The columns of the insert of `assumedNew`, built here so that applying costs little CPU. */
+  /** The columns of the insert of `assumedNew`, built here (folded and laid out; made into parameters when applied). */
   insertRows: RowsParam[];
 }
 

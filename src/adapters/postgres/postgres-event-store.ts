@@ -17,7 +17,7 @@ import {
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { Database, Queryable } from '../../ports/database';
-import { encodeRows, pgArray } from '../../../projections/interactions.projection';
+import { encodeRows } from '../../../projections/interactions.projection';
 
 /**
  * Runs inside the append's transaction, after the events are inserted: the inline projection. With an
@@ -152,7 +152,8 @@ export class PostgresEventStore implements EventStore {
   /** Creates in one statement, those whose parts are the first's (in the module, all of them); the others each alone. */
   private async createTogether(creates: PendingCreate[]): Promise<void> {
     const first = partsOf(creates[0]!);
-    const together = creates.filter((c) => partsOf(c).every((part, i, parts) => parts.length === first.length && part.ctes === first[i]!.ctes));
+    const sameAsFirst = (parts: RowsPart[]) => parts.length === first.length && parts.every((part, i) => part.ctes === first[i]!.ctes);
+    const together = creates.filter((c) => sameAsFirst(partsOf(c)));
     for (const create of creates) if (!together.includes(create)) settle(create, () => this.createAlone(create));
     if (together.length === 1) return settle(together[0]!, () => this.createAlone(together[0]!));
     let rows: AppendedRow[];
@@ -438,16 +439,15 @@ function drafts(streamName: string, events: EventToAppend[], first: number): Rec
 }
 
 /**
- * The events as four parameters: ids and types as array literals, data and metadata as one JSON array
+ * The events as four columns: ids and types as array literals, data and metadata as one JSON array
  * each (one JSON text apiece: nothing to escape per element, one parse on the server).
  */
+function eventRows(events: EventToAppend[]): RowsParam[] {
+  return [{ text: events.map((e) => e.id) }, { text: events.map((e) => e.type) }, { json: events.map((e) => e.data) }, { json: events.map((e) => e.metadata) }];
+}
+
 function eventColumns(events: EventToAppend[]): unknown[] {
-  return [
-    pgArray(events.map((e) => e.id)),
-    pgArray(events.map((e) => e.type)),
-    JSON.stringify(events.map((e) => e.data)),
-    JSON.stringify(events.map((e) => e.metadata)),
-  ];
+  return encodeRows(eventRows(events));
 }
 
 /**
@@ -511,16 +511,12 @@ function reportedByServer(error: unknown): boolean {
 
 /** The events of new streams, from revision 0 each, in the order given. */
 function newStreamsEvents(creates: PendingCreate[]): RowsPart {
-  const events = creates.flatMap((c) => c.events);
   return {
     ctes: APPENDED_NEW,
     params: [
-      { text: events.map((e) => e.id) },
+      ...eventRows(creates.flatMap((c) => c.events)),
       { text: creates.flatMap((c) => c.events.map(() => c.streamName)) },
       { plain: creates.flatMap((c) => c.events.map((_, i) => i)) },
-      { text: events.map((e) => e.type) },
-      { json: events.map((e) => e.data) },
-      { json: events.map((e) => e.metadata) },
     ],
   };
 }
@@ -539,13 +535,13 @@ function appendedCte(where: string): string {
   RETURNING ${APPENDED_COLUMNS})`;
 }
 const APPENDED_AT = appendedCte('');
-/** The events of new streams (`newStreamsEvents`): per event its stream and revision. */
+/** The events of new streams (`newStreamsEvents`): `eventRows` ($1–$4), then per event its stream and revision. */
 const APPENDED_NEW = `appended AS (
   INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
   SELECT e.id, e.stream_name, e.revision, e.type, e.data, e.metadata
-  FROM ROWS FROM (unnest($1::uuid[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]),
-    jsonb_array_elements($5::jsonb), jsonb_array_elements($6::jsonb))
-    WITH ORDINALITY AS e(id, stream_name, revision, type, data, metadata, ord)
+  FROM ROWS FROM (unnest($1::uuid[]), unnest($2::text[]), jsonb_array_elements($3::jsonb), jsonb_array_elements($4::jsonb),
+    unnest($5::text[]), unnest($6::bigint[]))
+    WITH ORDINALITY AS e(id, type, data, metadata, stream_name, revision, ord)
   ORDER BY e.ord
   RETURNING ${APPENDED_COLUMNS})`;
 /** An unlocked session's insert: nothing when the lookup found the stream locked or a parked event. */
