@@ -19,7 +19,7 @@ import {
   InteractionUnreadableError,
   InteractionValidationError,
 } from '../domain/errors';
-import { EVENT_SCHEMAS, InteractionEvent, InvalidEventError, parseEvent, streamNameOf } from '../domain/events';
+import { checkEvent, InteractionEvent, InvalidEventError, parseEvent, streamNameOf } from '../domain/events';
 import { ContactRecord, involvedContactUuids, StaffRecord } from '../domain/interaction';
 import { NormalisedParty } from '../domain/validation';
 import { Database, Queryable } from '../ports/database';
@@ -356,14 +356,15 @@ function wroteNothing(error: unknown): boolean {
 /**
  * Parse before append: every decided event must match its own schema. A miss is input the validation
  * let through (a bug), reported at the field as a validation error rather than stored. Then the append
- * at the revision read; the parsed events serve the fold and publishing after it.
+ * at the revision read; the parsed events serve the append's inline projection (`checkEvent`), and the
+ * fold and publishing after it: each event is parsed once.
  */
 async function appendDecided(session: StreamSession, events: InteractionEvent[], metadata: EventMetadata, state: Attempt): Promise<void> {
   const errors = new ErrorCollector();
   const checked = events.map((event) => {
-    const result = EVENT_SCHEMAS[event.type].safeParse(event.data);
-    if (result.success) return { type: event.type, data: result.data } as InteractionEvent;
-    for (const issue of result.error.issues) {
+    const result = checkEvent(event);
+    if ('checked' in result) return result.checked;
+    for (const issue of result.issues) {
       const path = issue.path.filter((part) => part !== 'changes').join('.');
       errors.add(path || 'interaction', issue.message);
     }
