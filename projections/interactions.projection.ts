@@ -1,7 +1,7 @@
 import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
 import { withLinksChanged } from '../src/domain/decider';
-import { InteractionEvent, InteractionLoggedData, parseEvent, truncateToSecond } from '../src/domain/events';
+import { InteractionEvent, InteractionLoggedData, parseChecked, truncateToSecond } from '../src/domain/events';
 import { Party } from '../src/domain/interaction';
 import { withPartyLinked } from '../src/domain/decider';
 import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
@@ -429,7 +429,7 @@ function classify(recorded: RecordedEvent, uuid: string, parkedStreams: ParkedSt
   if (first !== undefined && recorded.revision >= first) return `behind the parked event at revision ${first}`;
   let event: InteractionEvent;
   try {
-    event = parseEvent(recorded.type, recorded.data);
+    event = parseChecked(recorded.type, recorded.data);
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }

@@ -269,30 +269,38 @@ function upcast(type: InteractionEventType, data: unknown): unknown {
 /**
  * Events decided in this process and checked against their schema before the append (`checkEvent`), by
  * their data object: the append's inline projection gets that same object back and takes the check's
- * result instead of parsing it again. Data read from a store is always a new object, so always parsed.
- * Held weakly: an entry goes with its data.
+ * result instead of parsing it again (`parseChecked`). Data read from a store is always a new object, so
+ * always parsed. Held weakly: an entry goes with its data.
  */
 const checkedBeforeAppend = new WeakMap<object, InteractionEvent>();
 
 /**
  * The write side's parse before append: the event as its schema reads it, or the schema's issues. The
- * event's data must not change afterwards (the decider's output never does): `parseEvent` of that object
- * answers with this result.
+ * event's data must not change afterwards (the decider's output never does): `parseChecked` of that
+ * object answers with this result.
  */
 export function checkEvent(event: InteractionEvent): { checked: InteractionEvent } | { issues: z.core.$ZodIssue[] } {
   const result = EVENT_SCHEMAS[event.type].safeParse(event.data);
-  if (!result.success) return { issues: result.error.issues };
+  if (!result.success) {
+    checkedBeforeAppend.delete(event.data);
+    return { issues: result.error.issues };
+  }
   const checked = { type: event.type, data: result.data } as InteractionEvent;
   checkedBeforeAppend.set(event.data, checked);
   return { checked };
 }
 
+/**
+ * `parseEvent`, or the result of `checkEvent` for the same data object: for the projection alone, which
+ * neither changes nor hands out what it parsed (a reader that does, a host's, gets a parse of its own).
+ */
+export function parseChecked(type: string, data: unknown): InteractionEvent {
+  const checked = typeof data === 'object' && data !== null ? checkedBeforeAppend.get(data) : undefined;
+  return checked?.type === type ? checked : parseEvent(type, data);
+}
+
 /** Upcasts an event's data and validates it against the schema of its type. */
 export function parseEvent(type: string, data: unknown): InteractionEvent {
-  if (typeof data === 'object' && data !== null) {
-    const checked = checkedBeforeAppend.get(data);
-    if (checked?.type === type) return checked;
-  }
   if (!isInteractionEventType(type)) throw new InvalidEventError(type, 'unknown event type');
   const result = EVENT_SCHEMAS[type].safeParse(upcast(type, data));
   if (!result.success) throw new InvalidEventError(type, z.prettifyError(result.error));

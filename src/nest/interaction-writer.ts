@@ -356,8 +356,8 @@ function wroteNothing(error: unknown): boolean {
 /**
  * Parse before append: every decided event must match its own schema. A miss is input the validation
  * let through (a bug), reported at the field as a validation error rather than stored. Then the append
- * at the revision read; the parsed events serve the append's inline projection (`checkEvent`), and the
- * fold and publishing after it: each event is parsed once.
+ * at the revision read; the parsed events serve the append's inline projection (`parseChecked`), and
+ * the fold and publishing after it: each event is parsed once.
  */
 async function appendDecided(session: StreamSession, events: InteractionEvent[], metadata: EventMetadata, state: Attempt): Promise<void> {
   const errors = new ErrorCollector();

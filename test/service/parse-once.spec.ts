@@ -28,7 +28,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('each
     expect([parses('InteractionLogged'), parses('PartiesRebuilt')]).toEqual([1, 1]);
     await m.service.updateInteraction(created.uuid, { subject: 'Intro call, rescheduled' });
     expect(parses('InteractionUpdated')).toBe(1);
-    expect((await m.service.getInteraction(created.uuid)).subject).toBe('Intro call, rescheduled');
+    expect(await m.service.getInteraction(created.uuid)).toMatchObject({ subject: 'Intro call, rescheduled' });
     await m.service.deleteInteraction(created.uuid);
     expect(parses('InteractionDeleted')).toBe(1);
     expect(await m.countEvents()).toBe(4);
