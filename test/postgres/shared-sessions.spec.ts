@@ -1,0 +1,229 @@
+import { uuidv7 } from 'uuidv7';
+import { composeShared, PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
+import { InteractionUnavailableError } from '../../src/domain/errors';
+import { InteractionsMaintenance } from '../../src';
+import { Database } from '../../src/ports/database';
+import { AppendResult, EventToAppend, StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
+import { DATABASE } from '../../src/nest/tokens';
+import { BACKENDS, migratedDatabase } from '../support/backends';
+import { startModule } from '../support/module';
+import { eventMetadata } from '../support/poison';
+import { readTables } from '../support/read-tables';
+
+/**
+ * Sessions of different streams without the stream's lock, asked for at the same moment, share their
+ * statements: the reads in one, the appends in one, each with its own gate, guards and outcome.
+ */
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shared unlocked sessions on %s', (_name, backend) => {
+  let db: Database;
+  let cleanup: () => Promise<void>;
+  /** The statements the store sent (autocommitted), in order. */
+  let sent: string[];
+  /** Their parameters. */
+  let sentParams: unknown[][];
+  let store: PostgresEventStore;
+  beforeEach(async () => {
+    ({ db, cleanup } = await migratedDatabase(backend));
+    sent = [];
+    sentParams = [];
+    const counting: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: (text: string, params: unknown[]) => {
+        sent.push(text);
+        sentParams.push(params);
+        return db.autocommit!(text, params);
+      },
+    });
+    store = new PostgresEventStore(counting);
+  });
+  afterEach(() => cleanup());
+
+  const event = (): EventToAppend => ({ id: uuidv7(), type: 'TestHappened', data: { n: 1 }, metadata: eventMetadata() });
+  const transactionsOf = (results: AppendResult[]) => new Set(results.flatMap((r) => r.events.map((e) => e.position.commit)));
+  const shared = () => sent.filter((text) => text.includes('UNION ALL'));
+
+  async function seeded(count: number): Promise<string[]> {
+    const streams = Array.from({ length: count }, () => `test-${uuidv7()}`);
+    for (const stream of streams) await store.appendToStream(stream, [event()], 'no_stream');
+    sent.length = 0;
+    return streams;
+  }
+
+  /** An unlocked session that reads, waits for `until`, then appends one event at the revision it read. */
+  function edit(stream: string, until: Promise<unknown> = Promise.resolve()): Promise<AppendResult> {
+    return store.withStream(
+      stream,
+      async (session: StreamSession) => {
+        const read = await session.readStream();
+        await until;
+        return session.appendToStream([event()], read.length - 1);
+      },
+      { optimistic: true },
+    );
+  }
+
+  it('reads in one statement and appends in one, each session with its own result', async () => {
+    const streams = await seeded(4);
+    const results = await Promise.all(streams.map((stream) => edit(stream)));
+    expect(sent).toHaveLength(2);
+    expect(shared()).toHaveLength(2);
+    expect(transactionsOf(results).size).toBe(1);
+    for (const [i, stream] of streams.entries()) {
+      expect(results[i]!.nextRevision).toBe(1);
+      expect(await store.readStream(stream)).toEqual([expect.objectContaining({ revision: 0 }), ...results[i]!.events]);
+    }
+  });
+
+  it('shares in groups of a power of two, at most 16', async () => {
+    const streams = await seeded(21);
+    await Promise.all(streams.map((stream) => edit(stream)));
+    const copies = (text: string) => (text.match(/UNION ALL/g)?.length ?? 0) + 1;
+    expect(sent.map(copies).sort((a, b) => b - a)).toEqual([16, 16, 4, 4, 1, 1]);
+  });
+
+  it('never puts one stream twice in a statement: a second session of a stream appends after the first, or clashes', async () => {
+    const [stream, other] = await seeded(2);
+    const outcomes = await Promise.allSettled([edit(stream!), edit(stream!), edit(other!)]);
+    // A shared statement holds one copy of each stream: as many parameters name the one as the other.
+    const naming = (params: unknown[], name: string) => params.filter((param) => param === name).length;
+    for (const [i, text] of sent.entries()) {
+      if (text.includes('UNION ALL')) expect(naming(sentParams[i]!, stream!)).toBe(naming(sentParams[i]!, other!));
+    }
+    expect(sent.filter((text) => text.includes('UNION ALL')).length).toBeGreaterThan(0);
+    expect(outcomes[2]!.status).toBe('fulfilled');
+    // The second one's copy finds the stream's lock taken by the first's statement (it then runs again
+    // under the lock, after it), or clashes with its revision.
+    const landed = outcomes.slice(0, 2).filter((o): o is PromiseFulfilledResult<AppendResult> => o.status === 'fulfilled');
+    for (const o of outcomes.slice(0, 2)) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(WrongExpectedVersionError);
+    expect(landed.map((o) => o.value.nextRevision).sort()).toEqual(landed.map((_, i) => i + 1));
+    expect(await store.readStream(stream!)).toHaveLength(1 + landed.length);
+    expect(await store.readStream(other!)).toHaveLength(2);
+  });
+
+  it('sends each append of a statement the server refused again alone: a revision another writer took is its own clash, the others land', async () => {
+    const [taken, ...others] = await seeded(3);
+    let go!: () => void;
+    const until = new Promise<void>((resolve) => (go = resolve));
+    const sessions = [taken!, ...others].map((stream) => edit(stream, until));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // every session has read
+    await store.appendToStream(taken!, [event()], 0); // another writer, under the lock
+    sent.length = 0;
+    go();
+    const outcomes = await Promise.allSettled(sessions);
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ expected: 0, actual: 1 }) });
+    expect((outcomes[0] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+    expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(shared()).toHaveLength(1); // refused: nothing of it written
+    expect(sent).toHaveLength(4); // then each alone
+    for (const stream of others) expect(await store.readStream(stream!)).toHaveLength(2);
+    expect(await store.readStream(taken!)).toHaveLength(2);
+  });
+
+  // A locked session holds PGlite's one connection till it ends: nothing else runs meanwhile there.
+  const onPostgres = backend.name === 'postgres' ? it : it.skip;
+  onPostgres('writes nothing of a session whose stream a locked session holds, which then waits for the lock; the others land', async () => {
+    const [held, free] = await seeded(2);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const isHolding = new Promise<void>((resolve) => (holding = resolve));
+    const locked = store.withStream(held!, async (session) => {
+      await session.readStream();
+      holding();
+      await released;
+    });
+    await isHolding;
+    let heldDone = false;
+    const heldEdit = edit(held!).then((result) => ((heldDone = true), result));
+    const freeResult = await edit(free!);
+    expect(freeResult.nextRevision).toBe(1);
+    expect(heldDone).toBe(false);
+    expect(shared().length).toBeGreaterThanOrEqual(1);
+    release();
+    await locked;
+    expect((await heldEdit).nextRevision).toBe(1);
+    expect(await store.readStream(held!)).toHaveLength(2);
+  });
+
+  it('answers every session of a shared append with an error that may follow its commit, and sends none again', async () => {
+    const streams = await seeded(4);
+    const lost = new InteractionUnavailableError('connection lost', 'unknown');
+    const losing: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: async (text: string, params: unknown[]) => {
+        sent.push(text);
+        const result = await db.autocommit!(text, params);
+        if (text.includes('INSERT INTO events')) throw lost; // committed, then its answer is lost
+        return result;
+      },
+    });
+    store = new PostgresEventStore(losing);
+    const outcomes = await Promise.allSettled(streams.map((stream) => edit(stream)));
+    expect(outcomes).toEqual(streams.map(() => ({ status: 'rejected', reason: lost })));
+    expect(sent.filter((text) => text.includes('INSERT INTO events'))).toHaveLength(1);
+    for (const stream of streams) expect(await store.readStream(stream)).toHaveLength(2);
+  });
+
+  it('renames each copy’s CTEs where its SQL names them, not the columns named after them, and numbers its parameters after the ones before', async () => {
+    const parts = (value: string) => [
+      { ctes: 'looked_up AS (SELECT $1::text AS value)', params: [value] },
+      { ctes: 'doubled AS (SELECT value || value AS looked_up, 1 AS looked_up_n FROM looked_up)', params: [] },
+    ];
+    const { text, params } = composeShared([parts('a'), parts('b')], 'SELECT * FROM doubled');
+    expect(params).toEqual(['a', 'b']);
+    const { rows } = await db.query(`${text} ORDER BY copy`, params);
+    expect(rows).toEqual([
+      { copy: 1, looked_up: 'aa', looked_up_n: 1 },
+      { copy: 2, looked_up: 'bb', looked_up_n: 1 },
+    ]);
+  });
+});
+
+/**
+ * Through the module: edits of both texts, of one, and deletions of different interactions asked for
+ * together share their reads and appends by kind, and leave the read tables a rebuild makes.
+ */
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shared edits through the module on %s', (_name, backend) => {
+  it('applies each edit and deletion once, in fewer statements than sessions; the rows equal a rebuild', async () => {
+    const m = await startModule({ backend });
+    try {
+      const contactUuid = m.newContact({ name: 'Ada' });
+      const created = [];
+      for (let i = 0; i < 6; i++) {
+        created.push(await m.service.createInteraction({ contactUuid, subject: `Call ${i}`, body: `Notes ${i}`, interactionType: 'call' }, [{ rawName: 'Visitor', contactUuid }]));
+      }
+      const db = m.app.get<Database>(DATABASE);
+      const sent: string[] = [];
+      const autocommit = db.autocommit!.bind(db);
+      db.autocommit = (text, params) => (sent.push(text), autocommit(text, params));
+      // None needs the stream's lock (a transaction): each fits its shared statement.
+      const transaction = jest.spyOn(db, 'transaction');
+      const [a, b, c, d, e, f] = created.map((interaction) => interaction.uuid) as [string, string, string, string, string, string];
+      const results = await Promise.all([
+        m.service.updateInteraction(a, { subject: 'Call A', body: 'Notes A' }),
+        m.service.updateInteraction(b, { subject: 'Call B', body: 'Notes B' }),
+        m.service.updateInteraction(c, { body: 'Notes C' }),
+        m.service.updateInteraction(d, { body: 'Notes D' }),
+        m.service.deleteInteraction(e),
+        m.service.deleteInteraction(f),
+      ]);
+      expect(results.slice(0, 4).map((r) => r && [r.subject, r.body, r.version])).toEqual([
+        ['Call A', 'Notes A', 2],
+        ['Call B', 'Notes B', 2],
+        ['Call 2', 'Notes C', 2],
+        ['Call 3', 'Notes D', 2],
+      ]);
+      expect(sent.filter((text) => text.includes('UNION ALL')).length).toBeGreaterThan(0);
+      expect(sent.length).toBeLessThan(12); // two statements each, alone
+      expect(transaction).not.toHaveBeenCalled();
+      transaction.mockRestore();
+      expect(await m.service.getInteraction(c)).toMatchObject({ subject: 'Call 2', body: 'Notes C' });
+      expect(await m.service.getInteraction(e)).toBeNull();
+      expect(await m.countEvents()).toBe(12 + 6);
+      const live = await readTables(m.db);
+      expect(live.interactions).toHaveLength(4);
+      await m.app.get(InteractionsMaintenance).rebuild();
+      expect(await readTables(m.db)).toEqual(live);
+    } finally {
+      await m.close();
+    }
+  });
+});
