@@ -96,8 +96,8 @@ interface PendingStatement {
 
 /**
  * At most this many unlocked sessions share a statement, in groups of a power of two: each size is a
- * statement text of its own, which every connection prepares and keeps planned (measured: ~16 MB more
- * per connection once every kind has run at every size, against ~4 MB; with 8, 5–10% fewer edits/s).
+ * statement text of its own, which every connection prepares and keeps planned (measured: ~20 MB of
+ * backend memory once every kind has run at every size, against ~4 MB; up to 8: 4–19% fewer edits/s).
  */
 const MAX_SHARED = 16;
 
