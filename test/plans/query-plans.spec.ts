@@ -127,7 +127,8 @@ async function fill(db: Database, interactions = INTERACTIONS): Promise<void> {
 }
 
 /**
- * An edit of both texts and a delete without the stream lock, as the store sends them (named):
+ * An edit of both texts and a delete without the stream lock, as the store sends them (named), alone
+ * and shared by two interactions:
  * PostgreSQL plans them for their values five times, then keeps one generic plan unless it costs more
  * than those (a delete by `= ANY(array)` did: planning it again on every run cost more server time than
  * running it). The generic plan must read each table by an index.
@@ -141,26 +142,37 @@ async function expectUnlockedWritesPlannedOnceByIndex(db: Database): Promise<voi
         : Reflect.get(target, property),
   });
   const store = new PostgresEventStore(capturing, projectEvents, undefined, plainAppendProjection, rowReadWithStream);
-  const uuid = randomUUID();
-  const stream = `interaction-${uuid}`;
   const event = (type: string, data: unknown): EventToAppend => ({ id: randomUUID(), type, data, metadata: eventMetadata() });
-  await store.appendToStream(stream, [event('InteractionLogged', loggedData(uuid, 'Subject'))], 'no_stream');
-  const unlocked = (type: string, data: unknown) =>
-    store.withStream(stream, async (session) => session.appendToStream([event(type, data)], (await session.readStream()).length - 1), {
+  const unlocked = (uuid: string, type: string, data: unknown) =>
+    store.withStream(`interaction-${uuid}`, async (session) => session.appendToStream([event(type, data)], (await session.readStream()).length - 1), {
       optimistic: true,
       projectionRead: type === 'InteractionUpdated', // as the write side asks for an edit of a text
     });
-  await unlocked('InteractionUpdated', updatedData(uuid, { subject: 'New subject', body: 'New body' }));
-  await unlocked('InteractionUpdated', updatedData(uuid, { body: 'Newer body' })); // after a read of its row
-  await unlocked('InteractionDeleted', { schemaVersion: 1, interactionUuid: uuid });
-  const appends = sent.filter((s) => s.text.includes('INSERT INTO events'));
-  expect(appends).toHaveLength(3);
-  expect(appends[1]!.text).toContain('i.xmin = $');
-  // The reads: the stream, and the row for an edit of one text (ProjectionRead), each by an index.
-  const reads = sent.filter((s) => s.text.includes('projection_read AS'));
-  expect(reads).toHaveLength(2);
-  const statements = [...appends.map((s, i) => ({ ...s, tables: i < 2 ? ['interactions'] : ['interaction_involvements', 'interaction_parties', 'interactions'] })), { ...reads[0]!, tables: ['events', 'interactions'] }];
-  for (const [i, { text, params, tables }] of statements.entries()) {
+  const steps = [
+    (uuid: string) => unlocked(uuid, 'InteractionUpdated', updatedData(uuid, { subject: 'New subject', body: 'New body' })),
+    (uuid: string) => unlocked(uuid, 'InteractionUpdated', updatedData(uuid, { body: 'Newer body' })), // after a read of its row
+    (uuid: string) => unlocked(uuid, 'InteractionDeleted', { schemaVersion: 1, interactionUuid: uuid }),
+  ];
+  const statements: { text: string; params: unknown[]; tables: string[]; copies: number }[] = [];
+  // Alone, then two interactions at once: their statements shared (PostgresEventStore.shareStatement).
+  for (const copies of [1, 2]) {
+    const uuids = Array.from({ length: copies }, () => randomUUID());
+    for (const uuid of uuids) await store.appendToStream(`interaction-${uuid}`, [event('InteractionLogged', loggedData(uuid, 'Subject'))], 'no_stream');
+    sent.length = 0;
+    for (const step of steps) await Promise.all(uuids.map(step));
+    const appends = sent.filter((s) => s.text.includes('INSERT INTO events'));
+    expect(appends).toHaveLength(3);
+    expect(appends[1]!.text).toContain('i.xmin = $');
+    // The reads: the stream, and the row for an edit of one text (ProjectionRead), each by an index.
+    const reads = sent.filter((s) => s.text.includes('projection_read'));
+    expect(reads).toHaveLength(2);
+    for (const s of [...appends, ...reads]) expect((s.text.match(/UNION ALL/g)?.length ?? 0) + 1).toBe(copies);
+    statements.push(
+      ...appends.map((s, i) => ({ ...s, copies, tables: i < 2 ? ['interactions'] : ['interaction_involvements', 'interaction_parties', 'interactions'] })),
+      { ...reads[0]!, copies, tables: ['events', 'interactions'] },
+    );
+  }
+  for (const [i, { text, params, tables, copies }] of statements.entries()) {
     const { generic, plan } = await db.transaction(async (tx) => {
       await tx.query(`PREPARE generic_${i} AS ${text}`, []);
       // EXECUTE takes its arguments as SQL: the values as literals (standard_conforming_strings is on).
@@ -178,9 +190,9 @@ async function expectUnlockedWritesPlannedOnceByIndex(db: Database): Promise<voi
     expect(seqScans(plan)).toEqual([]);
     const scans = plan.filter((n) => n['Relation Name'] !== undefined && n['Node Type'] !== 'ModifyTable');
     for (const table of tables) {
-      expect(scans.filter((n) => n['Relation Name'] === table).map((n) => n['Node Type'])).toEqual([
-        expect.stringMatching(/^(Index Scan|Index Only Scan|Bitmap Heap Scan)$/),
-      ]);
+      expect(scans.filter((n) => n['Relation Name'] === table).map((n) => n['Node Type'])).toEqual(
+        Array.from({ length: copies }, () => expect.stringMatching(/^(Index Scan|Index Only Scan|Bitmap Heap Scan)$/)),
+      );
     }
   }
 }
