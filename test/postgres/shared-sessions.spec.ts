@@ -99,6 +99,31 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     expect(await store.readStream(other!)).toHaveLength(2);
   });
 
+  it('keeps apart streams whose names differ only in case (one interaction row)', async () => {
+    const upper = `test-${uuidv7().toUpperCase()}`;
+    const lower = upper.toLowerCase();
+    for (const stream of [upper, lower]) await store.appendToStream(stream, [event()], 'no_stream');
+    sent.length = 0;
+    sentParams.length = 0;
+    await Promise.all([edit(upper), edit(lower)]);
+    expect(shared()).toEqual([]);
+    expect(sent).toHaveLength(4);
+  });
+
+  it('splits a shared statement’s rows by copy also when int4 comes back as text (a host’s type parsers)', async () => {
+    const streams = await seeded(2);
+    const asText: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: async (text: string, params: unknown[]) => {
+        const { rows } = await db.autocommit!<Record<string, unknown>>(text, params);
+        return { rows: rows.map((row) => ('copy' in row ? { ...row, copy: String(row.copy) } : row)) };
+      },
+    });
+    store = new PostgresEventStore(asText);
+    const results = await Promise.all(streams.map((stream) => edit(stream)));
+    expect(transactionsOf(results).size).toBe(1);
+    for (const [i, stream] of streams.entries()) expect(await store.readStream(stream)).toEqual([expect.objectContaining({ revision: 0 }), ...results[i]!.events]);
+  });
+
   it('sends each append of a statement the server refused again alone: a revision another writer took is its own clash, the others land', async () => {
     const [taken, ...others] = await seeded(3);
     let go!: () => void;

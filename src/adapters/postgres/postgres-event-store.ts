@@ -233,12 +233,13 @@ export class PostgresEventStore implements EventStore {
    * A session without the stream's lock while it reads and decides, in two round trips: the read (with
    * what the projection reads, `ProjectionRead`, when asked to), then the append in one autocommitted
    * statement, with its projection, at the revision read. The statement takes the stream's lock without
-   * waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup before any write) and writes
-   * nothing when a locked session holds it: so it never commits inside a locked session, which may write
-   * before it reads (a forget destroys keys first, taking its transaction id then), and a locked session
-   * that comes later waits for it. The order argument then
+   * waiting (`STREAM_LOCK_FREE`, evaluated by the projection's lookup before any write of the stream's)
+   * and writes nothing when a locked session holds it: so it never writes the stream inside a locked
+   * session of it, which may write before it reads (a forget destroys keys first, taking its transaction
+   * id then), and a locked session that comes later waits for it. The order argument then
    * holds as for a locked append (see `createStream`): the insert takes its transaction id after its read
-   * saw the stream's last revision committed, and before any later writer of the stream takes one. A
+   * saw the stream's last revision committed (in a shared statement another copy's write may take it
+   * first, still after every copy's read), and before any later writer of the stream takes one. A
    * writer that appended in between clashes on the unique index (a WrongExpectedVersionError). Anything
    * the statement cannot carry throws StreamLockNeeded before a write: no read yet, a projection that
    * cannot be part of it, the lock held, a stream with a parked event (the insert is guarded by the
@@ -323,7 +324,9 @@ export class PostgresEventStore implements EventStore {
     for (const statement of this.sharing.splice(0)) {
       const key = [statement.select, ...statement.parts.map((part) => `${part.params.length}:${part.ctes}`)].join('\0');
       const together = byShape.get(key) ?? [];
-      const room = together.find((s) => s.length < MAX_SHARED && s.every((other) => other.streamName !== statement.streamName));
+      // Compared as the interaction's row is found: by its uuid, whatever its case.
+      const stream = statement.streamName.toLowerCase();
+      const room = together.find((s) => s.length < MAX_SHARED && s.every((other) => other.streamName.toLowerCase() !== stream));
       if (room) room.push(statement);
       else together.push([statement]);
       byShape.set(key, together);
@@ -340,16 +343,18 @@ export class PostgresEventStore implements EventStore {
 
   private async sendTogether(statements: PendingStatement[]): Promise<void> {
     if (statements.length === 1) return settle(statements[0]!, () => this.sendAlone(statements[0]!));
-    let rows: (QueryResultRow & { copy: number })[];
+    let rows: (QueryResultRow & { copy: number | string })[];
     try {
       const { text, params } = composeShared(statements.map((statement) => statement.parts), statements[0]!.select);
-      rows = (await this.db.autocommit!<QueryResultRow & { copy: number }>(text, params)).rows;
+      rows = (await this.db.autocommit!<QueryResultRow & { copy: number | string }>(text, params)).rows;
     } catch (error) {
       if (reportedByServer(error)) for (const statement of statements) settle(statement, () => this.sendAlone(statement));
       else for (const statement of statements) statement.reject(error);
       return;
     }
-    statements.forEach((statement, i) => statement.resolve(rows.filter((row) => row.copy === i + 1)));
+    // Number(): a host's type parsers may give int4 as text; a copy that found no rows would be taken for
+    // one that wrote nothing, and run again under the lock.
+    statements.forEach((statement, i) => statement.resolve(rows.filter((row) => Number(row.copy) === i + 1)));
   }
 
   private async sendAlone(statement: PendingStatement): Promise<QueryResultRow[]> {
@@ -694,7 +699,7 @@ export function composeStatement(parts: StatementPart[], select: string): { text
 const CTE_NAME = /(?:^|,)\s*([a-z_][a-z0-9_]*) AS \(/g;
 
 /**
- * Several statements' parts in one statement: each one's CTEs side by side, renamed apart (`_2`, `_3`…
+ * Several statements' parts in one statement: each one's CTEs side by side, renamed apart (`_1`, `_2`…
  * after the names of its own parts' CTEs, wherever its SQL names them), parameters renumbered after the
  * ones before; then each one's `select` (renamed likewise) with its number as `copy`, in one UNION ALL.
  * Data-modifying CTEs must be at a statement's top level, hence renaming rather than subqueries.
