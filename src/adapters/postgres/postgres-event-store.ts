@@ -706,10 +706,10 @@ const CTE_NAME = /(?:^|,)\s*([a-z_][a-z0-9_]*) AS \(/g;
  */
 export function composeShared(statements: StatementPart[][], select: string): { text: string; params: unknown[] } {
   const first = statements[0]!.filter((part) => part.ctes);
-  const names = [...new Set(first.flatMap((part) => [...part.ctes.matchAll(CTE_NAME)].map((m) => m[1]!)))];
   const key = `${statements.length}\0${select}\0${first.map((part) => `${part.params.length}:${part.ctes}`).join('\0')}`;
   let text = sharedTexts.get(key);
   if (text === undefined) {
+    const names = [...new Set(first.flatMap((part) => [...part.ctes.matchAll(CTE_NAME)].map((m) => m[1]!)))];
     const rename = (sql: string, copy: number) => sql.replace(new RegExp(`(?<!AS )\\b(${names.join('|')})\\b`, 'g'), `$1_${copy}`);
     const single = composeStatement(first, select).text;
     const selectAt = single.lastIndexOf(`\n${select}`);
