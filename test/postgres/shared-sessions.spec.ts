@@ -252,3 +252,36 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     }
   });
 });
+
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('a parked stream in shared edits on %s', (_name, backend) => {
+  it('writes nothing of the copy whose stream has a parked event, which is then parked behind it under the lock; the others apply', async () => {
+    const m = await startModule({ backend });
+    try {
+      const contactUuid = m.newContact({ name: 'Ada' });
+      const [parked, other] = [
+        await m.service.createInteraction({ contactUuid, subject: 'Parked', interactionType: 'call' }, [{ rawName: 'Visitor' }]),
+        await m.service.createInteraction({ contactUuid, subject: 'Other', interactionType: 'call' }, [{ rawName: 'Visitor' }]),
+      ];
+      // As if revision 1 of the stream had been parked (the projection could not apply it).
+      await m.db.query(
+        `INSERT INTO parked_events (stream_name, stream_revision, commit_position, prepare_position, event_id, event_type, error)
+         VALUES ($1, 1, 0, 0, $2, 'PartiesRebuilt', 'parked for the test')`,
+        [`interaction-${parked.uuid}`, uuidv7()],
+      );
+      await Promise.all([
+        m.service.updateInteraction(parked.uuid, { subject: 'Parked, edited', body: 'b' }),
+        m.service.updateInteraction(other.uuid, { subject: 'Other, edited', body: 'b' }),
+      ]);
+      expect(await m.service.getInteraction(other.uuid)).toMatchObject({ subject: 'Other, edited' });
+      expect((await m.db.query<{ subject: string }>('SELECT subject FROM interactions WHERE uuid = $1', [parked.uuid])).rows).toEqual([{ subject: 'Parked' }]);
+      const parkedNow = await m.app.get(InteractionsMaintenance).parkedEvents();
+      expect(parkedNow.map((p) => [p.streamName, p.revision, p.error])).toEqual([
+        [`interaction-${parked.uuid}`, 1, 'parked for the test'],
+        [`interaction-${parked.uuid}`, 2, 'behind the parked event at revision 1'],
+      ]);
+      expect(await m.countEvents()).toBe(6);
+    } finally {
+      await m.close();
+    }
+  });
+});
