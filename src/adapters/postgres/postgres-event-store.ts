@@ -172,17 +172,12 @@ export class PostgresEventStore implements EventStore {
     const together = creates.filter((c) => sameAsFirst(partsOf(c)));
     for (const create of creates) if (!together.includes(create)) settle(create, () => this.createAlone(create));
     if (together.length === 1) return settle(together[0]!, () => this.createAlone(together[0]!));
-    let rows: AppendedRow[];
-    try {
-      rows = await this.sendCreate(together);
-    } catch (error) {
-      // An error the server reported for the statement: it wrote nothing. Anything else (a lost
-      // connection, a client-side timeout) may have come after the commit: every one's answer.
-      if (reportedByServer(error)) for (const create of together) settle(create, () => this.createAlone(create));
-      else for (const create of together) create.reject(error);
-      return;
-    }
-    for (const create of together) settle(create, async () => appendResult(create.streamName, create.events, rows));
+    await sharedOrEachAlone<PendingCreate, AppendResult, AppendedRow[]>(
+      together,
+      () => this.sendCreate(together),
+      (create) => this.createAlone(create),
+      (create, _, rows) => appendResult(create.streamName, create.events, rows),
+    );
   }
 
   /** One create in a statement of its own: a clash there is its own. */
@@ -343,18 +338,17 @@ export class PostgresEventStore implements EventStore {
 
   private async sendTogether(statements: PendingStatement[]): Promise<void> {
     if (statements.length === 1) return settle(statements[0]!, () => this.sendAlone(statements[0]!));
-    let rows: (QueryResultRow & { copy: number | string })[];
-    try {
-      const { text, params } = composeShared(statements.map((statement) => statement.parts), statements[0]!.select);
-      rows = (await this.db.autocommit!<QueryResultRow & { copy: number | string }>(text, params)).rows;
-    } catch (error) {
-      if (reportedByServer(error)) for (const statement of statements) settle(statement, () => this.sendAlone(statement));
-      else for (const statement of statements) statement.reject(error);
-      return;
-    }
-    // Number(): a host's type parsers may give int4 as text; a copy that found no rows would be taken for
-    // one that wrote nothing, and run again under the lock.
-    statements.forEach((statement, i) => statement.resolve(rows.filter((row) => Number(row.copy) === i + 1)));
+    await sharedOrEachAlone<PendingStatement, QueryResultRow[], (QueryResultRow & { copy: number | string })[]>(
+      statements,
+      async () => {
+        const { text, params } = composeShared(statements.map((statement) => statement.parts), statements[0]!.select);
+        return (await this.db.autocommit!<QueryResultRow & { copy: number | string }>(text, params)).rows;
+      },
+      (statement) => this.sendAlone(statement),
+      // Number(): a host's type parsers may give int4 as text; a copy that found no rows would be taken
+      // for one that wrote nothing, and run again under the lock.
+      (_, i, rows) => rows.filter((row) => Number(row.copy) === i + 1),
+    );
   }
 
   private async sendAlone(statement: PendingStatement): Promise<QueryResultRow[]> {
@@ -566,6 +560,28 @@ function partsOf(create: PendingCreate): RowsPart[] {
 /** Settles a pending create or statement with what `work` gives or throws. */
 function settle<T>(pending: { resolve: (value: T) => void; reject: (error: unknown) => void }, work: () => Promise<T>): void {
   work().then(pending.resolve, pending.reject);
+}
+
+/**
+ * A statement shared by `pending`, each answered from its result. An error the server reported for the
+ * statement means it wrote nothing: each is then sent `alone`, for its own outcome. Anything else (a lost
+ * connection, a client-side timeout) may have come after the commit: every one's answer.
+ */
+async function sharedOrEachAlone<P extends { resolve: (value: T) => void; reject: (error: unknown) => void }, T, R>(
+  pending: P[],
+  shared: () => Promise<R>,
+  alone: (one: P) => Promise<T>,
+  answer: (one: P, index: number, result: R) => T,
+): Promise<void> {
+  let result: R;
+  try {
+    result = await shared();
+  } catch (error) {
+    if (reportedByServer(error)) for (const one of pending) settle(one, () => alone(one));
+    else for (const one of pending) one.reject(error);
+    return;
+  }
+  pending.forEach((one, i) => settle(one, async () => answer(one, i, result)));
 }
 
 /** Parts of the same CTEs as one: each parameter's rows, one after the other. */
