@@ -72,3 +72,4 @@ export const round2 = (n: number) => Math.round(n * 100) / 100;
 export const round3 = (n: number) => Math.round(n * 1000) / 1000;
 export const roundOptional = (n: number | null) => (n === null ? null : round3(n));
 export const fmtOptionalMs = (n: number | null) => (n === null ? '–' : fmtMs(n));
+export const fmtOptionalCores = (n: number | null) => (n === null ? '–' : n.toFixed(2));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -21,7 +21,7 @@ import {
 import { drive, driveEach, DriveResult } from '../drive';
 import { makeWorld, pickContact, World } from '../generate';
 import { int, pick, prng, Random } from '../random';
-import { fmtInt, fmtMs, fmtOptionalMs, fmtRange, median, msSince, p99, rotate, round2, round3, roundOptional, stats, Table } from '../report';
+import { fmtInt, fmtMs, fmtOptionalCores, fmtOptionalMs, fmtRange, median, msSince, p99, rotate, round2, round3, roundOptional, stats, Table } from '../report';
 import { Scale } from '../scales';
 import { BenchContext, ScenarioResult } from './context';
 import type { EmmettEvent, EmmettRequest } from './emmett-worker';
@@ -358,6 +358,16 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
     const measured = rounds.map((r) => pick(r).serverCpuMs);
     return measured.every((ms) => ms !== null) ? median(rounds.map((r) => pick(r).serverCpuMs! / pick(r).latencies.length)) : null;
   };
+  /**
+   * Node's and the server's CPU over the loop ÷ the loop's time: how many of the machine's cores the side
+   * kept busy on average (null without a local server). Near 1 when Node and the server take turns, as
+   * callers that move in step through shared statements do; near the core count when they overlap.
+   */
+  const coresBusy = (pick: (r: RoundResult) => DriveResult): number | null => {
+    const runs = rounds.map(pick);
+    if (runs.some((run) => run.serverCpuMs === null)) return null;
+    return median(runs.map((run) => ((run.cpuMs + run.serverCpuMs!) * run.perSecond) / (run.latencies.length * 1000)));
+  };
   const latencies = (pick: (r: RoundResult) => DriveResult) => rounds.flatMap((r) => pick(r).latencies);
   const callersLabel = (callers: number) => `${callers} caller${callers > 1 ? 's' : ''}`;
   const row = (label: string, pick: (r: RoundResult) => DriveResult, vs: string) => {
@@ -370,6 +380,7 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       fmtMs(p99(lat)),
       fmtMs(cpuPerCommand(pick)),
       fmtOptionalMs(serverCpuPerCommand(pick)),
+      fmtOptionalCores(coresBusy(pick)),
       vs,
     ];
   };
@@ -425,6 +436,10 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
         module: roundOptional(serverCpuPerCommand((r) => r[kind].module.many)),
         crud: roundOptional(serverCpuPerCommand((r) => r[kind].crud.many)),
       },
+      coresBusy: {
+        module: roundOptional(coresBusy((r) => r[kind].module.many)),
+        crud: roundOptional(coresBusy((r) => r[kind].crud.many)),
+      },
       ranges: { vsCrud16: ranges(vsCrud.many), vsCrud1: ranges(vsCrud.one) },
       perSecond: {
         module1: perRound((r) => r[kind].module.one),
@@ -454,6 +469,12 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
         module: roundOptional(serverCpuPerCommand((r) => r.append.module.many)),
         emmett: roundOptional(serverCpuPerCommand((r) => r.append.emmett.many)),
         crud: roundOptional(serverCpuPerCommand((r) => r.append.crud.many)),
+      },
+      // Both sides' CPU over the time at 16 callers: how much of the machine each side kept busy.
+      coresBusy: {
+        module: roundOptional(coresBusy((r) => r.append.module.many)),
+        emmett: roundOptional(coresBusy((r) => r.append.emmett.many)),
+        crud: roundOptional(coresBusy((r) => r.append.crud.many)),
       },
       ranges: { vsEmmett16: ranges(vs.emmett16), vsEmmett1: ranges(vs.emmett1), vsCrud16: ranges(vs.crud16), vsCrud1: ranges(vs.crud1) },
       perSecond: {
@@ -488,10 +509,10 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
     delete: editJson('delete'),
   };
 
-  const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'server CPU ms/command', 'module ÷ this, throughput: median (min–max)'];
+  const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'server CPU ms/command', 'cores busy', 'module ÷ this, throughput: median (min–max)'];
   const common = [
     `${rounds.length} rounds, each on fresh tables (the module's and the CRUD tables in a new schema, Emmett's in a database of its own, truncated), the systems interleaved in an order rotated every round, 1 caller then ${many} callers, after ${fmtInt(scale.appendWarmup)} unmeasured calls of each; pools of ${connections} connections each`,
-    `ratios: module throughput ÷ the baseline's, per round; median (min–max) over the rounds. Latencies: all rounds pooled. Node CPU: process.cpuUsage() (user + system) of the process running that side, over its loop, ÷ commands (the PostgreSQL server's CPU is not in it). Server CPU: user + system time of every \`postgres\` process on this machine over the loop (/proc), ÷ commands; – without a local server`,
+    `ratios: module throughput ÷ the baseline's, per round; median (min–max) over the rounds. Latencies: all rounds pooled. Node CPU: process.cpuUsage() (user + system) of the process running that side, over its loop, ÷ commands (the PostgreSQL server's CPU is not in it). Server CPU: user + system time of every \`postgres\` process on this machine over the loop (/proc), ÷ commands; – without a local server. Cores busy: Node's and the server's CPU over the loop ÷ its time (near 1: the two sides took turns; up to the machine's ${cpus().length} when they overlapped)`,
     `load average (1 min) ${load[0].toFixed(1)} at the start of the scenario, ${load[1].toFixed(1)} at the end: a shared machine; compare ratios, not times`,
   ];
   return {
