@@ -28,9 +28,10 @@ const positionsWhere = (parties: readonly Party[], linked: (party: Party) => boo
 /**
  * The events the decision means for this interaction as it is now: none for an interaction that is
  * gone or no longer linked (an update got there first), else one event. Uuids in the decision are lower
- * case; the stream's are compared in lower case (old events may hold upper-case ones).
+ * case; the stream's are compared in lower case (old events may hold upper-case ones). `contentErased`:
+ * forgetting destroyed the interaction's content key (it was the contact's, see `destroyKeysPlanning`).
  */
-export function decideForInteraction(decision: LifecycleDecision, state: InteractionState): InteractionEvent[] {
+export function decideForInteraction(decision: LifecycleDecision, state: InteractionState, contentErased = false): InteractionEvent[] {
   const current = state.interaction;
   if (!current || state.deleted) return [];
   const { decisionId } = decision;
@@ -48,9 +49,10 @@ export function decideForInteraction(decision: LifecycleDecision, state: Interac
     }
     case 'contact_forgotten': {
       // Decided on the stream as it reads once the contact's keys are destroyed: what was the contact's
-      // reads erased, including parties a contactDeleted had unlinked before.
+      // reads erased, including parties a contactDeleted had unlinked before. Its content is hers also
+      // where the stream names another subject (a create that raced a merge into her): gone with it.
       const { contactUuid } = decision;
-      if (same(current.contactUuid, contactUuid)) {
+      if (same(current.contactUuid, contactUuid) || contentErased) {
         return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
       }
       const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased');

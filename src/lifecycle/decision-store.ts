@@ -1,5 +1,5 @@
 import { Queryable } from '../ports/database';
-import { INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
+import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
 import { InteractionValidationError } from '../domain/errors';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 import { LifecycleDecision, LifecycleKind } from './decider';
@@ -93,6 +93,36 @@ export async function planTargets(db: Queryable, decision: LifecycleDecision): P
     [decision.decisionId, about],
   );
   return rows.length;
+}
+
+/**
+ * Forgetting: destroys the contact's keys in one interaction or, with null, in all (`DESTROY_KEYS`), and in
+ * the same statement adds to the plan every interaction it destroyed a key of, marking those whose content
+ * key went (`contentErased`). A key the contact came to own after the plan was read (a merge handing over
+ * keys a racing create made for the merged contact) is destroyed and its interaction visited, never one
+ * without the other, also if the process dies right after.
+ */
+export async function destroyKeysPlanning(
+  q: Queryable,
+  decision: { decisionId: string; contactUuid: string },
+  interactionUuid: string | null,
+): Promise<void> {
+  await q.query(
+    `WITH destroyed AS (${DESTROY_KEYS})
+     INSERT INTO lifecycle_targets (decision_id, interaction_uuid, content_erased)
+     SELECT $4, interaction_uuid, bool_or(tag = $3) FROM destroyed GROUP BY interaction_uuid
+     ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased`,
+    [...destroyKeysParams(interactionUuid, decision.contactUuid), decision.decisionId],
+  );
+}
+
+/** Whether forgetting destroyed the interaction's content key (`destroyKeysPlanning`): its content is the contact's. */
+export async function contentErased(q: Queryable, decisionId: string, interactionUuid: string): Promise<boolean> {
+  const { rows } = await q.query<{ content_erased: boolean }>(
+    'SELECT content_erased FROM lifecycle_targets WHERE decision_id = $1 AND interaction_uuid = $2',
+    [decisionId, interactionUuid],
+  );
+  return rows[0]?.content_erased === true;
 }
 
 /** The planned interactions whose streams have not been dealt with yet. */

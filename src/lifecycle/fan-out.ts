@@ -6,10 +6,19 @@ import { InteractionWriter } from '../nest/interaction-writer';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
-import { destroyKeys, moveAllOwnership } from '../adapters/erasure/key-store';
+import { moveAllOwnership } from '../adapters/erasure/key-store';
 import { takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { decideForInteraction, holdsDecision } from './decider';
-import { completeDecision, markTarget, pendingDecisions, pendingTargets, planTargets, RecordedDecision } from './decision-store';
+import {
+  completeDecision,
+  contentErased,
+  destroyKeysPlanning,
+  markTarget,
+  pendingDecisions,
+  pendingTargets,
+  planTargets,
+  RecordedDecision,
+} from './decision-store';
 
 /** Streams worked on at once: the pool's connections are shared with every other command. */
 const PARALLEL_STREAMS = 4;
@@ -56,8 +65,9 @@ export class LifecycleFanOut {
       await this.readTablesCaughtUp();
       const planned = await planTargets(this.db, decision);
       // Forgetting: once her streams are planned (some are found through her keys), all her keys go at
-      // once, so nothing of hers stays readable while the streams are worked on, nor if one of them fails.
-      if (sweep === 0 && decision.kind === 'contact_forgotten') await destroyKeys(this.db, null, decision.contactUuid);
+      // once, so nothing of hers stays readable while the streams are worked on, nor if one of them fails;
+      // every stream they go from is planned by the same statement.
+      if (sweep === 0 && decision.kind === 'contact_forgotten') await destroyKeysPlanning(this.db, decision, null);
       const pending = await pendingTargets(this.db, decision.decisionId);
       if (sweep > 0 && planned === 0 && pending.length === 0) break;
       await this.work(recorded, pending);
@@ -108,10 +118,12 @@ export class LifecycleFanOut {
   private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<void> {
     const { decisionId } = decision;
     let appended = true;
+    /** Forgetting: whether the interaction's content key went with the contact's (the interaction is hers). */
+    let contentGone = false;
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state)),
+        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, contentGone)),
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
@@ -120,7 +132,8 @@ export class LifecycleFanOut {
             decision.kind === 'contact_forgotten'
               ? async (q) => {
                   await takeParkedEventsFirst(q);
-                  await destroyKeys(q, interactionUuid, decision.contactUuid);
+                  await destroyKeysPlanning(q, decision, interactionUuid);
+                  contentGone = await contentErased(q, decisionId, interactionUuid);
                 }
               : undefined,
           inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),

@@ -100,6 +100,22 @@ describe('contacts_merged', () => {
   it('does nothing to an interaction without from', () => spec.given([logged(OTHER)]).when(merged).thenNothingHappened());
 });
 
+describe('contact_forgotten', () => {
+  const forgotten: LifecycleDecision = { decisionId: DECISION, kind: 'contact_forgotten', contactUuid: INTO };
+  const stateOf = (events: InteractionEvent[]) =>
+    events.reduce((state, event) => evolve(state, { ...event, revision: state.version + 1, recordedAt: AT }), initialState);
+
+  it('deletes an interaction whose content key went with the contact, whatever subject its stream names (a create that raced a merge)', () =>
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), true)).toEqual([
+      { type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid: ID, reason: 'contact_forgotten', decisionId: DECISION } },
+    ]));
+
+  it('leaves the interaction of another subject whose content key stayed', () => {
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]))).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), true)).toEqual([]);
+  });
+});
+
 describe('evolve of the lifecycle events', () => {
   const fold = (events: InteractionEvent[]) => events.reduce((s, e) => evolve(s, { ...e, revision: s.version + 1, recordedAt: AT }), initialState);
 

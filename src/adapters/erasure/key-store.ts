@@ -207,13 +207,12 @@ export const INTERACTIONS_OWNED_BY =
   'SELECT DISTINCT k.interaction_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE o.contact_uuid = $2';
 
 /**
- * Forgets the contact in one interaction (or, with null, in all of them): destroys the keys it owns, and
- * every key of an interaction whose content it owns or whose read row shows it as the subject. Returns
- * how many keys were destroyed.
+ * Forgets the contact in one interaction ($1; with null, in all of them; $2 the contact, $3 `CONTENT_TAG`,
+ * `destroyKeysParams`): destroys the keys it owns, and every key of an interaction whose content it owns or
+ * whose read row shows it as the subject. Returns each destroyed key's interaction and tag, for the
+ * lifecycle fan-out to plan and decide on (src/lifecycle/decision-store.ts, `destroyKeysPlanning`).
  */
-export async function destroyKeys(q: Queryable, interactionUuid: string | null, contactUuid: string): Promise<number> {
-  const { rows } = await q.query(
-    `DELETE FROM erasure_keys k
+export const DESTROY_KEYS = `DELETE FROM erasure_keys k
      WHERE ($1::uuid IS NULL OR k.interaction_uuid = $1) AND (
        k.key_id IN (SELECT key_id FROM erasure_key_owners WHERE contact_uuid = $2)
        OR k.interaction_uuid IN (
@@ -221,8 +220,8 @@ export async function destroyKeys(q: Queryable, interactionUuid: string | null, 
          WHERE c.tag = $3 AND o.contact_uuid = $2 AND ($1::uuid IS NULL OR c.interaction_uuid = $1))
        -- The read row says it is the subject: whatever the owner rows say, the interaction is its.
        OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = $2 AND ($1::uuid IS NULL OR uuid = $1)))
-     RETURNING k.key_id`,
-    [interactionUuid, contactUuid, CONTENT_TAG],
-  );
-  return rows.length;
+     RETURNING k.interaction_uuid, k.tag`;
+
+export function destroyKeysParams(interactionUuid: string | null, contactUuid: string): unknown[] {
+  return [interactionUuid, contactUuid, CONTENT_TAG];
 }

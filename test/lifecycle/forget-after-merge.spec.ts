@@ -1,0 +1,90 @@
+import { uuidv7 } from 'uuidv7';
+import { ERASED, InteractionsMaintenance } from '../../src';
+import { moveAllOwnership } from '../../src/adapters/erasure/key-store';
+import { Backend, PGLITE, POSTGRES } from '../support/backends';
+import { dumpLog, dumpSchema, findIn } from '../support/data-dump';
+import { EventStoreUnderTest, ModuleUnderTest, startModule } from '../support/module';
+import { readTables } from '../support/read-tables';
+
+/**
+ * forgetContact(into) after contactsMerged(from, into) whose sweeps missed a stream a racing create
+ * wrote for `from`: the merge's last step hands `from`'s keys over to `into` (so forgetting `into`
+ * forgets `from` too), but the stream still names `from`. Nothing of `from` may stay readable — not in
+ * the log, not in the read tables — and the read tables must be what a rebuild makes.
+ */
+const SETUPS: Array<[string, Backend, EventStoreUnderTest]> = [
+  ['PostgreSQL', POSTGRES, 'postgres'],
+  ['PGlite', PGLITE, 'postgres'],
+  ['EventStoreDB (read tables on PostgreSQL)', POSTGRES, 'eventstoredb'],
+];
+
+const CORA = { name: 'Cora Fromage', email: 'cora.fromage@brie-mail.example' };
+const CORA_CONTENT = ['Cora asked about the cellar', 'Fromage tasting notes'];
+const CORA_RAW = 'Cora F. (the cellar)';
+const CORA_STRINGS = [...Object.values(CORA), ...CORA_CONTENT, CORA_RAW, 'Fromage'];
+
+describe.each(SETUPS)('forgetting a contact another was merged into, on %s', (_name, backend, eventStore) => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend, eventStore })));
+  afterEach(() => m.close());
+
+  /** Cora's own interaction (subject, and a party) and Eve's with Cora as a party, both still naming Cora. */
+  async function scene() {
+    const cora = m.newContact(CORA);
+    const dora = m.newContact({ name: 'Dora Into' });
+    const eve = m.newContact({ name: 'Eve Other' });
+    const own = await m.service.createInteraction({ contactUuid: cora, subject: CORA_CONTENT[0], body: CORA_CONTENT[1] }, [
+      { rawName: CORA_RAW, contactUuid: cora },
+      { rawName: 'Eve O.', contactUuid: eve },
+    ]);
+    const eves = await m.service.createInteraction({ contactUuid: eve, subject: 'Eve at the market', body: 'stall 12' }, [
+      { rawName: 'Eve O.', contactUuid: eve },
+      { rawName: CORA_RAW, contactUuid: cora },
+      { rawName: 'Visitor' },
+    ]);
+    return { cora, dora, eve, own, eves };
+  }
+
+  async function expectForgotten(s: Awaited<ReturnType<typeof scene>>): Promise<void> {
+    // Cora's interaction is gone (its content was Dora's to forget); Eve's keeps Eve, with Cora erased.
+    expect(await m.service.getInteraction(s.own.uuid)).toBeNull();
+    expect((await m.service.history(s.own.uuid)).at(-1)).toMatchObject({ type: 'InteractionDeleted', data: { reason: 'contact_forgotten' } });
+    const eves = (await m.service.getInteraction(s.eves.uuid))!;
+    expect(eves).toMatchObject({ subject: 'Eve at the market', body: 'stall 12' });
+    expect(eves.parties.map((p) => p.rawName)).toEqual(['Eve O.', ERASED, 'Visitor']);
+    expect(eves.parties[1]!.snapshot).toEqual({ source: 'erased', capturedAt: expect.any(String) });
+    // Nothing of Cora anywhere: every row of the schema, and the log as stored.
+    const dump = { ...(await dumpSchema(m.db, m.db.schema)), log: await dumpLog(m.log) };
+    expect(findIn(dump, CORA_STRINGS)).toEqual([]);
+    const live = await readTables(m.db);
+    await m.app.get(InteractionsMaintenance).rebuild();
+    expect(await readTables(m.db)).toEqual(live);
+  }
+
+  it('a stream found through the keys handed over: its content goes with the interaction, its party reads erased', async () => {
+    const s = await scene();
+    // What the merge's last step does for keys a racing create made for Cora after its sweeps.
+    await moveAllOwnership(m.db, s.cora, s.dora);
+    await expect(m.service.forgetContact(s.dora)).resolves.toEqual({ interactions: 2 });
+    await expectForgotten(s);
+  });
+
+  it('keys handed over between the plan and the destruction of the keys: their streams are still visited', async () => {
+    const s = await scene();
+    // The hand-over lands right after the forget reads its plan (the first insert into its targets),
+    // before its keys go: a statement trigger of this test stands in for the racing merge.
+    const fn = `hand_over_${uuidv7().replace(/-/g, '')}`;
+    await m.db.query(
+      `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         WITH moved AS (DELETE FROM erasure_key_owners WHERE contact_uuid = '${s.cora}' RETURNING key_id)
+         INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT '${s.dora}', key_id FROM moved ON CONFLICT DO NOTHING;
+         RETURN NULL;
+       END $$`,
+      [],
+    );
+    await m.db.query(`CREATE TRIGGER ${fn} AFTER INSERT ON lifecycle_targets FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`, []);
+    await expect(m.service.forgetContact(s.dora)).resolves.toEqual({ interactions: 2 });
+    await expectForgotten(s);
+  });
+});
