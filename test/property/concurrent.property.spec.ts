@@ -14,9 +14,10 @@ import { PROPERTY_SEED } from './arbitraries';
  * a typed error it may give (a conflict only when pinned, not-found once the interaction is gone); each
  * successful edit is in its stream once, at the version it returned (where its values still read), and
  * a refused one nowhere; of racers pinned to one version at most one appends; the streams have no gaps;
- * the read tables equal a rebuild of the log; and, on the PostgreSQL store, some statements were shared. No shrinking (an interleaving does not replay);
- * replay the inputs of a failure with PROPERTY_SEED=<seed>. It found a forget that left a merged
- * contact's text in the read tables (test/lifecycle/forget-after-merge.spec.ts).
+ * the read tables equal a rebuild of the log; and, on the PostgreSQL store, some statements were
+ * shared. No shrinking (an interleaving does not replay); replay the inputs of a failure with
+ * PROPERTY_SEED=<seed>. It found a forget that left a merged contact's text in the read tables
+ * (test/lifecycle/forget-after-merge.spec.ts).
  */
 
 const RUNS = Number(process.env.PROPERTY_CONCURRENT_RUNS ?? 30);
