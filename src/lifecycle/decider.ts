@@ -28,10 +28,15 @@ const positionsWhere = (parties: readonly Party[], linked: (party: Party) => boo
 /**
  * The events the decision means for this interaction as it is now: none for an interaction that is
  * gone or no longer linked (an update got there first), else one event. Uuids in the decision are lower
- * case; the stream's are compared in lower case (old events may hold upper-case ones). `contentErased`:
- * forgetting destroyed the interaction's content key (it was the contact's, see `destroyKeysPlanning`).
+ * case; the stream's are compared in lower case (old events may hold upper-case ones). `forgotten`, for a
+ * forget: whether it destroyed the interaction's content key (`destroyKeysPlanning`), and the contacts
+ * merged into the forgotten one (`mergedInto`).
  */
-export function decideForInteraction(decision: LifecycleDecision, state: InteractionState, contentErased = false): InteractionEvent[] {
+export function decideForInteraction(
+  decision: LifecycleDecision,
+  state: InteractionState,
+  forgotten: { contentErased: boolean; mergedIntoIt: readonly string[] } = { contentErased: false, mergedIntoIt: [] },
+): InteractionEvent[] {
   const current = state.interaction;
   if (!current || state.deleted) return [];
   const { decisionId } = decision;
@@ -49,10 +54,12 @@ export function decideForInteraction(decision: LifecycleDecision, state: Interac
     }
     case 'contact_forgotten': {
       // Decided on the stream as it reads once the contact's keys are destroyed: what was the contact's
-      // reads erased, including parties a contactDeleted had unlinked before. Its content is hers also
-      // where the stream names another subject (a create that raced a merge into her): gone with it.
+      // reads erased, including parties a contactDeleted had unlinked before. An interaction of a contact
+      // merged into her is hers too, where its content key went with hers (a create that raced the merge,
+      // whose stream still names the merged contact): gone with it. Not one of anyone else's subject.
       const { contactUuid } = decision;
-      if (same(current.contactUuid, contactUuid) || contentErased) {
+      const merged = forgotten.contentErased && forgotten.mergedIntoIt.some((uuid) => same(current.contactUuid, uuid));
+      if (same(current.contactUuid, contactUuid) || merged) {
         return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
       }
       const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased');

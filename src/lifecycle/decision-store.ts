@@ -98,9 +98,9 @@ export async function planTargets(db: Queryable, decision: LifecycleDecision): P
 /**
  * Forgetting: destroys the contact's keys in one interaction or, with null, in all (`DESTROY_KEYS`), and in
  * the same statement adds to the plan every interaction it destroyed a key of, marking those whose content
- * key went (`contentErased`). A key the contact came to own after the plan was read (a merge handing over
- * keys a racing create made for the merged contact) is destroyed and its interaction visited, never one
- * without the other, also if the process dies right after.
+ * key went (`contentErased`): a key the contact came to own after the plan was read (a merge handing over
+ * keys a racing create made for the merged contact) is not destroyed without its interaction being
+ * planned. (A target an earlier run of the decision finished stays finished.)
  */
 export async function destroyKeysPlanning(
   q: Queryable,
@@ -116,13 +116,27 @@ export async function destroyKeysPlanning(
   );
 }
 
-/** Whether forgetting destroyed the interaction's content key (`destroyKeysPlanning`): its content is the contact's. */
+/** Whether forgetting destroyed the interaction's content key (`destroyKeysPlanning`). */
 export async function contentErased(q: Queryable, decisionId: string, interactionUuid: string): Promise<boolean> {
   const { rows } = await q.query<{ content_erased: boolean }>(
     'SELECT content_erased FROM lifecycle_targets WHERE decision_id = $1 AND interaction_uuid = $2',
     [decisionId, interactionUuid],
   );
   return rows[0]?.content_erased === true;
+}
+
+/** The contacts merged into this one by recorded decisions, through earlier merges too (lower case). */
+export async function mergedInto(q: Queryable, contactUuid: string): Promise<string[]> {
+  const { rows } = await q.query<{ uuid: string }>(
+    `WITH RECURSIVE merged(uuid) AS (
+       SELECT lower($1::text)
+       UNION
+       SELECT lower(d.payload->>'fromUuid') FROM lifecycle_decisions d JOIN merged m ON lower(d.payload->>'intoUuid') = m.uuid
+       WHERE d.kind = 'contacts_merged')
+     SELECT uuid FROM merged WHERE uuid <> lower($1::text)`,
+    [contactUuid],
+  );
+  return rows.map((row) => row.uuid);
 }
 
 /** The planned interactions whose streams have not been dealt with yet. */

@@ -14,6 +14,7 @@ import {
   contentErased,
   destroyKeysPlanning,
   markTarget,
+  mergedInto,
   pendingDecisions,
   pendingTargets,
   planTargets,
@@ -66,7 +67,7 @@ export class LifecycleFanOut {
       const planned = await planTargets(this.db, decision);
       // Forgetting: once her streams are planned (some are found through her keys), all her keys go at
       // once, so nothing of hers stays readable while the streams are worked on, nor if one of them fails;
-      // every stream they go from is planned by the same statement.
+      // the same statement plans every stream they go from.
       if (sweep === 0 && decision.kind === 'contact_forgotten') await destroyKeysPlanning(this.db, decision, null);
       const pending = await pendingTargets(this.db, decision.decisionId);
       if (sweep > 0 && planned === 0 && pending.length === 0) break;
@@ -118,12 +119,12 @@ export class LifecycleFanOut {
   private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<void> {
     const { decisionId } = decision;
     let appended = true;
-    /** Forgetting: whether the interaction's content key went with the contact's (the interaction is hers). */
-    let contentGone = false;
+    /** Forgetting: whether its content key went with the contact's, and the contacts merged into her. */
+    let forgotten = { contentErased: false, mergedIntoIt: [] as string[] };
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, contentGone)),
+        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, forgotten)),
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
@@ -133,7 +134,7 @@ export class LifecycleFanOut {
               ? async (q) => {
                   await takeParkedEventsFirst(q);
                   await destroyKeysPlanning(q, decision, interactionUuid);
-                  contentGone = await contentErased(q, decisionId, interactionUuid);
+                  forgotten = { contentErased: await contentErased(q, decisionId, interactionUuid), mergedIntoIt: await mergedInto(q, decision.contactUuid) };
                 }
               : undefined,
           inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),
