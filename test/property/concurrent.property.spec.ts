@@ -22,7 +22,7 @@ import { PROPERTY_SEED } from './arbitraries';
 
 const RUNS = Number(process.env.PROPERTY_CONCURRENT_RUNS ?? 30);
 /** A guard, not the budget: 5–15 s per setup on a quiet 2-core machine. */
-const TIME_LIMIT_MS = 60_000;
+const TIME_LIMIT_MS = 90_000;
 /** Interactions each run starts with, and contacts it involves. */
 const INTERACTIONS = 4;
 const CONTACTS = 4;
@@ -178,7 +178,7 @@ describe.each(SETUPS)('commands sent together on %s (fast-check)', (_name, backe
     );
     if (process.env.PROPERTY_STATS) console.info(`shared statements on ${_name}: ${shared}`);
     if (eventStore === 'postgres') expect(shared).toBeGreaterThan(0);
-  }, 120_000);
+  }, 150_000);
 });
 
 /**
