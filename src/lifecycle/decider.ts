@@ -30,12 +30,12 @@ const positionsWhere = (parties: readonly Party[], linked: (party: Party) => boo
  * gone or no longer linked (an update got there first), else one event. Uuids in the decision are lower
  * case; the stream's are compared in lower case (old events may hold upper-case ones). `forgotten`, for a
  * forget: whether it destroyed the interaction's content key (`destroyKeysPlanning`), and the contacts
- * merged into the forgotten one (`mergedInto`).
+ * merged with the forgotten one, either way (`mergedWith`).
  */
 export function decideForInteraction(
   decision: LifecycleDecision,
   state: InteractionState,
-  forgotten: { contentErased: boolean; mergedIntoIt: readonly string[] } = { contentErased: false, mergedIntoIt: [] },
+  forgotten: { contentErased: boolean; mergedWith: readonly string[] } = { contentErased: false, mergedWith: [] },
 ): InteractionEvent[] {
   const current = state.interaction;
   if (!current || state.deleted) return [];
@@ -55,10 +55,11 @@ export function decideForInteraction(
     case 'contact_forgotten': {
       // Decided on the stream as it reads once the contact's keys are destroyed: what was the contact's
       // reads erased, including parties a contactDeleted had unlinked before. An interaction of a contact
-      // merged into her is hers too, where its content key went with hers (a create that raced the merge,
-      // whose stream still names the merged contact): gone with it. Not one of anyone else's subject.
+      // merged with hers (either way) is hers too where its content key went with hers: a create that
+      // raced a merge into her still names the merged contact; a merge of her into another that raced the
+      // forget re-pointed the subject after her keys went. Gone with it; never one of anyone else's.
       const { contactUuid } = decision;
-      const merged = forgotten.contentErased && forgotten.mergedIntoIt.some((uuid) => same(current.contactUuid, uuid));
+      const merged = forgotten.contentErased && forgotten.mergedWith.some((uuid) => same(current.contactUuid, uuid));
       if (same(current.contactUuid, contactUuid) || merged) {
         return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
       }

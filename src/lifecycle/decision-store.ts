@@ -125,13 +125,17 @@ export async function contentErased(q: Queryable, decisionId: string, interactio
   return rows[0]?.content_erased === true;
 }
 
-/** The contacts merged into this one by recorded decisions, through earlier merges too (lower case). */
-export async function mergedInto(q: Queryable, contactUuid: string): Promise<string[]> {
+/**
+ * The contacts recorded as one person with this one: merged into it or it into them (contactsMerged
+ * decisions, through earlier and later merges alike), lower case.
+ */
+export async function mergedWith(q: Queryable, contactUuid: string): Promise<string[]> {
   const { rows } = await q.query<{ uuid: string }>(
     `WITH RECURSIVE merged(uuid) AS (
        SELECT lower($1::text)
        UNION
-       SELECT lower(d.payload->>'fromUuid') FROM lifecycle_decisions d JOIN merged m ON lower(d.payload->>'intoUuid') = m.uuid
+       SELECT CASE WHEN lower(d.payload->>'intoUuid') = m.uuid THEN lower(d.payload->>'fromUuid') ELSE lower(d.payload->>'intoUuid') END
+       FROM lifecycle_decisions d JOIN merged m ON m.uuid IN (lower(d.payload->>'intoUuid'), lower(d.payload->>'fromUuid'))
        WHERE d.kind = 'contacts_merged')
      SELECT uuid FROM merged WHERE uuid <> lower($1::text)`,
     [contactUuid],

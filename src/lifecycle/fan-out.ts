@@ -14,7 +14,7 @@ import {
   contentErased,
   destroyKeysPlanning,
   markTarget,
-  mergedInto,
+  mergedWith,
   pendingDecisions,
   pendingTargets,
   planTargets,
@@ -119,8 +119,8 @@ export class LifecycleFanOut {
   private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<void> {
     const { decisionId } = decision;
     let appended = true;
-    /** Forgetting: whether its content key went with the contact's, and the contacts merged into her. */
-    let forgotten = { contentErased: false, mergedIntoIt: [] as string[] };
+    /** Forgetting: whether its content key went with the contact's, and the contacts merged with hers. */
+    let forgotten = { contentErased: false, mergedWith: [] as string[] };
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
@@ -134,7 +134,7 @@ export class LifecycleFanOut {
               ? async (q) => {
                   await takeParkedEventsFirst(q);
                   await destroyKeysPlanning(q, decision, interactionUuid);
-                  forgotten = { contentErased: await contentErased(q, decisionId, interactionUuid), mergedIntoIt: await mergedInto(q, decision.contactUuid) };
+                  forgotten = { contentErased: await contentErased(q, decisionId, interactionUuid), mergedWith: await mergedWith(q, decision.contactUuid) };
                 }
               : undefined,
           inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),

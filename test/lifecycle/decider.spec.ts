@@ -105,16 +105,16 @@ describe('contact_forgotten', () => {
   const stateOf = (events: InteractionEvent[]) =>
     events.reduce((state, event) => evolve(state, { ...event, revision: state.version + 1, recordedAt: AT }), initialState);
 
-  it('deletes an interaction of a contact merged into her whose content key went with hers (a create that raced the merge)', () =>
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedIntoIt: [GRACE] })).toEqual([
+  it('deletes an interaction of a contact merged with hers whose content key went with hers (a create or a merge that raced)', () =>
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedWith: [GRACE] })).toEqual([
       { type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid: ID, reason: 'contact_forgotten', decisionId: DECISION } },
     ]));
 
   it('deletes no interaction of anyone else: a content key she came to own by mistake, or one that stayed', () => {
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedIntoIt: [] })).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedIntoIt: [OTHER] })).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: false, mergedIntoIt: [GRACE] })).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), { contentErased: true, mergedIntoIt: [GRACE] })).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedWith: [] })).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedWith: [OTHER] })).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: false, mergedWith: [GRACE] })).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), { contentErased: true, mergedWith: [GRACE] })).toEqual([]);
   });
 });
 

@@ -93,6 +93,22 @@ describe.each(SETUPS)('forgetting a contact another was merged into, on %s', (_n
     await expectForgotten(s);
   });
 
+  it('forgetting the contact merged away, when its keys went before the merge re-pointed the stream: the interaction goes', async () => {
+    const gina = m.newContact({ name: 'Gina Gone', email: 'gina.gone@example.com' });
+    const hugo = m.newContact({ name: 'Hugo Kept' });
+    const ginas = await m.service.createInteraction({ contactUuid: gina, subject: 'Gina and the goats', body: 'Gina herds' }, [{ rawName: 'Gina G.', contactUuid: gina }]);
+    await m.service.contactsMerged(gina, hugo);
+    expect(await m.service.getInteraction(ginas.uuid)).toMatchObject({ contactUuid: hugo });
+    // As the keys were when a forget of Gina racing the merge destroyed them: still Gina's.
+    await moveAllOwnership(m.db, hugo, gina);
+    await m.service.forgetContact(gina);
+    expect(await m.service.getInteraction(ginas.uuid)).toBeNull();
+    expect(findIn({ ...(await dumpSchema(m.db, m.db.schema)), log: await dumpLog(m.log) }, ['Gina Gone', 'gina.gone@example.com', 'Gina and the goats', 'Gina herds', 'Gina G.'])).toEqual([]);
+    const live = await readTables(m.db);
+    await m.app.get(InteractionsMaintenance).rebuild();
+    expect(await readTables(m.db)).toEqual(live);
+  });
+
   it('deletes no interaction of another subject whose content key the forgotten contact owns without a merge', async () => {
     const s = await scene();
     const frank = m.newContact({ name: 'Frank Else' });
