@@ -240,7 +240,11 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
   const rounds: RoundResult[] = [];
   let templates: EmmettEvent[][] = [];
   try {
-    for (let round = 0; round < scale.appendRounds; round++) {
+    // Round -1 warms V8 up on every path a round measures, in the module's process and Emmett's alike,
+    // and is not counted (see `warmupRound` in bench/scales.ts).
+    for (let round = -1; round < scale.appendRounds; round++) {
+      const warming = round < 0;
+      const counts = warming ? scale.warmupRound : scale;
       const schema = `${ctx.schema}_r${round + 1}`;
       const booting = process.hrtime.bigint();
       const { app, service } = await bootModule({ connectionString: ctx.databaseUrl, maxConnections: connections }, schema, world);
@@ -265,7 +269,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
 
         // Warm-up (connections, JIT, caches), not measured; the round's tables start empty otherwise.
         await create.module(scale.callers, scale.appendWarmup);
-        if (round === 0) {
+        if (warming) {
           templates = await eventsOfCreates(pool);
           await emmett.request({ kind: 'open', databaseUrl: withDatabase(ctx.databaseUrl, emmettDatabase), poolSize: connections, templates });
         } else {
@@ -276,17 +280,17 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
         // The warm-up's interactions warm the update path up later; the measured ones are edited once each.
         const warm = { module: created.module.splice(0), crud: created.crud.splice(0) };
 
-        const order = rotate<AppendSystem>(['module', 'emmett', 'crud'], round);
+        const order = rotate<AppendSystem>(['module', 'emmett', 'crud'], Math.max(round, 0));
         const append = { module: {}, emmett: {}, crud: {} } as RoundResult['append'];
-        const commands = { one: scale.appendSingle, many: scale.appendConcurrent };
+        const commands = { one: counts.appendSingle, many: counts.appendConcurrent };
         for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
           for (const system of order) append[system][key] = await create[system](callers, commands[key]);
         }
 
         // update: each call edits an interaction of this round that no other call edits.
         const updates = {
-          one: Math.min(scale.updateSingle, Math.floor(created.module.length / 2)),
-          many: Math.min(scale.updateConcurrent, created.module.length - Math.min(scale.updateSingle, Math.floor(created.module.length / 2))),
+          one: Math.min(counts.updateSingle, Math.floor(created.module.length / 2)),
+          many: Math.min(counts.updateConcurrent, created.module.length - Math.min(counts.updateSingle, Math.floor(created.module.length / 2))),
         };
         const targets = {
           module: { one: created.module.slice(0, updates.one), many: created.module.slice(updates.one, updates.one + updates.many) },
@@ -318,16 +322,16 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
           await edit[kind].crud(warm.crud, scale.callers);
           const result = { module: {}, crud: {} } as RoundResult[Edit];
           for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
-            for (const system of rotate<EditSystem>(['module', 'crud'], round)) {
+            for (const system of rotate<EditSystem>(['module', 'crud'], Math.max(round, 0))) {
               result[system][key] = await edit[kind][system](targets[system][key], callers);
             }
           }
           edited[kind] = result;
         }
         const r: RoundResult = { order, append, ...edited, commands, updates };
-        rounds.push(r);
+        if (!warming) rounds.push(r);
         ctx.log(
-          `round ${round + 1}/${scale.appendRounds} (${order.join(', ')}; ${fmtInt(msSince(booting))} ms, module boot ${fmtInt(bootMs)} ms): ${scale.callers} callers ` +
+          `${warming ? 'warm-up round, not counted' : `round ${round + 1}/${scale.appendRounds}`} (${order.join(', ')}; ${fmtInt(msSince(booting))} ms, module boot ${fmtInt(bootMs)} ms): ${scale.callers} callers ` +
             `module ${fmtInt(append.module.many.perSecond)}/s, Emmett ${fmtInt(append.emmett.many.perSecond)}/s, CRUD ${fmtInt(append.crud.many.perSecond)}/s; ` +
             `update module ${fmtInt(edited.update.module.many.perSecond)}/s, CRUD ${fmtInt(edited.update.crud.many.perSecond)}/s; ` +
             `body module ${fmtInt(edited.updateBody.module.many.perSecond)}/s, CRUD ${fmtInt(edited.updateBody.crud.many.perSecond)}/s; ` +
@@ -495,7 +499,7 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
       },
       rounds: rounds.length,
       order: rounds.map((r) => r.order),
-      commands: { single: scale.appendSingle, concurrent: scale.appendConcurrent, warmup: scale.appendWarmup },
+      commands: { single: scale.appendSingle, concurrent: scale.appendConcurrent, warmup: scale.appendWarmup, warmupRound: scale.warmupRound },
       callers: many,
       poolSize: connections,
       emmettVersion: version,
@@ -511,7 +515,7 @@ function summarise(ctx: BenchContext, rounds: RoundResult[], templates: EmmettEv
 
   const columns = ['', 'commands × rounds', 'per second (median)', 'median ms', 'p99 ms', 'Node CPU ms/command', 'server CPU ms/command', 'cores busy', 'module ÷ this, throughput: median (min–max)'];
   const common = [
-    `${rounds.length} rounds, each on fresh tables (the module's and the CRUD tables in a new schema, Emmett's in a database of its own, truncated), the systems interleaved in an order rotated every round, 1 caller then ${many} callers, after ${fmtInt(scale.appendWarmup)} unmeasured calls of each; pools of ${connections} connections each`,
+    `${rounds.length} rounds, each on fresh tables (the module's and the CRUD tables in a new schema, Emmett's in a database of its own, truncated), the systems interleaved in an order rotated every round, 1 caller then ${many} callers, after ${fmtInt(scale.appendWarmup)} unmeasured calls of each; before them a round not counted (${fmtInt(scale.warmupRound.appendSingle)} creates at 1 caller, ${fmtInt(scale.warmupRound.appendConcurrent)} at ${many}, then their edits), which warms V8 up in both processes; pools of ${connections} connections each`,
     `ratios: module throughput ÷ the baseline's, per round; median (min–max) over the rounds. Latencies: all rounds pooled. Node CPU: process.cpuUsage() (user + system) of the process running that side, over its loop, ÷ commands (the PostgreSQL server's CPU is not in it). Server CPU: user + system time of every \`postgres\` process on this machine over the loop (/proc), ÷ commands; – without a local server. Cores busy: Node's and the server's CPU over the loop ÷ its time (near 1: the two sides took turns; up to the machine's ${cpus().length} when they overlapped)`,
     `load average (1 min) ${load[0].toFixed(1)} at the start of the scenario, ${load[1].toFixed(1)} at the end: a shared machine; compare ratios, not times`,
   ];
