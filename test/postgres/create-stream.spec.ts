@@ -118,11 +118,14 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
   /** The transactions (ids) the results' events were written in. */
   const transactionsOf = (results: AppendResult[]) => new Set(results.flatMap((r) => r.events.map((e) => e.position.commit)));
 
-  it('makes creates asked for at the same moment in one statement, each with its own result; the rows equal a rebuild', async () => {
+  it('makes creates asked for at the same moment in two statements, its halves, each create with its own result; the rows equal a rebuild', async () => {
     await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
     const creates = Array.from({ length: 5 }, () => created());
     const results = await Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events, [marker(stream)])));
-    expect(transactionsOf(results).size).toBe(1);
+    const transactions = results.map((r) => r.position.commit);
+    expect(new Set(transactions).size).toBe(2);
+    expect(transactions.slice(1, 3)).toEqual([transactions[0], transactions[0]]);
+    expect(transactions[4]).toBe(transactions[3]);
     for (const [i, { stream, events }] of creates.entries()) {
       expect(results[i]!.events.map((e) => [e.id, e.revision])).toEqual(events.map((e, revision) => [e.id, revision]));
       expect(await store.readStream(stream)).toEqual(results[i]!.events);
@@ -132,6 +135,31 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     const live = await readTables(db);
     expect(live.interactions).toHaveLength(5);
     await expectRebuildToGive(live);
+  });
+
+  it('sends the creates of a moment whole, in one statement, while another statement is in flight', async () => {
+    let hold!: () => void;
+    const held = new Promise<void>((resolve) => (hold = resolve));
+    let holdNext = true;
+    const holding: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: async (text: string, params: unknown[]) => {
+        if (holdNext) {
+          holdNext = false;
+          await held;
+        }
+        return db.autocommit!(text, params);
+      },
+    });
+    store = new PostgresEventStore(holding, projectEvents, async (events) => newStreamProjection(events));
+    const one = created();
+    const first = store.createStream(one.stream, one.events);
+    await sleep(50); // its statement held in flight
+    const creates = Array.from({ length: 4 }, () => created());
+    const later = Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events)));
+    await sleep(50);
+    hold();
+    await first;
+    expect(transactionsOf(await later).size).toBe(1);
   });
 
   it('makes each create of a failed shared statement again on its own: a stream that exists is refused, the others land', async () => {
@@ -178,28 +206,36 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
       },
     });
     const losingStore = new PostgresEventStore(losing, projectEvents, async (events) => newStreamProjection(events));
-    const creates = Array.from({ length: 3 }, () => created());
+    const creates = Array.from({ length: 4 }, () => created());
     const outcomes = await Promise.allSettled(creates.map(({ stream, events }) => losingStore.createStream(stream, events)));
     expect(outcomes).toEqual(creates.map(() => ({ status: 'rejected', reason: lost })));
-    expect(statements).toBe(1);
+    expect(statements).toBe(2); // the two halves, each shared, none sent again
     for (const { stream } of creates) expect(await store.readStream(stream)).toHaveLength(2);
   });
 
-  it('refuses to join parts of the same CTEs whose columns differ in kind, and writes nothing', async () => {
+  it('refuses to join parts of the same CTEs whose columns differ in kind, and writes nothing of their statement', async () => {
     await db.query('CREATE TABLE create_stream_marks (stream_name text PRIMARY KEY)', []);
-    const [a, b] = [created(), created()];
+    const [a, b, c, d] = [created(), created(), created(), created()];
     const asPlain: RowsPart = { ...marker(b.stream), params: [{ plain: [b.stream] }] };
-    const outcomes = await Promise.allSettled([store.createStream(a.stream, a.events, [marker(a.stream)]), store.createStream(b.stream, b.events, [asPlain])]);
-    for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'rejected', reason: { message: 'parts of the same CTEs differ at parameter 1' } });
+    // a and b are the first half of the moment's creates, so share a statement; c and d the other.
+    const outcomes = await Promise.allSettled([
+      store.createStream(a.stream, a.events, [marker(a.stream)]),
+      store.createStream(b.stream, b.events, [asPlain]),
+      store.createStream(c.stream, c.events),
+      store.createStream(d.stream, d.events),
+    ]);
+    for (const outcome of outcomes.slice(0, 2)) expect(outcome).toMatchObject({ status: 'rejected', reason: { message: 'parts of the same CTEs differ at parameter 1' } });
+    expect(outcomes.slice(2).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
     expect(await store.readStream(a.stream)).toEqual([]);
+    expect(await store.readStream(b.stream)).toEqual([]);
     expect((await db.query('SELECT * FROM create_stream_marks', [])).rows).toEqual([]);
   });
 
   it('puts at most 32 creates in one statement', async () => {
-    const creates = Array.from({ length: 40 }, () => created());
+    const creates = Array.from({ length: 80 }, () => created());
     const results = await Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events)));
-    expect(transactionsOf(results).size).toBe(2);
-    expect((await readTables(db)).interactions).toHaveLength(40);
+    expect(transactionsOf(results).size).toBe(3); // halves of 40 at most 32 each: 32, 32 and 16
+    expect((await readTables(db)).interactions).toHaveLength(80);
   });
 
   it('keeps the global order gap-free: a reader following creates and appends sees every event once, in order', async () => {

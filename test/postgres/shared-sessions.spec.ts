@@ -12,7 +12,8 @@ import { readTables } from '../support/read-tables';
 
 /**
  * Sessions of different streams without the stream's lock, asked for at the same moment, share their
- * statements: the reads in one, the appends in one, each with its own gate, guards and outcome.
+ * statements: the reads in two (the moment's halves), the appends likewise, each with its own gate,
+ * guards and outcome.
  */
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shared unlocked sessions on %s', (_name, backend) => {
   let db: Database;
@@ -40,6 +41,8 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
   const event = (): EventToAppend => ({ id: uuidv7(), type: 'TestHappened', data: { n: 1 }, metadata: eventMetadata() });
   const transactionsOf = (results: AppendResult[]) => new Set(results.flatMap((r) => r.events.map((e) => e.position.commit)));
   const shared = () => sent.filter((text) => text.includes('UNION ALL'));
+  /** How many sessions' statements a statement holds. */
+  const copies = (text: string) => (text.match(/UNION ALL/g)?.length ?? 0) + 1;
 
   async function seeded(count: number): Promise<string[]> {
     const streams = Array.from({ length: count }, () => `test-${uuidv7()}`);
@@ -61,12 +64,17 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     );
   }
 
-  it('reads in one statement and appends in one, each session with its own result', async () => {
+  it('reads in two statements, the halves of the moment, and appends in statements of those halves, each session with its own result', async () => {
     const streams = await seeded(4);
     const results = await Promise.all(streams.map((stream) => edit(stream)));
-    expect(sent).toHaveLength(2);
-    expect(shared()).toHaveLength(2);
-    expect(transactionsOf(results).size).toBe(1);
+    const appends = sent.filter((text) => text.includes('INSERT INTO events'));
+    expect(sent.filter((text) => !appends.includes(text)).map(copies)).toEqual([2, 2]);
+    // A half's appends go together while the other half's statement is in flight, else as halves again.
+    expect(appends.map(copies).reduce((a, b) => a + b)).toBe(4);
+    const transactions = results.map((r) => r.position.commit);
+    expect(new Set(transactions).size).toBe(appends.length);
+    const [first, second] = [transactions.slice(0, 2), transactions.slice(2)];
+    expect(first.filter((t) => second.includes(t))).toEqual([]); // the halves never in one statement
     for (const [i, stream] of streams.entries()) {
       expect(results[i]!.nextRevision).toBe(1);
       expect(await store.readStream(stream)).toEqual([expect.objectContaining({ revision: 0 }), ...results[i]!.events]);
@@ -74,10 +82,41 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
   });
 
   it('shares in groups of a power of two, at most 16', async () => {
-    const streams = await seeded(21);
+    const streams = await seeded(42);
     await Promise.all(streams.map((stream) => edit(stream)));
-    const copies = (text: string) => (text.match(/UNION ALL/g)?.length ?? 0) + 1;
-    expect(sent.map(copies).sort((a, b) => b - a)).toEqual([16, 16, 4, 4, 1, 1]);
+    const reads = sent.filter((text) => !text.includes('INSERT INTO events'));
+    // At most half of the moment's 42 in one (21), in powers of two at most 16.
+    expect(reads.map(copies).sort((a, b) => b - a)).toEqual([16, 16, 8, 2]);
+    // The appends as the reads' answers came: in a turn of its own each, or some together.
+    for (const n of sent.map(copies)) expect([1, 2, 4, 8, 16]).toContain(n);
+    expect(sent.map(copies).reduce((a, b) => a + b)).toBe(84);
+  });
+
+  it('sends the statements of a moment whole while another statement is in flight', async () => {
+    const [first, ...streams] = await seeded(5);
+    let hold!: () => void;
+    const held = new Promise<void>((resolve) => (hold = resolve));
+    let holdNext = true;
+    const holding: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: async (text: string, params: unknown[]) => {
+        sent.push(text);
+        if (holdNext) {
+          holdNext = false;
+          await held;
+        }
+        return db.autocommit!(text, params);
+      },
+    });
+    store = new PostgresEventStore(holding);
+    const firstEdit = edit(first!);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // its read held in flight
+    const edits = Promise.all(streams.map((stream) => edit(stream)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    hold();
+    await firstEdit;
+    expect(transactionsOf(await edits).size).toBeLessThanOrEqual(2);
+    expect(sent[1]).toBeDefined();
+    expect(copies(sent[1]!)).toBe(4); // the four reads together
   });
 
   it('never puts one stream twice in a statement: a second session of a stream appends after the first, or clashes', async () => {
@@ -111,16 +150,17 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
   });
 
   it('splits a shared statement’s rows by copy also when int4 comes back as text (a host’s type parsers)', async () => {
-    const streams = await seeded(2);
+    const streams = await seeded(4); // two statements of two
     const asText: Database = Object.assign(Object.create(db) as Database, {
       autocommit: async (text: string, params: unknown[]) => {
+        sent.push(text);
         const { rows } = await db.autocommit!<Record<string, unknown>>(text, params);
         return { rows: rows.map((row) => ('copy' in row ? { ...row, copy: String(row.copy) } : row)) };
       },
     });
     store = new PostgresEventStore(asText);
     const results = await Promise.all(streams.map((stream) => edit(stream)));
-    expect(transactionsOf(results).size).toBe(1);
+    expect(shared().length).toBeGreaterThanOrEqual(2); // the reads' halves, at least
     for (const [i, stream] of streams.entries()) expect(await store.readStream(stream)).toEqual([expect.objectContaining({ revision: 0 }), ...results[i]!.events]);
   });
 
@@ -146,7 +186,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
   // A locked session holds PGlite's one connection till it ends: nothing else runs meanwhile there.
   const onPostgres = backend.name === 'postgres' ? it : it.skip;
   onPostgres('writes nothing of a session whose stream a locked session holds, which then waits for the lock; the others land', async () => {
-    const [held, free] = await seeded(2);
+    const [held, ...free] = await seeded(4);
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let holding!: () => void;
@@ -159,10 +199,12 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     await isHolding;
     let heldDone = false;
     const heldEdit = edit(held!).then((result) => ((heldDone = true), result));
-    const freeResult = await edit(free!);
-    expect(freeResult.nextRevision).toBe(1);
+    const freeResults = await Promise.all(free.map((stream) => edit(stream)));
+    expect(freeResults.map((result) => result.nextRevision)).toEqual([1, 1, 1]);
     expect(heldDone).toBe(false);
-    expect(shared().length).toBeGreaterThanOrEqual(1);
+    // The held session's append went in a statement shared with another's, and wrote nothing of its own.
+    const sharedAppends = sent.flatMap((text, i) => (text.includes('UNION ALL') && text.includes('INSERT INTO events') ? [sentParams[i]!] : []));
+    expect(sharedAppends.some((params) => params.includes(held!))).toBe(true);
     release();
     await locked;
     expect((await heldEdit).nextRevision).toBe(1);
@@ -183,7 +225,10 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     store = new PostgresEventStore(losing);
     const outcomes = await Promise.allSettled(streams.map((stream) => edit(stream)));
     expect(outcomes).toEqual(streams.map(() => ({ status: 'rejected', reason: lost })));
-    expect(sent.filter((text) => text.includes('INSERT INTO events'))).toHaveLength(1);
+    // Each session's append sent once (in statements of the reads' halves, or halves of those), none again.
+    const appends = sent.filter((text) => text.includes('INSERT INTO events')).map(copies);
+    expect(appends.reduce((a, b) => a + b)).toBe(4);
+    expect(Math.max(...appends)).toBe(2);
     for (const stream of streams) expect(await store.readStream(stream)).toHaveLength(2);
   });
 
