@@ -22,6 +22,11 @@ export interface Database extends Queryable {
    * `committed: 'unknown'`), where `query` says false. Optional: without it, a transaction does the same.
    */
   autocommit?<R extends QueryResultRow = Record<string, unknown>>(text: string, params: unknown[]): Promise<{ rows: R[] }>;
+  /**
+   * Statements sent at once run at the same time, beside this process (connections to a PostgreSQL
+   * server); absent where they run one after another in it (PGlite).
+   */
+  readonly concurrentStatements?: boolean;
   readonly schema: string;
   close(): Promise<void>;
 }

@@ -212,8 +212,9 @@ describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
       m.service.createInteraction({ contactUuid: oscar, subject: 'Grout samples', body: 'Oscar picks grey' }, [{ rawName: 'Oscar P.', contactUuid: oscar }]),
     ]);
     if (eventStore === 'postgres') {
-      // Two of them were written by one statement (the first half of the moment's creates), the third alone.
-      expect((await m.db.query<{ n: string }>('SELECT count(DISTINCT transaction_id) AS n FROM events', [])).rows).toEqual([{ n: '2' }]);
+      // Written by one statement; on a server, two of them by one (the first half of the moment's creates).
+      const statements = m.db.concurrentStatements ? '2' : '1';
+      expect((await m.db.query<{ n: string }>('SELECT count(DISTINCT transaction_id) AS n FROM events', [])).rows).toEqual([{ n: statements }]);
     }
     await expect(m.service.forgetContact(dana, { actorUuid })).resolves.toEqual({ interactions: 2 });
     expect(findIn(await everything(), DANA_STRINGS)).toEqual([]);

@@ -37,6 +37,8 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     store = new PostgresEventStore(counting);
   });
   afterEach(() => cleanup());
+  /** How many statements a moment's statements go in: two halves where they run at the same time. */
+  const halves = backend.name === 'postgres' ? 2 : 1;
 
   const event = (): EventToAppend => ({ id: uuidv7(), type: 'TestHappened', data: { n: 1 }, metadata: eventMetadata() });
   const transactionsOf = (results: AppendResult[]) => new Set(results.flatMap((r) => r.events.map((e) => e.position.commit)));
@@ -64,17 +66,17 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     );
   }
 
-  it('reads in two statements, the halves of the moment, and appends in statements of those halves, each session with its own result', async () => {
+  it('reads in one statement, or the moment’s two halves on a server, and appends in statements of those, each session with its own result', async () => {
     const streams = await seeded(4);
     const results = await Promise.all(streams.map((stream) => edit(stream)));
     const appends = sent.filter((text) => text.includes('INSERT INTO events'));
-    expect(sent.filter((text) => !appends.includes(text)).map(copies)).toEqual([2, 2]);
+    expect(sent.filter((text) => !appends.includes(text)).map(copies)).toEqual(halves === 2 ? [2, 2] : [4]);
     // A half's appends go together while the other half's statement is in flight, else as halves again.
     expect(appends.map(copies).reduce((a, b) => a + b)).toBe(4);
     const transactions = results.map((r) => r.position.commit);
     expect(new Set(transactions).size).toBe(appends.length);
     const [first, second] = [transactions.slice(0, 2), transactions.slice(2)];
-    expect(first.filter((t) => second.includes(t))).toEqual([]); // the halves never in one statement
+    if (halves === 2) expect(first.filter((t) => second.includes(t))).toEqual([]); // the halves never in one statement
     for (const [i, stream] of streams.entries()) {
       expect(results[i]!.nextRevision).toBe(1);
       expect(await store.readStream(stream)).toEqual([expect.objectContaining({ revision: 0 }), ...results[i]!.events]);
@@ -85,7 +87,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     const streams = await seeded(42);
     await Promise.all(streams.map((stream) => edit(stream)));
     const reads = sent.filter((text) => !text.includes('INSERT INTO events'));
-    // At most half of the moment's 42 in one (21), in powers of two at most 16.
+    // At most half of the moment's 42 in one (21) or all, in powers of two at most 16.
     expect(reads.map(copies).sort((a, b) => b - a)).toEqual([16, 16, 8, 2]);
     // The appends as the reads' answers came: in a turn of its own each, or some together.
     for (const n of sent.map(copies)) expect([1, 2, 4, 8, 16]).toContain(n);
@@ -228,7 +230,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('shar
     // Each session's append sent once (in statements of the reads' halves, or halves of those), none again.
     const appends = sent.filter((text) => text.includes('INSERT INTO events')).map(copies);
     expect(appends.reduce((a, b) => a + b)).toBe(4);
-    expect(Math.max(...appends)).toBe(2);
+    expect(Math.max(...appends)).toBe(4 / halves);
     for (const stream of streams) expect(await store.readStream(stream)).toHaveLength(2);
   });
 

@@ -113,6 +113,7 @@ export class PgDatabase implements Database {
   }
 
   readonly schema: string;
+  readonly concurrentStatements = true;
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
     return this.withClient(async (client) => {

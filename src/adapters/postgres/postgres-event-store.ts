@@ -113,7 +113,8 @@ const MAX_CREATES_PER_STATEMENT = 32;
  * every turn would split the halves again and again, each statement's fixed cost with them). Measured
  * at 16 callers after V8 warmed up: creates 974–983/s in one statement a turn, 1,306–1,384/s in two
  * halves of 8, 1,064/s in quarters; at 32, 8, 6 and 4 callers halves beat quarters and one statement too
- * (at 4: 750/s against 644/s), so even two statements of a turn go apart.
+ * (at 4: 750/s against 644/s), so even two statements of a turn go apart. Not on a database whose
+ * statements run one after another in this process (PGlite: 10–14% fewer creates/s in halves).
  */
 const HALVES = 2;
 
@@ -194,7 +195,7 @@ export class PostgresEventStore implements EventStore {
 
   /** How many of a turn's `count` statements of a kind share one, at most `most` (`HALVES`). */
   private statementSize(count: number, most: number, idle = this.inFlight === 0): number {
-    return Math.min(most, idle ? Math.ceil(count / HALVES) : count);
+    return Math.min(most, idle && this.db.concurrentStatements ? Math.ceil(count / HALVES) : count);
   }
 
   /** Creates in one statement, those whose parts are the first's (in the module, all of them); the others each alone. */
