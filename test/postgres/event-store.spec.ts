@@ -372,6 +372,22 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
     });
   });
 
+  it('halves a moment’s shared statements only through a pool of more than one connection', async () => {
+    const one = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 1 });
+    const many = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 2 });
+    try {
+      expect([one.concurrentStatements, many.concurrentStatements]).toEqual([false, true]);
+      const creates = (on: PgDatabase) => {
+        const store = new PostgresEventStore(on);
+        return Promise.all(Array.from({ length: 4 }, (_, i) => store.createStream(`halves-${on === one ? 'one' : 'many'}-${i}`, events(1))));
+      };
+      const transactions = async (on: PgDatabase) => new Set((await creates(on)).map((r) => r.position.commit)).size;
+      expect([await transactions(one), await transactions(many)]).toEqual([1, 2]);
+    } finally {
+      await Promise.all([one.close(), many.close()]);
+    }
+  });
+
   describe('concurrency', () => {
     let wide: PgDatabase;
     let wideStore: PostgresEventStore;

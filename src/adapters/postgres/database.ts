@@ -110,10 +110,12 @@ export class PgDatabase implements Database {
       options: [fromString.options, rest.options, `-c search_path=${this.schema}`].filter(Boolean).join(' '),
     });
     this.pool.on('error', (error) => this.onConnectionError(error));
+    this.concurrentStatements = this.pool.options.max > 1;
   }
 
   readonly schema: string;
-  readonly concurrentStatements = true;
+  /** Unless the pool holds one connection: its statements then queue in it. */
+  readonly concurrentStatements: boolean;
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
     return this.withClient(async (client) => {
