@@ -1,4 +1,4 @@
-/** How big each benchmark run is. `small` is the CI smoke run (each scenario well under two minutes); `full` is the 1M run. */
+/** How big each benchmark run is. `small` is the quick run (each scenario well under two minutes); `full` is the 1M run. */
 export interface Scale {
   name: 'small' | 'full';
   /** CRM contacts (the ContactDirectory); the first `busyContacts` of them get a `busyShare` of all picks. */
