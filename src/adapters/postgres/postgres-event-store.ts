@@ -160,12 +160,13 @@ export class PostgresEventStore implements EventStore {
    *
    * Creates asked for in the same turn of the event loop (callers whose previous answers arrived
    * together, when the callers keep the process busy) share a statement, or two (`HALVES`): the
-   * argument above holds for each of their streams, all new, in the one transaction.
-   * When the server refuses a shared statement, nothing of it was written, and each create is made
-   * again on its own, for its own outcome; an error that may have come after the commit (a lost
-   * connection) is every one's answer. What holds one up holds up all of its statement (a create
-   * waiting for another writer of its stream: an idempotent repeat racing its first request), until it
-   * fails the statement and the others go alone.
+   * argument above holds for each of their streams, all new, in the one transaction. When the server
+   * refuses a shared statement, nothing of it was written, and each create is made again on its own,
+   * for its own outcome; an error that may have come after the commit (a lost connection) is every
+   * one's answer. What holds one up holds up all of its statement (a create waiting for another writer
+   * of its stream: an idempotent repeat racing its first request in another statement), until it fails
+   * the statement and the others go alone; the creates of one stream an instance is asked for at once
+   * go in one statement.
    */
   async createStream(streamName: string, events: EventToAppend[], also: RowsPart[] = []): Promise<AppendResult> {
     if (events.length === 0) throw new Error('createStream needs at least one event');
@@ -352,9 +353,9 @@ export class PostgresEventStore implements EventStore {
    * locked, parked or its row changed), and the order argument of `withStreamUnlocked` holds for each
    * stream as for new streams sharing a create (`createStream`): a statement is sent after every one of
    * its sessions' reads. A stream is in a statement at most once (its row cannot be updated twice by one
-   * statement). When the server refuses the statement, nothing of it was written, and each is sent again alone, for its own outcome (a
-   * revision another writer took, a deadlock); an error that may have come after the commit (a lost
-   * connection) is every one's answer.
+   * statement). When the server refuses the statement, nothing of it was written, and each is sent
+   * again alone, for its own outcome (a revision another writer took, a deadlock); an error that may
+   * have come after the commit (a lost connection) is every one's answer.
    */
   private shareStatement<R extends QueryResultRow>(streamName: string, parts: StatementPart[], select: string): Promise<R[]> {
     return new Promise((resolve, reject) => {
