@@ -245,6 +245,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
     for (let round = -1; round < scale.appendRounds; round++) {
       const warming = round < 0;
       const counts = warming ? scale.warmupRound : scale;
+      const rotation = Math.max(round, 0); // the warm-up round in the first round's order
       const schema = `${ctx.schema}_r${round + 1}`;
       const booting = process.hrtime.bigint();
       const { app, service } = await bootModule({ connectionString: ctx.databaseUrl, maxConnections: connections }, schema, world);
@@ -280,7 +281,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
         // The warm-up's interactions warm the update path up later; the measured ones are edited once each.
         const warm = { module: created.module.splice(0), crud: created.crud.splice(0) };
 
-        const order = rotate<AppendSystem>(['module', 'emmett', 'crud'], Math.max(round, 0));
+        const order = rotate<AppendSystem>(['module', 'emmett', 'crud'], rotation);
         const append = { module: {}, emmett: {}, crud: {} } as RoundResult['append'];
         const commands = { one: counts.appendSingle, many: counts.appendConcurrent };
         for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
@@ -322,7 +323,7 @@ export async function appendScenario(ctx: BenchContext): Promise<ScenarioResult>
           await edit[kind].crud(warm.crud, scale.callers);
           const result = { module: {}, crud: {} } as RoundResult[Edit];
           for (const [key, callers] of [['one', 1], ['many', scale.callers]] as const) {
-            for (const system of rotate<EditSystem>(['module', 'crud'], Math.max(round, 0))) {
+            for (const system of rotate<EditSystem>(['module', 'crud'], rotation)) {
               result[system][key] = await edit[kind][system](targets[system][key], callers);
             }
           }
