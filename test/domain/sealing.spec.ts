@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import { parseEvent } from '../../src/domain/events';
-import { CONTENT_TAG, ErasureKey, keyIdsOf, newKeyMaterial, openEvent, partyTag, sealEvent, tagsOf } from '../../src/adapters/erasure/sealing';
+import { CONTENT_TAG, ErasureKey, keyIdsOf, newKeyMaterial, openEvent, partyTag, partyTagsOf, sealEvent, tagsOf } from '../../src/adapters/erasure/sealing';
 
 /** The pure part of crypto-shredding: which fields are sealed, how they open, and how they read erased. */
 describe('sealing events', () => {
@@ -33,7 +33,7 @@ describe('sealing events', () => {
       { rawName: 'Visitor', contactUuid: null, staffPersonUuid: null, position: 1, snapshot: { source: 'free_text', capturedAt } },
     ],
   };
-  const seal = (type: string, data: Record<string, unknown>) => sealEvent(type, data, interactionUuid, { keyOf }, () => 'Visitor');
+  const seal = (type: string, data: Record<string, unknown>) => sealEvent(type, data, partyTagsOf(interactionUuid), { keyOf }, () => 'Visitor');
 
   beforeEach(() => keys.clear());
 
@@ -50,8 +50,8 @@ describe('sealing events', () => {
       expect(openEvent(type, sealed, byId())).toEqual(data);
       expect(() => parseEvent(type, openEvent(type, sealed, byId()))).not.toThrow();
     }
-    expect(tagsOf('PartiesRebuilt', parties, interactionUuid, () => null)).toEqual([partyTag(interactionUuid, 'Dana W.'), partyTag(interactionUuid, 'Visitor')]);
-    expect(tagsOf('InteractionUpdated', { changes: { occurredAt: capturedAt } }, interactionUuid, () => null)).toEqual([]);
+    expect(tagsOf('PartiesRebuilt', parties, partyTagsOf(interactionUuid), () => null)).toEqual([partyTag(interactionUuid, 'Dana W.'), partyTag(interactionUuid, 'Visitor')]);
+    expect(tagsOf('InteractionUpdated', { changes: { occurredAt: capturedAt } }, partyTagsOf(interactionUuid), () => null)).toEqual([]);
   });
 
   it('reads erased where the key is gone, and the erased event is valid', () => {

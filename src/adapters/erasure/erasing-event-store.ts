@@ -14,7 +14,7 @@ import {
 import { ERASED } from '../../domain/interaction';
 import { addOwner, ensureKeys, fetchKeys, fetchOwnedKeys, keysAfterRead, moveOwnership, newKeys, OwnedKey, ownedKeysOf, setContentOwner } from './key-store';
 import { interactionOfStream } from '../../../projections/interactions.projection';
-import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, partyTag, sealEvent, tagsOf } from './sealing';
+import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, PartyTags, partyTagsOf, sealEvent, tagsOf } from './sealing';
 
 type Json = Record<string, unknown>;
 
@@ -79,12 +79,13 @@ export class ErasingEventStore implements EventStore {
     const inner = this.inner;
     if (!inner.createStream || interactionUuid === null) return this.appendToStream(streamName, events, 'no_stream');
     const noParty = () => null;
-    const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, noParty));
-    const owners = ownersOf(events, interactionUuid, noParty);
+    const partyTags = partyTagsOf(interactionUuid);
+    const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, partyTags, noParty));
+    const owners = ownersOf(events, partyTags, noParty);
     const subject = subjectOf(events);
     if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
     const { keys, part } = newKeys(interactionUuid, tags, owners);
-    return this.withPlain(events, keys, interactionUuid, noParty, (sealed) => inner.createStream!(streamName, sealed, [part]));
+    return this.withPlain(events, keys, interactionUuid, partyTags, noParty, (sealed) => inner.createStream!(streamName, sealed, [part]));
   }
 
   appendToStream(streamName: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -157,8 +158,9 @@ export class ErasingEventStore implements EventStore {
     }
     const all = [...stream.events, ...events];
     const rawNameAt = (position: number) => rawNameAtPosition(all, position);
-    const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, interactionUuid, rawNameAt));
-    const owners = ownersOf(events, interactionUuid, rawNameAt);
+    const partyTags = partyTagsOf(interactionUuid);
+    const tags = events.flatMap((e) => tagsOf(e.type, e.data as Json, partyTags, rawNameAt));
+    const owners = ownersOf(events, partyTags, rawNameAt);
     // The content key is the subject's, also when an update is the first to need it again (a racing
     // erasure on EventStoreDB may have just destroyed it: the new one must be found by the next try).
     const subject = subjectOf(all);
@@ -167,7 +169,7 @@ export class ErasingEventStore implements EventStore {
     if (oneStatement && ((found === null && tags.length > 0) || events.some(changesOwnership))) throw new StreamLockNeeded(streamName);
     const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners));
     await this.changeOwnership(q, interactionUuid, events, 'add');
-    const result = await this.withPlain(events, keys, interactionUuid, rawNameAt, appendSealed);
+    const result = await this.withPlain(events, keys, interactionUuid, partyTags, rawNameAt, appendSealed);
     await this.changeOwnership(q, interactionUuid, events, 'drop');
     return result;
   }
@@ -177,6 +179,7 @@ export class ErasingEventStore implements EventStore {
     events: EventToAppend[],
     keys: ReadonlyMap<string, ErasureKey>,
     interactionUuid: string,
+    partyTags: PartyTags,
     rawNameAt: (position: number) => string | null,
     appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
   ): Promise<AppendResult> {
@@ -185,7 +188,7 @@ export class ErasingEventStore implements EventStore {
       if (!key) throw new Error(`erasure key ${tag === CONTENT_TAG ? 'content' : 'party'} of interaction ${interactionUuid} is missing`);
       return key;
     };
-    const sealed = events.map((e) => ({ ...e, data: sealEvent(e.type, e.data as Json, interactionUuid, { keyOf }, rawNameAt) }));
+    const sealed = events.map((e) => ({ ...e, data: sealEvent(e.type, e.data as Json, partyTags, { keyOf }, rawNameAt) }));
     for (const event of events) this.appending.set(event.id, event.data);
     try {
       const result = await appendSealed(sealed);
@@ -283,19 +286,19 @@ function subjectOf(events: ReadonlyArray<{ type: string; data: unknown }>): stri
 /** Who owns the keys an event seals with: the contact a party is linked to. */
 function ownersOf(
   events: EventToAppend[],
-  interactionUuid: string,
+  partyTags: PartyTags,
   rawNameAt: (position: number) => string | null,
 ): Array<{ tag: string; contactUuid: string }> {
   return events.flatMap(({ type, data }) => {
     const d = data as Json;
     if (type === 'PartiesRebuilt' && Array.isArray(d.parties)) {
       return (d.parties as Json[]).flatMap((p) =>
-        typeof p.contactUuid === 'string' ? [{ tag: partyTag(interactionUuid, String(p.rawName)), contactUuid: p.contactUuid }] : [],
+        typeof p.contactUuid === 'string' ? [{ tag: partyTags(String(p.rawName)), contactUuid: p.contactUuid }] : [],
       );
     }
     if (type === 'PartyLinked' && typeof d.contactUuid === 'string') {
       const rawName = rawNameAt(Number(d.position));
-      return rawName === null ? [] : [{ tag: partyTag(interactionUuid, rawName), contactUuid: d.contactUuid }];
+      return rawName === null ? [] : [{ tag: partyTags(rawName), contactUuid: d.contactUuid }];
     }
     return [];
   });

@@ -37,6 +37,18 @@ export function partyTag(interactionUuid: string, rawName: string): string {
   return `party:${createHash('sha256').update(`${interactionUuid.toLowerCase()}\u0000${rawName}`).digest('base64url')}`;
 }
 
+/** The tags of one interaction's parties by rawName: `partyTag`, each hashed once (an append asks up to three times). */
+export type PartyTags = (rawName: string) => string;
+
+export function partyTagsOf(interactionUuid: string): PartyTags {
+  const tags = new Map<string, string>();
+  return (rawName) => {
+    let tag = tags.get(rawName);
+    if (tag === undefined) tags.set(rawName, (tag = partyTag(interactionUuid, rawName)));
+    return tag;
+  };
+}
+
 const CONTENT_FIELDS = ['subject', 'body', 'metadata'] as const;
 
 /** An interaction's content as erasure leaves it. */
@@ -67,8 +79,9 @@ function encrypt(key: ErasureKey, plain: Json): Sealed['box'] {
   const cipher = createCipheriv('aes-256-gcm', key.key, iv);
   // The key id is authenticated with the box: a box cannot be passed off as another key's.
   cipher.setAAD(Buffer.from(key.keyId));
-  const body = Buffer.concat([cipher.update(JSON.stringify(plain), 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+  const body = cipher.update(JSON.stringify(plain), 'utf8');
+  const last = cipher.final();
+  return Buffer.concat([iv, body, last, cipher.getAuthTag()]).toString('base64');
 }
 
 /** The box opened, or null when it does not open (tampered, or not a box of this key). */
@@ -104,14 +117,17 @@ function isSealed(value: unknown): value is Sealed {
 function sealFields(record: Json, fields: readonly string[], key: () => ErasureKey, erasedWhen?: (plain: Json) => boolean): Json {
   const plain: Json = {};
   const rest: Json = {};
-  for (const [name, value] of Object.entries(record)) {
-    if (fields.includes(name)) plain[name] = value;
-    else rest[name] = value;
+  const present: string[] = [];
+  for (const name in record) {
+    if (fields.includes(name)) {
+      plain[name] = record[name];
+      present.push(name);
+    } else rest[name] = record[name];
   }
-  const present = Object.keys(plain);
   if (present.length === 0 || erasedWhen?.(plain)) return record;
   const sealing = key();
-  return { ...rest, sealed: { key: sealing.keyId, fields: present, box: encrypt(sealing, plain) } };
+  rest.sealed = { key: sealing.keyId, fields: present, box: encrypt(sealing, plain) };
+  return rest;
 }
 
 /**
@@ -134,12 +150,13 @@ function openFields(record: Json, keys: ReadonlyMap<string, ErasureKey>, erased:
 
 const isErasedParty = (plain: Json) => plain.rawName === ERASED && (plain.snapshot as Json | undefined)?.source === 'erased';
 
+const PARTY_FIELDS = ['rawName', 'snapshot'];
+
 function sealParty(party: Json, key: () => ErasureKey): Json {
-  const { snapshot, ...rest } = party;
-  if (!isRecord(snapshot)) return party;
+  const { snapshot } = party;
+  if (!isRecord(snapshot) || isErasedParty(party)) return party;
   const { capturedAt, ...person } = snapshot;
-  if (isErasedParty(party)) return party;
-  return sealFields({ ...rest, snapshot: person, capturedAt }, ['rawName', 'snapshot'], key);
+  return sealFields({ ...party, snapshot: person, capturedAt }, PARTY_FIELDS, key);
 }
 
 function openParty(party: Json, keys: ReadonlyMap<string, ErasureKey>): Json {
@@ -171,7 +188,7 @@ export interface SealingKeys {
 }
 
 /** The tags an event needs keys for (`rawNameAt` gives a PartyLinked its party's rawName). */
-export function tagsOf(type: string, data: Json, interactionUuid: string, rawNameAt: (position: number) => string | null): string[] {
+export function tagsOf(type: string, data: Json, partyTags: PartyTags, rawNameAt: (position: number) => string | null): string[] {
   switch (type) {
     case 'InteractionLogged':
       return [CONTENT_TAG];
@@ -180,10 +197,10 @@ export function tagsOf(type: string, data: Json, interactionUuid: string, rawNam
     case 'PartiesRebuilt':
       return partiesOf(data)
         .filter((party) => !isErasedParty({ rawName: party.rawName, snapshot: party.snapshot }))
-        .map((party) => partyTag(interactionUuid, String(party.rawName)));
+        .map((party) => partyTags(String(party.rawName)));
     case 'PartyLinked': {
       const rawName = rawNameAt(Number(data.position));
-      return rawName === null ? [] : [partyTag(interactionUuid, rawName)];
+      return rawName === null ? [] : [partyTags(rawName)];
     }
     default:
       return [];
@@ -198,7 +215,7 @@ function partiesOf(data: Json): Json[] {
 export function sealEvent(
   type: string,
   data: Json,
-  interactionUuid: string,
+  partyTags: PartyTags,
   keys: SealingKeys,
   rawNameAt: (position: number) => string | null,
 ): Json {
@@ -211,11 +228,11 @@ export function sealEvent(
     case 'PartiesRebuilt':
       return {
         ...data,
-        parties: partiesOf(data).map((party) => sealParty(party, () => keys.keyOf(partyTag(interactionUuid, String(party.rawName))))),
+        parties: partiesOf(data).map((party) => sealParty(party, () => keys.keyOf(partyTags(String(party.rawName))))),
       };
     case 'PartyLinked': {
       const rawName = rawNameAt(Number(data.position));
-      return rawName === null ? data : sealSnapshot(data, () => keys.keyOf(partyTag(interactionUuid, rawName)));
+      return rawName === null ? data : sealSnapshot(data, () => keys.keyOf(partyTags(rawName)));
     }
     default:
       return data;
