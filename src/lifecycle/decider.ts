@@ -1,4 +1,4 @@
-import { InteractionState, RecordedInteractionEvent } from '../domain/decider';
+import { fold, initialState, InteractionState, RecordedInteractionEvent } from '../domain/decider';
 import { InteractionEvent } from '../domain/events';
 import { Party } from '../domain/interaction';
 
@@ -30,12 +30,13 @@ const positionsWhere = (parties: readonly Party[], linked: (party: Party) => boo
  * gone or no longer linked (an update got there first), else one event. Uuids in the decision are lower
  * case; the stream's are compared in lower case (old events may hold upper-case ones). `forgotten`, for a
  * forget: whether it destroyed the interaction's content key (`destroyKeysPlanning`), and the contacts
- * merged with the forgotten one, either way (`mergedWith`).
+ * merged with the forgotten one, either way (`mergedWith`); `stored`, the stream's events `state` folds.
  */
 export function decideForInteraction(
   decision: LifecycleDecision,
   state: InteractionState,
   forgotten: { contentErased: boolean; mergedWith: readonly string[] } = { contentErased: false, mergedWith: [] },
+  stored: readonly RecordedInteractionEvent[] = [],
 ): InteractionEvent[] {
   const current = state.interaction;
   if (!current || state.deleted) return [];
@@ -54,13 +55,15 @@ export function decideForInteraction(
     }
     case 'contact_forgotten': {
       // Decided on the stream as it reads once the contact's keys are destroyed: what was the contact's
-      // reads erased, including parties a contactDeleted had unlinked before. An interaction of a contact
-      // merged with hers (either way) is hers too where its content key went with hers: a create that
-      // raced a merge into her still names the merged contact; a merge of her into another that raced the
-      // forget re-pointed the subject after her keys went. Gone with it; never one of anyone else's.
+      // reads erased, including parties a contactDeleted had unlinked before. An interaction whose content
+      // key went with hers is hers where she, or a contact merged with her (either way), is or was its
+      // subject: a create that raced a merge into her still names the merged contact; a merge of her into
+      // another, or an update moving it to anyone, that raced the forget changed the subject after her keys
+      // went, and its read row still shows her content. Gone with it; never one of anyone else's.
       const { contactUuid } = decision;
-      const merged = forgotten.contentErased && forgotten.mergedWith.some((uuid) => same(current.contactUuid, uuid));
-      if (same(current.contactUuid, contactUuid) || merged) {
+      const hers = (subject: string | null) => same(subject, contactUuid) || forgotten.mergedWith.some((uuid) => same(subject, uuid));
+      const wasHers = forgotten.contentErased && [current.contactUuid, ...subjectsOf(stored)].some(hers);
+      if (same(current.contactUuid, contactUuid) || wasHers) {
         return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
       }
       const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased');
@@ -88,4 +91,10 @@ export function decideForInteraction(
       ];
     }
   }
+}
+
+/** The subject after each of the stream's events, as the domain folds them. */
+function subjectsOf(stored: readonly RecordedInteractionEvent[]): Array<string | null> {
+  let state = initialState;
+  return stored.map((event) => (state = fold([event], state)).interaction?.contactUuid ?? null);
 }

@@ -124,7 +124,7 @@ export class LifecycleFanOut {
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, forgotten)),
+        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, forgotten, stored)),
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).

@@ -116,6 +116,17 @@ describe('contact_forgotten', () => {
     expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: false, mergedWith: [GRACE] })).toEqual([]);
     expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), { contentErased: true, mergedWith: [GRACE] })).toEqual([]);
   });
+
+  it('deletes an interaction she was the subject of, moved to another by an update after her content key went', () => {
+    const movedAway: InteractionEvent = { type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid: ID, changes: { contactUuid: OTHER } } };
+    const stored = [logged(INTO), movedAway].map((event, revision): RecordedInteractionEvent => ({ ...event, revision, recordedAt: AT }));
+    const state = stateOf([logged(INTO), movedAway]);
+    expect(decideForInteraction(forgotten, state, { contentErased: true, mergedWith: [] }, stored)).toEqual([
+      { type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid: ID, reason: 'contact_forgotten', decisionId: DECISION } },
+    ]);
+    // Moved away before the forget: her keys did not hold its content, and it is the other's now.
+    expect(decideForInteraction(forgotten, state, { contentErased: false, mergedWith: [] }, stored)).toEqual([]);
+  });
 });
 
 describe('evolve of the lifecycle events', () => {
