@@ -118,7 +118,7 @@ function sealFields(record: Json, fields: readonly string[], key: () => ErasureK
   const plain: Json = {};
   const rest: Json = {};
   const present: string[] = [];
-  for (const name in record) {
+  for (const name of Object.keys(record)) {
     if (fields.includes(name)) {
       plain[name] = record[name];
       present.push(name);
