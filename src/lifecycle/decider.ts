@@ -1,4 +1,4 @@
-import { fold, initialState, InteractionState, RecordedInteractionEvent } from '../domain/decider';
+import { InteractionState, RecordedInteractionEvent } from '../domain/decider';
 import { InteractionEvent } from '../domain/events';
 import { Party } from '../domain/interaction';
 
@@ -16,6 +16,16 @@ export type LifecycleDecision =
   | { decisionId: string; kind: 'contacts_merged'; fromUuid: string; intoUuid: string }
   | { decisionId: string; kind: 'contact_forgotten'; contactUuid: string };
 
+/** What forgetting did to one interaction's content, and who counts as the forgotten contact. */
+export interface Forgotten {
+  /** Its content key went with the contact's keys (`destroyKeysPlanning`). */
+  contentErased: boolean;
+  /** The subject its read row showed when the content key went; null when none, or it did not go. */
+  erasedSubject: string | null;
+  /** The contacts merged with the forgotten one, either way (`mergedWith`), lower case. */
+  mergedWith: readonly string[];
+}
+
 /** Whether the stream already holds an event of this decision (a resumed fan-out skips it). */
 export function holdsDecision(events: readonly RecordedInteractionEvent[], decisionId: string): boolean {
   return events.some((event) => (event.data as { decisionId?: string }).decisionId === decisionId);
@@ -29,14 +39,12 @@ const positionsWhere = (parties: readonly Party[], linked: (party: Party) => boo
  * The events the decision means for this interaction as it is now: none for an interaction that is
  * gone or no longer linked (an update got there first), else one event. Uuids in the decision are lower
  * case; the stream's are compared in lower case (old events may hold upper-case ones). `forgotten`, for a
- * forget: whether it destroyed the interaction's content key (`destroyKeysPlanning`), and the contacts
- * merged with the forgotten one, either way (`mergedWith`); `stored`, the stream's events `state` folds.
+ * forget: what it did to the interaction's content (`Forgotten`).
  */
 export function decideForInteraction(
   decision: LifecycleDecision,
   state: InteractionState,
-  forgotten: { contentErased: boolean; mergedWith: readonly string[] } = { contentErased: false, mergedWith: [] },
-  stored: readonly RecordedInteractionEvent[] = [],
+  forgotten: Forgotten = { contentErased: false, erasedSubject: null, mergedWith: [] },
 ): InteractionEvent[] {
   const current = state.interaction;
   if (!current || state.deleted) return [];
@@ -56,13 +64,14 @@ export function decideForInteraction(
     case 'contact_forgotten': {
       // Decided on the stream as it reads once the contact's keys are destroyed: what was the contact's
       // reads erased, including parties a contactDeleted had unlinked before. An interaction whose content
-      // key went with hers is hers where she, or a contact merged with her (either way), is or was its
-      // subject: a create that raced a merge into her still names the merged contact; a merge of her into
-      // another, or an update moving it to anyone, that raced the forget changed the subject after her keys
-      // went, and its read row still shows her content. Gone with it; never one of anyone else's.
+      // key went with hers is hers where she, or a contact merged with her (either way), is its subject, or
+      // was when the key went: a create that raced a merge into her still names the merged contact; a merge
+      // of her into another, or an update moving it to anyone, that raced the forget changed the subject
+      // after her keys went, and its read row still showed her content. Gone with it; never one of anyone
+      // else's, not even one that was hers before her keys went (a content key she owns by mistake).
       const { contactUuid } = decision;
       const hers = (subject: string | null) => same(subject, contactUuid) || forgotten.mergedWith.some((uuid) => same(subject, uuid));
-      const wasHers = forgotten.contentErased && [current.contactUuid, ...subjectsOf(stored)].some(hers);
+      const wasHers = forgotten.contentErased && (hers(current.contactUuid) || hers(forgotten.erasedSubject));
       if (same(current.contactUuid, contactUuid) || wasHers) {
         return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
       }
@@ -91,10 +100,4 @@ export function decideForInteraction(
       ];
     }
   }
-}
-
-/** The subject after each of the stream's events, as the domain folds them. */
-function subjectsOf(stored: readonly RecordedInteractionEvent[]): Array<string | null> {
-  let state = initialState;
-  return stored.map((event) => (state = fold([event], state)).interaction?.contactUuid ?? null);
 }

@@ -2,7 +2,7 @@ import { Queryable } from '../ports/database';
 import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
 import { InteractionValidationError } from '../domain/errors';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
-import { LifecycleDecision, LifecycleKind } from './decider';
+import { Forgotten, LifecycleDecision, LifecycleKind } from './decider';
 
 /**
  * The decisions and their plans, in the module's database (tables of migration 0006): a decision is
@@ -98,9 +98,10 @@ export async function planTargets(db: Queryable, decision: LifecycleDecision): P
 /**
  * Forgetting: destroys the contact's keys in one interaction or, with null, in all (`DESTROY_KEYS`), and in
  * the same statement adds to the plan every interaction it destroyed a key of, marking those whose content
- * key went (`contentErased`): a key the contact came to own after the plan was read (a merge handing over
- * keys a racing create made for the merged contact) is not destroyed without its interaction being
- * planned. (A target an earlier run of the decision finished stays finished.)
+ * key went, with the subject their read row showed then (`forgottenContent`): a key the contact came to own
+ * after the plan was read (a merge handing over keys a racing create made for the merged contact) is not
+ * destroyed without its interaction being planned. (A target an earlier run of the decision finished stays
+ * finished.)
  */
 export async function destroyKeysPlanning(
   q: Queryable,
@@ -108,21 +109,28 @@ export async function destroyKeysPlanning(
   interactionUuid: string | null,
 ): Promise<void> {
   await q.query(
-    `WITH destroyed AS (${DESTROY_KEYS})
-     INSERT INTO lifecycle_targets (decision_id, interaction_uuid, content_erased)
-     SELECT $4, interaction_uuid, bool_or(tag = $3) FROM destroyed GROUP BY interaction_uuid
-     ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased`,
+    `WITH destroyed AS (${DESTROY_KEYS}),
+     erased AS (SELECT interaction_uuid, bool_or(tag = $3) AS content FROM destroyed GROUP BY interaction_uuid)
+     INSERT INTO lifecycle_targets (decision_id, interaction_uuid, content_erased, erased_subject)
+     SELECT $4, e.interaction_uuid, e.content, CASE WHEN e.content THEN i.contact_uuid END
+     FROM erased e LEFT JOIN interactions i ON i.uuid = e.interaction_uuid
+     ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased,
+       erased_subject = COALESCE(lifecycle_targets.erased_subject, excluded.erased_subject)`,
     [...destroyKeysParams(interactionUuid, decision.contactUuid), decision.decisionId],
   );
 }
 
-/** Whether forgetting destroyed the interaction's content key (`destroyKeysPlanning`). */
-export async function contentErased(q: Queryable, decisionId: string, interactionUuid: string): Promise<boolean> {
-  const { rows } = await q.query<{ content_erased: boolean }>(
-    'SELECT content_erased FROM lifecycle_targets WHERE decision_id = $1 AND interaction_uuid = $2',
+/** What forgetting did to the interaction's content (`destroyKeysPlanning`). */
+export async function forgottenContent(
+  q: Queryable,
+  decisionId: string,
+  interactionUuid: string,
+): Promise<Pick<Forgotten, 'contentErased' | 'erasedSubject'>> {
+  const { rows } = await q.query<{ content_erased: boolean; erased_subject: string | null }>(
+    'SELECT content_erased, erased_subject FROM lifecycle_targets WHERE decision_id = $1 AND interaction_uuid = $2',
     [decisionId, interactionUuid],
   );
-  return rows[0]?.content_erased === true;
+  return { contentErased: rows[0]?.content_erased === true, erasedSubject: rows[0]?.erased_subject ?? null };
 }
 
 /**

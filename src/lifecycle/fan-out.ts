@@ -8,11 +8,11 @@ import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } 
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
 import { moveAllOwnership } from '../adapters/erasure/key-store';
 import { takeParkedEventsFirst } from '../../projections/interactions.projection';
-import { decideForInteraction, holdsDecision } from './decider';
+import { decideForInteraction, Forgotten, holdsDecision } from './decider';
 import {
   completeDecision,
-  contentErased,
   destroyKeysPlanning,
+  forgottenContent,
   markTarget,
   mergedWith,
   pendingDecisions,
@@ -119,12 +119,12 @@ export class LifecycleFanOut {
   private async applyTo({ decision, actorUuid, correlationId }: RecordedDecision, interactionUuid: string): Promise<void> {
     const { decisionId } = decision;
     let appended = true;
-    /** Forgetting: whether its content key went with the contact's, and the contacts merged with hers. */
-    let forgotten = { contentErased: false, mergedWith: [] as string[] };
+    /** Forgetting: what became of its content, and the contacts merged with hers. */
+    let forgotten: Forgotten = { contentErased: false, erasedSubject: null, mergedWith: [] };
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, forgotten, stored)),
+        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, forgotten)),
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
@@ -134,7 +134,7 @@ export class LifecycleFanOut {
               ? async (q) => {
                   await takeParkedEventsFirst(q);
                   await destroyKeysPlanning(q, decision, interactionUuid);
-                  forgotten = { contentErased: await contentErased(q, decisionId, interactionUuid), mergedWith: await mergedWith(q, decision.contactUuid) };
+                  forgotten = { ...(await forgottenContent(q, decisionId, interactionUuid)), mergedWith: await mergedWith(q, decision.contactUuid) };
                 }
               : undefined,
           inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),

@@ -105,27 +105,31 @@ describe('contact_forgotten', () => {
   const stateOf = (events: InteractionEvent[]) =>
     events.reduce((state, event) => evolve(state, { ...event, revision: state.version + 1, recordedAt: AT }), initialState);
 
+  const content = (contentErased: boolean, erasedSubject: string | null, mergedWith: string[] = []) => ({ contentErased, erasedSubject, mergedWith });
+
   it('deletes an interaction of a contact merged with hers whose content key went with hers (a create or a merge that raced)', () =>
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedWith: [GRACE] })).toEqual([
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(true, GRACE, [GRACE]))).toEqual([
       { type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid: ID, reason: 'contact_forgotten', decisionId: DECISION } },
     ]));
 
   it('deletes no interaction of anyone else: a content key she came to own by mistake, or one that stayed', () => {
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedWith: [] })).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: true, mergedWith: [OTHER] })).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), { contentErased: false, mergedWith: [GRACE] })).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), { contentErased: true, mergedWith: [GRACE] })).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(true, GRACE))).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(true, GRACE, [OTHER]))).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(false, null, [GRACE]))).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), content(true, GRACE, [GRACE]))).toEqual([]);
   });
 
-  it('deletes an interaction she was the subject of, moved to another by an update after her content key went', () => {
-    const movedAway: InteractionEvent = { type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid: ID, changes: { contactUuid: OTHER } } };
-    const stored = [logged(INTO), movedAway].map((event, revision): RecordedInteractionEvent => ({ ...event, revision, recordedAt: AT }));
-    const state = stateOf([logged(INTO), movedAway]);
-    expect(decideForInteraction(forgotten, state, { contentErased: true, mergedWith: [] }, stored)).toEqual([
+  const movedAway: InteractionEvent = { type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid: ID, changes: { contactUuid: OTHER } } };
+
+  it('deletes an interaction she was the subject of when her content key went, moved to another by an update since', () =>
+    expect(decideForInteraction(forgotten, stateOf([logged(INTO), movedAway]), content(true, INTO))).toEqual([
       { type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid: ID, reason: 'contact_forgotten', decisionId: DECISION } },
-    ]);
-    // Moved away before the forget: her keys did not hold its content, and it is the other's now.
-    expect(decideForInteraction(forgotten, state, { contentErased: false, mergedWith: [] }, stored)).toEqual([]);
+    ]));
+
+  it('deletes none moved away from her before her keys went, even with its content key among hers (an owner left behind)', () => {
+    // Its read row showed the other contact when the key went: it was the other's then.
+    expect(decideForInteraction(forgotten, stateOf([logged(INTO), movedAway]), content(true, OTHER))).toEqual([]);
+    expect(decideForInteraction(forgotten, stateOf([logged(INTO), movedAway]), content(false, null))).toEqual([]);
   });
 });
 

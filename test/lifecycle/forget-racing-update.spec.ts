@@ -60,4 +60,21 @@ describe.each(SETUPS)('forgetContact racing an update of the subject, on %s', (_
     expect(await m.service.getInteraction(own.uuid)).toBeNull();
     expect(result).toEqual({ interactions: 1 });
   });
+
+  it('an interaction moved away from her before the forget, whose content key she still owns by mistake, is not deleted', async () => {
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    const own = await m.service.createInteraction({ contactUuid: cora, subject: 'Once hers', body: 'Now Eve has it' });
+    await m.service.updateInteraction(own.uuid, { contactUuid: eve });
+    // An owner row left behind (on EventStoreDB: added before an append whose outcome never came back).
+    await m.db.query(
+      `INSERT INTO erasure_key_owners (contact_uuid, key_id)
+       SELECT $1, key_id FROM erasure_keys WHERE interaction_uuid = $2 AND tag = 'content' ON CONFLICT DO NOTHING`,
+      [cora, own.uuid],
+    );
+    await m.service.forgetContact(cora);
+    // Eve's when the key went: her forget deletes no interaction of anyone else.
+    expect(await m.service.getInteraction(own.uuid)).toMatchObject({ uuid: own.uuid, contactUuid: eve });
+    expect((await m.service.history(own.uuid)).map((e) => e.type)).not.toContain('InteractionDeleted');
+  });
 });
