@@ -87,4 +87,19 @@ describe('sealing events', () => {
     const erased = { schemaVersion: 1, interactionUuid, parties: [{ ...parties.parties[1], rawName: '[erased]', snapshot: { source: 'erased', capturedAt } }] };
     expect(seal('PartiesRebuilt', erased)).toEqual(erased);
   });
+
+  it('stores the layout the log has always held: field order, what the box names, the box as IV, body, tag', () => {
+    const sealedLogged = seal('InteractionLogged', logged) as Record<string, unknown> & { sealed: { key: string; fields: string[]; box: string } };
+    expect(Object.keys(sealedLogged)).toEqual(['schemaVersion', 'interactionUuid', 'contactUuid', 'interactionType', 'occurredAt', 'ownerUserUuid', 'fileUuids', 'sealed']);
+    expect(Object.keys(sealedLogged.sealed)).toEqual(['key', 'fields', 'box']);
+    expect(sealedLogged.sealed).toMatchObject({ key: keys.get(CONTENT_TAG)!.keyId, fields: ['subject', 'body', 'metadata'] });
+    // 12 bytes of IV, the AES-GCM encryption of the fields' JSON (as long as it), 16 bytes of tag.
+    const content = JSON.stringify({ subject: logged.subject, body: logged.body, metadata: logged.metadata });
+    expect(Buffer.from(sealedLogged.sealed.box, 'base64')).toHaveLength(12 + Buffer.byteLength(content) + 16);
+    const sealedParties = seal('PartiesRebuilt', parties) as { parties: Array<Record<string, unknown> & { sealed: { fields: string[] } }> };
+    for (const party of sealedParties.parties) {
+      expect(Object.keys(party)).toEqual(['contactUuid', 'staffPersonUuid', 'position', 'capturedAt', 'sealed']);
+      expect(party.sealed.fields).toEqual(['rawName', 'snapshot']);
+    }
+  });
 });
