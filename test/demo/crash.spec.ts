@@ -28,6 +28,12 @@ function canonical(value: unknown): string {
 
 const LOAD_MS = 3_000;
 const WORKERS = 8;
+/**
+ * A kill that found no command under way proves nothing about one cut off; it happens when this process
+ * stalls across the kill (a loaded CI machine) and reads the answers sent before it afterwards. Such a
+ * kill is followed by another load on a restarted host, at most this many in all.
+ */
+const KILLS = 3;
 const MAX_REQUESTS_PER_WORKER = 400;
 
 /**
@@ -52,7 +58,7 @@ describe('the demo host killed (SIGKILL) during writes on PostgreSQL', () => {
 
   it('loses no acknowledged command, and the read tables equal a rebuild after the restart', async () => {
     host = await spawnHost(env).started;
-    const base = host.base;
+    let base = host.base;
     const contacts = ((await (await fetch(`${base}/contacts`)).json()) as { uuid: string }[]).map((c) => c.uuid);
     expect(contacts).toHaveLength(3);
 
@@ -126,14 +132,21 @@ describe('the demo host killed (SIGKILL) during writes on PostgreSQL', () => {
       }
     }
 
-    const exited = host.exited;
-    const load = Promise.all(Array.from({ length: WORKERS }, (_, id) => worker(id)));
-    await new Promise((resolveWait) => setTimeout(resolveWait, LOAD_MS));
-    host.child.kill('SIGKILL');
-    killed = true;
-    expect((await exited).signal).toBe('SIGKILL');
-    await load;
-    host = undefined;
+    for (let kill = 1; ; kill++) {
+      killed = false;
+      const exited = host.exited;
+      const load = Promise.all(Array.from({ length: WORKERS }, (_, id) => worker(id)));
+      await new Promise((resolveWait) => setTimeout(resolveWait, LOAD_MS));
+      host.child.kill('SIGKILL');
+      killed = true;
+      expect((await exited).signal).toBe('SIGKILL');
+      await load;
+      host = undefined;
+      if (unacknowledged > 0 || kill === KILLS) break;
+      console.log(`crash on PostgreSQL: kill ${kill} found no command under way (${requests} requests so far); loading a restarted host again`);
+      host = await spawnHost(env).started;
+      base = host.base;
+    }
     const acknowledgedBeforeKill = acknowledged;
     expect(acknowledgedBeforeKill).toBeGreaterThan(20); // ~150 on a 2-core box
 
