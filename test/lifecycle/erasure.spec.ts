@@ -2,18 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { uuidv7 } from 'uuidv7';
 import { ERASED, InteractionsMaintenance, PartiesUnlinked } from '../../src';
 import { auditRows } from '../../src/cli/audit';
-import { Backend, PGLITE, POSTGRES } from '../support/backends';
 import { dumpLog, dumpSchema, findIn } from '../support/data-dump';
 import { readTables } from '../support/read-tables';
-import { EventStoreUnderTest, ModuleUnderTest, startModule } from '../support/module';
+import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
 
 /** CONTRACT.md "Contacts' lifecycle", forgetContact: erasure that survives replay, on both event stores. */
-const SETUPS: Array<[string, Backend, EventStoreUnderTest]> = [
-  ['PostgreSQL', POSTGRES, 'postgres'],
-  ['PGlite', PGLITE, 'postgres'],
-  ['EventStoreDB (read tables on PostgreSQL)', POSTGRES, 'eventstoredb'],
-];
-
 /** Everything the module is given about the forgotten person, in every place it can hold it. */
 const DANA = {
   name: 'Dana Whitfield',
@@ -28,7 +21,7 @@ const DANA_STRINGS = [...Object.values(DANA), ...DANA_RAW_NAMES, ...DANA_CONTENT
 
 const OSCAR = { name: 'Oscar Pemberton', company: 'Pemberton Tiles', roleInCompany: 'Buyer' };
 
-describe.each(SETUPS)('forgetContact on %s', (_name, backend, eventStore) => {
+describe.each(EVERY_STORE)('forgetContact on %s', (_name, backend, eventStore) => {
   let m: ModuleUnderTest;
   beforeEach(async () => (m = await startModule({ backend, eventStore })));
   afterEach(() => m.close());

@@ -1,9 +1,8 @@
 import { uuidv7 } from 'uuidv7';
 import { ERASED, InteractionsMaintenance } from '../../src';
 import { moveAllOwnership } from '../../src/adapters/erasure/key-store';
-import { Backend, PGLITE, POSTGRES } from '../support/backends';
 import { dumpLog, dumpSchema, findIn } from '../support/data-dump';
-import { EventStoreUnderTest, ModuleUnderTest, startModule } from '../support/module';
+import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -12,18 +11,12 @@ import { readTables } from '../support/read-tables';
  * forgets `from` too), but the stream still names `from`. Nothing of `from` may stay readable — not in
  * the log, not in the read tables — and the read tables must be what a rebuild makes.
  */
-const SETUPS: Array<[string, Backend, EventStoreUnderTest]> = [
-  ['PostgreSQL', POSTGRES, 'postgres'],
-  ['PGlite', PGLITE, 'postgres'],
-  ['EventStoreDB (read tables on PostgreSQL)', POSTGRES, 'eventstoredb'],
-];
-
 const CORA = { name: 'Cora Fromage', email: 'cora.fromage@brie-mail.example' };
 const CORA_CONTENT = ['Cora asked about the cellar', 'Fromage tasting notes'];
 const CORA_RAW = 'Cora F. (the cellar)';
 const CORA_STRINGS = [...Object.values(CORA), ...CORA_CONTENT, CORA_RAW, 'Fromage'];
 
-describe.each(SETUPS)('forgetting a contact another was merged into, on %s', (_name, backend, eventStore) => {
+describe.each(EVERY_STORE)('forgetting a contact another was merged into, on %s', (_name, backend, eventStore) => {
   let m: ModuleUnderTest;
   beforeEach(async () => (m = await startModule({ backend, eventStore })));
   afterEach(() => m.close());

@@ -1,8 +1,7 @@
 import { ERASED, InteractionsMaintenance } from '../../src';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
-import { Backend, PGLITE, POSTGRES } from '../support/backends';
 import { dumpLog, dumpSchema, findIn } from '../support/data-dump';
-import { EventStoreUnderTest, ModuleUnderTest, startModule } from '../support/module';
+import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -11,17 +10,11 @@ import { readTables } from '../support/read-tables';
  * forget visits the stream and finds another subject. Nothing of hers may stay readable — not in the log as
  * the module reads it, not in the read tables — and the read tables must be what a rebuild makes.
  */
-const SETUPS: Array<[string, Backend, EventStoreUnderTest]> = [
-  ['PostgreSQL', POSTGRES, 'postgres'],
-  ['PGlite', PGLITE, 'postgres'],
-  ['EventStoreDB (read tables on PostgreSQL)', POSTGRES, 'eventstoredb'],
-];
-
 const CORA = { name: 'Cora Quillfeather', email: 'cora.quillfeather@inkwell-mail.example' };
 const CORA_CONTENT = ['Cora wants the quill repaired', 'Nib notes from the Quillfeather desk'];
 const CORA_STRINGS = [...Object.values(CORA), ...CORA_CONTENT, 'Quillfeather'];
 
-describe.each(SETUPS)('forgetContact racing an update of the subject, on %s', (_name, backend, eventStore) => {
+describe.each(EVERY_STORE)('forgetContact racing an update of the subject, on %s', (_name, backend, eventStore) => {
   let m: ModuleUnderTest;
   beforeEach(async () => (m = await startModule({ backend, eventStore })));
   afterEach(() => m.close());

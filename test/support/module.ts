@@ -10,7 +10,7 @@ import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
 import { EsdbTestServer } from '../esdb/test-server/server';
 import { InteractionsModule, InteractionsService } from '../../src';
 import { Database } from '../../src/ports/database';
-import { Backend, POSTGRES } from './backends';
+import { Backend, PGLITE, POSTGRES } from './backends';
 import { uniqueSchema } from './postgres';
 import { InMemoryContactDirectory, InMemoryStaffDirectory } from './directories';
 
@@ -43,6 +43,16 @@ export interface ModuleUnderTest {
  * protocol test server of the module's own, or KURRENTDB_URL); the read tables are in PostgreSQL either way.
  */
 export type EventStoreUnderTest = 'postgres' | 'eventstoredb';
+
+/**
+ * Every database and event store a forget must leave nothing readable on, for `describe.each`: the log
+ * in PostgreSQL, in PGlite, and on EventStoreDB (read tables on PostgreSQL).
+ */
+export const EVERY_STORE: Array<[string, Backend, EventStoreUnderTest]> = [
+  ['PostgreSQL', POSTGRES, 'postgres'],
+  ['PGlite', PGLITE, 'postgres'],
+  ['EventStoreDB (read tables on PostgreSQL)', POSTGRES, 'eventstoredb'],
+];
 let defaultEventStore: EventStoreUnderTest = 'postgres';
 
 /** Makes the suites of this test file boot on `kind` (test/esdb/service re-runs the service suites so). */
