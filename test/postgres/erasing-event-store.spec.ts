@@ -3,7 +3,10 @@ import { uuidv7 } from 'uuidv7';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { Queryable } from '../../src/ports/database';
-import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession } from '../../src/ports/event-store';
+import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
+import { addOwner, withdrawClaim } from '../../src/adapters/erasure/key-store';
+import { partyTag } from '../../src/adapters/erasure/sealing';
+import { InteractionUnavailableError } from '../../src/domain/errors';
 import { ERASED } from '../../src/domain/interaction';
 import { migratedDatabase } from '../support/backends';
 import { eventMetadata, loggedData } from '../support/poison';
@@ -17,11 +20,16 @@ import { recording } from '../support/recording';
 class MemoryLog implements EventStore {
   readonly events: RecordedEvent[] = [];
   hold: Promise<void> | null = null;
+  /** Thrown by the next append instead of writing. */
+  failNext: Error | null = null;
 
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     return work({ tx: null, readStream: () => this.readStream(streamName), appendToStream: (events) => this.appendToStream(streamName, events) });
   }
   async appendToStream(streamName: string, events: EventToAppend[]): Promise<AppendResult> {
+    const failure = this.failNext;
+    this.failNext = null;
+    if (failure) throw failure;
     const first = this.events.filter((e) => e.streamName === streamName).length;
     const recorded = events.map((e, i): RecordedEvent => {
       const position = BigInt(this.events.length + i);
@@ -250,3 +258,199 @@ describe('ErasingEventStore on the PostgreSQL store: a session reads the keys wi
     }
   });
 });
+
+describe('ErasingEventStore on a log outside the database: owners written before the append are claimed (migration 0013)', () => {
+  const EVE = '0190d8a2-5a7e-7cc1-8f3e-aaaaaaaaaaaa'; // loggedData's subject
+  const CORA = '0190d8a2-5a7e-7cc1-8f3e-cccccccccccc';
+
+  async function movedToCora() {
+    const { db, cleanup } = await migratedDatabase();
+    const log = new MemoryLog();
+    // The statements of the store that fail from now on (`failFrom`).
+    let failing: RegExp | null = null;
+    const seen = new Proxy(db, {
+      get: (target, property) =>
+        property === 'query'
+          ? (text: string, params?: unknown[]) => (failing?.test(text) ? Promise.reject(new Error('connection lost')) : target.query(text, params))
+          : Reflect.get(target, property),
+    });
+    const store = new ErasingEventStore(log, seen);
+    const [stream, events] = logged('Eve’s call');
+    const uuid = stream.slice('interaction-'.length);
+    await store.appendToStream(stream, events, 'no_stream');
+    const moveToCora = () =>
+      store.withStream(stream, async (session) => {
+        const read = await session.readStream();
+        const data = { schemaVersion: 1, interactionUuid: uuid, changes: { contactUuid: CORA } };
+        await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data, metadata: eventMetadata() }], read.length - 1);
+      });
+    const contentOwners = async () =>
+      (
+        await db.query<{ contact_uuid: string; claims: string[] | null }>(
+          `SELECT o.contact_uuid, o.claims FROM erasure_key_owners o JOIN erasure_keys k USING (key_id)
+           WHERE k.interaction_uuid = $1 AND k.tag = 'content' ORDER BY o.contact_uuid`,
+          [uuid],
+        )
+      ).rows;
+    const failFrom = (statements: RegExp) => (failing = statements);
+    return { db, cleanup, log, uuid, moveToCora, contentOwners, failFrom, events: () => log.readStream(stream) };
+  }
+
+  it('an append that landed succeeds though the owner steps after it fail: what they leave errs toward erasing more', async () => {
+    const { cleanup, moveToCora, contentOwners, events, failFrom } = await movedToCora();
+    try {
+      failFrom(/WITH content AS|SET claims = NULL/);
+      await moveToCora();
+      expect((await events()).map((e) => e.type)).toEqual(['InteractionLogged', 'InteractionUpdated']);
+      // Eve not dropped and Cora's claim not confirmed: a forget of either destroys the content key.
+      expect(await contentOwners()).toEqual([
+        { contact_uuid: EVE, claims: null },
+        { contact_uuid: CORA, claims: [expect.any(String)] },
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an append that certainly failed withdraws the owner it added; one that landed confirms it; one of unknown outcome keeps it', async () => {
+    const { cleanup, log, moveToCora, contentOwners } = await movedToCora();
+    try {
+      expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+
+      log.failNext = new WrongExpectedVersionError('s', 0, 1);
+      await expect(moveToCora()).rejects.toThrow(WrongExpectedVersionError);
+      expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+
+      log.failNext = new InteractionUnavailableError('gone before it was sent', false);
+      await expect(moveToCora()).rejects.toThrow(InteractionUnavailableError);
+      expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+
+      // It may still land: Cora stays an owner, as claimed (a forget of hers erases too much, never too little).
+      log.failNext = new InteractionUnavailableError('lost while committing', 'unknown');
+      await expect(moveToCora()).rejects.toThrow(InteractionUnavailableError);
+      expect(await contentOwners()).toEqual([
+        { contact_uuid: EVE, claims: null },
+        { contact_uuid: CORA, claims: [expect.any(String)] },
+      ]);
+
+      // The next append that needs her adds its claim to the row (it was not read as confirmed), lands and confirms it.
+      await moveToCora();
+      expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a subject move that landed drops the old subject’s row, not a row another append under way claims', async () => {
+    const { cleanup, db, uuid, moveToCora, contentOwners } = await movedToCora();
+    const DAN = '0190d8a2-5a7e-7cc1-8f3e-dddddddddddd';
+    try {
+      const other = uuidv7(); // an append moving it on to Dan, under way
+      await addOwner(db, uuid, { tag: 'content' }, DAN, other);
+      await moveToCora();
+      expect(await contentOwners()).toEqual([
+        { contact_uuid: CORA, claims: null },
+        { contact_uuid: DAN, claims: [other] },
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an append needing an owner another append only claimed claims it too: the other’s withdrawal leaves it', async () => {
+    const { db, cleanup } = await migratedDatabase();
+    const store = new ErasingEventStore(new MemoryLog(), db);
+    const [stream, events] = logged('A call');
+    const uuid = stream.slice('interaction-'.length);
+    const partiesRebuilt = (contactUuid: string | null): EventToAppend => ({
+      id: uuidv7(),
+      type: 'PartiesRebuilt',
+      data: {
+        schemaVersion: 1,
+        interactionUuid: uuid,
+        parties: [{ position: 0, rawName: 'Pat', contactUuid, staffPersonUuid: null, snapshot: { source: contactUuid ? 'crm_contact' : 'free_text', capturedAt: '2026-04-01T09:00:00Z' } }],
+      },
+      metadata: eventMetadata(),
+    });
+    const patOwners = async () =>
+      (
+        await db.query<{ contact_uuid: string; claims: string[] | null }>(
+          `SELECT o.contact_uuid, o.claims FROM erasure_key_owners o JOIN erasure_keys k USING (key_id)
+           WHERE k.interaction_uuid = $1 AND k.tag = $2`,
+          [uuid, partyTag(uuid, 'Pat')],
+        )
+      ).rows;
+    try {
+      await store.appendToStream(stream, [...events, partiesRebuilt(null)], 'no_stream');
+      // Another append linking Pat to Cora is under way: its owner row is written, claimed.
+      const other = uuidv7();
+      await addOwner(db, uuid, { tag: partyTag(uuid, 'Pat') }, CORA, other);
+      // This one links Pat to Cora too, and lands; then the other certainly fails and withdraws.
+      await store.withStream(stream, async (session) => {
+        const read = await session.readStream();
+        await session.appendToStream([partiesRebuilt(CORA)], read.length - 1);
+      });
+      await withdrawClaim(db, uuid, other);
+      expect(await patOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a withdrawal racing another append’s claim on the same row: the row stays, with the other claim', async () => {
+    const { db, cleanup, uuid, contentOwners } = await movedToCora();
+    const other = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${db.schema}` });
+    await other.connect();
+    try {
+      const [first, second] = [uuidv7(), uuidv7()];
+      await addOwner(db, uuid, { tag: 'content' }, CORA, first);
+      // The second claim, written and not yet committed: the withdrawal of the first waits for its row lock.
+      await other.query('BEGIN');
+      await addOwner(other, uuid, { tag: 'content' }, CORA, second);
+      const withdrawing = withdrawClaim(db, uuid, first);
+      await waitUntilBlocked(other);
+      await other.query('COMMIT');
+      await withdrawing;
+      expect(await contentOwners()).toEqual([
+        { contact_uuid: EVE, claims: null },
+        { contact_uuid: CORA, claims: [second] },
+      ]);
+
+      // The other order: the withdrawal deleted the row and has not committed; the claim waits, then writes it anew.
+      await other.query('BEGIN');
+      await withdrawClaim(other, uuid, second);
+      const claiming = addOwner(db, uuid, { tag: 'content' }, CORA, first);
+      await waitUntilBlocked(other);
+      await other.query('COMMIT');
+      await claiming;
+      expect(await contentOwners()).toEqual([
+        { contact_uuid: EVE, claims: null },
+        { contact_uuid: CORA, claims: [first] },
+      ]);
+
+      // A confirmed row takes no claim, so no withdrawal can ever take it away.
+      await addOwner(db, uuid, { tag: 'content' }, EVE, second);
+      await withdrawClaim(db, uuid, second);
+      expect((await contentOwners())[0]).toEqual({ contact_uuid: EVE, claims: null });
+    } finally {
+      await other.end();
+      await cleanup();
+    }
+  });
+});
+
+/** Until a statement of another session waits for a lock `holder`'s transaction holds. */
+async function waitUntilBlocked(holder: Client): Promise<void> {
+  const pid = (holder as unknown as { processID: number }).processID;
+  const watcher = new Client({ connectionString: TEST_DATABASE_URL });
+  await watcher.connect();
+  try {
+    for (;;) {
+      const { rows } = await watcher.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+      if (rows.length > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await watcher.end();
+  }
+}

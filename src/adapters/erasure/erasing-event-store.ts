@@ -10,9 +10,26 @@ import {
   StreamLockNeeded,
   StreamOptions,
   StreamSession,
+  WrongExpectedVersionError,
 } from '../../ports/event-store';
+import { InteractionUnavailableError } from '../../domain/errors';
+import { uuidv7 } from '../../domain/uuid';
 import { ERASED } from '../../domain/interaction';
-import { addOwner, ensureKeys, fetchKeys, fetchOwnedKeys, keysAfterRead, moveOwnership, newKeys, OwnedKey, ownedKeysOf, setContentOwner } from './key-store';
+import {
+  addOwner,
+  confirmClaim,
+  ensureKeys,
+  fetchKeys,
+  fetchOwnedKeys,
+  keysAfterRead,
+  moveOwnership,
+  newKeys,
+  OwnedKey,
+  OwnerClaim,
+  ownedKeysOf,
+  setContentOwner,
+  withdrawClaim,
+} from './key-store';
 import { interactionOfStream } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, PartyTags, partyTagsOf, sealEvent, tagsOf } from './sealing';
 
@@ -63,7 +80,7 @@ export class ErasingEventStore implements EventStore {
       appendToStream: async (events, expected) => {
         // What the stream holds already: as the session read it, else read now (a new stream needs nothing).
         if (read === null && events[0]?.type !== 'InteractionLogged') await readStream();
-        return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, session.optimistic === true, (sealed) =>
+        return this.append(streamName, events, q, read ?? { events: [], keys: new Map() }, session, (sealed) =>
           session.appendToStream(sealed, expected),
         );
       },
@@ -143,8 +160,11 @@ export class ErasingEventStore implements EventStore {
     events: EventToAppend[],
     q: Queryable,
     stream: { events: RecordedEvent[]; keys: ReadonlyMap<string, OwnedKey> },
-    /** The session appends in one statement (StreamSession.optimistic): no key or owner written before it. */
-    oneStatement: boolean,
+    /**
+     * `optimistic`: it appends in one statement, so no key or owner may be written before it. `tx`: keys
+     * and owners go in the append's transaction; without one (EventStoreDB) they are claimed.
+     */
+    session: Pick<StreamSession, 'optimistic' | 'tx'>,
     appendSealed: (sealed: EventToAppend[]) => Promise<AppendResult>,
   ): Promise<AppendResult> {
     const interactionUuid = interactionOf(streamName, events);
@@ -166,11 +186,27 @@ export class ErasingEventStore implements EventStore {
     const subject = subjectOf(all);
     if (subject !== null && tags.includes(CONTENT_TAG)) owners.push({ tag: CONTENT_TAG, contactUuid: subject });
     const found = keysRead(stream.keys, tags, owners);
-    if (oneStatement && ((found === null && tags.length > 0) || events.some(changesOwnership))) throw new StreamLockNeeded(streamName);
-    const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners));
-    await this.changeOwnership(q, interactionUuid, events, 'add');
-    const result = await this.withPlain(events, keys, interactionUuid, partyTags, rawNameAt, appendSealed);
-    await this.changeOwnership(q, interactionUuid, events, 'drop');
+    const writesOwners = (found === null && tags.length > 0) || events.some(changesOwnership);
+    if (session.optimistic === true && writesOwners) throw new StreamLockNeeded(streamName);
+    const claim: OwnerClaim = writesOwners && !session.tx ? uuidv7() : null;
+    const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners, claim));
+    await this.changeOwnership(q, interactionUuid, events, 'add', claim);
+    let result: AppendResult;
+    try {
+      result = await this.withPlain(events, keys, interactionUuid, partyTags, rawNameAt, appendSealed);
+    } catch (error) {
+      // Nothing of it was or will be written: the owners it added for it must not stay. An outcome not
+      // known keeps them (a forget then destroys too much rather than too little).
+      if (claim !== null && certainlyNotWritten(error)) await withdrawClaim(q, interactionUuid, claim).catch(() => undefined);
+      throw error;
+    }
+    // In the append's transaction these fail it. After an append that landed in another store they cannot
+    // undo it, and its command succeeded: an old owner or a claim left errs toward erasing more, never less.
+    const afterLanding = (step: () => Promise<void>) => step().catch((error: unknown) => {
+      if (session.tx) throw error;
+    });
+    await afterLanding(() => this.changeOwnership(q, interactionUuid, events, 'drop', claim));
+    if (claim !== null) await afterLanding(() => confirmClaim(q, interactionUuid, claim));
     return result;
   }
 
@@ -204,17 +240,28 @@ export class ErasingEventStore implements EventStore {
    * added before the append and the old one dropped after it, so an append that fails (without a
    * transaction around both, on EventStoreDB) never leaves a key without the owner of what it seals.
    */
-  private async changeOwnership(q: Queryable, interactionUuid: string, events: EventToAppend[], step: 'add' | 'drop'): Promise<void> {
+  private async changeOwnership(
+    q: Queryable,
+    interactionUuid: string,
+    events: EventToAppend[],
+    step: 'add' | 'drop',
+    claim: OwnerClaim,
+  ): Promise<void> {
     for (const event of events) {
       const change = changesOwnership(event);
       if (change === null) continue;
       if ('subject' in change) {
-        if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, change.subject);
+        if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, change.subject, claim);
         else await setContentOwner(q, interactionUuid, change.subject);
-      } else if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: change.from }, change.into);
+      } else if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: change.from }, change.into, claim);
       else await moveOwnership(q, interactionUuid, change.from, change.into);
     }
   }
+}
+
+/** An append's failure after which nothing of it is in the log, nor ever will be. */
+function certainlyNotWritten(error: unknown): boolean {
+  return error instanceof WrongExpectedVersionError || (error instanceof InteractionUnavailableError && error.committed === false);
 }
 
 /** The change of owners an event makes to keys: a new subject, or a contact merged into another. */

@@ -20,6 +20,31 @@ interface KeyRow {
 const toKey = (row: KeyRow): ErasureKey => ({ keyId: row.key_id, key: Buffer.from(row.key, 'base64') });
 
 /**
+ * An append's claim on the owner rows it writes before it is made (on EventStoreDB: no transaction spans
+ * the key store and the log; migration 0013), or null for rows written in the append's own transaction.
+ * A claimed row is settled after the append: `confirmClaim` when it landed, `withdrawClaim` when it
+ * certainly did not.
+ */
+export type OwnerClaim = string | null;
+
+/**
+ * How an owner row is added. In the append's transaction: kept as it is when there. Claimed: an existing
+ * row is locked and gets the claim too, unless a landed append confirmed it already; so a withdrawal of
+ * another claim at the same moment either sees this one, or deleted the row first and the insert writes
+ * it anew.
+ */
+function ownerInsert(claim: OwnerClaim, claimParam: string, select: string): string {
+  return claim === null
+    ? `INSERT INTO erasure_key_owners (contact_uuid, key_id) ${select} ON CONFLICT DO NOTHING`
+    : `INSERT INTO erasure_key_owners (contact_uuid, key_id, claims) SELECT owner.*, ARRAY[${claimParam}::uuid] FROM (${select}) AS owner
+         ON CONFLICT (contact_uuid, key_id) DO UPDATE SET claims = erasure_key_owners.claims || EXCLUDED.claims
+         WHERE erasure_key_owners.claims IS NOT NULL`;
+}
+
+/** Owner rows no append under way claims: confirmed (NULL), or left by a withdrawal (empty). */
+const UNCLAIMED = (row: string) => `coalesce(cardinality(${row}claims), 0) = 0`;
+
+/**
  * The keys of `tags` in the interaction, created where missing, and `owners` (tag, contact) added: one
  * statement. Two writers creating the same key at once (EventStoreDB has no stream lock) both end up
  * with the one that was committed first.
@@ -29,6 +54,7 @@ export async function ensureKeys(
   interactionUuid: string,
   tags: readonly string[],
   owners: ReadonlyArray<{ tag: string; contactUuid: string }>,
+  claim: OwnerClaim,
 ): Promise<Map<string, ErasureKey>> {
   const wanted = [...new Set(tags)];
   if (wanted.length === 0) return new Map();
@@ -47,9 +73,7 @@ export async function ensureKeys(
          UNION ALL
          SELECT k.key_id, k.tag, k.key FROM erasure_keys k JOIN wanted w USING (tag) WHERE k.interaction_uuid = $1
        ), owned AS (
-         INSERT INTO erasure_key_owners (contact_uuid, key_id)
-         SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag)
-         ON CONFLICT DO NOTHING
+         ${ownerInsert(claim, '$7', 'SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag)')}
        )
        SELECT key_id, tag, encode(key, 'base64') AS key FROM found`,
       [
@@ -59,6 +83,7 @@ export async function ensureKeys(
         pgArray(wanted.map(() => newKeyMaterial().toString('base64'))),
         pgArray(owners.map((o) => o.tag)),
         pgArray(owners.map((o) => o.contactUuid)),
+        ...(claim === null ? [] : [claim]),
       ],
       )
       .catch((error: unknown) => {
@@ -126,13 +151,15 @@ export interface OwnedKey extends ErasureKey {
 /**
  * `fetchKeys` with each key's tag and owners: what an append later in the same session can seal with,
  * when they are all it needs, without `ensureKeys`. Owners travel as one text, the same on every driver.
+ * Confirmed owners only: an append relying on a row another append claimed claims it too (`ensureKeys`),
+ * or a withdrawal of that claim could take it away.
  */
 export async function fetchOwnedKeys(q: Queryable, keyIds: readonly string[]): Promise<Map<string, OwnedKey>> {
   const ids = [...new Set(keyIds)];
   if (ids.length === 0) return new Map();
   const { rows } = await q.query<KeyRow & { owners: string }>(
     `SELECT k.key_id, k.tag, encode(k.key, 'base64') AS key,
-       array_to_string(ARRAY(SELECT o.contact_uuid FROM erasure_key_owners o WHERE o.key_id = k.key_id), ' ') AS owners
+       array_to_string(ARRAY(SELECT o.contact_uuid FROM erasure_key_owners o WHERE o.key_id = k.key_id AND o.claims IS NULL), ' ') AS owners
      FROM erasure_keys k WHERE k.key_id = ANY($1::uuid[])`,
     [pgArray(ids)],
   );
@@ -160,14 +187,42 @@ export function ownedKeysOf(rows: readonly unknown[]): Map<string, OwnedKey> {
  * kept, so an append that then fails (a lost race, a server gone) leaves no key without the owner of the
  * data it seals. After the append, `setContentOwner` / `moveOwnership` drop the old one.
  */
-export async function addOwner(q: Queryable, interactionUuid: string, of: { tag: string } | { contactUuid: string }, ownerUuid: string): Promise<void> {
+export async function addOwner(
+  q: Queryable,
+  interactionUuid: string,
+  of: { tag: string } | { contactUuid: string },
+  ownerUuid: string,
+  claim: OwnerClaim,
+): Promise<void> {
   const owned = 'tag' in of
     ? 'SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3'
     : 'SELECT o.key_id FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE k.interaction_uuid = $1 AND o.contact_uuid = $3::uuid';
+  await q.query(ownerInsert(claim, '$4', `SELECT $2::uuid, key_id FROM (${owned}) AS owned`), [
+    interactionUuid,
+    ownerUuid,
+    'tag' in of ? of.tag : of.contactUuid,
+    ...(claim === null ? [] : [claim]),
+  ]);
+}
+
+const KEYS_OF_INTERACTION = 'key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1)';
+
+/** The append landed: the rows it claimed are owners for good. */
+export async function confirmClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
+  await q.query(`UPDATE erasure_key_owners SET claims = NULL WHERE ${KEYS_OF_INTERACTION} AND $2::uuid = ANY(claims)`, [interactionUuid, claim]);
+}
+
+/**
+ * The append certainly did not land: its claim goes, and with it every row of the interaction that no
+ * append claims any more and none that landed confirmed. Two statements: the delete re-checks each row
+ * it takes, so a claim added meanwhile keeps the row.
+ */
+export async function withdrawClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
   await q.query(
-    `INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM (${owned}) AS owned ON CONFLICT DO NOTHING`,
-    [interactionUuid, ownerUuid, 'tag' in of ? of.tag : of.contactUuid],
+    `UPDATE erasure_key_owners SET claims = array_remove(claims, $2::uuid) WHERE ${KEYS_OF_INTERACTION} AND $2::uuid = ANY(claims)`,
+    [interactionUuid, claim],
   );
+  await q.query(`DELETE FROM erasure_key_owners WHERE ${KEYS_OF_INTERACTION} AND claims = '{}'`, [interactionUuid]);
 }
 
 /** A merge, everywhere: what `from` owns, `into` owns now (also where no stream needed a ContactRepointed). */
@@ -183,7 +238,7 @@ export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid:
 export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string): Promise<void> {
   await q.query(
     `WITH content AS (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3),
-     gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2)
+     gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED('')})
      INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ON CONFLICT DO NOTHING`,
     [interactionUuid, contactUuid, CONTENT_TAG],
   );
@@ -194,7 +249,7 @@ export async function moveOwnership(q: Queryable, interactionUuid: string, fromU
   await q.query(
     `WITH moved AS (
        DELETE FROM erasure_key_owners o USING erasure_keys k
-       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2
+       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2 AND ${UNCLAIMED('o.')}
        RETURNING o.key_id
      )
      INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ON CONFLICT DO NOTHING`,
