@@ -402,27 +402,32 @@ describe('ErasingEventStore on a log outside the database: owners written before
     const other = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${db.schema}` });
     await other.connect();
     try {
+      /** `held` in a transaction of `other`, committed once `waiting` waits for its locks. */
+      const behind = async (held: (q: Client) => Promise<void>, waiting: () => Promise<void>) => {
+        await other.query('BEGIN');
+        await held(other);
+        const waited = waiting();
+        await waitUntilBlocked(other);
+        await other.query('COMMIT');
+        await waited;
+      };
       const [first, second] = [uuidv7(), uuidv7()];
       await addOwner(db, uuid, { tag: 'content' }, CORA, first);
       // The second claim, written and not yet committed: the withdrawal of the first waits for its row lock.
-      await other.query('BEGIN');
-      await addOwner(other, uuid, { tag: 'content' }, CORA, second);
-      const withdrawing = withdrawClaim(db, uuid, first);
-      await waitUntilBlocked(other);
-      await other.query('COMMIT');
-      await withdrawing;
+      await behind(
+        (q) => addOwner(q, uuid, { tag: 'content' }, CORA, second),
+        () => withdrawClaim(db, uuid, first),
+      );
       expect(await contentOwners()).toEqual([
         { contact_uuid: EVE, claims: null },
         { contact_uuid: CORA, claims: [second] },
       ]);
 
       // The other order: the withdrawal deleted the row and has not committed; the claim waits, then writes it anew.
-      await other.query('BEGIN');
-      await withdrawClaim(other, uuid, second);
-      const claiming = addOwner(db, uuid, { tag: 'content' }, CORA, first);
-      await waitUntilBlocked(other);
-      await other.query('COMMIT');
-      await claiming;
+      await behind(
+        (q) => withdrawClaim(q, uuid, second),
+        () => addOwner(db, uuid, { tag: 'content' }, CORA, first),
+      );
       expect(await contentOwners()).toEqual([
         { contact_uuid: EVE, claims: null },
         { contact_uuid: CORA, claims: [first] },
