@@ -4,7 +4,7 @@ import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-stor
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { Queryable } from '../../src/ports/database';
 import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
-import { addOwner, withdrawClaim } from '../../src/adapters/erasure/key-store';
+import { addOwner, moveAllOwnership, moveOwnership, withdrawClaim } from '../../src/adapters/erasure/key-store';
 import { partyTag } from '../../src/adapters/erasure/sealing';
 import { InteractionUnavailableError } from '../../src/domain/errors';
 import { ERASED } from '../../src/domain/interaction';
@@ -278,10 +278,10 @@ describe('ErasingEventStore on a log outside the database: owners written before
     const [stream, events] = logged('Eve’s call');
     const uuid = stream.slice('interaction-'.length);
     await store.appendToStream(stream, events, 'no_stream');
-    const moveToCora = () =>
+    const moveToCora = (also: Record<string, unknown> = {}) =>
       store.withStream(stream, async (session) => {
         const read = await session.readStream();
-        const data = { schemaVersion: 1, interactionUuid: uuid, changes: { contactUuid: CORA } };
+        const data = { schemaVersion: 1, interactionUuid: uuid, changes: { contactUuid: CORA, ...also } };
         await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data, metadata: eventMetadata() }], read.length - 1);
       });
     const contentOwners = async () =>
@@ -335,6 +335,50 @@ describe('ErasingEventStore on a log outside the database: owners written before
 
       // The next append that needs her adds its claim to the row (it was not read as confirmed), lands and confirms it.
       await moveToCora();
+      expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a claim an hour old holds its row no longer: the next subject move drops it like any owner left behind', async () => {
+    const { cleanup, db, uuid, moveToCora, contentOwners } = await movedToCora();
+    const DAN = '0190d8a2-5a7e-7cc1-8f3e-dddddddddddd';
+    try {
+      // Left by an append whose outcome never came back, two hours ago (a uuidv7 of then).
+      const then = (Date.now() - 2 * 3_600_000).toString(16).padStart(12, '0');
+      await addOwner(db, uuid, { tag: 'content' }, DAN, `${then.slice(0, 8)}-${then.slice(8)}-7000-8000-000000000000`);
+      await moveToCora();
+      expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an append that fails before it is sent withdraws the claims it made', async () => {
+    const { cleanup, log, moveToCora, contentOwners, failFrom } = await movedToCora();
+    try {
+      // A new subject text: the content key, read without Cora as its owner, is ensured with her row claimed;
+      // then adding her as the new subject fails.
+      failFrom(/SELECT \$2::uuid, key_id FROM/);
+      await expect(moveToCora({ subject: 'Cora’s call' })).rejects.toThrow('connection lost');
+      expect(log.events.map((e) => e.type)).toEqual(['InteractionLogged']);
+      expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it.each([
+    ['everywhere (moveAllOwnership)', (db: Queryable, _uuid: string, from: string, into: string) => moveAllOwnership(db, from, into)],
+    ['in the interaction (moveOwnership)', (db: Queryable, uuid: string, from: string, into: string) => moveOwnership(db, uuid, from, into)],
+  ])('a merge handing a key over %s to a row another append only claims confirms it: that append’s withdrawal leaves it', async (_how, merge) => {
+    const { cleanup, db, uuid, contentOwners } = await movedToCora();
+    try {
+      const other = uuidv7(); // an append making Cora the subject, under way
+      await addOwner(db, uuid, { tag: 'content' }, CORA, other);
+      await merge(db, uuid, EVE, CORA); // Eve merged into Cora
+      await withdrawClaim(db, uuid, other); // the other append lost its race
       expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
     } finally {
       await cleanup();
@@ -431,6 +475,17 @@ describe('ErasingEventStore on a log outside the database: owners written before
       expect(await contentOwners()).toEqual([
         { contact_uuid: EVE, claims: null },
         { contact_uuid: CORA, claims: [first] },
+      ]);
+
+      // A row a withdrawal left unclaimed ('{}'), claimed again before the withdrawal's delete takes it: kept.
+      await db.query(`UPDATE erasure_key_owners SET claims = '{}' WHERE contact_uuid = $1`, [CORA]);
+      await behind(
+        (q) => addOwner(q, uuid, { tag: 'content' }, CORA, second),
+        () => withdrawClaim(db, uuid, uuidv7()),
+      );
+      expect(await contentOwners()).toEqual([
+        { contact_uuid: EVE, claims: null },
+        { contact_uuid: CORA, claims: [second] },
       ]);
 
       // A confirmed row takes no claim, so no withdrawal can ever take it away.

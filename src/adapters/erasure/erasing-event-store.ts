@@ -189,15 +189,16 @@ export class ErasingEventStore implements EventStore {
     const writesOwners = (found === null && tags.length > 0) || events.some(changesOwnership);
     if (session.optimistic === true && writesOwners) throw new StreamLockNeeded(streamName);
     const claim: OwnerClaim = writesOwners && !session.tx ? uuidv7() : null;
-    const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners, claim));
-    await this.changeOwnership(q, interactionUuid, events, 'add', claim);
+    let sent = false;
     let result: AppendResult;
     try {
-      result = await this.withPlain(events, keys, interactionUuid, partyTags, rawNameAt, appendSealed);
+      const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners, claim));
+      await this.changeOwnership(q, interactionUuid, events, 'add', claim);
+      result = await this.withPlain(events, keys, interactionUuid, partyTags, rawNameAt, (sealed) => ((sent = true), appendSealed(sealed)));
     } catch (error) {
       // Nothing of it was or will be written: the owners it added for it must not stay. An outcome not
       // known keeps them (a forget then destroys too much rather than too little).
-      if (claim !== null && certainlyNotWritten(error)) await withdrawClaim(q, interactionUuid, claim).catch(() => undefined);
+      if (claim !== null && (!sent || certainlyNotWritten(error))) await withdrawClaim(q, interactionUuid, claim).catch(() => undefined);
       throw error;
     }
     // In the append's transaction these fail it. After an append that landed in another store they cannot

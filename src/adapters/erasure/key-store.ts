@@ -41,8 +41,22 @@ function ownerInsert(claim: OwnerClaim, claimParam: string, select: string): str
          WHERE erasure_key_owners.claims IS NOT NULL`;
 }
 
-/** Owner rows no append under way claims: confirmed (NULL), or left by a withdrawal (empty). */
-const UNCLAIMED = (row: string) => `coalesce(cardinality(${row}claims), 0) = 0`;
+/**
+ * How long a claim holds its row against a landed change of owners (a subject moved on, `setContentOwner`).
+ * An append whose outcome never came back keeps its claim; well past any resend of it, the row is an
+ * owner left behind like any other, and the next move drops it.
+ */
+const CLAIM_HELD_MS = 3_600_000;
+
+/** Owner rows no append claims, or only appends long past (a claim id is a uuidv7: its time is its first 48 bits). */
+const UNCLAIMED = `NOT EXISTS (SELECT FROM unnest(claims) AS claim
+  WHERE ('x' || left(replace(claim::text, '-', ''), 12))::bit(48)::bigint > (extract(epoch FROM now()) * 1000)::bigint - ${CLAIM_HELD_MS})`;
+
+/**
+ * Ownership a landed append or a decision gives: a row some append only claimed is confirmed, or that
+ * append's withdrawal would take the ownership away with its claim.
+ */
+const CONFIRMING = 'ON CONFLICT (contact_uuid, key_id) DO UPDATE SET claims = NULL WHERE erasure_key_owners.claims IS NOT NULL';
 
 /**
  * The keys of `tags` in the interaction, created where missing, and `owners` (tag, contact) added: one
@@ -229,7 +243,7 @@ export async function withdrawClaim(q: Queryable, interactionUuid: string, claim
 export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid: string): Promise<void> {
   await q.query(
     `WITH moved AS (DELETE FROM erasure_key_owners WHERE contact_uuid = $1 RETURNING key_id)
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM moved ON CONFLICT DO NOTHING`,
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM moved ${CONFIRMING}`,
     [fromUuid, intoUuid],
   );
 }
@@ -238,8 +252,8 @@ export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid:
 export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string): Promise<void> {
   await q.query(
     `WITH content AS (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3),
-     gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED('')})
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ON CONFLICT DO NOTHING`,
+     gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED})
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ${CONFIRMING}`,
     [interactionUuid, contactUuid, CONTENT_TAG],
   );
 }
@@ -249,10 +263,10 @@ export async function moveOwnership(q: Queryable, interactionUuid: string, fromU
   await q.query(
     `WITH moved AS (
        DELETE FROM erasure_key_owners o USING erasure_keys k
-       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2 AND ${UNCLAIMED('o.')}
+       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2
        RETURNING o.key_id
      )
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ON CONFLICT DO NOTHING`,
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ${CONFIRMING}`,
     [interactionUuid, fromUuid, intoUuid],
   );
 }
