@@ -357,7 +357,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
 
   it.each([
     ['everywhere (moveAllOwnership)', (db: Queryable, _uuid: string, from: string, into: string) => moveAllOwnership(db, from, into)],
-    ['in the interaction (moveOwnership)', (db: Queryable, uuid: string, from: string, into: string) => moveOwnership(db, uuid, from, into)],
+    ['in the interaction (moveOwnership)', (db: Queryable, uuid: string, from: string, into: string) => moveOwnership(db, uuid, from, into, true)],
   ])('a merge handing a key over %s to a row another append only claims confirms it: that append’s withdrawal leaves it', async (_how, merge) => {
     const { cleanup, db, uuid, contentOwners } = await movedToCora();
     try {
@@ -376,9 +376,9 @@ describe('ErasingEventStore on a log outside the database: owners written before
     const [DAN, FAY] = ['0190d8a2-5a7e-7cc1-8f3e-dddddddddddd', '0190d8a2-5a7e-7cc1-8f3e-ffffffffffff'];
     try {
       await addOwner(db, uuid, { tag: 'content' }, DAN, uuidv7()); // an append moving it on to Dan, under way
-      // Left by an append to Fay whose outcome never came back, two hours ago (a uuidv7 of then).
-      const then = (Date.now() - 2 * 3_600_000).toString(16).padStart(12, '0');
-      await addOwner(db, uuid, { tag: 'content' }, FAY, `${then.slice(0, 8)}-${then.slice(8)}-7000-8000-000000000000`);
+      // Left by an append to Fay whose outcome never came back, two hours ago.
+      await addOwner(db, uuid, { tag: 'content' }, FAY, uuidv7());
+      await db.query(`UPDATE erasure_key_owners SET claimed_at = now() - interval '2 hours' WHERE contact_uuid = $1`, [FAY]);
       await moveToCora();
       expect(await contentOwners()).toEqual([
         { contact_uuid: CORA, claims: null },

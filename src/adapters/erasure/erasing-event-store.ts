@@ -253,9 +253,9 @@ export class ErasingEventStore implements EventStore {
       if (change === null) continue;
       if ('subject' in change) {
         if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, change.subject, claim);
-        else await setContentOwner(q, interactionUuid, change.subject);
+        else await setContentOwner(q, interactionUuid, change.subject, claim !== null);
       } else if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: change.from }, change.into, claim);
-      else await moveOwnership(q, interactionUuid, change.from, change.into);
+      else await moveOwnership(q, interactionUuid, change.from, change.into, claim !== null);
     }
   }
 }

@@ -36,27 +36,27 @@ export type OwnerClaim = string | null;
 function ownerInsert(claim: OwnerClaim, claimParam: string, select: string): string {
   return claim === null
     ? `INSERT INTO erasure_key_owners (contact_uuid, key_id) ${select} ON CONFLICT DO NOTHING`
-    : `INSERT INTO erasure_key_owners (contact_uuid, key_id, claims) SELECT owner.*, ARRAY[${claimParam}::uuid] FROM (${select}) AS owner
-         ON CONFLICT (contact_uuid, key_id) DO UPDATE SET claims = erasure_key_owners.claims || EXCLUDED.claims
+    : `INSERT INTO erasure_key_owners (contact_uuid, key_id, claims, claimed_at) SELECT owner.*, ARRAY[${claimParam}::uuid], now() FROM (${select}) AS owner
+         ON CONFLICT (contact_uuid, key_id) DO UPDATE SET claims = erasure_key_owners.claims || EXCLUDED.claims, claimed_at = now()
          WHERE erasure_key_owners.claims IS NOT NULL`;
 }
 
 /**
- * How long a claim holds its row against a landed change of owners (a subject moved on, `setContentOwner`).
- * An append whose outcome never came back keeps its claim; well past any resend of it, the row is an
- * owner left behind like any other, and the next move drops it.
+ * Owner rows no append claims, or last claimed over an hour ago (by the database's clock): the row a
+ * landed change of owners (a subject moved on, `setContentOwner`) drops. An append whose outcome never
+ * came back keeps its claim; well past any resend of it, the row is an owner left behind like any other.
  */
-const CLAIM_HELD_MS = 3_600_000;
-
-/** Owner rows no append claims, or only appends long past (a claim id is a uuidv7: its time is its first 48 bits). */
-const UNCLAIMED = `NOT EXISTS (SELECT FROM unnest(claims) AS claim
-  WHERE ('x' || left(replace(claim::text, '-', ''), 12))::bit(48)::bigint > (extract(epoch FROM now()) * 1000)::bigint - ${CLAIM_HELD_MS})`;
+const UNCLAIMED = "(coalesce(cardinality(claims), 0) = 0 OR claimed_at < now() - interval '1 hour')";
 
 /**
- * Ownership a landed append or a decision gives: a row some append only claimed is confirmed, or that
- * append's withdrawal would take the ownership away with its claim.
+ * Ownership a landed append or a decision gives. Where rows may be claimed (owners written outside the
+ * append's transaction), a row some append only claimed is confirmed, or that append's withdrawal would
+ * take the ownership away with its claim; elsewhere no row is ever claimed, and none is locked for it.
  */
-const CONFIRMING = 'ON CONFLICT (contact_uuid, key_id) DO UPDATE SET claims = NULL WHERE erasure_key_owners.claims IS NOT NULL';
+const onOwnerGiven = (claimsPossible: boolean) =>
+  claimsPossible
+    ? 'ON CONFLICT (contact_uuid, key_id) DO UPDATE SET claims = NULL, claimed_at = NULL WHERE erasure_key_owners.claims IS NOT NULL'
+    : 'ON CONFLICT DO NOTHING';
 
 /**
  * The keys of `tags` in the interaction, created where missing, and `owners` (tag, contact) added: one
@@ -223,7 +223,10 @@ const KEYS_OF_INTERACTION = 'key_id IN (SELECT key_id FROM erasure_keys WHERE in
 
 /** The append landed: the rows it claimed are owners for good. */
 export async function confirmClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
-  await q.query(`UPDATE erasure_key_owners SET claims = NULL WHERE ${KEYS_OF_INTERACTION} AND $2::uuid = ANY(claims)`, [interactionUuid, claim]);
+  await q.query(`UPDATE erasure_key_owners SET claims = NULL, claimed_at = NULL WHERE ${KEYS_OF_INTERACTION} AND $2::uuid = ANY(claims)`, [
+    interactionUuid,
+    claim,
+  ]);
 }
 
 /**
@@ -243,30 +246,30 @@ export async function withdrawClaim(q: Queryable, interactionUuid: string, claim
 export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid: string): Promise<void> {
   await q.query(
     `WITH moved AS (DELETE FROM erasure_key_owners WHERE contact_uuid = $1 RETURNING key_id)
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM moved ${CONFIRMING}`,
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM moved ${onOwnerGiven(true)}`,
     [fromUuid, intoUuid],
   );
 }
 
-/** The interaction's content now belongs to `contactUuid` alone (its subject changed). */
-export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string): Promise<void> {
+/** The interaction's content now belongs to `contactUuid` alone (its subject changed). `claimsPossible`: see `onOwnerGiven`. */
+export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string, claimsPossible: boolean): Promise<void> {
   await q.query(
     `WITH content AS (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3),
      gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED})
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ${CONFIRMING}`,
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ${onOwnerGiven(claimsPossible)}`,
     [interactionUuid, contactUuid, CONTENT_TAG],
   );
 }
 
-/** A merge: what `from` owned in the interaction, `into` owns now. */
-export async function moveOwnership(q: Queryable, interactionUuid: string, fromUuid: string, intoUuid: string): Promise<void> {
+/** A merge: what `from` owned in the interaction, `into` owns now. `claimsPossible`: see `onOwnerGiven`. */
+export async function moveOwnership(q: Queryable, interactionUuid: string, fromUuid: string, intoUuid: string, claimsPossible: boolean): Promise<void> {
   await q.query(
     `WITH moved AS (
        DELETE FROM erasure_key_owners o USING erasure_keys k
        WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2
        RETURNING o.key_id
      )
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ${CONFIRMING}`,
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ${onOwnerGiven(claimsPossible)}`,
     [interactionUuid, fromUuid, intoUuid],
   );
 }
