@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
-import { Queryable } from '../../src/ports/database';
+import { Database, Queryable } from '../../src/ports/database';
 import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
 import { addOwner, moveAllOwnership, moveOwnership, withdrawClaim } from '../../src/adapters/erasure/key-store';
 import { partyTag } from '../../src/adapters/erasure/sealing';
@@ -266,24 +266,33 @@ describe('ErasingEventStore on a log outside the database: owners written before
   async function movedToCora() {
     const { db, cleanup } = await migratedDatabase();
     const log = new MemoryLog();
-    // The statements of the store that fail from now on (`failFrom`).
+    // The statements of the store that fail from now on (`failFrom`), and the next one held until released (`holdNext`).
     let failing: RegExp | null = null;
+    let held: { statements: RegExp; reached: () => void; released: Promise<void> } | null = null;
+    const query = (target: Database, text: string, params?: unknown[]) => {
+      if (failing?.test(text)) return Promise.reject(new Error('connection lost'));
+      if (held?.statements.test(text)) {
+        const { reached, released } = held;
+        held = null;
+        reached();
+        return released.then(() => target.query(text, params));
+      }
+      return target.query(text, params);
+    };
     const seen = new Proxy(db, {
-      get: (target, property) =>
-        property === 'query'
-          ? (text: string, params?: unknown[]) => (failing?.test(text) ? Promise.reject(new Error('connection lost')) : target.query(text, params))
-          : Reflect.get(target, property),
+      get: (target, property) => (property === 'query' ? (text: string, params?: unknown[]) => query(target, text, params) : Reflect.get(target, property)),
     });
     const store = new ErasingEventStore(log, seen);
     const [stream, events] = logged('Eve’s call');
     const uuid = stream.slice('interaction-'.length);
     await store.appendToStream(stream, events, 'no_stream');
-    const moveToCora = (also: Record<string, unknown> = {}) =>
+    const moveTo = (contactUuid: string, also: Record<string, unknown> = {}) =>
       store.withStream(stream, async (session) => {
         const read = await session.readStream();
-        const data = { schemaVersion: 1, interactionUuid: uuid, changes: { contactUuid: CORA, ...also } };
+        const data = { schemaVersion: 1, interactionUuid: uuid, changes: { contactUuid, ...also } };
         await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data, metadata: eventMetadata() }], read.length - 1);
       });
+    const moveToCora = (also?: Record<string, unknown>) => moveTo(CORA, also);
     const contentOwners = async () =>
       (
         await db.query<{ contact_uuid: string; claims: string[] | null }>(
@@ -293,7 +302,13 @@ describe('ErasingEventStore on a log outside the database: owners written before
         )
       ).rows;
     const failFrom = (statements: RegExp) => (failing = statements);
-    return { db, cleanup, log, uuid, moveToCora, contentOwners, failFrom, events: () => log.readStream(stream) };
+    const holdNext = (statements: RegExp) => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const reached = new Promise<void>((resolve) => (held = { statements, reached: resolve, released }));
+      return { reached, release };
+    };
+    return { db, cleanup, log, uuid, moveTo, moveToCora, contentOwners, failFrom, holdNext, events: () => log.readStream(stream) };
   }
 
   it('an append that landed succeeds though the owner steps after it fail: what they leave errs toward erasing more', async () => {
@@ -366,6 +381,23 @@ describe('ErasingEventStore on a log outside the database: owners written before
       await merge(db, uuid, EVE, CORA); // Eve merged into Cora
       await withdrawClaim(db, uuid, other); // the other append lost its race
       expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a subject move whose owner steps run after a later move’s leaves the later subject the content’s only owner', async () => {
+    const { cleanup, moveTo, moveToCora, contentOwners, holdNext } = await movedToCora();
+    const DAN = '0190d8a2-5a7e-7cc1-8f3e-dddddddddddd';
+    try {
+      // The move to Cora lands, and its owner steps wait while a move on to Dan reads it, lands and sets its owners.
+      const late = holdNext(/WITH content AS/);
+      const toCora = moveToCora();
+      await late.reached;
+      await moveTo(DAN);
+      late.release();
+      await toCora;
+      expect(await contentOwners()).toEqual([{ contact_uuid: DAN, claims: null }]);
     } finally {
       await cleanup();
     }

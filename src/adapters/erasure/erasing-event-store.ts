@@ -206,7 +206,7 @@ export class ErasingEventStore implements EventStore {
     const afterLanding = (step: () => Promise<void>) => step().catch((error: unknown) => {
       if (session.tx) throw error;
     });
-    await afterLanding(() => this.changeOwnership(q, interactionUuid, events, 'drop', claim));
+    await afterLanding(() => this.changeOwnership(q, interactionUuid, events, { landed: result }, claim));
     if (claim !== null) await afterLanding(() => confirmClaim(q, interactionUuid, claim));
     return result;
   }
@@ -238,24 +238,29 @@ export class ErasingEventStore implements EventStore {
 
   /**
    * A subject changed by an update, or a contact merged into another: the keys follow. The new owner is
-   * added before the append and the old one dropped after it, so an append that fails (without a
-   * transaction around both, on EventStoreDB) never leaves a key without the owner of what it seals.
+   * added before the append and the old one dropped after it (`landed`), so an append that fails (without
+   * a transaction around both, on EventStoreDB) never leaves a key without the owner of what it seals. A
+   * subject move whose owners a later move set already (this one's steps ran late) changes nothing, and
+   * its claim on the content key goes: the content follows the later subject.
    */
   private async changeOwnership(
     q: Queryable,
     interactionUuid: string,
     events: EventToAppend[],
-    step: 'add' | 'drop',
+    step: 'add' | { landed: AppendResult },
     claim: OwnerClaim,
   ): Promise<void> {
     for (const event of events) {
       const change = changesOwnership(event);
       if (change === null) continue;
-      if ('subject' in change) {
-        if (step === 'add') await addOwner(q, interactionUuid, { tag: CONTENT_TAG }, change.subject, claim);
-        else await setContentOwner(q, interactionUuid, change.subject, claim !== null);
-      } else if (step === 'add') await addOwner(q, interactionUuid, { contactUuid: change.from }, change.into, claim);
-      else await moveOwnership(q, interactionUuid, change.from, change.into, claim !== null);
+      if (step === 'add') {
+        const of = 'subject' in change ? { tag: CONTENT_TAG } : { contactUuid: change.from };
+        await addOwner(q, interactionUuid, of, 'subject' in change ? change.subject : change.into, claim);
+      } else if ('subject' in change) {
+        const revision = step.landed.events.find((landed) => landed.id === event.id)!.revision;
+        const applied = await setContentOwner(q, interactionUuid, change.subject, revision, claim !== null);
+        if (!applied && claim !== null) await withdrawClaim(q, interactionUuid, claim, CONTENT_TAG);
+      } else await moveOwnership(q, interactionUuid, change.from, change.into, claim !== null);
     }
   }
 }

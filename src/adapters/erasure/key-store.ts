@@ -219,27 +219,35 @@ export async function addOwner(
   ]);
 }
 
-const KEYS_OF_INTERACTION = 'key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1)';
+/** The keys of interaction $1 (with `tagParam`, of that tag alone). */
+const keysOfInteraction = (tagParam?: string) =>
+  `key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1${tagParam ? ` AND tag = ${tagParam}` : ''})`;
 
 /** The append landed: the rows it claimed are owners for good. */
 export async function confirmClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
-  await q.query(`UPDATE erasure_key_owners SET claims = NULL, claimed_at = NULL WHERE ${KEYS_OF_INTERACTION} AND $2::uuid = ANY(claims)`, [
+  await q.query(`UPDATE erasure_key_owners SET claims = NULL, claimed_at = NULL WHERE ${keysOfInteraction()} AND $2::uuid = ANY(claims)`, [
     interactionUuid,
     claim,
   ]);
 }
 
 /**
- * The append certainly did not land: its claim goes, and with it every row of the interaction that no
- * append claims any more and none that landed confirmed. Two statements: the delete re-checks each row
- * it takes, so a claim added meanwhile keeps the row.
+ * The append certainly did not land (or, with `onlyTag`, its owners of that key were superseded): its
+ * claim goes, and with it every row of the interaction's keys that no append claims any more and none
+ * that landed confirmed. Two statements: the delete re-checks each row it takes, so a claim added
+ * meanwhile keeps the row.
  */
-export async function withdrawClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
+export async function withdrawClaim(q: Queryable, interactionUuid: string, claim: string, onlyTag?: string): Promise<void> {
+  const tag = onlyTag === undefined ? [] : [onlyTag];
   await q.query(
-    `UPDATE erasure_key_owners SET claims = array_remove(claims, $2::uuid) WHERE ${KEYS_OF_INTERACTION} AND $2::uuid = ANY(claims)`,
-    [interactionUuid, claim],
+    `UPDATE erasure_key_owners SET claims = array_remove(claims, $2::uuid)
+     WHERE ${keysOfInteraction(onlyTag === undefined ? undefined : '$3')} AND $2::uuid = ANY(claims)`,
+    [interactionUuid, claim, ...tag],
   );
-  await q.query(`DELETE FROM erasure_key_owners WHERE ${KEYS_OF_INTERACTION} AND claims = '{}'`, [interactionUuid]);
+  await q.query(`DELETE FROM erasure_key_owners WHERE ${keysOfInteraction(onlyTag === undefined ? undefined : '$2')} AND claims = '{}'`, [
+    interactionUuid,
+    ...tag,
+  ]);
 }
 
 /** A merge, everywhere: what `from` owns, `into` owns now (also where no stream needed a ContactRepointed). */
@@ -251,14 +259,32 @@ export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid:
   );
 }
 
-/** The interaction's content now belongs to `contactUuid` alone (its subject changed). `claimsPossible`: see `onOwnerGiven`. */
-export async function setContentOwner(q: Queryable, interactionUuid: string, contactUuid: string, claimsPossible: boolean): Promise<void> {
-  await q.query(
-    `WITH content AS (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3),
-     gone AS (DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED})
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ${onOwnerGiven(claimsPossible)}`,
-    [interactionUuid, contactUuid, CONTENT_TAG],
+/**
+ * The interaction's content now belongs to `contactUuid` alone: its subject changed at `revision`.
+ * False when a later move set the owners already (this one's were written late): nothing is changed.
+ * `claimsPossible`: see `onOwnerGiven`.
+ */
+export async function setContentOwner(
+  q: Queryable,
+  interactionUuid: string,
+  contactUuid: string,
+  revision: number,
+  claimsPossible: boolean,
+): Promise<boolean> {
+  const { rows } = await q.query<{ applied: number }>(
+    `WITH content AS (
+       UPDATE erasure_keys SET subject_revision = $4
+       WHERE interaction_uuid = $1 AND tag = $3 AND coalesce(subject_revision, -1) < $4
+       RETURNING key_id
+     ), gone AS (
+       DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED}
+     ), given AS (
+       INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ${onOwnerGiven(claimsPossible)}
+     )
+     SELECT count(*)::int AS applied FROM content`,
+    [interactionUuid, contactUuid, CONTENT_TAG, revision],
   );
+  return rows[0]!.applied > 0;
 }
 
 /** A merge: what `from` owned in the interaction, `into` owns now. `claimsPossible`: see `onOwnerGiven`. */
