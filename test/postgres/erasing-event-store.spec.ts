@@ -1,10 +1,10 @@
-import { Client } from 'pg';
+import { Client, QueryResultRow } from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
-import { Database, Queryable } from '../../src/ports/database';
+import { Queryable } from '../../src/ports/database';
 import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
-import { addOwner, moveAllOwnership, moveOwnership, withdrawClaim } from '../../src/adapters/erasure/key-store';
+import { addOwner, confirmClaim, moveAllOwnership, moveOwnership, setContentOwner, withdrawClaim } from '../../src/adapters/erasure/key-store';
 import { partyTag } from '../../src/adapters/erasure/sealing';
 import { InteractionUnavailableError } from '../../src/domain/errors';
 import { ERASED } from '../../src/domain/interaction';
@@ -262,6 +262,8 @@ describe('ErasingEventStore on the PostgreSQL store: a session reads the keys wi
 describe('ErasingEventStore on a log outside the database: owners written before the append are claimed (migration 0013)', () => {
   const EVE = '0190d8a2-5a7e-7cc1-8f3e-aaaaaaaaaaaa'; // loggedData's subject
   const CORA = '0190d8a2-5a7e-7cc1-8f3e-cccccccccccc';
+  const DAN = '0190d8a2-5a7e-7cc1-8f3e-dddddddddddd';
+  type Moves = Awaited<ReturnType<typeof movedToCora>>;
 
   async function movedToCora() {
     const { db, cleanup } = await migratedDatabase();
@@ -269,30 +271,41 @@ describe('ErasingEventStore on a log outside the database: owners written before
     // The statements of the store that fail from now on (`failFrom`), and the next one held until released (`holdNext`).
     let failing: RegExp | null = null;
     let held: { statements: RegExp; reached: () => void; released: Promise<void> } | null = null;
-    const query = (target: Database, text: string, params?: unknown[]) => {
+    const query = <R extends QueryResultRow>(target: Queryable, text: string, params?: unknown[]): Promise<{ rows: R[] }> => {
       if (failing?.test(text)) return Promise.reject(new Error('connection lost'));
       if (held?.statements.test(text)) {
         const { reached, released } = held;
         held = null;
         reached();
-        return released.then(() => target.query(text, params));
+        return released.then(() => target.query<R>(text, params));
       }
-      return target.query(text, params);
+      return target.query<R>(text, params);
     };
     const seen = new Proxy(db, {
-      get: (target, property) => (property === 'query' ? (text: string, params?: unknown[]) => query(target, text, params) : Reflect.get(target, property)),
+      get: (target, property) => {
+        if (property === 'query') return <R extends QueryResultRow>(text: string, params?: unknown[]) => query<R>(target, text, params);
+        if (property === 'transaction') {
+          return <T>(fn: (tx: Queryable) => Promise<T>) =>
+            target.transaction((tx) => fn({ query: <R extends QueryResultRow>(text: string, params?: unknown[]) => query<R>(tx, text, params) }));
+        }
+        return Reflect.get(target, property);
+      },
     });
     const store = new ErasingEventStore(log, seen);
     const [stream, events] = logged('Eve’s call');
     const uuid = stream.slice('interaction-'.length);
     await store.appendToStream(stream, events, 'no_stream');
-    const moveTo = (contactUuid: string, also: Record<string, unknown> = {}) =>
+    const appendOne = (type: string, data: Record<string, unknown>) =>
       store.withStream(stream, async (session) => {
         const read = await session.readStream();
-        const data = { schemaVersion: 1, interactionUuid: uuid, changes: { contactUuid, ...also } };
-        await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data, metadata: eventMetadata() }], read.length - 1);
+        await session.appendToStream([{ id: uuidv7(), type, data: { schemaVersion: 1, interactionUuid: uuid, ...data }, metadata: eventMetadata() }], read.length - 1);
       });
+    const moveTo = (contactUuid: string, also: Record<string, unknown> = {}) => appendOne('InteractionUpdated', { changes: { contactUuid, ...also } });
+    /** A merge of `from` (the subject) into `into`, as the lifecycle's fan-out appends it. */
+    const repoint = (from: string, into: string) =>
+      appendOne('ContactRepointed', { fromContactUuid: from, intoContactUuid: into, subject: true, positions: [], decisionId: uuidv7() });
     const moveToCora = (also?: Record<string, unknown>) => moveTo(CORA, also);
+    const edit = (changes: Record<string, unknown>) => appendOne('InteractionUpdated', { changes });
     const contentOwners = async () =>
       (
         await db.query<{ contact_uuid: string; claims: string[] | null }>(
@@ -308,13 +321,13 @@ describe('ErasingEventStore on a log outside the database: owners written before
       const reached = new Promise<void>((resolve) => (held = { statements, reached: resolve, released }));
       return { reached, release };
     };
-    return { db, cleanup, log, uuid, moveTo, moveToCora, contentOwners, failFrom, holdNext, events: () => log.readStream(stream) };
+    return { db, cleanup, log, uuid, moveTo, moveToCora, edit, repoint, contentOwners, failFrom, holdNext, events: () => log.readStream(stream) };
   }
 
   it('an append that landed succeeds though the owner steps after it fail: what they leave errs toward erasing more', async () => {
     const { cleanup, moveToCora, contentOwners, events, failFrom } = await movedToCora();
     try {
-      failFrom(/WITH content AS|SET claims = NULL/);
+      failFrom(/SET subject_revision|SET claims = NULL/);
       await moveToCora();
       expect((await events()).map((e) => e.type)).toEqual(['InteractionLogged', 'InteractionUpdated']);
       // Eve not dropped and Cora's claim not confirmed: a forget of either destroys the content key.
@@ -372,7 +385,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
 
   it.each([
     ['everywhere (moveAllOwnership)', (db: Queryable, _uuid: string, from: string, into: string) => moveAllOwnership(db, from, into)],
-    ['in the interaction (moveOwnership)', (db: Queryable, uuid: string, from: string, into: string) => moveOwnership(db, uuid, from, into, true)],
+    ['in the interaction (moveOwnership)', (db: Queryable, uuid: string, from: string, into: string) => moveOwnership(db, uuid, from, into, false, true)],
   ])('a merge handing a key over %s to a row another append only claims confirms it: that append’s withdrawal leaves it', async (_how, merge) => {
     const { cleanup, db, uuid, contentOwners } = await movedToCora();
     try {
@@ -386,18 +399,54 @@ describe('ErasingEventStore on a log outside the database: owners written before
     }
   });
 
-  it('a subject move whose owner steps run after a later move’s leaves the later subject the content’s only owner', async () => {
-    const { cleanup, moveTo, moveToCora, contentOwners, holdNext } = await movedToCora();
-    const DAN = '0190d8a2-5a7e-7cc1-8f3e-dddddddddddd';
+  it.each([
+    ['a move on to Dan', (m: Moves) => m.moveTo(DAN)],
+    ['a merge of Cora into Dan, re-pointing the subject', (m: Moves) => m.repoint(CORA, DAN)],
+  ])('a move to Cora whose owner steps run after %s landed and set its owners leaves Dan the content’s only owner', async (_later, later) => {
+    const moves = await movedToCora();
     try {
-      // The move to Cora lands, and its owner steps wait while a move on to Dan reads it, lands and sets its owners.
-      const late = holdNext(/WITH content AS/);
-      const toCora = moveToCora();
+      const late = moves.holdNext(/SET subject_revision = \$3/);
+      const toCora = moves.moveToCora();
       await late.reached;
-      await moveTo(DAN);
+      await later(moves);
       late.release();
       await toCora;
+      expect(await moves.contentOwners()).toEqual([{ contact_uuid: DAN, claims: null }]);
+    } finally {
+      await moves.cleanup();
+    }
+  });
+
+  it('two moves setting a content key’s owners at once: the later, waiting for the earlier’s lock, reads the owners it left', async () => {
+    const { cleanup, db, uuid, contentOwners } = await movedToCora();
+    const other = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${db.schema}` });
+    await other.connect();
+    try {
+      const claim = uuidv7();
+      await addOwner(db, uuid, { tag: 'content' }, CORA, claim); // the move to Cora (revision 1), under way
+      // It landed and sets its owners; the move on to Dan (revision 2) waits for its lock on the key.
+      await other.query('BEGIN');
+      await setContentOwner(other, uuid, CORA, 1, true);
+      await confirmClaim(other, uuid, claim);
+      const toDan = db.transaction((tx) => setContentOwner(tx, uuid, DAN, 2, true));
+      await waitUntilBlocked(other);
+      await other.query('COMMIT');
+      expect(await toDan).toBe(true);
       expect(await contentOwners()).toEqual([{ contact_uuid: DAN, claims: null }]);
+    } finally {
+      await other.end();
+      await cleanup();
+    }
+  });
+
+  it('a content key made again (its first destroyed) starts at the revision read: a move written late before it changes nothing', async () => {
+    const { cleanup, db, uuid, moveToCora, edit, contentOwners } = await movedToCora();
+    try {
+      await moveToCora(); // revision 1
+      await db.query('DELETE FROM erasure_keys WHERE interaction_uuid = $1', [uuid]); // a forget's sweep
+      await edit({ subject: 'New words' }); // revision 2: a content key again, owned by Cora, the subject read
+      expect(await db.transaction((tx) => setContentOwner(tx, uuid, EVE, 1, true))).toBe(false);
+      expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
     } finally {
       await cleanup();
     }
@@ -405,7 +454,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
 
   it('a subject move that landed drops the old subject’s row and a claim an hour old, not a row another append under way claims', async () => {
     const { cleanup, db, uuid, moveToCora, contentOwners } = await movedToCora();
-    const [DAN, FAY] = ['0190d8a2-5a7e-7cc1-8f3e-dddddddddddd', '0190d8a2-5a7e-7cc1-8f3e-ffffffffffff'];
+    const FAY = '0190d8a2-5a7e-7cc1-8f3e-ffffffffffff';
     try {
       await addOwner(db, uuid, { tag: 'content' }, DAN, uuidv7()); // an append moving it on to Dan, under way
       // Left by an append to Fay whose outcome never came back, two hours ago.

@@ -192,8 +192,9 @@ export class ErasingEventStore implements EventStore {
     let sent = false;
     let result: AppendResult;
     try {
-      const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners, claim));
-      await this.changeOwnership(q, interactionUuid, events, 'add', claim);
+      const readRevision = stream.events.length > 0 ? stream.events[stream.events.length - 1]!.revision : null;
+      const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners, claim, readRevision));
+      await this.changeOwnership(session.tx, interactionUuid, events, 'add', claim);
       result = await this.withPlain(events, keys, interactionUuid, partyTags, rawNameAt, (sealed) => ((sent = true), appendSealed(sealed)));
     } catch (error) {
       // Nothing of it was or will be written: the owners it added for it must not stay. An outcome not
@@ -206,7 +207,7 @@ export class ErasingEventStore implements EventStore {
     const afterLanding = (step: () => Promise<void>) => step().catch((error: unknown) => {
       if (session.tx) throw error;
     });
-    await afterLanding(() => this.changeOwnership(q, interactionUuid, events, { landed: result }, claim));
+    await afterLanding(() => this.changeOwnership(session.tx, interactionUuid, events, { landed: result }, claim));
     if (claim !== null) await afterLanding(() => confirmClaim(q, interactionUuid, claim));
     return result;
   }
@@ -244,23 +245,30 @@ export class ErasingEventStore implements EventStore {
    * its claim on the content key goes: the content follows the later subject.
    */
   private async changeOwnership(
-    q: Queryable,
+    /** The append's transaction, if any: the owners of a subject move are set in one (`setContentOwner`). */
+    q: Queryable | null,
     interactionUuid: string,
     events: EventToAppend[],
     step: 'add' | { landed: AppendResult },
     claim: OwnerClaim,
   ): Promise<void> {
+    const db = q ?? this.db;
     for (const event of events) {
       const change = changesOwnership(event);
       if (change === null) continue;
       if (step === 'add') {
         const of = 'subject' in change ? { tag: CONTENT_TAG } : { contactUuid: change.from };
-        await addOwner(q, interactionUuid, of, 'subject' in change ? change.subject : change.into, claim);
-      } else if ('subject' in change) {
+        await addOwner(db, interactionUuid, of, 'subject' in change ? change.subject : change.into, claim);
+        continue;
+      }
+      const subject = 'subject' in change ? change.subject : change.repointsSubject ? change.into : null;
+      if (subject !== null) {
         const revision = step.landed.events.find((landed) => landed.id === event.id)!.revision;
-        const applied = await setContentOwner(q, interactionUuid, change.subject, revision, claim !== null);
-        if (!applied && claim !== null) await withdrawClaim(q, interactionUuid, claim, CONTENT_TAG);
-      } else await moveOwnership(q, interactionUuid, change.from, change.into, claim !== null);
+        const set = (tx: Queryable) => setContentOwner(tx, interactionUuid, subject, revision, claim !== null);
+        const applied = await (q ? set(q) : this.db.transaction(set));
+        if (!applied && claim !== null) await withdrawClaim(db, interactionUuid, claim, CONTENT_TAG);
+      }
+      if ('from' in change) await moveOwnership(db, interactionUuid, change.from, change.into, change.repointsSubject, claim !== null);
     }
   }
 }
@@ -271,12 +279,12 @@ function certainlyNotWritten(error: unknown): boolean {
 }
 
 /** The change of owners an event makes to keys: a new subject, or a contact merged into another. */
-function changesOwnership({ type, data }: EventToAppend): { subject: string } | { from: string; into: string } | null {
+function changesOwnership({ type, data }: EventToAppend): { subject: string } | { from: string; into: string; repointsSubject: boolean } | null {
   const d = data as Json;
   const changes = d.changes as Json | undefined;
   if (type === 'InteractionUpdated' && typeof changes?.contactUuid === 'string') return { subject: changes.contactUuid };
   if (type === 'ContactRepointed' && typeof d.fromContactUuid === 'string' && typeof d.intoContactUuid === 'string') {
-    return { from: d.fromContactUuid, into: d.intoContactUuid };
+    return { from: d.fromContactUuid, into: d.intoContactUuid, repointsSubject: d.subject === true };
   }
   return null;
 }

@@ -69,6 +69,11 @@ export async function ensureKeys(
   tags: readonly string[],
   owners: ReadonlyArray<{ tag: string; contactUuid: string }>,
   claim: OwnerClaim,
+  /**
+   * The stream's last revision as read: a content key made now has its owner from every subject move up
+   * to there (`setContentOwner` of one of those, written late, changes nothing on it).
+   */
+  readRevision: number | null,
 ): Promise<Map<string, ErasureKey>> {
   const wanted = [...new Set(tags)];
   if (wanted.length === 0) return new Map();
@@ -78,8 +83,8 @@ export async function ensureKeys(
       `WITH wanted AS (
          SELECT * FROM unnest($2::text[], $3::uuid[], $4::text[]) AS w(tag, key_id, key)
        ), created AS (
-         INSERT INTO erasure_keys (key_id, interaction_uuid, tag, key)
-         SELECT key_id, $1, tag, decode(key, 'base64') FROM wanted
+         INSERT INTO erasure_keys (key_id, interaction_uuid, tag, key, subject_revision)
+         SELECT key_id, $1, tag, decode(key, 'base64'), CASE WHEN tag = '${CONTENT_TAG}' THEN $7::bigint END FROM wanted
          ON CONFLICT (interaction_uuid, tag) DO NOTHING
          RETURNING key_id, tag, key
        ), found AS (
@@ -87,7 +92,7 @@ export async function ensureKeys(
          UNION ALL
          SELECT k.key_id, k.tag, k.key FROM erasure_keys k JOIN wanted w USING (tag) WHERE k.interaction_uuid = $1
        ), owned AS (
-         ${ownerInsert(claim, '$7', 'SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag)')}
+         ${ownerInsert(claim, '$8', 'SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag)')}
        )
        SELECT key_id, tag, encode(key, 'base64') AS key FROM found`,
       [
@@ -97,6 +102,7 @@ export async function ensureKeys(
         pgArray(wanted.map(() => newKeyMaterial().toString('base64'))),
         pgArray(owners.map((o) => o.tag)),
         pgArray(owners.map((o) => o.contactUuid)),
+        readRevision,
         ...(claim === null ? [] : [claim]),
       ],
       )
@@ -262,41 +268,51 @@ export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid:
 /**
  * The interaction's content now belongs to `contactUuid` alone: its subject changed at `revision`.
  * False when a later move set the owners already (this one's were written late): nothing is changed.
- * `claimsPossible`: see `onOwnerGiven`.
+ * In a transaction (`tx`): the key's row is locked first, so the moves of one content key set its owners
+ * one after the other, each reading the owners the one before left. `claimsPossible`: see `onOwnerGiven`.
  */
 export async function setContentOwner(
-  q: Queryable,
+  tx: Queryable,
   interactionUuid: string,
   contactUuid: string,
   revision: number,
   claimsPossible: boolean,
 ): Promise<boolean> {
-  const { rows } = await q.query<{ applied: number }>(
-    `WITH content AS (
-       UPDATE erasure_keys SET subject_revision = $4
-       WHERE interaction_uuid = $1 AND tag = $3 AND coalesce(subject_revision, -1) < $4
-       RETURNING key_id
-     ), gone AS (
-       DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM content) AND contact_uuid <> $2 AND ${UNCLAIMED}
-     ), given AS (
-       INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM content ${onOwnerGiven(claimsPossible)}
-     )
-     SELECT count(*)::int AS applied FROM content`,
-    [interactionUuid, contactUuid, CONTENT_TAG, revision],
+  const { rows } = await tx.query<{ key_id: string }>(
+    `UPDATE erasure_keys SET subject_revision = $3
+     WHERE interaction_uuid = $1 AND tag = $2 AND coalesce(subject_revision, -1) < $3
+     RETURNING key_id`,
+    [interactionUuid, CONTENT_TAG, revision],
   );
-  return rows[0]!.applied > 0;
+  if (rows.length === 0) return false;
+  await tx.query(
+    `WITH gone AS (DELETE FROM erasure_key_owners WHERE key_id = $1 AND contact_uuid <> $2 AND ${UNCLAIMED})
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) VALUES ($2, $1) ${onOwnerGiven(claimsPossible)}`,
+    [rows[0]!.key_id, contactUuid],
+  );
+  return true;
 }
 
-/** A merge: what `from` owned in the interaction, `into` owns now. `claimsPossible`: see `onOwnerGiven`. */
-export async function moveOwnership(q: Queryable, interactionUuid: string, fromUuid: string, intoUuid: string, claimsPossible: boolean): Promise<void> {
+/**
+ * A merge: what `from` owned in the interaction, `into` owns now; but the content key, where the merge
+ * re-pointed the subject (`setContentOwner` moves that). `claimsPossible`: see `onOwnerGiven`.
+ */
+export async function moveOwnership(
+  q: Queryable,
+  interactionUuid: string,
+  fromUuid: string,
+  intoUuid: string,
+  subjectRepointed: boolean,
+  claimsPossible: boolean,
+): Promise<void> {
   await q.query(
     `WITH moved AS (
        DELETE FROM erasure_key_owners o USING erasure_keys k
-       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2
+       WHERE o.key_id = k.key_id AND k.interaction_uuid = $1 AND o.contact_uuid = $2 AND NOT ($4 AND k.tag = $5)
        RETURNING o.key_id
      )
      INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $3, key_id FROM moved ${onOwnerGiven(claimsPossible)}`,
-    [interactionUuid, fromUuid, intoUuid],
+    [interactionUuid, fromUuid, intoUuid, subjectRepointed, CONTENT_TAG],
   );
 }
 
