@@ -103,11 +103,6 @@ describe('ErasingEventStore: an update that the session read every key for', () 
           await session.appendToStream([{ id: uuidv7(), type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid: uuid, changes }, metadata: eventMetadata() }], read.length - 1);
         });
       const ensured = () => statements.filter((text) => text.includes('INSERT INTO erasure_keys')).length;
-      const contentOwners = () =>
-        db.query<{ contact_uuid: string }>(
-          `SELECT o.contact_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE k.interaction_uuid = $1 AND k.tag = 'content'`,
-          [uuid],
-        );
       const subjects = async () => (await store.readStream(stream)).map((e) => (e.data as { changes?: { subject: string }; subject?: string }).changes?.subject ?? (e.data as { subject: string }).subject);
 
       expect(ensured()).toBe(1); // the create's
@@ -118,7 +113,7 @@ describe('ErasingEventStore: an update that the session read every key for', () 
       await db.query('DELETE FROM erasure_key_owners WHERE key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1)', [uuid]);
       await update('Third call');
       expect(ensured()).toBe(2); // the read found the key without its owner: ensureKeys adds it back
-      expect((await contentOwners()).rows.map((r) => r.contact_uuid)).toEqual(['0190d8a2-5a7e-7cc1-8f3e-aaaaaaaaaaaa']);
+      expect((await ownersOfKey(db, uuid, 'content')).map((r) => r.contact_uuid)).toEqual(['0190d8a2-5a7e-7cc1-8f3e-aaaaaaaaaaaa']);
 
       await db.query('DELETE FROM erasure_keys WHERE interaction_uuid = $1', [uuid]);
       await update('Fourth call');
@@ -306,14 +301,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
       appendOne('ContactRepointed', { fromContactUuid: from, intoContactUuid: into, subject: true, positions: [], decisionId: uuidv7() });
     const moveToCora = (also?: Record<string, unknown>) => moveTo(CORA, also);
     const edit = (changes: Record<string, unknown>) => appendOne('InteractionUpdated', { changes });
-    const contentOwners = async () =>
-      (
-        await db.query<{ contact_uuid: string; claims: string[] | null }>(
-          `SELECT o.contact_uuid, o.claims FROM erasure_key_owners o JOIN erasure_keys k USING (key_id)
-           WHERE k.interaction_uuid = $1 AND k.tag = 'content' ORDER BY o.contact_uuid`,
-          [uuid],
-        )
-      ).rows;
+    const contentOwners = () => ownersOfKey(db, uuid, 'content');
     const failFrom = (statements: RegExp) => (failing = statements);
     const holdNext = (statements: RegExp) => {
       let release!: () => void;
@@ -485,14 +473,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
       },
       metadata: eventMetadata(),
     });
-    const patOwners = async () =>
-      (
-        await db.query<{ contact_uuid: string; claims: string[] | null }>(
-          `SELECT o.contact_uuid, o.claims FROM erasure_key_owners o JOIN erasure_keys k USING (key_id)
-           WHERE k.interaction_uuid = $1 AND k.tag = $2`,
-          [uuid, partyTag(uuid, 'Pat')],
-        )
-      ).rows;
+    const patOwners = () => ownersOfKey(db, uuid, partyTag(uuid, 'Pat'));
     try {
       await store.appendToStream(stream, [...events, partiesRebuilt(null)], 'no_stream');
       // Another append linking Pat to Cora is under way: its owner row is written, claimed.
@@ -567,6 +548,16 @@ describe('ErasingEventStore on a log outside the database: owners written before
     }
   });
 });
+
+/** The owners of the interaction's key of `tag`, with their claims, by contact. */
+async function ownersOfKey(db: Queryable, interactionUuid: string, tag: string) {
+  const { rows } = await db.query<{ contact_uuid: string; claims: string[] | null }>(
+    `SELECT o.contact_uuid, o.claims FROM erasure_key_owners o JOIN erasure_keys k USING (key_id)
+     WHERE k.interaction_uuid = $1 AND k.tag = $2 ORDER BY o.contact_uuid`,
+    [interactionUuid, tag],
+  );
+  return rows;
+}
 
 /** Until a statement of another session waits for a lock `holder`'s transaction holds. */
 async function waitUntilBlocked(holder: Client): Promise<void> {
