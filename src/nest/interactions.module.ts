@@ -15,6 +15,7 @@ import { createAsyncProjection, createSubscriptionProjector, ModuleResources, op
 import { InteractionWriter } from './interaction-writer';
 import { InteractionsService } from './interactions.service';
 import { InteractionsMaintenance } from './interactions.maintenance';
+import { ClaimSettler } from './claim-settler';
 import { CountsCompactor } from './counts-compactor';
 import { HANDLER_TYPES, InteractionsMetrics } from './metrics';
 import {
@@ -58,6 +59,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SUBSCRIPTION_PROJECTOR) private readonly projector: SubscriptionProjector | null,
     private readonly lifecycle: LifecycleResumer,
     private readonly counts: CountsCompactor,
+    private readonly claims: ClaimSettler,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -80,6 +82,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     const steps = [
       () => this.lifecycle.stop(),
       () => this.counts.stop(),
+      () => this.claims.stop(),
       () => this.projector?.stop(),
       () => this.resources.store.close(),
       () => this.resources.readReplica?.close(),
@@ -140,6 +143,7 @@ export class InteractionsModule {
         { provide: ASYNC_PROJECTION, useFactory: createAsyncProjection, inject: [INTERACTIONS_OPTIONS, SUBSCRIPTION_PROJECTOR] },
         InteractionsResources,
         CountsCompactor,
+        ClaimSettler,
         InteractionWriter,
         ...COMMAND_HANDLERS,
         ...QUERY_HANDLERS,

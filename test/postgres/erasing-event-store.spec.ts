@@ -22,6 +22,10 @@ class MemoryLog implements EventStore {
   hold: Promise<void> | null = null;
   /** Thrown by the next append instead of writing. */
   failNext: Error | null = null;
+  /** Thrown by the next append after writing: it landed, its answer was lost. */
+  failNextAfterWrite: Error | null = null;
+  /** Reads fail while set (the log out of reach). */
+  unreachable = false;
 
   withStream<T>(streamName: string, work: (session: StreamSession) => Promise<T>): Promise<T> {
     return work({ tx: null, readStream: () => this.readStream(streamName), appendToStream: (events) => this.appendToStream(streamName, events) });
@@ -37,9 +41,13 @@ class MemoryLog implements EventStore {
     });
     this.events.push(...recorded); // in the log, as a subscription sees it, before the append answers
     await this.hold;
+    const lost = this.failNextAfterWrite;
+    this.failNextAfterWrite = null;
+    if (lost) throw lost;
     return { nextRevision: first + events.length - 1, position: recorded[recorded.length - 1]!.position, events: recorded };
   }
   async readStream(streamName: string): Promise<RecordedEvent[]> {
+    if (this.unreachable) throw new InteractionUnavailableError('the log is out of reach', false);
     return this.events.filter((e) => e.streamName === streamName);
   }
   async *readAll(): AsyncIterable<RecordedEvent[]> {
@@ -309,7 +317,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
       const reached = new Promise<void>((resolve) => (held = { statements, reached: resolve, released }));
       return { reached, release };
     };
-    return { db, cleanup, log, uuid, moveTo, moveToCora, edit, repoint, contentOwners, failFrom, holdNext, events: () => log.readStream(stream) };
+    return { db, cleanup, log, store, uuid, moveTo, moveToCora, edit, repoint, contentOwners, failFrom, holdNext, events: () => log.readStream(stream) };
   }
 
   it('an append that landed succeeds though the owner steps after it fail: what they leave errs toward erasing more', async () => {
@@ -456,6 +464,137 @@ describe('ErasingEventStore on a log outside the database: owners written before
     } finally {
       await cleanup();
     }
+  });
+
+  describe('settleClaims: the claims of appends whose outcome never came back, settled from the log', () => {
+    const unknownOutcome = () => new InteractionUnavailableError('lost while committing', 'unknown', { mayStillLand: true });
+    /** The claims made as if `minutes` ago (the database's clock). */
+    const age = (db: Queryable, minutes: number) =>
+      db.query(`UPDATE erasure_key_owners SET claimed_at = claimed_at - $1 * interval '1 minute' WHERE claims IS NOT NULL`, [minutes]);
+    const settle = (store: ErasingEventStore) => store.settleClaims(60_000);
+
+    it('one the log holds landed: the old subject is dropped and the claim confirmed, once it is a minute old', async () => {
+      const { cleanup, db, log, store, moveToCora, contentOwners } = await movedToCora();
+      try {
+        log.failNextAfterWrite = unknownOutcome();
+        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        const left = [
+          { contact_uuid: EVE, claims: null },
+          { contact_uuid: CORA, claims: [expect.any(String)] },
+        ];
+        expect(await contentOwners()).toEqual(left);
+        // Under way as far as the pass can tell: left to its append.
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual(left);
+
+        await age(db, 2);
+        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [] });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('one the log does not hold is withdrawn an hour after it was claimed, not before (it may still land)', async () => {
+      const { cleanup, db, log, store, moveToCora, contentOwners } = await movedToCora();
+      try {
+        log.failNext = unknownOutcome();
+        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await age(db, 59);
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([
+          { contact_uuid: EVE, claims: null },
+          { contact_uuid: CORA, claims: [expect.any(String)] },
+        ]);
+        await age(db, 2);
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 1, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('one that landed before a later move: the content stays the later subject’s', async () => {
+      const { cleanup, db, log, store, moveTo, moveToCora, contentOwners } = await movedToCora();
+      try {
+        log.failNextAfterWrite = unknownOutcome();
+        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await moveTo(DAN);
+        expect(await contentOwners()).toEqual([
+          { contact_uuid: CORA, claims: [expect.any(String)] },
+          { contact_uuid: DAN, claims: null },
+        ]);
+        await age(db, 2);
+        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: DAN, claims: null }]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('an append of several events gets the steps of each, the move not being its first', async () => {
+      const { cleanup, db, log, store, uuid, contentOwners } = await movedToCora();
+      try {
+        const metadata = eventMetadata();
+        const update = (changes: Record<string, unknown>) => ({
+          id: uuidv7(),
+          type: 'InteractionUpdated',
+          data: { schemaVersion: 1, interactionUuid: uuid, changes },
+          metadata,
+        });
+        log.failNextAfterWrite = unknownOutcome();
+        await expect(
+          store.withStream(`interaction-${uuid}`, async (session) => {
+            const read = await session.readStream();
+            await session.appendToStream([update({ body: 'Cora’s notes' }), update({ contactUuid: CORA })], read.length - 1);
+          }),
+        ).rejects.toThrow('lost while committing');
+        await age(db, 2);
+        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('a row a withdrawal left without a claim goes once a minute old; one with a claim under way stays', async () => {
+      const { cleanup, db, store, uuid, contentOwners } = await movedToCora();
+      try {
+        await addOwner(db, uuid, { tag: 'content' }, CORA, uuidv7());
+        await addOwner(db, uuid, { tag: 'content' }, DAN, uuidv7());
+        await db.query(`UPDATE erasure_key_owners SET claims = '{}' WHERE contact_uuid = $1`, [CORA]); // its delete never ran
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [] });
+        await age(db, 2);
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 1, failures: [] });
+        expect(await contentOwners()).toEqual([
+          { contact_uuid: EVE, claims: null },
+          { contact_uuid: DAN, claims: [expect.any(String)] },
+        ]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('an interaction whose stream cannot be read is left as it is for the next pass', async () => {
+      const { cleanup, db, log, store, uuid, moveToCora, contentOwners } = await movedToCora();
+      try {
+        log.failNextAfterWrite = unknownOutcome();
+        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await age(db, 120);
+        log.unreachable = true;
+        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [{ interactionUuid: uuid, error: expect.any(InteractionUnavailableError) }] });
+        expect(await contentOwners()).toEqual([
+          { contact_uuid: EVE, claims: null },
+          { contact_uuid: CORA, claims: [expect.any(String)] },
+        ]);
+        log.unreachable = false;
+        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+      } finally {
+        await cleanup();
+      }
+    });
   });
 
   it('an append needing an owner another append only claimed claims it too: the other’s withdrawal leaves it', async () => {

@@ -1,20 +1,14 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { BACKENDS } from '../support/backends';
+import { migrateBefore } from '../support/migrations';
 import { uniqueSchema } from '../support/postgres';
 
 /** Migration 0005 on tables that hold parties already: their search keys are filled by the module's rule. */
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migration 0005 on %s', (_name, backend) => {
   it('backfills name and email keys of the party rows written before it', async () => {
     const db = await backend.open(uniqueSchema('keys'));
-    const before = mkdtempSync(join(tmpdir(), 'read-tables-'));
     try {
-      for (const file of readdirSync(READ_TABLE_MIGRATIONS.dir).filter((f) => f < '0005')) {
-        copyFileSync(join(READ_TABLE_MIGRATIONS.dir, file), join(before, file));
-      }
-      await migrate(db, [EVENT_LOG_MIGRATIONS, { name: READ_TABLE_MIGRATIONS.name, dir: before }]);
+      await migrateBefore(db, '0005');
       await db.query(
         `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot)
          SELECT '01900000-0000-7000-8000-000000000001', p, n, NULL, NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}'
@@ -28,7 +22,6 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
         { name_key: 'x', email_keys: null },
       ]);
     } finally {
-      rmSync(before, { recursive: true, force: true });
       await db.close();
       await backend.dropSchema(db.schema);
     }

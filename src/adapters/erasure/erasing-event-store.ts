@@ -13,11 +13,12 @@ import {
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { InteractionUnavailableError } from '../../domain/errors';
-import { uuidv7 } from '../../domain/uuid';
+import { streamNameOf } from '../../domain/events';
 import { ERASED } from '../../domain/interaction';
 import {
   addOwner,
   confirmClaim,
+  dropWithdrawnRows,
   ensureKeys,
   fetchKeys,
   fetchOwnedKeys,
@@ -28,12 +29,20 @@ import {
   OwnerClaim,
   ownedKeysOf,
   setContentOwner,
+  unsettledClaims,
   withdrawClaim,
 } from './key-store';
 import { interactionOfStream } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, keyIdsOf, openEvent, PartyTags, partyTagsOf, sealEvent, tagsOf } from './sealing';
 
 type Json = Record<string, unknown>;
+
+/** What a pass of `settleClaims` did: claims confirmed, claims (and claimless rows) withdrawn, interactions left. */
+export interface SettledClaims {
+  confirmed: number;
+  withdrawn: number;
+  failures: Array<{ interactionUuid: string; error: unknown }>;
+}
 
 /**
  * Crypto-shredding around any event store: events go in with their personal fields sealed under keys
@@ -188,7 +197,8 @@ export class ErasingEventStore implements EventStore {
     const found = keysRead(stream.keys, tags, owners);
     const writesOwners = (found === null && tags.length > 0) || events.some(changesOwnership);
     if (session.optimistic === true && writesOwners) throw new StreamLockNeeded(streamName);
-    const claim: OwnerClaim = writesOwners && !session.tx ? uuidv7() : null;
+    // The append's first event id: the log tells whether an append that never answered landed (`settleClaims`).
+    const claim: OwnerClaim = writesOwners && !session.tx ? events[0]!.id : null;
     let sent = false;
     let result: AppendResult;
     try {
@@ -210,6 +220,40 @@ export class ErasingEventStore implements EventStore {
     await afterLanding(() => this.changeOwnership(session.tx, interactionUuid, events, { landed: result }, claim));
     if (claim !== null) await afterLanding(() => confirmClaim(q, interactionUuid, claim));
     return result;
+  }
+
+  /**
+   * Settles the claims appends left unsettled because their outcome never came back (EventStoreDB out of
+   * reach past the adapter's resend window; claims last made over `olderThanMs` ago, at most `limit`):
+   * an append the log holds landed, and gets the owner steps it missed (the old subject dropped, unless a
+   * later move set the owners already) and its claim confirmed; one the log does not hold an hour after
+   * it was made never will, and its claim is withdrawn (as are rows a withdrawal left without a claim).
+   * Each step is one a late append takes too, so passes may run anywhere and overlap. An interaction
+   * whose stream cannot be read now is left for the next pass, and named in `failures`.
+   */
+  async settleClaims(olderThanMs: number, limit = 1_000): Promise<SettledClaims> {
+    const settled: SettledClaims = { confirmed: 0, withdrawn: 0, failures: [] };
+    settled.withdrawn += await dropWithdrawnRows(this.db, olderThanMs);
+    const claims = await unsettledClaims(this.db, olderThanMs, limit);
+    for (const interactionUuid of new Set(claims.map((c) => c.interactionUuid))) {
+      try {
+        const stored = await this.inner.readStream(streamNameOf(interactionUuid));
+        for (const { claim, lapsed } of claims.filter((c) => c.interactionUuid === interactionUuid)) {
+          const landed = appendStartingAt(stored, claim);
+          if (landed.length > 0) {
+            await this.changeOwnership(null, interactionUuid, landed, { landed: { events: landed } }, claim);
+            await confirmClaim(this.db, interactionUuid, claim);
+            settled.confirmed++;
+          } else if (lapsed) {
+            await withdrawClaim(this.db, interactionUuid, claim);
+            settled.withdrawn++;
+          }
+        }
+      } catch (error) {
+        settled.failures.push({ interactionUuid, error });
+      }
+    }
+    return settled;
   }
 
   /** Seals the events with `keys` and appends them; the result (and an inline projection) reads them plain. */
@@ -249,7 +293,7 @@ export class ErasingEventStore implements EventStore {
     q: Queryable | null,
     interactionUuid: string,
     events: EventToAppend[],
-    step: 'add' | { landed: AppendResult },
+    step: 'add' | { landed: Pick<AppendResult, 'events'> },
     claim: OwnerClaim,
   ): Promise<void> {
     const db = q ?? this.db;
@@ -271,6 +315,19 @@ export class ErasingEventStore implements EventStore {
       if ('from' in change) await moveOwnership(db, interactionUuid, change.from, change.into, change.repointsSubject, claim !== null);
     }
   }
+}
+
+/**
+ * The events of the append whose first event is `firstId`, as the stream holds them (none when it holds
+ * no such event): the ones from it on that its command wrote (the same metadata, as one append's share).
+ */
+function appendStartingAt(stored: RecordedEvent[], firstId: string): RecordedEvent[] {
+  const at = stored.findIndex((event) => event.id === firstId);
+  if (at < 0) return [];
+  const { correlationId, recordedAt } = stored[at]!.metadata;
+  let end = at + 1;
+  while (end < stored.length && stored[end]!.metadata?.correlationId === correlationId && stored[end]!.metadata?.recordedAt === recordedAt) end++;
+  return stored.slice(at, end);
 }
 
 /** An append's failure after which nothing of it is in the log, nor ever will be. */

@@ -23,7 +23,8 @@ const toKey = (row: KeyRow): ErasureKey => ({ keyId: row.key_id, key: Buffer.fro
  * An append's claim on the owner rows it writes before it is made (on EventStoreDB: no transaction spans
  * the key store and the log; migration 0013), or null for rows written in the append's own transaction.
  * A claimed row is settled after the append: `confirmClaim` when it landed, `withdrawClaim` when it
- * certainly did not.
+ * certainly did not; a claim is the append's first event id, so one whose outcome never came back is
+ * settled later from the log (`ErasingEventStore.settleClaims`).
  */
 export type OwnerClaim = string | null;
 
@@ -41,12 +42,15 @@ function ownerInsert(claim: OwnerClaim, claimParam: string, select: string): str
          WHERE erasure_key_owners.claims IS NOT NULL`;
 }
 
+/** How long after its row was last claimed an append still unheard of is taken never to land. */
+const CLAIM_LAPSES_AFTER = "interval '1 hour'";
+
 /**
  * Owner rows no append claims, or last claimed over an hour ago (by the database's clock): the row a
  * landed change of owners (a subject moved on, `setContentOwner`) drops. An append whose outcome never
  * came back keeps its claim; well past any resend of it, the row is an owner left behind like any other.
  */
-const UNCLAIMED = "(coalesce(cardinality(claims), 0) = 0 OR claimed_at < now() - interval '1 hour')";
+const UNCLAIMED = `(coalesce(cardinality(claims), 0) = 0 OR claimed_at < now() - ${CLAIM_LAPSES_AFTER})`;
 
 /**
  * Ownership a landed append or a decision gives. Where rows may be claimed (owners written outside the
@@ -254,6 +258,46 @@ export async function withdrawClaim(q: Queryable, interactionUuid: string, claim
     interactionUuid,
     ...tag,
   ]);
+}
+
+/** A claim still on owner rows, of an append made at least a while ago (see `unsettledClaims`). */
+export interface UnsettledClaim {
+  interactionUuid: string;
+  claim: string;
+  /** Made over an hour ago (a row it is on was last claimed before that): were its append not in the log, it never will be. */
+  lapsed: boolean;
+}
+
+/**
+ * Claims on rows last claimed over `olderThanMs` ago (the database's clock), at most `limit`, in no
+ * order (so an interaction that keeps failing starves none): an append settles its own within its
+ * resend window, so what is left is an append whose outcome never came back. Read through the partial
+ * index of claimed rows (migration 0014), which holds only those.
+ */
+export async function unsettledClaims(q: Queryable, olderThanMs: number, limit: number): Promise<UnsettledClaim[]> {
+  const { rows } = await q.query<{ interaction_uuid: string; claim: string; lapsed: boolean }>(
+    `SELECT k.interaction_uuid, c.claim, bool_or(o.claimed_at < now() - ${CLAIM_LAPSES_AFTER}) AS lapsed
+     FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) CROSS JOIN LATERAL unnest(o.claims) AS c(claim)
+     WHERE o.claims IS NOT NULL AND o.claimed_at < now() - $1 * interval '1 millisecond'
+     GROUP BY k.interaction_uuid, c.claim
+     ORDER BY random()
+     LIMIT $2`,
+    [olderThanMs, limit],
+  );
+  return rows.map((row) => ({ interactionUuid: row.interaction_uuid, claim: row.claim, lapsed: row.lapsed }));
+}
+
+/**
+ * Rows every claim of which was withdrawn, left because the withdrawal's second statement did not run
+ * (`withdrawClaim`), last claimed over `olderThanMs` ago; the delete re-checks each, so a claim added
+ * meanwhile keeps its row. Returns how many went.
+ */
+export async function dropWithdrawnRows(q: Queryable, olderThanMs: number): Promise<number> {
+  const { rows } = await q.query(
+    `DELETE FROM erasure_key_owners WHERE claims = '{}' AND claimed_at < now() - $1 * interval '1 millisecond' RETURNING 1`,
+    [olderThanMs],
+  );
+  return rows.length;
 }
 
 /** A merge, everywhere: what `from` owns, `into` owns now (also where no stream needed a ContactRepointed). */
