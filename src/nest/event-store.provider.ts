@@ -26,6 +26,12 @@ function eventStoreDb(): {
 }
 
 /** The event store option, checked before anything is opened. */
+/**
+ * An append's owner claims are taken as never landing once an hour old (`settleClaims`): its resends
+ * must end well within that.
+ */
+const MAX_RESOLVE_WITHIN_MS = 600_000;
+
 export function checkEventStoreOption(options: InteractionsModuleOptions): EventStoreOption {
   const eventStore = options.eventStore ?? { kind: 'postgres' };
   switch (eventStore.kind) {
@@ -35,8 +41,11 @@ export function checkEventStoreOption(options: InteractionsModuleOptions): Event
       if (!eventStore.connectionString) {
         throw new Error("InteractionsModule: eventStore.connectionString is required for kind 'eventstoredb'");
       }
-      if (eventStore.resolveWithinMs !== undefined && !(Number.isSafeInteger(eventStore.resolveWithinMs) && eventStore.resolveWithinMs >= 0)) {
-        throw new Error(`InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds, 0 or more (got ${String(eventStore.resolveWithinMs)})`);
+      const within = eventStore.resolveWithinMs;
+      if (within !== undefined && !(Number.isSafeInteger(within) && within >= 0 && within <= MAX_RESOLVE_WITHIN_MS)) {
+        throw new Error(
+          `InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds from 0 to ${MAX_RESOLVE_WITHIN_MS} (got ${String(within)})`,
+        );
       }
       return eventStore;
     default:

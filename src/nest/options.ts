@@ -23,7 +23,8 @@ export interface InteractionsModuleOptions {
    * Where the event log lives; default the module's PostgreSQL database. `eventstoredb`: an
    * EventStoreDB/KurrentDB server (`esdb://host:2113?tls=false`); the read tables stay in `database`.
    * `resolveWithinMs`: how long an append of unknown outcome is re-sent (same event ids) before the
-   * command fails with `committed: 'unknown'`; default 5000. Set it longer than the cluster's elections.
+   * command fails with `committed: 'unknown'`; default 5000, at most 600000. Set it longer than the
+   * cluster's elections.
    */
   eventStore?: { kind: 'postgres' } | { kind: 'eventstoredb'; connectionString: string; resolveWithinMs?: number };
   /**

@@ -162,7 +162,7 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
     esdb.server!.clearAppendDelays();
   });
 
-  it.each([-1, 1.5, Number.NaN])('fails to boot with a clear message when eventStore.resolveWithinMs is %p', async (resolveWithinMs) => {
+  it.each([-1, 1.5, Number.NaN, 600_001])('fails to boot with a clear message when eventStore.resolveWithinMs is %p', async (resolveWithinMs) => {
     const boot = Test.createTestingModule({
       imports: [
         InteractionsModule.forRoot({
@@ -174,7 +174,7 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
         }),
       ],
     }).compile();
-    await expect(boot).rejects.toThrow(`InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds, 0 or more (got ${resolveWithinMs})`);
+    await expect(boot).rejects.toThrow(`InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds from 0 to 600000 (got ${resolveWithinMs})`);
   });
 
   it("fails to boot with a clear message without a connection string", async () => {

@@ -1,6 +1,6 @@
 import { InteractionConflictError, InteractionsMaintenance, InteractionUnavailableError } from '../../src';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
-import { addOwner } from '../../src/adapters/erasure/key-store';
+import { addOwner, recordClaim } from '../../src/adapters/erasure/key-store';
 import { uuidv7 } from '../../src/domain/uuid';
 import { CLAIM_SETTLING, ClaimSettler } from '../../src/nest/claim-settler';
 import { EVENT_STORE } from '../../src/nest/tokens';
@@ -121,7 +121,7 @@ describe('forgetContact after an append whose outcome never came back, once its 
 
   /** The pass, with every claim made `minutes` ago. */
   async function settleClaimsMadeAgo(minutes: number): Promise<void> {
-    await m.db.query(`UPDATE erasure_key_owners SET claimed_at = claimed_at - $1 * interval '1 minute' WHERE claims IS NOT NULL`, [minutes]);
+    await m.db.query(`UPDATE erasure_unsettled_appends SET claimed_at = claimed_at - $1 * interval '1 minute'`, [minutes]);
     await m.app.get(ClaimSettler).settle();
   }
 
@@ -181,8 +181,10 @@ describe('ClaimSettler', () => {
     try {
       // A claim such as an append of unknown outcome leaves, on a key of an interaction whose log never had it.
       const own = await m.service.createInteraction({ contactUuid: m.newContact({ name: 'Eve' }), subject: 'Call' });
-      await addOwner(m.db, own.uuid, { tag: 'content' }, m.newContact({ name: 'Cora' }), uuidv7());
-      await m.db.query(`UPDATE erasure_key_owners SET claimed_at = now() - interval '2 hours' WHERE claims IS NOT NULL`);
+      const claim = uuidv7();
+      await recordClaim(m.db, own.uuid, claim);
+      await addOwner(m.db, own.uuid, { tag: 'content' }, m.newContact({ name: 'Cora' }), claim);
+      await m.db.query(`UPDATE erasure_unsettled_appends SET claimed_at = now() - interval '2 hours'`);
       const claimed = async () => Number((await m.db.query<{ n: string }>('SELECT count(*) AS n FROM erasure_key_owners WHERE claims IS NOT NULL')).rows[0]!.n);
       for (const until = Date.now() + 2_000; Date.now() < until && (await claimed()) > 0; ) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await claimed()).toBe(left);

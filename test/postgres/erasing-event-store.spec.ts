@@ -337,29 +337,38 @@ describe('ErasingEventStore on a log outside the database: owners written before
   });
 
   it('an append that certainly failed withdraws the owner it added; one that landed confirms it; one of unknown outcome keeps it', async () => {
-    const { cleanup, log, moveToCora, contentOwners } = await movedToCora();
+    const { cleanup, db, log, moveToCora, contentOwners } = await movedToCora();
+    // The appends recorded as unsettled (migration 0014): only one whose outcome is not known stays.
+    const unsettled = async () => (await db.query<{ claim: string }>('SELECT claim FROM erasure_unsettled_appends')).rows.map((row) => row.claim);
     try {
       expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+      expect(await unsettled()).toEqual([]);
 
       log.failNext = new WrongExpectedVersionError('s', 0, 1);
       await expect(moveToCora()).rejects.toThrow(WrongExpectedVersionError);
       expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+      expect(await unsettled()).toEqual([]);
 
       log.failNext = new InteractionUnavailableError('gone before it was sent', false);
       await expect(moveToCora()).rejects.toThrow(InteractionUnavailableError);
       expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+      expect(await unsettled()).toEqual([]);
 
       // It may still land: Cora stays an owner, as claimed (a forget of hers erases too much, never too little).
       log.failNext = new InteractionUnavailableError('lost while committing', 'unknown');
       await expect(moveToCora()).rejects.toThrow(InteractionUnavailableError);
-      expect(await contentOwners()).toEqual([
+      const owners = await contentOwners();
+      expect(owners).toEqual([
         { contact_uuid: EVE, claims: null },
         { contact_uuid: CORA, claims: [expect.any(String)] },
       ]);
+      const left = owners[1]!;
+      expect(await unsettled()).toEqual(left.claims);
 
       // The next append that needs her adds its claim to the row (it was not read as confirmed), lands and confirms it.
       await moveToCora();
       expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+      expect(await unsettled()).toEqual(left.claims); // its own, settled; the one of unknown outcome is the pass's
     } finally {
       await cleanup();
     }
@@ -469,8 +478,10 @@ describe('ErasingEventStore on a log outside the database: owners written before
   describe('settleClaims: the claims of appends whose outcome never came back, settled from the log', () => {
     const unknownOutcome = () => new InteractionUnavailableError('lost while committing', 'unknown', { mayStillLand: true });
     /** The claims made as if `minutes` ago (the database's clock). */
-    const age = (db: Queryable, minutes: number) =>
-      db.query(`UPDATE erasure_key_owners SET claimed_at = claimed_at - $1 * interval '1 minute' WHERE claims IS NOT NULL`, [minutes]);
+    const age = async (db: Queryable, minutes: number) => {
+      await db.query(`UPDATE erasure_key_owners SET claimed_at = claimed_at - $1 * interval '1 minute' WHERE claims IS NOT NULL`, [minutes]);
+      await db.query(`UPDATE erasure_unsettled_appends SET claimed_at = claimed_at - $1 * interval '1 minute'`, [minutes]);
+    };
     const settle = (store: ErasingEventStore) => store.settleClaims(60_000);
 
     it('one the log holds landed: the old subject is dropped and the claim confirmed, once it is a minute old', async () => {
@@ -510,6 +521,25 @@ describe('ErasingEventStore on a log outside the database: owners written before
         await age(db, 2);
         expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 1, failures: [] });
         expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('one that landed, whose claim a later append confirming the same row cleared: still settled', async () => {
+      const { cleanup, db, log, store, moveToCora, edit, contentOwners } = await movedToCora();
+      try {
+        log.failNextAfterWrite = unknownOutcome();
+        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        // An edit reads Cora as the subject, finds her row only claimed, claims it too, lands and confirms it.
+        await edit({ body: 'Cora’s notes' });
+        expect(await contentOwners()).toEqual([
+          { contact_uuid: EVE, claims: null },
+          { contact_uuid: CORA, claims: null },
+        ]);
+        await age(db, 2);
+        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
       } finally {
         await cleanup();
       }

@@ -27,6 +27,7 @@ export async function dropSchema(schema: string): Promise<void> {
 export const MODULE_TABLES = [
   'erasure_key_owners',
   'erasure_keys',
+  'erasure_unsettled_appends',
   'events',
   'idempotency_keys',
   'interaction_counts',

@@ -28,6 +28,7 @@ import {
   OwnedKey,
   OwnerClaim,
   ownedKeysOf,
+  recordClaim,
   setContentOwner,
   unsettledClaims,
   withdrawClaim,
@@ -202,6 +203,7 @@ export class ErasingEventStore implements EventStore {
     let sent = false;
     let result: AppendResult;
     try {
+      if (claim !== null) await recordClaim(q, interactionUuid, claim);
       const readRevision = stream.events.length > 0 ? stream.events[stream.events.length - 1]!.revision : null;
       const keys = found ?? (await ensureKeys(q, interactionUuid, tags, owners, claim, readRevision));
       await this.changeOwnership(session.tx, interactionUuid, events, 'add', claim);
@@ -224,7 +226,7 @@ export class ErasingEventStore implements EventStore {
 
   /**
    * Settles the claims appends left unsettled because their outcome never came back (EventStoreDB out of
-   * reach past the adapter's resend window; claims last made over `olderThanMs` ago, at most `limit`):
+   * reach past the adapter's resend window; appends recorded over `olderThanMs` ago, at most `limit`):
    * an append the log holds landed, and gets the owner steps it missed (the old subject dropped, unless a
    * later move set the owners already) and its claim confirmed; one the log does not hold an hour after
    * it was made never will, and its claim is withdrawn (as are rows a withdrawal left without a claim).
@@ -251,6 +253,7 @@ export class ErasingEventStore implements EventStore {
         }
       } catch (error) {
         settled.failures.push({ interactionUuid, error });
+        if (error instanceof InteractionUnavailableError) break; // out of reach: so are the others, for now
       }
     }
     return settled;
@@ -324,7 +327,8 @@ export class ErasingEventStore implements EventStore {
 function appendStartingAt(stored: RecordedEvent[], firstId: string): RecordedEvent[] {
   const at = stored.findIndex((event) => event.id === firstId);
   if (at < 0) return [];
-  const { correlationId, recordedAt } = stored[at]!.metadata;
+  const { correlationId, recordedAt } = stored[at]!.metadata ?? {};
+  if (correlationId === undefined) return [stored[at]!];
   let end = at + 1;
   while (end < stored.length && stored[end]!.metadata?.correlationId === correlationId && stored[end]!.metadata?.recordedAt === recordedAt) end++;
   return stored.slice(at, end);

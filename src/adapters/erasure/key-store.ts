@@ -233,12 +233,21 @@ export async function addOwner(
 const keysOfInteraction = (tagParam?: string) =>
   `key_id IN (SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1${tagParam ? ` AND tag = ${tagParam}` : ''})`;
 
-/** The append landed: the rows it claimed are owners for good. */
+/**
+ * Before the first owner row an append claims: the append is recorded as unsettled until its claim is
+ * confirmed or withdrawn (migration 0014), whatever becomes of the rows' claims meanwhile.
+ */
+export async function recordClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
+  await q.query('INSERT INTO erasure_unsettled_appends (claim, interaction_uuid) VALUES ($1, $2) ON CONFLICT DO NOTHING', [claim, interactionUuid]);
+}
+
+/** The append landed: the rows it claimed are owners for good, and it is settled. */
 export async function confirmClaim(q: Queryable, interactionUuid: string, claim: string): Promise<void> {
-  await q.query(`UPDATE erasure_key_owners SET claims = NULL, claimed_at = NULL WHERE ${keysOfInteraction()} AND $2::uuid = ANY(claims)`, [
-    interactionUuid,
-    claim,
-  ]);
+  await q.query(
+    `WITH settled AS (DELETE FROM erasure_unsettled_appends WHERE claim = $2)
+     UPDATE erasure_key_owners SET claims = NULL, claimed_at = NULL WHERE ${keysOfInteraction()} AND $2::uuid = ANY(claims)`,
+    [interactionUuid, claim],
+  );
 }
 
 /**
@@ -249,10 +258,12 @@ export async function confirmClaim(q: Queryable, interactionUuid: string, claim:
  */
 export async function withdrawClaim(q: Queryable, interactionUuid: string, claim: string, onlyTag?: string): Promise<void> {
   const tag = onlyTag === undefined ? [] : [onlyTag];
+  // Withdrawn whole, the append is settled; of one key only (it landed), its confirm settles it.
   await q.query(
-    `UPDATE erasure_key_owners SET claims = array_remove(claims, $2::uuid)
+    `WITH settled AS (DELETE FROM erasure_unsettled_appends WHERE claim = $2 AND $${tag.length + 3}::boolean)
+     UPDATE erasure_key_owners SET claims = array_remove(claims, $2::uuid)
      WHERE ${keysOfInteraction(onlyTag === undefined ? undefined : '$3')} AND $2::uuid = ANY(claims)`,
-    [interactionUuid, claim, ...tag],
+    [interactionUuid, claim, ...tag, onlyTag === undefined],
   );
   await q.query(`DELETE FROM erasure_key_owners WHERE ${keysOfInteraction(onlyTag === undefined ? undefined : '$2')} AND claims = '{}'`, [
     interactionUuid,
@@ -260,28 +271,23 @@ export async function withdrawClaim(q: Queryable, interactionUuid: string, claim
   ]);
 }
 
-/** A claim still on owner rows, of an append made at least a while ago (see `unsettledClaims`). */
+/** An append recorded as unsettled a while ago (see `unsettledClaims`). */
 export interface UnsettledClaim {
   interactionUuid: string;
   claim: string;
-  /** Made over an hour ago (a row it is on was last claimed before that): were its append not in the log, it never will be. */
+  /** Recorded over an hour ago: were its append not in the log, it never will be. */
   lapsed: boolean;
 }
 
 /**
- * Claims on rows last claimed over `olderThanMs` ago (the database's clock), at most `limit`, in no
- * order (so an interaction that keeps failing starves none): an append settles its own within its
- * resend window, so what is left is an append whose outcome never came back. Read through the partial
- * index of claimed rows (migration 0014), which holds only those.
+ * Appends recorded as unsettled over `olderThanMs` ago (the database's clock), at most `limit`, in no
+ * order (so an interaction that keeps failing starves none): an append settles its own claim within
+ * its resend window, so what is left is one whose outcome never came back.
  */
 export async function unsettledClaims(q: Queryable, olderThanMs: number, limit: number): Promise<UnsettledClaim[]> {
   const { rows } = await q.query<{ interaction_uuid: string; claim: string; lapsed: boolean }>(
-    `SELECT k.interaction_uuid, c.claim, bool_or(o.claimed_at < now() - ${CLAIM_LAPSES_AFTER}) AS lapsed
-     FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) CROSS JOIN LATERAL unnest(o.claims) AS c(claim)
-     WHERE o.claims IS NOT NULL AND o.claimed_at < now() - $1 * interval '1 millisecond'
-     GROUP BY k.interaction_uuid, c.claim
-     ORDER BY random()
-     LIMIT $2`,
+    `SELECT interaction_uuid, claim, claimed_at < now() - ${CLAIM_LAPSES_AFTER} AS lapsed FROM erasure_unsettled_appends
+     WHERE claimed_at < now() - $1 * interval '1 millisecond' ORDER BY random() LIMIT $2`,
     [olderThanMs, limit],
   );
   return rows.map((row) => ({ interactionUuid: row.interaction_uuid, claim: row.claim, lapsed: row.lapsed }));
