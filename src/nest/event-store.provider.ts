@@ -25,19 +25,19 @@ function eventStoreDb(): {
   }));
 }
 
-/** The event store option, checked before anything is opened. */
 /**
  * An append's owner claims are taken as never landing once an hour old (`settleClaims`): its resends
  * must end well within that.
  */
 const MAX_RESOLVE_WITHIN_MS = 600_000;
 
+/** The event store option, checked before anything is opened. */
 export function checkEventStoreOption(options: InteractionsModuleOptions): EventStoreOption {
   const eventStore = options.eventStore ?? { kind: 'postgres' };
   switch (eventStore.kind) {
     case 'postgres':
       return eventStore;
-    case 'eventstoredb':
+    case 'eventstoredb': {
       if (!eventStore.connectionString) {
         throw new Error("InteractionsModule: eventStore.connectionString is required for kind 'eventstoredb'");
       }
@@ -48,6 +48,7 @@ export function checkEventStoreOption(options: InteractionsModuleOptions): Event
         );
       }
       return eventStore;
+    }
     default:
       throw new Error(`InteractionsModule: unknown eventStore.kind '${(eventStore as { kind: string }).kind}'`);
   }

@@ -4,7 +4,7 @@ import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-stor
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { Queryable } from '../../src/ports/database';
 import { AppendResult, EventStore, EventToAppend, RecordedEvent, StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
-import { addOwner, confirmClaim, moveAllOwnership, moveOwnership, setContentOwner, withdrawClaim } from '../../src/adapters/erasure/key-store';
+import { addOwner, confirmClaim, moveAllOwnership, moveOwnership, recordClaim, setContentOwner, withdrawClaim } from '../../src/adapters/erasure/key-store';
 import { partyTag } from '../../src/adapters/erasure/sealing';
 import { InteractionUnavailableError } from '../../src/domain/errors';
 import { ERASED } from '../../src/domain/interaction';
@@ -317,13 +317,18 @@ describe('ErasingEventStore on a log outside the database: owners written before
       const reached = new Promise<void>((resolve) => (held = { statements, reached: resolve, released }));
       return { reached, release };
     };
-    return { db, cleanup, log, store, uuid, moveTo, moveToCora, edit, repoint, contentOwners, failFrom, holdNext, events: () => log.readStream(stream) };
+    // The appends recorded as unsettled (migration 0014): an append's own record goes when its claim is settled.
+    const unsettled = async () => (await db.query<{ claim: string }>('SELECT claim FROM erasure_unsettled_appends ORDER BY claim')).rows.map((row) => row.claim);
+    return { db, cleanup, log, store, uuid, moveTo, moveToCora, edit, repoint, contentOwners, unsettled, failFrom, holdNext, events: () => log.readStream(stream) };
   }
 
-  it('an append that landed succeeds though the owner steps after it fail: what they leave errs toward erasing more', async () => {
-    const { cleanup, moveToCora, contentOwners, events, failFrom } = await movedToCora();
+  it.each([
+    ['its owner steps and the confirm', /SET subject_revision|SET claims = NULL/],
+    ['its owner steps alone', /SET subject_revision/],
+  ])('an append that landed succeeds though %s fail after it: what they leave errs toward erasing more, until the pass takes them again', async (_what, failing) => {
+    const { cleanup, db, store, moveToCora, contentOwners, unsettled, events, failFrom } = await movedToCora();
     try {
-      failFrom(/SET subject_revision|SET claims = NULL/);
+      failFrom(failing);
       await moveToCora();
       expect((await events()).map((e) => e.type)).toEqual(['InteractionLogged', 'InteractionUpdated']);
       // Eve not dropped and Cora's claim not confirmed: a forget of either destroys the content key.
@@ -331,15 +336,20 @@ describe('ErasingEventStore on a log outside the database: owners written before
         { contact_uuid: EVE, claims: null },
         { contact_uuid: CORA, claims: [expect.any(String)] },
       ]);
+      expect(await unsettled()).toHaveLength(1);
+
+      failFrom(/(?!)/);
+      await db.query(`UPDATE erasure_unsettled_appends SET claimed_at = claimed_at - interval '2 minutes'`);
+      expect(await store.settleClaims(60_000)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+      expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+      expect(await unsettled()).toEqual([]);
     } finally {
       await cleanup();
     }
   });
 
   it('an append that certainly failed withdraws the owner it added; one that landed confirms it; one of unknown outcome keeps it', async () => {
-    const { cleanup, db, log, moveToCora, contentOwners } = await movedToCora();
-    // The appends recorded as unsettled (migration 0014): only one whose outcome is not known stays.
-    const unsettled = async () => (await db.query<{ claim: string }>('SELECT claim FROM erasure_unsettled_appends')).rows.map((row) => row.claim);
+    const { cleanup, log, moveToCora, contentOwners, unsettled } = await movedToCora();
     try {
       expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
       expect(await unsettled()).toEqual([]);
@@ -485,7 +495,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
     const settle = (store: ErasingEventStore) => store.settleClaims(60_000);
 
     it('one the log holds landed: the old subject is dropped and the claim confirmed, once it is a minute old', async () => {
-      const { cleanup, db, log, store, moveToCora, contentOwners } = await movedToCora();
+      const { cleanup, db, log, store, moveToCora, contentOwners, unsettled } = await movedToCora();
       try {
         log.failNextAfterWrite = unknownOutcome();
         await expect(moveToCora()).rejects.toThrow('lost while committing');
@@ -501,6 +511,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
         await age(db, 2);
         expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
         expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+        expect(await unsettled()).toEqual([]);
         expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [] });
       } finally {
         await cleanup();
@@ -508,7 +519,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
     });
 
     it('one the log does not hold is withdrawn an hour after it was claimed, not before (it may still land)', async () => {
-      const { cleanup, db, log, store, moveToCora, contentOwners } = await movedToCora();
+      const { cleanup, db, log, store, moveToCora, contentOwners, unsettled } = await movedToCora();
       try {
         log.failNext = unknownOutcome();
         await expect(moveToCora()).rejects.toThrow('lost while committing');
@@ -521,6 +532,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
         await age(db, 2);
         expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 1, failures: [] });
         expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+        expect(await unsettled()).toEqual([]);
       } finally {
         await cleanup();
       }
@@ -588,6 +600,22 @@ describe('ErasingEventStore on a log outside the database: owners written before
       }
     });
 
+    it('a withdrawal of one key’s claim (a move superseded) leaves the append unsettled; a whole one settles it', async () => {
+      const { cleanup, db, uuid, contentOwners, unsettled } = await movedToCora();
+      try {
+        const claim = uuidv7();
+        await recordClaim(db, uuid, claim);
+        await addOwner(db, uuid, { tag: 'content' }, CORA, claim);
+        await withdrawClaim(db, uuid, claim, 'content');
+        expect(await contentOwners()).toEqual([{ contact_uuid: EVE, claims: null }]);
+        expect(await unsettled()).toEqual([claim]);
+        await withdrawClaim(db, uuid, claim);
+        expect(await unsettled()).toEqual([]);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('a row a withdrawal left without a claim goes once a minute old; one with a claim under way stays', async () => {
       const { cleanup, db, store, uuid, contentOwners } = await movedToCora();
       try {
@@ -607,20 +635,28 @@ describe('ErasingEventStore on a log outside the database: owners written before
     });
 
     it('an interaction whose stream cannot be read is left as it is for the next pass', async () => {
-      const { cleanup, db, log, store, uuid, moveToCora, contentOwners } = await movedToCora();
+      const { cleanup, db, log, store, uuid, moveToCora, contentOwners, unsettled } = await movedToCora();
       try {
         log.failNextAfterWrite = unknownOutcome();
         await expect(moveToCora()).rejects.toThrow('lost while committing');
+        // Another interaction's append, whose stream holds nothing (its process died before sending it).
+        const other = uuidv7();
+        await recordClaim(db, other, uuidv7());
         await age(db, 120);
         log.unreachable = true;
-        expect(await settle(store)).toEqual({ confirmed: 0, withdrawn: 0, failures: [{ interactionUuid: uuid, error: expect.any(InteractionUnavailableError) }] });
+        // The pass stops at the first stream it cannot read: the others would wait on the same outage.
+        const { failures, ...settled } = await settle(store);
+        expect(settled).toEqual({ confirmed: 0, withdrawn: 0 });
+        expect(failures).toEqual([{ interactionUuid: expect.stringMatching(`^(${uuid}|${other})$`), error: expect.any(InteractionUnavailableError) }]);
         expect(await contentOwners()).toEqual([
           { contact_uuid: EVE, claims: null },
           { contact_uuid: CORA, claims: [expect.any(String)] },
         ]);
+        expect(await unsettled()).toHaveLength(2);
         log.unreachable = false;
-        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 1, failures: [] });
         expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+        expect(await unsettled()).toEqual([]);
       } finally {
         await cleanup();
       }

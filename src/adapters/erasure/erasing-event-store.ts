@@ -215,12 +215,15 @@ export class ErasingEventStore implements EventStore {
       throw error;
     }
     // In the append's transaction these fail it. After an append that landed in another store they cannot
-    // undo it, and its command succeeded: an old owner or a claim left errs toward erasing more, never less.
+    // undo it, and its command succeeded: an old owner or a claim left errs toward erasing more, never less,
+    // and the append stays unsettled (unconfirmed), for `settleClaims` to take its steps again.
+    let stepsTaken = true;
     const afterLanding = (step: () => Promise<void>) => step().catch((error: unknown) => {
       if (session.tx) throw error;
+      stepsTaken = false;
     });
     await afterLanding(() => this.changeOwnership(session.tx, interactionUuid, events, { landed: result }, claim));
-    if (claim !== null) await afterLanding(() => confirmClaim(q, interactionUuid, claim));
+    if (claim !== null && stepsTaken) await afterLanding(() => confirmClaim(q, interactionUuid, claim));
     return result;
   }
 

@@ -42,7 +42,7 @@ function ownerInsert(claim: OwnerClaim, claimParam: string, select: string): str
          WHERE erasure_key_owners.claims IS NOT NULL`;
 }
 
-/** How long after its row was last claimed an append still unheard of is taken never to land. */
+/** How long after its claim (on an owner row: after the row was last claimed) an append still unheard of is taken never to land. */
 const CLAIM_LAPSES_AFTER = "interval '1 hour'";
 
 /**
