@@ -14,6 +14,12 @@ import { EsdbTestServer } from './test-server/server';
  * outlasts its write timeout. Errors are duck-typed by the client's `type` (they cross jest's module realms).
  */
 
+/**
+ * The client's own 30,000-event append: ~17–20 s alone on a slow 2-core VM, most of it the client and
+ * gRPC streaming the events, and more than the default 30 s beside other suites.
+ */
+const LARGE_APPEND_MS = 120_000;
+
 describe('protocol test server: fidelity to a real node', () => {
   let server: EsdbTestServer;
   let client: EventStoreDBClient;
@@ -61,7 +67,7 @@ describe('protocol test server: fidelity to a real node', () => {
     const late = await failure(client.appendToStream(name, events, { ...CLASSIC_APPEND, deadline: 60_000 }));
     expect(late).toMatchObject({ type: 'timeout' });
     expect(server.log.stream(name)).toHaveLength(30_000); // too slow is not lost
-  });
+  }, LARGE_APPEND_MS);
 
   it('answers the same append in time under the default write timeout (2 s)', async () => {
     server = await EsdbTestServer.start();
@@ -70,5 +76,5 @@ describe('protocol test server: fidelity to a real node', () => {
     const events = Array.from({ length: 30_000 }, (_, n) => jsonEvent({ type: 'Tested', data: { n } }));
     const written = await client.appendToStream(name, events, { ...CLASSIC_APPEND, deadline: 60_000 });
     expect(written.nextExpectedRevision).toBe(29_999n);
-  });
+  }, LARGE_APPEND_MS);
 });
