@@ -493,12 +493,16 @@ describe('ErasingEventStore on a log outside the database: owners written before
       await db.query(`UPDATE erasure_unsettled_appends SET claimed_at = claimed_at - $1 * interval '1 minute'`, [minutes]);
     };
     const settle = (store: ErasingEventStore) => store.settleClaims(60_000);
+    /** `append` lands in the log, and its answer is lost. */
+    const landUnanswered = async (log: MemoryLog, append: () => Promise<unknown>) => {
+      log.failNextAfterWrite = unknownOutcome();
+      await expect(append()).rejects.toThrow('lost while committing');
+    };
 
     it('one the log holds landed: the old subject is dropped and the claim confirmed, once it is a minute old', async () => {
       const { cleanup, db, log, store, moveToCora, contentOwners, unsettled } = await movedToCora();
       try {
-        log.failNextAfterWrite = unknownOutcome();
-        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await landUnanswered(log, moveToCora);
         const left = [
           { contact_uuid: EVE, claims: null },
           { contact_uuid: CORA, claims: [expect.any(String)] },
@@ -541,8 +545,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
     it('one that landed, whose claim a later append confirming the same row cleared: still settled', async () => {
       const { cleanup, db, log, store, moveToCora, edit, contentOwners } = await movedToCora();
       try {
-        log.failNextAfterWrite = unknownOutcome();
-        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await landUnanswered(log, moveToCora);
         // An edit reads Cora as the subject, finds her row only claimed, claims it too, lands and confirms it.
         await edit({ body: 'Cora’s notes' });
         expect(await contentOwners()).toEqual([
@@ -560,8 +563,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
     it('one that landed before a later move: the content stays the later subject’s', async () => {
       const { cleanup, db, log, store, moveTo, moveToCora, contentOwners } = await movedToCora();
       try {
-        log.failNextAfterWrite = unknownOutcome();
-        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await landUnanswered(log, moveToCora);
         await moveTo(DAN);
         expect(await contentOwners()).toEqual([
           { contact_uuid: CORA, claims: [expect.any(String)] },
@@ -585,13 +587,12 @@ describe('ErasingEventStore on a log outside the database: owners written before
           data: { schemaVersion: 1, interactionUuid: uuid, changes },
           metadata,
         });
-        log.failNextAfterWrite = unknownOutcome();
-        await expect(
+        await landUnanswered(log, () =>
           store.withStream(`interaction-${uuid}`, async (session) => {
             const read = await session.readStream();
             await session.appendToStream([update({ body: 'Cora’s notes' }), update({ contactUuid: CORA })], read.length - 1);
           }),
-        ).rejects.toThrow('lost while committing');
+        );
         await age(db, 2);
         expect(await settle(store)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
         expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
@@ -637,8 +638,7 @@ describe('ErasingEventStore on a log outside the database: owners written before
     it('an interaction whose stream cannot be read is left as it is for the next pass', async () => {
       const { cleanup, db, log, store, uuid, moveToCora, contentOwners, unsettled } = await movedToCora();
       try {
-        log.failNextAfterWrite = unknownOutcome();
-        await expect(moveToCora()).rejects.toThrow('lost while committing');
+        await landUnanswered(log, moveToCora);
         // Another interaction's append, whose stream holds nothing (its process died before sending it).
         const other = uuidv7();
         await recordClaim(db, other, uuidv7());
