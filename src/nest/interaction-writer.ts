@@ -44,6 +44,15 @@ import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
  * next ones queue on the lock.
  */
 const RACE_DEADLINE_MS = 10_000;
+
+/**
+ * Whether a command that just lost a race tries again: the deadline counts from its first lost race, so
+ * a first try slowed down (a busy pool, a busy machine) does not use up the time to retry.
+ */
+function retryRace(race: { deadline: number | null }): boolean {
+  race.deadline ??= Date.now() + RACE_DEADLINE_MS;
+  return Date.now() < race.deadline;
+}
 const RACE_BACKOFF_MS = { first: 5, max: 250 };
 
 /** A stored event as the decider folds it; InteractionUnreadableError when the module cannot read it. */
@@ -137,7 +146,7 @@ export class InteractionWriter {
       recordedAt: ctx.now.toISOString(),
       ...(idempotency && { idempotencyKey: idempotency.key }),
     };
-    const deadline = Date.now() + RACE_DEADLINE_MS;
+    const race = { deadline: null as number | null };
     for (let attempt = 0; ; attempt++) {
       // A brand-new stream holds nothing to read, unless an earlier try (or request) may have written it.
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
@@ -160,7 +169,7 @@ export class InteractionWriter {
           state.checked = null;
         } else if (
           ((error instanceof WrongExpectedVersionError && !pinned(command)) || error instanceof StoreContentionError) &&
-          Date.now() < deadline
+          retryRace(race)
         ) {
           // Lost a race (or was rolled back by one): read again and decide on what the other wrote.
           await sleep(backoff(attempt));
@@ -270,7 +279,7 @@ export class InteractionWriter {
   ): Promise<{ outcome: 'appended' | 'already' | 'nothing'; committedWith: boolean }> {
     const { beforeRead, inSession } = hooks;
     const streamName = streamNameOf(interactionUuid);
-    const deadline = Date.now() + RACE_DEADLINE_MS;
+    const race = { deadline: null as number | null };
     for (let attempt = 0; ; attempt++) {
       const metadata: EventMetadata = {
         actorUuid: options.actorUuid ?? null,
@@ -299,7 +308,7 @@ export class InteractionWriter {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
           state.result = await this.resolveUnknown(streamName, state.appending, error);
           state.checked = null;
-        } else if ((error instanceof WrongExpectedVersionError || error instanceof StoreContentionError) && Date.now() < deadline) {
+        } else if ((error instanceof WrongExpectedVersionError || error instanceof StoreContentionError) && retryRace(race)) {
           await sleep(backoff(attempt));
           continue;
         } else {

@@ -4,6 +4,9 @@ import {
   InteractionNotFoundError,
   InteractionValidationError,
 } from '../../src';
+import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
+import { EVENT_STORE } from '../../src/nest/tokens';
+import { StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
 import { BACKENDS } from '../support/backends';
 import { ModuleUnderTest, startModule } from '../support/module';
 
@@ -26,6 +29,33 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
   const historyTypes = async (uuid: string) => (await m.service.history(uuid)).map((e) => e.type);
 
   describe('concurrent writers of one interaction', () => {
+    it('retries a lost race for its full time, also after a first try that took longer than that', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      const inner = (m.app.get(EVENT_STORE) as ErasingEventStore).inner;
+      const withStream = inner.withStream.bind(inner);
+      const realNow = Date.now.bind(Date);
+      jest.spyOn(inner, 'withStream').mockImplementationOnce((streamName, work, options) =>
+        withStream(
+          streamName,
+          (session: StreamSession) =>
+            work({
+              ...session,
+              appendToStream: async (_events, expected) => {
+                // This try took 11 s (a busy pool or machine), and another writer got there first.
+                jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 11_000);
+                throw new WrongExpectedVersionError(streamName, expected, created.version + 1);
+              },
+            }),
+          options,
+        ),
+      );
+      try {
+        expect(await m.service.updateInteraction(created.uuid, { subject: 'mine' })).toMatchObject({ subject: 'mine', version: created.version + 1 });
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
     it('applies 20 concurrent updates without expectedVersion, one after the other', async () => {
       const created = await m.service.createInteraction({ contactUuid: m.newContact() });
       const { values, errors } = await outcomes(
