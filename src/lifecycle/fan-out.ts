@@ -6,6 +6,7 @@ import { InteractionWriter } from '../nest/interaction-writer';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
+import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { moveAllOwnership } from '../adapters/erasure/key-store';
 import { takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { decideForInteraction, Forgotten, holdsDecision } from './decider';
@@ -25,6 +26,8 @@ import {
 const PARALLEL_STREAMS = 4;
 /** Planning sweeps: the second finds what an update linked while the first was worked on. */
 const MAX_SWEEPS = 5;
+/** Unsettled appends to a forgotten contact's interactions settled before her keys go (`run`). */
+const SETTLED_BEFORE_FORGETTING = 1_000;
 /** With EventStoreDB, how long planning waits for the read tables to reach the log's head. */
 const CATCH_UP_TIMEOUT_MS = 30_000;
 
@@ -62,6 +65,12 @@ export class LifecycleFanOut {
     // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
     const handOver = () => (decision.kind === 'contacts_merged' ? moveAllOwnership(this.db, decision.fromUuid, decision.intoUuid) : undefined);
     await handOver();
+    // On EventStoreDB, appends to her interactions whose outcome never came back and that landed take the
+    // owner steps they missed first (a subject moved away from her): her forget then keeps what is no
+    // longer hers. One not in the log (yet) keeps its claim: her forget erases too much, never too little.
+    if (decision.kind === 'contact_forgotten' && this.store instanceof ErasingEventStore) {
+      await this.store.settleClaims(0, SETTLED_BEFORE_FORGETTING, decision.contactUuid);
+    }
     for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
       await this.readTablesCaughtUp();
       const planned = await planTargets(this.db, decision);

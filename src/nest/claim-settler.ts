@@ -12,7 +12,8 @@ export const CLAIM_SETTLING = { everyMs: 60_000, afterMs: 60_000 };
 /**
  * On EventStoreDB, settles the erasure keys' owner claims of appends whose outcome never came back
  * (`ErasingEventStore.settleClaims`): until then such an owner's forget destroys the key (erasing too
- * much, never too little). On PostgreSQL no row is ever claimed, and it does not run.
+ * much, never too little), unless the forget settled it first (`LifecycleFanOut.run`). On PostgreSQL no
+ * row is ever claimed, and it does not run.
  */
 @Injectable()
 export class ClaimSettler implements OnApplicationBootstrap {

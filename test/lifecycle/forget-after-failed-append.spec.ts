@@ -125,7 +125,10 @@ describe('forgetContact after an append whose outcome never came back, once its 
     await m.app.get(ClaimSettler).settle();
   }
 
-  it('an update moving Eve’s interaction to Cora that landed unanswered: settled, Eve’s forget keeps what is now Cora’s', async () => {
+  it.each([
+    ['by the pass', () => settleClaimsMadeAgo(2)],
+    ['by her forget itself, a moment later', async () => undefined],
+  ])('an update moving Eve’s interaction to Cora that landed unanswered: settled %s, Eve’s forget keeps what is now Cora’s', async (_, settle) => {
     const eve = m.newContact({ name: 'Eve Former' });
     const cora = m.newContact({ name: 'Cora Keeper' });
     const own = await m.service.createInteraction({ contactUuid: eve, subject: 'Renewal', body: 'Notes' });
@@ -135,7 +138,7 @@ describe('forgetContact after an append whose outcome never came back, once its 
     await expect(m.service.updateInteraction(own.uuid, { contactUuid: cora })).resolves.toMatchObject({ contactUuid: cora });
     expect(spy).toHaveBeenCalled();
 
-    await settleClaimsMadeAgo(2);
+    await settle();
     await m.service.forgetContact(eve);
     const history = await m.service.history(own.uuid);
     expect(history.map((e) => [e.type, e.data])).toEqual([

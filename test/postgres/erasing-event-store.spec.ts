@@ -522,6 +522,20 @@ describe('ErasingEventStore on a log outside the database: owners written before
       }
     });
 
+    it('of one contact (her forget): only appends to interactions she owns a key of, however recent', async () => {
+      const { cleanup, log, store, moveToCora, contentOwners, unsettled } = await movedToCora();
+      try {
+        await landUnanswered(log, moveToCora);
+        expect(await store.settleClaims(0, 1_000, DAN)).toEqual({ confirmed: 0, withdrawn: 0, failures: [] });
+        expect(await unsettled()).toHaveLength(1);
+        expect(await store.settleClaims(0, 1_000, EVE)).toEqual({ confirmed: 1, withdrawn: 0, failures: [] });
+        expect(await contentOwners()).toEqual([{ contact_uuid: CORA, claims: null }]);
+        expect(await unsettled()).toEqual([]);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('one the log does not hold is withdrawn an hour after it was claimed, not before (it may still land)', async () => {
       const { cleanup, db, log, store, moveToCora, contentOwners, unsettled } = await movedToCora();
       try {

@@ -234,12 +234,13 @@ export class ErasingEventStore implements EventStore {
    * later move set the owners already) and its claim confirmed; one the log does not hold an hour after
    * it was made never will, and its claim is withdrawn (as are rows a withdrawal left without a claim).
    * Each step is one a late append takes too, so passes may run anywhere and overlap. An interaction
-   * whose stream cannot be read now is left for the next pass, and named in `failures`.
+   * whose stream cannot be read now is left for the next pass, and named in `failures`. `ofContact`: only
+   * the appends to interactions the contact owns a key of (what a forget of hers would destroy).
    */
-  async settleClaims(olderThanMs: number, limit = 1_000): Promise<SettledClaims> {
+  async settleClaims(olderThanMs: number, limit = 1_000, ofContact?: string): Promise<SettledClaims> {
     const settled: SettledClaims = { confirmed: 0, withdrawn: 0, failures: [] };
-    settled.withdrawn += await dropWithdrawnRows(this.db, olderThanMs);
-    const claims = await unsettledClaims(this.db, olderThanMs, limit);
+    if (ofContact === undefined) settled.withdrawn += await dropWithdrawnRows(this.db, olderThanMs);
+    const claims = await unsettledClaims(this.db, olderThanMs, limit, ofContact);
     for (const interactionUuid of new Set(claims.map((c) => c.interactionUuid))) {
       try {
         const stored = await this.inner.readStream(streamNameOf(interactionUuid));

@@ -282,13 +282,17 @@ export interface UnsettledClaim {
 /**
  * Appends recorded as unsettled over `olderThanMs` ago (the database's clock), at most `limit`, in no
  * order (so an interaction that keeps failing starves none): an append settles its own claim within
- * its resend window, so what is left is one whose outcome never came back.
+ * its resend window, so what is left is one whose outcome never came back. `ofContact`: only those to
+ * interactions the contact owns a key of.
  */
-export async function unsettledClaims(q: Queryable, olderThanMs: number, limit: number): Promise<UnsettledClaim[]> {
+export async function unsettledClaims(q: Queryable, olderThanMs: number, limit: number, ofContact?: string): Promise<UnsettledClaim[]> {
   const { rows } = await q.query<{ interaction_uuid: string; claim: string; lapsed: boolean }>(
     `SELECT interaction_uuid, claim, claimed_at < now() - ${CLAIM_LAPSES_AFTER} AS lapsed FROM erasure_unsettled_appends
-     WHERE claimed_at < now() - $1 * interval '1 millisecond' ORDER BY random() LIMIT $2`,
-    [olderThanMs, limit],
+     WHERE claimed_at < now() - $1 * interval '1 millisecond'
+       AND ($3::uuid IS NULL OR interaction_uuid IN (
+         SELECT k.interaction_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE o.contact_uuid = $3))
+     ORDER BY random() LIMIT $2`,
+    [olderThanMs, limit, ofContact ?? null],
   );
   return rows.map((row) => ({ interactionUuid: row.interaction_uuid, claim: row.claim, lapsed: row.lapsed }));
 }
