@@ -7,6 +7,7 @@ import { withPartyLinked } from '../src/domain/decider';
 import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
 import { searchWordsOf } from '../src/domain/search';
 import { toStorableString } from '../src/domain/storable';
+import { isUuidText } from '../src/domain/uuid';
 import { RecordedEvent, RowsParam, RowsPart, StatementPart } from '../src/ports/event-store';
 
 /**
@@ -119,14 +120,13 @@ export type ParkedStreams = Map<string, number>;
 
 /** The module's streams are `interaction-<uuid>`; anything else under the prefix belongs to someone else. */
 const STREAM_PREFIX = 'interaction-';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The interaction a stream belongs to (lower case), or null for a stream that is not the module's. */
 export function interactionOfStream(streamName: string): string | null {
   // Called for every event of a rebuild: the cheap checks first.
   if (streamName.length !== STREAM_PREFIX.length + 36 || !streamName.startsWith(STREAM_PREFIX)) return null;
   const uuid = streamName.slice(STREAM_PREFIX.length);
-  return UUID.test(uuid) ? uuid.toLowerCase() : null;
+  return isUuidText(uuid) ? uuid.toLowerCase() : null;
 }
 
 /** A batch parsed and folded as far as it can be without the database, ready to apply. */

@@ -25,3 +25,10 @@ const generator = new V7Generator(new PooledRandom());
 export function uuidv7(): string {
   return generator.generate().toString();
 }
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID in its canonical text form (any case): what PostgreSQL's `uuid` takes without a doubt. */
+export function isUuidText(value: string): boolean {
+  return UUID_TEXT.test(value);
+}

@@ -2,6 +2,7 @@ import { jsonEvent } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 import { InteractionsMaintenance, registerUpcaster, unregisterUpcaster } from '../../src';
+import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { backoffDelay, SubscriptionProjector } from '../../src/adapters/eventstoredb/subscription-projector';
 import { SubscriptionReadYourWrites } from '../../src/nest/read-your-writes';
@@ -125,6 +126,29 @@ describe('poison events through EventStoreDB', () => {
     expect((await maintenance.parkedEvents()).map(({ parkedAt: _at, ...rest }) => rest)).toEqual(
       parked.map(({ parkedAt: _at, ...rest }) => rest),
     );
+  });
+
+  it('parks an event sealed under a key id PostgreSQL cannot take as a uuid (another writer’s), keeps projecting; rebuild agrees', async () => {
+    const erasing = new ErasingEventStore(store, db);
+    const maintenance = start(db, { open: (events) => erasing.open(events) });
+    const [first, poisoned, last] = Array.from({ length: 3 }, () => uuidv7()) as [string, string, string];
+    await append(`interaction-${first}`, 'InteractionLogged', logged(first, 'first'));
+    const { subject: _, ...unsealed } = logged(poisoned, 'hidden');
+    await append(`interaction-${poisoned}`, 'InteractionLogged', { ...unsealed, sealed: { key: 'not-a-uuid', box: 'AAAA', fields: ['subject'] } });
+    await append(`interaction-${last}`, 'InteractionLogged', logged(last, 'last'));
+    await caughtUp();
+
+    expect(await subjectOf(last)).toBe('last');
+    expect(await subjectOf(poisoned)).toBeUndefined();
+    expect((await maintenance.parkedEvents()).map((p) => [p.streamName, p.revision, p.type, p.error])).toEqual([
+      [`interaction-${poisoned}`, 0, 'InteractionLogged', expect.stringMatching(/sealed/)],
+    ]);
+    expect(projector!.status()).toMatchObject({ connected: true, reconnects: 0, lastError: null });
+
+    const live = await readTables(db);
+    await projector!.stop();
+    await rebuild(db, erasing, { batchSize: 2 });
+    expect(await readTables(db)).toEqual(live);
   });
 
   it('retry after a fix (an upcaster registered) applies the parked events and health returns to ok', async () => {

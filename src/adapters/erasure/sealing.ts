@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
 import { ERASED } from '../../domain/interaction';
+import { isUuidText } from '../../domain/uuid';
 
 /**
  * Which fields of an event are personal, and how they travel sealed. No I/O: the keys come from the
@@ -103,10 +104,13 @@ function isRecord(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A box as the module seals it; anything else stays as it is, for the event's check to refuse (parked). */
 function isSealed(value: unknown): value is Sealed {
   return (
     isRecord(value) &&
+    // Its key id is looked up as a uuid: one PostgreSQL refuses would fail the whole batch's key fetch.
     typeof value.key === 'string' &&
+    isUuidText(value.key) &&
     typeof value.box === 'string' &&
     Array.isArray(value.fields) &&
     value.fields.every((field) => typeof field === 'string')
