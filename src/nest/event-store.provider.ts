@@ -31,6 +31,22 @@ function eventStoreDb(): {
  */
 const MAX_RESOLVE_WITHIN_MS = 600_000;
 
+/** The longest timer Node keeps: a longer one (or NaN, Infinity, a negative one) fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration option, when given: a whole number of milliseconds from 0 to `max`, or a boot error naming it. */
+function checkMilliseconds(name: string, value: number | undefined, max = MAX_TIMER_MS): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value <= max)) {
+    throw new Error(`InteractionsModule: ${name} must be a whole number of milliseconds from 0 to ${max} (got ${String(value)})`);
+  }
+}
+
+/** The module's durations (`readYourWrites.timeoutMs`, `countsCompactionMs`), checked before anything is opened. */
+function checkDurationOptions(options: InteractionsModuleOptions): void {
+  if (options.readYourWrites) checkMilliseconds('readYourWrites.timeoutMs', options.readYourWrites.timeoutMs);
+  if (options.countsCompactionMs !== false) checkMilliseconds('countsCompactionMs', options.countsCompactionMs);
+}
+
 /** The event store option, checked before anything is opened. */
 export function checkEventStoreOption(options: InteractionsModuleOptions): EventStoreOption {
   const eventStore = options.eventStore ?? { kind: 'postgres' };
@@ -41,12 +57,7 @@ export function checkEventStoreOption(options: InteractionsModuleOptions): Event
       if (!eventStore.connectionString) {
         throw new Error("InteractionsModule: eventStore.connectionString is required for kind 'eventstoredb'");
       }
-      const within = eventStore.resolveWithinMs;
-      if (within !== undefined && !(Number.isSafeInteger(within) && within >= 0 && within <= MAX_RESOLVE_WITHIN_MS)) {
-        throw new Error(
-          `InteractionsModule: eventStore.resolveWithinMs must be a whole number of milliseconds from 0 to ${MAX_RESOLVE_WITHIN_MS} (got ${String(within)})`,
-        );
-      }
+      checkMilliseconds('eventStore.resolveWithinMs', eventStore.resolveWithinMs, MAX_RESOLVE_WITHIN_MS);
       return eventStore;
     }
     default:
@@ -69,6 +80,7 @@ export interface ModuleResources {
  * or client behind.
  */
 export async function openResources(options: InteractionsModuleOptions): Promise<ModuleResources> {
+  checkDurationOptions(options);
   const eventStore = checkEventStoreOption(options);
   // Parsing the connection string is all connect() does at once: a malformed one fails here.
   const esdb =

@@ -115,6 +115,20 @@ describe('InteractionsModule wiring', () => {
     await expect(boot).rejects.toThrow(/Invalid schema name/);
   });
 
+  // Node fires a timer of NaN, Infinity, a negative or a 2^31 ms delay after 1 ms: every command would time out
+  // at once, or the counts be compacted in a loop.
+  it.each([
+    ['readYourWrites.timeoutMs', 'Infinity', { readYourWrites: { timeoutMs: Number.POSITIVE_INFINITY } }],
+    ['readYourWrites.timeoutMs', '2147483648', { readYourWrites: { timeoutMs: 2 ** 31 } }],
+    ['countsCompactionMs', 'NaN', { countsCompactionMs: Number.NaN }],
+    ['countsCompactionMs', '-1', { countsCompactionMs: -1 }],
+  ])('fails to boot with a clear message when %s is %s', async (name, got, option) => {
+    const boot = Test.createTestingModule({
+      imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: schema(), contactDirectory: contacts, migrate: false, ...option })],
+    }).compile();
+    await expect(boot).rejects.toThrow(`InteractionsModule: ${name} must be a whole number of milliseconds from 0 to 2147483647 (got ${got})`);
+  });
+
   it('creates no tables with migrate: false', async () => {
     const name = schema();
     const app = await Test.createTestingModule({
