@@ -69,16 +69,24 @@ export function decideForInteraction(
       // of her into another, or an update moving it to anyone, that raced the forget changed the subject
       // after her keys went, and its read row still showed her content. Gone with it; never one of anyone
       // else's, not even one that was hers before her keys went (a content key she owns by mistake).
+      // A merge made them one person: a contact merged with her, either way, is forgotten with her.
       const { contactUuid } = decision;
       const hers = (subject: string | null) => same(subject, contactUuid) || forgotten.mergedWith.some((uuid) => same(subject, uuid));
       const wasHers = forgotten.contentErased && (hers(current.contactUuid) || hers(forgotten.erasedSubject));
       if (same(current.contactUuid, contactUuid) || wasHers) {
         return [{ type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid, reason: 'contact_forgotten', decisionId } }];
       }
-      const positions = positionsWhere(current.parties, (p) => same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased');
-      if (positions.length === 0) return [];
-      const data = { schemaVersion: 1 as const, interactionUuid, positions, contactUuid, staffPersonUuid: null, decisionId };
-      return [{ type: 'PartiesUnlinked', data: { ...data, reason: 'contact_forgotten' } }];
+      // One PartiesUnlinked per contact of hers linked here (it unlinks that contact's parties), her own also
+      // taking the erased parties linked to nobody of hers (a party key she shared with someone else).
+      const linkedTo = (uuid: string) => positionsWhere(current.parties, (p) => same(p.contactUuid, uuid));
+      const mergedOnes = forgotten.mergedWith.map((uuid) => ({ uuid, positions: linkedTo(uuid) }));
+      const elsewhere = new Set(mergedOnes.flatMap((m) => m.positions));
+      const own = positionsWhere(current.parties, (p) => !elsewhere.has(p.position) && (same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased'));
+      const unlinked = (uuid: string, positions: number[]): InteractionEvent => ({
+        type: 'PartiesUnlinked',
+        data: { schemaVersion: 1, interactionUuid, positions, contactUuid: uuid, staffPersonUuid: null, reason: 'contact_forgotten', decisionId },
+      });
+      return [{ uuid: contactUuid, positions: own }, ...mergedOnes].filter((m) => m.positions.length > 0).map((m) => unlinked(m.uuid, m.positions));
     }
     case 'staff_person_deleted': {
       const { staffPersonUuid } = decision;

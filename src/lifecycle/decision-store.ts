@@ -77,15 +77,22 @@ export async function pendingDecisions(db: Queryable): Promise<RecordedDecision[
  * involvements, subject or party; a staff person's through the parties); returns how many were new.
  */
 export async function planTargets(db: Queryable, decision: LifecycleDecision): Promise<number> {
-  const involving = 'SELECT interaction_uuid FROM interaction_involvements WHERE contact_uuid = $2';
+  const involving = 'SELECT interaction_uuid FROM interaction_involvements WHERE contact_uuid = ANY($2::uuid[])';
   const affected = {
-    staff_person_deleted: 'SELECT DISTINCT interaction_uuid FROM interaction_parties WHERE staff_person_uuid = $2',
+    staff_person_deleted: 'SELECT DISTINCT interaction_uuid FROM interaction_parties WHERE staff_person_uuid = ANY($2::uuid[])',
     contact_deleted: involving,
     contacts_merged: involving,
     // Also what the read tables no longer show: interactions deleted or unlinked before, still in the log.
     contact_forgotten: `${involving} UNION ${INTERACTIONS_OWNED_BY}`,
   }[decision.kind];
-  const about = decision.kind === 'contacts_merged' ? decision.fromUuid : decision.kind === 'staff_person_deleted' ? decision.staffPersonUuid : decision.contactUuid;
+  const about =
+    decision.kind === 'contacts_merged'
+      ? [decision.fromUuid]
+      : decision.kind === 'staff_person_deleted'
+        ? [decision.staffPersonUuid]
+        : decision.kind === 'contact_forgotten'
+          ? await personOf(db, decision.contactUuid)
+          : [decision.contactUuid];
   const { rows } = await db.query(
     `INSERT INTO lifecycle_targets (decision_id, interaction_uuid)
      SELECT $1, a.interaction_uuid FROM (${affected}) AS a
@@ -96,7 +103,8 @@ export async function planTargets(db: Queryable, decision: LifecycleDecision): P
 }
 
 /**
- * Forgetting: destroys the contact's keys in one interaction or, with null, in all (`DESTROY_KEYS`), and in
+ * Forgetting: destroys the keys of the contact and of those merged with it (`personOf`) in one interaction
+ * or, with null, in all (`DESTROY_KEYS`), and in
  * the same statement adds to the plan every interaction it destroyed a key of, marking those whose content
  * key went, with the subject their read row showed then (`forgottenContent`): a key the contact came to own
  * after the plan was read (a merge handing over keys a racing create made for the merged contact) is not
@@ -116,7 +124,7 @@ export async function destroyKeysPlanning(
      FROM erased e LEFT JOIN interactions i ON i.uuid = e.interaction_uuid
      ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased,
        erased_subject = COALESCE(lifecycle_targets.erased_subject, excluded.erased_subject)`,
-    [...destroyKeysParams(interactionUuid, decision.contactUuid), decision.decisionId],
+    [...destroyKeysParams(interactionUuid, await personOf(q, decision.contactUuid)), decision.decisionId],
   );
 }
 
@@ -149,6 +157,14 @@ export async function mergedWith(q: Queryable, contactUuid: string): Promise<str
     [contactUuid],
   );
   return rows.map((row) => row.uuid);
+}
+
+/**
+ * Whom forgetting the contact forgets: the contact, and every contact a merge made one person with it
+ * (`mergedWith`): forgetting one of them after a merge, or before, forgets all of them.
+ */
+async function personOf(q: Queryable, contactUuid: string): Promise<string[]> {
+  return [contactUuid.toLowerCase(), ...(await mergedWith(q, contactUuid))];
 }
 
 /** The planned interactions whose streams have not been dealt with yet. */

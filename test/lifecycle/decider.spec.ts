@@ -1,5 +1,5 @@
 import { evolve, initialState, InteractionState, RecordedInteractionEvent } from '../../src/domain/decider';
-import { InteractionEvent } from '../../src/domain/events';
+import { InteractionEvent, PartiesRebuiltData } from '../../src/domain/events';
 import { decideForInteraction, holdsDecision, LifecycleDecision } from '../../src/lifecycle/decider';
 import { deciderSpec } from '../support/decider-spec';
 
@@ -115,8 +115,31 @@ describe('contact_forgotten', () => {
   it('deletes no interaction of anyone else: a content key she came to own by mistake, or one that stayed', () => {
     expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(true, GRACE))).toEqual([]);
     expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(true, GRACE, [OTHER]))).toEqual([]);
-    expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(false, null, [GRACE]))).toEqual([]);
+    // Grace's, merged with hers, whose content key stayed: kept (her parties go: below).
+    const types = decideForInteraction(forgotten, stateOf([logged(GRACE), parties]), content(false, null, [GRACE])).map((e) => e.type);
+    expect(types).not.toContain('InteractionDeleted');
     expect(decideForInteraction(forgotten, stateOf([logged(GRACE), parties, deleted]), content(true, GRACE, [GRACE]))).toEqual([]);
+  });
+
+  it('unlinks and erases the parties of every contact merged with hers (one person), one PartiesUnlinked per contact linked', () => {
+    const data = parties.data as PartiesRebuiltData;
+    const intoParty = { rawName: 'Into', contactUuid: INTO, staffPersonUuid: null, position: 4, snapshot: { source: 'crm_contact' as const, name: 'I', capturedAt: CAPTURED } };
+    const withHers: InteractionEvent = { type: 'PartiesRebuilt', data: { ...data, parties: [...data.parties, intoParty] } };
+    const before = stateOf([logged(OTHER), withHers]);
+    const events = decideForInteraction(forgotten, before, content(false, null, [GRACE]));
+    const unlinked = (contactUuid: string, positions: number[]) => ({
+      type: 'PartiesUnlinked',
+      data: { schemaVersion: 1, interactionUuid: ID, positions, contactUuid, staffPersonUuid: null, reason: 'contact_forgotten', decisionId: DECISION },
+    });
+    expect(events).toEqual([unlinked(INTO, [4]), unlinked(GRACE, [1, 3])]);
+    const after = events.reduce((state, event) => evolve(state, { ...event, revision: state.version + 1, recordedAt: AT }), before);
+    expect(after.interaction!.parties.map((p) => [p.rawName, p.contactUuid, p.snapshot.source])).toEqual([
+      ['Free', null, 'free_text'],
+      ['[erased]', null, 'erased'],
+      ['Sam', null, 'staff'],
+      ['[erased]', null, 'erased'],
+      ['[erased]', null, 'erased'],
+    ]);
   });
 
   const movedAway: InteractionEvent = { type: 'InteractionUpdated', data: { schemaVersion: 1, interactionUuid: ID, changes: { contactUuid: OTHER } } };

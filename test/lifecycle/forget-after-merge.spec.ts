@@ -102,6 +102,40 @@ describe.each(EVERY_STORE)('forgetting a contact another was merged into, on %s'
     expect(await readTables(m.db)).toEqual(live);
   });
 
+  it('forgetting the contact merged away, after the merge: the merge made them one person, and both are forgotten', async () => {
+    const cora = m.newContact(CORA);
+    const dora = m.newContact({ name: 'Dora Into', email: 'dora.into@example.com' });
+    const eve = m.newContact({ name: 'Eve Other' });
+    const coras = await m.service.createInteraction({ contactUuid: cora, subject: CORA_CONTENT[0], body: CORA_CONTENT[1] }, [
+      { rawName: CORA_RAW, contactUuid: cora },
+    ]);
+    const doras = await m.service.createInteraction({ contactUuid: dora, subject: 'Dora on the phone' }, [{ rawName: 'Dora I.', contactUuid: dora }]);
+    const eves = await m.service.createInteraction({ contactUuid: eve, subject: 'Eve at the market' }, [
+      { rawName: 'Eve O.', contactUuid: eve },
+      { rawName: CORA_RAW, contactUuid: cora },
+      { rawName: 'Dora I.', contactUuid: dora },
+    ]);
+    await m.service.contactsMerged(cora, dora);
+
+    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 3 });
+    expect(await m.service.getInteraction(coras.uuid)).toBeNull();
+    expect(await m.service.getInteraction(doras.uuid)).toBeNull();
+    const left = (await m.service.getInteraction(eves.uuid))!;
+    expect(left).toMatchObject({ contactUuid: eve, subject: 'Eve at the market' });
+    expect(left.parties.map((p) => [p.rawName, p.contactUuid, p.snapshot.source])).toEqual([
+      ['Eve O.', eve, expect.not.stringMatching('erased')],
+      [ERASED, null, 'erased'],
+      [ERASED, null, 'erased'],
+    ]);
+    expect(await m.service.listInvolving(dora)).toEqual([]);
+    const strings = [...CORA_STRINGS, 'Dora Into', 'dora.into@example.com', 'Dora on the phone', 'Dora I.'];
+    expect(findIn({ ...(await dumpSchema(m.db, m.db.schema)), log: await dumpLog(m.log) }, strings)).toEqual([]);
+    const live = await readTables(m.db);
+    await m.app.get(InteractionsMaintenance).rebuild();
+    expect(await readTables(m.db)).toEqual(live);
+    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 0 });
+  });
+
   it('deletes no interaction of another subject whose content key the forgotten contact owns without a merge', async () => {
     const s = await scene();
     const frank = m.newContact({ name: 'Frank Else' });

@@ -370,26 +370,27 @@ export async function moveOwnership(
   );
 }
 
-/** The interactions holding data of the contact under its keys (some may be gone from the read tables). */
+/** The interactions holding data of the contacts ($2, uuid[]) under their keys (some may be gone from the read tables). */
 export const INTERACTIONS_OWNED_BY =
-  'SELECT DISTINCT k.interaction_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE o.contact_uuid = $2';
+  'SELECT DISTINCT k.interaction_uuid FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE o.contact_uuid = ANY($2::uuid[])';
 
 /**
- * Forgets the contact in one interaction ($1; with null, in all of them; $2 the contact, $3 `CONTENT_TAG`,
- * `destroyKeysParams`): destroys the keys it owns, and every key of an interaction whose content it owns or
- * whose read row shows it as the subject. Returns each destroyed key's interaction and tag, for the
- * lifecycle fan-out to plan and decide on (src/lifecycle/decision-store.ts, `destroyKeysPlanning`).
+ * Forgets a person in one interaction ($1; with null, in all of them; $2 the person's contacts, $3
+ * `CONTENT_TAG`, `destroyKeysParams`): destroys the keys they own, and every key of an interaction whose
+ * content one of them owns or whose read row shows one of them as the subject. Returns each destroyed key's
+ * interaction and tag, for the lifecycle fan-out to plan and decide on (src/lifecycle/decision-store.ts,
+ * `destroyKeysPlanning`).
  */
 export const DESTROY_KEYS = `DELETE FROM erasure_keys k
      WHERE ($1::uuid IS NULL OR k.interaction_uuid = $1) AND (
-       k.key_id IN (SELECT key_id FROM erasure_key_owners WHERE contact_uuid = $2)
+       k.key_id IN (SELECT key_id FROM erasure_key_owners WHERE contact_uuid = ANY($2::uuid[]))
        OR k.interaction_uuid IN (
          SELECT c.interaction_uuid FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
-         WHERE c.tag = $3 AND o.contact_uuid = $2 AND ($1::uuid IS NULL OR c.interaction_uuid = $1))
+         WHERE c.tag = $3 AND o.contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR c.interaction_uuid = $1))
        -- The read row says it is the subject: whatever the owner rows say, the interaction is its.
-       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = $2 AND ($1::uuid IS NULL OR uuid = $1)))
+       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR uuid = $1)))
      RETURNING k.interaction_uuid, k.tag`;
 
-export function destroyKeysParams(interactionUuid: string | null, contactUuid: string): unknown[] {
-  return [interactionUuid, contactUuid, CONTENT_TAG];
+export function destroyKeysParams(interactionUuid: string | null, contactUuids: readonly string[]): unknown[] {
+  return [interactionUuid, contactUuids, CONTENT_TAG];
 }
