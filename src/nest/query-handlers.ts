@@ -98,7 +98,8 @@ function readFeedFilters(filters: unknown): NormalisedFeedFilter {
 async function withContacts(directories: Directories, interactions: Interaction[]): Promise<InteractionWithContact[]> {
   const subjects = [...new Set(interactions.map((i) => i.contactUuid))];
   const contacts = subjects.length > 0 ? await directories.contacts.findContacts(subjects) : [];
-  const byUuid = new Map(contacts.map((c) => [c.uuid, c]));
+  // The host's directory may answer in any letter case; the module's uuids are lower case.
+  const byUuid = new Map(contacts.map((c) => [c.uuid.toLowerCase(), c]));
   return interactions.map((i) => ({ ...i, contact: byUuid.get(i.contactUuid) ?? null }));
 }
 

@@ -53,6 +53,14 @@ describe('uuids in any letter case (PostgreSQL)', () => {
     expect(await m.service.interactionUuidsForContact(ADA)).toEqual([created.uuid]);
   });
 
+  it('finds the subject contact next to each feed item when the directory answers its uuid in upper case', async () => {
+    const ada = m.newContact({ name: 'Ada' });
+    m.contacts.contacts.set(ada, { uuid: ada.toUpperCase(), name: 'Ada' });
+    const created = await m.service.createInteraction({ contactUuid: ada });
+    expect(await m.service.listRecent()).toEqual([expect.objectContaining({ uuid: created.uuid, contact: expect.objectContaining({ name: 'Ada' }) })]);
+    expect(await m.service.listForContacts([ada])).toEqual([expect.objectContaining({ contact: expect.objectContaining({ name: 'Ada' }) })]);
+  });
+
   it('keeps the frozen snapshot of a party named again in another case', async () => {
     const ada = m.newContact({ name: 'Ada' });
     const bob = m.newContact({ name: 'Bob' });
