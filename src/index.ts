@@ -4,7 +4,7 @@ export { InteractionsService } from './nest/interactions.service';
 export { InteractionsMaintenance } from './nest/interactions.maintenance';
 export type { InteractionStats, InteractionsHealth, ParkedEvent } from './nest/interactions.maintenance';
 export type { RetrySummary } from '../projections/catch-up';
-export type { InteractionsModuleOptions, InteractionsModuleAsyncOptions } from './nest/options';
+export type { InteractionsModuleOptions, InteractionsModuleAsyncOptions, PostgresServer } from './nest/options';
 export {
   CreateInteractionCommand,
   UpdateInteractionCommand,

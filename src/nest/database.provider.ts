@@ -4,7 +4,7 @@ import { DirectoryInUseError } from '../adapters/pglite/directory-lock';
 import { PgDatabase } from '../adapters/postgres/database';
 import { Database } from '../ports/database';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
-import { DEFAULT_PGLITE_DATA_DIR, DEFAULT_SCHEMA, InteractionsModuleOptions } from './options';
+import { DEFAULT_PGLITE_DATA_DIR, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_SCHEMA, InteractionsModuleOptions, PostgresServer } from './options';
 import { loadOptional } from './optional-package';
 
 /** Applies the module's pending migrations (the event log's only where the log lives in this database). */
@@ -13,11 +13,13 @@ export function migrateDatabase(db: Database, options: InteractionsModuleOptions
   return migrate(db, logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS]);
 }
 
-function pool(server: { connectionString: string; maxConnections?: number }, schema: string, name: string): PgDatabase {
+function pool(server: PostgresServer, schema: string, name: string): PgDatabase {
   const logger = new Logger('InteractionsModule');
+  const timeout = server.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   return new PgDatabase({
     connectionString: server.connectionString,
     max: server.maxConnections,
+    query_timeout: timeout === false ? undefined : timeout,
     schema,
     onConnectionError: (error) => logger.warn(`${name} connection lost (the pool reconnects): ${error.message}`),
   });

@@ -41,8 +41,14 @@ function checkMilliseconds(name: string, value: number | undefined, max = MAX_TI
   }
 }
 
-/** The module's durations (`readYourWrites.timeoutMs`, `countsCompactionMs`), checked before anything is opened. */
+/** The module's durations (`queryTimeoutMs`, `readYourWrites.timeoutMs`, `countsCompactionMs`), checked before anything is opened. */
 function checkDurationOptions(options: InteractionsModuleOptions): void {
+  const { database } = options;
+  if ('connectionString' in database) {
+    for (const [name, server] of [['database', database], ['database.readReplica', database.readReplica]] as const) {
+      if (server && server.queryTimeoutMs !== false) checkMilliseconds(`${name}.queryTimeoutMs`, server.queryTimeoutMs);
+    }
+  }
   if (options.readYourWrites) checkMilliseconds('readYourWrites.timeoutMs', options.readYourWrites.timeoutMs);
   if (options.countsCompactionMs !== false) checkMilliseconds('countsCompactionMs', options.countsCompactionMs);
 }

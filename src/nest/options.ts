@@ -4,6 +4,23 @@ import { ContactDirectory, StaffDirectory } from '../ports/directories';
 import { PGliteInstance } from '../ports/database';
 
 /** docs/contract.md "Module wiring". */
+/** A PostgreSQL server the module connects to (the database, or its read replica). */
+export interface PostgresServer {
+  connectionString: string;
+  maxConnections?: number;
+  /**
+   * How long a statement may go without an answer before it fails (InteractionUnavailableError; an
+   * autocommitted write's outcome then unknown) and its connection is dropped: how the pool gets away
+   * from a server gone without a reset (its host down, a partition), which TCP would notice after about
+   * two hours. Default 300000 (5 minutes); longer than any statement of the module's should take,
+   * migrations included; `false`: no limit.
+   */
+  queryTimeoutMs?: number | false;
+}
+
+/** `PostgresServer.queryTimeoutMs`'s default. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 300_000;
+
 export interface InteractionsModuleOptions {
   /**
    * A PostgreSQL server, or the embedded PGlite: on `dataDir` (default './.data'; 'memory://' keeps
@@ -14,9 +31,7 @@ export interface InteractionsModuleOptions {
    * and maintenance stay on the primary. A query then sees a write once the standby has replayed it:
    * read-your-writes holds for a command's own result, not for a query sent right after it.
    */
-  database:
-    | { connectionString: string; maxConnections?: number; readReplica?: { connectionString: string; maxConnections?: number } }
-    | { pglite: { dataDir?: string; instance?: PGliteInstance } };
+  database: (PostgresServer & { readReplica?: PostgresServer }) | { pglite: { dataDir?: string; instance?: PGliteInstance } };
   /** PostgreSQL schema for every table of the module; default 'crm_interactions'. */
   schema?: string;
   /**

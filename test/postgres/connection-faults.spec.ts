@@ -129,6 +129,35 @@ describe('PostgreSQL connection faults', () => {
     );
   }, 60_000);
 
+  it('gets away from a server that stops answering without a reset: each statement fails within query_timeout, new connections go on', async () => {
+    const proxy = await partitionableProxy();
+    const db = new PgDatabase({ connectionString: proxy.url(database.name), schema: 'public', max: 3, query_timeout: 1_000 });
+    try {
+      // Three connections open, then silent for good (TCP would take two hours to tell).
+      await Promise.all([1, 2, 3].map(() => db.query('SELECT pg_sleep(0.05)', [])));
+      proxy.freeze();
+      const started = Date.now();
+      const timed = (statement: Promise<unknown>) => statement.then(
+        () => ['answered'],
+        (e: unknown) => [e instanceof InteractionUnavailableError && e.committed, Date.now() - started],
+      );
+      const [query, transaction, autocommit] = await Promise.all([
+        timed(db.query('SELECT 1', [])),
+        timed(db.transaction((tx) => tx.query('SELECT 1', []))),
+        timed(db.autocommit('SELECT 1', [])),
+      ]);
+      expect([query[0], transaction[0], autocommit[0]]).toEqual([false, false, 'unknown']);
+      expect(query[1]).toBeLessThan(1_900);
+      expect(transaction[1]).toBeLessThan(1_900); // no ROLLBACK waited for on the silent connection
+      expect(autocommit[1]).toBeLessThan(1_000 + 3 * 2_000 + 900); // and its backend checks
+      // The silent connections were dropped: the pool's new ones answer.
+      await expect(Promise.all([1, 2, 3].map((n) => db.query<{ n: number }>('SELECT $1::int AS n', [n])))).resolves.toHaveLength(3);
+    } finally {
+      await db.close().catch(() => undefined);
+      await proxy.close();
+    }
+  });
+
   describe('an autocommitted statement whose connection is lost', () => {
     let x: Client;
     beforeEach(async () => {

@@ -122,6 +122,8 @@ describe('InteractionsModule wiring', () => {
     ['readYourWrites.timeoutMs', '2147483648', { readYourWrites: { timeoutMs: 2 ** 31 } }],
     ['countsCompactionMs', 'NaN', { countsCompactionMs: Number.NaN }],
     ['countsCompactionMs', '-1', { countsCompactionMs: -1 }],
+    ['database.queryTimeoutMs', '0.5', { database: { connectionString: TEST_DATABASE_URL, queryTimeoutMs: 0.5 } }],
+    ['database.readReplica.queryTimeoutMs', 'Infinity', { database: { connectionString: TEST_DATABASE_URL, readReplica: { connectionString: TEST_DATABASE_URL, queryTimeoutMs: Infinity } } }],
   ])('fails to boot with a clear message when %s is %s', async (name, got, option) => {
     const boot = Test.createTestingModule({
       imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: schema(), contactDirectory: contacts, migrate: false, ...option })],

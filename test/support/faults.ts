@@ -60,9 +60,10 @@ export function terminateBackendsWhile(
  * A TCP proxy to the test server that can cut its clients off while keeping its own connections to the
  * server open, as a network partition does: the server neither sees the client go nor stops what it runs.
  */
-export async function partitionableProxy(): Promise<{ url(database: string): string; partition(): void; close(): Promise<void> }> {
+export async function partitionableProxy(): Promise<{ url(database: string): string; partition(): void; freeze(): void; close(): Promise<void> }> {
   const target = new URL(TEST_DATABASE_URL);
   const pairs: Array<{ client: Socket; server: Socket }> = [];
+  const frozen: Array<{ client: Socket; server: Socket }> = [];
   const proxy = createServer((client) => {
     const server = connect(Number(target.port || 5432), target.hostname);
     client.on('error', () => undefined);
@@ -88,7 +89,20 @@ export async function partitionableProxy(): Promise<{ url(database: string): str
         client.destroy();
       }
     },
+    // The connections open now go silent both ways, none of them closed (a host gone without a reset, as
+    // a crash or a partition leaves them); connections made later are forwarded as before.
+    freeze: () => {
+      for (const { client, server } of pairs.splice(0)) {
+        client.unpipe(server);
+        server.unpipe(client);
+        frozen.push({ client, server });
+      }
+    },
     close: async () => {
+      for (const { client, server } of frozen) {
+        client.destroy();
+        server.destroy();
+      }
       for (const { client, server } of pairs) {
         client.destroy();
         server.destroy();

@@ -20,8 +20,9 @@ const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
   '57P01', '57P02', '57P03', '53300',
 ]);
+// "Query read timeout": no answer within `query_timeout` (a server gone without a reset: see PgDatabase).
 const CONNECTION_ERROR_MESSAGES =
-  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection closed/i;
+  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection closed|Query read timeout/i;
 
 /** True when `error` says the connection to the server is gone or could not be made (not a failed statement). */
 export function isConnectionError(error: unknown): boolean {
@@ -102,6 +103,10 @@ export class PgDatabase implements Database {
       Client: ListenedClient,
       connectionTimeoutMillis: 10_000,
       keepAlive: true,
+      // A server gone without a reset (its host down, a partition) is otherwise noticed by TCP's keepalive
+      // after 2 hours: idle connections are probed after 10 s, and a statement sent on one gets no answer
+      // within `query_timeout` (set by the module: `database.queryTimeoutMs`) and the connection is dropped.
+      keepAliveInitialDelayMillis: 10_000,
       ...fromString,
       ...rest,
       // Every connection resolves unqualified table names in the module's schema, so the SQL stays
@@ -176,7 +181,7 @@ export class PgDatabase implements Database {
       } catch (error) {
         // After a failed COMMIT the server has ended the transaction; otherwise end it here (a
         // connection that cannot even do that is dropped by withClient).
-        if (!committing) await client.query('ROLLBACK').catch(() => undefined);
+        if (!committing && !isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
         // A connection lost during COMMIT leaves the outcome unknown: the caller must find out by reading.
         throw unavailable(error, committing ? 'unknown' : false);
       }
