@@ -5,7 +5,7 @@ import { AdvisoryLockLease, projectionLeaseKey } from '../../src/adapters/postgr
 import { LeaseTerm } from '../../src/ports/projection-lease';
 import { Database } from '../../src/ports/database';
 import { readCheckpoint } from '../../projections/catch-up';
-import { admin } from '../support/faults';
+import { admin, partitionableProxy } from '../support/faults';
 import { TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 import { EsdbUnderTest, eventually, migratedPostgres, originOf, startEsdb, writerOver } from './support';
 
@@ -70,6 +70,27 @@ describe('the projection lease (a PostgreSQL advisory lock)', () => {
     expect(reason).toBeInstanceOf(Error);
     expect(await eventually(() => other.tryAcquire(), (t) => t !== null, 5000)).not.toBeNull();
     expect(await holder.tryAcquire()).toBeNull(); // a new connection, but the lease is the other's now
+  });
+
+  it('a follower whose connection went silent (a partition) gives up its attempt within the heartbeat timeout, and takes the lease over', async () => {
+    const schema = uniqueSchema('lease');
+    const holder = lease(schema);
+    const proxy = await partitionableProxy();
+    const follower = new AdvisoryLockLease({ connectionString: proxy.url(new URL(TEST_DATABASE_URL).pathname.slice(1)), schema, heartbeatMs: 200, heartbeatTimeoutMs: 1000 });
+    leases.push(follower);
+    try {
+      expect(await holder.tryAcquire()).not.toBeNull();
+      expect(await follower.tryAcquire()).toBeNull(); // its connection stays open for the next attempt
+      proxy.freeze();
+      await holder.close();
+      const started = Date.now();
+      await expect(follower.tryAcquire()).rejects.toThrow('the lease connection did not answer within 1000 ms');
+      expect(Date.now() - started).toBeLessThan(2_500);
+      expect(await follower.tryAcquire()).not.toBeNull(); // on a new connection
+    } finally {
+      await follower.close();
+      await proxy.close();
+    }
   });
 
   it('the key is 64 bits of schema and projection name', () => {

@@ -54,7 +54,9 @@ export class AdvisoryLockLease implements ProjectionLease {
     const client = this.client ?? (await this.connect());
     let held: boolean;
     try {
-      const { rows } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS held', [this.key]);
+      // Bounded as the heartbeat is: a connection gone silent (a partition) would hold the attempt, and with
+      // it this instance's takeover, for as long as TCP takes to tell (minutes to hours).
+      const { rows } = await this.answered(client.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS held', [this.key]));
       held = rows[0]?.held === true;
     } catch (error) {
       void this.drop(client);
@@ -111,17 +113,18 @@ export class AdvisoryLockLease implements ProjectionLease {
       const ended = () => lose(new Error('the lease connection ended'));
       client.on('error', lose);
       client.on('end', ended);
-      const heartbeat = setInterval(() => {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the lease connection did not answer within ${this.heartbeatTimeoutMs} ms`)), this.heartbeatTimeoutMs);
-        });
-        Promise.race([client.query('SELECT 1'), timeout])
-          .then(() => undefined, lose)
-          .finally(() => clearTimeout(timer));
-      }, this.heartbeatMs);
+      const heartbeat = setInterval(() => void this.answered(client.query('SELECT 1')).then(() => undefined, lose), this.heartbeatMs);
       heartbeat.unref();
     });
+  }
+
+  /** `query`'s answer, or a rejection once the lease connection has not answered within `heartbeatTimeoutMs`. */
+  private answered<T>(query: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the lease connection did not answer within ${this.heartbeatTimeoutMs} ms`)), this.heartbeatTimeoutMs);
+    });
+    return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async drop(client: Client): Promise<void> {
