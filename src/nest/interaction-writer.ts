@@ -33,7 +33,7 @@ import {
   WrongExpectedVersionError,
 } from '../ports/event-store';
 import { editFitsAppend } from '../../projections/interactions.projection';
-import { Idempotency, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency';
+import { answeredWithoutEvents, Idempotency, releaseIdempotencyKey, ReservedKey, reserveIdempotencyKey } from './idempotency';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
@@ -134,8 +134,9 @@ export class InteractionWriter {
     const ctx = await this.lookups(...referencedBy(command), now);
     let streamName = streamNameOf(command.interactionUuid);
     let fresh = true;
+    let answeredEvents: number | null = null;
     if (idempotency) {
-      ({ streamName, fresh } = await this.reserve(idempotency, streamName));
+      ({ streamName, fresh, answeredEvents } = await this.reserve(idempotency, streamName));
       // A repeated create acts on the interaction the first request created (or meant to).
       command = { ...command, interactionUuid: streamName.slice(streamNameOf('').length) };
     }
@@ -152,7 +153,7 @@ export class InteractionWriter {
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
       const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
       try {
-        const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, state);
+        const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, answeredEvents, state);
         const { createStream } = this.store;
         await traced('crm-interactions append', { 'crm_interactions.stream': streamName, 'crm_interactions.attempt': attempt }, () =>
           // A new stream needs no read and no lock: one statement where the store can (createStream).
@@ -189,7 +190,7 @@ export class InteractionWriter {
     }
   }
 
-  private async reserve(idempotency: Idempotency, streamName: string): Promise<{ streamName: string; fresh: boolean }> {
+  private async reserve(idempotency: Idempotency, streamName: string): Promise<ReservedKey> {
     try {
       return await reserveIdempotencyKey(this.db, idempotency, streamName);
     } catch (error) {
@@ -205,6 +206,8 @@ export class InteractionWriter {
     ctx: DecideContext,
     metadata: EventMetadata,
     knownEmpty: boolean,
+    /** The key's first request changed nothing: the number of events it was answered on. */
+    answeredEvents: number | null,
     state: Attempt,
   ): Promise<void> {
     const stored = knownEmpty ? [] : await session.readStream();
@@ -213,13 +216,14 @@ export class InteractionWriter {
     if (key !== undefined) {
       let last = stored.length - 1;
       while (last >= 0 && stored[last]!.metadata?.idempotencyKey !== key) last--;
-      if (last >= 0) {
-        state.replayed = fold(stored.slice(0, last + 1).map(toDomainEvent));
+      if (last >= 0 || answeredEvents !== null) {
+        state.replayed = fold(stored.slice(0, last >= 0 ? last + 1 : answeredEvents!).map(toDomainEvent));
         return;
       }
     }
     const events = decide(command, state.before, ctx);
     if (events.length > 0) await appendDecided(session, events, metadata, state);
+    else if (key !== undefined) await answeredWithoutEvents(session.tx ?? this.db, key, stored.length);
   }
 
   /**

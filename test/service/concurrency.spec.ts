@@ -147,6 +147,17 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect(await m.countEvents()).toBe(events);
     });
 
+    it('returns the first result of a repeated update that changed nothing, and appends nothing, also after later changes', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact(), subject: 'X' });
+      const unchanged = await m.service.updateInteraction(created.uuid, { subject: 'X' }, null, { idempotencyKey: 'no-op' });
+      expect(unchanged).toEqual(created);
+      await m.service.updateInteraction(created.uuid, { subject: 'Y' });
+      const events = await m.countEvents();
+      expect(await m.service.updateInteraction(created.uuid, { subject: 'X' }, null, { idempotencyKey: 'no-op' })).toEqual(unchanged);
+      expect(await m.countEvents()).toBe(events);
+      expect(await historyTypes(created.uuid)).toEqual(['InteractionLogged', 'PartiesRebuilt', 'InteractionUpdated']);
+    });
+
     it('frees the key of a request that failed, and validates the key', async () => {
       const contactUuid = m.newContact();
       await expect(
