@@ -3,7 +3,6 @@ import { EventUpcaster } from '../domain/events';
 import { ContactDirectory, StaffDirectory } from '../ports/directories';
 import { PGliteInstance } from '../ports/database';
 
-/** docs/contract.md "Module wiring". */
 /** A PostgreSQL server the module connects to (the database, or its read replica). */
 export interface PostgresServer {
   connectionString: string;
@@ -12,8 +11,8 @@ export interface PostgresServer {
    * How long a statement may go without an answer before it fails (InteractionUnavailableError; an
    * autocommitted write's outcome then unknown) and its connection is dropped: how the pool gets away
    * from a server gone without a reset (its host down, a partition), which TCP would notice after about
-   * two hours. Default 300000 (5 minutes); longer than any statement of the module's should take,
-   * migrations included; `false`: no limit.
+   * two hours. Default 300000 (5 minutes), far longer than the module's statements take; a migration
+   * that backfills a very large table may need more for that start. `false`: no limit.
    */
   queryTimeoutMs?: number | false;
 }
@@ -21,6 +20,7 @@ export interface PostgresServer {
 /** `PostgresServer.queryTimeoutMs`'s default. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 300_000;
 
+/** docs/contract.md "Module wiring". */
 export interface InteractionsModuleOptions {
   /**
    * A PostgreSQL server, or the embedded PGlite: on `dataDir` (default './.data'; 'memory://' keeps
