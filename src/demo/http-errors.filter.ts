@@ -36,6 +36,10 @@ export class HttpErrorsFilter implements ExceptionFilter {
   }
 
   private answer(error: unknown): [number, Record<string, unknown>] {
+    // Express's router refuses a path parameter it cannot percent-decode ("%ZZ") before any route runs.
+    if (error instanceof Error && /^Failed to decode param /.test(error.message)) {
+      return [400, { error: 'Bad Request', message: 'the path cannot be percent-decoded' }];
+    }
     if (error instanceof InteractionValidationError) return [422, { errors: error.errors }];
     if (error instanceof InteractionNotFoundError) return [404, { error: 'Not Found', message: error.message }];
     if (error instanceof InteractionConflictError) {

@@ -33,7 +33,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** What each error status answers (src/demo/http-errors.filter.ts). */
 const ERRORS = {
-  400: { description: 'the body is not JSON', schema: 'HttpError' },
+  400: { description: 'the body is not JSON, or the path cannot be percent-decoded', schema: 'HttpError' },
   404: { description: 'not found', schema: 'HttpError' },
   409: { description: 'expectedVersion is not the current version', schema: 'Conflict' },
   413: { description: 'the body is over 256 kB', schema: 'HttpError' },
@@ -65,13 +65,19 @@ export function ApiJsonBody(schema: ComponentName, required = true): MethodDecor
   return ApiBody({ required, schema: ref(schema) });
 }
 
-/** A path parameter that is a uuid; `contact`: its example is a sample contact. */
+/**
+ * A path parameter that is a uuid; `contact`: its example is a sample contact. A path whose parameter
+ * cannot be percent-decoded (`%ZZ`) is answered 400 before any route runs.
+ */
 export function ApiUuidParam(name: string, description: string, options: { contact?: boolean } = {}): MethodDecorator {
-  return ApiParam({
-    name,
-    description,
-    schema: { type: 'string', format: 'uuid', ...(options.contact && { example: EXAMPLE_CONTACT_UUID }) },
-  });
+  return applyDecorators(
+    ApiParam({
+      name,
+      description,
+      schema: { type: 'string', format: 'uuid', ...(options.contact && { example: EXAMPLE_CONTACT_UUID }) },
+    }),
+    ApiResponse({ status: 400, description: ERRORS[400].description, content: { 'application/json': { schema: ref(ERRORS[400].schema) } } }),
+  );
 }
 
 const IDEMPOTENCY_KEY = 'Idempotency-Key';

@@ -131,6 +131,14 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect(await statusOf('DELETE', `/contacts/${eve.uuid}`)).toBe(404);
     expect(await statusOf('POST', `/contacts/${grace}/forget`)).toBe(200);
     expect(await statusOf('POST', '/contacts/nope/forget')).toBe(422);
+    // A path parameter that cannot be percent-decoded, on every route that has one
+    for (const [path, operations] of Object.entries(demo.document.paths).filter(([route]) => route.includes('{uuid}'))) {
+      for (const method of Object.keys(operations).map((m) => m.toUpperCase())) {
+        const sent = path.replace('{uuid}', '%ZZ').replace(/\{\w+\}/g, '0');
+        const { status, body } = await call(demo, method, sent, method === 'GET' || method === 'DELETE' ? undefined : {});
+        expect([method, sent, status, body]).toEqual([method, sent, 400, { error: 'Bad Request', message: 'the path cannot be percent-decoded' }]);
+      }
+    }
     // The host
     expect(await statusOf('GET', '/health')).toBe(200);
     expect((await send('GET', '/metrics')).status).toBe(200);
