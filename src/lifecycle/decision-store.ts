@@ -1,4 +1,4 @@
-import { Queryable } from '../ports/database';
+import { Database, Queryable } from '../ports/database';
 import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY, rowBehindItsStream } from '../adapters/erasure/key-store';
 import { InteractionValidationError } from '../domain/errors';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
@@ -45,22 +45,29 @@ const payloadOf = ({ decisionId: _id, kind: _kind, ...payload }: LifecycleDecisi
  * same fingerprint) or refuses the key (another one).
  */
 export async function recordDecision(
-  db: Queryable,
+  db: Database,
   fresh: RecordedDecision,
   idempotency: { key: string; fingerprint: string } | { key: null; fingerprint: string },
 ): Promise<RecordedDecision> {
   const { decision } = fresh;
-  const { rows } = await db.query<{ decision_id: string }>(
-    `INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
+  const insert = `INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id`,
-    [decision.decisionId, decision.kind, JSON.stringify(payloadOf(decision)), fresh.actorUuid, fresh.correlationId, idempotency.key, idempotency.fingerprint],
-  );
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id`;
+  const params = [decision.decisionId, decision.kind, JSON.stringify(payloadOf(decision)), fresh.actorUuid, fresh.correlationId, idempotency.key, idempotency.fingerprint];
+  // Autocommitted where it can be, so a connection lost once the insert was sent reports `committed:
+  // 'unknown'`, not false (the caller reads it back: `decidedAs`).
+  const { rows } = db.autocommit ? await db.autocommit(insert, params) : await db.query(insert, params);
   if (rows.length > 0) return fresh;
   const { rows: first } = await db.query<DecisionRow>('SELECT * FROM lifecycle_decisions WHERE idempotency_key = $1', [idempotency.key]);
   if (!first[0]) return recordDecision(db, fresh, idempotency); // gone between the two statements (never deleted today)
   if (first[0].fingerprint !== idempotency.fingerprint) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
   return fromRow(first[0]);
+}
+
+/** The decision recorded with this id, or null. */
+export async function decidedAs(db: Queryable, decisionId: string): Promise<RecordedDecision | null> {
+  const { rows } = await db.query<DecisionRow>('SELECT * FROM lifecycle_decisions WHERE decision_id = $1', [decisionId]);
+  return rows[0] ? fromRow(rows[0]) : null;
 }
 
 /** Decisions not completed, oldest first: what a start or `resume` finishes. */

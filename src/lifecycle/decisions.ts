@@ -14,7 +14,7 @@ import { Database } from '../ports/database';
 import { fingerprintOf } from '../nest/idempotency';
 import { CommandOptions, LifecycleResult } from '../nest/messages';
 import { LifecycleDecision } from './decider';
-import { RecordedDecision, recordDecision } from './decision-store';
+import { decidedAs, RecordedDecision, recordDecision } from './decision-store';
 import { LifecycleFanOut } from './fan-out';
 import { DATABASE } from '../nest/tokens';
 
@@ -71,9 +71,12 @@ export class LifecycleDecisions {
         { key: idempotencyKey ?? null, fingerprint },
       );
     } catch (error) {
-      // Nothing is decided before the decision is recorded.
-      if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, false, { cause: error });
-      throw error;
+      if (!(error instanceof InteractionUnavailableError)) throw error;
+      // Nothing is decided before the decision is recorded; one whose answer was lost may be: read back.
+      // Recorded, it is run now (it would be on the next start anyway); absent, it may still land.
+      const found = error.committed === 'unknown' ? await decidedAs(this.db, decisionId).catch(() => null) : null;
+      if (!found) throw new InteractionUnavailableError(error.message, error.committed === 'unknown' ? 'unknown' : false, { cause: error });
+      recorded = found;
     }
     return this.fanOut.run(recorded);
   }

@@ -1,4 +1,7 @@
 import { uuidv7 } from 'uuidv7';
+import { InteractionUnavailableError } from '../../src/domain/errors';
+import { DATABASE } from '../../src/nest/tokens';
+import { Database } from '../../src/ports/database';
 import {
   ContactRepointed,
   InteractionDeleted,
@@ -94,6 +97,30 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       });
       expect(await m.countEvents()).toBe(events);
       await expect(m.service.contactDeleted(uuidv7())).resolves.toEqual({ interactions: 0 });
+    });
+
+    it.each([
+      ['recorded before its answer was lost: it is run and answered', true],
+      ['not recorded, its answer lost: unknown, and nothing decided', false],
+    ])('a decision %s', async (_, lands) => {
+      const s = await scene();
+      const db = m.app.get<Database>(DATABASE);
+      const autocommit = db.autocommit!.bind(db);
+      const spy = jest.spyOn(db, 'autocommit').mockImplementation(async (text, params) => {
+        if (!text.includes('INSERT INTO lifecycle_decisions')) return autocommit(text, params);
+        if (lands) await autocommit(text, params);
+        throw new InteractionUnavailableError('PostgreSQL is unavailable: Connection terminated', 'unknown');
+      });
+      try {
+        const deciding = m.service.contactDeleted(s.gone, { actorUuid });
+        if (lands) await expect(deciding).resolves.toEqual({ interactions: 3 });
+        else await expect(deciding).rejects.toMatchObject({ committed: 'unknown' });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await m.service.getInteraction(s.own1.uuid)).toEqual(lands ? null : expect.objectContaining({ uuid: s.own1.uuid }));
+      const { rows } = await m.db.query('SELECT 1 FROM lifecycle_decisions', []);
+      expect(rows).toHaveLength(lands ? 1 : 0);
     });
 
     it('refuses malformed input with a validation error and records nothing', async () => {
