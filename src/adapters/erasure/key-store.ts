@@ -387,16 +387,9 @@ export const DESTROY_KEYS = `DELETE FROM erasure_keys k
        OR k.interaction_uuid IN (
          SELECT c.interaction_uuid FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
          WHERE c.tag = $3 AND o.contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR c.interaction_uuid = $1))
-       -- The read row says it is the subject: whatever the owner rows say, the interaction is its. Not where
-       -- the row stopped following its stream (events parked): a later move may have given it to another.
-       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR uuid = $1)
-         AND NOT ${rowBehindItsStream('interactions.uuid')}))
+       -- The read row says it is the subject: whatever the owner rows say, the interaction is its.
+       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR uuid = $1)))
      RETURNING k.interaction_uuid, k.tag`;
-
-/** SQL: the read row whose uuid is in `column` stopped following its stream (events of it are parked): it may be stale. */
-export function rowBehindItsStream(column: string): string {
-  return `EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || ${column})`;
-}
 
 export function destroyKeysParams(interactionUuid: string | null, contactUuids: readonly string[]): unknown[] {
   return [interactionUuid, contactUuids, CONTENT_TAG];
