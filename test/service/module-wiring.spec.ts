@@ -14,6 +14,9 @@ import {
   InteractionsService,
 } from '../../src';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
+import { InteractionUnavailableError } from '../../src/domain/errors';
+import { DATABASE } from '../../src/nest/tokens';
+import { Database } from '../../src/ports/database';
 import { InteractionsModuleOptions } from '../../src/nest/options';
 import { ASYNC_PROJECTION, AsyncProjection } from '../../src/nest/read-your-writes';
 import { originOf, seedCheckpoint, startEsdb } from '../esdb/support';
@@ -129,6 +132,24 @@ describe('InteractionsModule wiring', () => {
       imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: schema(), contactDirectory: contacts, migrate: false, ...option })],
     }).compile();
     await expect(boot).rejects.toThrow(`InteractionsModule: ${name} must be a whole number of milliseconds from 0 to 2147483647 (got ${got})`);
+  });
+
+  it.each([
+    ['a statement unanswered for database.queryTimeoutMs fails as unavailable', 500, true],
+    ['queryTimeoutMs: false lets a statement take its time', false, false],
+  ] as const)('%s', async (_, queryTimeoutMs, fails) => {
+    const app = await Test.createTestingModule({
+      imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL, queryTimeoutMs }, schema: schema(), contactDirectory: contacts, migrate: false })],
+    })
+      .compile()
+      .then((m) => m.init());
+    try {
+      const sleeping = app.get<Database>(DATABASE).query('SELECT pg_sleep(1.5)', []);
+      if (fails) await expect(sleeping).rejects.toMatchObject({ name: InteractionUnavailableError.name, committed: false });
+      else await expect(sleeping).resolves.toBeDefined();
+    } finally {
+      await app.close();
+    }
   });
 
   it('creates no tables with migrate: false', async () => {
