@@ -129,14 +129,28 @@ export interface RetrySummary {
  * checkpoint and each parked stream's append lock, so neither projects those streams meanwhile.
  */
 export async function retryParked(db: Database, store: EventStore, name = INTERACTIONS_PROJECTION): Promise<RetrySummary> {
+  let summary: RetrySummary = { applied: 0, stillParked: 0 };
+  // A stream parked further between its read and the locks is left for the next round, read again.
+  for (let round = 0; round < RETRY_ROUNDS; round++) {
+    const { applied, stillParked, unread } = await retryOnce(db, store, name);
+    summary = { applied: summary.applied + applied, stillParked };
+    if (unread === 0) break;
+  }
+  return summary;
+}
+
+const RETRY_ROUNDS = 3;
+
+async function retryOnce(db: Database, store: EventStore, name: string): Promise<RetrySummary & { unread: number }> {
   // The streams are read before the transaction (on PGlite it holds the only connection); the
   // transaction then takes the rows still parked, so a concurrent retry cannot apply anything twice.
   const streams = (
     await db.query<{ stream_name: string }>('SELECT DISTINCT stream_name FROM parked_events ORDER BY stream_name', [])
   ).rows.map((row) => row.stream_name);
-  if (streams.length === 0) return { applied: 0, stillParked: 0 };
+  if (streams.length === 0) return { applied: 0, stillParked: 0, unread: 0 };
   const stored: RecordedEvent[] = [];
   for (const stream of streams) stored.push(...(await store.readStream(stream)));
+  const lastRead = new Map(stored.map((event) => [event.streamName, event.revision]));
   const retry = (oneByOne: boolean) =>
     db.transaction(async (tx) => {
       await lockCheckpoint(tx, name);
@@ -148,7 +162,16 @@ export async function retryParked(db: Database, store: EventStore, name = INTERA
         'SELECT stream_name, stream_revision FROM parked_events WHERE stream_name = ANY($1::text[]) FOR UPDATE',
         [pgArray(streams)],
       );
-      const wanted = new Set(rows.map((row) => `${row.stream_name} ${Number(row.stream_revision)}`));
+      // A stream with an event parked after it was read (a forget's, say, whose keys went meanwhile) is
+      // not applied from that read: its older events would go in as read, and the newer one stay parked.
+      const unread = new Set(
+        rows
+          .filter((row) => Number(row.stream_revision) > (lastRead.get(row.stream_name) ?? Infinity))
+          .map((row) => row.stream_name),
+      );
+      const wanted = new Set(
+        rows.filter((row) => !unread.has(row.stream_name)).map((row) => `${row.stream_name} ${Number(row.stream_revision)}`),
+      );
       // An event the store no longer has stays parked, as it is.
       const events = stored.filter((event) => wanted.has(`${event.streamName} ${event.revision}`));
       if (events.length > 0) {
@@ -163,7 +186,7 @@ export async function retryParked(db: Database, store: EventStore, name = INTERA
       if (oneByOne) await projectOneByOne(tx, events, new Map());
       else await applyPrepared(tx, prepareEvents(events));
       const stillParked = await count();
-      return { applied: events.length - (stillParked - before), stillParked };
+      return { applied: events.length - (stillParked - before), stillParked, unread: unread.size };
     });
   try {
     return await retry(false);

@@ -17,7 +17,7 @@ import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-stor
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { HealthController } from '../../src/demo/health.controller';
 import { Database } from '../../src/ports/database';
-import { CatchUpProjector, rebuild } from '../../projections/catch-up';
+import { CatchUpProjector, rebuild, retryParked } from '../../projections/catch-up';
 import { projectEvents, rowReadWithStream } from '../../projections/interactions.projection';
 import { plainAppendProjection } from '../support/inline-projection';
 import { Backend, BACKENDS } from '../support/backends';
@@ -249,6 +249,41 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     const updated = await service.updateInteraction(g, { subject: 'after the fix' });
     expect(updated).toMatchObject({ interactionType: 'meeting', subject: 'after the fix', body: 'after the v0 event', version: 3 });
     expect(await service.getInteraction(after.uuid)).toEqual(after);
+  });
+
+  it('a forget whose event is parked while a retry reads the stream is applied with the rest, never left behind what was read before it', async () => {
+    await boot();
+    const dana = contacts.add({ uuid: uuidv7(), name: 'Dana' }).uuid;
+    const { uuid: g, version } = await service.createInteraction({ contactUuid: dana, subject: "Dana's secret" });
+    const v0 = version + 1;
+    await insertRaw(`interaction-${g}`, v0, 'InteractionUpdated', updatedData(g, { kind: 'meeting' }, 0));
+    await catchUp();
+    expect((await maintenance.parkedEvents()).map((p) => p.revision)).toEqual([v0]);
+    registerUpcaster(updatedV0);
+
+    // Her forget lands between the retry's read of the stream (her subject still readable) and its locks:
+    // her deletion is parked behind the v0 event.
+    let forgotten = false;
+    const racing = new Proxy(store, {
+      get: (target, key) =>
+        key === 'readStream'
+          ? async (stream: string) => {
+              const events = await target.readStream(stream);
+              if (!forgotten) {
+                forgotten = true;
+                await expect(service.forgetContact(dana)).resolves.toEqual({ interactions: 1 });
+                expect((await maintenance.parkedEvents()).map((p) => p.revision)).toEqual([v0, v0 + 1]);
+              }
+              return events;
+            }
+          : Reflect.get(target, key),
+    });
+    expect(await retryParked(db, racing)).toEqual({ applied: 2, stillParked: 0 });
+    expect(await row(g)).toBeUndefined();
+    expect(await maintenance.parkedEvents()).toEqual([]);
+    const live = await readTables(db);
+    await maintenance.rebuild();
+    expect(await readTables(db)).toEqual(live);
   });
 
   it('an upcaster passed as a module option is used by the write side, the projection and history', async () => {
