@@ -3,6 +3,7 @@ import { uuidv7 } from '../domain/uuid';
 import { InteractionNotFoundError } from '../domain/errors';
 import { Interaction } from '../domain/interaction';
 import {
+  AttrName,
   normaliseUuid,
   NormalisedAttrs,
   NormalisedParty,
@@ -48,10 +49,11 @@ export class CreateInteractionHandler implements ICommandHandler<CreateInteracti
 
   async execute(command: CreateInteractionCommand): Promise<Interaction> {
     const now = new Date();
+    const given: Partial<Record<AttrName, unknown>> = {};
     const [attrs, parties, fileUuids, trace, key] = unwrapAll<
       [Partial<NormalisedAttrs>, NormalisedParty[], string[], NormalisedTrace, string | undefined]
     >(
-      validateAttrs(command.attrs, 'create', now),
+      validateAttrs(command.attrs, 'create', now, given),
       validateParties(command.parties),
       validateFileUuids(command.fileUuids),
       ...validateOptions(command.options),
@@ -59,7 +61,7 @@ export class CreateInteractionHandler implements ICommandHandler<CreateInteracti
     const idempotency = idempotencyOf(key, {
       kind: 'create',
       // Normalised, but with the time as given: a repeat without occurredAt is the same request later.
-      attrs: { ...attrs, occurredAt: command.attrs?.occurredAt ?? null },
+      attrs: { ...attrs, occurredAt: given.occurredAt ?? null },
       parties,
       fileUuids,
       actorUuid: trace.actorUuid,
@@ -81,15 +83,15 @@ export class UpdateInteractionHandler implements ICommandHandler<UpdateInteracti
   async execute(command: UpdateInteractionCommand): Promise<Interaction> {
     const interactionUuid = targetOf(command.interactionUuid);
     const now = new Date();
+    const given: Partial<Record<AttrName, unknown>> = {};
     const [attrs, parties, expectedVersion, trace, key] = unwrapAll<
       [Partial<NormalisedAttrs>, NormalisedParty[] | null, number | undefined, NormalisedTrace, string | undefined]
     >(
-      validateAttrs(command.attrs, 'update', now),
+      validateAttrs(command.attrs, 'update', now, given),
       command.parties === null ? { ok: true, value: null } : validateParties(command.parties),
       validateExpectedVersion(command.options?.expectedVersion),
       ...validateOptions(command.options),
     );
-    const given = (command.attrs ?? {}) as Record<string, unknown>;
     const idempotency = idempotencyOf(key, {
       kind: 'update',
       interactionUuid,

@@ -123,6 +123,30 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect(await m.service.listInvolving(contactUuid)).toHaveLength(1);
     });
 
+    it('reads the time of a keyed create and update once: what is checked is what is fingerprinted', async () => {
+      const contactUuid = m.newContact();
+      // A value that reads once, then throws: a second read for the fingerprint would be a raw error.
+      const once = <T extends object>(attrs: T, occurredAt: string): T => {
+        let read = false;
+        return Object.defineProperty({ ...attrs }, 'occurredAt', {
+          enumerable: true,
+          get: () => {
+            if (read) throw new Error('read twice');
+            read = true;
+            return occurredAt;
+          },
+        });
+      };
+      const at = '2026-03-04T05:06:07Z';
+      const created = await m.service.createInteraction(once({ contactUuid }, at), [], [], { idempotencyKey: 'once-c' });
+      await expect(m.service.createInteraction({ contactUuid, occurredAt: at }, [], [], { idempotencyKey: 'once-c' })).resolves.toEqual(created);
+      const updated = await m.service.updateInteraction(created.uuid, once({}, '2026-03-05'), undefined, { idempotencyKey: 'once-u' });
+      expect(updated.occurredAt).toEqual(new Date('2026-03-05T00:00:00Z'));
+      await expect(
+        m.service.updateInteraction(created.uuid, { occurredAt: '2026-03-05' }, undefined, { idempotencyKey: 'once-u' }),
+      ).resolves.toEqual(updated);
+    });
+
     it('refuses the same key with a different input, and writes nothing', async () => {
       const contactUuid = m.newContact();
       await m.service.createInteraction({ contactUuid, subject: 'A' }, [], [], { idempotencyKey: 'k' });
