@@ -1,6 +1,7 @@
 import { Database, Queryable } from '../ports/database';
-import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
+import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY, rowBehindItsStream } from '../adapters/erasure/key-store';
 import { InteractionValidationError } from '../domain/errors';
+import { takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 import { Forgotten, LifecycleDecision, LifecycleKind } from './decider';
 
@@ -123,12 +124,14 @@ export async function destroyKeysPlanning(
   decision: { decisionId: string; contactUuid: string },
   interactionUuid: string | null,
 ): Promise<void> {
+  // It reads which streams are parked: in a transaction, parked_events is then held first, as a rebuild takes it.
+  await takeParkedEventsFirst(q);
   await q.query(
     `WITH destroyed AS (${DESTROY_KEYS}),
      erased AS (SELECT interaction_uuid, bool_or(tag = $3) AS content FROM destroyed GROUP BY interaction_uuid)
      INSERT INTO lifecycle_targets (decision_id, interaction_uuid, content_erased, erased_subject)
      SELECT $4, e.interaction_uuid, e.content, CASE WHEN e.content THEN i.contact_uuid END
-     FROM erased e LEFT JOIN interactions i ON i.uuid = e.interaction_uuid
+     FROM erased e LEFT JOIN interactions i ON i.uuid = e.interaction_uuid AND NOT ${rowBehindItsStream('i.uuid')}
      ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased,
        erased_subject = COALESCE(lifecycle_targets.erased_subject, excluded.erased_subject)`,
     [...destroyKeysParams(interactionUuid, await personOf(q, decision.contactUuid)), decision.decisionId],

@@ -8,7 +8,6 @@ import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } 
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { moveAllOwnership } from '../adapters/erasure/key-store';
-import { takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { decideForInteraction, Forgotten, holdsDecision } from './decider';
 import {
   completeDecision,
@@ -77,7 +76,9 @@ export class LifecycleFanOut {
       // Forgetting: once her streams are planned (some are found through her keys), all her keys go at
       // once, so nothing of hers stays readable while the streams are worked on, nor if one of them fails;
       // the same statement plans every stream they go from.
-      if (sweep === 0 && decision.kind === 'contact_forgotten') await destroyKeysPlanning(this.db, decision, null);
+      if (sweep === 0 && decision.kind === 'contact_forgotten') {
+        await this.db.transaction((tx) => destroyKeysPlanning(tx, decision, null));
+      }
       const pending = await pendingTargets(this.db, decision.decisionId);
       if (sweep > 0 && planned === 0 && pending.length === 0) break;
       await this.work(recorded, pending);
@@ -137,11 +138,9 @@ export class LifecycleFanOut {
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
-          // They are destroyed by what the read row says too: parked_events is taken before that read.
           beforeRead:
             decision.kind === 'contact_forgotten'
               ? async (q) => {
-                  await takeParkedEventsFirst(q);
                   await destroyKeysPlanning(q, decision, interactionUuid);
                   forgotten = { ...(await forgottenContent(q, decisionId, interactionUuid)), mergedWith: await mergedWith(q, decision.contactUuid) };
                 }

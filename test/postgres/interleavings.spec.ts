@@ -77,6 +77,12 @@ async function searchWords(interactionUuid: string): Promise<string[]> {
   return rows[0]!.words.sort();
 }
 
+/** The interaction's erasure keys not destroyed (seen by X, whatever it holds). */
+async function keysLeft(interactionUuid: string): Promise<number> {
+  const { rows } = await x.query<{ n: string }>('SELECT count(*) AS n FROM erasure_keys WHERE interaction_uuid = $1', [interactionUuid]);
+  return Number(rows[0]!.n);
+}
+
 const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
 
 /** The interaction is gone, and nothing of the edit's or the forgotten contact's text is readable anywhere. */
@@ -134,6 +140,20 @@ it('a rebuild and a forget of a contact in the same interaction both finish (no 
   expect(after?.parties.map((p) => p.contactUuid)).toEqual([null]);
 });
 
+it("a forget's destruction of all her keys takes parked_events before the read tables, as a rebuild's TRUNCATE does", async () => {
+  await service.createInteraction({ contactUuid: ada, subject: 'about Ada' });
+  // X plays a rebuild that has taken its first table: the forget's destruction (it reads which streams
+  // are parked) waits there, holding no read table, so the rebuild's next lock is granted at once.
+  await x.query('BEGIN');
+  await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+  const forgetting = settled(service.forgetContact(ada));
+  await waitingFor(onTable('parked_events'));
+  await x.query("SET LOCAL lock_timeout = '2s'");
+  await expect(x.query('LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE')).resolves.toBeDefined();
+  await x.query('COMMIT');
+  expect(await forgetting).toEqual({ value: { interactions: 1 } });
+});
+
 it('an inline append waiting on a rebuild that re-parks its stream is parked behind it, not applied past it', async () => {
   const i = await service.createInteraction({ contactUuid: bob, subject: 'S' }); // revisions 0 and 1
   const stream = `interaction-${i.uuid}`;
@@ -169,15 +189,16 @@ it('an update that read the content key before a forget of the subject leaves no
   const i = await service.createInteraction({ contactUuid: ada, subject: 'secret subject', body: 'secret body' }, [
     { rawName: 'Ada Lovelace', contactUuid: ada },
   ]);
-  // X stops the update at its insert (the parked lookup), after its read found the subject's content key.
-  // An edit that moves the involvements (the time) holds the stream's lock from its first try.
+  // X stops the update at its insert into the log (reads of it go on), after its read found the subject's
+  // content key. An edit that moves the involvements (the time) holds the stream's lock from its first try.
   await x.query('BEGIN');
-  await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+  await x.query('LOCK TABLE events IN EXCLUSIVE MODE');
   const updating = settled(service.updateInteraction(i.uuid, { body: 'NEWPLAINTEXT body of the forgotten', occurredAt: new Date('2026-01-02T03:04:05Z') }));
-  await waitingFor(onTable('parked_events'));
+  await waitingFor(onTable('events'));
   // The forget destroys her keys at once (no stream lock), then its session of the stream queues behind the update.
   const forgetting = service.forgetContact(ada);
   await waitingForStream(i.uuid);
+  expect(await keysLeft(i.uuid)).toBe(0);
   await x.query('COMMIT');
   await updating;
   await forgetting;
@@ -323,14 +344,15 @@ describe('a first try without the stream lock (an edit without a move, a delete)
     const i = await service.createInteraction({ contactUuid: ada, subject: 'secret subject', body: 'secret body' }, [
       { rawName: 'Ada Lovelace', contactUuid: ada },
     ]);
-    // X stops the edit at its statement, after its read found the subject's content key; the forget
-    // destroys her keys at once, then its session of the stream stops at parked_events too.
+    // X stops the edit at its insert into the log (reads of it go on), after its read found the subject's
+    // content key; the forget destroys her keys at once, then its session of the stream stops there too.
     await x.query('BEGIN');
-    await x.query('LOCK TABLE parked_events IN ACCESS EXCLUSIVE MODE');
+    await x.query('LOCK TABLE events IN EXCLUSIVE MODE');
     const updating = settled(service.updateInteraction(i.uuid, edit));
-    await waitingFor(onTable('parked_events'));
+    await waitingFor(onTable('events'));
     const forgetting = service.forgetContact(ada);
-    await waitingFor(onTable('parked_events'), 2);
+    await waitingFor(onTable('events'), 2);
+    expect(await keysLeft(i.uuid)).toBe(0);
     await x.query('COMMIT');
     await updating;
     await forgetting;

@@ -377,7 +377,8 @@ export const INTERACTIONS_OWNED_BY =
 /**
  * Forgets a person in one interaction ($1; with null, in all of them; $2 the person's contacts, $3
  * `CONTENT_TAG`, `destroyKeysParams`): destroys the keys they own, and every key of an interaction whose
- * content one of them owns or whose read row shows one of them as the subject. Returns each destroyed key's
+ * content one of them owns or whose read row shows one of them as the subject (a row behind its parked stream
+ * is not taken: the caller reads `parked_events` first, `takeParkedEventsFirst`). Returns each destroyed key's
  * interaction and tag, for the lifecycle fan-out to plan and decide on (src/lifecycle/decision-store.ts,
  * `destroyKeysPlanning`).
  */
@@ -387,9 +388,16 @@ export const DESTROY_KEYS = `DELETE FROM erasure_keys k
        OR k.interaction_uuid IN (
          SELECT c.interaction_uuid FROM erasure_keys c JOIN erasure_key_owners o USING (key_id)
          WHERE c.tag = $3 AND o.contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR c.interaction_uuid = $1))
-       -- The read row says it is the subject: whatever the owner rows say, the interaction is its.
-       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR uuid = $1)))
+       -- The read row says it is the subject: whatever the owner rows say, the interaction is its. Not where
+       -- the row stopped following its stream (events parked): a later move may have given it to another.
+       OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR uuid = $1)
+         AND NOT ${rowBehindItsStream('interactions.uuid')}))
      RETURNING k.interaction_uuid, k.tag`;
+
+/** SQL: the read row whose uuid is in `column` stopped following its stream (events of it are parked): it may be stale. */
+export function rowBehindItsStream(column: string): string {
+  return `EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || ${column})`;
+}
 
 export function destroyKeysParams(interactionUuid: string | null, contactUuids: readonly string[]): unknown[] {
   return [interactionUuid, contactUuids, CONTENT_TAG];
