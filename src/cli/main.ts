@@ -172,8 +172,9 @@ async function main(argv: readonly string[]): Promise<void> {
     .description("finish the contacts' lifecycle decisions (deletions, merges, erasures) a process left half done")
     .action(() =>
       withModule(async (app) => {
-        const { decisions, interactions } = await app.get(LifecycleFanOut).resumePending();
-        out(decisions > 0 ? `finished ${decisions} pending decision(s), ${interactions} interaction(s)` : 'no pending decisions');
+        const { decisions, interactions, failed } = await app.get(LifecycleFanOut).resumePending();
+        out(decisions > 0 || failed > 0 ? `finished ${decisions} pending decision(s), ${interactions} interaction(s)` : 'no pending decisions');
+        if (failed > 0) throw new UserError(`${failed} pending decision(s) not finished: the reasons are logged above`);
       }),
     );
 

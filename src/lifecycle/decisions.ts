@@ -15,7 +15,7 @@ import { fingerprintOf } from '../nest/idempotency';
 import { CommandOptions, LifecycleResult } from '../nest/messages';
 import { LifecycleDecision } from './decider';
 import { decidedAs, RecordedDecision, recordDecision } from './decision-store';
-import { LifecycleFanOut } from './fan-out';
+import { FanOutStoppedError, LifecycleFanOut } from './fan-out';
 import { DATABASE } from '../nest/tokens';
 
 /** What a lifecycle command decides, before it has an id (each kind of decision without its id). */
@@ -78,6 +78,12 @@ export class LifecycleDecisions {
       if (!found) throw new InteractionUnavailableError(error.message, error.committed === 'unknown' ? 'unknown' : false, { cause: error });
       recorded = found;
     }
-    return this.fanOut.run(recorded);
+    try {
+      return await this.fanOut.run(recorded);
+    } catch (error) {
+      // The module closed under it: recorded, so the next start finishes it.
+      if (error instanceof FanOutStoppedError) throw new InteractionUnavailableError(error.message, true, { cause: error });
+      throw error;
+    }
   }
 }

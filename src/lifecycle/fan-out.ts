@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { InteractionUnavailableError } from '../domain/errors';
+import { errorText, InteractionUnavailableError } from '../domain/errors';
 import { Database } from '../ports/database';
 import { EventStore } from '../ports/event-store';
 import { InteractionWriter } from '../nest/interaction-writer';
@@ -8,7 +8,7 @@ import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } 
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { moveAllOwnership } from '../adapters/erasure/key-store';
-import { decideForInteraction, Forgotten, holdsDecision } from './decider';
+import { decideForInteraction, Forgotten, holdsDecision, LifecycleDecision } from './decider';
 import {
   completeDecision,
   destroyKeysPlanning,
@@ -29,6 +29,18 @@ const MAX_SWEEPS = 5;
 const SETTLED_BEFORE_FORGETTING = 1_000;
 /** With EventStoreDB, how long planning waits for the read tables to reach the log's head. */
 const CATCH_UP_TIMEOUT_MS = 30_000;
+
+/** The contacts (or the staff person) a decision is about. */
+function subjectsOf(decision: LifecycleDecision): string[] {
+  switch (decision.kind) {
+    case 'contacts_merged':
+      return [decision.fromUuid, decision.intoUuid];
+    case 'staff_person_deleted':
+      return [decision.staffPersonUuid];
+    default:
+      return [decision.contactUuid];
+  }
+}
 
 /** Thrown into a fan-out when the module closes: the decision stays pending, the next start finishes it. */
 export class FanOutStoppedError extends Error {
@@ -60,6 +72,7 @@ export class LifecycleFanOut {
   async run(recorded: RecordedDecision): Promise<LifecycleResult> {
     const { decision } = recorded;
     if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
+    await this.finishOlderAbout(recorded);
     // A merge hands over the merged contact's erasure keys everywhere, also in streams it needs nothing
     // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
     const handOver = () => (decision.kind === 'contacts_merged' ? moveAllOwnership(this.db, decision.fromUuid, decision.intoUuid) : undefined);
@@ -87,16 +100,41 @@ export class LifecycleFanOut {
     return { interactions: await completeDecision(this.db, decision.decisionId) };
   }
 
-  /** Finishes every pending decision, oldest first (module start, CLI `resume`). */
-  async resumePending(): Promise<{ decisions: number; interactions: number }> {
+  /**
+   * Decisions about one contact apply in the order they were recorded: a merge a crash left pending is
+   * finished before a later deletion or merge of its `into` runs (else that one would miss the streams
+   * the merge moves there afterwards). One that cannot finish keeps the later ones waiting, with its error.
+   */
+  private async finishOlderAbout({ decision }: RecordedDecision): Promise<void> {
+    const pending = await pendingDecisions(this.db);
+    const index = pending.findIndex((older) => older.decision.decisionId === decision.decisionId);
+    const about = new Set(subjectsOf(decision));
+    for (const older of pending.slice(0, Math.max(index, 0))) {
+      if (subjectsOf(older.decision).some((uuid) => about.has(uuid))) await this.run(older);
+    }
+  }
+
+  /**
+   * Finishes every pending decision, oldest first (module start, CLI `resume`). One that fails (a stream
+   * that cannot be read) is logged and stays pending; the others are still tried.
+   */
+  async resumePending(): Promise<{ decisions: number; interactions: number; failed: number }> {
     let decisions = 0;
     let interactions = 0;
+    let failed = 0;
     for (const recorded of await pendingDecisions(this.db)) {
-      this.logger.log(`resuming ${recorded.decision.kind} decision ${recorded.decision.decisionId}`);
-      interactions += (await this.run(recorded)).interactions;
-      decisions++;
+      const { kind, decisionId } = recorded.decision;
+      this.logger.log(`resuming ${kind} decision ${decisionId}`);
+      try {
+        interactions += (await this.run(recorded)).interactions;
+        decisions++;
+      } catch (error) {
+        if (error instanceof FanOutStoppedError) throw error;
+        this.logger.warn(`${kind} decision ${decisionId} not finished (the next start or \`resume\` retries): ${errorText(error)}`);
+        failed++;
+      }
     }
-    return { decisions, interactions };
+    return { decisions, interactions, failed };
   }
 
   /** Ends fan-outs between two streams (the stream in hand is finished first). */

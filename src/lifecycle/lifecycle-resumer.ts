@@ -20,8 +20,9 @@ export class LifecycleResumer implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     if (this.options.resumeLifecycleOnStart === false) return;
     this.running = this.fanOut.resumePending().then(
-      ({ decisions, interactions }) => {
+      ({ decisions, interactions, failed }) => {
         if (decisions > 0) this.logger.log(`finished ${decisions} pending decision(s), ${interactions} interaction(s)`);
+        if (failed > 0) this.logger.warn(`${failed} pending decision(s) not finished (the next start or \`resume\` retries)`);
       },
       (error: unknown) => {
         if (error instanceof FanOutStoppedError) return;

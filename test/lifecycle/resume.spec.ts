@@ -1,9 +1,9 @@
 import { uuidv7 } from 'uuidv7';
 import { LifecycleFanOut } from '../../src/lifecycle';
 import { decideForInteraction, LifecycleDecision } from '../../src/lifecycle/decider';
-import { destroyKeysPlanning, planTargets, recordDecision } from '../../src/lifecycle/decision-store';
+import { destroyKeysPlanning, pendingDecisions, planTargets, recordDecision } from '../../src/lifecycle/decision-store';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
-import { InteractionsMaintenance } from '../../src';
+import { InteractionsMaintenance, InteractionUnavailableError } from '../../src';
 import { dumpLog, dumpSchema, findIn } from '../support/data-dump';
 import { ModuleUnderTest, startModule } from '../support/module';
 import { readTables } from '../support/read-tables';
@@ -31,13 +31,13 @@ describe.each(['postgres', 'eventstoredb'] as const)('resuming a decision on %s'
     await expect(planTargets(m.db, decision)).resolves.toBe(6);
     await m.app.get(InteractionWriter).applyToStream(interactions[0]!.uuid, (state) => decideForInteraction(decision, state), {});
 
-    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 1, interactions: 6 });
+    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 1, interactions: 6, failed: 0 });
     for (const interaction of interactions) {
       const events = await m.service.history(interaction.uuid);
       expect(events.filter((e) => (e.data as { decisionId?: string }).decisionId === decision.decisionId)).toHaveLength(1);
       expect((await m.service.getInteraction(interaction.uuid))!.contactUuid).toBe(into);
     }
-    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 0, interactions: 0 });
+    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 0, interactions: 0, failed: 0 });
   });
 
   it('finishes a forget that died after destroying her keys, with a stream moved away from her in between', async () => {
@@ -54,7 +54,7 @@ describe.each(['postgres', 'eventstoredb'] as const)('resuming a decision on %s'
     await destroyKeysPlanning(m.db, decision, null);
     await m.service.updateInteraction(moved.uuid, { contactUuid: eve });
 
-    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 1, interactions: 3 });
+    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 1, interactions: 3, failed: 0 });
     // Hers when her keys went: both gone; Eve's keeps its row, without her.
     for (const uuid of [hers.uuid, moved.uuid]) expect(await m.service.getInteraction(uuid)).toBeNull();
     expect((await m.service.getInteraction(evesOwn.uuid))!.parties[0]).toMatchObject({ rawName: '[erased]', contactUuid: null });
@@ -63,5 +63,68 @@ describe.each(['postgres', 'eventstoredb'] as const)('resuming a decision on %s'
     const live = await readTables(m.db);
     await m.app.get(InteractionsMaintenance).rebuild();
     expect(await readTables(m.db)).toEqual(live);
+  });
+
+  /** A merge recorded and planned whose first stream got its event, and then the process died. */
+  async function halfDoneMerge(fromUuid: string, intoUuid: string, streams: string[]): Promise<LifecycleDecision> {
+    const decision: LifecycleDecision = { decisionId: uuidv7(), kind: 'contacts_merged', fromUuid, intoUuid };
+    await recordDecision(m.db, { decision, actorUuid: null, correlationId: decision.decisionId, completed: false, interactions: null }, { key: null, fingerprint: 'f' });
+    await planTargets(m.db, decision);
+    await m.app.get(InteractionWriter).applyToStream(streams[0]!, (state) => decideForInteraction(decision, state), { causationId: decision.decisionId });
+    return decision;
+  }
+
+  it.each([
+    ['deletion', (m: ModuleUnderTest, b: string) => m.service.contactDeleted(b), 4, 'gone'],
+    ['merge into another', (m: ModuleUnderTest, b: string, c: string) => m.service.contactsMerged(b, c), 4, 'moved to C'],
+  ] as const)('finishes a merge left pending before a later %s of its into runs', async (_, later, streams, end) => {
+    const a = m.newContact({ name: 'A' });
+    const b = m.newContact({ name: 'B' });
+    const c = m.newContact({ name: 'C' });
+    const interactions = [];
+    for (let k = 0; k < 4; k++) interactions.push(await m.service.createInteraction({ contactUuid: a, subject: `a${k}` }));
+    await halfDoneMerge(a, b, interactions.map((i) => i.uuid));
+
+    // After the restart, before the resumer got to it, the host deletes B or merges it into C.
+    await expect(later(m, b, c)).resolves.toEqual({ interactions: streams });
+    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 0, interactions: 0, failed: 0 });
+    for (const { uuid } of interactions) {
+      const now = await m.service.getInteraction(uuid);
+      expect(end === 'gone' ? now : now?.contactUuid).toEqual(end === 'gone' ? null : c);
+    }
+    for (const contact of [a, b]) expect(await m.service.listInvolving(contact)).toEqual([]);
+  });
+
+  it('finishes the other pending decisions when one cannot finish, and keeps the later ones about its contact waiting', async () => {
+    const x = m.newContact({ name: 'X' });
+    const from = m.newContact({ name: 'From' });
+    const into = m.newContact({ name: 'Into' });
+    const bad = await m.service.createInteraction({ contactUuid: x, subject: 'x' });
+    const metadata = { actorUuid: null, correlationId: uuidv7(), causationId: null, recordedAt: new Date().toISOString() };
+    await m.log.appendToStream(`interaction-${bad.uuid}`, [{ id: uuidv7(), type: 'SomeoneElsesEvent', data: { interactionUuid: bad.uuid }, metadata }], 'any');
+    await expect(m.service.contactDeleted(x)).rejects.toMatchObject({ name: 'InteractionUnreadableError' });
+    const fine = await m.service.createInteraction({ contactUuid: from, subject: 'fine' });
+    await halfDoneMerge(from, into, [fine.uuid]);
+    const more = await m.service.createInteraction({ contactUuid: from, subject: 'more' });
+    await planTargets(m.db, (await pendingDecisions(m.db))[1]!.decision);
+
+    await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 1, interactions: 2, failed: 1 });
+    expect((await m.service.getInteraction(more.uuid))!.contactUuid).toBe(into);
+    // A later decision about X waits for the one that cannot finish: it fails with its error, and stays pending.
+    await expect(m.service.contactsMerged(x, into)).rejects.toMatchObject({ name: 'InteractionUnreadableError' });
+    expect((await pendingDecisions(m.db)).map((d) => d.decision.kind)).toEqual(['contact_deleted', 'contacts_merged']);
+    expect((await m.service.getInteraction(bad.uuid))!.contactUuid).toBe(x);
+  });
+
+  it('answers a decision the closing module stopped as unavailable and committed: the next start finishes it', async () => {
+    const a = m.newContact({ name: 'A' });
+    const b = m.newContact({ name: 'B' });
+    const i = await m.service.createInteraction({ contactUuid: a });
+    m.app.get(LifecycleFanOut).stop();
+    const error = await m.service.contactsMerged(a, b).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InteractionUnavailableError);
+    expect(error).toMatchObject({ committed: true, retryable: true });
+    expect((await pendingDecisions(m.db)).map((d) => d.decision.kind)).toEqual(['contacts_merged']);
+    expect((await m.service.getInteraction(i.uuid))!.contactUuid).toBe(a);
   });
 });
