@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InteractionValidationError } from '../domain/errors';
 import { Queryable } from '../ports/database';
 
@@ -29,31 +30,42 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/** How long a request holds its key at most: a repeat waits for the holder, or this long if it died. */
+export const KEY_HOLD_MS = 30_000;
+
 /**
- * Binds a key to the first request's fingerprint and stream before anything is appended. Whether that
- * request landed is read from the stream (its events carry the key), so the binding needs no second
- * write and a crash between the two loses nothing. The same key with another fingerprint is refused.
+ * Binds a key to the first request's fingerprint and stream before anything is appended, and holds it
+ * for this request (`holder`) until `releaseIdempotencyKey`. Whether a request landed is read from the
+ * stream (its events carry the key), so the binding needs no second write and a crash between the two
+ * loses nothing. A repeat waits while another request of the key runs: it then reads what that one
+ * wrote (or recorded, `answeredWithoutEvents`) and answers the same, never deciding beside it. The
+ * same key with another fingerprint is refused.
  */
 export async function reserveIdempotencyKey(
   db: Queryable,
   { key, fingerprint }: Idempotency,
   streamName: string,
+  holder: string,
 ): Promise<ReservedKey> {
-  const { rows: inserted } = await db.query(
-    `INSERT INTO idempotency_keys (key, fingerprint, stream_name) VALUES ($1, $2, $3)
-     ON CONFLICT (key) DO NOTHING RETURNING key`,
-    [key, fingerprint, streamName],
-  );
-  if (inserted.length > 0) return { streamName, fresh: true, answeredEvents: null };
-  const { rows } = await db.query<{ fingerprint: string; stream_name: string; answered_events: number | null }>(
-    'SELECT fingerprint, stream_name, answered_events FROM idempotency_keys WHERE key = $1',
-    [key],
-  );
-  const first = rows[0];
-  // Released by a failed first request between the two statements: take it again.
-  if (!first) return reserveIdempotencyKey(db, { key, fingerprint }, streamName);
-  if (first.fingerprint !== fingerprint) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
-  return { streamName: first.stream_name, fresh: false, answeredEvents: first.answered_events };
+  for (let attempt = 0; ; attempt++) {
+    const { rows } = await db.query<{ stream_name: string; answered_events: number | null; fresh: boolean }>(
+      `INSERT INTO idempotency_keys (key, fingerprint, stream_name, held_by, held_until)
+       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+       ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until
+         WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint
+           AND (idempotency_keys.held_by IS NULL OR idempotency_keys.held_until < now())
+       RETURNING stream_name, answered_events, xmax = 0 AS fresh`,
+      [key, fingerprint, streamName, holder, KEY_HOLD_MS / 1000],
+    );
+    const taken = rows[0];
+    if (taken) return { streamName: taken.stream_name, fresh: taken.fresh, answeredEvents: taken.answered_events };
+    const { rows: first } = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM idempotency_keys WHERE key = $1', [key]);
+    if (first[0] && first[0].fingerprint !== fingerprint) {
+      throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
+    }
+    // Held by another request of the same input (or freed meanwhile: then taken on the next turn).
+    await sleep(Math.min(5 * 2 ** attempt, 100));
+  }
 }
 
 /** A key bound to its first request: the stream it acts on, whether this is that request, and `answeredEvents`. */
@@ -72,7 +84,16 @@ export async function answeredWithoutEvents(db: Queryable, key: string, events: 
   await db.query('UPDATE idempotency_keys SET answered_events = $2 WHERE key = $1 AND answered_events IS NULL', [key, events]);
 }
 
-/** Frees a key whose request wrote nothing (it failed): the key may be used again, for any input. */
-export async function releaseIdempotencyKey(db: Queryable, key: string): Promise<void> {
-  await db.query('DELETE FROM idempotency_keys WHERE key = $1', [key]);
+/**
+ * Ends the request's hold on its key. With `free` (it failed, and nothing is written under the key: it
+ * took the key new, or read the stream without finding it), the key goes: it may be used again, for any
+ * input. A hold another request took over (this one outlived `KEY_HOLD_MS`) is left to that one.
+ */
+export async function releaseIdempotencyKey(db: Queryable, key: string, holder: string, free: boolean): Promise<void> {
+  await db.query(
+    free
+      ? 'DELETE FROM idempotency_keys WHERE key = $1 AND held_by = $2'
+      : 'UPDATE idempotency_keys SET held_by = NULL, held_until = NULL WHERE key = $1 AND held_by = $2',
+    [key, holder],
+  );
 }

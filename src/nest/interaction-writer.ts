@@ -83,6 +83,8 @@ interface Attempt {
   checked: InteractionEvent[] | null;
   /** The state a repeat of an idempotent command returns: the first request's result. */
   replayed: InteractionState | null;
+  /** Nothing is written under the request's key (taken new, or its stream read without it): a failure frees it. */
+  keyUnused: boolean;
 }
 
 /**
@@ -132,14 +134,30 @@ export class InteractionWriter {
   ): Promise<InteractionState> {
     // Directory look-ups depend on the command alone: done before the stream is locked.
     const ctx = await this.lookups(...referencedBy(command), now);
-    let streamName = streamNameOf(command.interactionUuid);
-    let fresh = true;
-    let answeredEvents: number | null = null;
-    if (idempotency) {
-      ({ streamName, fresh, answeredEvents } = await this.reserve(idempotency, streamName));
-      // A repeated create acts on the interaction the first request created (or meant to).
-      command = { ...command, interactionUuid: streamName.slice(streamNameOf('').length) };
+    if (!idempotency) return this.run(command, options, ctx, null);
+    const holder = uuidv7();
+    const reserved = await this.reserve(idempotency, streamNameOf(command.interactionUuid), holder);
+    // A repeated create acts on the interaction the first request created (or meant to).
+    command = { ...command, interactionUuid: reserved.streamName.slice(streamNameOf('').length) };
+    let free = false;
+    try {
+      return await this.run(command, options, ctx, { ...reserved, idempotency, failedUnwritten: () => (free = true) });
+    } finally {
+      await releaseIdempotencyKey(this.db, idempotency.key, holder, free).catch(() => undefined);
     }
+  }
+
+  /** `keyed`: the key this request holds, and what to call when it failed with nothing under the key. */
+  private async run(
+    command: InteractionCommand,
+    options: CommandOptions,
+    ctx: DecideContext,
+    keyed: (ReservedKey & { idempotency: Idempotency; failedUnwritten: () => void }) | null,
+  ): Promise<InteractionState> {
+    const idempotency = keyed?.idempotency;
+    const streamName = keyed?.streamName ?? streamNameOf(command.interactionUuid);
+    const fresh = keyed?.fresh ?? true;
+    const answeredEvents = keyed?.answeredEvents ?? null;
     const metadata: EventMetadata = {
       actorUuid: options.actorUuid ?? null,
       correlationId: options.correlationId ?? uuidv7(),
@@ -151,7 +169,7 @@ export class InteractionWriter {
     for (let attempt = 0; ; attempt++) {
       // A brand-new stream holds nothing to read, unless an earlier try (or request) may have written it.
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
-      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
+      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null, keyUnused: fresh };
       try {
         const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, answeredEvents, state);
         const { createStream } = this.store;
@@ -176,7 +194,7 @@ export class InteractionWriter {
           await sleep(backoff(attempt));
           continue;
         } else {
-          if (idempotency && fresh && wroteNothing(error)) await releaseIdempotencyKey(this.db, idempotency.key).catch(() => undefined);
+          if (state.keyUnused && wroteNothing(error)) keyed?.failedUnwritten();
           if (error instanceof WrongExpectedVersionError) {
             throw new InteractionConflictError(command.interactionUuid, state.before.version, error.actual);
           }
@@ -190,9 +208,9 @@ export class InteractionWriter {
     }
   }
 
-  private async reserve(idempotency: Idempotency, streamName: string): Promise<ReservedKey> {
+  private async reserve(idempotency: Idempotency, streamName: string, holder: string): Promise<ReservedKey> {
     try {
-      return await reserveIdempotencyKey(this.db, idempotency, streamName);
+      return await reserveIdempotencyKey(this.db, idempotency, streamName, holder);
     } catch (error) {
       // Nothing of the command is written before its key is bound.
       if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, false, { cause: error });
@@ -220,6 +238,7 @@ export class InteractionWriter {
         state.replayed = fold(stored.slice(0, last >= 0 ? last + 1 : answeredEvents!).map(toDomainEvent));
         return;
       }
+      state.keyUnused = true; // read while holding the key: no request wrote under it
     }
     const events = decide(command, state.before, ctx);
     if (events.length > 0) await appendDecided(session, events, metadata, state);
@@ -291,7 +310,7 @@ export class InteractionWriter {
         causationId: options.causationId ?? null,
         recordedAt: new Date().toISOString(),
       };
-      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
+      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null, keyUnused: false };
       let already = false;
       let committedWith = false;
       try {

@@ -2,8 +2,10 @@ import {
   Interaction,
   InteractionConflictError,
   InteractionNotFoundError,
+  InteractionUnavailableError,
   InteractionValidationError,
 } from '../../src';
+import * as idempotency from '../../src/nest/idempotency';
 import { ErasingEventStore } from '../../src/adapters/erasure/erasing-event-store';
 import { EVENT_STORE } from '../../src/nest/tokens';
 import { StreamSession, WrongExpectedVersionError } from '../../src/ports/event-store';
@@ -24,7 +26,10 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %s', (_name, backend) => {
   let m: ModuleUnderTest;
   beforeEach(async () => (m = await startModule({ backend })));
-  afterEach(() => m.close());
+  afterEach(() => {
+    jest.restoreAllMocks();
+    return m.close();
+  });
 
   const historyTypes = async (uuid: string) => (await m.service.history(uuid)).map((e) => e.type);
 
@@ -145,6 +150,73 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       await expect(
         m.service.updateInteraction(created.uuid, { occurredAt: '2026-03-05' }, undefined, { idempotencyKey: 'once-u' }),
       ).resolves.toEqual(updated);
+    });
+
+    /** A promise and the function that settles it: a step of a test's interleaving. */
+    const gate = () => {
+      let open!: () => void;
+      return { opened: new Promise<void>((resolve) => (open = resolve)), open };
+    };
+
+    it('keeps the key a repeat wrote under when the first request then fails with nothing written: a third creates nothing new', async () => {
+      const contactUuid = m.newContact();
+      const store = m.app.get<ErasingEventStore>(EVENT_STORE);
+      const entered = gate();
+      const failing = gate();
+      // The first request's create cannot get a connection (a busy pool): nothing sent, committed false.
+      jest.spyOn(store, 'createStream').mockImplementationOnce(async () => {
+        entered.open();
+        await failing.opened;
+        throw new InteractionUnavailableError('PostgreSQL is unavailable: timeout exceeded when trying to connect', false);
+      });
+      const input = { contactUuid, subject: 'hello' };
+      const first = m.service.createInteraction(input, [], [], { idempotencyKey: 'K' }).catch((e: unknown) => e);
+      await entered.opened;
+      const retry = m.service.createInteraction(input, [], [], { idempotencyKey: 'K' }); // the client's retry
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      failing.open();
+      expect(await first).toMatchObject({ committed: false });
+      const retried = await retry;
+      const third = await m.service.createInteraction(input, [], [], { idempotencyKey: 'K' });
+      expect(third).toEqual(retried);
+      expect(await m.service.interactionUuidsForContact(contactUuid)).toEqual([retried.uuid]);
+    });
+
+    it('answers a repeat that arrives while the first request is recording that it changed nothing with that answer', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact(), subject: 'a' });
+      const entered = gate();
+      const recording = gate();
+      const real = idempotency.answeredWithoutEvents;
+      // The first request has read the stream and decided that nothing changes; its record is a round trip away.
+      jest.spyOn(idempotency, 'answeredWithoutEvents').mockImplementationOnce(async (...args) => {
+        entered.open();
+        await recording.opened;
+        return real(...args);
+      });
+      const first = m.service.updateInteraction(created.uuid, { subject: 'a' }, null, { idempotencyKey: 'K' });
+      await entered.opened;
+      const other = await m.service.updateInteraction(created.uuid, { subject: 'b' }); // another user's edit
+      const retry = m.service.updateInteraction(created.uuid, { subject: 'a' }, null, { idempotencyKey: 'K' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      recording.open();
+      expect(await first).toEqual(created);
+      expect(await retry).toEqual(created);
+      await expect(m.service.updateInteraction(created.uuid, { subject: 'a' }, null, { idempotencyKey: 'K' })).resolves.toEqual(created);
+      expect((await m.service.history(created.uuid)).filter((e) => e.metadata.idempotencyKey === 'K')).toEqual([]);
+      expect(await m.service.getInteraction(created.uuid)).toEqual(other);
+    });
+
+    it('lets a repeat take over a key whose holder died once its hold lapses', async () => {
+      const contactUuid = m.newContact();
+      const created = await m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'held' });
+      // As a process that died while holding the key leaves it.
+      await m.db.query(`UPDATE idempotency_keys SET held_by = $2, held_until = now() + interval '300 milliseconds' WHERE key = $1`, [
+        'held',
+        '019a0000-0000-7000-8000-00000000dead',
+      ]);
+      await expect(m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'held' })).resolves.toEqual(created);
+      const { rows } = await m.db.query<{ held_by: string | null }>('SELECT held_by FROM idempotency_keys WHERE key = $1', ['held']);
+      expect(rows).toEqual([{ held_by: null }]);
     });
 
     it('refuses the same key with a different input, and writes nothing', async () => {
