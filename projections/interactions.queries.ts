@@ -1,4 +1,4 @@
-import { Queryable } from '../src/ports/database';
+import { Database, Queryable } from '../src/ports/database';
 import { Interaction, InteractionType, JsonObject, Party } from '../src/domain/interaction';
 
 /** The read side's SQL: each query is one range scan of an index shaped for it. */
@@ -131,8 +131,10 @@ export const INVOLVING_SEARCH_WINDOW = 500;
 export const INVOLVING_SEARCH_INDEX_CAP = 5_000;
 
 /** Interactions where the contact is the subject or a party, newest first, each once. */
-export async function findInvolving(q: Queryable, contactUuid: string, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
-  if (filter.search !== null) return searchInvolving(q, contactUuid, page, filter, filter.search);
+export async function findInvolving(db: Database, contactUuid: string, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
+  const { search } = filter;
+  if (search !== null) return oneSnapshot(db, (tx) => searchInvolving(tx, contactUuid, page, filter, search));
+  const q = db;
   // The page is cut on the involvement index alone; only the rows of the page are joined.
   const { rows } = await q.query<InteractionRow>(
     `WITH page AS (
@@ -146,6 +148,18 @@ export async function findInvolving(q: Queryable, contactUuid: string, page: Fee
     [contactUuid, page.limit, ...narrowedParams(page.after, filter)],
   );
   return rows.map(toInteraction);
+}
+
+/**
+ * Runs a page's statements on one snapshot (a read-only transaction): a write between them would
+ * otherwise change or remove rows the first one chose, and the page, or the cursor of its last row,
+ * would skip entries.
+ */
+function oneSnapshot<T>(db: Database, read: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY', []);
+    return read(tx);
+  });
 }
 
 /**
@@ -236,9 +250,9 @@ export const RECENT_SEARCH_WINDOW = 5_000;
  * index, enough for any word in 1% of them); only when that does not fill the page, the search index for
  * the matches older than the window (a rarer word, so few matches to sort).
  */
-export async function findRecent(q: Queryable, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
+export async function findRecent(db: Database, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
   if (filter.search === null) {
-    const { rows } = await q.query<InteractionRow>(
+    const { rows } = await db.query<InteractionRow>(
       `WITH page AS (
          SELECT i.uuid FROM interactions i WHERE ${narrowed('i', 2)}
          ${NEWEST_FIRST}
@@ -250,6 +264,10 @@ export async function findRecent(q: Queryable, page: FeedPageQuery, filter: Feed
     );
     return rows.map(toInteraction);
   }
+  return oneSnapshot(db, (tx) => searchRecent(tx, page, filter, filter.search!));
+}
+
+async function searchRecent(q: Queryable, page: FeedPageQuery, filter: FeedFilter, search: string): Promise<Interaction[]> {
   const { rows: keys } = await q.query<WindowKey>(
     `WITH window_end AS (
        -- The window's oldest row (index entries only), or the beginning of time when the window holds all.
@@ -265,7 +283,7 @@ export async function findRecent(q: Queryable, page: FeedPageQuery, filter: Feed
       LIMIT $1)
      UNION ALL
      SELECT w.uuid, w.occurred_at, w.inserted_at, true FROM window_end w WHERE w.occurred_at <> '-infinity'`,
-    [page.limit, ...narrowedParams(page.after, filter), filter.search],
+    [page.limit, ...narrowedParams(page.after, filter), search],
   );
   const { found, wanted, older } = pastWindow(keys, page.limit);
   const { rows } = await q.query<InteractionRow>(
@@ -278,7 +296,7 @@ export async function findRecent(q: Queryable, page: FeedPageQuery, filter: Feed
      )
      ${SELECT_INTERACTION} JOIN page ON page.uuid = i.uuid
      ${NEWEST_FIRST}`,
-    [wanted, ...narrowedParams(older, filter), older !== null, filter.search, found],
+    [wanted, ...narrowedParams(older, filter), older !== null, search, found],
   );
   return rows.map(toInteraction);
 }

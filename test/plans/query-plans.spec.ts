@@ -54,21 +54,27 @@ function nodes(plan: PlanNode): PlanNode[] {
  * Runs `call` against a connection that EXPLAIN ANALYZEs each statement, then runs it for its rows (a
  * query of several statements decides its next one on what the last one returned).
  */
-async function plansOf(db: Queryable, call: (q: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
+async function plansOf(db: Database | Queryable, call: (q: Database) => Promise<unknown>): Promise<PlanNode[]> {
   const plans: PlanNode[] = [];
-  const explaining: Queryable = {
+  /** `within`: q is a transaction already, whose characteristics are set. */
+  const explaining = (q: Queryable, within: boolean): Queryable => ({
     async query(text: string, params?: unknown[]) {
-      const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params);
+      // A transaction's settings are not planned.
+      if (text.startsWith('SET TRANSACTION') && within) return { rows: [] } as never;
+      if (text.startsWith('SET ')) return q.query(text, params) as never;
+      const { rows } = await q.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params);
       plans.push(rows[0]!['QUERY PLAN'][0].Plan);
-      return db.query(text, params) as never;
+      return q.query(text, params) as never;
     },
-  };
-  await call(explaining);
+  });
+  const transaction: Database['transaction'] =
+    'transaction' in db ? (fn) => db.transaction((tx) => fn(explaining(tx, false))) : (fn) => fn(explaining(db, true));
+  await call({ ...explaining(db, !('transaction' in db)), schema: 'explained', close: async () => undefined, transaction });
   return plans;
 }
 
 /** The only plan of a one-statement query, flattened. */
-async function planOf(db: Queryable, call: (q: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
+async function planOf(db: Database | Queryable, call: (q: Database) => Promise<unknown>): Promise<PlanNode[]> {
   const plans = await plansOf(db, call);
   expect(plans).toHaveLength(1);
   return nodes(plans[0]!);
@@ -359,7 +365,7 @@ describe('query plans at 30,000 interactions (real PostgreSQL)', () => {
 
     it('no feed plan starts parallel workers, even where the planner would find them free', async () => {
       // One after the other: they share the transaction's one connection (pg 9 refuses queries sent to a busy one).
-      const feeds = async (q: Queryable) => {
+      const feeds = async (q: Database) => {
         await findInvolving(q, busy, page);
         await findInvolving(q, busy, page, filter({ search: "'zebra':*" }));
         await findForContacts(q, someContacts, page, filter({ search: "'renew':*" }));
