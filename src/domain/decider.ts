@@ -271,11 +271,24 @@ function changedAttrs(current: Interaction, attrs: Partial<NormalisedAttrs>): In
   return changes;
 }
 
+/**
+ * The parties as given, each keeping the frozen snapshot of the party it was. A merge, a late link or a
+ * deletion can leave two parties of one identity with snapshots of their own: each previous party's
+ * snapshot goes to one input, first to one of the same identity and name, then of the same identity, in
+ * order. An input beyond them takes its identity's first snapshot; a new identity, a snapshot now.
+ */
 function rebuildParties(inputs: readonly NormalisedParty[], previous: readonly Party[], ctx: DecideContext): Party[] {
-  const frozen = new Map<string, PartySnapshot>();
-  for (const party of previous) {
-    const identity = partyIdentity(party);
-    if (!frozen.has(identity)) frozen.set(identity, party.snapshot);
+  const unused = previous.map((party) => ({ identity: partyIdentity(party), rawName: party.rawName, snapshot: party.snapshot }));
+  const first = new Map<string, PartySnapshot>();
+  for (const { identity, snapshot } of [...unused].reverse()) first.set(identity, snapshot);
+  const identities = inputs.map(partyIdentity);
+  const snapshots: (PartySnapshot | undefined)[] = inputs.map(() => undefined);
+  for (const sameName of [true, false]) {
+    inputs.forEach((input, i) => {
+      if (snapshots[i]) return;
+      const at = unused.findIndex((p) => p.identity === identities[i] && (!sameName || p.rawName === input.rawName));
+      if (at >= 0) snapshots[i] = unused.splice(at, 1)[0]!.snapshot;
+    });
   }
   const capturedAt = isoSeconds(ctx.now);
   return inputs.map((input, position) => ({
@@ -283,7 +296,7 @@ function rebuildParties(inputs: readonly NormalisedParty[], previous: readonly P
     contactUuid: input.contactUuid,
     staffPersonUuid: input.staffPersonUuid,
     position,
-    snapshot: frozen.get(partyIdentity(input)) ?? captureSnapshot(input, capturedAt, ctx),
+    snapshot: snapshots[position] ?? first.get(identities[position]!) ?? captureSnapshot(input, capturedAt, ctx),
   }));
 }
 

@@ -204,6 +204,54 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
     });
   });
 
+  it.each([
+    [
+      'a merge',
+      async () => {
+        const bob = m.newContact({ name: 'Bob', company: 'B Corp' });
+        const alice = m.newContact({ name: 'Alice', company: 'A Corp' });
+        const parties = [{ rawName: 'Bob', contactUuid: bob }, { rawName: 'Alice', contactUuid: alice }];
+        return { parties, after: (uuid: string) => (void uuid, m.service.contactsMerged(alice, bob)) };
+      },
+    ],
+    [
+      'a late link',
+      async () => {
+        const bob = m.newContact({ name: 'Bob', company: 'B Corp' });
+        const parties = [{ rawName: 'Bob', contactUuid: bob }, { rawName: 'Bobby from B' }];
+        return {
+          parties,
+          after: (uuid: string) => {
+            // Renamed in the directory since: the link's snapshot is another than the first party's.
+            m.contacts.add({ uuid: bob, name: 'Robert', company: 'B Corp' });
+            return m.service.linkParty(uuid, 1, { contactUuid: bob });
+          },
+        };
+      },
+    ],
+    [
+      'a deletion',
+      async () => {
+        const grace = m.newContact({ name: 'Grace', company: 'Acme' });
+        const parties = [{ rawName: 'Grace' }, { rawName: 'Grace', contactUuid: grace }];
+        return { parties, after: (uuid: string) => (void uuid, m.service.contactDeleted(grace)) };
+      },
+    ],
+  ])('keeps each party its own frozen snapshot when the parties are saved unchanged after %s made two of one identity', async (_, scenario) => {
+    const { parties, after } = await scenario();
+    const created = await m.service.createInteraction({ contactUuid: m.newContact({ name: 'Subject' }) }, parties);
+    await after(created.uuid);
+    const before = (await m.service.getInteraction(created.uuid))!;
+    expect(new Set(before.parties.map((p) => JSON.stringify(p.snapshot))).size).toBe(2);
+    // The History tab's form saves the parties as it read them.
+    const saved = await m.service.updateInteraction(
+      created.uuid,
+      {},
+      before.parties.map((p) => ({ rawName: p.rawName, contactUuid: p.contactUuid, staffPersonUuid: p.staffPersonUuid })),
+    );
+    expect(saved).toEqual(before); // the same version: nothing appended
+  });
+
   it('loses no concurrent ordinary update of the interactions it fans out to', async () => {
     const gone = m.newContact({ name: 'Gone' });
     const other = m.newContact({ name: 'Other' });
