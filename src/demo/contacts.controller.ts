@@ -96,9 +96,9 @@ export class ContactsController {
     @Headers('x-request-id') requestId?: string,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<LifecycleResult> {
-    const contact = await this.existing(uuid);
+    const contact = await this.existing(uuid, idempotencyKey);
     const result = await this.interactions.contactDeleted(contact, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.contacts.delete(contact);
+    await this.contacts.delete(contact, idempotencyKey);
     return result;
   }
 
@@ -122,10 +122,10 @@ export class ContactsController {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new InteractionValidationError({ body: ['must be a JSON object'] });
     }
-    const from = await this.existing(uuid);
+    const from = await this.existing(uuid, idempotencyKey);
     const { intoUuid } = body as { intoUuid?: unknown };
     const result = await this.interactions.contactsMerged(from, intoUuid as string, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.contacts.delete(from);
+    await this.contacts.delete(from, idempotencyKey);
     return result;
   }
 
@@ -149,14 +149,15 @@ export class ContactsController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<LifecycleResult> {
     const result = await this.interactions.forgetContact(uuid, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.contacts.delete(uuid.toLowerCase());
+    await this.contacts.delete(uuid.toLowerCase(), idempotencyKey);
     return result;
   }
 
-  /** The demo contact's uuid (lower case), else 404. */
-  private async existing(uuid: string): Promise<string> {
+  /** The demo contact's uuid (lower case), also where the request this repeats removed it; else 404. */
+  private async existing(uuid: string, idempotencyKey?: string): Promise<string> {
     const contact = normaliseUuid(uuid);
     if (contact && (await this.contacts.findContacts([contact])).length > 0) return contact;
+    if (contact && idempotencyKey !== undefined && (await this.contacts.removedBy(contact, idempotencyKey))) return contact;
     throw new NotFoundException(`Contact ${uuid} not found`);
   }
   // --- end of contacts' lifecycle

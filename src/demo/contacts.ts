@@ -80,6 +80,8 @@ export class DemoContacts implements ContactDirectory {
       await tx.query(`CREATE SCHEMA IF NOT EXISTS ${this.db.schema}`);
       await tx.query(CONTACTS_TABLE, []);
       await tx.query('CREATE TABLE IF NOT EXISTS sample_data (seeded boolean PRIMARY KEY)', []);
+      // Which request (its Idempotency-Key) removed a contact: its repeat is answered, not a 404.
+      await tx.query('CREATE TABLE IF NOT EXISTS removed_contacts (uuid uuid NOT NULL, idempotency_key text NOT NULL, PRIMARY KEY (uuid, idempotency_key))', []);
     });
   }
 
@@ -103,9 +105,23 @@ export class DemoContacts implements ContactDirectory {
     return rows.map(toRecord);
   }
 
-  /** Removes a contact; false when there was none. */
-  async delete(uuid: string): Promise<boolean> {
-    const { rows } = await this.db.query('DELETE FROM contacts WHERE uuid = $1 RETURNING uuid', [uuid]);
+  /** Removes a contact, remembering the request's key; false when there was none. */
+  async delete(uuid: string, idempotencyKey?: string): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `WITH removed AS (DELETE FROM contacts WHERE uuid = $1 RETURNING uuid),
+       remembered AS (
+         INSERT INTO removed_contacts (uuid, idempotency_key) SELECT uuid, $2 FROM removed WHERE $2::text IS NOT NULL
+         ON CONFLICT DO NOTHING
+       )
+       SELECT uuid FROM removed`,
+      [uuid, idempotencyKey ?? null],
+    );
+    return rows.length > 0;
+  }
+
+  /** The contact was removed by a request with this key (a repeat of it is answered as the first). */
+  async removedBy(uuid: string, idempotencyKey: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM removed_contacts WHERE uuid = $1 AND idempotency_key = $2', [uuid, idempotencyKey]);
     return rows.length > 0;
   }
 

@@ -25,6 +25,26 @@ describe("contacts' lifecycle over HTTP", () => {
     expect((await call(demo, 'DELETE', '/contacts/nope')).status).toBe(404);
   });
 
+  it('answers a repeat of a DELETE or a merge with its Idempotency-Key as the first, once the contact is gone; another key is 404', async () => {
+    const gone = await contact('Gone again');
+    const into = await contact('Kept again');
+    const dup = await contact('Dup again');
+    await call(demo, 'POST', '/interactions', { contactUuid: gone });
+    await call(demo, 'POST', '/interactions', { contactUuid: dup });
+    for (let i = 0; i < 2; i++) {
+      expect(await call(demo, 'DELETE', `/contacts/${gone}`, undefined, { 'idempotency-key': `del-${gone}` })).toEqual({ status: 200, body: { interactions: 1 } });
+      const merged = await call(demo, 'POST', `/contacts/${dup}/merge`, { intoUuid: into }, { 'idempotency-key': `merge-${dup}` });
+      expect(merged).toEqual({ status: 200, body: { interactions: 1 } });
+    }
+    expect((await call(demo, 'DELETE', `/contacts/${gone}`, undefined, { 'idempotency-key': 'another' })).status).toBe(404);
+    expect((await call(demo, 'POST', `/contacts/${dup}/merge`, { intoUuid: into }, { 'idempotency-key': 'another' })).status).toBe(404);
+    // The same key for another input: refused as the module refuses it.
+    const elsewhere = await contact('Elsewhere');
+    expect((await call(demo, 'POST', `/contacts/${dup}/merge`, { intoUuid: elsewhere }, { 'idempotency-key': `merge-${dup}` })).body).toEqual({
+      errors: { idempotencyKey: ['was already used for a different request'] },
+    });
+  });
+
   it('merges a contact into another', async () => {
     const from = await contact('Dup');
     const into = await contact('Kept');
