@@ -134,9 +134,8 @@ export const INVOLVING_SEARCH_INDEX_CAP = 5_000;
 export async function findInvolving(db: Database, contactUuid: string, page: FeedPageQuery, filter: FeedFilter = NO_FILTER): Promise<Interaction[]> {
   const { search } = filter;
   if (search !== null) return oneSnapshot(db, (tx) => searchInvolving(tx, contactUuid, page, filter, search));
-  const q = db;
   // The page is cut on the involvement index alone; only the rows of the page are joined.
-  const { rows } = await q.query<InteractionRow>(
+  const { rows } = await db.query<InteractionRow>(
     `WITH page AS (
        SELECT v.interaction_uuid FROM interaction_involvements v
        WHERE v.contact_uuid = $1 AND ${narrowed('v', 3)}
