@@ -256,6 +256,31 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('crea
     expect((await db.query('SELECT * FROM create_stream_marks', [])).rows).toEqual([]);
   });
 
+  it('sends the halves of a shared statement too large for the server as statements of their own, not each create alone', async () => {
+    const sent: number[] = [];
+    let refuseNext = true;
+    const limited: Database = Object.assign(Object.create(db) as Database, {
+      autocommit: async (text: string, params: unknown[]) => {
+        const streams = (JSON.stringify(params).match(/interaction-[0-9a-f-]{36}/g) ?? []).length / 2;
+        sent.push(streams);
+        if (refuseNext && streams > 1) {
+          refuseNext = false;
+          // As PostgreSQL refuses a jsonb array past 256 MB.
+          throw Object.assign(new Error('total size of jsonb array elements exceeds the maximum of 268435455 bytes'), { code: '54000', severity: 'ERROR' });
+        }
+        return db.autocommit!(text, params);
+      },
+    });
+    store = new PostgresEventStore(limited, projectEvents, async (events) => newStreamProjection(events));
+    const creates = Array.from({ length: 8 }, () => created());
+    const results = await Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events)));
+    expect(results.map((r) => r.events.length)).toEqual(creates.map(() => 2));
+    const refused = sent[0]!;
+    expect(sent.filter((n) => n === 1)).toEqual([]); // no create went alone
+    expect(sent).toContain(Math.ceil(refused / 2));
+    expect((await readTables(db)).interactions).toHaveLength(8);
+  });
+
   it('puts at most 32 creates in one statement', async () => {
     const creates = Array.from({ length: 80 }, () => created());
     const results = await Promise.all(creates.map(({ stream, events }) => store.createStream(stream, events)));

@@ -120,6 +120,8 @@ const MAX_CREATES_PER_STATEMENT = 32;
 const HALVES = 2;
 
 const UNIQUE_VIOLATION = '23505';
+/** A statement past a limit of the server's (a jsonb array over 256 MB): halves of it fit. */
+const PROGRAM_LIMIT_EXCEEDED = '54000';
 const DEFAULT_BATCH_SIZE = 500;
 
 /**
@@ -224,7 +226,7 @@ export class PostgresEventStore implements EventStore {
       sending.push(
         sharedOrEachAlone<PendingCreate, AppendResult, AppendedRow[]>(
           together,
-          () => this.sendCreate(together),
+          (group) => this.sendCreate(group),
           (create) => this.createAlone(create),
           (create, _, rows) => appendResult(create.streamName, create.events, rows),
         ),
@@ -399,8 +401,8 @@ export class PostgresEventStore implements EventStore {
     if (statements.length === 1) return settle(statements[0]!, () => this.sendAlone(statements[0]!));
     await sharedOrEachAlone<PendingStatement, QueryResultRow[], (QueryResultRow & { copy: number | string })[]>(
       statements,
-      async () => {
-        const { text, params } = composeShared(statements.map((statement) => statement.parts), statements[0]!.select);
+      async (group) => {
+        const { text, params } = composeShared(group.map((statement) => statement.parts), group[0]!.select);
         return (await this.db.autocommit!<QueryResultRow & { copy: number | string }>(text, params)).rows;
       },
       (statement) => this.sendAlone(statement),
@@ -627,20 +629,25 @@ function settle<T>(pending: { resolve: (value: T) => void; reject: (error: unkno
 
 /**
  * A statement shared by `pending`, each answered from its result. An error the server reported for the
- * statement means it wrote nothing: each is then sent `alone`, for its own outcome. Anything else (a lost
- * connection, a client-side timeout) may have come after the commit: every one's answer.
+ * statement means it wrote nothing: each is then sent `alone`, for its own outcome; where the statement
+ * was too large for the server (a jsonb array past its limit), each half is shared instead. Anything
+ * else (a lost connection, a client-side timeout) may have come after the commit: every one's answer.
  */
 async function sharedOrEachAlone<P extends { resolve: (value: T) => void; reject: (error: unknown) => void }, T, R>(
   pending: P[],
-  shared: () => Promise<R>,
+  shared: (group: P[]) => Promise<R>,
   alone: (one: P) => Promise<T>,
   answer: (one: P, index: number, result: R) => T,
 ): Promise<void> {
   let result: R;
   try {
-    result = await shared();
+    result = await shared(pending);
   } catch (error) {
-    if (reportedByServer(error)) await Promise.all(pending.map((one) => settle(one, () => alone(one))));
+    if ((error as { code?: unknown }).code === PROGRAM_LIMIT_EXCEEDED && pending.length > 1) {
+      const half = Math.ceil(pending.length / 2);
+      const halves = [pending.slice(0, half), pending.slice(half)];
+      await Promise.all(halves.map((group) => sharedOrEachAlone(group, shared, alone, answer)));
+    } else if (reportedByServer(error)) await Promise.all(pending.map((one) => settle(one, () => alone(one))));
     else for (const one of pending) one.reject(error);
     return;
   }
