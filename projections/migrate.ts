@@ -16,7 +16,14 @@ export const READ_TABLE_MIGRATIONS: MigrationSet = {
   name: 'read_tables',
   dir: join(__dirname, 'migrations'),
   // Party keys and search words are computed in TypeScript (one rule with the projection's and the queries').
-  after: { '0005_unresolved_party_keys.sql': backfillPartyKeys, '0008_feeds.sql': backfillSearchWords },
+  after: {
+    '0005_unresolved_party_keys.sql': backfillPartyKeys,
+    '0008_feeds.sql': backfillSearchWords,
+    '0017_fold_sigma_and_sharp_s.sql': async (tx) => {
+      await backfillPartyKeys(tx);
+      await backfillSearchWords(tx);
+    },
+  },
 };
 export const EVENT_LOG_MIGRATIONS: MigrationSet = {
   name: 'event_log',

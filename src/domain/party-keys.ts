@@ -14,9 +14,21 @@ export function partyNameKey(name: string): string {
   return foldCaseAndAccents(name).replace(WHITESPACE, ' ').trim();
 }
 
-/** Compatibility-decomposed (NFKD), combining marks (accents) stripped, lower case: how text is matched. */
+/** Lower-case letters that stand for others in a word's other forms (a final sigma, German ß). */
+const CASE_FOLDS = /[ςß]/gu;
+const FOLDED: Record<string, string> = { ς: 'σ', ß: 'ss' };
+
+/**
+ * Compatibility-decomposed (NFKD), combining marks (accents) stripped, lower case, then a final sigma as
+ * σ and ß as ss (toLowerCase makes a word's last Σ a ς, so "ΟΔΟΣ" would not match "Οδοστρωμα", nor
+ * "STRASSE" "Straße"): how text is matched. Migration 0017 re-folds rows written before.
+ */
 export function foldCaseAndAccents(text: string): string {
-  return text.normalize('NFKD').replace(COMBINING_MARKS, '').toLowerCase();
+  return text
+    .normalize('NFKD')
+    .replace(COMBINING_MARKS, '')
+    .toLowerCase()
+    .replace(CASE_FOLDS, (letter) => FOLDED[letter]!);
 }
 
 /** Characters that end an email address inside a raw name: "Dana <dana@acme.com>", "(dana@acme.com)". */

@@ -26,4 +26,29 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
       await backend.dropSchema(db.schema);
     }
   });
+
+  it('migration 0017 folds again the name keys and search words written before it (final sigma, ß)', async () => {
+    const db = await backend.open(uniqueSchema('fold'));
+    try {
+      await migrateBefore(db, '0017');
+      const uuid = '01900000-0000-7000-8000-000000000017';
+      await db.query(
+        `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
+           metadata, file_uuids, inserted_at, updated_at, version, parties, search)
+         VALUES ($1, $1, 'note', now(), 'ΟΔΟΣ Straße', NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector(ARRAY['οδος', 'straße']))`,
+        [uuid],
+      );
+      await db.query(
+        `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot, name_key)
+         VALUES ($1, 0, 'Ο ΚΟΣ', NULL, NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}', 'ο κος')`,
+        [uuid],
+      );
+      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0017_fold_sigma_and_sharp_s.sql']);
+      expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions', [])).rows).toEqual([{ words: ['strasse', 'οδοσ'] }]);
+      expect((await db.query('SELECT name_key FROM interaction_parties', [])).rows).toEqual([{ name_key: 'ο κοσ' }]);
+    } finally {
+      await db.close();
+      await backend.dropSchema(db.schema);
+    }
+  });
 });

@@ -157,6 +157,10 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('feed
     expect(await found('JOSÉ')).toEqual([a.uuid]);
     expect(await found('renew')).toEqual([a.uuid, b.uuid].sort());
     expect(await found('naive q3')).toEqual([a.uuid]);
+    const greek = await m.service.createInteraction({ contactUuid: contact, subject: 'Οδοστρωμα at the Straße' });
+    expect(await found('ΟΔΟΣ')).toEqual([greek.uuid]); // toLowerCase would end it in a final sigma
+    expect(await found('STRASSE')).toEqual([greek.uuid]);
+    await m.service.deleteInteraction(greek.uuid);
     expect(await found('newal')).toEqual([]); // inside a word is not a match
     expect(await found('renewal brulee')).toEqual([a.uuid]);
     expect(await found("'&|!:*")).toEqual([a.uuid, b.uuid].sort()); // no word: no filter, and no tsquery syntax
