@@ -2,7 +2,8 @@ import { Queryable } from '../src/ports/database';
 
 /**
  * Free-text parties (no contact, no staff link) by name key or email key: a bitmap of the two partial
- * indexes of migration 0005 over unresolved parties only, then the matches' rows, newest first.
+ * indexes of migration 0005 over unresolved parties only, then the matches' rows, newest first. A party
+ * a forget erased ("[erased]", unlinked) is no one to resolve: never offered for linking.
  */
 export async function findUnresolvedParties(
   q: Queryable,
@@ -15,6 +16,7 @@ export async function findUnresolvedParties(
      JOIN interactions i ON i.uuid = p.interaction_uuid
      WHERE p.contact_uuid IS NULL AND p.staff_person_uuid IS NULL
        AND (p.name_key = $1::text OR p.email_keys @> ARRAY[$2::text])
+       AND p.snapshot->>'source' IS DISTINCT FROM 'erased'
      ORDER BY i.occurred_at DESC, i.inserted_at DESC, i.uuid DESC, p.position
      LIMIT $3`,
     [keys.nameKey, keys.emailKey, limit],

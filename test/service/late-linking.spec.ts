@@ -250,6 +250,14 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect(await m.service.findUnresolvedParties({ name: 'dana' })).toEqual([]);
     });
 
+    it('never offers a party a forget erased, only a free-text one that is named so', async () => {
+      const dana = m.newContact({ name: 'Dana' });
+      const typed = await m.service.createInteraction({ contactUuid: m.newContact() }, [{ rawName: '[erased]' }]);
+      await m.service.createInteraction({ contactUuid: m.newContact() }, [{ rawName: 'Dana', contactUuid: dana }]);
+      await m.service.forgetContact(dana);
+      expect((await m.service.findUnresolvedParties({ name: '[erased]' })).map((p) => p.interactionUuid)).toEqual([typed.uuid]);
+    });
+
     it('validates the filter and the limit; dispatches as FindUnresolvedPartiesQuery', async () => {
       expect(await fieldErrors(m.service.findUnresolvedParties({}))).toEqual({ name: ['or email is required'] });
       expect(await fieldErrors(m.service.findUnresolvedParties(null as never))).toEqual({ filter: ['must be an object'] });
