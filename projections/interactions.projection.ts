@@ -220,8 +220,8 @@ function parkedLookup(streamName: string, gate?: string, name = 'looked_up'): St
  * rebuild's TRUNCATE waits on its first table instead of deadlocking on the next. Blocks nothing else.
  */
 export async function takeParkedEventsFirst(q: Queryable): Promise<void> {
-  // A read of no rows locks the table as LOCK TABLE … ACCESS SHARE would, till the transaction ends, and
-  // unlike it is valid in autocommit (EventStoreDB's sessions), where there is no order to keep.
+  // A read of no rows locks the table as LOCK TABLE … ACCESS SHARE would, till the transaction ends (so
+  // the caller runs in one: in autocommit the hold would end with this statement).
   await q.query('SELECT NULL FROM parked_events LIMIT 0', []);
 }
 

@@ -120,13 +120,16 @@ export async function planTargets(db: Queryable, decision: LifecycleDecision): P
  * finished.)
  */
 export async function destroyKeysPlanning(
-  q: Queryable,
+  db: Database,
+  /** The stream session's transaction; null where there is none (EventStoreDB, or no session): one of its own. */
+  tx: Queryable | null,
   decision: { decisionId: string; contactUuid: string },
   interactionUuid: string | null,
 ): Promise<void> {
-  // It reads which streams are parked: in a transaction, parked_events is then held first, as a rebuild takes it.
-  await takeParkedEventsFirst(q);
-  await q.query(
+  if (!tx) return db.transaction((own) => destroyKeysPlanning(db, own, decision, interactionUuid));
+  // It reads which streams are parked: parked_events is held first, in the order a rebuild takes it.
+  await takeParkedEventsFirst(tx);
+  await tx.query(
     `WITH destroyed AS (${DESTROY_KEYS}),
      erased AS (SELECT interaction_uuid, bool_or(tag = $3) AS content FROM destroyed GROUP BY interaction_uuid)
      INSERT INTO lifecycle_targets (decision_id, interaction_uuid, content_erased, erased_subject)
@@ -134,7 +137,7 @@ export async function destroyKeysPlanning(
      FROM erased e LEFT JOIN interactions i ON i.uuid = e.interaction_uuid AND NOT ${rowBehindItsStream('i.uuid')}
      ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased,
        erased_subject = COALESCE(lifecycle_targets.erased_subject, excluded.erased_subject)`,
-    [...destroyKeysParams(interactionUuid, await personOf(q, decision.contactUuid)), decision.decisionId],
+    [...destroyKeysParams(interactionUuid, await personOf(tx, decision.contactUuid)), decision.decisionId],
   );
 }
 

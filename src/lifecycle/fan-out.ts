@@ -89,9 +89,7 @@ export class LifecycleFanOut {
       // Forgetting: once her streams are planned (some are found through her keys), all her keys go at
       // once, so nothing of hers stays readable while the streams are worked on, nor if one of them fails;
       // the same statement plans every stream they go from.
-      if (sweep === 0 && decision.kind === 'contact_forgotten') {
-        await this.db.transaction((tx) => destroyKeysPlanning(tx, decision, null));
-      }
+      if (sweep === 0 && decision.kind === 'contact_forgotten') await destroyKeysPlanning(this.db, null, decision, null);
       const pending = await pendingTargets(this.db, decision.decisionId);
       if (sweep > 0 && planned === 0 && pending.length === 0) break;
       await this.work(recorded, pending);
@@ -178,8 +176,9 @@ export class LifecycleFanOut {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
           beforeRead:
             decision.kind === 'contact_forgotten'
-              ? async (q) => {
-                  await destroyKeysPlanning(q, decision, interactionUuid);
+              ? async (tx) => {
+                  await destroyKeysPlanning(this.db, tx, decision, interactionUuid);
+                  const q = tx ?? this.db;
                   forgotten = { ...(await forgottenContent(q, decisionId, interactionUuid)), mergedWith: await mergedWith(q, decision.contactUuid) };
                 }
               : undefined,

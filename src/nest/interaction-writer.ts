@@ -289,14 +289,14 @@ export class InteractionWriter {
    * them. Same lock or race retry, parse before append, read-your-writes and publishing as a command.
    * `inSession`, when the store commits in the module's database (PostgreSQL), writes in the session's
    * transaction, so it commits with the append (`committedWith` says whether it did). `beforeRead` runs
-   * first in every attempt, in that transaction where there is one.
+   * first in every attempt, given that transaction (null where the session has none).
    */
   async applyToStream(
     interactionUuid: string,
     decideFor: (state: InteractionState, stored: RecordedInteractionEvent[]) => InteractionEvent[] | 'already',
     options: CommandOptions,
     hooks: {
-      beforeRead?: (q: Queryable) => Promise<void>;
+      beforeRead?: (tx: Queryable | null) => Promise<void>;
       inSession?: (tx: Queryable, appends: boolean) => Promise<void>;
     } = {},
   ): Promise<{ outcome: 'appended' | 'already' | 'nothing'; committedWith: boolean }> {
@@ -315,7 +315,7 @@ export class InteractionWriter {
       let committedWith = false;
       try {
         await this.store.withStream(streamName, async (session) => {
-          await beforeRead?.(session.tx ?? this.db);
+          await beforeRead?.(session.tx);
           const stored = (await session.readStream()).map(toDomainEvent);
           state.before = fold(stored);
           const events = decideFor(state.before, stored);

@@ -51,7 +51,7 @@ describe.each(['postgres', 'eventstoredb'] as const)('resuming a decision on %s'
     // The first sweep planned her streams and destroyed her keys, and then the process died; before the
     // next start an update moved one of her interactions to Eve.
     await planTargets(m.db, decision);
-    await destroyKeysPlanning(m.db, decision, null);
+    await destroyKeysPlanning(m.db, null, decision, null);
     await m.service.updateInteraction(moved.uuid, { contactUuid: eve });
 
     await expect(m.app.get(LifecycleFanOut).resumePending()).resolves.toEqual({ decisions: 1, interactions: 3, failed: 0 });
