@@ -102,8 +102,11 @@ export class LifecycleFanOut {
    * Decisions about one contact apply in the order they were recorded: a merge a crash left pending is
    * finished before a later deletion or merge of its `into` runs (else that one would miss the streams
    * the merge moves there afterwards). One that cannot finish keeps the later ones waiting, with its error.
+   * A forget waits for none: it takes every contact merged with hers, merge finished or not (`personOf`),
+   * and an erasure must not wait on a stream that cannot be read elsewhere.
    */
   private async finishOlderAbout({ decision }: RecordedDecision): Promise<void> {
+    if (decision.kind === 'contact_forgotten') return;
     const pending = await pendingDecisions(this.db);
     const index = pending.findIndex((older) => older.decision.decisionId === decision.decisionId);
     const about = new Set(subjectsOf(decision));
@@ -120,16 +123,27 @@ export class LifecycleFanOut {
     let decisions = 0;
     let interactions = 0;
     let failed = 0;
+    /** The contacts of the decisions not finished in this pass: later ones about them wait (`finishOlderAbout`). */
+    const unfinished = new Set<string>();
     for (const recorded of await pendingDecisions(this.db)) {
       const { kind, decisionId } = recorded.decision;
+      const about = subjectsOf(recorded.decision);
+      const notFinished = (reason: string) => {
+        this.logger.warn(`${kind} decision ${decisionId} not finished (the next start or \`resume\` retries): ${reason}`);
+        for (const uuid of about) unfinished.add(uuid);
+        failed++;
+      };
+      if (kind !== 'contact_forgotten' && about.some((uuid) => unfinished.has(uuid))) {
+        notFinished('it waits for an older decision about the same contact');
+        continue;
+      }
       this.logger.log(`resuming ${kind} decision ${decisionId}`);
       try {
         interactions += (await this.run(recorded)).interactions;
         decisions++;
       } catch (error) {
         if (error instanceof FanOutStoppedError) throw error;
-        this.logger.warn(`${kind} decision ${decisionId} not finished (the next start or \`resume\` retries): ${errorText(error)}`);
-        failed++;
+        notFinished(errorText(error));
       }
     }
     return { decisions, interactions, failed };

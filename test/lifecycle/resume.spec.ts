@@ -114,6 +114,15 @@ describe.each(['postgres', 'eventstoredb'] as const)('resuming a decision on %s'
     await expect(m.service.contactsMerged(x, into)).rejects.toMatchObject({ name: 'InteractionUnreadableError' });
     expect((await pendingDecisions(m.db)).map((d) => d.decision.kind)).toEqual(['contact_deleted', 'contacts_merged']);
     expect((await m.service.getInteraction(bad.uuid))!.contactUuid).toBe(x);
+    // A resume tries the first once; the merge waiting for it is not run again behind it.
+    const fanOut = m.app.get(LifecycleFanOut);
+    const run = jest.spyOn(fanOut, 'run');
+    await expect(fanOut.resumePending()).resolves.toEqual({ decisions: 0, interactions: 0, failed: 2 });
+    expect(run).toHaveBeenCalledTimes(1);
+    // An erasure waits for none of them: Into's forget destroys the keys of all merged with Into (X too)
+    // at once; only then does X's unreadable stream fail it.
+    await expect(m.service.forgetContact(into)).rejects.toMatchObject({ name: 'InteractionUnreadableError' });
+    expect((await m.service.history(more.uuid))[0]!.data).toMatchObject({ subject: '[erased]' });
   });
 
   it('answers a decision the closing module stopped as unavailable and committed: the next start finishes it', async () => {
