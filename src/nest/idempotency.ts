@@ -30,7 +30,7 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** How long a request holds its key at most: a repeat waits for the holder, or this long if it died. */
+/** How long a hold lasts unless renewed: a repeat waits for its holder, or this long after the holder died. */
 export const KEY_HOLD_MS = 30_000;
 
 /**
@@ -84,10 +84,19 @@ export async function answeredWithoutEvents(db: Queryable, key: string, events: 
   await db.query('UPDATE idempotency_keys SET answered_events = $2 WHERE key = $1 AND answered_events IS NULL', [key, events]);
 }
 
+/** Extends the request's hold on its key by `KEY_HOLD_MS` (every third of it while the request runs). */
+export async function renewIdempotencyHold(db: Queryable, key: string, holder: string): Promise<void> {
+  await db.query('UPDATE idempotency_keys SET held_until = now() + make_interval(secs => $3) WHERE key = $1 AND held_by = $2', [
+    key,
+    holder,
+    KEY_HOLD_MS / 1000,
+  ]);
+}
+
 /**
  * Ends the request's hold on its key. With `free` (it failed, and nothing is written under the key: it
  * took the key new, or read the stream without finding it), the key goes: it may be used again, for any
- * input. A hold another request took over (this one outlived `KEY_HOLD_MS`) is left to that one.
+ * input. A hold another request took over (this one's lapsed: its renewals failed) is left to that one.
  */
 export async function releaseIdempotencyKey(db: Queryable, key: string, holder: string, free: boolean): Promise<void> {
   await db.query(

@@ -33,7 +33,15 @@ import {
   WrongExpectedVersionError,
 } from '../ports/event-store';
 import { editFitsAppend } from '../../projections/interactions.projection';
-import { answeredWithoutEvents, Idempotency, releaseIdempotencyKey, ReservedKey, reserveIdempotencyKey } from './idempotency';
+import {
+  answeredWithoutEvents,
+  Idempotency,
+  KEY_HOLD_MS,
+  releaseIdempotencyKey,
+  renewIdempotencyHold,
+  ReservedKey,
+  reserveIdempotencyKey,
+} from './idempotency';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
@@ -140,9 +148,13 @@ export class InteractionWriter {
     // A repeated create acts on the interaction the first request created (or meant to).
     command = { ...command, interactionUuid: reserved.streamName.slice(streamNameOf('').length) };
     let free = false;
+    // Held for as long as this request runs, however slow: a repeat never decides beside it.
+    const renewal = setInterval(() => void renewIdempotencyHold(this.db, idempotency.key, holder).catch(() => undefined), KEY_HOLD_MS / 3);
+    renewal.unref();
     try {
       return await this.run(command, options, ctx, { ...reserved, idempotency, failedUnwritten: () => (free = true) });
     } finally {
+      clearInterval(renewal);
       await releaseIdempotencyKey(this.db, idempotency.key, holder, free).catch(() => undefined);
     }
   }
@@ -212,8 +224,12 @@ export class InteractionWriter {
     try {
       return await reserveIdempotencyKey(this.db, idempotency, streamName, holder);
     } catch (error) {
-      // Nothing of the command is written before its key is bound.
-      if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, false, { cause: error });
+      // Nothing of the command is written before its key is bound. The hold may have been taken before the
+      // answer was lost: ended where it can be, so that a retry need not wait for it to lapse.
+      if (error instanceof InteractionUnavailableError) {
+        await releaseIdempotencyKey(this.db, idempotency.key, holder, false).catch(() => undefined);
+        throw new InteractionUnavailableError(error.message, false, { cause: error });
+      }
       throw error;
     }
   }

@@ -219,6 +219,50 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect(rows).toEqual([{ held_by: null }]);
     });
 
+    it('renews the hold of a request that runs long: a repeat waits for it rather than deciding beside it', async () => {
+      const contactUuid = m.newContact();
+      const store = m.app.get<ErasingEventStore>(EVENT_STORE);
+      const entered = gate();
+      const slow = gate();
+      const createStream = store.createStream.bind(store);
+      jest.spyOn(store, 'createStream').mockImplementationOnce(async (...args) => {
+        entered.open();
+        await slow.opened;
+        return createStream(...args);
+      });
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'Date', 'hrtime', 'performance'] });
+      try {
+        const first = m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'slow' });
+        await entered.opened;
+        // Its hold as good as lapsed: a renewal (every third of the hold) extends it.
+        await m.db.query(`UPDATE idempotency_keys SET held_until = now() - interval '1 second' WHERE key = 'slow'`, []);
+        jest.advanceTimersByTime(idempotency.KEY_HOLD_MS / 3);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const { rows } = await m.db.query<{ held: boolean }>(`SELECT held_until > now() AS held FROM idempotency_keys WHERE key = 'slow'`, []);
+        expect(rows).toEqual([{ held: true }]);
+        const repeat = m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'slow' });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        slow.open();
+        const created = await first;
+        expect(await repeat).toEqual(created);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('ends a hold whose taking lost its answer, so that a retry need not wait for it to lapse', async () => {
+      const contactUuid = m.newContact();
+      const reserve = idempotency.reserveIdempotencyKey;
+      jest.spyOn(idempotency, 'reserveIdempotencyKey').mockImplementationOnce(async (...args) => {
+        await reserve(...args); // taken, and then the answer is lost
+        throw new InteractionUnavailableError('PostgreSQL is unavailable: Connection terminated unexpectedly', 'unknown');
+      });
+      await expect(m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'lost' })).rejects.toMatchObject({ committed: false });
+      const started = Date.now();
+      await expect(m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'lost' })).resolves.toMatchObject({ contactUuid });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
     it('refuses the same key with a different input, and writes nothing', async () => {
       const contactUuid = m.newContact();
       await m.service.createInteraction({ contactUuid, subject: 'A' }, [], [], { idempotencyKey: 'k' });

@@ -643,7 +643,7 @@ async function sharedOrEachAlone<P extends { resolve: (value: T) => void; reject
   try {
     result = await shared(pending);
   } catch (error) {
-    if ((error as { code?: unknown }).code === PROGRAM_LIMIT_EXCEEDED && pending.length > 1) {
+    if (reportedByServer(error) && (error as { code: string }).code === PROGRAM_LIMIT_EXCEEDED && pending.length > 1) {
       const half = Math.ceil(pending.length / 2);
       const halves = [pending.slice(0, half), pending.slice(half)];
       await Promise.all(halves.map((group) => sharedOrEachAlone(group, shared, alone, answer)));
