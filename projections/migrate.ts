@@ -12,6 +12,9 @@ export interface MigrationSet {
   after?: Record<string, (tx: Queryable) => Promise<void>>;
 }
 
+/** The letters whose fold migration 0017 changed: ς and ß, and the capitals that lower-case to them. */
+const FOLD_CHANGED_0017 = '[ςΣßẞ]';
+
 export const READ_TABLE_MIGRATIONS: MigrationSet = {
   name: 'read_tables',
   dir: join(__dirname, 'migrations'),
@@ -19,9 +22,10 @@ export const READ_TABLE_MIGRATIONS: MigrationSet = {
   after: {
     '0005_unresolved_party_keys.sql': backfillPartyKeys,
     '0008_feeds.sql': backfillSearchWords,
+    // Only rows with a letter whose fold changed are written again (no table-wide rewrite at start).
     '0017_fold_sigma_and_sharp_s.sql': async (tx) => {
-      await backfillPartyKeys(tx);
-      await backfillSearchWords(tx);
+      await backfillPartyKeys(tx, FOLD_CHANGED_0017);
+      await backfillSearchWords(tx, FOLD_CHANGED_0017);
     },
   },
 };

@@ -12,16 +12,17 @@ interface PartyRow {
 
 /**
  * Fills the search keys of party rows written before migration 0005 (same transaction as the migration),
- * with the projection's own rule, chunk by chunk in key order: the upgrade needs no rebuild.
+ * with the projection's own rule, chunk by chunk in key order: the upgrade needs no rebuild. `matching`:
+ * only the rows whose raw name matches this regular expression (a later change of the rule).
  */
-export async function backfillPartyKeys(tx: Queryable): Promise<void> {
+export async function backfillPartyKeys(tx: Queryable, matching: string | null = null): Promise<void> {
   let after: { uuid: string; position: number } | null = null;
   for (;;) {
     const { rows } = await tx.query<PartyRow>(
       `SELECT interaction_uuid, position, raw_name FROM interaction_parties
-       WHERE $1::uuid IS NULL OR (interaction_uuid, position) > ($1::uuid, $2::integer)
+       WHERE ($1::uuid IS NULL OR (interaction_uuid, position) > ($1::uuid, $2::integer)) AND ($3::text IS NULL OR raw_name ~ $3)
        ORDER BY interaction_uuid, position LIMIT ${CHUNK}`,
-      [after?.uuid ?? null, after?.position ?? null],
+      [after?.uuid ?? null, after?.position ?? null, matching],
     );
     if (rows.length === 0) return;
     await tx.query(

@@ -6,14 +6,17 @@ const CHUNK = 2_000;
 
 /**
  * Fills the search words of rows written before migration 0008 (same transaction as the migration), with
- * the projection's own rule, chunk by chunk in uuid order: the upgrade needs no rebuild.
+ * the projection's own rule, chunk by chunk in uuid order: the upgrade needs no rebuild. `matching`: only
+ * the rows whose subject or body matches this regular expression (a later change of the rule).
  */
-export async function backfillSearchWords(tx: Queryable): Promise<void> {
+export async function backfillSearchWords(tx: Queryable, matching: string | null = null): Promise<void> {
   let after: string | null = null;
   for (;;) {
     const { rows }: { rows: { uuid: string; subject: string | null; body: string | null }[] } = await tx.query(
-      `SELECT uuid, subject, body FROM interactions WHERE $1::uuid IS NULL OR uuid > $1::uuid ORDER BY uuid LIMIT ${CHUNK}`,
-      [after],
+      `SELECT uuid, subject, body FROM interactions
+       WHERE ($1::uuid IS NULL OR uuid > $1::uuid) AND ($2::text IS NULL OR subject ~ $2 OR body ~ $2)
+       ORDER BY uuid LIMIT ${CHUNK}`,
+      [after, matching],
     );
     if (rows.length === 0) return;
     await tx.query(
