@@ -125,8 +125,10 @@ export async function destroyKeysPlanning(
   tx: Queryable | null,
   decision: { decisionId: string; contactUuid: string },
   interactionUuid: string | null,
+  /** The contacts merged with hers (`mergedWith`), where the caller has read them already. */
+  merged?: readonly string[],
 ): Promise<void> {
-  if (!tx) return db.transaction((own) => destroyKeysPlanning(db, own, decision, interactionUuid));
+  if (!tx) return db.transaction((own) => destroyKeysPlanning(db, own, decision, interactionUuid, merged));
   // It reads which streams are parked: parked_events is held first, in the order a rebuild takes it.
   await takeParkedEventsFirst(tx);
   await tx.query(
@@ -137,7 +139,7 @@ export async function destroyKeysPlanning(
      FROM erased e LEFT JOIN interactions i ON i.uuid = e.interaction_uuid AND NOT ${rowBehindItsStream('i.uuid')}
      ON CONFLICT (decision_id, interaction_uuid) DO UPDATE SET content_erased = lifecycle_targets.content_erased OR excluded.content_erased,
        erased_subject = COALESCE(lifecycle_targets.erased_subject, excluded.erased_subject)`,
-    [...destroyKeysParams(interactionUuid, await personOf(tx, decision.contactUuid)), decision.decisionId],
+    [...destroyKeysParams(interactionUuid, await personOf(tx, decision.contactUuid, merged)), decision.decisionId],
   );
 }
 
@@ -176,8 +178,8 @@ export async function mergedWith(q: Queryable, contactUuid: string): Promise<str
  * Whom forgetting the contact forgets: the contact, and every contact a merge made one person with it
  * (`mergedWith`): forgetting one of them after a merge, or before, forgets all of them.
  */
-async function personOf(q: Queryable, contactUuid: string): Promise<string[]> {
-  return [contactUuid.toLowerCase(), ...(await mergedWith(q, contactUuid))];
+async function personOf(q: Queryable, contactUuid: string, merged?: readonly string[]): Promise<string[]> {
+  return [contactUuid.toLowerCase(), ...(merged ?? (await mergedWith(q, contactUuid)))];
 }
 
 /** The planned interactions whose streams have not been dealt with yet. */

@@ -70,9 +70,14 @@ export class LifecycleFanOut {
   ) {}
 
   async run(recorded: RecordedDecision): Promise<LifecycleResult> {
-    const { decision } = recorded;
     if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
     await this.finishOlderAbout(recorded);
+    return this.carryOut(recorded);
+  }
+
+  /** A pending decision's fan-out, its older ones about the same contacts dealt with. */
+  private async carryOut(recorded: RecordedDecision): Promise<LifecycleResult> {
+    const { decision } = recorded;
     // A merge hands over the merged contact's erasure keys everywhere, also in streams it needs nothing
     // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
     const handOver = () => (decision.kind === 'contacts_merged' ? moveAllOwnership(this.db, decision.fromUuid, decision.intoUuid) : undefined);
@@ -117,7 +122,8 @@ export class LifecycleFanOut {
 
   /**
    * Finishes every pending decision, oldest first (module start, CLI `resume`). One that fails (a stream
-   * that cannot be read) is logged and stays pending; the others are still tried.
+   * that cannot be read) is logged and stays pending; the others are still tried. Going oldest first, each
+   * finds its older ones dealt with already: finished, or not finished and it skipped.
    */
   async resumePending(): Promise<{ decisions: number; interactions: number; failed: number }> {
     let decisions = 0;
@@ -139,7 +145,7 @@ export class LifecycleFanOut {
       }
       this.logger.log(`resuming ${kind} decision ${decisionId}`);
       try {
-        interactions += (await this.run(recorded)).interactions;
+        interactions += (await this.carryOut(recorded)).interactions;
         decisions++;
       } catch (error) {
         if (error instanceof FanOutStoppedError) throw error;
@@ -191,9 +197,10 @@ export class LifecycleFanOut {
           beforeRead:
             decision.kind === 'contact_forgotten'
               ? async (tx) => {
-                  await destroyKeysPlanning(this.db, tx, decision, interactionUuid);
                   const q = tx ?? this.db;
-                  forgotten = { ...(await forgottenContent(q, decisionId, interactionUuid)), mergedWith: await mergedWith(q, decision.contactUuid) };
+                  const merged = await mergedWith(q, decision.contactUuid);
+                  await destroyKeysPlanning(this.db, tx, decision, interactionUuid, merged);
+                  forgotten = { ...(await forgottenContent(q, decisionId, interactionUuid)), mergedWith: merged };
                 }
               : undefined,
           inSession: (tx, appends) => markTarget(tx, decisionId, interactionUuid, appends),
