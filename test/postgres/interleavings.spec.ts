@@ -206,11 +206,16 @@ it('an update that read the content key before a forget of the subject leaves no
 });
 
 describe('a first try without the stream lock (an edit without a move, a delete)', () => {
-  /** The statements of this test's sessions that wait for a lock (their text is current while they wait). */
+  /**
+   * The statements of this test's module that wait for a lock (their text is current while they wait). By
+   * application name: test files running beside this one wait for locks in their own schemas.
+   */
   const waitingStatements = async () =>
     (
       await x.query<{ query: string }>(
-        `SELECT a.query FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted WHERE a.datname = current_database()`,
+        `SELECT a.query FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+         WHERE a.datname = current_database() AND a.application_name = $1`,
+        [schema],
       )
     ).rows.map((row) => row.query);
 
