@@ -187,14 +187,14 @@ const ATTR_RULES: Record<AttrName, AttrRule> = {
 /**
  * Normalises attributes. On create every attribute gets a value (defaults per docs/contract.md); on update
  * only the keys present in `input` are returned, and a present-but-blank value means "default".
- * Every property is read once, so what is checked is what is stored; `given`, when passed, receives each
- * value as read (a request's fingerprint takes the time as given, not as defaulted).
+ * Every property is read once, so what is checked is what is stored; `defaulted`, when passed, receives
+ * the names given blank or left out (a request's fingerprint takes a time defaulted to now as absent).
  */
 export function validateAttrs(
   input: unknown,
   mode: 'create' | 'update',
   now: Date,
-  given?: Partial<Record<AttrName, unknown>>,
+  defaulted?: Set<AttrName>,
 ): Validated<Partial<NormalisedAttrs>> {
   return guarded('attrs', () => {
     if (input !== undefined && !isRecord(input)) return { ok: false, errors: { attrs: [MESSAGES.object] } };
@@ -204,7 +204,7 @@ export function validateAttrs(
       let value: unknown;
       try {
         value = read(input, name);
-        if (given) given[name] = value;
+        if (isBlank(value)) defaulted?.add(name);
         if (mode === 'update' && value === undefined) continue;
         out[name] = ATTR_RULES[name](value, name, errors, now);
       } catch {

@@ -31,6 +31,14 @@ export function idempotencyOf(key: string | undefined, input: object): Idempoten
   return key === undefined ? undefined : { key, fingerprint: fingerprintOf(input) };
 }
 
+/**
+ * The attributes as a request's fingerprint takes them: normalised (one instant however it was written),
+ * with a time defaulted to now taken as absent, so that a repeat later is the same request.
+ */
+function fingerprintedAttrs(attrs: Partial<NormalisedAttrs>, defaulted: ReadonlySet<AttrName>): object {
+  return 'occurredAt' in attrs && defaulted.has('occurredAt') ? { ...attrs, occurredAt: null } : attrs;
+}
+
 /** The uuid of the interaction a command acts on, in lower case; a malformed one names no interaction. */
 export function targetOf(interactionUuid: unknown): string {
   const uuid = normaliseUuid(interactionUuid);
@@ -49,19 +57,18 @@ export class CreateInteractionHandler implements ICommandHandler<CreateInteracti
 
   async execute(command: CreateInteractionCommand): Promise<Interaction> {
     const now = new Date();
-    const given: Partial<Record<AttrName, unknown>> = {};
+    const defaulted = new Set<AttrName>();
     const [attrs, parties, fileUuids, trace, key] = unwrapAll<
       [Partial<NormalisedAttrs>, NormalisedParty[], string[], NormalisedTrace, string | undefined]
     >(
-      validateAttrs(command.attrs, 'create', now, given),
+      validateAttrs(command.attrs, 'create', now, defaulted),
       validateParties(command.parties),
       validateFileUuids(command.fileUuids),
       ...validateOptions(command.options),
     );
     const idempotency = idempotencyOf(key, {
       kind: 'create',
-      // Normalised, but with the time as given: a repeat without occurredAt is the same request later.
-      attrs: { ...attrs, occurredAt: given.occurredAt ?? null },
+      attrs: fingerprintedAttrs(attrs, defaulted),
       parties,
       fileUuids,
       actorUuid: trace.actorUuid,
@@ -83,11 +90,11 @@ export class UpdateInteractionHandler implements ICommandHandler<UpdateInteracti
   async execute(command: UpdateInteractionCommand): Promise<Interaction> {
     const interactionUuid = targetOf(command.interactionUuid);
     const now = new Date();
-    const given: Partial<Record<AttrName, unknown>> = {};
+    const defaulted = new Set<AttrName>();
     const [attrs, parties, expectedVersion, trace, key] = unwrapAll<
       [Partial<NormalisedAttrs>, NormalisedParty[] | null, number | undefined, NormalisedTrace, string | undefined]
     >(
-      validateAttrs(command.attrs, 'update', now, given),
+      validateAttrs(command.attrs, 'update', now, defaulted),
       command.parties === null ? { ok: true, value: null } : validateParties(command.parties),
       validateExpectedVersion(command.options?.expectedVersion),
       ...validateOptions(command.options),
@@ -95,7 +102,7 @@ export class UpdateInteractionHandler implements ICommandHandler<UpdateInteracti
     const idempotency = idempotencyOf(key, {
       kind: 'update',
       interactionUuid,
-      attrs: { ...attrs, ...('occurredAt' in attrs && { occurredAt: given.occurredAt ?? null }) },
+      attrs: fingerprintedAttrs(attrs, defaulted),
       parties,
       expectedVersion,
       actorUuid: trace.actorUuid,

@@ -152,6 +152,27 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       ).resolves.toEqual(updated);
     });
 
+    it('takes one instant however it is written as the same request, and a time left to default as absent', async () => {
+      const contactUuid = m.newContact();
+      const created = await m.service.createInteraction({ contactUuid, occurredAt: '2026-03-04T05:06:07Z' }, [], [], { idempotencyKey: 'at-c' });
+      for (const occurredAt of ['2026-03-04T05:06:07.000Z', '2026-03-04T07:06:07+02:00', new Date('2026-03-04T05:06:07.400Z')]) {
+        await expect(m.service.createInteraction({ contactUuid, occurredAt }, [], [], { idempotencyKey: 'at-c' })).resolves.toEqual(created);
+      }
+      const updated = await m.service.updateInteraction(created.uuid, { occurredAt: '2026-03-05' }, undefined, { idempotencyKey: 'at-u' });
+      await expect(
+        m.service.updateInteraction(created.uuid, { occurredAt: new Date('2026-03-05T00:00:00Z') }, undefined, { idempotencyKey: 'at-u' }),
+      ).resolves.toEqual(updated);
+      // A time left out, null or '' is now: the same request when repeated a second later, another from a given time.
+      const defaulted = await m.service.createInteraction({ contactUuid }, [], [], { idempotencyKey: 'at-now' });
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      for (const occurredAt of [null, '']) {
+        await expect(m.service.createInteraction({ contactUuid, occurredAt }, [], [], { idempotencyKey: 'at-now' })).resolves.toEqual(defaulted);
+      }
+      await expect(
+        m.service.createInteraction({ contactUuid, occurredAt: defaulted.occurredAt }, [], [], { idempotencyKey: 'at-now' }),
+      ).rejects.toMatchObject({ errors: { idempotencyKey: ['was already used for a different request'] } });
+    });
+
     /** A promise and the function that settles it: a step of a test's interleaving. */
     const gate = () => {
       let open!: () => void;
