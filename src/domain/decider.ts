@@ -209,7 +209,8 @@ type LinkCommand = Extract<InteractionCommand, { kind: 'link' }>;
 /**
  * Links the free-text party at `position` with a snapshot taken now. Linking it to what it is already
  * linked to changes nothing (no event); a party linked to another contact or staff person is refused:
- * its snapshot is frozen, and re-pointing links is what `contactsMerged` or a new party list is for.
+ * its snapshot is frozen, and re-pointing links is what `contactsMerged` or a new party list is for. An
+ * erased party is refused too: it was the forgotten contact, and a link would pass it off as another.
  */
 function decideLink(command: LinkCommand, current: Interaction, ctx: DecideContext): InteractionEvent[] {
   const { interactionUuid, position, contactUuid, staffPersonUuid } = command;
@@ -219,6 +220,7 @@ function decideLink(command: LinkCommand, current: Interaction, ctx: DecideConte
   const linkedStaff = party.staffPersonUuid?.toLowerCase() ?? null;
   if (linked === contactUuid && linkedStaff === staffPersonUuid) return [];
   if (linked !== null || linkedStaff !== null) throw new InteractionValidationError({ position: [MESSAGES.alreadyLinked] });
+  if (party.snapshot.source === 'erased') throw new InteractionValidationError({ position: [MESSAGES.erased] });
   if (contactUuid !== null && !ctx.contacts.has(contactUuid)) {
     throw new InteractionValidationError({ contactUuid: [MESSAGES.doesNotExist] });
   }

@@ -41,6 +41,8 @@ export const MESSAGES = {
   idempotencyKey: `must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARACTERS} characters`,
   /** linkParty of a party linked to another contact or staff person. */
   alreadyLinked: 'is already linked to another contact or staff person',
+  /** linkParty of a party erased by a forget: it was the forgotten contact, no one else. */
+  erased: 'was erased',
 } as const;
 
 /** The message of a list cap (parties, fileUuids). */

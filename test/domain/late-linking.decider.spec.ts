@@ -109,6 +109,21 @@ describe('decide: link', () => {
     expect((error as InteractionValidationError).errors).toEqual(errors);
   });
 
+  it('refuses an erased party (a forget unlinked it), not a free-text party typed as "[erased]"', () => {
+    const forgotten = evolve(given(), {
+      type: 'PartiesUnlinked',
+      data: { schemaVersion: 1, interactionUuid: ID, positions: [1], contactUuid: GRACE, staffPersonUuid: null, reason: 'contact_forgotten', decisionId: SUBJECT },
+      revision: 2,
+      recordedAt: NOW,
+    });
+    expect(forgotten.interaction!.parties[1]).toMatchObject({ rawName: '[erased]', contactUuid: null, snapshot: { source: 'erased' } });
+    const error = thrownBy(() => decide(link(1, { contactUuid: DANA }), forgotten, ctx()));
+    expect(error).toBeInstanceOf(InteractionValidationError);
+    expect((error as InteractionValidationError).errors).toEqual({ position: ['was erased'] });
+    const typed = fold(recorded([{ type: 'PartiesRebuilt', data: { schemaVersion: 1, interactionUuid: ID, parties: [{ rawName: '[erased]', contactUuid: null, staffPersonUuid: null, position: 0, snapshot: { source: 'free_text', capturedAt: '2026-08-01T09:00:00Z' } }] } }], 2), given());
+    expect(decide(link(0, { contactUuid: DANA }), typed, ctx())).toHaveLength(1);
+  });
+
   it('an unknown or deleted interaction is not found', () => {
     expect(thrownBy(() => decide(link(0, { contactUuid: DANA }), fold([]), ctx()))).toBeInstanceOf(InteractionNotFoundError);
     const deleted = evolve(given(), { type: 'InteractionDeleted', data: { schemaVersion: 1, interactionUuid: ID }, revision: 2, recordedAt: NOW });

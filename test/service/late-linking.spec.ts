@@ -258,6 +258,18 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect((await m.service.findUnresolvedParties({ name: '[erased]' })).map((p) => p.interactionUuid)).toEqual([typed.uuid]);
     });
 
+    it('refuses to link a party a forget erased, and writes nothing; a free-text one named so links', async () => {
+      const dana = m.newContact({ name: 'Dana' });
+      const grace = m.newContact({ name: 'Grace' });
+      const typed = await m.service.createInteraction({ contactUuid: m.newContact() }, [{ rawName: '[erased]' }]);
+      const erased = await m.service.createInteraction({ contactUuid: m.newContact() }, [{ rawName: 'Dana', contactUuid: dana }]);
+      await m.service.forgetContact(dana);
+      const before = await m.service.history(erased.uuid);
+      expect(await fieldErrors(m.service.linkParty(erased.uuid, 0, { contactUuid: grace }))).toEqual({ position: ['was erased'] });
+      expect(await m.service.history(erased.uuid)).toEqual(before);
+      await expect(m.service.linkParty(typed.uuid, 0, { contactUuid: grace })).resolves.toMatchObject({ parties: [{ rawName: '[erased]', contactUuid: grace }] });
+    });
+
     it('validates the filter and the limit; dispatches as FindUnresolvedPartiesQuery', async () => {
       expect(await fieldErrors(m.service.findUnresolvedParties({}))).toEqual({ name: ['or email is required'] });
       expect(await fieldErrors(m.service.findUnresolvedParties(null as never))).toEqual({ filter: ['must be an object'] });
