@@ -2,7 +2,7 @@ import type { QueryResultRow } from 'pg';
 import { Queryable } from '../src/ports/database';
 import { withLinksChanged } from '../src/domain/decider';
 import { InteractionEvent, InteractionLoggedData, parseChecked, truncateToSecond } from '../src/domain/events';
-import { Party } from '../src/domain/interaction';
+import { Interaction, Party } from '../src/domain/interaction';
 import { withPartyLinked } from '../src/domain/decider';
 import { emailKeysIn, partyNameKey } from '../src/domain/party-keys';
 import { searchWordsOf } from '../src/domain/search';
@@ -223,6 +223,58 @@ export async function takeParkedEventsFirst(q: Queryable): Promise<void> {
   // A read of no rows locks the table as LOCK TABLE … ACCESS SHARE would, till the transaction ends (so
   // the caller runs in one: in autocommit the hold would end with this statement).
   await q.query('SELECT NULL FROM parked_events LIMIT 0', []);
+}
+
+/** SQL: the read row whose uuid is in `column` stopped following its stream (events of it are parked): it may be stale. */
+export function rowBehindItsStream(column: string): string {
+  return `EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || ${column})`;
+}
+
+/** The revision of the interaction's read row where it is behind its parked stream; null otherwise. */
+export async function staleRowVersion(q: Queryable, interactionUuid: string): Promise<number | null> {
+  const { rows } = await q.query<{ version: string }>(
+    `SELECT version FROM interactions i WHERE i.uuid = $1 AND ${rowBehindItsStream('i.uuid')}`,
+    [interactionUuid],
+  );
+  return rows.length === 0 ? null : Number(rows[0]!.version);
+}
+
+/**
+ * A read row behind its parked stream shows its revision as the log read then, until the parked events
+ * apply. Where the log reads that revision otherwise now (a forget destroyed keys: texts and parties read
+ * erased), its texts, parties and their search keys are written again from `interaction`, the stream
+ * folded up to the row's revision as read now; its revision, links and involvements stay. Only while the
+ * row is still at that revision and behind. Returns whether it wrote.
+ */
+export async function rewriteStaleRow(tx: Queryable, interaction: Interaction): Promise<boolean> {
+  await takeParkedEventsFirst(tx);
+  const parties = partiesColumn(interaction.parties);
+  const { rows } = await tx.query<{ rewritten: boolean }>(
+    `WITH row AS (
+       UPDATE interactions i SET subject = $2, body = $3, metadata = $4::jsonb, parties = $5::jsonb,
+         search = array_to_tsvector(string_to_array($6, ' '))
+       WHERE i.uuid = $1 AND i.version = $7 AND ${rowBehindItsStream('i.uuid')}
+       RETURNING i.uuid),
+     ${PARTY_KEYS(8)},
+     party_rows AS (
+       UPDATE interaction_parties p SET raw_name = x->>'rawName', snapshot = x->'snapshot', name_key = k.name_key,
+         email_keys = string_to_array(nullif(k.emails, ''), ' ')
+       FROM row CROSS JOIN LATERAL jsonb_array_elements($5::jsonb) AS x
+         LEFT JOIN party_keys k ON k.position = (x->>'position')::integer
+       WHERE p.interaction_uuid = row.uuid AND p.position = (x->>'position')::integer)
+     SELECT EXISTS (SELECT 1 FROM row) AS rewritten`,
+    [
+      interaction.uuid,
+      interaction.subject,
+      interaction.body,
+      JSON.stringify(interaction.metadata),
+      JSON.stringify(parties),
+      searchWordsOf(interaction.subject, interaction.body),
+      interaction.version,
+      ...encodeRows(partyKeyRows([{ uuid: interaction.uuid, parties }])),
+    ],
+  );
+  return rows[0]!.rewritten;
 }
 
 /** The condition on the writes an append's statement carries: the stream has no parked event. */
@@ -852,7 +904,7 @@ function insertRows(created: Outcome[]): RowsParam[] {
   ];
 }
 
-function partyKeyRows(outcomes: readonly Outcome[]): RowsParam[] {
+function partyKeyRows(outcomes: ReadonlyArray<Pick<Outcome, 'uuid' | 'parties'>>): RowsParam[] {
   const uuids: string[] = [];
   const positions: number[] = [];
   const names: string[] = [];

@@ -1,7 +1,7 @@
 import { Database, Queryable } from '../ports/database';
-import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY, rowBehindItsStream } from '../adapters/erasure/key-store';
+import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
 import { InteractionValidationError } from '../domain/errors';
-import { takeParkedEventsFirst } from '../../projections/interactions.projection';
+import { rowBehindItsStream, takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 import { Forgotten, LifecycleDecision, LifecycleKind } from './decider';
 

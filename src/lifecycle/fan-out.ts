@@ -2,7 +2,10 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { errorText, InteractionUnavailableError } from '../domain/errors';
 import { Database } from '../ports/database';
 import { EventStore } from '../ports/event-store';
-import { InteractionWriter } from '../nest/interaction-writer';
+import { fold } from '../domain/decider';
+import { streamNameOf } from '../domain/events';
+import { InteractionWriter, toDomainEvent } from '../nest/interaction-writer';
+import { rewriteStaleRow, staleRowVersion } from '../../projections/interactions.projection';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
@@ -187,6 +190,7 @@ export class LifecycleFanOut {
     let appended = true;
     /** Forgetting: what became of its content, and the contacts merged with hers. */
     let forgotten: Forgotten = { contentErased: false, erasedSubject: null, mergedWith: [] };
+    if (decision.kind === 'contact_forgotten') await this.eraseStaleRow(interactionUuid);
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
@@ -213,6 +217,21 @@ export class LifecycleFanOut {
       if (!(error instanceof InteractionProjectionTimeoutError)) throw error;
     }
     await markTarget(this.db, decisionId, interactionUuid, appended);
+  }
+
+  /**
+   * A read row behind its parked stream takes none of the forget's events until the parked ones apply, so
+   * it would keep what it showed of her. Her keys are gone by now (the decision's first sweep): the row's
+   * revision, read again from the log, reads erased, and the row is written so. First, so that a stream
+   * whose session cannot finish (an event it cannot read) has its row erased all the same.
+   */
+  private async eraseStaleRow(interactionUuid: string): Promise<void> {
+    const version = await staleRowVersion(this.db, interactionUuid);
+    if (version === null) return;
+    const stored = await this.store.readStream(streamNameOf(interactionUuid));
+    // Only what the row holds: a parked event after it may be one the module cannot read.
+    const { interaction } = fold(stored.filter((event) => event.revision <= version).map(toDomainEvent));
+    if (interaction) await this.db.transaction((tx) => rewriteStaleRow(tx, interaction));
   }
 
   /**

@@ -2,7 +2,7 @@ import { Queryable } from '../../ports/database';
 import { RowsPart, StatementPart, StoreContentionError } from '../../ports/event-store';
 
 const FOREIGN_KEY_VIOLATION = '23503';
-import { pgArray } from '../../../projections/interactions.projection';
+import { pgArray, rowBehindItsStream } from '../../../projections/interactions.projection';
 import { CONTENT_TAG, ErasureKey, newKeyMaterial } from './sealing';
 import { uuidv7 } from '../../domain/uuid';
 
@@ -393,11 +393,6 @@ export const DESTROY_KEYS = `DELETE FROM erasure_keys k
        OR k.interaction_uuid IN (SELECT uuid FROM interactions WHERE contact_uuid = ANY($2::uuid[]) AND ($1::uuid IS NULL OR uuid = $1)
          AND NOT ${rowBehindItsStream('interactions.uuid')}))
      RETURNING k.interaction_uuid, k.tag`;
-
-/** SQL: the read row whose uuid is in `column` stopped following its stream (events of it are parked): it may be stale. */
-export function rowBehindItsStream(column: string): string {
-  return `EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || ${column})`;
-}
 
 export function destroyKeysParams(interactionUuid: string | null, contactUuids: readonly string[]): unknown[] {
   return [interactionUuid, contactUuids, CONTENT_TAG];
