@@ -81,8 +81,10 @@ export class LifecycleDecisions {
     try {
       return await this.fanOut.run(recorded);
     } catch (error) {
-      // The module closed under it: recorded, so the next start finishes it.
-      if (error instanceof FanOutStoppedError) throw new InteractionUnavailableError(error.message, true, { cause: error });
+      // The module closed under it, or a store went away: recorded, so the next start (or `resume`) finishes it.
+      if (error instanceof FanOutStoppedError || error instanceof InteractionUnavailableError) {
+        throw new InteractionUnavailableError(error.message, true, { cause: error });
+      }
       throw error;
     }
   }

@@ -1,6 +1,7 @@
 import { UnavailableError } from '@eventstore/db-client';
 import { uuidv7 } from 'uuidv7';
 import { InteractionUnavailableError } from '../../src';
+import { LifecycleFanOut } from '../../src/lifecycle/fan-out';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { ModuleUnderTest, startModule } from '../support/module';
 import { eventually, itWithTestServer, unhandledRejectionsDuring } from './support';
@@ -35,6 +36,26 @@ describe('EventStoreDB unreachable', () => {
     expect(after?.subject).toBe('after');
     expect((await m.service.updateInteraction(before.uuid, { subject: 'after' })).subject).toBe('after');
     expect(await m.service.getInteraction(uuidv7())).toBeNull();
+  }, 60_000);
+
+  itWithTestServer('answers a lifecycle command, the log\'s head and a read of it typed while the server is away; the decision is recorded', async () => {
+    const contactUuid = m.newContact();
+    await m.service.createInteraction({ contactUuid, subject: 'before' });
+    await m.esdbServer!.kill();
+    await expect(m.log.headPosition()).rejects.toMatchObject({ name: 'InteractionUnavailableError', committed: false });
+    const readAll = async () => {
+      for await (const batch of m.log.readAll()) void batch;
+    };
+    await expect(readAll()).rejects.toMatchObject({ name: 'InteractionUnavailableError', committed: false });
+    const deleted = await m.service.contactDeleted(contactUuid).catch((e: unknown) => e);
+    expect(deleted).toBeInstanceOf(InteractionUnavailableError);
+    expect((deleted as InteractionUnavailableError).committed).toBe(true);
+
+    await m.esdbServer!.restart();
+    // Recorded: `resume` (or the next start) finishes it.
+    const fanOut = m.app.get(LifecycleFanOut);
+    await eventually(() => fanOut.resumePending().catch(() => null), (resumed) => resumed?.failed === 0 && resumed.decisions === 1, 15_000);
+    expect(await m.service.listInvolving(contactUuid)).toEqual([]);
   }, 60_000);
 });
 

@@ -321,7 +321,9 @@ export class EventStoreDbEventStore implements EventStore {
     for (;;) {
       // Forward reads include the event at the start position: ask for one more and drop it.
       const origin = comparePositions(after, START) === 0 ? 'start' : after;
-      const page = await readAllFiltered(this.client, origin, batchSize + 1, [this.streamPrefix]);
+      const page = await readAllFiltered(this.client, origin, batchSize + 1, [this.streamPrefix]).catch((error: unknown) => {
+        throw unavailable(error, false);
+      });
       const fresh = page
         .filter((event) => comparePositions(event.position, after) > 0)
         .slice(0, batchSize)
@@ -335,7 +337,9 @@ export class EventStoreDbEventStore implements EventStore {
 
   /** The position of the newest module event, or START when there is none. */
   async headPosition(): Promise<Position> {
-    const [last] = await readAllFiltered(this.client, 'end', 1, [this.streamPrefix], 'backwards');
+    const [last] = await readAllFiltered(this.client, 'end', 1, [this.streamPrefix], 'backwards').catch((error: unknown) => {
+      throw unavailable(error, false);
+    });
     return last?.position ?? START;
   }
 
