@@ -93,6 +93,27 @@ describe('the projection lease (a PostgreSQL advisory lock)', () => {
     }
   });
 
+  it('is released on the server soon after its holder vanished without closing its socket, so a follower takes it over', async () => {
+    const schema = uniqueSchema('lease');
+    const proxy = await partitionableProxy();
+    const holder = new AdvisoryLockLease({ connectionString: proxy.url(new URL(TEST_DATABASE_URL).pathname.slice(1)), schema, heartbeatMs: 200, heartbeatTimeoutMs: 1000 });
+    leases.push(holder);
+    const follower = lease(schema);
+    try {
+      const term = await holder.tryAcquire();
+      expect(term).not.toBeNull();
+      proxy.freeze(); // the holder's host is gone: nothing reaches the server, nothing is closed
+      expect(await term!.lost).toBeInstanceOf(Error);
+      const started = Date.now();
+      // The server ends the silent session once idle for max(3 heartbeats, 2 timeouts) = 2 s.
+      expect(await eventually(() => follower.tryAcquire(), (t) => t !== null, 10_000)).not.toBeNull();
+      expect(Date.now() - started).toBeLessThan(6_000);
+    } finally {
+      await holder.close();
+      await proxy.close();
+    }
+  });
+
   it('the key is 64 bits of schema and projection name', () => {
     expect(projectionLeaseKey('a')).toBe(projectionLeaseKey('a', 'interactions'));
     expect(projectionLeaseKey('a')).not.toBe(projectionLeaseKey('b'));

@@ -19,8 +19,10 @@ import { LeaseTerm, ProjectionLease } from '../../ports/projection-lease';
  * none: it is one process's in-process database, so that process is the only one (no lease at all).
  *
  * The holder checks its session every `heartbeatMs` (`SELECT 1`, failing after `heartbeatTimeoutMs`), so a
- * connection that died silently ends the term too. A host that vanishes without closing its sockets keeps
- * the lock until the server notices (its TCP keepalive; `tcp_keepalives_idle` on the server shortens it).
+ * connection that died silently ends the term too. A host that vanishes without closing its sockets would
+ * keep the lock until the server's TCP keepalive noticed (two hours by default), with no instance
+ * applying meanwhile: the session asks the server to end it once idle for a few heartbeats
+ * (`idle_session_timeout`, PostgreSQL 14 and later; older servers keep the keepalive's time).
  */
 export class AdvisoryLockLease implements ProjectionLease {
   /** The lease's connection (also while it connects, so that close() can cut that short); null: none. */
@@ -32,6 +34,7 @@ export class AdvisoryLockLease implements ProjectionLease {
   private readonly key: string;
   private readonly heartbeatMs: number;
   private readonly heartbeatTimeoutMs: number;
+  private readonly idleSessionTimeoutMs: number;
 
   constructor(
     private readonly config: {
@@ -46,6 +49,8 @@ export class AdvisoryLockLease implements ProjectionLease {
     this.key = projectionLeaseKey(config.schema, config.name ?? INTERACTIONS_PROJECTION);
     this.heartbeatMs = config.heartbeatMs ?? 2000;
     this.heartbeatTimeoutMs = config.heartbeatTimeoutMs ?? 5000;
+    // Well past a heartbeat that takes its whole timeout, and past a follower's pause between attempts.
+    this.idleSessionTimeoutMs = Math.max(3 * this.heartbeatMs, 2 * this.heartbeatTimeoutMs);
     this.closing = new Promise((resolve) => (this.markClosed = resolve));
   }
 
@@ -90,6 +95,10 @@ export class AdvisoryLockLease implements ProjectionLease {
     try {
       const outcome = await Promise.race([client.connect().then(() => 'connected' as const), this.closing.then(() => 'closed' as const)]);
       if (outcome === 'closed') throw new Error('the projection lease is closed'); // close() ends the client
+      // Set only where the server has the setting (none on PostgreSQL 13 and older): no error either way.
+      await this.answered(
+        client.query(`SELECT set_config(name, $1, false) FROM pg_settings WHERE name = 'idle_session_timeout'`, [String(this.idleSessionTimeoutMs)]),
+      );
     } catch (error) {
       void this.drop(client);
       throw error;
@@ -101,10 +110,11 @@ export class AdvisoryLockLease implements ProjectionLease {
   private watch(client: Client): Promise<unknown> {
     return new Promise((resolve) => {
       let over = false;
+      let heartbeat: NodeJS.Timeout | undefined;
       const lose = (reason: unknown) => {
         if (over) return;
         over = true;
-        clearInterval(heartbeat);
+        clearTimeout(heartbeat);
         client.off('error', lose);
         client.off('end', ended);
         void this.drop(client);
@@ -113,8 +123,12 @@ export class AdvisoryLockLease implements ProjectionLease {
       const ended = () => lose(new Error('the lease connection ended'));
       client.on('error', lose);
       client.on('end', ended);
-      const heartbeat = setInterval(() => void this.answered(client.query('SELECT 1')).then(() => undefined, lose), this.heartbeatMs);
-      heartbeat.unref();
+      // The next heartbeat is timed from the end of the last: a slow answer never overlaps the next query.
+      const beat = () => {
+        heartbeat = setTimeout(() => void this.answered(client.query('SELECT 1')).then(() => (over ? undefined : beat()), lose), this.heartbeatMs);
+        heartbeat.unref();
+      };
+      beat();
     });
   }
 
