@@ -1,6 +1,7 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
@@ -84,6 +85,66 @@ describe('PGlite directory lock', () => {
     const pid = deadPid();
     writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid, token: 'remote', hostname: 'another-machine' }));
     expect(() => lockDirectory(dataDir)).toThrow(`is in use by process ${pid} on another-machine; stop it first`);
+  });
+
+  /** This process's start, and another's, as the lock names them (Linux: /proc/<pid>/stat). */
+  const startOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+  };
+  const linux = existsSync('/proc/self/ns/pid');
+
+  (linux ? it : it.skip)('never presumes dead a holder in another PID namespace (a container on the same host name and volume)', () => {
+    const dataDir = join(root, 'namespace');
+    lockDirectory(dataDir).release();
+    const lock = { pid: deadPid(), token: 'contained', hostname: hostname(), pidNamespace: 'pid:[1]' };
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify(lock));
+    expect(() => lockDirectory(dataDir)).toThrow(`is in use by process ${lock.pid} on ${hostname()} (another PID namespace); stop it first`);
+    // Its own namespace: its pid is checked (gone: stale, taken over).
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...lock, pidNamespace: readlinkSync('/proc/self/ns/pid') }));
+    lockDirectory(dataDir).release();
+  });
+
+  (linux ? it : it.skip)('tells a reused pid from its holder by the start time: this pid in another process, another process on a holder\'s pid', () => {
+    const dataDir = join(root, 'reused');
+    lockDirectory(dataDir).release();
+    const own = { pid: process.pid, token: 'another thread', hostname: hostname() };
+    // This pid, this process's start: another thread of this process holds it.
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...own, started: startOf(process.pid) }));
+    expect(() => lockDirectory(dataDir)).toThrow(`is already open in this process (pid ${process.pid})`);
+    // This pid, another start: a process before this one (a container's pid 1 after a restart).
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...own, started: '1' }));
+    lockDirectory(dataDir).release();
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      const other = { pid: sleeper.pid!, token: 'other', hostname: hostname() };
+      writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...other, started: startOf(sleeper.pid!) }));
+      expect(() => lockDirectory(dataDir)).toThrow(`is in use by process ${sleeper.pid}`);
+      writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...other, started: '1' })); // its pid, reused since
+      lockDirectory(dataDir).release();
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('a worker thread of this process does not take the lock this thread holds', async () => {
+    const dataDir = join(root, 'threads');
+    const lock = lockDirectory(dataDir);
+    try {
+      const code = `
+        const { lockDirectory } = require(${JSON.stringify(compiledPath('src/adapters/pglite/directory-lock.ts'))});
+        const { parentPort, workerData } = require('node:worker_threads');
+        try { lockDirectory(workerData).release(); parentPort.postMessage('took it'); }
+        catch (error) { parentPort.postMessage(error.message); }`;
+      const worker = new Worker(code, { eval: true, workerData: dataDir });
+      const answer = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+      await worker.terminate();
+      expect(answer).toContain(`is already open in this process (pid ${process.pid})`);
+      expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')).token).toBeDefined();
+    } finally {
+      lock.release();
+    }
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
   });
 
   it('of many processes taking over one stale lock at the same moment, exactly one wins', async () => {

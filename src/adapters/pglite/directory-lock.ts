@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /**
- * One process at a time on a PGlite data directory: PGlite has no postmaster to refuse a second
- * opener, and two of them on one directory corrupt it silently. The lock is a file in the directory
- * holding the owner's pid; a lock whose pid no longer runs is stale and is taken over.
+ * One PGlite at a time on a data directory: PGlite has no postmaster to refuse a second opener, and two
+ * of them on one directory corrupt it silently. The lock is a file in the directory holding the owner's
+ * pid; a lock whose process no longer runs is stale and is taken over. Where Linux tells, the lock also
+ * names the process's start time and PID namespace: a pid reused by another process is not the holder,
+ * another thread of this process is (worker threads share the pid), and a holder in another PID namespace
+ * (a container sharing the host name and the volume) cannot be checked from here, so is never presumed dead.
  */
 export const LOCK_FILE = 'crm-interactions.lock';
 
@@ -33,17 +36,47 @@ interface Holder {
   pid: number;
   token: string;
   hostname?: string;
+  /** /proc/self/ns/pid of the holder (Linux). */
+  pidNamespace?: string;
+  /** The holder process's start time in clock ticks since boot (Linux): tells a reused pid from its holder. */
+  started?: string;
 }
 
-/** The holder runs elsewhere (another container or machine on a shared volume): never presumed dead. */
-const elsewhere = (holder: Holder) => holder.hostname !== undefined && holder.hostname !== hostname();
+/** The PID namespace of this process, where Linux tells it. */
+const OWN_PID_NAMESPACE = (() => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+})();
+
+/** When process `pid` started (field 22 of /proc/<pid>/stat, after the command name in parentheses), where Linux tells it. */
+function startOf(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+const OWN_START = startOf('self');
+
+/** The holder's pid cannot be checked from here (another machine or container on a shared volume): never presumed dead. */
+function elsewhere(holder: Holder): string | null {
+  if (holder.hostname !== undefined && holder.hostname !== hostname()) return holder.hostname;
+  if (holder.pidNamespace !== undefined && OWN_PID_NAMESPACE !== undefined && holder.pidNamespace !== OWN_PID_NAMESPACE) {
+    return `${holder.hostname ?? hostname()} (another PID namespace)`;
+  }
+  return null;
+}
 
 export interface DirectoryLock {
   readonly dataDir: string;
   release(): void;
 }
 
-/** Directories this process holds, by real path: a second open in the same process fails too. */
+/** Directories this thread holds, by real path: a second open in the same thread fails too. */
 const held = new Map<string, string>();
 
 function isRunning(pid: number): boolean {
@@ -75,12 +108,20 @@ function readHolder(path: string): { text: string; holder: Holder | null } | nul
   }
 }
 
-/** Stale: its process is gone, or it names this process without this process holding it (pid reused). */
+/**
+ * Stale: its process is gone, or its pid now names another process (started at another time; without a
+ * start time, a lock naming this pid that this thread does not hold).
+ */
 function isStale(holder: Holder | null, dir: string): boolean {
   if (!holder) return true;
-  if (elsewhere(holder)) return false;
-  if (holder.pid === process.pid) return held.get(dir) !== holder.token;
-  return !isRunning(holder.pid);
+  if (elsewhere(holder) !== null) return false;
+  if (holder.pid === process.pid) {
+    if (holder.started !== undefined && OWN_START !== undefined) return holder.started !== OWN_START; // same: another thread's
+    return held.get(dir) !== holder.token;
+  }
+  if (!isRunning(holder.pid)) return true;
+  const started = holder.started === undefined ? undefined : startOf(holder.pid);
+  return started !== undefined && started !== holder.started;
 }
 
 /** A file created whole at `path`, or false if `path` exists: link() is atomic and never replaces. */
@@ -138,7 +179,13 @@ export function lockDirectory(dataDir: string): DirectoryLock {
   const dir = realpathSync(resolve(dataDir));
   const path = join(dir, LOCK_FILE);
   const holder: Holder = { pid: process.pid, token: randomBytes(8).toString('hex') };
-  const content = JSON.stringify({ ...holder, hostname: hostname(), since: new Date().toISOString() });
+  const content = JSON.stringify({
+    ...holder,
+    hostname: hostname(),
+    pidNamespace: OWN_PID_NAMESPACE,
+    started: OWN_START,
+    since: new Date().toISOString(),
+  });
   const deadline = Date.now() + 2_000;
   for (;;) {
     if (held.has(dir)) throw new DirectoryInUseError(dir, process.pid, true);
@@ -146,9 +193,8 @@ export function lockDirectory(dataDir: string): DirectoryLock {
     const current = readHolder(path);
     if (current && !isStale(current.holder, dir)) {
       const other = current.holder!;
-      throw elsewhere(other)
-        ? new DirectoryInUseError(dir, other.pid, false, other.hostname)
-        : new DirectoryInUseError(dir, other.pid, other.pid === process.pid);
+      const where = elsewhere(other);
+      throw where !== null ? new DirectoryInUseError(dir, other.pid, false, where) : new DirectoryInUseError(dir, other.pid, other.pid === process.pid);
     }
     if (current) removeStale(path, current.text);
     if (Date.now() > deadline) {
