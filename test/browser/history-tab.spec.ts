@@ -197,6 +197,75 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     await status('20 shown.');
   });
 
+  it('saves a double-clicked form once; an edit sends only what was changed, keeping a subject the page does not list', async () => {
+    const ada = (await call(demo, 'GET', '/contacts')).body.find((contact: { name: string }) => contact.name === 'Ada Lovelace');
+    const filters = page.getByRole('search', { name: 'Filter the history' });
+    await page.getByRole('button', { name: 'Log an interaction' }).click();
+    const logging = page.getByRole('dialog', { name: 'Log an interaction' });
+    await logging.getByLabel('Subject').fill('Saved once');
+    await logging.getByRole('button', { name: 'Save' }).dblclick();
+    await row('Saved once').waitFor();
+    const saved = await call(demo, 'GET', `/contacts/${ada.uuid}/interactions?q=${encodeURIComponent('saved once')}`);
+    expect(saved.body.items.map((item: { subject: string }) => item.subject)).toEqual(['Saved once']);
+
+    // A contact created after the page loaded its list, and fields the form cannot show as stored: a body
+    // with CRLF, a year before 1000.
+    const zed = (await call(demo, 'POST', '/contacts', { name: 'Zed Newcomer' })).body;
+    const created = (
+      await call(demo, 'POST', '/interactions', {
+        contactUuid: zed.uuid,
+        interactionType: 'email',
+        subject: 'Call with Zed',
+        body: 'Hello,\r\nthe quote.\r\n',
+        occurredAt: '0950-06-01T12:00:00Z',
+        parties: [{ rawName: 'Ada Lovelace', contactUuid: ada.uuid }],
+      })
+    ).body;
+    await filters.getByLabel('Search').fill('Zed');
+    await row('Call with Zed').getByRole('button', { name: 'Edit “Call with Zed”' }).click();
+    const editing = page.getByRole('dialog', { name: 'Edit interaction' });
+    expect(await editing.getByLabel('About contact').locator('option:checked').textContent()).toContain('not in the directory');
+    await editing.getByLabel('Subject').fill('Call with Zed (edited)');
+    await editing.getByRole('button', { name: 'Save' }).click();
+    await row('Call with Zed (edited)').waitFor();
+    const history = (await call(demo, 'GET', `/interactions/${created.uuid}/history`)).body;
+    expect(history.at(-1)).toMatchObject({ type: 'InteractionUpdated', data: { changes: { subject: 'Call with Zed (edited)' } } });
+    expect(Object.keys(history.at(-1).data.changes)).toEqual(['subject']);
+    expect((await call(demo, 'GET', `/interactions/${created.uuid}`)).body).toMatchObject({
+      contactUuid: zed.uuid,
+      body: 'Hello,\r\nthe quote.\r\n',
+      occurredAt: '0950-06-01T12:00:00.000Z',
+    });
+
+    // A filter the server refuses says why.
+    await filters.getByLabel('Search').fill('');
+    await filters.getByLabel('From').fill('2026-12-05');
+    await filters.getByLabel('To', { exact: true }).fill('2026-12-01');
+    await page.locator('#feed-status', { hasText: /Could not load the history: occurredTo .+/ }).waitFor();
+    await filters.getByLabel('From').fill('');
+    await filters.getByLabel('To', { exact: true }).fill('');
+    await status('20 shown.');
+
+    // The counts of an older filter, answered late, do not overwrite a newer filter's.
+    const late = (url: URL) => url.pathname.endsWith('/counts') && url.searchParams.get('q') === 'zed';
+    await page.route(late, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    await filters.getByLabel('Search').fill('zed');
+    await status('1 shown, that is all.');
+    await filters.getByLabel('Search').fill('saved once');
+    await status('1 shown, that is all.');
+    await eventually(async () => expect(await page.locator('#count-total').textContent()).toBe('1'));
+    await new Promise((resolve) => setTimeout(resolve, 1_700)); // the late answer has come
+    expect(await badge('call').textContent()).toBe('1'); // "Saved once"; the late counts were of the email
+    expect(await badge('email').textContent()).toBe('0');
+    await page.unroute(late);
+    await filters.getByLabel('Search').fill('');
+    await status('20 shown.');
+    expect((await call(demo, 'DELETE', `/contacts/${zed.uuid}`)).status).toBe(200);
+  });
+
   it('deletes an interaction and a contact, each after a confirmation', async () => {
     await row('Quarterly review, rescheduled').getByRole('button', { name: /^Delete/ }).click();
     const confirm = page.getByRole('dialog');

@@ -21,17 +21,33 @@ function actorUuid() {
 }
 export const ACTOR = actorUuid();
 
-/** One request; the answer's JSON (null when empty). Paths are relative, so the page also works under a prefix. */
-export async function api(method, path, body) {
+/**
+ * One request; the answer's JSON (null when empty). Paths are relative, so the page also works under a prefix.
+ * `idempotencyKey`: a repeat of the request with it gets the first one's answer instead of acting again.
+ */
+export async function api(method, path, body, { idempotencyKey } = {}) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (ACTOR && method !== 'GET') headers['x-actor-uuid'] = ACTOR;
+  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
+
+/** What went wrong, for a status line: a 422's messages by field, else the error's message. */
+export function problemOf(error) {
+  const errors = error instanceof ApiError ? error.body?.errors : null;
+  if (!errors) return error.message;
+  return Object.entries(errors)
+    .map(([field, messages]) => `${field} ${messages.join('; ')}`)
+    .join(', ');
+}
+
+/** A fresh idempotency key (one per dialog opened: its repeated submits are one request). */
+export const newIdempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 
 /** A query string of the given entries, leaving out undefined ones. */
 export function query(entries) {

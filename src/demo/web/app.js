@@ -2,7 +2,7 @@
 // tab, the interaction form and the audit view. State is the directory and the picked contact.
 import { api, ApiError, contactName } from './api.js';
 import { createAudit } from './audit.js';
-import { $, clearErrors, confirmAction, h, showErrors } from './dom.js';
+import { $, clearErrors, confirmAction, h, showErrors, submitting } from './dom.js';
 import { createHistory } from './history.js';
 import { createInteractionForm } from './interaction-form.js';
 
@@ -76,15 +76,17 @@ async function pick(uuid) {
 /** A form's submit as one API call: 422s at their fields, anything else in the form's summary. */
 function onSubmit(selector, action) {
   const element = $(selector);
-  element.addEventListener('submit', async (event) => {
+  element.addEventListener('submit', (event) => {
     event.preventDefault();
-    clearErrors(element);
-    try {
-      await action(element);
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 422) showErrors(element, error.body.errors);
-      else showErrors(element, {}, [error.message]);
-    }
+    return submitting(element, async () => {
+      clearErrors(element);
+      try {
+        await action(element);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 422) showErrors(element, error.body.errors);
+        else showErrors(element, {}, [error.message]);
+      }
+    });
   });
 }
 

@@ -22,10 +22,27 @@ export function time(iso, { seconds = false } = {}) {
   return h('time', { datetime: iso }, (seconds ? dateTimeSeconds : dateTime).format(new Date(iso)));
 }
 
-/** A Date as a `datetime-local` value (local time, whole seconds). */
+/**
+ * Runs a form's submit once at a time: its submit buttons are disabled meanwhile, and a second submit
+ * (a double click, Enter pressed twice) while one runs is ignored.
+ */
+export async function submitting(form, work) {
+  if (form.dataset.busy) return;
+  form.dataset.busy = 'true';
+  const buttons = [...form.querySelectorAll('button[type="submit"], button:not([type])')];
+  for (const button of buttons) button.disabled = true;
+  try {
+    await work();
+  } finally {
+    delete form.dataset.busy;
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
+/** A Date as a `datetime-local` value (local time, whole seconds; the year in four digits, as the input needs). */
 export function toLocalInput(date) {
   const pad = (n) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  return `${String(date.getFullYear()).padStart(4, '0')}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
 /** Removes the errors `showErrors` put on a form. */

@@ -1,6 +1,6 @@
 // The History tab: the involving feed of the picked contact, newest first, filtered, paged by cursor
 // as the list scrolls, with type counts as badges.
-import { api, contactName, query } from './api.js';
+import { api, contactName, problemOf, query } from './api.js';
 import { $, h, time } from './dom.js';
 
 export const TYPES = ['call', 'email', 'meeting', 'note', 'other'];
@@ -97,7 +97,7 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
       const shown = feed.children.length;
       status.textContent = shown === 0 ? 'No interactions match.' : `${shown} shown${cursor ? '' : ', that is all'}.`;
     } catch (error) {
-      if (mine === generation) status.textContent = `Could not load the history: ${error.message}`;
+      if (mine === generation) status.textContent = `Could not load the history: ${problemOf(error)}`;
     } finally {
       if (mine === generation) {
         loading = false;
@@ -110,8 +110,10 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
 
   /** Counts ignore the type filter: each badge says how many of that type the other filters let through. */
   async function loadCounts() {
+    const mine = generation;
     const { types, ...others } = filtersOf(form);
     const counts = await api('GET', `contacts/${state.picked}/interactions/counts${query(others)}`);
+    if (mine !== generation) return; // a newer filter's counts are on their way
     for (const badge of form.querySelectorAll('.badge[data-type]')) badge.textContent = String(counts.byType[badge.dataset.type] ?? 0);
     $('#count-total').textContent = String(counts.total);
   }

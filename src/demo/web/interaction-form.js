@@ -1,7 +1,8 @@
 // Log and edit an interaction: one form in a dialog. Editing sends the version it was loaded at
-// (`expectedVersion`), so a change made meanwhile by someone else answers 409 instead of being overwritten.
-import { api, ApiError, contactName } from './api.js';
-import { $, clearErrors, h, showErrors, toLocalInput } from './dom.js';
+// (`expectedVersion`), so a change made meanwhile by someone else answers 409 instead of being overwritten,
+// and only the fields changed in the form: what the user did not touch is not written again.
+import { api, ApiError, contactName, newIdempotencyKey } from './api.js';
+import { $, clearErrors, h, showErrors, submitting, toLocalInput } from './dom.js';
 import { TYPES } from './history.js';
 
 const CONFLICT = 'This interaction was changed by someone else — reload to see their change, then edit again.';
@@ -15,6 +16,9 @@ export function createInteractionForm({ state, onSaved }) {
   const partyRows = $('#party-rows');
   const reloadButton = $('#interaction-reload');
   let editing = null; // the interaction as loaded for an edit; null when logging a new one
+  let loaded = {}; // the form's values as filled: an edit sends the attributes that differ
+  let createKey = null; // one per dialog opened for a new interaction: its repeated submits log it once
+  const ATTRS = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body'];
 
   for (const type of TYPES) form.elements.interactionType.append(h('option', { value: type }, type));
 
@@ -61,13 +65,19 @@ export function createInteractionForm({ state, onSaved }) {
   function fill(interaction) {
     clearErrors(form);
     reloadButton.hidden = true;
-    form.elements.contactUuid.replaceChildren(...contactOptions(interaction.contactUuid));
+    // A subject the page's contact list does not hold (created since it loaded) stays as it is, unless changed.
+    const unlisted =
+      interaction.contactUuid &&
+      !state.contacts.has(interaction.contactUuid) &&
+      h('option', { value: interaction.contactUuid, selected: true }, `not in the directory (${interaction.contactUuid.slice(0, 8)}…)`);
+    form.elements.contactUuid.replaceChildren(...[unlisted].filter(Boolean), ...contactOptions(interaction.contactUuid));
     form.elements.interactionType.value = interaction.interactionType;
     form.elements.occurredAt.value = toLocalInput(new Date(interaction.occurredAt));
     form.elements.subject.value = interaction.subject ?? '';
     form.elements.body.value = interaction.body ?? '';
     partyRows.replaceChildren();
     for (const party of interaction.parties) addParty(party);
+    loaded = Object.fromEntries(ATTRS.map((name) => [name, form.elements[name].value]));
   }
 
   function open(title, interaction) {
@@ -84,6 +94,7 @@ export function createInteractionForm({ state, onSaved }) {
 
   function openNew(contactUuid) {
     editing = null;
+    createKey = newIdempotencyKey();
     open('Log an interaction', { contactUuid, interactionType: 'call', occurredAt: new Date().toISOString(), subject: '', body: '', parties: [] });
   }
 
@@ -97,26 +108,33 @@ export function createInteractionForm({ state, onSaved }) {
     };
     const parties = partiesOfForm();
     if (!editing) return { ...attrs, parties };
+    // An untouched field is left out: sent again it could differ from what is stored only by how the form
+    // shows it (a trimmed body, a time in a repeated hour, a year before 1000).
+    const changedAttrs = Object.fromEntries(Object.entries(attrs).filter(([name]) => form.elements[name].value !== loaded[name]));
     // Parties are sent only when they changed: sending them rebuilds them, with snapshots taken anew.
     const changed = JSON.stringify(parties) !== JSON.stringify(partyInputs(editing.parties));
-    return { ...attrs, ...(changed && { parties }), expectedVersion: editing.version };
+    return { ...changedAttrs, ...(changed && { parties }), expectedVersion: editing.version };
   }
 
-  form.addEventListener('submit', async (event) => {
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
-    try {
-      const saved = editing ? await api('PATCH', `interactions/${editing.uuid}`, body()) : await api('POST', 'interactions', body());
-      dialog.close();
-      onSaved(saved);
-    } catch (error) {
-      if (!(error instanceof ApiError)) return showErrors(form, {}, [error.message]);
-      if (error.status === 422) return showErrors(form, error.body.errors);
-      if (error.status === 409) {
-        reloadButton.hidden = false;
-        return showErrors(form, {}, [CONFLICT]);
+    return submitting(form, async () => {
+      try {
+        const saved = editing
+          ? await api('PATCH', `interactions/${editing.uuid}`, body())
+          : await api('POST', 'interactions', body(), { idempotencyKey: createKey });
+        dialog.close();
+        onSaved(saved);
+      } catch (error) {
+        if (!(error instanceof ApiError)) return showErrors(form, {}, [error.message]);
+        if (error.status === 422) return showErrors(form, error.body.errors);
+        if (error.status === 409) {
+          reloadButton.hidden = false;
+          return showErrors(form, {}, [CONFLICT]);
+        }
+        showErrors(form, {}, [`Not saved: ${error.message}`]);
       }
-      showErrors(form, {}, [`Not saved: ${error.message}`]);
-    }
+    });
   });
   $('#add-party').addEventListener('click', () => addParty().querySelector('select').focus());
   $('#interaction-cancel').addEventListener('click', () => dialog.close());
