@@ -83,9 +83,18 @@ export function auditRows(events: readonly RecordedEvent[]): AuditRow[] {
   });
 }
 
+/**
+ * A cell as text a terminal shows as it is: control characters (escape sequences, line breaks) and bidi
+ * overrides in logged names and texts are written as `\uXXXX`, so no value can clear the screen, recolour
+ * or reorder the table, or forge a row.
+ */
+const cellText = (value: string | number) =>
+  String(value).replace(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu, (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+
 /** Fixed-width text table, for terminals and logs alike. */
 export function formatTable(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(row[column]).length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line([...columns]), line(widths.map((w) => '-'.repeat(w))), ...rows.map((row) => line(columns.map((c) => String(row[c]))))].join('\n');
+  const cells = rows.map((row) => columns.map((column) => cellText(row[column]!)));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => row[i]!.length)));
+  const line = (texts: string[]) => texts.map((text, i) => text.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line([...columns]), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }

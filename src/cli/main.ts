@@ -11,6 +11,7 @@ import { LifecycleFanOut } from '../lifecycle';
 import { describeDatabase, moduleOptionsFromEnvironment } from './environment';
 import { auditRows, formatTable } from './audit';
 import { startPGliteQuickly } from '../adapters/pglite/quick-start';
+import { parseDate } from '../domain/validation';
 
 /** The CLI reads and replays; it never logs an interaction, so no contact is ever looked up. */
 const NO_CONTACTS: ContactDirectory = { findContacts: async () => [] };
@@ -115,8 +116,9 @@ async function main(argv: readonly string[]): Promise<void> {
     .description('the interaction as it was at an ISO-8601 time, folded from its stream')
     .action((uuid: string, time: string) =>
       withModule(async (app) => {
-        const at = new Date(time);
-        if (Number.isNaN(at.getTime())) throw new UserError(`not an ISO-8601 time: ${time}`);
+        // As the API reads a time: ISO-8601, without an offset in UTC (never the machine's zone).
+        const at = parseDate(time);
+        if (!at) throw new UserError(`not an ISO-8601 time: ${time}`);
         const interaction = await app.get(InteractionsService).getInteractionAsOf(uuid, at);
         if (!interaction) throw new UserError(`interaction ${uuid} did not exist at ${at.toISOString()}`);
         out(JSON.stringify(interaction, null, 2));

@@ -62,6 +62,8 @@ describe('crm-interactions CLI', () => {
     );
     const service = app.get(InteractionsService);
     const created = await service.createInteraction({ contactUuid: ada, subject: 'First' }, [{ rawName: 'Bob', contactUuid: bob }], [], { actorUuid: actor });
+    // A name that would drive the auditor's terminal: a screen clear, a colour, a forged row.
+    const forged = await service.createInteraction({ contactUuid: ada }, [{ rawName: 'Eve\u001b[2J\u001b[31mCLEARED\u001b[0m\nrevision 9  forged\u202e' }]);
     await new Promise((resolveWait) => setTimeout(resolveWait, 1100)); // a later second for as-of
     await service.updateInteraction(created.uuid, { subject: 'Second' }, [], { actorUuid: actor });
     const gone = await service.createInteraction({ contactUuid: bob, subject: 'Gone' });
@@ -71,7 +73,7 @@ describe('crm-interactions CLI', () => {
     const before = await readTablesOf(dataDir);
     const rebuilt = await cli(dataDir, 'rebuild', '--batch-size', '2');
     expect(rebuilt.code).toBe(0);
-    expect(rebuilt.stdout).toMatch(/rebuilt the read tables from 7 events in [\d.]+ s \(\d+ events\/s\)/);
+    expect(rebuilt.stdout).toMatch(/rebuilt the read tables from 9 events in [\d.]+ s \(\d+ events\/s\)/);
     expect(await readTablesOf(dataDir)).toEqual(before);
 
     const audit = await cli(dataDir, 'audit', created.uuid);
@@ -87,21 +89,34 @@ describe('crm-interactions CLI', () => {
     expect(audit.stdout).toContain(actor);
     expect(audit.stdout).toContain('subject: "First" → "Second"');
     expect(audit.stdout).toContain('parties: [Bob] → []');
+    const forgedAudit = await cli(dataDir, 'audit', forged.uuid);
+    expect(forgedAudit.stdout).not.toMatch(/[\u0000-\u001f\u007f\u202e](?<!\n)/);
+    expect(forgedAudit.stdout.trim().split('\n')).toHaveLength(4); // header, rule, two events: no forged line
+    expect(forgedAudit.stdout).toContain('Eve\\u001b[2J\\u001b[31mCLEARED\\u001b[0m\\u000arevision 9  forged\\u202e');
 
     const history = created.insertedAt.toISOString();
     const asOf = await cli(dataDir, 'as-of', created.uuid, history);
     expect(asOf.code).toBe(0);
     expect(JSON.parse(asOf.stdout)).toMatchObject({ uuid: created.uuid, subject: 'First', parties: [{ rawName: 'Bob' }] });
+    // A time without an offset is UTC, as the API reads it, whatever the machine's zone; and only ISO-8601.
+    const noOffset = history.replace(/\.\d{3}Z$/, '');
+    for (const TZ of ['UTC', 'America/New_York', 'Asia/Tokyo']) {
+      const local = await cliWith({ PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', TZ }, 'as-of', created.uuid, noOffset);
+      expect({ TZ, code: local.code, subject: local.code === 0 ? JSON.parse(local.stdout).subject : local.stderr }).toEqual({ TZ, code: 0, subject: 'First' });
+    }
+    for (const bad of ['0', 'yesterday', '2026-13-01']) {
+      expect(await cli(dataDir, 'as-of', created.uuid, bad)).toMatchObject({ code: 1, stderr: `crm-interactions: not an ISO-8601 time: ${bad}\n` });
+    }
     const tooEarly = await cli(dataDir, 'as-of', created.uuid, '2000-01-01T00:00:00Z');
     expect(tooEarly.code).toBe(1);
     expect(tooEarly.stderr).toMatch(/did not exist at 2000-01-01T00:00:00.000Z/);
     expect(tooEarly.stderr).not.toMatch(/\n\s+at /);
 
     const stats = await cli(dataDir, 'stats');
-    expect(stats.stdout).toMatch(/^streams\s+2$/m);
-    expect(stats.stdout).toMatch(/^events\s+7$/m);
-    expect(stats.stdout).toMatch(/^interactions\s+1$/m);
-    expect(stats.stdout).toMatch(/^interaction_involvements\s+1$/m);
+    expect(stats.stdout).toMatch(/^streams\s+3$/m);
+    expect(stats.stdout).toMatch(/^events\s+9$/m);
+    expect(stats.stdout).toMatch(/^interactions\s+2$/m);
+    expect(stats.stdout).toMatch(/^interaction_involvements\s+2$/m);
 
     const unknown = await cli(dataDir, 'audit', uuidv7());
     expect(unknown.code).toBe(1);
