@@ -20,6 +20,8 @@ interface BodyParserError {
   type?: string;
 }
 
+const NOT_UNDERSTOOD = 'the request body was not understood';
+
 /**
  * Maps every error to a JSON answer: domain errors to their statuses, validation to 422 `{ errors }`,
  * anything unexpected to a bare 500. No answer ever carries a stack trace or an internal message.
@@ -56,11 +58,14 @@ export class HttpErrorsFilter implements ExceptionFilter {
     }
     if (error instanceof HttpException) {
       const status = error.getStatus();
+      // No route here throws a 400: it is Nest's wrap of the JSON parser's SyntaxError, whose message
+      // quotes the start of the body (a password in a form posted by mistake): not echoed.
+      if (status === 400) return [400, { error: 'Bad Request', message: NOT_UNDERSTOOD }];
       return [status, { error: STATUS_CODES[status] ?? 'Error', message: error.message }];
     }
     const parser = error as BodyParserError;
     if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500) {
-      const message = parser.type === 'entity.too.large' ? 'the body is too large' : 'the request body was not understood';
+      const message = parser.type === 'entity.too.large' ? 'the body is too large' : NOT_UNDERSTOOD;
       return [parser.status, { error: STATUS_CODES[parser.status] ?? 'Error', message }];
     }
     return [500, { error: 'Internal Server Error', message: 'something went wrong; it has been logged' }];

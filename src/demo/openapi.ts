@@ -37,6 +37,7 @@ const ERRORS = {
   404: { description: 'not found', schema: 'HttpError' },
   409: { description: 'expectedVersion is not the current version', schema: 'Conflict' },
   413: { description: 'the body is over 256 kB', schema: 'HttpError' },
+  415: { description: 'the body is not UTF-8 JSON, or is encoded in a way the host does not read', schema: 'HttpError' },
   422: { description: 'invalid input: field → messages', schema: 'ValidationErrors' },
   500: { description: 'unexpected; details are in the log only', schema: 'HttpError' },
   503: { description: 'the database is unreachable, or the write is not yet visible to queries', schema: 'Unavailable' },
@@ -48,10 +49,10 @@ const ALWAYS: ErrorStatus[] = [500, 503];
 
 /**
  * The answer of an operation and its errors: `status` with the component `schema`, and each error status
- * with its body. A route with a JSON body also answers 400 and 413 (`body: true`).
+ * with its body. A route with a JSON body also answers 400, 413 and 415 (`body: true`).
  */
 export function ApiAnswers(status: number, schema: ComponentName, errors: ErrorStatus[] = [], options: { body?: boolean } = {}): MethodDecorator {
-  const statuses = [...new Set<ErrorStatus>([...(options.body ? ([400, 413] as const) : []), ...errors, ...ALWAYS])].sort();
+  const statuses = [...new Set<ErrorStatus>([...(options.body ? ([400, 413, 415] as const) : []), ...errors, ...ALWAYS])].sort();
   return applyDecorators(
     ApiResponse({ status, description: 'OK', content: { 'application/json': { schema: ref(schema) } } }),
     ...statuses.map((error) =>

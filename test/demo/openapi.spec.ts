@@ -16,8 +16,8 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
   const badActor = { 'x-actor-uuid': 'nope' };
 
   /** A request with a raw body (not JSON, too large) or an answer that is not JSON, checked like `call`'s. */
-  async function send(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
-    const response = await fetch(`${demo.base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body !== undefined && { body }) });
+  async function send(method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${demo.base}${path}`, { method, headers: { 'content-type': contentType }, ...(body !== undefined && { body }) });
     const text = await response.text();
     checkAnswer(demo, method, path, response, text);
     return { status: response.status, text };
@@ -74,6 +74,10 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect(await statusOf('POST', '/interactions', { subject: 'no contact' })).toBe(422);
     expect((await send('POST', '/interactions', '{"contactUuid":')).status).toBe(400);
     expect((await send('POST', '/interactions', big)).status).toBe(413);
+    expect((await send('POST', '/interactions', '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
+    // A body that is not JSON is not echoed back (a form posted by mistake may hold a password).
+    const form = await send('POST', '/interactions', 'password=hunter2&token=sk_live_abc');
+    expect(form).toEqual({ status: 400, text: JSON.stringify({ error: 'Bad Request', message: 'the request body was not understood' }) });
     expect(await statusOf('GET', `/interactions/${uuid}`)).toBe(200);
     expect(await statusOf('GET', `/interactions/${uuidv7()}`)).toBe(404);
     expect(await statusOf('PATCH', `/interactions/${uuid}`, { subject: 'Changed', expectedVersion: 1 }, actor)).toBe(200);
@@ -82,11 +86,13 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect(await statusOf('PATCH', `/interactions/${uuidv7()}`, { subject: 'x' })).toBe(404);
     expect((await send('PATCH', `/interactions/${uuid}`, '{')).status).toBe(400);
     expect((await send('PATCH', `/interactions/${uuid}`, big)).status).toBe(413);
+    expect((await send('PATCH', `/interactions/${uuid}`, '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
     expect(await statusOf('PUT', `/interactions/${uuid}/parties/0/link`, { contactUuid: grace })).toBe(200);
     expect(await statusOf('PUT', `/interactions/${uuid}/parties/9/link`, { contactUuid: grace })).toBe(422);
     expect(await statusOf('PUT', `/interactions/${uuidv7()}/parties/0/link`, { contactUuid: grace })).toBe(404);
     expect((await send('PUT', `/interactions/${uuid}/parties/0/link`, '{')).status).toBe(400);
     expect((await send('PUT', `/interactions/${uuid}/parties/0/link`, big)).status).toBe(413);
+    expect((await send('PUT', `/interactions/${uuid}/parties/0/link`, '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
     expect(await statusOf('GET', `/interactions/${uuid}/history`)).toBe(200);
     expect(await statusOf('GET', `/interactions/${uuidv7()}/history`)).toBe(404);
     expect(await statusOf('GET', `/interactions/${uuid}/as-of?at=${new Date(Date.now() + 60_000).toISOString()}`)).toBe(200);
@@ -116,15 +122,18 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect(await statusOf('POST', '/contacts', { email: 'not an address' })).toBe(422);
     expect((await send('POST', '/contacts', '{')).status).toBe(400);
     expect((await send('POST', '/contacts', big)).status).toBe(413);
+    expect((await send('POST', '/contacts', '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
     expect(await statusOf('PATCH', `/contacts/${dana.uuid}`, { company: 'Acme' })).toBe(200);
     expect(await statusOf('PATCH', `/contacts/${dana.uuid}`, { email: 'nope' })).toBe(422);
     expect(await statusOf('PATCH', `/contacts/${uuidv7()}`, { name: 'x' })).toBe(404);
     expect((await send('PATCH', `/contacts/${dana.uuid}`, '{')).status).toBe(400);
     expect((await send('PATCH', `/contacts/${dana.uuid}`, big)).status).toBe(413);
+    expect((await send('PATCH', `/contacts/${dana.uuid}`, '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
     expect(await statusOf('POST', `/contacts/${dana.uuid}/merge`, { intoUuid: dana.uuid })).toBe(422);
     expect(await statusOf('POST', `/contacts/${uuidv7()}/merge`, { intoUuid: eve.uuid })).toBe(404);
     expect((await send('POST', `/contacts/${dana.uuid}/merge`, '{')).status).toBe(400);
     expect((await send('POST', `/contacts/${dana.uuid}/merge`, big)).status).toBe(413);
+    expect((await send('POST', `/contacts/${dana.uuid}/merge`, '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
     expect(await statusOf('POST', `/contacts/${dana.uuid}/merge`, { intoUuid: eve.uuid }, actor)).toBe(200);
     expect(await statusOf('DELETE', `/contacts/${eve.uuid}`, undefined, badActor)).toBe(422);
     expect(await statusOf('DELETE', `/contacts/${eve.uuid}`)).toBe(200);
