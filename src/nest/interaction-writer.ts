@@ -104,6 +104,9 @@ interface Attempt {
  */
 @Injectable()
 export class InteractionWriter {
+  /** Per stream, the last try waiting its turn after a lost race (`inTurn`). */
+  private readonly turns = new Map<string, Promise<void>>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(DATABASE) private readonly db: Database,
@@ -191,7 +194,9 @@ export class InteractionWriter {
           // trips, autocommitted); after a lost race under the lock, so a busy stream's writers queue.
           knownEmpty && createStream
             ? work({ tx: null, readStream: async () => [], appendToStream: (events) => createStream.call(this.store, streamName, events) })
-            : this.store.withStream(streamName, work, { optimistic: attempt === 0 && mayFitOneStatement(command), projectionRead: editsText(command) }),
+            : this.inTurn(streamName, attempt, () =>
+                this.store.withStream(streamName, work, { optimistic: attempt === 0 && mayFitOneStatement(command), projectionRead: editsText(command) }),
+              ),
         );
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
@@ -207,11 +212,10 @@ export class InteractionWriter {
           continue;
         } else {
           if (state.keyUnused && wroteNothing(error)) keyed?.failedUnwritten();
-          if (error instanceof WrongExpectedVersionError) {
+          if (error instanceof WrongExpectedVersionError && pinned(command)) {
             throw new InteractionConflictError(command.interactionUuid, state.before.version, error.actual);
           }
-          if (error instanceof StoreContentionError) throw new InteractionUnavailableError(error.message, false, { cause: error });
-          throw error;
+          throw racesLost(error);
         }
       }
       if (state.replayed) return state.replayed;
@@ -330,7 +334,7 @@ export class InteractionWriter {
       let already = false;
       let committedWith = false;
       try {
-        await this.store.withStream(streamName, async (session) => {
+        await this.inTurn(streamName, attempt, () => this.store.withStream(streamName, async (session) => {
           await beforeRead?.(session.tx);
           const stored = (await session.readStream()).map(toDomainEvent);
           state.before = fold(stored);
@@ -341,7 +345,7 @@ export class InteractionWriter {
             await inSession(session.tx, already || state.result !== null);
             committedWith = true;
           }
-        });
+        }));
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
@@ -351,8 +355,7 @@ export class InteractionWriter {
           await sleep(backoff(attempt));
           continue;
         } else {
-          if (error instanceof StoreContentionError) throw new InteractionUnavailableError(error.message, false, { cause: error });
-          throw error;
+          throw racesLost(error);
         }
       }
       if (!state.result) return { outcome: already ? 'already' : 'nothing', committedWith };
@@ -361,6 +364,27 @@ export class InteractionWriter {
     }
   }
   // --- end of contacts' lifecycle
+
+  /**
+   * Runs a try of a stream's session; a try after a lost race waits for this process's earlier such tries
+   * of the stream first. Writers that keep racing then take turns here, each reading what the one before
+   * wrote, instead of all reading and clashing again (where the store has no stream lock to queue them on,
+   * EventStoreDB, N racers would need N² tries and run out of time).
+   */
+  private async inTurn<T>(streamName: string, attempt: number, work: () => Promise<T>): Promise<T> {
+    if (attempt === 0) return work();
+    const before = this.turns.get(streamName);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.turns.set(streamName, mine);
+    try {
+      await before;
+      return await work();
+    } finally {
+      done();
+      if (this.turns.get(streamName) === mine) this.turns.delete(streamName);
+    }
+  }
 
   private publish(events: RecordedEvent[], parsed: readonly InteractionEvent[], involved: string[]): void {
     this.eventBus.publishAll(
@@ -382,6 +406,18 @@ export class InteractionWriter {
 
 function pinned(command: InteractionCommand): boolean {
   return command.kind === 'update' && command.expectedVersion !== undefined;
+}
+
+/**
+ * A store's race error that outlived the retries, as the module's error: nothing was written, and a retry
+ * may land (a command that set no expectedVersion is never refused as a conflict).
+ */
+function racesLost(error: unknown): unknown {
+  if (error instanceof WrongExpectedVersionError || error instanceof StoreContentionError) {
+    const message = `${error.message}; it kept meeting concurrent writers for ${RACE_DEADLINE_MS / 1000} s`;
+    return new InteractionUnavailableError(message, false, { cause: error });
+  }
+  return error;
 }
 
 /** Exponential with full jitter, so racing writers spread out instead of colliding again. */

@@ -74,6 +74,45 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect((await m.service.getInteraction(created.uuid))?.version).toBe(21);
     });
 
+    it('applies 60 concurrent updates without expectedVersion: after a lost race this process\'s writers take turns', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      const { values, errors } = await outcomes(
+        range(60).map((i) => m.service.updateInteraction(created.uuid, { metadata: { [`writer${i}`]: i } })),
+      );
+      expect(errors).toEqual([]);
+      expect(new Set(values.map((v) => v.version))).toEqual(new Set(range(60).map((i) => i + 2)));
+    }, 60_000);
+
+    it('answers a command without expectedVersion that kept losing races as unavailable (retryable), never as a conflict', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      const inner = (m.app.get(EVENT_STORE) as ErasingEventStore).inner;
+      const withStream = inner.withStream.bind(inner);
+      const realNow = Date.now.bind(Date);
+      let tries = 0;
+      jest.spyOn(inner, 'withStream').mockImplementation((streamName, work, options) =>
+        withStream(
+          streamName,
+          (session: StreamSession) =>
+            work({
+              ...session,
+              appendToStream: async (_events, expected) => {
+                // Every try meets another writer; the second is past the race deadline.
+                if (++tries === 2) jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 11_000);
+                throw new WrongExpectedVersionError(streamName, expected, created.version + tries);
+              },
+            }),
+          options,
+        ),
+      );
+      try {
+        const error = await m.service.updateInteraction(created.uuid, { subject: 'mine' }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InteractionUnavailableError);
+        expect(error).toMatchObject({ committed: false, retryable: true });
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
     it('lets exactly one of 20 racers with the same expectedVersion win', async () => {
       const created = await m.service.createInteraction({ contactUuid: m.newContact() });
       const { values, errors } = await outcomes(
