@@ -27,6 +27,7 @@ import {
   AppendResult,
   EventMetadata,
   EventStore,
+  knownPositionOr,
   RecordedEvent,
   StoreContentionError,
   StreamSession,
@@ -281,7 +282,7 @@ export class InteractionWriter {
     if (ours.length === 0 && error.mayStillLand) throw error;
     if (ours.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
     const last = ours[ours.length - 1]!;
-    return { nextRevision: last.revision, position: last.position, events: ours };
+    return { nextRevision: last.revision, position: await knownPositionOr(this.store, last.position), events: ours };
   }
 
   /** `checked`: the events as parsed before the append, when `result` is of that append (not read back). */

@@ -16,6 +16,22 @@ export interface Position {
 
 export const START: Position = Object.freeze({ commit: 0n, prepare: 0n });
 
+/**
+ * What a store gives for an event whose global position it cannot tell (EventStoreDB servers that report
+ * none on stream reads: unsigned -1). Nothing reaches it: a wait for it never ends.
+ */
+export const UNKNOWN_POSITION: Position = Object.freeze({ commit: 2n ** 64n - 1n, prepare: 2n ** 64n - 1n });
+export const isKnownPosition = (position: Position): boolean => position.commit < 2n ** 63n;
+
+/**
+ * An appended event's `position`, or where the store could not tell it the log's head now: at or after
+ * the event, so a wait for it (read-your-writes) ends once it is applied. Unknown still when the head
+ * cannot be read either.
+ */
+export async function knownPositionOr(store: Pick<EventStore, 'headPosition'>, position: Position): Promise<Position> {
+  return isKnownPosition(position) ? position : store.headPosition().catch(() => position);
+}
+
 export function comparePositions(a: Position, b: Position): number {
   if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
   if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;

@@ -101,6 +101,24 @@ describe('EventStoreDB appends of unknown outcome', () => {
       expect(ids(name)).toEqual([batch[0]!.id]);
     });
 
+    it('reports a known position for a write found by reading back, also from a server that gives none on stream reads', async () => {
+      // Such a server (as some versions do) answers stream reads with the unsigned -1 for the $all position.
+      const client = store.client as unknown as { readStream: (...args: unknown[]) => AsyncIterable<{ event?: { position?: unknown } }> };
+      const readStream = client.readStream.bind(client);
+      client.readStream = async function* (...args: unknown[]) {
+        for await (const resolved of readStream(...args)) {
+          yield resolved.event ? { ...resolved, event: { ...resolved.event, position: { commit: 2n ** 64n - 1n, prepare: 2n ** 64n - 1n } } } : resolved;
+        }
+      };
+      const name = stream();
+      const batch = events(2);
+      server.delayAppends({ ms: 5_000, write: 'before', times: Infinity });
+      const result = await store.appendToStream(name, batch, 'no_stream');
+      const written = server.log.stream(name)!.at(-1)!.position;
+      expect(result.position.commit).toBeGreaterThanOrEqual(written); // the head: at or after ours, never unknown
+      expect(result.position.commit).toBeLessThan(2n ** 63n);
+    });
+
     it("fails committed: 'unknown' when no re-send is answered and the write is not there (yet)", async () => {
       const name = stream();
       server.delayAppends({ ms: 60_000, write: 'never', times: Infinity });

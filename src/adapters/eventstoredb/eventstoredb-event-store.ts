@@ -25,11 +25,14 @@ import {
   EventStore,
   EventToAppend,
   ExpectedRevision,
+  isKnownPosition,
+  knownPositionOr,
   Position,
   ReadAllOptions,
   RecordedEvent,
   START,
   StreamSession,
+  UNKNOWN_POSITION,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
 import { errorText, InteractionUnavailableError } from '../../domain/errors';
@@ -298,7 +301,8 @@ export class EventStoreDbEventStore implements EventStore {
       throw new Error(`${streamName} holds only part of an append (event ${events[0]!.id})`); // appends are atomic
     }
     const lastOfOurs = ours[ours.length - 1]!;
-    return { nextRevision: lastOfOurs.revision, position: lastOfOurs.position };
+    // Servers that give no positions on stream reads: the head, at or after ours.
+    return { nextRevision: lastOfOurs.revision, position: await knownPositionOr(this, lastOfOurs.position) };
   }
 
   async readStream(streamName: string): Promise<RecordedEvent[]> {
@@ -380,7 +384,7 @@ export class EventStoreDbEventStore implements EventStore {
       if (resolved.event) stored.push(recordedFromClient(resolved.event));
     }
     const sameEvents = stored.length === events.length && stored.every((event, i) => event.id === events[i]!.id);
-    const knownPositions = stored.every((event) => event.position.commit < 2n ** 63n);
+    const knownPositions = stored.every((event) => isKnownPosition(event.position));
     // Servers that do not report positions on stream reads: the append's position stands for all its events.
     return sameEvents && knownPositions ? stored.map((event) => event.position) : events.map(() => last);
   }
@@ -527,5 +531,4 @@ function unlessUnavailable(error: unknown): null {
   throw error;
 }
 
-/** What a server reports for a record whose `$all` position it does not know (unsigned -1). */
-const UNKNOWN_POSITION: Position = Object.freeze({ commit: 2n ** 64n - 1n, prepare: 2n ** 64n - 1n });
+
