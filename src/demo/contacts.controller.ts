@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, NotFoundException, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { InteractionValidationError } from '../domain/errors';
+import { InteractionUnavailableError, InteractionValidationError } from '../domain/errors';
 import { ContactRecord, Interaction } from '../domain/interaction';
 import { InteractionsService } from '../nest/interactions.service';
 import { InteractionCounts, LifecycleResult } from '../nest/messages';
@@ -98,7 +98,7 @@ export class ContactsController {
   ): Promise<LifecycleResult> {
     const contact = await this.existing(uuid, idempotencyKey);
     const result = await this.interactions.contactDeleted(contact, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.contacts.delete(contact, idempotencyKey);
+    await this.removeDecided(contact, idempotencyKey);
     return result;
   }
 
@@ -125,7 +125,7 @@ export class ContactsController {
     const from = await this.existing(uuid, idempotencyKey);
     const { intoUuid } = body as { intoUuid?: unknown };
     const result = await this.interactions.contactsMerged(from, intoUuid as string, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.contacts.delete(from, idempotencyKey);
+    await this.removeDecided(from, idempotencyKey);
     return result;
   }
 
@@ -149,8 +149,21 @@ export class ContactsController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<LifecycleResult> {
     const result = await this.interactions.forgetContact(uuid, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.contacts.delete(uuid.toLowerCase(), idempotencyKey);
+    await this.removeDecided(uuid.toLowerCase(), idempotencyKey);
     return result;
+  }
+
+  /**
+   * The demo's own row goes after the module's decision, which is recorded by now: a failure here answers
+   * `committed: true` (a retry finds the decision done, and removes the row).
+   */
+  private async removeDecided(contact: string, idempotencyKey?: string): Promise<void> {
+    try {
+      await this.contacts.delete(contact, idempotencyKey);
+    } catch (error) {
+      if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, true, { cause: error });
+      throw error;
+    }
   }
 
   /** The demo contact's uuid (lower case), also where the request this repeats removed it; else 404. */

@@ -1,4 +1,6 @@
 import { uuidv7 } from 'uuidv7';
+import { InteractionUnavailableError } from '../../src';
+import { DemoContacts } from '../../src/demo/contacts';
 import { DemoUnderTest, call, startDemoApp } from './demo-app';
 
 /** DELETE /contacts/:uuid, POST /contacts/:uuid/merge and POST /contacts/:uuid/forget on the demo host (PostgreSQL). */
@@ -43,6 +45,23 @@ describe("contacts' lifecycle over HTTP", () => {
     expect((await call(demo, 'POST', `/contacts/${dup}/merge`, { intoUuid: elsewhere }, { 'idempotency-key': `merge-${dup}` })).body).toEqual({
       errors: { idempotencyKey: ['was already used for a different request'] },
     });
+  });
+
+  it('answers committed: true when the demo\'s own row cannot go after the decision was recorded; the retry finishes', async () => {
+    const gone = await contact('Gone late');
+    await call(demo, 'POST', '/interactions', { contactUuid: gone });
+    const contacts = demo.app.get(DemoContacts);
+    const spy = jest.spyOn(contacts, 'delete').mockRejectedValueOnce(new InteractionUnavailableError('PostgreSQL is unavailable: Connection terminated', false));
+    try {
+      expect(await call(demo, 'DELETE', `/contacts/${gone}`, undefined, { 'idempotency-key': `late-${gone}` })).toMatchObject({
+        status: 503,
+        body: { committed: true },
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await call(demo, 'DELETE', `/contacts/${gone}`, undefined, { 'idempotency-key': `late-${gone}` })).toEqual({ status: 200, body: { interactions: 1 } });
+    expect((await call(demo, 'GET', '/contacts')).body.map((c: { uuid: string }) => c.uuid)).not.toContain(gone);
   });
 
   it('merges a contact into another', async () => {
