@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
@@ -62,6 +62,21 @@ describe('a new PGlite folder from a template (the demo host)', () => {
       await inMemory.close();
     }
   }, 120_000);
+});
+
+describe('a PGlite folder of another PostgreSQL major', () => {
+  const root = mkdtempSync(join(tmpdir(), 'crm-interactions-major-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('fails naming the folder\'s major and what to do, and leaves the folder unlocked', async () => {
+    const dataDir = join(root, 'older');
+    await (await PGliteDatabase.open({ dataDir, schema: 'public', template: pgliteTemplate() })).close();
+    writeFileSync(join(dataDir, 'PG_VERSION'), '16\n'); // as a folder of an older PGlite would say
+    await expect(PGliteDatabase.open({ dataDir, schema: 'public' })).rejects.toThrow(
+      /the folder holds a PostgreSQL 16 database: if this PGlite runs another major, it cannot open it; dump it/,
+    );
+    expect(existsSync(join(dataDir, 'crm-interactions.lock'))).toBe(false);
+  }, 60_000);
 });
 
 describe('PGlite started with PostgreSQL settings', () => {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite, Transaction } from '@electric-sql/pglite';
@@ -99,7 +99,7 @@ export class PGliteDatabase implements Database {
       return new PGliteDatabase(pglite, options.schema, true, lock);
     } catch (error) {
       lock?.release();
-      throw error;
+      throw folder === null ? error : withMajorOf(folder, error);
     }
   }
 
@@ -155,4 +155,24 @@ export class PGliteDatabase implements Database {
     session.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * PGlite's own error for a folder it cannot start on says nothing of why ("PGlite failed to initialize
+ * properly"); the commonest reason is a folder made by another PostgreSQL major (another PGlite version),
+ * which its PG_VERSION tells.
+ */
+function withMajorOf(folder: string, error: unknown): unknown {
+  let major: string;
+  try {
+    major = readFileSync(join(folder, 'PG_VERSION'), 'utf8').trim();
+  } catch {
+    return error; // no database there yet: the error is about something else
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(
+    `${message} (the folder holds a PostgreSQL ${major} database: if this PGlite runs another major, it cannot ` +
+      'open it; dump it with the PGlite version that made it, and restore the dump into a new folder)',
+    { cause: error },
+  );
 }
