@@ -34,26 +34,38 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
   const historyTypes = async (uuid: string) => (await m.service.history(uuid)).map((e) => e.type);
 
   describe('concurrent writers of one interaction', () => {
-    it('retries a lost race for its full time, also after a first try that took longer than that', async () => {
-      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+    /**
+     * The store's sessions (`times` of them, or all) append nothing: another writer got there first. `lost`
+     * runs at each such append (with its count), to move the clock.
+     */
+    function racedAppends(created: Interaction, lost: (tries: number) => void, times: 'once' | 'always'): void {
       const inner = (m.app.get(EVENT_STORE) as ErasingEventStore).inner;
       const withStream = inner.withStream.bind(inner);
-      const realNow = Date.now.bind(Date);
-      jest.spyOn(inner, 'withStream').mockImplementationOnce((streamName, work, options) =>
+      let tries = 0;
+      const raced: typeof inner.withStream = (streamName, work, options) =>
         withStream(
           streamName,
           (session: StreamSession) =>
             work({
               ...session,
               appendToStream: async (_events, expected) => {
-                // This try took 11 s (a busy pool or machine), and another writer got there first.
-                jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 11_000);
-                throw new WrongExpectedVersionError(streamName, expected, created.version + 1);
+                lost(++tries);
+                throw new WrongExpectedVersionError(streamName, expected, created.version + tries);
               },
             }),
           options,
-        ),
-      );
+        );
+      const spy = jest.spyOn(inner, 'withStream');
+      if (times === 'once') spy.mockImplementationOnce(raced);
+      else spy.mockImplementation(raced);
+    }
+    const realNow = Date.now.bind(Date);
+    const elevenSecondsOn = () => jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 11_000);
+
+    it('retries a lost race for its full time, also after a first try that took longer than that', async () => {
+      const created = await m.service.createInteraction({ contactUuid: m.newContact() });
+      // This try took 11 s (a busy pool or machine), and another writer got there first.
+      racedAppends(created, elevenSecondsOn, 'once');
       try {
         expect(await m.service.updateInteraction(created.uuid, { subject: 'mine' })).toMatchObject({ subject: 'mine', version: created.version + 1 });
       } finally {
@@ -85,25 +97,8 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
 
     it('answers a command without expectedVersion that kept losing races as unavailable (retryable), never as a conflict', async () => {
       const created = await m.service.createInteraction({ contactUuid: m.newContact() });
-      const inner = (m.app.get(EVENT_STORE) as ErasingEventStore).inner;
-      const withStream = inner.withStream.bind(inner);
-      const realNow = Date.now.bind(Date);
-      let tries = 0;
-      jest.spyOn(inner, 'withStream').mockImplementation((streamName, work, options) =>
-        withStream(
-          streamName,
-          (session: StreamSession) =>
-            work({
-              ...session,
-              appendToStream: async (_events, expected) => {
-                // Every try meets another writer; the second is past the race deadline.
-                if (++tries === 2) jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 11_000);
-                throw new WrongExpectedVersionError(streamName, expected, created.version + tries);
-              },
-            }),
-          options,
-        ),
-      );
+      // Every try meets another writer; the second is past the race deadline.
+      racedAppends(created, (tries) => tries === 2 && elevenSecondsOn(), 'always');
       try {
         const error = await m.service.updateInteraction(created.uuid, { subject: 'mine' }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InteractionUnavailableError);
