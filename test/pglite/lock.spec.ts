@@ -1,11 +1,11 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PGliteDatabase } from '../../src/adapters/pglite/database';
-import { DirectoryInUseError, LOCK_FILE, lockDirectory } from '../../src/adapters/pglite/directory-lock';
+import { DirectoryInUseError, HEARTBEAT_STALE_MS, LOCK_FILE, lockDirectory } from '../../src/adapters/pglite/directory-lock';
 import { failedHost, HostProcess, spawnHost } from '../demo/host-process';
 import { compiledPath } from '../support/compiled';
 
@@ -94,13 +94,20 @@ describe('PGlite directory lock', () => {
   };
   const linux = existsSync('/proc/self/ns/pid');
 
-  (linux ? it : it.skip)('never presumes dead a holder in another PID namespace (a container on the same host name and volume)', () => {
+  /** Sets the lock file's time `ago` ms back: its holder's last heartbeat. */
+  const lastBeat = (dataDir: string, ago: number) => utimesSync(join(dataDir, LOCK_FILE), new Date(Date.now() - ago), new Date(Date.now() - ago));
+
+  (linux ? it : it.skip)('takes a holder in another PID namespace (a container, or the same one restarted) for alive while it refreshes its lock', () => {
     const dataDir = join(root, 'namespace');
     lockDirectory(dataDir).release();
     const lock = { pid: deadPid(), token: 'contained', hostname: hostname(), pidNamespace: 'pid:[1]' };
     writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify(lock));
-    expect(() => lockDirectory(dataDir)).toThrow(`is in use by process ${lock.pid} on ${hostname()} (another PID namespace); stop it first`);
-    // Its own namespace: its pid is checked (gone: stale, taken over).
+    expect(() => lockDirectory(dataDir)).toThrow(`is in use by process ${lock.pid} on ${hostname()} in another PID namespace (alive: it refreshed the lock within 30 s)`);
+    lastBeat(dataDir, HEARTBEAT_STALE_MS - 5_000);
+    expect(() => lockDirectory(dataDir)).toThrow(DirectoryInUseError);
+    lastBeat(dataDir, HEARTBEAT_STALE_MS + 1_000); // it stopped (crashed, or the container restarted): taken over
+    lockDirectory(dataDir).release();
+    // Its own namespace: its pid is checked (gone: stale at once).
     writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...lock, pidNamespace: readlinkSync('/proc/self/ns/pid') }));
     lockDirectory(dataDir).release();
   });
@@ -109,9 +116,11 @@ describe('PGlite directory lock', () => {
     const dataDir = join(root, 'reused');
     lockDirectory(dataDir).release();
     const own = { pid: process.pid, token: 'another thread', hostname: hostname() };
-    // This pid, this process's start: another thread of this process holds it.
+    // This pid, this process's start: another thread of this process, alive while it refreshes the lock.
     writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...own, started: startOf(process.pid) }));
     expect(() => lockDirectory(dataDir)).toThrow(`is already open in this process (pid ${process.pid})`);
+    lastBeat(dataDir, HEARTBEAT_STALE_MS + 1_000); // a worker that ended without releasing it
+    lockDirectory(dataDir).release();
     // This pid, another start: a process before this one (a container's pid 1 after a restart).
     writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ ...own, started: '1' }));
     lockDirectory(dataDir).release();
@@ -124,6 +133,18 @@ describe('PGlite directory lock', () => {
       lockDirectory(dataDir).release();
     } finally {
       sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('a holder refreshes its lock file\'s time while it holds it', async () => {
+    const dataDir = join(root, 'heartbeat');
+    const lock = lockDirectory(dataDir);
+    try {
+      lastBeat(dataDir, 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      expect(Date.now() - statSync(join(dataDir, LOCK_FILE)).mtimeMs).toBeLessThan(6_000);
+    } finally {
+      lock.release();
     }
   });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -7,9 +7,11 @@ import { join, resolve } from 'node:path';
  * One PGlite at a time on a data directory: PGlite has no postmaster to refuse a second opener, and two
  * of them on one directory corrupt it silently. The lock is a file in the directory holding the owner's
  * pid; a lock whose process no longer runs is stale and is taken over. Where Linux tells, the lock also
- * names the process's start time and PID namespace: a pid reused by another process is not the holder,
- * another thread of this process is (worker threads share the pid), and a holder in another PID namespace
- * (a container sharing the host name and the volume) cannot be checked from here, so is never presumed dead.
+ * names the process's start time and PID namespace: a pid reused by another process is not the holder.
+ * Where the pid tells nothing, another thread of this process (worker threads share the pid) or a process
+ * in another PID namespace (a container sharing the host name and the volume, or the same container
+ * restarted), the holder refreshes the file's time every few seconds: alive while it does, gone once it
+ * has not for `HEARTBEAT_STALE_MS`. A holder on another host is never presumed dead.
  */
 export const LOCK_FILE = 'crm-interactions.lock';
 
@@ -62,13 +64,24 @@ function startOf(pid: number | 'self'): string | undefined {
 }
 const OWN_START = startOf('self');
 
-/** The holder's pid cannot be checked from here (another machine or container on a shared volume): never presumed dead. */
-function elsewhere(holder: Holder): string | null {
-  if (holder.hostname !== undefined && holder.hostname !== hostname()) return holder.hostname;
-  if (holder.pidNamespace !== undefined && OWN_PID_NAMESPACE !== undefined && holder.pidNamespace !== OWN_PID_NAMESPACE) {
-    return `${holder.hostname ?? hostname()} (another PID namespace)`;
+/** How often a holder refreshes its lock file's time, and how old that time may get before such a holder counts as gone. */
+const HEARTBEAT_MS = 5_000;
+export const HEARTBEAT_STALE_MS = 30_000;
+
+/** The holder runs on another machine (a shared volume): nothing here can tell whether it lives. */
+const onOtherHost = (holder: Holder) => holder.hostname !== undefined && holder.hostname !== hostname();
+const inOtherPidNamespace = (holder: Holder) =>
+  holder.pidNamespace !== undefined && OWN_PID_NAMESPACE !== undefined && holder.pidNamespace !== OWN_PID_NAMESPACE;
+/** The holder is this process (its pid and start time): another thread, or one that ended without releasing. */
+const isThisProcess = (holder: Holder) => holder.pid === process.pid && holder.started !== undefined && holder.started === OWN_START;
+
+/** Whether the lock file's holder refreshed it lately (`HEARTBEAT_MS`). */
+function heartbeatFresh(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < HEARTBEAT_STALE_MS;
+  } catch {
+    return false; // gone meanwhile
   }
-  return null;
 }
 
 export interface DirectoryLock {
@@ -110,15 +123,14 @@ function readHolder(path: string): { text: string; holder: Holder | null } | nul
 
 /**
  * Stale: its process is gone, or its pid now names another process (started at another time; without a
- * start time, a lock naming this pid that this thread does not hold).
+ * start time, a lock naming this pid that this thread does not hold); where the pid cannot tell (another
+ * PID namespace, another thread of this process), its heartbeat stopped.
  */
-function isStale(holder: Holder | null, dir: string): boolean {
+function isStale(holder: Holder | null, dir: string, path: string): boolean {
   if (!holder) return true;
-  if (elsewhere(holder) !== null) return false;
-  if (holder.pid === process.pid) {
-    if (holder.started !== undefined && OWN_START !== undefined) return holder.started !== OWN_START; // same: another thread's
-    return held.get(dir) !== holder.token;
-  }
+  if (onOtherHost(holder)) return false;
+  if (inOtherPidNamespace(holder) || isThisProcess(holder)) return !heartbeatFresh(path);
+  if (holder.pid === process.pid) return held.get(dir) !== holder.token;
   if (!isRunning(holder.pid)) return true;
   const started = holder.started === undefined ? undefined : startOf(holder.pid);
   return started !== undefined && started !== holder.started;
@@ -191,10 +203,14 @@ export function lockDirectory(dataDir: string): DirectoryLock {
     if (held.has(dir)) throw new DirectoryInUseError(dir, process.pid, true);
     if (createExclusive(path, content)) break;
     const current = readHolder(path);
-    if (current && !isStale(current.holder, dir)) {
+    if (current && !isStale(current.holder, dir, path)) {
       const other = current.holder!;
-      const where = elsewhere(other);
-      throw where !== null ? new DirectoryInUseError(dir, other.pid, false, where) : new DirectoryInUseError(dir, other.pid, other.pid === process.pid);
+      if (onOtherHost(other)) throw new DirectoryInUseError(dir, other.pid, false, other.hostname);
+      if (inOtherPidNamespace(other)) {
+        const where = `${hostname()} in another PID namespace (alive: it refreshed the lock within ${HEARTBEAT_STALE_MS / 1000} s)`;
+        throw new DirectoryInUseError(dir, other.pid, false, where);
+      }
+      throw new DirectoryInUseError(dir, other.pid, other.pid === process.pid);
     }
     if (current) removeStale(path, current.text);
     if (Date.now() > deadline) {
@@ -204,11 +220,20 @@ export function lockDirectory(dataDir: string): DirectoryLock {
   }
   held.set(dir, holder.token);
   let released = false;
+  const heartbeat = setInterval(() => {
+    try {
+      if (readHolder(path)?.holder?.token === holder.token) utimesSync(path, new Date(), new Date());
+    } catch {
+      // the folder went away: nothing to keep alive
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   return {
     dataDir: dir,
     release() {
       if (released) return;
       released = true;
+      clearInterval(heartbeat);
       held.delete(dir);
       if (readHolder(path)?.holder?.token === holder.token) unlinkSync(path);
     },
