@@ -208,6 +208,23 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     const saved = await call(demo, 'GET', `/contacts/${ada.uuid}/interactions?q=${encodeURIComponent('saved once')}`);
     expect(saved.body.items.map((item: { subject: string }) => item.subject)).toEqual(['Saved once']);
 
+    // A save whose answer is lost (it landed): the dialog says it may be saved; saving again logs it once.
+    await page.getByRole('button', { name: 'Log an interaction' }).click();
+    await logging.getByLabel('Subject').fill('Answer lost');
+    const lose = (url: URL) => url.pathname.endsWith('/interactions');
+    await page.route(lose, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      await route.fetch(); // the server logs it
+      await route.abort('connectionreset');
+    });
+    await logging.getByRole('button', { name: 'Save' }).click();
+    await logging.getByRole('alert').filter({ hasText: 'The answer was lost: this may have been saved' }).waitFor();
+    await page.unroute(lose);
+    await logging.getByRole('button', { name: 'Save' }).click();
+    await row('Answer lost').waitFor();
+    const lost = await call(demo, 'GET', `/contacts/${ada.uuid}/interactions?q=${encodeURIComponent('answer lost')}`);
+    expect(lost.body.items.map((item: { subject: string }) => item.subject)).toEqual(['Answer lost']);
+
     // A contact created after the page loaded its list, and fields the form cannot show as stored: a body
     // with CRLF, a year before 1000.
     const zed = (await call(demo, 'POST', '/contacts', { name: 'Zed Newcomer' })).body;

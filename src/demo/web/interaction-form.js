@@ -6,6 +6,7 @@ import { $, clearErrors, h, showErrors, submitting, toLocalInput } from './dom.j
 import { TYPES } from './history.js';
 
 const CONFLICT = 'This interaction was changed by someone else — reload to see their change, then edit again.';
+const ANSWER_LOST = 'The answer was lost: this may have been saved. Saving again unchanged is safe; a change is saved as a new request.';
 
 /** The parties as the API takes them, for comparing a form's with the loaded ones. */
 const partyInputs = (parties) => parties.map(({ rawName, contactUuid, staffPersonUuid }) => ({ rawName, contactUuid, staffPersonUuid }));
@@ -17,7 +18,10 @@ export function createInteractionForm({ state, onSaved }) {
   const reloadButton = $('#interaction-reload');
   let editing = null; // the interaction as loaded for an edit; null when logging a new one
   let loaded = {}; // the form's values as filled: an edit sends the attributes that differ
-  let createKey = null; // one per dialog opened for a new interaction: its repeated submits log it once
+  // A new interaction's idempotency key: one per body sent, so that saving again what may have been saved
+  // (an answer lost) logs it once, and saving it changed is a new request.
+  let createKey = null;
+  let createdBody = null;
   const ATTRS = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body'];
 
   for (const type of TYPES) form.elements.interactionType.append(h('option', { value: type }, type));
@@ -94,7 +98,7 @@ export function createInteractionForm({ state, onSaved }) {
 
   function openNew(contactUuid) {
     editing = null;
-    createKey = newIdempotencyKey();
+    createdBody = null;
     open('Log an interaction', { contactUuid, interactionType: 'call', occurredAt: new Date().toISOString(), subject: '', body: '', parties: [] });
   }
 
@@ -120,13 +124,15 @@ export function createInteractionForm({ state, onSaved }) {
     event.preventDefault();
     return submitting(form, async () => {
       try {
-        const saved = editing
-          ? await api('PATCH', `interactions/${editing.uuid}`, body())
-          : await api('POST', 'interactions', body(), { idempotencyKey: createKey });
+        const sent = body();
+        if (!editing && JSON.stringify(sent) !== createdBody) [createKey, createdBody] = [newIdempotencyKey(), JSON.stringify(sent)];
+        const saved = editing ? await api('PATCH', `interactions/${editing.uuid}`, sent) : await api('POST', 'interactions', sent, { idempotencyKey: createKey });
         dialog.close();
         onSaved(saved);
       } catch (error) {
-        if (!(error instanceof ApiError)) return showErrors(form, {}, [error.message]);
+        if (!(error instanceof ApiError) || (error.status === 503 && error.body?.committed !== false)) {
+          return showErrors(form, {}, [ANSWER_LOST]);
+        }
         if (error.status === 422) return showErrors(form, error.body.errors);
         if (error.status === 409) {
           reloadButton.hidden = false;
