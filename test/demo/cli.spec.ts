@@ -149,7 +149,7 @@ describe('crm-interactions CLI', () => {
     const piped = await run('sh', ['-c', `"${process.execPath}" "${BIN}" stats | head -1`], {
       env: { ...process.env, PGLITE_DATA_DIR: dataDir, DATABASE_URL: '', KURRENTDB_URL: '', DEBUG: '' },
     });
-    expect(piped.stdout).toMatch(/^streams\s+2\n$/);
+    expect(piped.stdout).toMatch(/^streams\s+\d+\n$/); // its first line only
     expect(piped.stderr).toBe('');
   }, 120_000);
 
