@@ -230,7 +230,16 @@ export function rowBehindItsStream(column: string): string {
   return `EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || ${column})`;
 }
 
-/** The revision of the interaction's read row where it is behind its parked stream; null otherwise. */
+/** Whether the stream has parked events (its read row may be behind): parked_events alone, in any session. */
+export async function hasParkedEvents(q: Queryable, interactionUuid: string): Promise<boolean> {
+  const { rows } = await q.query<{ parked: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || $1::text) AS parked`,
+    [interactionUuid.toLowerCase()],
+  );
+  return rows[0]!.parked;
+}
+
+/** The revision of the interaction's read row where it is behind its parked stream; null otherwise. The caller holds parked_events. */
 export async function staleRowVersion(q: Queryable, interactionUuid: string): Promise<number | null> {
   const { rows } = await q.query<{ version: string }>(
     `SELECT version FROM interactions i WHERE i.uuid = $1 AND ${rowBehindItsStream('i.uuid')}`,
@@ -244,10 +253,10 @@ export async function staleRowVersion(q: Queryable, interactionUuid: string): Pr
  * apply. Where the log reads that revision otherwise now (a forget destroyed keys: texts and parties read
  * erased), its texts, parties and their search keys are written again from `interaction`, the stream
  * folded up to the row's revision as read now; its revision, links and involvements stay. Only while the
- * row is still at that revision and behind. Returns whether it wrote.
+ * row is still at that revision and behind. The caller holds parked_events (`takeParkedEventsFirst`).
+ * Returns whether it wrote.
  */
 export async function rewriteStaleRow(tx: Queryable, interaction: Interaction): Promise<boolean> {
-  await takeParkedEventsFirst(tx);
   const parties = partiesColumn(interaction.parties);
   const { rows } = await tx.query<{ rewritten: boolean }>(
     `WITH row AS (

@@ -5,7 +5,7 @@ import { EventStore } from '../ports/event-store';
 import { fold } from '../domain/decider';
 import { streamNameOf } from '../domain/events';
 import { InteractionWriter, toDomainEvent } from '../nest/interaction-writer';
-import { rewriteStaleRow, staleRowVersion } from '../../projections/interactions.projection';
+import { hasParkedEvents, rewriteStaleRow, staleRowVersion, takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
@@ -226,12 +226,18 @@ export class LifecycleFanOut {
    * whose session cannot finish (an event it cannot read) has its row erased all the same.
    */
   private async eraseStaleRow(interactionUuid: string): Promise<void> {
-    const version = await staleRowVersion(this.db, interactionUuid);
-    if (version === null) return;
+    if (!(await hasParkedEvents(this.db, interactionUuid))) return;
     const stored = await this.store.readStream(streamNameOf(interactionUuid));
-    // Only what the row holds: a parked event after it may be one the module cannot read.
-    const { interaction } = fold(stored.filter((event) => event.revision <= version).map(toDomainEvent));
-    if (interaction) await this.db.transaction((tx) => rewriteStaleRow(tx, interaction));
+    await this.db.transaction(async (tx) => {
+      // parked_events before the read table, as every writer takes them (a rebuild's TRUNCATE would deadlock).
+      await takeParkedEventsFirst(tx);
+      const version = await staleRowVersion(tx, interactionUuid);
+      if (version === null) return;
+      // Only what the row holds: a parked event after it may be one the module cannot read. A row that moved
+      // past what was read (parked events applied since) is at another revision: rewriteStaleRow leaves it.
+      const { interaction } = fold(stored.filter((event) => event.revision <= version).map(toDomainEvent));
+      if (interaction) await rewriteStaleRow(tx, interaction);
+    });
   }
 
   /**

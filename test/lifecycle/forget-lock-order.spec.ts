@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { uuidv7 } from 'uuidv7';
+import { InteractionsMaintenance } from '../../src';
 import { Client } from 'pg';
 import { Database, Queryable } from '../../src/ports/database';
 import { DATABASE } from '../../src/nest/tokens';
@@ -28,11 +30,23 @@ describe.each(['postgres', 'eventstoredb'] as const)("a forget's key destruction
   });
 
   it.each([
-    ['its global destruction', 1],
-    ["the stream's destruction", 2],
-  ])('never deadlocks in %s: the rebuild waits for it, or it for the rebuild', async (_, nth) => {
+    ['its global destruction', 1, false],
+    ["the stream's destruction", 2, false],
+    // A stream with a parked event: its stale read row is written again erased (a read of parked_events
+    // of its own), before the stream's destruction.
+    ['its rewrite of a read row behind parked events', 2, true],
+    ["the stream's destruction after that rewrite", 3, true],
+  ])('never deadlocks in %s: the rebuild waits for it, or it for the rebuild', async (_, nth, parked) => {
     const dana = m.newContact({ name: 'Dana' });
-    await m.service.createInteraction({ contactUuid: dana, subject: 'for Dana' });
+    const created = await m.service.createInteraction({ contactUuid: m.newContact() }, [{ rawName: 'Dana', contactUuid: dana }]);
+    if (parked) {
+      // Another writer's event the projection refuses (a number for a time): parked by the rebuild.
+      const metadata = { actorUuid: null, correlationId: uuidv7(), causationId: null, recordedAt: Date.now() as unknown as string };
+      const data = { schemaVersion: 1, interactionUuid: created.uuid, changes: { interactionType: 'call' } };
+      await m.log.appendToStream(`interaction-${created.uuid}`, [{ id: uuidv7(), type: 'InteractionUpdated', data, metadata }], 'any');
+      await m.app.get(InteractionsMaintenance).rebuild();
+      expect(await m.app.get(InteractionsMaintenance).parkedEvents()).toHaveLength(1);
+    }
     const rebuilds: Promise<unknown>[] = [];
     let reads = 0;
     /**
@@ -71,5 +85,6 @@ describe.each(['postgres', 'eventstoredb'] as const)("a forget's key destruction
     await expect(m.service.forgetContact(dana)).resolves.toEqual({ interactions: 1 });
     expect(rebuilds).toHaveLength(1);
     await expect(rebuilds[0]).resolves.toBeUndefined();
+    if (parked) expect(JSON.stringify(await m.service.getInteraction(created.uuid))).not.toContain('Dana');
   });
 });
