@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,7 +21,7 @@ describe('the published package', () => {
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'crm-pack-'));
     const source = join(work, 'source');
-    for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'projections', 'bin', 'scripts']) {
+    for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'projections', 'bin', 'scripts', 'README.md', 'CHANGELOG.md', 'docs']) {
       cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir');
@@ -42,6 +42,14 @@ describe('the published package', () => {
     expect(files).toContain('package/dist/src/index.d.ts');
     expect(files.some((f) => f.startsWith('package/dist/src/cli/'))).toBe(true);
     expect(files.filter((f) => f.includes('/demo/') || f.includes('/bench/') || f.endsWith('.map'))).toEqual([]);
+  });
+
+  it('ships the documents its README links to', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const linked = [...readme.matchAll(/\]\(((?:docs\/)?[\w.-]+\.md)\)/g)].map((match) => `package/${match[1]}`);
+    expect(linked.length).toBeGreaterThan(0);
+    expect(linked.filter((file) => !files.includes(file))).toEqual([]);
+    expect(files).toContain('package/README.md');
   });
 
   it('installs neither PGlite nor the EventStoreDB client (optional peers), and type-checks strictly without skipLibCheck (with esModuleInterop, which zod\'s declarations need)', () => {
