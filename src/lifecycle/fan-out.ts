@@ -64,13 +64,18 @@ export class FanOutStoppedError extends Error {
 export class LifecycleFanOut {
   private readonly logger = new Logger('InteractionsLifecycle');
   private stopping = false;
+  /** Settles on stop(): a wait for the read model ends with it. */
+  private readonly stopped: Promise<'stopped'>;
+  private markStopped: () => void = () => undefined;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly writer: InteractionWriter,
     @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
-  ) {}
+  ) {
+    this.stopped = new Promise((resolve) => (this.markStopped = () => resolve('stopped')));
+  }
 
   async run(recorded: RecordedDecision): Promise<LifecycleResult> {
     if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
@@ -158,9 +163,10 @@ export class LifecycleFanOut {
     return { decisions, interactions, failed };
   }
 
-  /** Ends fan-outs between two streams (the stream in hand is finished first). */
+  /** Ends fan-outs between two streams (the stream in hand is finished first), and any wait for the read model. */
   stop(): void {
     this.stopping = true;
+    this.markStopped();
   }
 
   private async work(recorded: RecordedDecision, targets: string[]): Promise<void> {
@@ -247,7 +253,9 @@ export class LifecycleFanOut {
   private async readTablesCaughtUp(): Promise<void> {
     if (!this.projection) return;
     const head = await this.store.headPosition();
-    if (await this.projection.reached(head, CATCH_UP_TIMEOUT_MS)) return;
+    const reached = await Promise.race([this.projection.reached(head, CATCH_UP_TIMEOUT_MS), this.stopped]);
+    if (reached === 'stopped') throw new FanOutStoppedError();
+    if (reached) return;
     throw new InteractionUnavailableError(
       `the read model did not reach the event log's head within ${CATCH_UP_TIMEOUT_MS} ms; ` +
         'the decision is recorded and is finished on the next start or by `resume`',

@@ -2,6 +2,8 @@ import { UnavailableError } from '@eventstore/db-client';
 import { uuidv7 } from 'uuidv7';
 import { InteractionUnavailableError } from '../../src';
 import { LifecycleFanOut } from '../../src/lifecycle/fan-out';
+import { pendingDecisions } from '../../src/lifecycle/decision-store';
+import { ASYNC_PROJECTION, AsyncProjection } from '../../src/nest/read-your-writes';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { ModuleUnderTest, startModule } from '../support/module';
 import { eventually, itWithTestServer, unhandledRejectionsDuring } from './support';
@@ -57,6 +59,24 @@ describe('EventStoreDB unreachable', () => {
     await eventually(() => fanOut.resumePending().catch(() => null), (resumed) => resumed?.failed === 0 && resumed.decisions === 1, 15_000);
     expect(await m.service.listInvolving(contactUuid)).toEqual([]);
   }, 60_000);
+
+  itWithTestServer('a closing module ends a lifecycle command\'s wait for the read model at once: committed, finished on the next start', async () => {
+    const contactUuid = m.newContact();
+    await m.service.createInteraction({ contactUuid, subject: 'before' });
+    // The read model never catches up (a stalled subscription): the command would wait 30 s for it.
+    const projection = m.app.get<AsyncProjection>(ASYNC_PROJECTION);
+    jest.spyOn(projection, 'reached').mockImplementation(() => new Promise(() => undefined));
+    const deleting = m.service.contactDeleted(contactUuid).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // it waits now
+    const started = Date.now();
+    m.app.get(LifecycleFanOut).stop(); // what the module's close does first
+    const error = await deleting;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(error).toBeInstanceOf(InteractionUnavailableError);
+    expect(error).toMatchObject({ committed: true });
+    expect((await pendingDecisions(m.db)).map((d) => d.decision.kind)).toEqual(['contact_deleted']); // for the next start
+    jest.restoreAllMocks();
+  }, 30_000);
 });
 
 describe("EventStoreDB client's reconnection after a failed call", () => {
