@@ -20,7 +20,7 @@ const CONTACTS_TABLE = `
   )`;
 
 const optionalText = z
-  .string()
+  .string({ error: MESSAGES.string })
   .trim()
   .max(255, { error: 'must be at most 255 characters' })
   .refine(isStorableString, { error: MESSAGES.invalidCharacters }) // PostgreSQL text refuses U+0000

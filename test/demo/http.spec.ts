@@ -176,6 +176,11 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo
     const frank = await contact('Frank');
     expect((await call('GET', '/contacts')).body.map((c: { uuid: string }) => c.uuid)).toContain(frank);
     expect((await call('POST', '/contacts', { email: 'not-an-email' })).body).toEqual({ errors: { email: ['is not a valid email address'] } });
+    // In the module's words, never the schema library's ("Invalid input: expected string, received number").
+    expect((await call('POST', '/contacts', { name: 42, email: 42 })).body).toEqual({
+      errors: { name: ['must be a string'], email: ['is not a valid email address'] },
+    });
+    expect((await call('PATCH', `/contacts/${frank}`, { company: ['x'] })).body).toEqual({ errors: { company: ['must be a string'] } });
 
     const health = await call('GET', '/health');
     expect(health).toMatchObject({
