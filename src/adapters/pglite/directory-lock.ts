@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 /**
  * One PGlite at a time on a data directory: PGlite has no postmaster to refuse a second opener, and two
@@ -10,8 +11,10 @@ import { join, resolve } from 'node:path';
  * names the process's start time and PID namespace: a pid reused by another process is not the holder.
  * Where the pid tells nothing, another thread of this process (worker threads share the pid) or a process
  * in another PID namespace (a container sharing the host name and the volume, or the same container
- * restarted), the holder refreshes the file's time every few seconds: alive while it does, gone once it
- * has not for `HEARTBEAT_STALE_MS`. A holder on another host is never presumed dead.
+ * restarted), the holder's heartbeat tells: a thread of its own (so a long PGlite statement blocking the
+ * holder's event loop does not stop it) touches the file every `HEARTBEAT_MS`, and an opener watches the
+ * file's time for `WATCH_MS`: changed, the holder lives; unchanged, it is gone. No clock is compared with
+ * another. A holder on another host is never presumed dead.
  */
 export const LOCK_FILE = 'crm-interactions.lock';
 
@@ -64,9 +67,23 @@ function startOf(pid: number | 'self'): string | undefined {
 }
 const OWN_START = startOf('self');
 
-/** How often a holder refreshes its lock file's time, and how old that time may get before such a holder counts as gone. */
-const HEARTBEAT_MS = 5_000;
-export const HEARTBEAT_STALE_MS = 30_000;
+/** How often a holder's heartbeat touches its lock file, and how long an opener watches for a touch. */
+const HEARTBEAT_MS = 500;
+export const WATCH_MS = 4_000;
+
+/** The heartbeat's thread: touches the lock file while it is still this holder's (its token). */
+const HEARTBEAT_THREAD = `
+const { workerData } = require('node:worker_threads');
+const { readFileSync, utimesSync } = require('node:fs');
+setInterval(() => {
+  try {
+    if (JSON.parse(readFileSync(workerData.path, 'utf8')).token !== workerData.token) return;
+    const now = new Date();
+    utimesSync(workerData.path, now, now);
+  } catch {
+    // gone or being replaced: nothing to keep alive
+  }
+}, workerData.everyMs);`;
 
 /** The holder runs on another machine (a shared volume): nothing here can tell whether it lives. */
 const onOtherHost = (holder: Holder) => holder.hostname !== undefined && holder.hostname !== hostname();
@@ -75,13 +92,23 @@ const inOtherPidNamespace = (holder: Holder) =>
 /** The holder is this process (its pid and start time): another thread, or one that ended without releasing. */
 const isThisProcess = (holder: Holder) => holder.pid === process.pid && holder.started !== undefined && holder.started === OWN_START;
 
-/** Whether the lock file's holder refreshed it lately (`HEARTBEAT_MS`). */
-function heartbeatFresh(path: string): boolean {
-  try {
-    return Date.now() - statSync(path).mtimeMs < HEARTBEAT_STALE_MS;
-  } catch {
-    return false; // gone meanwhile
+/** Whether the lock file's holder touches it: its time changes within `WATCH_MS` (a short synchronous wait). */
+function heartbeatSeen(path: string): boolean {
+  const timeOf = () => {
+    try {
+      return statSync(path).mtimeMs;
+    } catch {
+      return null; // gone meanwhile: released, or taken over
+    }
+  };
+  const first = timeOf();
+  for (const until = Date.now() + WATCH_MS; Date.now() < until; ) {
+    pause(100);
+    const now = timeOf();
+    if (now === null) return false;
+    if (now !== first) return true;
   }
+  return false;
 }
 
 export interface DirectoryLock {
@@ -129,7 +156,7 @@ function readHolder(path: string): { text: string; holder: Holder | null } | nul
 function isStale(holder: Holder | null, dir: string, path: string): boolean {
   if (!holder) return true;
   if (onOtherHost(holder)) return false;
-  if (inOtherPidNamespace(holder) || isThisProcess(holder)) return !heartbeatFresh(path);
+  if (inOtherPidNamespace(holder) || isThisProcess(holder)) return !heartbeatSeen(path);
   if (holder.pid === process.pid) return held.get(dir) !== holder.token;
   if (!isRunning(holder.pid)) return true;
   const started = holder.started === undefined ? undefined : startOf(holder.pid);
@@ -198,7 +225,7 @@ export function lockDirectory(dataDir: string): DirectoryLock {
     started: OWN_START,
     since: new Date().toISOString(),
   });
-  const deadline = Date.now() + 2_000;
+  const deadline = Date.now() + 2_000 + WATCH_MS;
   for (;;) {
     if (held.has(dir)) throw new DirectoryInUseError(dir, process.pid, true);
     if (createExclusive(path, content)) break;
@@ -207,7 +234,7 @@ export function lockDirectory(dataDir: string): DirectoryLock {
       const other = current.holder!;
       if (onOtherHost(other)) throw new DirectoryInUseError(dir, other.pid, false, other.hostname);
       if (inOtherPidNamespace(other)) {
-        const where = `${hostname()} in another PID namespace (alive: it refreshed the lock within ${HEARTBEAT_STALE_MS / 1000} s)`;
+        const where = `${hostname()} in another PID namespace (alive: its heartbeat touches the lock)`;
         throw new DirectoryInUseError(dir, other.pid, false, where);
       }
       throw new DirectoryInUseError(dir, other.pid, other.pid === process.pid);
@@ -220,20 +247,16 @@ export function lockDirectory(dataDir: string): DirectoryLock {
   }
   held.set(dir, holder.token);
   let released = false;
-  const heartbeat = setInterval(() => {
-    try {
-      if (readHolder(path)?.holder?.token === holder.token) utimesSync(path, new Date(), new Date());
-    } catch {
-      // the folder went away: nothing to keep alive
-    }
-  }, HEARTBEAT_MS);
+  // Its own thread, so that nothing this thread runs (a long PGlite statement) stops it; it ends with
+  // this thread (a worker thread that ends, its heartbeat with it) and never keeps the process up.
+  const heartbeat = new Worker(HEARTBEAT_THREAD, { eval: true, workerData: { path, token: holder.token, everyMs: HEARTBEAT_MS } });
   heartbeat.unref();
   return {
     dataDir: dir,
     release() {
       if (released) return;
       released = true;
-      clearInterval(heartbeat);
+      void heartbeat.terminate();
       held.delete(dir);
       if (readHolder(path)?.holder?.token === holder.token) unlinkSync(path);
     },
