@@ -64,18 +64,15 @@ export class FanOutStoppedError extends Error {
 export class LifecycleFanOut {
   private readonly logger = new Logger('InteractionsLifecycle');
   private stopping = false;
-  /** Settles on stop(): a wait for the read model ends with it. */
-  private readonly stopped: Promise<'stopped'>;
-  private markStopped: () => void = () => undefined;
+  /** The waits for the read model under way: stop() ends them. */
+  private readonly waits = new Set<() => void>();
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly writer: InteractionWriter,
     @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
-  ) {
-    this.stopped = new Promise((resolve) => (this.markStopped = () => resolve('stopped')));
-  }
+  ) {}
 
   async run(recorded: RecordedDecision): Promise<LifecycleResult> {
     if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
@@ -166,7 +163,7 @@ export class LifecycleFanOut {
   /** Ends fan-outs between two streams (the stream in hand is finished first), and any wait for the read model. */
   stop(): void {
     this.stopping = true;
-    this.markStopped();
+    for (const end of this.waits) end();
   }
 
   private async work(recorded: RecordedDecision, targets: string[]): Promise<void> {
@@ -253,7 +250,17 @@ export class LifecycleFanOut {
   private async readTablesCaughtUp(): Promise<void> {
     if (!this.projection) return;
     const head = await this.store.headPosition();
-    const reached = await Promise.race([this.projection.reached(head, CATCH_UP_TIMEOUT_MS), this.stopped]);
+    // A promise per wait, dropped with it (one that lived as long as the fan-out would keep every race's).
+    let end!: () => void;
+    const stopped = new Promise<'stopped'>((resolve) => (end = () => resolve('stopped')));
+    this.waits.add(end);
+    if (this.stopping) end();
+    let reached: boolean | 'stopped';
+    try {
+      reached = await Promise.race([this.projection.reached(head, CATCH_UP_TIMEOUT_MS), stopped]);
+    } finally {
+      this.waits.delete(end);
+    }
     if (reached === 'stopped') throw new FanOutStoppedError();
     if (reached) return;
     throw new InteractionUnavailableError(

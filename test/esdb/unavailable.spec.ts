@@ -63,6 +63,9 @@ describe('EventStoreDB unreachable', () => {
   itWithTestServer('a closing module ends a lifecycle command\'s wait for the read model at once: committed, finished on the next start', async () => {
     const contactUuid = m.newContact();
     await m.service.createInteraction({ contactUuid, subject: 'before' });
+    // A wait that ended leaves nothing behind (every command waits; the fan-out lives as long as the app).
+    await m.service.contactDeleted(m.newContact());
+    expect((Reflect.get(m.app.get(LifecycleFanOut), 'waits') as Set<unknown>).size).toBe(0);
     // The read model never catches up (a stalled subscription): the command would wait 30 s for it.
     const projection = m.app.get<AsyncProjection>(ASYNC_PROJECTION);
     jest.spyOn(projection, 'reached').mockImplementation(() => new Promise(() => undefined));
