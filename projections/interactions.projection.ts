@@ -232,10 +232,7 @@ export function rowBehindItsStream(column: string): string {
 
 /** Whether the stream has parked events (its read row may be behind): parked_events alone, in any session. */
 export async function hasParkedEvents(q: Queryable, interactionUuid: string): Promise<boolean> {
-  const { rows } = await q.query<{ parked: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM parked_events p WHERE lower(p.stream_name) = 'interaction-' || $1::text) AS parked`,
-    [interactionUuid.toLowerCase()],
-  );
+  const { rows } = await q.query<{ parked: boolean }>(`SELECT ${rowBehindItsStream('$1::text')} AS parked`, [interactionUuid.toLowerCase()]);
   return rows[0]!.parked;
 }
 
