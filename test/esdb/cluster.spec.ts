@@ -161,15 +161,17 @@ describeWithTestServer('EventStoreDB cluster', () => {
       await expect(impatient.appendToStream(name, events(1), 2)).resolves.toMatchObject({ nextRevision: 3 });
     });
 
-    it('a follower without a leader answers BatchAppend "not ready"; the adapter retries it once a leader is elected', async () => {
-      const store = connect(cluster.nodes[2]!.connectionString, { resolveWithinMs: 4_000 });
+    it('a node without a leader answers an append "not ready"; the adapter retries it once a leader is elected', async () => {
+      const store = connect(cluster.nodes[0]!.connectionString, { resolveWithinMs: 4_000 });
       const name = `interaction-${uuidv7()}`;
-      await store.appendToStream(name, events(1), 'no_stream'); // connected to node 2, redirected to node 0
-      cluster.elect(2); // node 2 leads now: the client's channel is on it
-      await cluster.stopLeader(); // node 2 dies: node 0 is elected after 600 ms
+      await store.appendToStream(name, events(1), 'no_stream'); // on node 0, the leader
+      cluster.elect(1); // node 0 follows now: the client's channel stays on it
+      await cluster.stopLeader(); // node 1 dies: nodes 0 and 2 are not ready for 600 ms, then node 2 leads
+      const appendsBefore = cluster.nodes[0]!.calls.appends;
       const batch = events(1);
       await expect(store.appendToStream(name, batch, 0)).resolves.toMatchObject({ nextRevision: 1 });
-      expect(cluster.leader).toBe(cluster.nodes[0]);
+      expect(cluster.leader).toBe(cluster.nodes[2]);
+      expect(cluster.nodes[0]!.calls.appends - appendsBefore).toBeGreaterThan(1); // refused, then sent on
       expect(ids(name)).toHaveLength(2);
     });
   });

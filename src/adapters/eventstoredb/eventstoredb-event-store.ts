@@ -84,12 +84,11 @@ export type SubscriptionItem =
 const UNREACHABLE = [UnavailableError, DeadlineExceededError, CancelledError, NotLeaderError, TimeoutError];
 
 /**
- * Two failures of a cluster that the client 6.x reports untyped: no node to talk to (gossip found no leader
- * or follower, e.g. during an election: a plain Error), and a node without a leader answering a BatchAppend
- * "Server Is Not Ready" (an UnknownError). Neither wrote anything; both pass once a leader is elected.
+ * A failure of a cluster that the client 6.x reports untyped: no node to talk to (gossip found no leader or
+ * follower, e.g. during an election: a plain Error). Nothing was written; it passes once a leader is
+ * elected. (A node without a leader answers an append "Server Is Not Ready" as UNAVAILABLE, typed.)
  */
 const DISCOVERY_FAILED = /^Failed to discover after \d+ attempts/;
-const CLUSTER_UNREACHABLE = [DISCOVERY_FAILED, /Server Is Not Ready/];
 
 /**
  * Everything the adapter asks of the server goes to the leader: appends, the stream reads that decide and
@@ -107,7 +106,7 @@ const UNREACHABLE_GRPC_CODES = [14, 4, 1];
 function unreachable(error: unknown): boolean {
   const grpc = error as { code?: unknown; details?: unknown } | null;
   const rawGrpc = typeof grpc?.details === 'string' && UNREACHABLE_GRPC_CODES.includes(grpc.code as number);
-  const cluster = error instanceof Error && CLUSTER_UNREACHABLE.some((pattern) => pattern.test(error.message));
+  const cluster = error instanceof Error && DISCOVERY_FAILED.test(error.message);
   return rawGrpc || cluster || UNREACHABLE.some((type) => error instanceof type);
 }
 
@@ -136,6 +135,34 @@ function withReconnectionGuarded(client: EventStoreDBClient): EventStoreDBClient
   return client;
 }
 
+const BATCH_APPEND_PATH = '/event_store.client.streams.streams/batchappend';
+
+/**
+ * The client 6.2.1 appends through BatchAppend when the server offers it, and keeps the callers of every
+ * client's batch appends in one module-wide table: one client's broken BatchAppend call (a disposed client,
+ * a lost node) rejects every client's pending appends with its error, including appends that still land,
+ * and the answers that then arrive find no caller and throw inside gRPC's event handler, an uncaught
+ * exception that ends the host (test/esdb/shared-clients.spec.ts). Told that the server lacks BatchAppend,
+ * the client appends through the classic Streams.Append, one call per append with its own answer. The
+ * server's features are still awaited first, so a failed discovery fails an append as before.
+ */
+function withUnaryAppends(client: EventStoreDBClient): EventStoreDBClient {
+  const internals = client as unknown as { supports?: unknown };
+  const supports = internals.supports;
+  if (typeof supports === 'function') {
+    internals.supports = async (method: { path: string }, ...rest: unknown[]): Promise<boolean> => {
+      const supported: unknown = await supports.call(client, method, ...rest);
+      return supported === true && method.path.toLowerCase() !== BATCH_APPEND_PATH;
+    };
+  }
+  return client;
+}
+
+/** A client as the store uses it: see the two guards above. */
+function guarded(client: EventStoreDBClient): EventStoreDBClient {
+  return withUnaryAppends(withReconnectionGuarded(client));
+}
+
 export class EventStoreDbEventStore implements EventStore {
   readonly streamPrefix: string;
   private readonly resolveWithinMs: number;
@@ -144,7 +171,7 @@ export class EventStoreDbEventStore implements EventStore {
   private reconnect: (() => EventStoreDBClient) | null = null;
 
   constructor(client: EventStoreDBClient, options: EventStoreDbOptions = {}) {
-    this.current = withReconnectionGuarded(client);
+    this.current = guarded(client);
     this.streamPrefix = options.streamPrefix ?? MODULE_STREAM_PREFIX;
     this.resolveWithinMs = options.resolveWithinMs ?? DEFAULT_RESOLVE_WITHIN_MS;
   }
@@ -240,7 +267,7 @@ export class EventStoreDbEventStore implements EventStore {
    */
   private replaceClient(poisoned: EventStoreDBClient): void {
     if (!this.reconnect || this.current !== poisoned) return;
-    this.current = withReconnectionGuarded(this.reconnect());
+    this.current = guarded(this.reconnect());
     void poisoned.dispose().catch(() => undefined);
   }
 
