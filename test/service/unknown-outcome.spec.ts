@@ -5,7 +5,8 @@ import { PgDatabase } from '../../src/adapters/postgres/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
 import { Database } from '../../src/ports/database';
-import { EventStore, StreamSession } from '../../src/ports/event-store';
+import { AppendResult, EventStore, Position, StreamSession, UNKNOWN_POSITION } from '../../src/ports/event-store';
+import { AsyncProjection } from '../../src/nest/read-your-writes';
 import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { migratedDatabase } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
@@ -29,10 +30,10 @@ describe('appends of unknown outcome', () => {
   afterEach(() => cleanup());
 
   /** The PostgreSQL store, with `fault` standing between the writer and its appends. */
-  function writerWith(fault: (store: PostgresEventStore) => Partial<EventStore>): InteractionWriter {
+  function writerWith(fault: (store: PostgresEventStore) => Partial<EventStore>, projection: AsyncProjection | null = null): InteractionWriter {
     const store = new PostgresEventStore(db, projectEvents, async (events) => newStreamProjection(events));
     const faulty = Object.assign(Object.create(store) as EventStore, fault(store));
-    return new InteractionWriter(faulty, db, { contacts, staff: null }, eventBus);
+    return new InteractionWriter(faulty, db, { contacts, staff: null }, eventBus, projection);
   }
 
   /**
@@ -113,6 +114,27 @@ describe('appends of unknown outcome', () => {
       const appending = writerWith((store) => ({ ...lostBefore(store), ...down }));
       await expect(create(appending)).rejects.toMatchObject({ committed: 'unknown' });
     });
+  });
+
+  it("waits for the log's head when the stream read back gives its events no position", async () => {
+    // EventStoreDB servers that report no positions on stream reads: a wait for the unknown position
+    // would never end, so read-your-writes waits for the head, which is at or after the events.
+    const head: Position = { commit: 4_242n, prepare: 4_242n };
+    const waitedFor: Position[] = [];
+    const projection = {
+      afterAppend: async (result: AppendResult) => void waitedFor.push(result.position),
+    } as unknown as AsyncProjection;
+    const writer = writerWith(
+      (store) => ({
+        ...ways[0]![1].landed(store),
+        readStream: async (name) => (await store.readStream(name)).map((event) => ({ ...event, position: UNKNOWN_POSITION })),
+        headPosition: async () => head,
+      }),
+      projection,
+    );
+    const state = await create(writer);
+    expect(state.interaction?.subject).toBe('Unknown outcome');
+    expect(waitedFor).toEqual([head]);
   });
 
   it('reports committed: false when no append was attempted', async () => {
