@@ -14,6 +14,7 @@ import { moveAllOwnership } from '../adapters/erasure/key-store';
 import { decideForInteraction, Forgotten, holdsDecision, LifecycleDecision } from './decider';
 import {
   completeDecision,
+  decidedAs,
   destroyKeysPlanning,
   forgottenContent,
   markTarget,
@@ -66,6 +67,8 @@ export class LifecycleFanOut {
   private stopping = false;
   /** The waits for the read model under way: stop() ends them. */
   private readonly waits = new Set<() => void>();
+  /** The decisions being carried out in this process, by id (`alone`). */
+  private readonly running = new Map<string, Promise<LifecycleResult>>();
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -76,12 +79,42 @@ export class LifecycleFanOut {
 
   async run(recorded: RecordedDecision): Promise<LifecycleResult> {
     if (recorded.completed) return { interactions: recorded.interactions ?? 0 };
-    await this.finishOlderAbout(recorded);
-    return this.carryOut(recorded);
+    return this.alone(recorded, async () => {
+      await this.finishOlderAbout(recorded);
+      return this.sweepAndComplete(recorded);
+    });
+  }
+
+  /**
+   * One runner of a decision at a time in this process: a newer decision finishing an older one
+   * (`finishOlderAbout`), a keyed repeat, and the resumer wait for the run under way, then find it
+   * completed. Two runners would each sweep, and the later one's sweep would act on what a newer
+   * decision moved meanwhile (an older deletion deleting what a newer merge moved to its contact).
+   */
+  private async alone(recorded: RecordedDecision, carry: () => Promise<LifecycleResult>): Promise<LifecycleResult> {
+    const { decisionId } = recorded.decision;
+    for (let running = this.running.get(decisionId); running; running = this.running.get(decisionId)) {
+      await running.catch(() => undefined);
+    }
+    const completed = await this.completedResult(decisionId);
+    if (completed) return completed;
+    const running = carry();
+    this.running.set(decisionId, running);
+    try {
+      return await running;
+    } finally {
+      this.running.delete(decisionId);
+    }
+  }
+
+  /** The decision's result when it has been completed (by this runner's predecessor, or another process). */
+  private async completedResult(decisionId: string): Promise<LifecycleResult | null> {
+    const stored = await decidedAs(this.db, decisionId);
+    return stored?.completed ? { interactions: stored.interactions ?? 0 } : null;
   }
 
   /** A pending decision's fan-out, its older ones about the same contacts dealt with. */
-  private async carryOut(recorded: RecordedDecision): Promise<LifecycleResult> {
+  private async sweepAndComplete(recorded: RecordedDecision): Promise<LifecycleResult> {
     const { decision } = recorded;
     // A merge hands over the merged contact's erasure keys everywhere, also in streams it needs nothing
     // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
@@ -94,6 +127,10 @@ export class LifecycleFanOut {
       await this.store.settleClaims(0, SETTLED_BEFORE_FORGETTING, decision.contactUuid);
     }
     for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+      // Another process's runner may have completed it meanwhile (its start resuming it): then its sweeps
+      // are done, and one more here could act on what a newer decision changed since.
+      const completed = sweep > 0 ? await this.completedResult(decision.decisionId) : null;
+      if (completed) return completed;
       await this.readTablesCaughtUp();
       const planned = await planTargets(this.db, decision);
       // Forgetting: once her streams are planned (some are found through her keys), all her keys go at
@@ -150,7 +187,7 @@ export class LifecycleFanOut {
       }
       this.logger.log(`resuming ${kind} decision ${decisionId}`);
       try {
-        interactions += (await this.carryOut(recorded)).interactions;
+        interactions += (await this.alone(recorded, () => this.sweepAndComplete(recorded))).interactions;
         decisions++;
       } catch (error) {
         if (error instanceof FanOutStoppedError) throw error;

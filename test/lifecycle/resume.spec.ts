@@ -117,7 +117,7 @@ describe.each(['postgres', 'eventstoredb'] as const)('resuming a decision on %s'
     // A resume tries the first once; the merge waiting for it is not run again behind it.
     const fanOut = m.app.get(LifecycleFanOut);
     // Each decision's fan-out (what `run` does once its older decisions are dealt with).
-    const run = jest.spyOn(fanOut as unknown as { carryOut: LifecycleFanOut['run'] }, 'carryOut');
+    const run = jest.spyOn(fanOut as unknown as { sweepAndComplete: LifecycleFanOut['run'] }, 'sweepAndComplete');
     await expect(fanOut.resumePending()).resolves.toEqual({ decisions: 0, interactions: 0, failed: 2 });
     expect(run).toHaveBeenCalledTimes(1);
     // An erasure waits for none of them: Into's forget destroys the keys of all merged with Into (X too)

@@ -1,0 +1,100 @@
+import { InteractionsMaintenance } from '../../src';
+import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { LifecycleFanOut } from '../../src/lifecycle/fan-out';
+import { ModuleUnderTest, startModule } from '../support/module';
+import { POSTGRES } from '../support/backends';
+import { readTables } from '../support/read-tables';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One runner per decision (LifecycleFanOut.alone). contactsMerged(a, b), then contactsMerged(b, a) while the
+ * first's own run is slow on one stream (a busy pool, a stream lock held by a long update): the second
+ * finishes the first (finishOlderAbout) by waiting for its run, then runs itself. Two runners of the first
+ * would each sweep, and its own run's later sweep re-pointed back what the second moved.
+ */
+describe('two opposite merges, the first one slow (PostgreSQL)', () => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend: POSTGRES, eventStore: 'postgres' })));
+  afterEach(() => m.close());
+
+  it('afterwards the interactions of a and b are all with one of them', async () => {
+    const a = m.newContact({ name: 'Alpha' });
+    const b = m.newContact({ name: 'Beta' });
+    const made: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      made.push((await m.service.createInteraction({ contactUuid: a, subject: `a${i}` })).uuid);
+      made.push((await m.service.createInteraction({ contactUuid: b, subject: `b${i}` })).uuid);
+    }
+    const writer = m.app.get(InteractionWriter);
+    const visit = writer.applyToStream.bind(writer);
+    let first = true;
+    let firstVisitStarted!: () => void;
+    const started = new Promise<void>((r) => (firstVisitStarted = r));
+    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
+      if (first) {
+        first = false;
+        firstVisitStarted();
+        await sleep(1500); // the first merge's own run is slow on its first stream
+      }
+      return visit(...args);
+    });
+    const ab = m.service.contactsMerged(a, b);
+    await started;
+    const ba = await m.service.contactsMerged(b, a);
+    const abResult = await ab;
+    expect(abResult.interactions + ba.interactions).toBe(12); // 4 of a's moved to b, then all 8 back
+    const count = { a: 0, b: 0 };
+    for (const uuid of made) {
+      const subject = (await m.service.getInteraction(uuid))!.contactUuid;
+      if (subject === a) count.a++;
+      if (subject === b) count.b++;
+    }
+    const live = await readTables(m.db);
+    await m.app.get(InteractionsMaintenance).rebuild();
+    expect(await readTables(m.db)).toEqual(live);
+    expect([count.a, count.b].sort()).toEqual([0, 8]);
+  });
+});
+
+/**
+ * The same stale run, deleting: contactDeleted(a) whose own run is slow on one stream, then contactsMerged(b, a)
+ * (a still exists in the host's directory: it is removed after contactDeleted returns). The merge finishes the
+ * deletion first, then moves b's interactions to a; the deletion's own run then sweeps again and deletes them.
+ */
+describe('a slow contactDeleted run sweeping after a newer merge into its contact (PostgreSQL)', () => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend: POSTGRES, eventStore: 'postgres' })));
+  afterEach(() => m.close());
+
+  it("b's interactions, merged into a after a's deletion was finished, are not deleted", async () => {
+    const a = m.newContact({ name: 'Alpha' });
+    const b = m.newContact({ name: 'Beta' });
+    const ofA = (await m.service.createInteraction({ contactUuid: a, subject: 'a0' })).uuid;
+    const ofB: string[] = [];
+    for (let i = 0; i < 3; i++) ofB.push((await m.service.createInteraction({ contactUuid: b, subject: `b${i}` })).uuid);
+    const writer = m.app.get(InteractionWriter);
+    const visit = writer.applyToStream.bind(writer);
+    let first = true;
+    let firstVisitStarted!: () => void;
+    const started = new Promise<void>((r) => (firstVisitStarted = r));
+    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
+      if (first) {
+        first = false;
+        firstVisitStarted();
+        await sleep(1500);
+      }
+      return visit(...args);
+    });
+    const deletion = m.service.contactDeleted(a);
+    await started;
+    const merged = await m.service.contactsMerged(b, a);
+    const deleted = await deletion;
+    expect(deleted).toEqual({ interactions: 1 });
+    expect(merged).toEqual({ interactions: 3 });
+    expect(await m.app.get(LifecycleFanOut).resumePending()).toEqual({ decisions: 0, interactions: 0, failed: 0 });
+    expect(await m.service.getInteraction(ofA)).toBeNull();
+    // The merge answered after the deletion was complete: b's interactions are a's now, not deleted.
+    expect((await Promise.all(ofB.map((u) => m.service.getInteraction(u)))).map((i) => i?.contactUuid ?? 'deleted')).toEqual([a, a, a]);
+  });
+});
