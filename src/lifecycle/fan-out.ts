@@ -6,6 +6,7 @@ import { fold } from '../domain/decider';
 import { streamNameOf } from '../domain/events';
 import { InteractionWriter, toDomainEvent } from '../nest/interaction-writer';
 import { hasParkedEvents, rewriteStaleRow, staleRowVersion, takeParkedEventsFirst } from '../../projections/interactions.projection';
+import { forgetFingerprints } from '../nest/idempotency';
 import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
@@ -244,6 +245,7 @@ export class LifecycleFanOut {
                   const q = tx ?? this.db;
                   const merged = await mergedWith(q, decision.contactUuid);
                   await destroyKeysPlanning(this.db, tx, decision, interactionUuid, merged);
+                  await forgetFingerprints(q, streamNameOf(interactionUuid));
                   forgotten = { ...(await forgottenContent(q, decisionId, interactionUuid)), mergedWith: merged };
                 }
               : undefined,

@@ -12,6 +12,12 @@ export interface Idempotency {
 
 export const IDEMPOTENCY_KEY_REUSED = 'was already used for a different request';
 
+/**
+ * The fingerprint of a key a forget reached (`forgetFingerprints`): the request can no longer be told from
+ * another, so any input with the key is taken as its repeat and answered as the first request was.
+ */
+const FORGOTTEN_FINGERPRINT = 'forgotten';
+
 /** A stable hash of a command's input: object keys sorted, so key order does not matter. */
 export function fingerprintOf(input: unknown): string {
   return createHash('sha256').update(stableJson(input)).digest('base64url');
@@ -52,15 +58,15 @@ export async function reserveIdempotencyKey(
       `INSERT INTO idempotency_keys (key, fingerprint, stream_name, held_by, held_until)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
        ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until
-         WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint
+         WHERE idempotency_keys.fingerprint IN (EXCLUDED.fingerprint, $6)
            AND (idempotency_keys.held_by IS NULL OR idempotency_keys.held_until < now())
        RETURNING stream_name, answered_events, xmax = 0 AS fresh`,
-      [key, fingerprint, streamName, holder, KEY_HOLD_MS / 1000],
+      [key, fingerprint, streamName, holder, KEY_HOLD_MS / 1000, FORGOTTEN_FINGERPRINT],
     );
     const taken = rows[0];
     if (taken) return { streamName: taken.stream_name, fresh: taken.fresh, answeredEvents: taken.answered_events };
     const { rows: first } = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM idempotency_keys WHERE key = $1', [key]);
-    if (first[0] && first[0].fingerprint !== fingerprint) {
+    if (first[0] && first[0].fingerprint !== fingerprint && first[0].fingerprint !== FORGOTTEN_FINGERPRINT) {
       throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
     }
     // Held by another request of the same input (or freed meanwhile: then taken on the next turn).
@@ -82,6 +88,15 @@ export interface ReservedKey {
  */
 export async function answeredWithoutEvents(db: Queryable, key: string, events: number): Promise<void> {
   await db.query('UPDATE idempotency_keys SET answered_events = $2 WHERE key = $1 AND answered_events IS NULL', [key, events]);
+}
+
+/**
+ * Forgetting: the fingerprints of the requests that acted on the stream go. Each is a hash of a request
+ * whose every other input the dump holds (the stream, her uuid), so a list of guessed names would confirm
+ * hers. The keys stay bound to the stream, and their repeats are answered as before.
+ */
+export async function forgetFingerprints(db: Queryable, streamName: string): Promise<void> {
+  await db.query('UPDATE idempotency_keys SET fingerprint = $2 WHERE stream_name = $1 AND fingerprint <> $2', [streamName, FORGOTTEN_FINGERPRINT]);
 }
 
 /** Extends the request's hold on its key by `KEY_HOLD_MS` (every third of it while the request runs). */
