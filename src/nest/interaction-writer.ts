@@ -92,8 +92,6 @@ interface Attempt {
   checked: InteractionEvent[] | null;
   /** The state a repeat of an idempotent command returns: the first request's result. */
   replayed: InteractionState | null;
-  /** Nothing is written under the request's key (taken new, or its stream read without it): a failure frees it. */
-  keyUnused: boolean;
 }
 
 /**
@@ -185,7 +183,7 @@ export class InteractionWriter {
     for (let attempt = 0; ; attempt++) {
       // A brand-new stream holds nothing to read, unless an earlier try (or request) may have written it.
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
-      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null, keyUnused: fresh };
+      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
       try {
         const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, answeredEvents, state);
         const { createStream } = this.store;
@@ -212,7 +210,10 @@ export class InteractionWriter {
           await sleep(backoff(attempt));
           continue;
         } else {
-          if (state.keyUnused && wroteNothing(error)) keyed?.failedUnwritten();
+          // A key the request took new is freed; one it found bound stays bound, as an earlier request of
+          // it whose outcome was unknown may still land (freed, a repeat would create a second interaction,
+          // or a request of another input be answered with the first one's result).
+          if (keyed?.fresh && wroteNothing(error)) keyed.failedUnwritten();
           if (error instanceof WrongExpectedVersionError && pinned(command)) {
             throw new InteractionConflictError(command.interactionUuid, state.before.version, error.actual);
           }
@@ -259,7 +260,6 @@ export class InteractionWriter {
         state.replayed = fold(stored.slice(0, last >= 0 ? last + 1 : answeredEvents!).map(toDomainEvent));
         return;
       }
-      state.keyUnused = true; // read while holding the key: no request wrote under it
     }
     const events = decide(command, state.before, ctx);
     if (events.length > 0) await appendDecided(session, events, metadata, state);
@@ -331,7 +331,7 @@ export class InteractionWriter {
         causationId: options.causationId ?? null,
         recordedAt: new Date().toISOString(),
       };
-      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null, keyUnused: false };
+      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
       let already = false;
       let committedWith = false;
       try {

@@ -1,0 +1,102 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { uuidv7 } from 'uuidv7';
+import { InteractionsModule, InteractionsService } from '../../src';
+import { InMemoryContactDirectory } from '../support/directories';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+
+/**
+ * A keyed request whose statement was cut off while it waited for a lock (committed 'unknown', it may still
+ * land), then a repeat that fails too: the repeat must leave the key bound. Freed, the first statement
+ * landed afterwards and a third request of the key created a second interaction, or a request of another
+ * input was answered with the first one's result.
+ */
+describe('a keyed request after an unknown outcome', () => {
+  const contacts = new InMemoryContactDirectory();
+  const contactUuid = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
+  const schema = uniqueSchema('keyed');
+  let app: INestApplicationContext;
+  let service: InteractionsService;
+  let admin: Client;
+  let locker: Client;
+
+  beforeAll(async () => {
+    app = await NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({
+        database: { connectionString: TEST_DATABASE_URL, maxConnections: 4, queryTimeoutMs: 1500 },
+        schema,
+        contactDirectory: contacts,
+      }),
+      { logger: false },
+    );
+    service = app.get(InteractionsService);
+    admin = new Client({ connectionString: TEST_DATABASE_URL });
+    locker = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await locker.connect();
+  });
+
+  afterAll(async () => {
+    await locker?.end();
+    await admin?.end();
+    await app?.close();
+    await dropSchema(schema);
+  });
+
+  it('never creates two interactions under one idempotency key', async () => {
+    const attrs = { contactUuid, interactionType: 'call' as const, subject: 'Keyed', occurredAt: '2026-11-30T10:00:00Z' };
+    const opts = { idempotencyKey: 'keyed-unknown-1' };
+    // Something holds the read table for longer than the module's query timeout (a rebuild, say).
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE ${schema}.interactions IN ACCESS EXCLUSIVE MODE`);
+
+    const first = await service.createInteraction(attrs, [], [], opts).then(
+      (i) => ({ ok: i }),
+      (e: unknown) => ({ error: e as { name: string; committed: unknown; mayStillLand?: boolean } }),
+    );
+
+    const second = await service.createInteraction(attrs, [], [], opts).then(
+      (i) => ({ ok: i }),
+      (e: unknown) => ({ error: e as { name: string; committed: unknown } }),
+    );
+    expect(first).toMatchObject({ error: { name: 'InteractionUnavailableError', committed: 'unknown', mayStillLand: true } });
+    expect(second).toMatchObject({ error: { name: 'InteractionUnavailableError' } });
+
+    await locker.query('COMMIT');
+    await sleep(1000);
+
+    const third = await service.createInteraction(attrs, [], [], opts);
+    const { rows } = await admin.query(
+      `SELECT DISTINCT stream_name FROM ${schema}.events WHERE metadata->>'idempotencyKey' = $1`,
+      [opts.idempotencyKey],
+    );
+    expect(rows).toEqual([{ stream_name: `interaction-${third.uuid}` }]);
+  });
+
+  it('never answers a different request under a used key with the first request\'s result', async () => {
+    const created = await service.createInteraction({ contactUuid, subject: 'Target' });
+    const key = 'keyed-unknown-2';
+    // The interaction's read row is locked by someone else for longer than the query timeout.
+    await locker.query('BEGIN');
+    await locker.query(`SELECT 1 FROM ${schema}.interactions WHERE uuid = $1 FOR UPDATE`, [created.uuid]);
+
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        (i) => ({ ok: i as { version: number; metadata: unknown } }),
+        (e: unknown) => ({ error: [(e as Error).name, (e as { committed?: unknown }).committed, (e as { mayStillLand?: unknown }).mayStillLand] }),
+      );
+    const first = await outcome(service.updateInteraction(created.uuid, { metadata: { tok: 'first' } }, null, { idempotencyKey: key }));
+    const second = await outcome(service.updateInteraction(created.uuid, { metadata: { tok: 'first' } }, null, { idempotencyKey: key }));
+    expect(first).toEqual({ error: ['InteractionUnavailableError', 'unknown', true] });
+    expect(second).toMatchObject({ error: expect.arrayContaining(['InteractionUnavailableError']) });
+    await locker.query('COMMIT');
+    await sleep(1000);
+
+    // Another request under the same key: a different input must be refused (422), not answered.
+    const third = await outcome(service.updateInteraction(created.uuid, { metadata: { tok: 'third' } }, null, { idempotencyKey: key }));
+    expect('error' in third ? third.error[0] : 'acknowledged').toBe('InteractionValidationError');
+    expect((await service.getInteraction(created.uuid))?.metadata).toEqual({ tok: 'first' }); // the first landed
+  });
+});
