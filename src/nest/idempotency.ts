@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InteractionValidationError } from '../domain/errors';
+import { InteractionUnavailableError, InteractionValidationError } from '../domain/errors';
 import { Queryable } from '../ports/database';
 
 /** What a command with `opts.idempotencyKey` carries to the write side. */
@@ -114,10 +114,21 @@ export async function renewIdempotencyHold(db: Queryable, key: string, holder: s
  * input. A hold another request took over (this one's lapsed: its renewals failed) is left to that one.
  */
 export async function releaseIdempotencyKey(db: Queryable, key: string, holder: string, free: boolean): Promise<void> {
-  await db.query(
-    free
-      ? 'DELETE FROM idempotency_keys WHERE key = $1 AND held_by = $2'
-      : 'UPDATE idempotency_keys SET held_by = NULL, held_until = NULL WHERE key = $1 AND held_by = $2',
-    [key, holder],
-  );
+  const release = free
+    ? 'DELETE FROM idempotency_keys WHERE key = $1 AND held_by = $2'
+    : 'UPDATE idempotency_keys SET held_by = NULL, held_until = NULL WHERE key = $1 AND held_by = $2';
+  // A release lost with its connection is sent again (it changes nothing twice): left, the hold would keep
+  // every repeat of the key waiting until it lapses, though the request is over.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await db.query(release, [key, holder]);
+      return;
+    } catch (error) {
+      if (!(error instanceof InteractionUnavailableError) || attempt >= RELEASE_RETRIES_MS.length) throw error;
+      await sleep(RELEASE_RETRIES_MS[attempt]!);
+    }
+  }
 }
+
+/** The pauses before a lost release is sent again. */
+const RELEASE_RETRIES_MS = [20, 100, 500];
