@@ -51,10 +51,26 @@ export async function recordDecision(
   idempotency: { key: string; fingerprint: string } | { key: null; fingerprint: string },
 ): Promise<RecordedDecision> {
   const { decision } = fresh;
-  const insert = `INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id`;
-  const params = [decision.decisionId, decision.kind, JSON.stringify(payloadOf(decision)), fresh.actorUuid, fresh.correlationId, idempotency.key, idempotency.fingerprint];
+  // A forget's contacts, as gone, in the decision's statement (`forgottenContacts`).
+  const insert = `WITH decided AS (
+       INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id),
+     forgotten AS (
+       INSERT INTO forgotten_contacts (uuid, decision_id) SELECT u, decision_id FROM decided, unnest($8::uuid[]) AS u
+       ON CONFLICT (uuid) DO NOTHING)
+     SELECT decision_id FROM decided`;
+  const forgotten = decision.kind === 'contact_forgotten' ? await personOf(db, decision.contactUuid) : [];
+  const params = [
+    decision.decisionId,
+    decision.kind,
+    JSON.stringify(payloadOf(decision)),
+    fresh.actorUuid,
+    fresh.correlationId,
+    idempotency.key,
+    idempotency.fingerprint,
+    forgotten,
+  ];
   // Autocommitted where it can be, so a connection lost once the insert was sent reports `committed:
   // 'unknown'`, not false (the caller reads it back: `decidedAs`).
   const { rows } = db.autocommit ? await db.autocommit(insert, params) : await db.query(insert, params);

@@ -117,6 +117,7 @@ export class LifecycleFanOut {
   /** A pending decision's fan-out, its older ones about the same contacts dealt with. */
   private async sweepAndComplete(recorded: RecordedDecision): Promise<LifecycleResult> {
     const { decision } = recorded;
+    await this.writer.settledAbout(subjectsOf(decision));
     // A merge hands over the merged contact's erasure keys everywhere, also in streams it needs nothing
     // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
     const handOver = () => (decision.kind === 'contacts_merged' ? moveAllOwnership(this.db, decision.fromUuid, decision.intoUuid) : undefined);

@@ -43,6 +43,7 @@ import {
   ReservedKey,
   reserveIdempotencyKey,
 } from './idempotency';
+import { ForgottenContacts } from './forgotten-contacts';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
@@ -106,6 +107,10 @@ export class InteractionWriter {
   /** Per stream, the last try waiting its turn after a lost race (`inTurn`). */
   private readonly turns = new Map<string, Promise<void>>();
 
+  private readonly forgotten: ForgottenContacts;
+  /** Commands under way that reference contacts or staff people (`settledAbout`). */
+  private readonly underWay = new Set<{ references: string[]; running: Promise<InteractionState> }>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(DATABASE) private readonly db: Database,
@@ -113,7 +118,9 @@ export class InteractionWriter {
     private readonly eventBus: EventBus,
     /** Present when the read tables follow the log asynchronously (EventStoreDB): read-your-writes. */
     @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
-  ) {}
+  ) {
+    this.forgotten = new ForgottenContacts(db);
+  }
 
   async loadState(interactionUuid: string): Promise<InteractionState> {
     const events = await this.store.readStream(streamNameOf(interactionUuid));
@@ -124,13 +131,15 @@ export class InteractionWriter {
     const contactIds = [...new Set(contactUuids)];
     const staffIds = [...new Set(staffUuids)];
     const staffDirectory = this.directories.staff;
-    const [contacts, staff] = await Promise.all([
+    const [contacts, staff, forgotten] = await Promise.all([
       contactIds.length > 0 ? this.directories.contacts.findContacts(contactIds) : Promise.resolve<ContactRecord[]>([]),
       staffDirectory && staffIds.length > 0 ? staffDirectory.findStaff(staffIds) : Promise.resolve<StaffRecord[]>([]),
+      contactIds.length > 0 ? this.forgotten.among(contactIds) : null,
     ]);
     return {
       now,
-      contacts: new Map(contacts.map((c) => [c.uuid.toLowerCase(), c])),
+      // A forgotten contact is not there, though the host may not have removed it yet.
+      contacts: new Map(contacts.filter((c) => !forgotten?.has(c.uuid.toLowerCase())).map((c) => [c.uuid.toLowerCase(), c])),
       staff: staffDirectory ? new Map(staff.map((s) => [s.uuid.toLowerCase(), s])) : null,
     };
   }
@@ -142,8 +151,36 @@ export class InteractionWriter {
     now: Date,
     idempotency?: Idempotency,
   ): Promise<InteractionState> {
-    // Directory look-ups depend on the command alone: done before the stream is locked.
-    const ctx = await this.lookups(...referencedBy(command), now);
+    const [contacts, staff] = referencedBy(command);
+    if (contacts.length === 0 && staff.length === 0) return this.executeLookedUp(command, options, await this.lookups([], [], now), idempotency);
+    const running = this.lookups(contacts, staff, now).then((ctx) => this.executeLookedUp(command, options, ctx, idempotency));
+    const underWay = { references: [...contacts, ...staff], running };
+    this.underWay.add(underWay);
+    try {
+      return await running;
+    } finally {
+      this.underWay.delete(underWay);
+    }
+  }
+
+  /**
+   * Resolves once every command under way now that references one of these contacts or staff people has
+   * ended. A lifecycle decision, recorded, waits for them before planning, so what they write is planned
+   * from the read tables; a command that looks a forgotten contact up after the decision is refused
+   * (`ForgottenContacts`). Commands of other processes are not waited for.
+   */
+  async settledAbout(uuids: readonly string[]): Promise<void> {
+    const about = new Set(uuids.map((uuid) => uuid.toLowerCase()));
+    const waits = [...this.underWay].filter((command) => command.references.some((uuid) => about.has(uuid)));
+    await Promise.all(waits.map((command) => command.running.catch(() => undefined)));
+  }
+
+  private async executeLookedUp(
+    command: InteractionCommand,
+    options: CommandOptions,
+    ctx: DecideContext,
+    idempotency: Idempotency | undefined,
+  ): Promise<InteractionState> {
     if (!idempotency) return this.run(command, options, ctx, null);
     const holder = uuidv7();
     const reserved = await this.reserve(idempotency, streamNameOf(command.interactionUuid), holder);

@@ -43,6 +43,13 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         } else if (roll < 0.13) {
           result = await m.service.forgetContact(pick(contacts));
           forgets++;
+          // The host removes the forgotten (and those merged with them: refused from now on); new contacts take
+          // their places, so the picks stay as they were.
+          const { rows } = await m.db.query<{ uuid: string }>('SELECT uuid::text AS uuid FROM forgotten_contacts', []);
+          const forgotten = new Set(rows.map((row) => row.uuid));
+          contacts.forEach((uuid, i) => {
+            if (forgotten.has(uuid)) contacts[i] = m.newContact({ name: `Contact ${i} again`, company: i % 2 ? 'Acme' : undefined });
+          });
         } else return;
         lifecycleAppends += result.interactions;
         const gone = new Set((await Promise.all(live.map((i) => m.service.getInteraction(i.uuid)))).flatMap((i, n) => (i ? [] : [live[n]!])));

@@ -29,6 +29,7 @@ export const MODULE_TABLES = [
   'erasure_keys',
   'erasure_unsettled_appends',
   'events',
+  'forgotten_contacts',
   'idempotency_keys',
   'interaction_counts',
   'interaction_involvements',

@@ -1,0 +1,91 @@
+import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { dumpSchema, findIn } from '../support/data-dump';
+import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
+
+/**
+ * Writes naming a contact while she is forgotten, before the host has removed her from its directory (the
+ * demo's order: the module first). Once the forget is recorded a command naming her is refused as naming a
+ * contact that does not exist; one that looked her up before is waited for, and its interaction planned.
+ */
+const CORA = { name: 'Cora Racefeather', email: 'cora.racefeather@example.test' };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(EVERY_STORE)('forgetContact racing writes that name her, on %s', (_name, backend, eventStore) => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend, eventStore })));
+  afterEach(() => m.close());
+
+  /** Runs `write` in each of the forget's stream visits, before the visit; what each gave. */
+  function writeDuringEveryVisit(write: () => Promise<unknown>): unknown[] {
+    const writer = m.app.get(InteractionWriter);
+    const visit = writer.applyToStream.bind(writer);
+    const outcomes: unknown[] = [];
+    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
+      outcomes.push(await write().catch((error: unknown) => error));
+      return visit(...args);
+    });
+    return outcomes;
+  }
+
+  async function herLeaks(): Promise<string[]> {
+    return findIn(await dumpSchema(m.db, m.db.schema), ['Racefeather', 'racefeather@']);
+  }
+
+  it('refuses creates naming her once the forget is recorded, and leaves nothing of her', async () => {
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    await m.service.createInteraction({ contactUuid: eve, subject: 'before' }, [{ rawName: 'Cora R.', contactUuid: cora }]);
+    const outcomes = writeDuringEveryVisit(() =>
+      m.service.createInteraction({ contactUuid: eve, subject: 'racing' }, [{ rawName: 'Cora Racefeather', contactUuid: cora }]),
+    );
+    await m.service.forgetContact(cora);
+    jest.restoreAllMocks();
+    expect(outcomes.length).toBeGreaterThan(0);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ name: 'InteractionValidationError', errors: { 'parties.0.contactUuid': ['does not exist'] } });
+    }
+    await expect(m.service.createInteraction({ contactUuid: cora, subject: 'after' })).rejects.toMatchObject({
+      errors: { contactUuid: ['does not exist'] },
+    });
+    expect(await herLeaks()).toEqual([]);
+  });
+
+  it('refuses an update that would link her again to an interaction the forget has visited', async () => {
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    const i = await m.service.createInteraction({ contactUuid: eve, subject: 'meeting' }, [{ rawName: 'Cora R.', contactUuid: cora }]);
+    const writer = m.app.get(InteractionWriter);
+    const visit = writer.applyToStream.bind(writer);
+    let relinked: unknown = null;
+    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
+      const result = await visit(...args);
+      relinked ??= await m.service.updateInteraction(i.uuid, {}, [{ rawName: 'Cora Racefeather', contactUuid: cora }]).catch((e: unknown) => e);
+      return result;
+    });
+    await m.service.forgetContact(cora);
+    jest.restoreAllMocks();
+    expect(relinked).toMatchObject({ name: 'InteractionValidationError', errors: { 'parties.0.contactUuid': ['does not exist'] } });
+    await expect(m.service.linkParty(i.uuid, 0, { contactUuid: cora })).rejects.toMatchObject({ name: 'InteractionValidationError' });
+    expect(await herLeaks()).toEqual([]);
+  });
+
+  it('waits for a create that looked her up before the forget was recorded, and erases it', async () => {
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    // The host's directory answers this create late: it looked her up before the forget, and writes after it.
+    const findContacts = m.contacts.findContacts.bind(m.contacts);
+    jest.spyOn(m.contacts, 'findContacts').mockImplementationOnce(async (uuids) => {
+      await sleep(1_000);
+      return findContacts(uuids);
+    });
+    const racing = m.service.createInteraction({ contactUuid: eve, subject: 'racing' }, [{ rawName: 'Cora Racefeather', contactUuid: cora }]);
+    await sleep(100);
+    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 1 });
+    const created = await racing; // it had ended before the forget returned
+    jest.restoreAllMocks();
+    expect((await m.service.getInteraction(created.uuid))!.parties).toEqual([
+      expect.objectContaining({ rawName: '[erased]', contactUuid: null }),
+    ]);
+    expect(await herLeaks()).toEqual([]);
+  });
+});
