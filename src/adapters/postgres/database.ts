@@ -48,14 +48,25 @@ const statementNames = new Map<string, string>();
 const MAX_NAMED_STATEMENTS = 1000;
 
 /**
+ * Dates as UTC ISO strings. node-postgres writes a Date in the process's local time with its offset cut to
+ * whole minutes, so in a zone whose offset had seconds then (Paris before 1911: +00:09:21) an instant
+ * moved by up to a minute: a feed's cursor then met its own row again, and `occurredFrom` missed it.
+ */
+function onTheWire(params: unknown[]): unknown[] {
+  const utc = (value: unknown): unknown => (value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.map(utc) : value);
+  return params.some((value) => value instanceof Date || Array.isArray(value)) ? params.map(utc) : params;
+}
+
+/**
  * Sends a statement with parameters as a named (prepared) statement: each connection parses and plans it
  * once, later calls send only its parameters, which halves the server's work for the module's short
  * statements. Names are a hash of the text (two texts never share one). The module's texts are a fixed
  * few; past MAX_NAMED_STATEMENTS distinct texts (SQL built with values in it) statements go unnamed, so
  * no connection collects prepared statements without bound.
  */
-function send<R extends QueryResultRow>(client: PoolClient, text: string, params?: unknown[]): Promise<{ rows: R[] }> {
-  if (!params || params.length === 0) return client.query<R>(text, params);
+function send<R extends QueryResultRow>(client: PoolClient, text: string, given?: unknown[]): Promise<{ rows: R[] }> {
+  if (!given || given.length === 0) return client.query<R>(text, given);
+  const params = onTheWire(given);
   let name = statementNames.get(text);
   if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
     name = `crm_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
@@ -125,7 +136,7 @@ export class PgDatabase implements Database {
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
     return this.withClient(async (client) => {
       try {
-        return await client.query<R>(text, params);
+        return await client.query<R>(text, params && onTheWire(params));
       } catch (error) {
         throw unavailable(error, false);
       }
