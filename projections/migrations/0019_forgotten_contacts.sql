@@ -10,3 +10,12 @@ INSERT INTO forgotten_contacts (uuid, decision_id)
 SELECT DISTINCT ON (uuid) (payload->>'contactUuid')::uuid AS uuid, decision_id
 FROM lifecycle_decisions WHERE kind = 'contact_forgotten'
 ORDER BY uuid, created_at, decision_id;
+
+-- Refuses a forgotten contact as an owner of an erasure key, in the statement that would make it one (every
+-- write naming a contact as subject or linked party gives it a key): the writer answers 'does not exist'.
+-- Called only for a row found in forgotten_contacts, so a write naming none costs an index probe.
+CREATE FUNCTION refuse_forgotten_contact(contact uuid) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'contact % was forgotten', contact USING ERRCODE = 'CIF01';
+END
+$$;

@@ -81,6 +81,16 @@ export async function recordDecision(
   return fromRow(first[0]);
 }
 
+/**
+ * Forgetting, once the decision is recorded: waits for every write under way that gives a key an owner
+ * (it holds `erasure_key_owners` until it commits). Those that checked before the decision that she is
+ * not forgotten (`refuse_forgotten_contact`) have then committed, and her keys they made are destroyed and
+ * their interactions planned with the rest; every later one is refused. Held only while it waits.
+ */
+export async function keyWritersSettled(db: Database): Promise<void> {
+  await db.transaction((tx) => tx.query('LOCK TABLE erasure_key_owners IN SHARE MODE', []));
+}
+
 /** The decision recorded with this id, or null. */
 export async function decidedAs(db: Queryable, decisionId: string): Promise<RecordedDecision | null> {
   const { rows } = await db.query<DecisionRow>('SELECT * FROM lifecycle_decisions WHERE decision_id = $1', [decisionId]);

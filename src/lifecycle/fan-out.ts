@@ -18,6 +18,7 @@ import {
   decidedAs,
   destroyKeysPlanning,
   forgottenContent,
+  keyWritersSettled,
   markTarget,
   mergedWith,
   pendingDecisions,
@@ -117,11 +118,12 @@ export class LifecycleFanOut {
   /** A pending decision's fan-out, its older ones about the same contacts dealt with. */
   private async sweepAndComplete(recorded: RecordedDecision): Promise<LifecycleResult> {
     const { decision } = recorded;
-    await this.writer.settledAbout(subjectsOf(decision));
     // A merge hands over the merged contact's erasure keys everywhere, also in streams it needs nothing
     // in (a party removed since, an interaction deleted): forgetting `into` then forgets `from` too.
     const handOver = () => (decision.kind === 'contacts_merged' ? moveAllOwnership(this.db, decision.fromUuid, decision.intoUuid) : undefined);
     await handOver();
+    // Writes that found her not forgotten just before the decision have committed: planned with the rest.
+    if (decision.kind === 'contact_forgotten') await keyWritersSettled(this.db);
     // On EventStoreDB, appends to her interactions whose outcome never came back and that landed take the
     // owner steps they missed first (a subject moved away from her): her forget then keeps what is no
     // longer hers. One not in the log (yet) keeps its claim: her forget erases too much, never too little.

@@ -34,6 +34,7 @@ import {
   WrongExpectedVersionError,
 } from '../ports/event-store';
 import { editFitsAppend } from '../../projections/interactions.projection';
+import { FORGOTTEN_CONTACT } from '../adapters/erasure/key-store';
 import {
   answeredWithoutEvents,
   Idempotency,
@@ -43,7 +44,6 @@ import {
   ReservedKey,
   reserveIdempotencyKey,
 } from './idempotency';
-import { ForgottenContacts } from './forgotten-contacts';
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
@@ -107,10 +107,6 @@ export class InteractionWriter {
   /** Per stream, the last try waiting its turn after a lost race (`inTurn`). */
   private readonly turns = new Map<string, Promise<void>>();
 
-  private readonly forgotten: ForgottenContacts;
-  /** Commands under way that reference contacts or staff people (`settledAbout`). */
-  private readonly underWay = new Set<{ references: string[]; running: Promise<InteractionState> }>();
-
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(DATABASE) private readonly db: Database,
@@ -118,9 +114,7 @@ export class InteractionWriter {
     private readonly eventBus: EventBus,
     /** Present when the read tables follow the log asynchronously (EventStoreDB): read-your-writes. */
     @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
-  ) {
-    this.forgotten = new ForgottenContacts(db);
-  }
+  ) {}
 
   async loadState(interactionUuid: string): Promise<InteractionState> {
     const events = await this.store.readStream(streamNameOf(interactionUuid));
@@ -131,17 +125,31 @@ export class InteractionWriter {
     const contactIds = [...new Set(contactUuids)];
     const staffIds = [...new Set(staffUuids)];
     const staffDirectory = this.directories.staff;
-    const [contacts, staff, forgotten] = await Promise.all([
+    const [contacts, staff] = await Promise.all([
       contactIds.length > 0 ? this.directories.contacts.findContacts(contactIds) : Promise.resolve<ContactRecord[]>([]),
       staffDirectory && staffIds.length > 0 ? staffDirectory.findStaff(staffIds) : Promise.resolve<StaffRecord[]>([]),
-      contactIds.length > 0 ? this.forgotten.among(contactIds) : null,
     ]);
     return {
       now,
-      // A forgotten contact is not there, though the host may not have removed it yet.
-      contacts: new Map(contacts.filter((c) => !forgotten?.has(c.uuid.toLowerCase())).map((c) => [c.uuid.toLowerCase(), c])),
+      contacts: new Map(contacts.map((c) => [c.uuid.toLowerCase(), c])),
       staff: staffDirectory ? new Map(staff.map((s) => [s.uuid.toLowerCase(), s])) : null,
     };
+  }
+
+  /**
+   * The look-ups without the contacts a forget took away, after the store refused a write naming one
+   * (FORGOTTEN_CONTACT, in the write's statement): decided again on them, the command is refused at the
+   * field that names her, as for a contact the directory does not know.
+   */
+  private async withoutForgotten(ctx: DecideContext, interactionUuid: string): Promise<DecideContext> {
+    const { rows } = await this.db.query<{ uuid: string }>('SELECT uuid::text AS uuid FROM forgotten_contacts WHERE uuid = ANY($1::uuid[])', [
+      [...ctx.contacts.keys()],
+    ]);
+    // Refused for a contact the command does not name: the subject, as the owner of the content the edit
+    // seals. Her forget deletes the interaction (it may have already): not found, as it will read.
+    if (rows.length === 0) throw new InteractionNotFoundError(interactionUuid);
+    const forgotten = new Set(rows.map((row) => row.uuid));
+    return { ...ctx, contacts: new Map([...ctx.contacts].filter(([uuid]) => !forgotten.has(uuid))) };
   }
 
   /** Decides and appends; returns the state after the command (the state before when nothing changed). */
@@ -151,28 +159,8 @@ export class InteractionWriter {
     now: Date,
     idempotency?: Idempotency,
   ): Promise<InteractionState> {
-    const [contacts, staff] = referencedBy(command);
-    if (contacts.length === 0 && staff.length === 0) return this.executeLookedUp(command, options, await this.lookups([], [], now), idempotency);
-    const running = this.lookups(contacts, staff, now).then((ctx) => this.executeLookedUp(command, options, ctx, idempotency));
-    const underWay = { references: [...contacts, ...staff], running };
-    this.underWay.add(underWay);
-    try {
-      return await running;
-    } finally {
-      this.underWay.delete(underWay);
-    }
-  }
-
-  /**
-   * Resolves once every command under way now that references one of these contacts or staff people has
-   * ended. A lifecycle decision, recorded, waits for them before planning, so what they write is planned
-   * from the read tables; a command that looks a forgotten contact up after the decision is refused
-   * (`ForgottenContacts`). Commands of other processes are not waited for.
-   */
-  async settledAbout(uuids: readonly string[]): Promise<void> {
-    const about = new Set(uuids.map((uuid) => uuid.toLowerCase()));
-    const waits = [...this.underWay].filter((command) => command.references.some((uuid) => about.has(uuid)));
-    await Promise.all(waits.map((command) => command.running.catch(() => undefined)));
+    // Directory look-ups depend on the command alone: done before the stream is locked.
+    return this.executeLookedUp(command, options, await this.lookups(...referencedBy(command), now), idempotency);
   }
 
   private async executeLookedUp(
@@ -235,6 +223,11 @@ export class InteractionWriter {
               ),
         );
       } catch (error) {
+        if (refusedAsForgotten(error)) {
+          // Nothing was written: decided again without her, the command is refused where it names her.
+          ctx = await this.withoutForgotten(ctx, command.interactionUuid);
+          continue;
+        }
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
           state.result = await this.resolveUnknown(streamName, state.appending, error);
@@ -456,6 +449,11 @@ function racesLost(error: unknown): unknown {
     return new InteractionUnavailableError(message, false, { cause: error });
   }
   return error;
+}
+
+/** The store refused a write for giving a forgotten contact a key (migration 0019). */
+function refusedAsForgotten(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === FORGOTTEN_CONTACT;
 }
 
 /** Exponential with full jitter, so racing writers spread out instead of colliding again. */

@@ -4,8 +4,8 @@ import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
 
 /**
  * Writes naming a contact while she is forgotten, before the host has removed her from its directory (the
- * demo's order: the module first). Once the forget is recorded a command naming her is refused as naming a
- * contact that does not exist; one that looked her up before is waited for, and its interaction planned.
+ * demo's order: the module first). Once the forget is recorded a write naming her is refused, in its own
+ * statement, as naming a contact that does not exist; one under way before is erased with the rest.
  */
 const CORA = { name: 'Cora Racefeather', email: 'cora.racefeather@example.test' };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,10 +69,10 @@ describe.each(EVERY_STORE)('forgetContact racing writes that name her, on %s', (
     expect(await herLeaks()).toEqual([]);
   });
 
-  it('waits for a create that looked her up before the forget was recorded, and erases it', async () => {
+  it('refuses a create whose directory answered before the forget was recorded, and that writes after it', async () => {
     const cora = m.newContact(CORA);
     const eve = m.newContact({ name: 'Eve Other' });
-    // The host's directory answers this create late: it looked her up before the forget, and writes after it.
+    // The host's directory answers this create late: it found her before the forget, and writes after it.
     const findContacts = m.contacts.findContacts.bind(m.contacts);
     jest.spyOn(m.contacts, 'findContacts').mockImplementationOnce(async (uuids) => {
       await sleep(1_000);
@@ -80,12 +80,32 @@ describe.each(EVERY_STORE)('forgetContact racing writes that name her, on %s', (
     });
     const racing = m.service.createInteraction({ contactUuid: eve, subject: 'racing' }, [{ rawName: 'Cora Racefeather', contactUuid: cora }]);
     await sleep(100);
-    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 1 });
-    const created = await racing; // it had ended before the forget returned
+    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 0 });
+    await expect(racing).rejects.toMatchObject({ errors: { 'parties.0.contactUuid': ['does not exist'] } });
     jest.restoreAllMocks();
-    expect((await m.service.getInteraction(created.uuid))!.parties).toEqual([
-      expect.objectContaining({ rawName: '[erased]', contactUuid: null }),
-    ]);
+    expect(await herLeaks()).toEqual([]);
+  });
+
+  it('erases an edit that wrote her before the forget was recorded and had not committed yet', async () => {
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    const i = await m.service.createInteraction({ contactUuid: eve, subject: 'meeting' }, [{ rawName: 'Eve', contactUuid: eve }]);
+    // The edit's session holds its writes a while before it commits (on PostgreSQL its transaction is open).
+    const writer = m.app.get(InteractionWriter) as unknown as { decideAndAppend: (...args: unknown[]) => Promise<void> };
+    const decideAndAppend = writer.decideAndAppend.bind(writer);
+    let written!: () => void;
+    const wrote = new Promise<void>((resolve) => (written = resolve));
+    jest.spyOn(writer, 'decideAndAppend').mockImplementationOnce(async (...args: unknown[]) => {
+      await decideAndAppend(...args);
+      written();
+      await sleep(1_500);
+    });
+    const editing = m.service.updateInteraction(i.uuid, {}, [{ rawName: 'Cora Racefeather', contactUuid: cora }]);
+    await wrote;
+    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 1 });
+    await editing; // it had ended before the forget returned
+    jest.restoreAllMocks();
+    expect((await m.service.getInteraction(i.uuid))!.parties).toEqual([expect.objectContaining({ rawName: '[erased]', contactUuid: null })]);
     expect(await herLeaks()).toEqual([]);
   });
 });

@@ -29,6 +29,18 @@ const toKey = (row: KeyRow): ErasureKey => ({ keyId: row.key_id, key: Buffer.fro
 export type OwnerClaim = string | null;
 
 /**
+ * A write's new owner row is refused for a forgotten contact (migration 0019): the statement fails with
+ * FORGOTTEN_CONTACT, and nothing it would have written is. Every write naming a contact as subject or
+ * linked party gives it a key, so this is where a write naming a forgotten contact is stopped, in the
+ * write's own statement; a write naming none pays an index probe per owner.
+ */
+const NOT_FORGOTTEN = (contact: string) =>
+  `NOT EXISTS (SELECT 1 FROM forgotten_contacts fc WHERE fc.uuid = ${contact} AND refuse_forgotten_contact(fc.uuid))`;
+
+/** The SQLSTATE of a write refused for naming a forgotten contact. */
+export const FORGOTTEN_CONTACT = 'CIF01';
+
+/**
  * How an owner row is added. In the append's transaction: kept as it is when there. Claimed: an existing
  * row is locked and gets the claim too, unless a landed append confirmed it already; so a withdrawal of
  * another claim at the same moment either sees this one, or deleted the row first and the insert writes
@@ -96,7 +108,7 @@ export async function ensureKeys(
          UNION ALL
          SELECT k.key_id, k.tag, k.key FROM erasure_keys k JOIN wanted w USING (tag) WHERE k.interaction_uuid = $1
        ), owned AS (
-         ${ownerInsert(claim, '$8', 'SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag)')}
+         ${ownerInsert(claim, '$8', `SELECT DISTINCT o.contact_uuid, f.key_id FROM found f JOIN unnest($5::text[], $6::uuid[]) AS o(tag, contact_uuid) USING (tag) WHERE ${NOT_FORGOTTEN('o.contact_uuid')}`)}
        )
        SELECT key_id, tag, encode(key, 'base64') AS key FROM found`,
       [
@@ -141,7 +153,8 @@ export function newKeys(
         SELECT k.key_id, k.interaction_uuid, k.tag, decode(k.key, 'base64')
         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS k(key_id, interaction_uuid, tag, key)
       ), new_key_owners AS (
-        INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT * FROM unnest($5::uuid[], $6::uuid[])
+        INSERT INTO erasure_key_owners (contact_uuid, key_id)
+        SELECT o.contact_uuid, o.key_id FROM unnest($5::uuid[], $6::uuid[]) AS o(contact_uuid, key_id) WHERE ${NOT_FORGOTTEN('o.contact_uuid')}
       )`,
     params: [
       { text: [...keys.values()].map((k) => k.keyId) },
@@ -341,7 +354,7 @@ export async function setContentOwner(
   if (rows.length === 0) return false;
   await tx.query(
     `WITH gone AS (DELETE FROM erasure_key_owners WHERE key_id = $1 AND contact_uuid <> $2 AND ${UNCLAIMED})
-     INSERT INTO erasure_key_owners (contact_uuid, key_id) VALUES ($2, $1) ${onOwnerGiven(claimsPossible)}`,
+     INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, $1 WHERE ${NOT_FORGOTTEN('$2::uuid')} ${onOwnerGiven(claimsPossible)}`,
     [rows[0]!.key_id, contactUuid],
   );
   return true;

@@ -3,7 +3,8 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { InteractionValidationError } from '../../domain/errors';
 import { MESSAGES, NormalisedTrace, unwrapAll, validateIdempotencyKey, validateTraceOptions } from '../../domain/validation';
 import { ContactsMergedCommand, LifecycleResult } from '../../nest/messages';
-import { Directories, DIRECTORIES } from '../../nest/tokens';
+import { DATABASE, Directories, DIRECTORIES } from '../../nest/tokens';
+import { Database } from '../../ports/database';
 import { LifecycleDecisions, validateUuidArgument } from '../decisions';
 
 /** A contact merged into itself would re-point nothing. */
@@ -14,6 +15,7 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
   constructor(
     private readonly decisions: LifecycleDecisions,
     @Inject(DIRECTORIES) private readonly directories: Directories,
+    @Inject(DATABASE) private readonly db: Database,
   ) {}
 
   async execute({ fromUuid, intoUuid, options }: ContactsMergedCommand): Promise<LifecycleResult> {
@@ -25,8 +27,12 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
     );
     if (from === into) throw new InteractionValidationError({ intoUuid: [MERGE_INTO_ITSELF] });
     // `into` becomes the subject of interactions, and a subject must exist; `from` may be gone already.
-    const found = await this.directories.contacts.findContacts([into]);
-    if (!found.some((contact) => contact.uuid.toLowerCase() === into)) {
+    // A forgotten contact is gone whatever the directory says: merged into, it would hold others' data again.
+    const [found, { rows: forgotten }] = await Promise.all([
+      this.directories.contacts.findContacts([into]),
+      this.db.query('SELECT 1 FROM forgotten_contacts WHERE uuid = $1', [into]),
+    ]);
+    if (forgotten.length > 0 || !found.some((contact) => contact.uuid.toLowerCase() === into)) {
       throw new InteractionValidationError({ intoUuid: [MESSAGES.doesNotExist] });
     }
     return this.decisions.decide({ kind: 'contacts_merged', fromUuid: from, intoUuid: into }, trace, key);
