@@ -305,7 +305,12 @@ export function validateFileUuids(input: unknown): Validated<string[]> {
  * store can hold. Errors are keyed `idempotencyKey`: "must be a string", "must be 1 to 200
  * characters", "must not contain NUL or invalid characters".
  */
-export function validateIdempotencyKey(input: unknown): Validated<string | undefined> {
+/** A command's `opts.idempotencyKey`, read from its options as given (what reading them throws is an error too). */
+export function validateIdempotencyKey(options: unknown): Validated<string | undefined> {
+  return guarded('options', () => idempotencyKeyOf(read(options, 'idempotencyKey')));
+}
+
+function idempotencyKeyOf(input: unknown): Validated<string | undefined> {
   if (input === undefined || input === null) return { ok: true, value: undefined };
   const problem =
     typeof input === 'string' && (input.length === 0 || codePointLength(input) > MAX_IDEMPOTENCY_KEY_CHARACTERS)
@@ -330,6 +335,7 @@ export interface NormalisedTrace {
  */
 export function validateTraceOptions(input: unknown): Validated<NormalisedTrace> {
   return guarded('options', () => {
+    if (input !== undefined && input !== null && !isRecord(input)) return { ok: false, errors: { options: [MESSAGES.object] } };
     const errors = new ErrorCollector();
     const value: NormalisedTrace = { actorUuid: null };
     const actor = read(input, 'actorUuid');
@@ -371,11 +377,15 @@ export function validateLimit(input: unknown): Validated<number | null> {
   return value === undefined ? { ok: false, errors: errors.errors } : { ok: true, value };
 }
 
-export function validateExpectedVersion(input: unknown): Validated<number | undefined> {
-  if (input === undefined || input === null) return { ok: true, value: undefined };
-  const errors = new ErrorCollector();
-  const value = check(versionSchema, input, 'expectedVersion', errors);
-  return value === undefined ? { ok: false, errors: errors.errors } : { ok: true, value };
+/** An update's `opts.expectedVersion`, read from its options as given. */
+export function validateExpectedVersion(options: unknown): Validated<number | undefined> {
+  return guarded('options', () => {
+    const input = read(options, 'expectedVersion');
+    if (input === undefined || input === null) return { ok: true, value: undefined };
+    const errors = new ErrorCollector();
+    const value = check(versionSchema, input, 'expectedVersion', errors);
+    return value === undefined ? { ok: false, errors: errors.errors } : { ok: true, value };
+  });
 }
 
 /** Merges the outcome of several validations: all values, or every error of every one of them. */

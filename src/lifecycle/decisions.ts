@@ -49,7 +49,7 @@ export class LifecycleDecisions {
     const [about, trace, key] = unwrapAll<[string, NormalisedTrace, string | undefined]>(
       validateUuidArgument(field, uuid),
       validateTraceOptions(options),
-      validateIdempotencyKey(options?.idempotencyKey),
+      validateIdempotencyKey(options),
     );
     return this.decide({ kind, [field]: about } as DecisionInput, trace, key);
   }

@@ -42,13 +42,14 @@ function fingerprintedAttrs(attrs: Partial<NormalisedAttrs>, defaulted: Readonly
 /** The uuid of the interaction a command acts on, in lower case; a malformed one names no interaction. */
 export function targetOf(interactionUuid: unknown): string {
   const uuid = normaliseUuid(interactionUuid);
-  if (!uuid) throw new InteractionNotFoundError(String(interactionUuid));
+  // Named as given where it is a string; anything else (an object whose toString throws) by its type.
+  if (!uuid) throw new InteractionNotFoundError(typeof interactionUuid === 'string' ? interactionUuid : `(${typeof interactionUuid})`);
   return uuid;
 }
 
 /** The options that end in the events' metadata, and the idempotency key: validated with the input. */
 export function validateOptions(options: CommandOptions | undefined) {
-  return [validateTraceOptions(options), validateIdempotencyKey(options?.idempotencyKey)] as const;
+  return [validateTraceOptions(options), validateIdempotencyKey(options)] as const;
 }
 
 @CommandHandler(CreateInteractionCommand)
@@ -96,7 +97,7 @@ export class UpdateInteractionHandler implements ICommandHandler<UpdateInteracti
     >(
       validateAttrs(command.attrs, 'update', now, defaulted),
       command.parties === null ? { ok: true, value: null } : validateParties(command.parties),
-      validateExpectedVersion(command.options?.expectedVersion),
+      validateExpectedVersion(command.options),
       ...validateOptions(command.options),
     );
     const idempotency = idempotencyOf(key, {

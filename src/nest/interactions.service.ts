@@ -33,7 +33,15 @@ import {
 } from './messages';
 
 type InteractionRef = Interaction | string;
-const uuidOf = (ref: InteractionRef): string => (typeof ref === 'string' ? ref : ref?.uuid);
+/** The uuid an interaction or its uuid names; one that cannot be read (a Proxy that throws) names none. */
+const uuidOf = (ref: InteractionRef): string => {
+  if (typeof ref === 'string') return ref;
+  try {
+    return ref?.uuid;
+  } catch {
+    return '';
+  }
+};
 
 /** The module's facade (docs/contract.md "InteractionsService"): each method dispatches one command or query. */
 @Injectable()

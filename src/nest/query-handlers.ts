@@ -9,6 +9,7 @@ import {
   ATTR_NAMES,
   givenAttrNames,
   MESSAGES,
+  parseDate,
   normaliseUuid,
   unwrapAll,
   validateAttrs,
@@ -222,7 +223,8 @@ export class GetInteractionAsOfHandler implements IQueryHandler<GetInteractionAs
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute({ interactionUuid, at }: GetInteractionAsOfQuery): Promise<Interaction | null> {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
+    // A Date in the years 0001–9999, as everywhere (the HTTP `at` too).
+    if (!(at instanceof Date) || parseDate(at) === null) {
       throw new InteractionValidationError({ at: [MESSAGES.date] });
     }
     const uuid = normaliseUuid(interactionUuid);
@@ -248,11 +250,18 @@ export class ChangeInteractionHandler implements IQueryHandler<ChangeInteraction
 
     const given = givenAttrNames(attrs);
     const changes: Partial<InteractionAttrs> = {};
+    let current: Partial<InteractionAttrs>;
+    try {
+      current = Object.fromEntries(ATTR_NAMES.map((name) => [name, interaction?.[name]]));
+    } catch {
+      return { valid: false, changes: {}, errors: { interaction: [MESSAGES.unreadable] } }; // a getter or Proxy trap threw
+    }
     for (const name of ATTR_NAMES) {
       const value = result.value[name];
       if (!given.has(name) || value === undefined) continue;
-      const current = interaction?.[name];
-      const same = value instanceof Date && current instanceof Date ? value.getTime() === current.getTime() : isDeepStrictEqual(value, current);
+      const currentValue = current[name];
+      const same =
+        value instanceof Date && currentValue instanceof Date ? value.getTime() === currentValue.getTime() : isDeepStrictEqual(value, currentValue);
       if (!same) Object.assign(changes, { [name]: value });
     }
     if (changes.contactUuid) {

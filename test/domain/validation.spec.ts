@@ -495,16 +495,16 @@ describe('validateLimit', () => {
 
 describe('validateExpectedVersion', () => {
   it('is undefined when absent', () => {
-    expect(valueOf(validateExpectedVersion(undefined))).toBeUndefined();
-    expect(valueOf(validateExpectedVersion(null))).toBeUndefined();
+    expect(valueOf(validateExpectedVersion({ expectedVersion: undefined }))).toBeUndefined();
+    expect(valueOf(validateExpectedVersion({ expectedVersion: null }))).toBeUndefined();
   });
 
   it.each([0, 1, 42])('accepts %p', (version) => {
-    expect(valueOf(validateExpectedVersion(version))).toBe(version);
+    expect(valueOf(validateExpectedVersion({ expectedVersion: version }))).toBe(version);
   });
 
   it.each([-1, 1.5, '3', NaN, {}])('rejects %p under expectedVersion', (version) => {
-    expect(Object.keys(errorsOf(validateExpectedVersion(version)))).toEqual(['expectedVersion']);
+    expect(Object.keys(errorsOf(validateExpectedVersion({ expectedVersion: version })))).toEqual(['expectedVersion']);
   });
 });
 
@@ -817,11 +817,11 @@ describe('input the store could not hold (additions of 2026-12-01)', () => {
 
   describe('validateIdempotencyKey', () => {
     it.each([undefined, null])('is absent for %p', (key) => {
-      expect(valueOf(validateIdempotencyKey(key))).toBeUndefined();
+      expect(valueOf(validateIdempotencyKey({ idempotencyKey: key }))).toBeUndefined();
     });
 
     it.each(['k', 'x'.repeat(200), '😀'.repeat(200), 'request 42 / retry'])('keeps %p as given', (key) => {
-      expect(valueOf(validateIdempotencyKey(key))).toBe(key);
+      expect(valueOf(validateIdempotencyKey({ idempotencyKey: key }))).toBe(key);
     });
 
     it.each([
@@ -832,7 +832,7 @@ describe('input the store could not hold (additions of 2026-12-01)', () => {
       ['NUL', 'a\u0000', MESSAGES.invalidCharacters],
       ['a lone surrogate', '\ud800', MESSAGES.invalidCharacters],
     ])('rejects %s under idempotencyKey', (_label, key, message) => {
-      expect(errorsOf(validateIdempotencyKey(key))).toEqual({ idempotencyKey: [message] });
+      expect(errorsOf(validateIdempotencyKey({ idempotencyKey: key }))).toEqual({ idempotencyKey: [message] });
     });
 
     it('says 1 to 200 characters', () => {

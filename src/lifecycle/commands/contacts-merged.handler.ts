@@ -23,7 +23,7 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
       validateUuidArgument('fromUuid', fromUuid),
       validateUuidArgument('intoUuid', intoUuid),
       validateTraceOptions(options),
-      validateIdempotencyKey(options?.idempotencyKey),
+      validateIdempotencyKey(options),
     );
     if (from === into) throw new InteractionValidationError({ intoUuid: [MERGE_INTO_ITSELF] });
     // `into` becomes the subject of interactions, and a subject must exist; `from` may be gone already.
