@@ -24,6 +24,21 @@ export interface Forgotten {
   erasedSubject: string | null;
   /** The contacts merged with the forgotten one, either way (`mergedWith`), lower case. */
   mergedWith: readonly string[];
+  /** The positions an earlier forget erased and unlinked (`unlinkedByForgets`): nothing is left to do there. */
+  unlinkedBefore?: ReadonlySet<number>;
+}
+
+/**
+ * The positions a forget has erased and unlinked since the parties were last rebuilt. Another forget of
+ * her (two at once, or a merged contact's) leaves them: its repeat affects nothing more.
+ */
+export function unlinkedByForgets(events: readonly RecordedInteractionEvent[]): Set<number> {
+  let positions = new Set<number>();
+  for (const event of events) {
+    if (event.type === 'PartiesRebuilt') positions = new Set();
+    else if (event.type === 'PartiesUnlinked' && event.data.reason === 'contact_forgotten') event.data.positions.forEach((at) => positions.add(at));
+  }
+  return positions;
 }
 
 /** Whether the stream already holds an event of this decision (a resumed fan-out skips it). */
@@ -81,7 +96,8 @@ export function decideForInteraction(
       const linkedTo = (uuid: string) => positionsWhere(current.parties, (p) => same(p.contactUuid, uuid));
       const mergedOnes = forgotten.mergedWith.map((uuid) => ({ uuid, positions: linkedTo(uuid) }));
       const elsewhere = new Set(mergedOnes.flatMap((m) => m.positions));
-      const own = positionsWhere(current.parties, (p) => !elsewhere.has(p.position) && (same(p.contactUuid, contactUuid) || p.snapshot.source === 'erased'));
+      const erasedHere = (p: Party) => p.snapshot.source === 'erased' && !forgotten.unlinkedBefore?.has(p.position);
+      const own = positionsWhere(current.parties, (p) => !elsewhere.has(p.position) && (same(p.contactUuid, contactUuid) || erasedHere(p)));
       const unlinked = (uuid: string, positions: number[]): InteractionEvent => ({
         type: 'PartiesUnlinked',
         data: { schemaVersion: 1, interactionUuid, positions, contactUuid: uuid, staffPersonUuid: null, reason: 'contact_forgotten', decisionId },

@@ -12,7 +12,7 @@ import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } 
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
 import { moveAllOwnership } from '../adapters/erasure/key-store';
-import { decideForInteraction, Forgotten, holdsDecision, LifecycleDecision } from './decider';
+import { decideForInteraction, Forgotten, holdsDecision, LifecycleDecision, unlinkedByForgets } from './decider';
 import {
   completeDecision,
   decidedAs,
@@ -238,7 +238,8 @@ export class LifecycleFanOut {
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) => (holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, forgotten)),
+        (state, stored) =>
+          holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, { ...forgotten, unlinkedBefore: unlinkedByForgets(stored) }),
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).
