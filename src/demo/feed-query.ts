@@ -5,6 +5,7 @@ import { Interaction, INTERACTION_TYPES, InteractionType } from '../domain/inter
 import { MAX_PAGE_SIZE } from '../domain/validation';
 import { feedCursorOf } from '../nest/feed-cursor';
 import { FeedFilters, FeedPage } from '../nest/messages';
+import { UUID_PARAMETER } from './openapi';
 
 /**
  * The demo host's feed query parameters (`types=call,email&from=&to=&owner=&q=&after=&limit=`), read
@@ -50,7 +51,8 @@ function typesOf(value: unknown): InteractionType[] | undefined {
   if (value === undefined) return undefined;
   const values = Array.isArray(value) ? value : [value];
   if (!values.every((item): item is string => typeof item === 'string')) return value as InteractionType[];
-  return values.flatMap((item) => item.split(',')).map((type) => type.trim()).filter(Boolean) as InteractionType[];
+  // Each type once: a list names at most every type (a repeated one is not refused as too many).
+  return [...new Set(values.flatMap((item) => item.split(',')).map((type) => type.trim()).filter(Boolean))] as InteractionType[];
 }
 
 /** The filter parameters: the query parameter, the FeedFilters field it becomes, and its documentation. */
@@ -153,7 +155,9 @@ export function ApiFeedQuery(options: { paged: false } | { paged: true; defaultL
         required: false,
         type: 'string',
         description: `${description}; given at most once`,
-        ...('format' in schema && { format: schema.format }),
+        // `from=`, `to=`, `owner=` are refused (422), where `q=` filters nothing.
+        ...(name !== 'q' && { minLength: 1 }),
+        ...('format' in schema && { format: schema.format, pattern: UUID_PARAMETER.pattern }),
         ...('example' in schema && { example: schema.example }),
       }),
     ),

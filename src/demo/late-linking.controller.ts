@@ -42,7 +42,7 @@ export class LateLinkingController {
   @Put('interactions/:uuid/parties/:position/link')
   @ApiOperation({ summary: 'Link the party at a position to a contact or a staff person, with a snapshot taken now', operationId: 'linkParty' })
   @ApiUuidParam('uuid', 'the interaction')
-  @ApiParam({ name: 'position', description: "the party's position (decimal digits)", schema: { type: 'integer', minimum: 0 } })
+  @ApiParam({ name: 'position', description: "the party's position (decimal digits)", schema: { type: 'integer', minimum: 0, maximum: 999_999_999 } })
   @ApiJsonBody('LinkParty')
   @ApiCommandHeaders()
   @ApiAnswers(200, 'Interaction', [404, 422], { body: true })

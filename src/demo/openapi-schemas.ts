@@ -268,7 +268,8 @@ export const InteractionChangesSchema = component(
 
 export const LinkPartySchema = component(
   'LinkParty',
-  z.union([z.object({ contactUuid: uuid }), z.object({ staffPersonUuid: uuid })]),
+  // The other link absent or null: both given is refused (`cannot resolve to both...`).
+  z.union([z.object({ contactUuid: uuid, staffPersonUuid: z.null().optional() }), z.object({ staffPersonUuid: uuid, contactUuid: z.null().optional() })]),
   'exactly one of contactUuid and staffPersonUuid',
   { contactUuid: example.contactUuid },
 );

@@ -1,5 +1,7 @@
 import { applyDecorators, INestApplication } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiParam, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { z } from 'zod';
+import { uuidSchema } from '../domain/validation';
 import { componentSchemas, EXAMPLE_CONTACT_UUID } from './openapi-schemas';
 
 /**
@@ -66,6 +68,9 @@ export function ApiJsonBody(schema: ComponentName, required = true): MethodDecor
   return ApiBody({ required, schema: ref(schema) });
 }
 
+/** A uuid parameter or header as the module reads it: the pattern the body components carry too. */
+export const UUID_PARAMETER = { type: 'string', format: 'uuid', pattern: (z.toJSONSchema(uuidSchema) as { pattern: string }).pattern } as const;
+
 /**
  * A path parameter that is a uuid; `contact`: its example is a sample contact. A path whose parameter
  * cannot be percent-decoded (`%ZZ`) is answered 400 before any route runs.
@@ -75,7 +80,7 @@ export function ApiUuidParam(name: string, description: string, options: { conta
     ApiParam({
       name,
       description,
-      schema: { type: 'string', format: 'uuid', ...(options.contact && { example: EXAMPLE_CONTACT_UUID }) },
+      schema: { ...UUID_PARAMETER, ...(options.contact && { example: EXAMPLE_CONTACT_UUID }) },
     }),
     ApiResponse({ status: 400, description: ERRORS[400].description, content: { 'application/json': { schema: ref(ERRORS[400].schema) } } }),
   );
@@ -86,7 +91,7 @@ const IDEMPOTENCY_KEY = 'Idempotency-Key';
 /** The optional request headers a command takes (POST, PATCH, PUT, DELETE). */
 export function ApiCommandHeaders(): MethodDecorator {
   return applyDecorators(
-    ApiHeader({ name: 'x-actor-uuid', required: false, schema: { type: 'string', format: 'uuid' }, description: 'who acts; recorded in the event metadata' }),
+    ApiHeader({ name: 'x-actor-uuid', required: false, schema: UUID_PARAMETER, description: 'who acts; recorded in the event metadata' }),
     ApiHeader({
       name: 'x-request-id',
       required: false,
