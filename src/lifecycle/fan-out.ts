@@ -11,7 +11,7 @@ import { LifecycleResult } from '../nest/messages';
 import { ASYNC_PROJECTION, AsyncProjection, InteractionProjectionTimeoutError } from '../nest/read-your-writes';
 import { DATABASE, EVENT_STORE } from '../nest/tokens';
 import { ErasingEventStore } from '../adapters/erasure/erasing-event-store';
-import { moveAllOwnership } from '../adapters/erasure/key-store';
+import { moveAllOwnership, refusedAsForgotten } from '../adapters/erasure/key-store';
 import { decideForInteraction, Forgotten, holdsDecision, LifecycleDecision, unlinkedByForgets } from './decider';
 import {
   completeDecision,
@@ -95,17 +95,17 @@ export class LifecycleFanOut {
    */
   private async alone(recorded: RecordedDecision, carry: () => Promise<LifecycleResult>): Promise<LifecycleResult> {
     const { decisionId } = recorded.decision;
-    for (let running = this.running.get(decisionId); running; running = this.running.get(decisionId)) {
-      await running.catch(() => undefined);
-    }
-    const completed = await this.completedResult(decisionId);
-    if (completed) return completed;
-    const running = carry();
-    this.running.set(decisionId, running);
+    const before = this.running.get(decisionId);
+    // In the map before anything is awaited: a caller arriving meanwhile waits for this one.
+    const mine = (async () => {
+      await before?.catch(() => undefined);
+      return (await this.completedResult(decisionId)) ?? (await carry());
+    })();
+    this.running.set(decisionId, mine);
     try {
-      return await running;
+      return await mine;
     } finally {
-      this.running.delete(decisionId);
+      if (this.running.get(decisionId) === mine) this.running.delete(decisionId);
     }
   }
 
@@ -259,8 +259,11 @@ export class LifecycleFanOut {
       if (committedWith) return;
       appended = outcome !== 'nothing';
     } catch (error) {
-      // Appended and published; only the read tables are late, and planning waits for them anyway.
-      if (!(error instanceof InteractionProjectionTimeoutError)) throw error;
+      // A merge into a contact forgotten meanwhile (its keys would become hers): her forget erases the
+      // stream, and nothing was written. Otherwise: appended and published; only the read tables are
+      // late, and planning waits for them anyway.
+      if (refusedAsForgotten(error)) appended = false;
+      else if (!(error instanceof InteractionProjectionTimeoutError)) throw error;
     }
     await markTarget(this.db, decisionId, interactionUuid, appended);
   }

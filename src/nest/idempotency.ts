@@ -14,7 +14,8 @@ export const IDEMPOTENCY_KEY_REUSED = 'was already used for a different request'
 
 /**
  * The fingerprint of a key a forget reached (`forgetFingerprints`): the request can no longer be told from
- * another, so any input with the key is taken as its repeat and answered as the first request was.
+ * another, so every request with the key is refused as another request's (none is answered with what may
+ * be another interaction, nor decided under it).
  */
 const FORGOTTEN_FINGERPRINT = 'forgotten';
 
@@ -58,15 +59,15 @@ export async function reserveIdempotencyKey(
       `INSERT INTO idempotency_keys (key, fingerprint, stream_name, held_by, held_until)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
        ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until
-         WHERE idempotency_keys.fingerprint IN (EXCLUDED.fingerprint, $6)
+         WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint
            AND (idempotency_keys.held_by IS NULL OR idempotency_keys.held_until < now())
        RETURNING stream_name, answered_events, xmax = 0 AS fresh`,
-      [key, fingerprint, streamName, holder, KEY_HOLD_MS / 1000, FORGOTTEN_FINGERPRINT],
+      [key, fingerprint, streamName, holder, KEY_HOLD_MS / 1000],
     );
     const taken = rows[0];
     if (taken) return { streamName: taken.stream_name, fresh: taken.fresh, answeredEvents: taken.answered_events };
     const { rows: first } = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM idempotency_keys WHERE key = $1', [key]);
-    if (first[0] && first[0].fingerprint !== fingerprint && first[0].fingerprint !== FORGOTTEN_FINGERPRINT) {
+    if (first[0] && first[0].fingerprint !== fingerprint) {
       throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
     }
     // Held by another request of the same input (or freed meanwhile: then taken on the next turn).
@@ -93,7 +94,7 @@ export async function answeredWithoutEvents(db: Queryable, key: string, events: 
 /**
  * Forgetting: the fingerprints of the requests that acted on the stream go. Each is a hash of a request
  * whose every other input the dump holds (the stream, her uuid), so a list of guessed names would confirm
- * hers. The keys stay bound to the stream, and their repeats are answered as before.
+ * hers. The keys stay bound to the stream; a request with one of them is refused from then on.
  */
 export async function forgetFingerprints(db: Queryable, streamName: string): Promise<void> {
   await db.query('UPDATE idempotency_keys SET fingerprint = $2 WHERE stream_name = $1 AND fingerprint <> $2', [streamName, FORGOTTEN_FINGERPRINT]);

@@ -34,7 +34,7 @@ import {
   WrongExpectedVersionError,
 } from '../ports/event-store';
 import { editFitsAppend } from '../../projections/interactions.projection';
-import { FORGOTTEN_CONTACT } from '../adapters/erasure/key-store';
+import { refusedAsForgotten } from '../adapters/erasure/key-store';
 import {
   answeredWithoutEvents,
   Idempotency,
@@ -138,7 +138,7 @@ export class InteractionWriter {
 
   /**
    * The look-ups without the contacts a forget took away, after the store refused a write naming one
-   * (FORGOTTEN_CONTACT, in the write's statement): decided again on them, the command is refused at the
+   * (`refusedAsForgotten`, in the write's statement): decided again on them, the command is refused at the
    * field that names her, as for a contact the directory does not know.
    */
   private async withoutForgotten(ctx: DecideContext, interactionUuid: string): Promise<DecideContext> {
@@ -449,11 +449,6 @@ function racesLost(error: unknown): unknown {
     return new InteractionUnavailableError(message, false, { cause: error });
   }
   return error;
-}
-
-/** The store refused a write for giving a forgotten contact a key (migration 0019). */
-function refusedAsForgotten(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === FORGOTTEN_CONTACT;
 }
 
 /** Exponential with full jitter, so racing writers spread out instead of colliding again. */

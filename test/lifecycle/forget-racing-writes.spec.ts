@@ -108,4 +108,41 @@ describe.each(EVERY_STORE)('forgetContact racing writes that name her, on %s', (
     expect((await m.service.getInteraction(i.uuid))!.parties).toEqual([expect.objectContaining({ rawName: '[erased]', contactUuid: null })]);
     expect(await herLeaks()).toEqual([]);
   });
+  it('refuses moving an interaction to her, and leaves it where it was', async () => {
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    const i = await m.service.createInteraction({ contactUuid: eve, subject: 'meeting' });
+    await m.service.forgetContact(cora);
+    await expect(m.service.updateInteraction(i.uuid, { contactUuid: cora })).rejects.toMatchObject({
+      name: 'InteractionValidationError',
+      errors: { contactUuid: ['does not exist'] },
+    });
+    expect((await m.service.getInteraction(i.uuid))!.contactUuid).toBe(eve);
+  });
+
+  it('lets a merge of her that meets her forget under way finish, as the forget erases what it would move', async () => {
+    const ada = m.newContact({ name: 'Ada Racefeather' });
+    const bea = m.newContact({ name: 'Bea Into' });
+    const eve = m.newContact({ name: 'Eve Other' });
+    await m.service.createInteraction({ contactUuid: eve, subject: 'one' }, [{ rawName: 'Ada', contactUuid: ada }]);
+    await m.service.createInteraction({ contactUuid: ada, subject: 'two' });
+    await m.service.createInteraction({ contactUuid: ada, subject: 'three' });
+    // The merge's first stream visit waits until her forget (of Ada, so of Bea too: one person) is recorded.
+    const writer = m.app.get(InteractionWriter);
+    const visit = writer.applyToStream.bind(writer);
+    let forgetting: Promise<unknown> | null = null;
+    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
+      if (forgetting === null) {
+        forgetting = m.service.forgetContact(ada);
+        while ((await m.db.query("SELECT 1 FROM lifecycle_decisions WHERE kind = 'contact_forgotten'", [])).rows.length === 0) await sleep(10);
+      }
+      return visit(...args);
+    });
+    await expect(m.service.contactsMerged(ada, bea)).resolves.toMatchObject({ interactions: expect.any(Number) });
+    await expect(forgetting).resolves.toMatchObject({ interactions: expect.any(Number) });
+    jest.restoreAllMocks();
+    expect(await m.service.listInvolving(ada)).toEqual([]);
+    expect(await herLeaks()).toEqual([]);
+    expect(findIn(await dumpSchema(m.db, m.db.schema), ['Ada Racefeather'])).toEqual([]);
+  });
 });

@@ -1,6 +1,7 @@
 import { InteractionsMaintenance } from '../../src';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
 import { LifecycleFanOut } from '../../src/lifecycle/fan-out';
+import { RecordedDecision } from '../../src/lifecycle/decision-store';
 import { ModuleUnderTest, startModule } from '../support/module';
 import { POSTGRES } from '../support/backends';
 import { readTables } from '../support/read-tables';
@@ -96,5 +97,43 @@ describe('a slow contactDeleted run sweeping after a newer merge into its contac
     expect(await m.service.getInteraction(ofA)).toBeNull();
     // The merge answered after the deletion was complete: b's interactions are a's now, not deleted.
     expect((await Promise.all(ofB.map((u) => m.service.getInteraction(u)))).map((i) => i?.contactUuid ?? 'deleted')).toEqual([a, a, a]);
+  });
+});
+
+describe('callers of one pending decision arriving together (PostgreSQL)', () => {
+  let m: ModuleUnderTest;
+  beforeEach(async () => (m = await startModule({ backend: POSTGRES, eventStore: 'postgres' })));
+  afterEach(() => m.close());
+
+  it('get one runner: a keyed repeat and the resumer wait for the command that runs it', async () => {
+    const a = m.newContact({ name: 'Alpha' });
+    await m.service.createInteraction({ contactUuid: a, subject: 'a0' });
+    const fanOut = m.app.get(LifecycleFanOut) as unknown as {
+      run: (r: RecordedDecision) => Promise<unknown>;
+      sweepAndComplete: (r: RecordedDecision) => Promise<unknown>;
+    };
+    const sweep = fanOut.sweepAndComplete.bind(fanOut);
+    let inside = 0;
+    let most = 0;
+    jest.spyOn(fanOut, 'sweepAndComplete').mockImplementation(async (r: RecordedDecision) => {
+      inside++;
+      most = Math.max(most, inside);
+      try {
+        await sleep(300);
+        return await sweep(r);
+      } finally {
+        inside--;
+      }
+    });
+    const run = fanOut.run.bind(fanOut);
+    let others: Promise<unknown> | null = null;
+    jest.spyOn(fanOut, 'run').mockImplementation((r: RecordedDecision) => {
+      others ??= Promise.all([run(r), run(r)]);
+      return run(r);
+    });
+    await expect(m.service.contactDeleted(a)).resolves.toEqual({ interactions: 1 });
+    await expect(others).resolves.toEqual([{ interactions: 1 }, { interactions: 1 }]);
+    jest.restoreAllMocks();
+    expect(most).toBe(1);
   });
 });

@@ -30,15 +30,17 @@ export type OwnerClaim = string | null;
 
 /**
  * A write's new owner row is refused for a forgotten contact (migration 0019): the statement fails with
- * FORGOTTEN_CONTACT, and nothing it would have written is. Every write naming a contact as subject or
+ * CIF01 (`refusedAsForgotten`), and nothing it would have written is. Every write naming a contact as subject or
  * linked party gives it a key, so this is where a write naming a forgotten contact is stopped, in the
  * write's own statement; a write naming none pays an index probe per owner.
  */
 const NOT_FORGOTTEN = (contact: string) =>
   `NOT EXISTS (SELECT 1 FROM forgotten_contacts fc WHERE fc.uuid = ${contact} AND refuse_forgotten_contact(fc.uuid))`;
 
-/** The SQLSTATE of a write refused for naming a forgotten contact. */
-export const FORGOTTEN_CONTACT = 'CIF01';
+/** A statement refused for making a forgotten contact an owner (NOT_FORGOTTEN): it wrote nothing. */
+export function refusedAsForgotten(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'CIF01';
+}
 
 /**
  * How an owner row is added. In the append's transaction: kept as it is when there. Claimed: an existing
@@ -234,7 +236,7 @@ export async function addOwner(
   const owned = 'tag' in of
     ? 'SELECT key_id FROM erasure_keys WHERE interaction_uuid = $1 AND tag = $3'
     : 'SELECT o.key_id FROM erasure_key_owners o JOIN erasure_keys k USING (key_id) WHERE k.interaction_uuid = $1 AND o.contact_uuid = $3::uuid';
-  await q.query(ownerInsert(claim, '$4', `SELECT $2::uuid, key_id FROM (${owned}) AS owned`), [
+  await q.query(ownerInsert(claim, '$4', `SELECT $2::uuid, key_id FROM (${owned}) AS owned WHERE ${NOT_FORGOTTEN('$2::uuid')}`), [
     interactionUuid,
     ownerUuid,
     'tag' in of ? of.tag : of.contactUuid,
