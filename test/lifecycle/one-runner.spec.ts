@@ -14,6 +14,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * finishes the first (finishOlderAbout) by waiting for its run, then runs itself. Two runners of the first
  * would each sweep, and its own run's later sweep re-pointed back what the second moved.
  */
+/** The first stream visit of the next lifecycle command takes 1.5 s (its stream lock held by a long update, say); resolves as it starts. */
+function slowFirstVisit(m: ModuleUnderTest): Promise<void> {
+  const writer = m.app.get(InteractionWriter);
+  const visit = writer.applyToStream.bind(writer);
+  let first = true;
+  return new Promise<void>((started) => {
+    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
+      if (first) {
+        first = false;
+        started();
+        await sleep(1500);
+      }
+      return visit(...args);
+    });
+  });
+}
+
 describe('two opposite merges, the first one slow (PostgreSQL)', () => {
   let m: ModuleUnderTest;
   beforeEach(async () => (m = await startModule({ backend: POSTGRES, eventStore: 'postgres' })));
@@ -27,19 +44,7 @@ describe('two opposite merges, the first one slow (PostgreSQL)', () => {
       made.push((await m.service.createInteraction({ contactUuid: a, subject: `a${i}` })).uuid);
       made.push((await m.service.createInteraction({ contactUuid: b, subject: `b${i}` })).uuid);
     }
-    const writer = m.app.get(InteractionWriter);
-    const visit = writer.applyToStream.bind(writer);
-    let first = true;
-    let firstVisitStarted!: () => void;
-    const started = new Promise<void>((r) => (firstVisitStarted = r));
-    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
-      if (first) {
-        first = false;
-        firstVisitStarted();
-        await sleep(1500); // the first merge's own run is slow on its first stream
-      }
-      return visit(...args);
-    });
+    const started = slowFirstVisit(m);
     const ab = m.service.contactsMerged(a, b);
     await started;
     const ba = await m.service.contactsMerged(b, a);
@@ -74,19 +79,7 @@ describe('a slow contactDeleted run sweeping after a newer merge into its contac
     const ofA = (await m.service.createInteraction({ contactUuid: a, subject: 'a0' })).uuid;
     const ofB: string[] = [];
     for (let i = 0; i < 3; i++) ofB.push((await m.service.createInteraction({ contactUuid: b, subject: `b${i}` })).uuid);
-    const writer = m.app.get(InteractionWriter);
-    const visit = writer.applyToStream.bind(writer);
-    let first = true;
-    let firstVisitStarted!: () => void;
-    const started = new Promise<void>((r) => (firstVisitStarted = r));
-    jest.spyOn(writer, 'applyToStream').mockImplementation(async (...args) => {
-      if (first) {
-        first = false;
-        firstVisitStarted();
-        await sleep(1500);
-      }
-      return visit(...args);
-    });
+    const started = slowFirstVisit(m);
     const deletion = m.service.contactDeleted(a);
     await started;
     const merged = await m.service.contactsMerged(b, a);
