@@ -301,11 +301,11 @@ export function validateFileUuids(input: unknown): Validated<string[]> {
 }
 
 /**
- * `opts.idempotencyKey`: absent (undefined or null) or a string of 1–200 characters (code points) the
- * store can hold. Errors are keyed `idempotencyKey`: "must be a string", "must be 1 to 200
- * characters", "must not contain NUL or invalid characters".
+ * A command's `opts.idempotencyKey`, read from its options as given (what reading them throws is an error
+ * on `options`): absent (undefined or null) or a string of 1–200 characters (code points) the store can
+ * hold. Errors are keyed `idempotencyKey`: "must be a string", "must be 1 to 200 characters", "must not
+ * contain NUL or invalid characters".
  */
-/** A command's `opts.idempotencyKey`, read from its options as given (what reading them throws is an error too). */
 export function validateIdempotencyKey(options: unknown): Validated<string | undefined> {
   return guarded('options', () => idempotencyKeyOf(read(options, 'idempotencyKey')));
 }

@@ -51,7 +51,7 @@ export async function recordDecision(
   idempotency: { key: string; fingerprint: string } | { key: null; fingerprint: string },
 ): Promise<RecordedDecision> {
   const { decision } = fresh;
-  // A forget's contacts, as gone, in the decision's statement (`forgottenContacts`).
+  // A forget's contacts (hers and those merged with her) go into `forgotten_contacts` in the decision's statement.
   const insert = `WITH decided AS (
        INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
