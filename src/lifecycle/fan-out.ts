@@ -238,8 +238,12 @@ export class LifecycleFanOut {
     try {
       const { outcome, committedWith } = await this.writer.applyToStream(
         interactionUuid,
-        (state, stored) =>
-          holdsDecision(stored, decisionId) ? 'already' : decideForInteraction(decision, state, { ...forgotten, unlinkedBefore: unlinkedByForgets(stored) }),
+        (state, stored) => {
+          if (holdsDecision(stored, decisionId)) return 'already';
+          // Forgetting: what an earlier forget of her did there is done (the other decisions need no history).
+          const unlinkedBefore = decision.kind === 'contact_forgotten' ? unlinkedByForgets(stored) : undefined;
+          return decideForInteraction(decision, state, { ...forgotten, unlinkedBefore });
+        },
         { actorUuid, correlationId, causationId: decisionId },
         {
           // Forgetting: the keys go first, so the stream is decided on as it reads from now on (erased).

@@ -34,7 +34,7 @@ import {
   WrongExpectedVersionError,
 } from '../ports/event-store';
 import { editFitsAppend } from '../../projections/interactions.projection';
-import { refusedAsForgotten } from '../adapters/erasure/key-store';
+import { forgottenAmong, refusedAsForgotten } from '../adapters/erasure/key-store';
 import {
   answeredWithoutEvents,
   Idempotency,
@@ -142,13 +142,10 @@ export class InteractionWriter {
    * field that names her, as for a contact the directory does not know.
    */
   private async withoutForgotten(ctx: DecideContext, interactionUuid: string): Promise<DecideContext> {
-    const { rows } = await this.db.query<{ uuid: string }>('SELECT uuid::text AS uuid FROM forgotten_contacts WHERE uuid = ANY($1::uuid[])', [
-      [...ctx.contacts.keys()],
-    ]);
+    const forgotten = await forgottenAmong(this.db, [...ctx.contacts.keys()]);
     // Refused for a contact the command does not name: the subject, as the owner of the content the edit
     // seals. Her forget deletes the interaction (it may have already): not found, as it will read.
-    if (rows.length === 0) throw new InteractionNotFoundError(interactionUuid);
-    const forgotten = new Set(rows.map((row) => row.uuid));
+    if (forgotten.size === 0) throw new InteractionNotFoundError(interactionUuid);
     return { ...ctx, contacts: new Map([...ctx.contacts].filter(([uuid]) => !forgotten.has(uuid))) };
   }
 

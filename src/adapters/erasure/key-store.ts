@@ -37,6 +37,14 @@ export type OwnerClaim = string | null;
 const NOT_FORGOTTEN = (contact: string) =>
   `NOT EXISTS (SELECT 1 FROM forgotten_contacts fc WHERE fc.uuid = ${contact} AND refuse_forgotten_contact(fc.uuid))`;
 
+/** Of these contacts (lower case), those a forget took away (`forgotten_contacts`, migration 0019). */
+export async function forgottenAmong(q: Queryable, contactUuids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await q.query<{ uuid: string }>('SELECT uuid::text AS uuid FROM forgotten_contacts WHERE uuid = ANY($1::uuid[])', [
+    [...contactUuids],
+  ]);
+  return new Set(rows.map((row) => row.uuid));
+}
+
 /** A statement refused for making a forgotten contact an owner (NOT_FORGOTTEN): it wrote nothing. */
 export function refusedAsForgotten(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'CIF01';

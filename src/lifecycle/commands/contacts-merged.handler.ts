@@ -5,6 +5,7 @@ import { MESSAGES, NormalisedTrace, unwrapAll, validateIdempotencyKey, validateT
 import { ContactsMergedCommand, LifecycleResult } from '../../nest/messages';
 import { DATABASE, Directories, DIRECTORIES } from '../../nest/tokens';
 import { Database } from '../../ports/database';
+import { forgottenAmong } from '../../adapters/erasure/key-store';
 import { LifecycleDecisions, validateUuidArgument } from '../decisions';
 
 /** A contact merged into itself would re-point nothing. */
@@ -28,11 +29,8 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
     if (from === into) throw new InteractionValidationError({ intoUuid: [MERGE_INTO_ITSELF] });
     // `into` becomes the subject of interactions, and a subject must exist; `from` may be gone already.
     // A forgotten contact is gone whatever the directory says: merged into, it would hold others' data again.
-    const [found, { rows: forgotten }] = await Promise.all([
-      this.directories.contacts.findContacts([into]),
-      this.db.query('SELECT 1 FROM forgotten_contacts WHERE uuid = $1', [into]),
-    ]);
-    if (forgotten.length > 0 || !found.some((contact) => contact.uuid.toLowerCase() === into)) {
+    const [found, forgotten] = await Promise.all([this.directories.contacts.findContacts([into]), forgottenAmong(this.db, [into])]);
+    if (forgotten.size > 0 || !found.some((contact) => contact.uuid.toLowerCase() === into)) {
       throw new InteractionValidationError({ intoUuid: [MESSAGES.doesNotExist] });
     }
     return this.decisions.decide({ kind: 'contacts_merged', fromUuid: from, intoUuid: into }, trace, key);
