@@ -263,9 +263,9 @@ export class LifecycleFanOut {
       if (committedWith) return;
       appended = outcome !== 'nothing';
     } catch (error) {
-      // A merge into a contact forgotten meanwhile (its keys would become hers): her forget erases the
-      // stream, and nothing was written. Otherwise: appended and published; only the read tables are
-      // late, and planning waits for them anyway.
+      // A merge into a contact forgotten meanwhile (its keys would become hers): nothing was written; her
+      // forget erases the stream where it saw the merge, else the stream stays `from`'s (`moveAllOwnership`).
+      // Otherwise: appended and published; only the read tables are late, and planning waits for them anyway.
       if (refusedAsForgotten(error)) appended = false;
       else if (!(error instanceof InteractionProjectionTimeoutError)) throw error;
     }

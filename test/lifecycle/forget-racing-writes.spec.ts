@@ -1,4 +1,5 @@
 import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { LifecycleDecisions } from '../../src/lifecycle/decisions';
 import { dumpSchema, findIn } from '../support/data-dump';
 import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
 
@@ -144,5 +145,35 @@ describe.each(EVERY_STORE)('forgetContact racing writes that name her, on %s', (
     expect(await m.service.listInvolving(ada)).toEqual([]);
     expect(await herLeaks()).toEqual([]);
     expect(findIn(await dumpSchema(m.db, m.db.schema), ['Ada Racefeather'])).toEqual([]);
+  });
+
+  it('leaves a merged contact what she owns when the contact she is merged into is forgotten just after the merge was checked', async () => {
+    const ada = m.newContact({ name: 'Ada Mergefrom' });
+    const cora = m.newContact(CORA);
+    const eve = m.newContact({ name: 'Eve Other' });
+    const own = await m.service.createInteraction({ contactUuid: ada, subject: 'own' }, [{ rawName: 'Eve', contactUuid: eve }]);
+    const party = await m.service.createInteraction({ contactUuid: eve, subject: 'party' }, [{ rawName: 'Ada', contactUuid: ada }]);
+    await m.service.createInteraction({ contactUuid: cora, subject: 'hers' }, [{ rawName: 'Cora Racefeather', contactUuid: cora }]);
+    // The merge's handler found Cora not forgotten; her forget is recorded, and done, before the merge is.
+    const decisions = m.app.get(LifecycleDecisions);
+    const decide = decisions.decide.bind(decisions);
+    jest.spyOn(decisions, 'decide').mockImplementationOnce(async (...args) => {
+      await m.service.forgetContact(cora);
+      return decide(...args);
+    });
+    await expect(m.service.contactsMerged(ada, cora)).resolves.toMatchObject({ interactions: expect.any(Number) });
+    jest.restoreAllMocks();
+    // A forgotten contact owns no key: what Ada owns would otherwise outlive Cora's forget, readable under her.
+    const { rows } = await m.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM erasure_key_owners o JOIN forgotten_contacts f ON f.uuid = o.contact_uuid',
+      [],
+    );
+    expect(rows[0]!.n).toBe(0);
+    // Nothing was moved to Cora: Ada's interactions are still hers, and forgetting Ada erases them.
+    expect((await m.service.getInteraction(own.uuid))!.contactUuid).toBe(ada);
+    expect((await m.service.getInteraction(party.uuid))!.parties[0]!.contactUuid).toBe(ada);
+    expect(await herLeaks()).toEqual([]);
+    await m.service.forgetContact(ada);
+    expect(findIn(await dumpSchema(m.db, m.db.schema), ['Mergefrom'])).toEqual([]);
   });
 });

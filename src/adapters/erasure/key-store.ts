@@ -333,10 +333,16 @@ export async function dropWithdrawnRows(q: Queryable, olderThanMs: number): Prom
   return rows.length;
 }
 
-/** A merge, everywhere: what `from` owns, `into` owns now (also where no stream needed a ContactRepointed). */
+/**
+ * A merge, everywhere: what `from` owns, `into` owns now (also where no stream needed a ContactRepointed).
+ * Not into a contact forgotten since the merge was checked: her forget is done, and would not reach what
+ * `from` owns; `from` keeps it, as her streams, whose re-pointing was refused, keep her.
+ */
 export async function moveAllOwnership(q: Queryable, fromUuid: string, intoUuid: string): Promise<void> {
   await q.query(
-    `WITH moved AS (DELETE FROM erasure_key_owners WHERE contact_uuid = $1 RETURNING key_id)
+    `WITH moved AS (
+       DELETE FROM erasure_key_owners WHERE contact_uuid = $1 AND NOT EXISTS (SELECT 1 FROM forgotten_contacts WHERE uuid = $2)
+       RETURNING key_id)
      INSERT INTO erasure_key_owners (contact_uuid, key_id) SELECT $2, key_id FROM moved ${onOwnerGiven(true)}`,
     [fromUuid, intoUuid],
   );
