@@ -53,7 +53,7 @@ export const PartySnapshotSchema = component(
   "who the party was when it was linked, frozen: a contact's or staff person's details, free text, or erased",
 );
 
-export const PartySchema = component('Party', storedParty.extend({ snapshot: PartySnapshotSchema }));
+export const PartySchema = component('Party', storedParty.safeExtend({ snapshot: PartySnapshotSchema }));
 
 const interactionShape = {
   uuid,

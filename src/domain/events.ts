@@ -44,13 +44,24 @@ const snapshotSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('erased'), capturedAt: isoSecondsString }),
 ]);
 
-const partySchema = z.strictObject({
-  rawName: storableName.min(1),
-  contactUuid: uuid.nullable(),
-  staffPersonUuid: uuid.nullable(),
-  position: z.number().int().nonnegative(),
-  snapshot: snapshotSchema,
-});
+/** A party resolves to a contact or a staff person, never both. */
+const partySchema = z
+  .strictObject({
+    rawName: storableName.min(1),
+    contactUuid: uuid.nullable(),
+    staffPersonUuid: uuid.nullable(),
+    position: z.number().int().nonnegative(),
+    snapshot: snapshotSchema,
+  })
+  .refine((p) => p.contactUuid === null || p.staffPersonUuid === null, {
+    error: 'must not link both contactUuid and staffPersonUuid',
+    path: ['staffPersonUuid'],
+  });
+
+/** Each party at a position of its own: the read tables key a party by it, and linking finds it by it. */
+const partiesSchema = z
+  .array(partySchema)
+  .refine((parties) => new Set(parties.map((p) => p.position)).size === parties.length, { error: 'positions must be unique' });
 
 const attrsShape = {
   contactUuid: uuid,
@@ -79,7 +90,7 @@ export const InteractionUpdatedSchema = z.strictObject({
 export const PartiesRebuiltSchema = z.strictObject({
   schemaVersion: z.literal(1),
   interactionUuid: uuid,
-  parties: z.array(partySchema),
+  parties: partiesSchema,
 });
 
 export const InteractionDeletedSchema = z.strictObject({

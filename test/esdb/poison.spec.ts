@@ -8,7 +8,7 @@ import { backoffDelay, SubscriptionProjector } from '../../src/adapters/eventsto
 import { SubscriptionReadYourWrites } from '../../src/nest/read-your-writes';
 import { Database, Queryable } from '../../src/ports/database';
 import { rebuild } from '../../projections/catch-up';
-import { loggedData, updatedData, updatedV0 } from '../support/poison';
+import { loggedData, partiesRebuiltData, partyData, updatedData, updatedV0 } from '../support/poison';
 import { readTables } from '../support/read-tables';
 import { EsdbUnderTest, eventually, migratedPostgres, originOf, startEsdb } from './support';
 
@@ -126,6 +126,30 @@ describe('poison events through EventStoreDB', () => {
     expect((await maintenance.parkedEvents()).map(({ parkedAt: _at, ...rest }) => rest)).toEqual(
       parked.map(({ parkedAt: _at, ...rest }) => rest),
     );
+  });
+
+  it('parks parties the schemas refuse (two at one position, one linked to a contact and a staff person), keeps projecting; rebuild agrees', async () => {
+    const maintenance = start();
+    const [twice, both, last] = Array.from({ length: 3 }, () => uuidv7()) as [string, string, string];
+    await append(`interaction-${twice}`, 'InteractionLogged', logged(twice, 'twice'));
+    // The read tables key a party by its position: applied, the second row would be refused (23505), batch after batch.
+    await append(`interaction-${twice}`, 'PartiesRebuilt', partiesRebuiltData(twice, [partyData(0), partyData(0)]));
+    await append(`interaction-${both}`, 'InteractionLogged', logged(both, 'both'));
+    await append(`interaction-${both}`, 'PartiesRebuilt', partiesRebuiltData(both, [partyData(0, { contactUuid: uuidv7(), staffPersonUuid: uuidv7() })]));
+    await append(`interaction-${last}`, 'InteractionLogged', logged(last, 'last'));
+    await caughtUp();
+
+    expect(await subjectOf(last)).toBe('last');
+    expect((await maintenance.parkedEvents()).map((p) => [p.streamName, p.revision, p.type, p.error])).toEqual([
+      [`interaction-${twice}`, 1, 'PartiesRebuilt', expect.stringMatching(/positions must be unique/)],
+      [`interaction-${both}`, 1, 'PartiesRebuilt', expect.stringMatching(/must not link both contactUuid and staffPersonUuid/)],
+    ]);
+    expect(projector!.status()).toMatchObject({ connected: true, reconnects: 0, lastError: null });
+
+    const live = await readTables(db);
+    await projector!.stop();
+    await rebuild(db, store, { batchSize: 2 });
+    expect(await readTables(db)).toEqual(live);
   });
 
   it('parks an event sealed under a key id PostgreSQL cannot take as a uuid (another writer’s), keeps projecting; rebuild agrees', async () => {

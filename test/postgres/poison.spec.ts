@@ -24,7 +24,7 @@ import { Backend, BACKENDS } from '../support/backends';
 import { InMemoryContactDirectory } from '../support/directories';
 import { uniqueSchema } from '../support/postgres';
 import { catchUpFully } from '../support/catch-up';
-import { eventMetadata, loggedData, updatedData, updatedV0 } from '../support/poison';
+import { eventMetadata, loggedData, partiesRebuiltData, partyData, updatedData, updatedV0 } from '../support/poison';
 import { readTables } from '../support/read-tables';
 
 /**
@@ -349,6 +349,32 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     expect(withoutTime(await maintenance.parkedEvents())).toEqual(withoutTime(parked));
     expect(await maintenance.retryParked()).toEqual({ applied: 0, stillParked: 3 });
     expect(await readTables(db)).toEqual(live);
+  });
+
+  it('parks parties the schemas refuse (two at one position, one linked to a contact and a staff person), never retried forever', async () => {
+    await boot();
+    const [twice, both] = [uuidv7(), uuidv7()];
+    await insertRaw(`interaction-${twice}`, 0, 'InteractionLogged', loggedData(twice, 'Twice', ada));
+    // The read tables key a party by its position: applied, the second row would be refused (23505).
+    await insertRaw(`interaction-${twice}`, 1, 'PartiesRebuilt', partiesRebuiltData(twice, [partyData(0), partyData(0)]));
+    await insertRaw(`interaction-${both}`, 0, 'InteractionLogged', loggedData(both, 'Both', ada));
+    await insertRaw(`interaction-${both}`, 1, 'PartiesRebuilt', partiesRebuiltData(both, [partyData(0, { contactUuid: ada, staffPersonUuid: uuidv7() })]));
+    const later = await service.createInteraction({ contactUuid: ada, subject: 'later' });
+
+    await emptyReadModel();
+    await catchUp();
+    const parked = await maintenance.parkedEvents();
+    expect(parked.map((p) => [p.streamName, p.revision, p.error])).toEqual([
+      [`interaction-${twice}`, 1, expect.stringMatching(/positions must be unique/)],
+      [`interaction-${both}`, 1, expect.stringMatching(/must not link both contactUuid and staffPersonUuid/)],
+    ]);
+    expect(await row(twice)).toEqual({ interaction_type: 'call', subject: 'Twice', body: null, version: '0' });
+    expect(await service.getInteraction(later.uuid)).toEqual(later);
+
+    const live = await readTables(db);
+    await maintenance.rebuild({ batchSize: 2 });
+    expect(await readTables(db)).toEqual(live);
+    expect(withoutTime(await maintenance.parkedEvents())).toEqual(withoutTime(parked));
   });
 
   it('rebuild refuses a batch size that is not a positive integer and leaves the tables as they were', async () => {

@@ -28,6 +28,17 @@ export const loggedData = (interactionUuid: string, subject: string, contactUuid
   fileUuids: [],
 });
 
+/** A free-text party of a raw PartiesRebuilt; `links` make it a linked one (both: one the schema refuses). */
+export const partyData = (position: number, links: { contactUuid?: string; staffPersonUuid?: string } = {}) => ({
+  rawName: `Party ${position}`,
+  contactUuid: links.contactUuid ?? null,
+  staffPersonUuid: links.staffPersonUuid ?? null,
+  position,
+  snapshot: { source: 'free_text', capturedAt: '2026-04-01T10:00:00Z' },
+});
+
+export const partiesRebuiltData = (interactionUuid: string, parties: unknown[]) => ({ schemaVersion: 1, interactionUuid, parties });
+
 export const updatedData = (interactionUuid: string, changes: Record<string, unknown>, schemaVersion = 1) => ({
   schemaVersion,
   interactionUuid,
