@@ -54,5 +54,7 @@ describe('crm-interactions resume', () => {
     expect(audit2).not.toMatch(/Gone/);
     expect(audit2).toMatch(new RegExp(`PartiesUnlinked\\s+${actor}\\s+contact_forgotten`));
     await expect(cli('forget', 'nope')).rejects.toMatchObject({ stderr: expect.stringMatching(/contactUuid.*is not a valid UUID/) });
-  }, 60_000);
+    // A new PGlite folder (initdb) and nine PGlite starts, seven of them CLI processes: ~25 s alone, and past
+    // 60 s once in a loaded CI run.
+  }, 180_000);
 });
