@@ -79,7 +79,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const program = new Command()
     .name('crm-interactions')
     .description(`Maintain and audit the interactions log (${describeDatabase(moduleOptionsFromEnvironment())})`)
-    .showHelpAfterError();
+    // A usage error is a failure like any other: one line, as `fail` writes it (--help shows the usage).
+    .configureOutput({ outputError: (text, write) => write(`crm-interactions: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
 
   program
     .command('migrate')

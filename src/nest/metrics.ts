@@ -65,7 +65,7 @@ export class InteractionsMetrics implements OnModuleInit {
   ) {
     new Gauge({
       name: 'crm_interactions_parked_events',
-      help: `Events the projection could not apply and parked (see \`retry-parked\`), counted up to ${PARKED_COUNT_CAP}; 0 when all is well`,
+      help: `Events the projection could not apply and parked (see retryParked() or the CLI's 'parked retry'), counted up to ${PARKED_COUNT_CAP}; 0 when all is well`,
       registers: [this.registry],
       async collect() {
         this.set(await countParkedEvents(db));
@@ -73,7 +73,7 @@ export class InteractionsMetrics implements OnModuleInit {
     });
     new Gauge({
       name: 'crm_interactions_projection_lag_seconds',
-      help: 'How far the read tables are behind the log: 0 when caught up (always with the PostgreSQL event store), else the age of the newest event applied',
+      help: 'How far the read tables are behind the log: 0 when caught up (always with the PostgreSQL event store), else the time since the projection last stored its checkpoint',
       registers: [this.registry],
       async collect() {
         if (!asyncProjection) return this.set(0);

@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -152,6 +152,16 @@ describe('crm-interactions CLI', () => {
     expect(piped.stdout).toMatch(/^streams\s+\d+\n$/); // its first line only
     expect(piped.stderr).toBe('');
   }, 120_000);
+
+  it('answers a usage error (a missing argument, an unknown command or option) in one line, opening nothing', async () => {
+    const unopened = join(dataDir, 'never-opened');
+    for (const args of [['audit'], ['retry-parked'], ['rebuild', '--batch'], ['stats', '--nope']]) {
+      const failed = await cli(unopened, ...args);
+      expect({ args, code: failed.code, stdout: failed.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(failed.stderr).toMatch(/^crm-interactions: (missing required argument 'uuid'|unknown command 'retry-parked'|unknown option '--\w+') \(see --help\)\n$/);
+    }
+    expect(existsSync(unopened)).toBe(false);
+  }, 60_000);
 
   it('reports a database it cannot reach in one line naming the target, without the password or a stack', async () => {
     const unreachable = await cliWith({ DATABASE_URL: 'postgres://crm:s3cret-pw@127.0.0.1:1/crm' }, 'stats');
