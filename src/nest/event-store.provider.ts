@@ -41,6 +41,41 @@ function checkMilliseconds(name: string, value: number | undefined, max = MAX_TI
   }
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const optionError = (text: string) => new Error(`InteractionsModule: ${text}`);
+
+/**
+ * The `database` option's shape, checked before anything is opened: a host configured from JavaScript or
+ * from its environment gets a start-up error naming the option, not a TypeError of a driver, nor a pool
+ * without a limit (pg takes a `maxConnections` of 0 or "ten" as none).
+ */
+function checkDatabaseOption(options: InteractionsModuleOptions): void {
+  const database: unknown = isObject(options) ? options.database : undefined;
+  if (!isObject(database) || !('connectionString' in database || isObject(database.pglite))) {
+    throw optionError('database must be { connectionString } or { pglite: { dataDir?, instance? } }');
+  }
+  if ('connectionString' in database) {
+    for (const [name, server] of [['database', database], ['database.readReplica', database.readReplica]] as const) {
+      if (!isObject(server)) continue; // a missing replica; one that is not an object: openReadReplica says so
+      if (name === 'database' && (typeof server.connectionString !== 'string' || server.connectionString === '')) {
+        throw optionError('database.connectionString must be a non-empty string');
+      }
+      const max = server.maxConnections;
+      if (max !== undefined && !(Number.isSafeInteger(max) && (max as number) >= 1)) {
+        throw optionError(`${name}.maxConnections must be a whole number from 1 (got ${String(max)})`);
+      }
+    }
+    return;
+  }
+  const { dataDir, instance } = database.pglite as Record<string, unknown>;
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '')) {
+    throw optionError('database.pglite.dataDir must be a non-empty string');
+  }
+  if (instance !== undefined && !(isObject(instance) && ['query', 'exec', 'transaction', 'close'].every((m) => typeof instance[m] === 'function'))) {
+    throw optionError('database.pglite.instance must be a PGlite instance');
+  }
+}
+
 /** The module's durations (`queryTimeoutMs`, `readYourWrites.timeoutMs`, `countsCompactionMs`), checked before anything is opened. */
 function checkDurationOptions(options: InteractionsModuleOptions): void {
   const { database } = options;
@@ -86,6 +121,7 @@ export interface ModuleResources {
  * or client behind.
  */
 export async function openResources(options: InteractionsModuleOptions): Promise<ModuleResources> {
+  checkDatabaseOption(options);
   checkDurationOptions(options);
   const eventStore = checkEventStoreOption(options);
   // Parsing the connection string is all connect() does at once: a malformed one fails here.

@@ -44,7 +44,15 @@ function resolveDirectories(
       'InteractionsModule: no ContactDirectory; pass options.contactDirectory or provide CONTACT_DIRECTORY',
     );
   }
-  return { contacts: contactDirectory, staff: options.staffDirectory ?? staff ?? null };
+  const staffDirectory = options.staffDirectory ?? staff ?? null;
+  // Checked at start, not found missing by the first command that looks a party up.
+  if (typeof (contactDirectory as Partial<ContactDirectory>).findContacts !== 'function') {
+    throw new Error('InteractionsModule: the ContactDirectory has no findContacts method');
+  }
+  if (staffDirectory && typeof (staffDirectory as Partial<StaffDirectory>).findStaff !== 'function') {
+    throw new Error('InteractionsModule: the StaffDirectory has no findStaff method');
+  }
+  return { contacts: contactDirectory, staff: staffDirectory };
 }
 
 /**

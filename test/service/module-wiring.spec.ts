@@ -260,7 +260,7 @@ describe('InteractionsModule wiring', () => {
       expect(await sql(`SELECT id FROM ${name}.schema_migrations`)).toEqual([]); // rolled back, nothing half-migrated
     });
 
-    it('a bad eventStore option or a missing ContactDirectory fails before anything is opened or migrated', async () => {
+    it('a bad eventStore, database or directory option fails before anything is opened or migrated', async () => {
       const name = schema();
       const app = `wiring_${name}`;
       const database = { connectionString: `${TEST_DATABASE_URL}?application_name=${app}` };
@@ -270,6 +270,24 @@ describe('InteractionsModule wiring', () => {
         [{ eventStore: { kind: 'eventstoredb', connectionString: 'not a url' }, contactDirectory: contacts }, /./],
         [{}, /no ContactDirectory/],
         [{ eventStore: { kind: 'eventstoredb', connectionString: 'esdb://127.0.0.1:1?tls=false' } }, /no ContactDirectory/],
+        // Shapes a host configured from JavaScript or its environment may pass: named, never a driver's TypeError.
+        [{ contactDirectory: {} as never }, /^InteractionsModule: the ContactDirectory has no findContacts method$/],
+        [{ contactDirectory: contacts, staffDirectory: { findStaff: 5 } as never }, /^InteractionsModule: the StaffDirectory has no findStaff method$/],
+        ...[-1, 0, 1.5, 'ten'].map((max): [Partial<InteractionsModuleOptions>, RegExp] => [
+          { database: { ...database, maxConnections: max as number }, contactDirectory: contacts },
+          new RegExp(`^InteractionsModule: database.maxConnections must be a whole number from 1 \\(got ${max}\\)$`),
+        ]),
+        [
+          { database: { ...database, readReplica: { connectionString: database.connectionString, maxConnections: -1 } }, contactDirectory: contacts },
+          /^InteractionsModule: database.readReplica.maxConnections must be a whole number from 1 \(got -1\)$/,
+        ],
+        ...[undefined, {}, { pglite: 'memory://' }, null].map((bad): [Partial<InteractionsModuleOptions>, RegExp] => [
+          { database: bad as never, contactDirectory: contacts },
+          /^InteractionsModule: database must be \{ connectionString \} or \{ pglite: \{ dataDir\?, instance\? \} \}$/,
+        ]),
+        [{ database: { connectionString: 42 as never }, contactDirectory: contacts }, /^InteractionsModule: database.connectionString must be a non-empty string$/],
+        [{ database: { pglite: { dataDir: 42 as never } }, contactDirectory: contacts }, /^InteractionsModule: database.pglite.dataDir must be a non-empty string$/],
+        [{ database: { pglite: { instance: {} as never } }, contactDirectory: contacts }, /^InteractionsModule: database.pglite.instance must be a PGlite instance$/],
       ];
       for (const [options, message] of attempts) {
         expect((await failedStart({ database, schema: name, ...options })).message).toMatch(message);
