@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { isUtf8 } from 'node:buffer';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -14,6 +15,11 @@ import { errorText } from '../domain/errors';
 import { startPGliteQuickly } from '../adapters/pglite/quick-start';
 
 export const BODY_LIMIT = '256kb';
+
+/** Body-parser's `verify`: a body that is not UTF-8 fails with 415 (body-parser keeps the error's status). */
+function refuseNonUtf8(_request: unknown, _response: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw Object.assign(new Error('the body is not UTF-8'), { status: 415, type: 'encoding.unsupported' });
+}
 
 /** Builds the demo host (not yet listening): what `npm start` runs and the HTTP tests boot. */
 export async function createDemoApp(options: DemoOptions): Promise<INestApplication> {
@@ -35,7 +41,8 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
   }
   app.useLogger(app.get(Logger));
   // Not strict: a JSON null, array or scalar body reaches the routes, which answer 422 (not a parser 400).
-  app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
+  // Bytes that are not UTF-8 are 415, as the document says: decoded, each would be stored as U+FFFD.
+  app.useBodyParser('json', { limit: BODY_LIMIT, strict: false, verify: refuseNonUtf8 });
   app.useGlobalFilters(new HttpErrorsFilter());
   app.enableShutdownHooks();
   // Paths from the controllers' decorators, bodies from the zod schemas (openapi.ts, openapi-schemas.ts).

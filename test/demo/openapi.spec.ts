@@ -16,7 +16,7 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
   const badActor = { 'x-actor-uuid': 'nope' };
 
   /** A request with a raw body (not JSON, too large) or an answer that is not JSON, checked like `call`'s. */
-  async function send(method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; text: string }> {
+  async function send(method: string, path: string, body?: string | Uint8Array, contentType = 'application/json'): Promise<{ status: number; text: string }> {
     const response = await fetch(`${demo.base}${path}`, { method, headers: { 'content-type': contentType }, ...(body !== undefined && { body }) });
     const text = await response.text();
     checkAnswer(demo, method, path, response, text);
@@ -75,6 +75,12 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect((await send('POST', '/interactions', '{"contactUuid":')).status).toBe(400);
     expect((await send('POST', '/interactions', big)).status).toBe(413);
     expect((await send('POST', '/interactions', '{}', 'application/json; charset=iso-8859-1')).status).toBe(415);
+    // Bytes that are not UTF-8 (a Latin-1 ÿ) in a body said to be UTF-8: refused, never stored as U+FFFD.
+    const latin1 = Buffer.concat([Buffer.from(`{"contactUuid":"${ada}","subject":"`), Buffer.from([0xff]), Buffer.from('"}')]);
+    expect(await send('POST', '/interactions', latin1)).toEqual({
+      status: 415,
+      text: JSON.stringify({ error: 'Unsupported Media Type', message: 'the request body was not understood' }),
+    });
     // A body that is not JSON is not echoed back (a form posted by mistake may hold a password).
     const form = await send('POST', '/interactions', 'password=hunter2&token=sk_live_abc');
     expect(form).toEqual({ status: 400, text: JSON.stringify({ error: 'Bad Request', message: 'the request body was not understood' }) });
