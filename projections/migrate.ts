@@ -41,6 +41,18 @@ function migrationsOf(set: MigrationSet): { id: string; sql: string; after?: (tx
     .map((file) => ({ id: `${set.name}/${file}`, sql: readFileSync(join(set.dir, file), 'utf8'), after: set.after?.[file] }));
 }
 
+/** The ids of the migrations not recorded in the schema yet (all of them where it has no tables). */
+export async function pendingMigrations(db: Queryable, sets: MigrationSet[]): Promise<string[]> {
+  const ids = sets.flatMap(migrationsOf).map((migration) => migration.id);
+  const [{ present }] = (await db.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present", [])).rows as [
+    { present: boolean },
+  ];
+  if (!present) return ids;
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM schema_migrations', []);
+  const applied = new Set(rows.map((row) => row.id));
+  return ids.filter((id) => !applied.has(id));
+}
+
 /**
  * Creates the schema and applies the migrations not yet recorded, all in one transaction under an
  * advisory lock: safe to run twice, and from several processes at once (the second waits, then finds

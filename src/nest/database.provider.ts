@@ -3,14 +3,32 @@ import type { PGliteDatabase } from '../adapters/pglite/database';
 import { DirectoryInUseError } from '../adapters/pglite/directory-lock';
 import { PgDatabase } from '../adapters/postgres/database';
 import { Database } from '../ports/database';
-import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
+import { EVENT_LOG_MIGRATIONS, migrate, MigrationSet, pendingMigrations, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { DEFAULT_PGLITE_DATA_DIR, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_SCHEMA, InteractionsModuleOptions, PostgresServer } from './options';
 import { loadOptional } from './optional-package';
 
-/** Applies the module's pending migrations (the event log's only where the log lives in this database). */
-export function migrateDatabase(db: Database, options: InteractionsModuleOptions): Promise<string[]> {
+/** The module's migrations: the event log's only where the log lives in this database. */
+function migrationSets(options: InteractionsModuleOptions): MigrationSet[] {
   const logInThisDatabase = (options.eventStore?.kind ?? 'postgres') === 'postgres';
-  return migrate(db, logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS]);
+  return logInThisDatabase ? [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS] : [READ_TABLE_MIGRATIONS];
+}
+
+/** Applies the module's pending migrations. */
+export function migrateDatabase(db: Database, options: InteractionsModuleOptions): Promise<string[]> {
+  return migrate(db, migrationSets(options));
+}
+
+/**
+ * With `migrate: false`, says at start what is not applied: the calls until it is fail with the database's
+ * own errors. Not a failed start: a host may apply them afterwards (`InteractionsMaintenance.migrate()`).
+ */
+async function warnOfPendingMigrations(db: Database, options: InteractionsModuleOptions): Promise<void> {
+  const pending = await pendingMigrations(db, migrationSets(options));
+  if (pending.length === 0) return;
+  new Logger('InteractionsModule').warn(
+    `migrate is false and ${pending.length} migration(s) are not applied in schema ${db.schema} (the first: ${pending[0]}): ` +
+      'calls fail until InteractionsMaintenance.migrate() or `crm-interactions migrate` applies them',
+  );
 }
 
 function pool(server: PostgresServer, schema: string, name: string): PgDatabase {
@@ -88,7 +106,8 @@ export async function openDatabase(options: InteractionsModuleOptions): Promise<
   let db: Database | undefined;
   try {
     db = await connect(options);
-    if (options.migrate !== false) await migrateDatabase(db, options);
+    if (options.migrate === false) await warnOfPendingMigrations(db, options);
+    else await migrateDatabase(db, options);
     return db;
   } catch (error) {
     await db?.close().catch(() => undefined);

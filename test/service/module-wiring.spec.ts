@@ -1,4 +1,4 @@
-import { Global, Injectable, Module } from '@nestjs/common';
+import { Global, Injectable, Logger, Module } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import {
   CONTACT_DIRECTORY,
   CreateInteractionCommand,
   GetInteractionQuery,
+  InteractionsMaintenance,
   InteractionsModule,
   InteractionsService,
 } from '../../src';
@@ -152,16 +153,24 @@ describe('InteractionsModule wiring', () => {
     }
   });
 
-  it('creates no tables with migrate: false', async () => {
+  it('creates no tables with migrate: false, and says at start that migrations are pending', async () => {
     const name = schema();
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const app = await Test.createTestingModule({
       imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: name, contactDirectory: contacts, migrate: false })],
     })
       .compile()
       .then((m) => m.init());
     try {
+      expect(warned.mock.calls.map(([message]) => String(message))).toEqual([
+        expect.stringMatching(new RegExp(`^migrate is false and \\d+ migration\\(s\\) are not applied in schema ${name} \\(the first: event_log/0001_event_log.sql\\)`)),
+      ]);
+      warned.mockRestore();
       await expect(app.get(InteractionsService).getInteraction(uuidv7())).rejects.toThrow(/does not exist/);
+      await app.get(InteractionsMaintenance).migrate();
+      expect(await app.get(InteractionsService).getInteraction(uuidv7())).toBeNull();
     } finally {
+      warned.mockRestore();
       await app.close();
     }
   });
