@@ -55,17 +55,21 @@ export async function reserveIdempotencyKey(
   holder: string,
 ): Promise<ReservedKey> {
   for (let attempt = 0; ; attempt++) {
-    const { rows } = await db.query<{ stream_name: string; answered_events: number | null; fresh: boolean }>(
+    // A hold taken over from a holder still named is a lapsed one: that request may have landed unpublished.
+    const { rows } = await db.query<{ stream_name: string; answered_events: number | null; fresh: boolean; unpublished: boolean }>(
       `INSERT INTO idempotency_keys (key, fingerprint, stream_name, held_by, held_until)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
-       ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until
+       ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until,
+           unpublished = idempotency_keys.unpublished OR idempotency_keys.held_by IS NOT NULL
          WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint
            AND (idempotency_keys.held_by IS NULL OR idempotency_keys.held_until < now())
-       RETURNING stream_name, answered_events, xmax = 0 AS fresh`,
+       RETURNING stream_name, answered_events, xmax = 0 AS fresh, unpublished`,
       [key, fingerprint, streamName, holder, KEY_HOLD_MS / 1000],
     );
     const taken = rows[0];
-    if (taken) return { streamName: taken.stream_name, fresh: taken.fresh, answeredEvents: taken.answered_events };
+    if (taken) {
+      return { streamName: taken.stream_name, fresh: taken.fresh, answeredEvents: taken.answered_events, unpublished: taken.unpublished };
+    }
     const { rows: first } = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM idempotency_keys WHERE key = $1', [key]);
     if (first[0] && first[0].fingerprint !== fingerprint) {
       throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
@@ -81,6 +85,8 @@ export interface ReservedKey {
   fresh: boolean;
   /** The first request changed nothing: the number of the stream's events it was answered on (`answeredWithoutEvents`). */
   answeredEvents: number | null;
+  /** An earlier request of the key may have landed without publishing its events (`KeyRelease` 'unresolved', a lapsed hold). */
+  unpublished: boolean;
 }
 
 /**
@@ -110,19 +116,33 @@ export async function renewIdempotencyHold(db: Queryable, key: string, holder: s
 }
 
 /**
- * Ends the request's hold on its key. With `free` (it failed, and nothing is written under the key: it
- * took the key new, or read the stream without finding it), the key goes: it may be used again, for any
- * input. A hold another request took over (this one's lapsed: its renewals failed) is left to that one.
+ * How a request ends its hold on its key:
+ * - `free`: it failed, and nothing is written under the key (it took the key new, or read the stream
+ *   without finding it): the key goes, and may be used again, for any input;
+ * - `published`: every event written under the key has been published (its own, or a repeat's it found);
+ * - `unresolved`: its append's outcome stayed unknown: it may land unpublished;
+ * - `kept`: none of these (a failure that wrote nothing under a key bound before): as it was.
  */
-export async function releaseIdempotencyKey(db: Queryable, key: string, holder: string, free: boolean): Promise<void> {
-  const release = free
-    ? 'DELETE FROM idempotency_keys WHERE key = $1 AND held_by = $2'
-    : 'UPDATE idempotency_keys SET held_by = NULL, held_until = NULL WHERE key = $1 AND held_by = $2';
+export type KeyRelease = 'free' | 'published' | 'unresolved' | 'kept';
+
+/**
+ * Ends the request's hold on its key (`KeyRelease`). A hold another request took over (this one's
+ * lapsed: its renewals failed) is left to that one.
+ */
+export async function releaseIdempotencyKey(db: Queryable, key: string, holder: string, ending: KeyRelease): Promise<void> {
+  const [release, params] =
+    ending === 'free'
+      ? ['DELETE FROM idempotency_keys WHERE key = $1 AND held_by = $2', [key, holder]]
+      : [
+          `UPDATE idempotency_keys SET held_by = NULL, held_until = NULL, unpublished = coalesce($3, unpublished)
+           WHERE key = $1 AND held_by = $2`,
+          [key, holder, ending === 'kept' ? null : ending === 'unresolved'],
+        ];
   // A release lost with its connection is sent again (it changes nothing twice): left, the hold would keep
   // every repeat of the key waiting until it lapses, though the request is over.
   for (let attempt = 0; ; attempt++) {
     try {
-      await db.query(release, [key, holder]);
+      await db.query(release, params);
       return;
     } catch (error) {
       if (!(error instanceof InteractionUnavailableError) || attempt >= RELEASE_RETRIES_MS.length) throw error;

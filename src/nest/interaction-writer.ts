@@ -39,6 +39,7 @@ import {
   answeredWithoutEvents,
   Idempotency,
   KEY_HOLD_MS,
+  KeyRelease,
   releaseIdempotencyKey,
   renewIdempotencyHold,
   ReservedKey,
@@ -93,7 +94,11 @@ interface Attempt {
   checked: InteractionEvent[] | null;
   /** The state a repeat of an idempotent command returns: the first request's result. */
   replayed: InteractionState | null;
+  /** Of a repeat: the first request's events, which it may not have published, and the state before them. */
+  unpublished: { events: RecordedEvent[]; before: InteractionState } | null;
 }
+
+const newAttempt = (): Attempt => ({ before: fold([]), appending: [], result: null, checked: null, replayed: null, unpublished: null });
 
 /**
  * The write side's loop around the pure decider: look up what the command references, then read the
@@ -171,15 +176,21 @@ export class InteractionWriter {
     const reserved = await this.reserve(idempotency, streamNameOf(command.interactionUuid), holder);
     // A repeated create acts on the interaction the first request created (or meant to).
     command = { ...command, interactionUuid: reserved.streamName.slice(streamNameOf('').length) };
-    let free = false;
+    let ending: KeyRelease = 'kept';
     // Held for as long as this request runs, however slow: a repeat never decides beside it.
     const renewal = setInterval(() => void renewIdempotencyHold(this.db, idempotency.key, holder).catch(() => undefined), KEY_HOLD_MS / 3);
     renewal.unref();
     try {
-      return await this.run(command, options, ctx, { ...reserved, idempotency, failedUnwritten: () => (free = true) });
+      const after = await this.run(command, options, ctx, { ...reserved, idempotency, failedUnwritten: () => (ending = 'free') });
+      ending = 'published';
+      return after;
+    } catch (error) {
+      // Its append may land, unpublished: the repeat that finds it publishes it.
+      if (error instanceof InteractionUnavailableError && error.committed === 'unknown') ending = 'unresolved';
+      throw error;
     } finally {
       clearInterval(renewal);
-      await releaseIdempotencyKey(this.db, idempotency.key, holder, free).catch(() => undefined);
+      await releaseIdempotencyKey(this.db, idempotency.key, holder, ending).catch(() => undefined);
     }
   }
 
@@ -194,6 +205,7 @@ export class InteractionWriter {
     const streamName = keyed?.streamName ?? streamNameOf(command.interactionUuid);
     const fresh = keyed?.fresh ?? true;
     const answeredEvents = keyed?.answeredEvents ?? null;
+    const unpublished = keyed?.unpublished ?? false;
     const metadata: EventMetadata = {
       actorUuid: options.actorUuid ?? null,
       correlationId: options.correlationId ?? uuidv7(),
@@ -205,9 +217,10 @@ export class InteractionWriter {
     for (let attempt = 0; ; attempt++) {
       // A brand-new stream holds nothing to read, unless an earlier try (or request) may have written it.
       const knownEmpty = command.kind === 'create' && fresh && attempt === 0;
-      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
+      const state = newAttempt();
       try {
-        const work = (session: StreamSession) => this.decideAndAppend(session, command, ctx, metadata, knownEmpty, answeredEvents, state);
+        const work = (session: StreamSession) =>
+          this.decideAndAppend(session, command, ctx, metadata, knownEmpty, { answeredEvents, unpublished }, state);
         const { createStream } = this.store;
         await traced('crm-interactions append', { 'crm_interactions.stream': streamName, 'crm_interactions.attempt': attempt }, () =>
           // A new stream needs no read and no lock: one statement where the store can (createStream).
@@ -247,7 +260,14 @@ export class InteractionWriter {
           throw racesLost(error);
         }
       }
-      if (state.replayed) return state.replayed;
+      if (state.replayed) {
+        if (state.unpublished) {
+          const { events, before } = state.unpublished;
+          const parsed = events.map(toDomainEvent);
+          this.publish(events, parsed, involvedContactUuids(before.interaction, state.replayed.interaction));
+        }
+        return state.replayed;
+      }
       if (!state.result) return state.before;
       return this.afterAppend(state.before, state.result, state.checked);
     }
@@ -260,7 +280,7 @@ export class InteractionWriter {
       // Nothing of the command is written before its key is bound. The hold may have been taken before the
       // answer was lost: ended where it can be, so that a retry need not wait for it to lapse.
       if (error instanceof InteractionUnavailableError) {
-        await releaseIdempotencyKey(this.db, idempotency.key, holder, false).catch(() => undefined);
+        await releaseIdempotencyKey(this.db, idempotency.key, holder, 'kept').catch(() => undefined);
         throw new InteractionUnavailableError(error.message, false, { cause: error });
       }
       throw error;
@@ -273,8 +293,12 @@ export class InteractionWriter {
     ctx: DecideContext,
     metadata: EventMetadata,
     knownEmpty: boolean,
-    /** The key's first request changed nothing: the number of events it was answered on. */
-    answeredEvents: number | null,
+    earlier: {
+      /** The key's first request changed nothing: the number of events it was answered on. */
+      answeredEvents: number | null;
+      /** An earlier request of the key may have landed without publishing (`ReservedKey.unpublished`). */
+      unpublished: boolean;
+    },
     state: Attempt,
   ): Promise<void> {
     const stored = knownEmpty ? [] : await session.readStream();
@@ -283,8 +307,14 @@ export class InteractionWriter {
     if (key !== undefined) {
       let last = stored.length - 1;
       while (last >= 0 && stored[last]!.metadata?.idempotencyKey !== key) last--;
-      if (last >= 0 || answeredEvents !== null) {
-        state.replayed = fold(stored.slice(0, last >= 0 ? last + 1 : answeredEvents!).map(toDomainEvent));
+      if (last >= 0 || earlier.answeredEvents !== null) {
+        state.replayed = fold(stored.slice(0, last >= 0 ? last + 1 : earlier.answeredEvents!).map(toDomainEvent));
+        if (last >= 0 && earlier.unpublished) {
+          // That request's events: the run of the key's events its last one ends.
+          let first = last;
+          while (first > 0 && stored[first - 1]!.metadata?.idempotencyKey === key) first--;
+          state.unpublished = { events: stored.slice(first, last + 1), before: fold(stored.slice(0, first).map(toDomainEvent)) };
+        }
         return;
       }
     }
@@ -358,7 +388,7 @@ export class InteractionWriter {
         causationId: options.causationId ?? null,
         recordedAt: new Date().toISOString(),
       };
-      const state: Attempt = { before: fold([]), appending: [], result: null, checked: null, replayed: null };
+      const state = newAttempt();
       let already = false;
       let committedWith = false;
       try {

@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { uuidv7 } from 'uuidv7';
-import { InteractionsModule, InteractionsService } from '../../src';
+import { EventBus } from '@nestjs/cqrs';
+import { InteractionLogged, InteractionsModule, InteractionsService } from '../../src';
 import { InMemoryContactDirectory } from '../support/directories';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
@@ -73,6 +74,50 @@ describe('a keyed request after an unknown outcome', () => {
       [opts.idempotencyKey],
     );
     expect(rows).toEqual([{ stream_name: `interaction-${third.uuid}` }]);
+  });
+
+  it('publishes the events of a keyed request that landed after an unknown outcome, once, when a repeat finds them', async () => {
+    const published: InteractionLogged[] = [];
+    const subscription = app.get(EventBus).subscribe((event) => {
+      if (event instanceof InteractionLogged) published.push(event);
+    });
+    try {
+      const attrs = { contactUuid, interactionType: 'call' as const, subject: 'Landed later', occurredAt: '2026-11-30T11:00:00Z' };
+      const opts = { idempotencyKey: 'keyed-unknown-published' };
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${schema}.interactions IN ACCESS EXCLUSIVE MODE`);
+      await expect(service.createInteraction(attrs, [], [], opts)).rejects.toMatchObject({ committed: 'unknown' });
+      await locker.query('COMMIT');
+      await sleep(1000); // the first request's statement has landed, unpublished
+      expect(published.filter((event) => event.data.subject === 'Landed later')).toEqual([]);
+
+      const repeat = await service.createInteraction(attrs, [], [], opts);
+      const again = await service.createInteraction(attrs, [], [], opts);
+      expect(again).toEqual(repeat);
+      // Published by the first repeat that found it, with what the append would have published; the next
+      // repeat finds it published.
+      expect(published.filter((event) => event.data.subject === 'Landed later')).toEqual([
+        expect.objectContaining({ interactionUuid: repeat.uuid, revision: 0, involvedContactUuids: [contactUuid] }),
+      ]);
+
+      // A keyed create that went well is published once, by itself: its repeats publish nothing.
+      const plain = await service.createInteraction({ ...attrs, subject: 'Went well' }, [], [], { idempotencyKey: 'keyed-went-well' });
+      await service.createInteraction({ ...attrs, subject: 'Went well' }, [], [], { idempotencyKey: 'keyed-went-well' });
+      expect(published.filter((event) => event.data.subject === 'Went well').map((event) => event.interactionUuid)).toEqual([plain.uuid]);
+
+      // A holder that died after its append (its hold lapsed, still naming it) may not have published: the
+      // repeat that takes the key over publishes what it finds (at least once).
+      const died = await service.createInteraction({ ...attrs, subject: 'Holder died' }, [], [], { idempotencyKey: 'keyed-holder-died' });
+      await admin.query(
+        `UPDATE ${schema}.idempotency_keys SET held_by = $2, held_until = now() - interval '1 second' WHERE key = $1`,
+        ['keyed-holder-died', uuidv7()],
+      );
+      await service.createInteraction({ ...attrs, subject: 'Holder died' }, [], [], { idempotencyKey: 'keyed-holder-died' });
+      await service.createInteraction({ ...attrs, subject: 'Holder died' }, [], [], { idempotencyKey: 'keyed-holder-died' });
+      expect(published.filter((event) => event.data.subject === 'Holder died').map((event) => event.interactionUuid)).toEqual([died.uuid, died.uuid]);
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 
   it('never answers a different request under a used key with the first request\'s result', async () => {
