@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertSchemaName, PgDatabase } from '../../src/adapters/postgres/database';
-import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
+import { EVENT_LOG_MIGRATIONS, migrate, pendingMigrations, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, MODULE_TABLES, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 
 const READ_TABLE_IDS = [
@@ -69,8 +69,10 @@ describe('migrate (real PostgreSQL)', () => {
     const db = database(uniqueSchema('mig'));
     expect(await schemaExists(db)).toBe(false);
 
+    expect(await pendingMigrations(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(ALL_IDS); // no schema yet
     const first = await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS]);
     expect(first).toEqual(ALL_IDS);
+    expect(await pendingMigrations(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual([]);
     expect(await schemaExists(db)).toBe(true);
     expect(await tablesOf(db)).toEqual(TABLES);
     expect(await recordedIds(db)).toEqual(ALL_IDS);
