@@ -201,6 +201,26 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('feed
     expect({ contacts: await Promise.all(world.contacts.map((c) => m.service.countInvolving(c))), all: await m.service.countInteractions() }).toEqual(before);
   });
 
+  it('an interaction of the years 0001–0099 reads back in its year, is walked once and counted in its period', async () => {
+    const contact = m.newContact({ name: 'Early' });
+    const a = await m.service.createInteraction({ contactUuid: contact, occurredAt: '0050-06-01T12:00:10Z' });
+    const b = await m.service.createInteraction({ contactUuid: contact, occurredAt: '0050-06-01T12:00:10Z' });
+    const c = await m.service.createInteraction({ contactUuid: contact, occurredAt: '0001-01-01T00:00:00Z' });
+    expect((await m.service.getInteraction(a.uuid))!.occurredAt.toISOString()).toBe('0050-06-01T12:00:10.000Z');
+    const walked: string[] = [];
+    let page = await m.service.listInvolving(contact, { limit: 1 });
+    for (let pages = 0; page.length > 0 && pages < 10; pages++) {
+      walked.push(...page.map((item) => `${item.uuid} ${item.occurredAt.toISOString()}`));
+      page = await m.service.listInvolving(contact, { limit: 1, after: feedCursorOf(page[0]!) });
+    }
+    expect(walked).toEqual([
+      `${b.uuid} 0050-06-01T12:00:10.000Z`,
+      `${a.uuid} 0050-06-01T12:00:10.000Z`,
+      `${c.uuid} 0001-01-01T00:00:00.000Z`,
+    ]);
+    expect((await m.service.countInvolving(contact, { occurredFrom: '0050-01-01', occurredTo: '0051-01-01' })).total).toBe(2);
+  });
+
   it('refuses bad pages and filters with an error per field, and reads nothing', async () => {
     const contact = world.contacts[0]!;
     expect(

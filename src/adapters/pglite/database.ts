@@ -23,8 +23,30 @@ const sessions = new WeakMap<PGlite, Session>();
 
 type Runner = Pick<Transaction, 'query' | 'exec'>;
 
-/** bigint columns come back as strings, as from node-postgres, so no caller sees two shapes of a row. */
-const PARSERS = { 20: (value: string) => value };
+/**
+ * A timestamptz as PostgreSQL writes it (DateStyle ISO: `0050-06-01 12:00:10.5+00`, `+05:30`, `+00:09:21`,
+ * ` BC`). PGlite's own parser gives the text to `new Date`, which reads a year below 100 as one of the
+ * 1900s or 2000s: an interaction of the year 50 came back from the read tables in 1950, and a feed's
+ * cursor then met the same row again. node-postgres reads it right.
+ */
+const TIMESTAMPTZ = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?( BC)?$/;
+
+function parseTimestamptz(text: string): Date {
+  const parts = TIMESTAMPTZ.exec(text);
+  if (!parts) return new Date(text); // 'infinity', '-infinity'
+  const [, year, month, day, hour, minute, second, fraction, sign, offsetHours, offsetMinutes, offsetSeconds, bc] = parts;
+  const date = new Date(Date.UTC(2000, 0, 1, Number(hour), Number(minute), Number(second), Number((fraction ?? '0').slice(0, 3).padEnd(3, '0'))));
+  // Set apart: Date.UTC too takes a year below 100 as 1900 + year.
+  date.setUTCFullYear(bc ? 1 - Number(year) : Number(year), Number(month) - 1, Number(day));
+  const offset = sign ? (sign === '-' ? -1 : 1) * (Number(offsetHours) * 3600 + Number(offsetMinutes ?? 0) * 60 + Number(offsetSeconds ?? 0)) : 0;
+  return new Date(date.getTime() - offset * 1000);
+}
+
+/**
+ * bigint columns come back as strings, as from node-postgres, so no caller sees two shapes of a row; and
+ * timestamptz as node-postgres reads it (`parseTimestamptz`).
+ */
+const PARSERS = { 20: (value: string) => value, 1184: parseTimestamptz };
 
 /** Without params the text may be a script of several statements (migrations); rows are the last one's. */
 async function run<R>(runner: Runner, text: string, params?: unknown[]): Promise<{ rows: R[] }> {
