@@ -319,7 +319,7 @@ export class InteractionWriter {
       }
     }
     const events = decide(command, state.before, ctx);
-    if (events.length > 0) await appendDecided(session, events, metadata, state);
+    if (events.length > 0) await appendDecided(session, events, metadata, state, stored.at(-1)?.metadata.recordedAt ?? null);
     else if (key !== undefined) await answeredWithoutEvents(session.tx ?? this.db, key, stored.length);
   }
 
@@ -398,7 +398,9 @@ export class InteractionWriter {
           state.before = fold(stored);
           const events = decideFor(state.before, stored);
           already = events === 'already';
-          if (events !== 'already' && events.length > 0) await appendDecided(session, events, metadata, state);
+          if (events !== 'already' && events.length > 0) {
+            await appendDecided(session, events, metadata, state, stored.at(-1)?.recordedAt.toISOString() ?? null);
+          }
           if (inSession && session.tx) {
             await inSession(session.tx, already || state.result !== null);
             committedWith = true;
@@ -501,7 +503,14 @@ function wroteNothing(error: unknown): boolean {
  * at the revision read; the parsed events serve the append's inline projection (`parseChecked`), and
  * the fold and publishing after it: each event is parsed once.
  */
-async function appendDecided(session: StreamSession, events: InteractionEvent[], metadata: EventMetadata, state: Attempt): Promise<void> {
+async function appendDecided(
+  session: StreamSession,
+  events: InteractionEvent[],
+  metadata: EventMetadata,
+  state: Attempt,
+  /** When the stream's last event was recorded (null: none). */
+  lastRecordedAt: string | null,
+): Promise<void> {
   const errors = new ErrorCollector();
   const checked = events.map((event) => {
     const result = checkEvent(event);
@@ -513,7 +522,11 @@ async function appendDecided(session: StreamSession, events: InteractionEvent[],
     return event;
   });
   errors.throwIfAny();
-  const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata }));
+  // Never recorded before the event it follows: a command is stamped when it starts, and one that waited
+  // (on a directory, on the stream's lock) or another instance's clock could put its events before the
+  // stream's last. As-of a time then folds a run from the start, never a state the interaction never had.
+  const stamped = lastRecordedAt !== null && Date.parse(lastRecordedAt) > Date.parse(metadata.recordedAt) ? { ...metadata, recordedAt: lastRecordedAt } : metadata;
+  const toAppend = events.map((event) => ({ id: uuidv7(), type: event.type, data: event.data, metadata: stamped }));
   state.appending = toAppend.map((event) => event.id);
   state.result = await session.appendToStream(toAppend, state.before.version === -1 ? 'no_stream' : state.before.version);
   state.checked = checked;

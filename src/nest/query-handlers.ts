@@ -230,7 +230,10 @@ export class GetInteractionAsOfHandler implements IQueryHandler<GetInteractionAs
     const uuid = normaliseUuid(interactionUuid);
     if (!uuid) return null;
     const events = (await this.store.readStream(streamNameOf(uuid))).map(toDomainEvent);
-    const state = fold(events.filter((event) => truncateToSecond(event.recordedAt).getTime() <= at.getTime()));
+    // The events up to the first recorded after `at`: a run from the start, as the stream had it then (an
+    // older stream may hold an event recorded before the one it follows: see appendDecided).
+    const after = events.findIndex((event) => truncateToSecond(event.recordedAt).getTime() > at.getTime());
+    const state = fold(after === -1 ? events : events.slice(0, after));
     return state.deleted ? null : state.interaction;
   }
 }

@@ -377,6 +377,18 @@ describe.each(BACKENDS.map((backend): [string, Backend] => [backend.name, backen
     expect(withoutTime(await maintenance.parkedEvents())).toEqual(withoutTime(parked));
   });
 
+  it('as-of folds the events from the start up to the first recorded after the time, in a stream whose times go back', async () => {
+    await boot();
+    const k = uuidv7();
+    // Written before writers kept a stream's times in order: revision 2 was recorded before revision 1.
+    await insertRaw(`interaction-${k}`, 0, 'InteractionLogged', loggedData(k, 'first', ada), metadata({ recordedAt: '2026-04-01T10:00:10.000Z' }));
+    await insertRaw(`interaction-${k}`, 1, 'InteractionUpdated', updatedData(k, { subject: 'second' }), metadata({ recordedAt: '2026-04-01T10:00:20.000Z' }));
+    await insertRaw(`interaction-${k}`, 2, 'InteractionUpdated', updatedData(k, { body: 'third' }), metadata({ recordedAt: '2026-04-01T10:00:15.000Z' }));
+    const at = (time: string) => service.getInteractionAsOf(k, new Date(time));
+    expect(await at('2026-04-01T10:00:17Z')).toMatchObject({ subject: 'first', body: null, version: 0 });
+    expect(await at('2026-04-01T10:00:20Z')).toMatchObject({ subject: 'second', body: 'third', version: 2 });
+  });
+
   it('rebuild refuses a batch size that is not a positive integer and leaves the tables as they were', async () => {
     await boot();
     await service.createInteraction({ contactUuid: ada, subject: 'Kept' });

@@ -509,6 +509,29 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       expect(await m.service.history(uuidv7())).toEqual([]);
     });
 
+    it('records a stream\'s events in time order though a writer\'s clock is behind, so as-of never skips a revision', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask'] });
+      try {
+        const ada = m.newContact();
+        jest.setSystemTime(new Date('2026-12-01T10:00:10Z'));
+        const created = await m.service.createInteraction({ contactUuid: ada, subject: 'first' });
+        jest.setSystemTime(new Date('2026-12-01T10:00:20Z'));
+        await m.service.updateInteraction(created.uuid, { subject: 'second' });
+        // Another instance whose clock is 5 s behind (or a command stamped when it started, that waited).
+        jest.setSystemTime(new Date('2026-12-01T10:00:15Z'));
+        const third = await m.service.updateInteraction(created.uuid, { body: 'third' });
+        jest.useRealTimers();
+
+        const times = (await m.service.history(created.uuid)).map((event) => event.metadata.recordedAt);
+        expect(times).toEqual([...times].sort());
+        expect(times.at(-1)).toBe('2026-12-01T10:00:20.000Z');
+        expect(await m.service.getInteractionAsOf(created.uuid, new Date('2026-12-01T10:00:17Z'))).toMatchObject({ subject: 'first', body: null, version: 1 });
+        expect(await m.service.getInteractionAsOf(created.uuid, new Date('2026-12-01T10:00:20Z'))).toEqual(third);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
     it('answers the interaction as it was at a point in time, folded from its stream', async () => {
       jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask'] });
       try {
