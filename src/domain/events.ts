@@ -9,7 +9,8 @@ import { errorText } from './errors';
  * events are never rewritten.
  */
 
-const uuid = z.uuid();
+/** Read in lower case, as the module writes them: a stream written before uuids were normalised may hold upper-case ones. */
+const uuid = z.uuid().overwrite((value) => value.toLowerCase());
 /** Whole-second UTC timestamps as written by `isoSeconds`, e.g. "2026-08-22T10:00:00Z", years 0001–9999. */
 const isoSecondsString = z
   .string()

@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { uuidv7 } from 'uuidv7';
+import { InteractionsMaintenance } from '../../src';
 import { ModuleUnderTest, startModule } from '../support/module';
+import { eventMetadata, loggedData, partiesRebuiltData, partyData } from '../support/poison';
 
 /** UUIDs in any letter case are one uuid: stored, compared, looked up and returned in lower case. */
 describe('uuids in any letter case (PostgreSQL)', () => {
@@ -72,5 +76,34 @@ describe('uuids in any letter case (PostgreSQL)', () => {
     ]);
     expect(rebuilt.parties[0]).toEqual({ ...created.parties[0], rawName: 'Bob again' });
     expect(rebuilt.parties[0]!.snapshot).toEqual(created.parties[0]!.snapshot);
+  });
+  it('reads an older stream written with upper-case uuids in lower case: as-of, edits and published events agree', async () => {
+    const ada = m.newContact({ name: 'Ada' });
+    const bob = m.newContact({ name: 'Bob' });
+    const uuid = uuidv7();
+    const raw = (revision: number, type: string, data: unknown) =>
+      m.db.query(
+        'INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)',
+        [randomUUID(), `interaction-${uuid}`, revision, type, JSON.stringify(data), JSON.stringify(eventMetadata())],
+      );
+    // Written before uuids were normalised.
+    await raw(0, 'InteractionLogged', loggedData(uuid, 'Older', ada.toUpperCase()));
+    await raw(1, 'PartiesRebuilt', partiesRebuiltData(uuid.toUpperCase(), [partyData(0, { contactUuid: bob.toUpperCase() })]));
+    await m.app.get(InteractionsMaintenance).rebuild();
+
+    const read = await m.service.getInteraction(uuid);
+    expect(read).toMatchObject({ contactUuid: ada, parties: [{ contactUuid: bob }] });
+    expect(await m.service.getInteractionAsOf(uuid, new Date(Date.now() + 60_000))).toEqual(read);
+    expect((await m.service.history(uuid)).map((event) => event.data)).toEqual([
+      expect.objectContaining({ interactionUuid: uuid, contactUuid: ada }),
+      expect.objectContaining({ interactionUuid: uuid, parties: [expect.objectContaining({ contactUuid: bob })] }),
+    ]);
+
+    // Naming the same subject and party (in lower case) changes nothing; an edit names each contact once.
+    m.published.length = 0;
+    await m.service.updateInteraction(uuid, { contactUuid: ada }, [{ rawName: 'Party 0', contactUuid: bob }]);
+    expect(await m.service.history(uuid)).toHaveLength(2);
+    await m.service.updateInteraction(uuid, { subject: 'Now' });
+    expect(m.published).toEqual([expect.objectContaining({ involvedContactUuids: [ada, bob] })]);
   });
 });
