@@ -111,7 +111,7 @@ export function isUuid(value: unknown): value is string {
 export function parseDate(value: unknown): Date | null {
   if (value instanceof Date) return isStorableDate(value) ? new Date(Date.prototype.getTime.call(value)) : null;
   if (typeof value !== 'string' || !isoDateTimeSchema.safeParse(value).success) return null;
-  const hasZone = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value) || !value.includes('T');
+  const hasZone = /(Z|[+-]\d{2}:\d{2})$/i.test(value) || !value.includes('T');
   const date = new Date(hasZone ? value : `${value}Z`);
   return isStorableDate(date) ? date : null;
 }
