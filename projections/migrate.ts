@@ -14,6 +14,14 @@ export interface MigrationSet {
 
 /** The letters whose fold migration 0017 changed: ς and ß, and the capitals that lower-case to them. */
 const FOLD_CHANGED_0017 = '[ςΣßẞ]';
+/** Text whose fold migration 0021 may have changed: ø, or anything past Latin-1 (stroke letters, ı, marks). */
+const FOLD_CHANGED_0021 = '[øØ]|[^\u0001-\u00ff]';
+
+/** After a change of the fold: the party keys and search words of the rows whose text matches, folded again. */
+const foldedAgain = (matching: string) => async (tx: Queryable) => {
+  await backfillPartyKeys(tx, matching);
+  await backfillSearchWords(tx, matching);
+};
 
 export const READ_TABLE_MIGRATIONS: MigrationSet = {
   name: 'read_tables',
@@ -23,10 +31,8 @@ export const READ_TABLE_MIGRATIONS: MigrationSet = {
     '0005_unresolved_party_keys.sql': backfillPartyKeys,
     '0008_feeds.sql': backfillSearchWords,
     // Only rows with a letter whose fold changed are written again (no table-wide rewrite at start).
-    '0017_fold_sigma_and_sharp_s.sql': async (tx) => {
-      await backfillPartyKeys(tx, FOLD_CHANGED_0017);
-      await backfillSearchWords(tx, FOLD_CHANGED_0017);
-    },
+    '0017_fold_sigma_and_sharp_s.sql': foldedAgain(FOLD_CHANGED_0017),
+    '0021_fold_stroke_letters_and_kept_marks.sql': foldedAgain(FOLD_CHANGED_0021),
   },
 };
 export const EVENT_LOG_MIGRATIONS: MigrationSet = {

@@ -3,7 +3,24 @@
  * keys the projection stores and for the values a query looks up, so the two can never disagree.
  */
 
-const COMBINING_MARKS = /\p{M}/gu;
+const MARKS = /\p{M}+/gu;
+const LETTER = /\p{L}/u;
+/** The scripts whose combining marks are accents, breathings or optional vowel points. */
+const ACCENTED_SCRIPTS = /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Hebrew}\p{Script=Arabic}]/u;
+
+/**
+ * Combining marks stripped, but after a letter of another script than `ACCENTED_SCRIPTS`: there a mark
+ * is part of the word (a Devanagari vowel sign makes बाल, "hair", another word than बिल, "bill"). A mark
+ * that follows no letter goes too.
+ */
+function stripAccents(text: string): string {
+  return text.replace(MARKS, (marks: string, offset: number) => {
+    if (offset === 0) return '';
+    const low = text.charCodeAt(offset - 1);
+    const base = low >= 0xdc00 && low <= 0xdfff ? text.slice(offset - 2, offset) : text.slice(offset - 1, offset);
+    return LETTER.test(base) && !ACCENTED_SCRIPTS.test(base) ? marks : '';
+  });
+}
 const WHITESPACE = /\s+/gu;
 
 /**
@@ -14,19 +31,22 @@ export function partyNameKey(name: string): string {
   return foldCaseAndAccents(name).replace(WHITESPACE, ' ').trim();
 }
 
-/** Lower-case letters that stand for others in a word's other forms (a final sigma, German ß). */
-const CASE_FOLDS = /[ςß]/gu;
-const FOLDED: Record<string, string> = { ς: 'σ', ß: 'ss' };
+/**
+ * Lower-case letters that stand for others in a word's other forms (a final sigma, German ß, Turkish
+ * dotless ı: "IŞIK" lower-cases to "işik"), and letters whose stroke or bar is their accent, with no
+ * decomposition to strip it (ł, ø, đ, ħ, ŧ: "Łódź" is found by "lodz").
+ */
+const CASE_FOLDS = /[ςßıłøđħŧ]/gu;
+const FOLDED: Record<string, string> = { ς: 'σ', ß: 'ss', ı: 'i', ł: 'l', ø: 'o', đ: 'd', ħ: 'h', ŧ: 't' };
 
 /**
- * Compatibility-decomposed (NFKD), combining marks (accents) stripped, lower case, then a final sigma as
- * σ and ß as ss (toLowerCase makes a word's last Σ a ς, so "ΟΔΟΣ" would not match "Οδοστρωμα", nor
- * "STRASSE" "Straße"): how text is matched. Migration 0017 re-folds rows written before.
+ * Compatibility-decomposed (NFKD), accents stripped (`stripAccents`), lower case, then the letters of
+ * `CASE_FOLDS` as their plain ones (toLowerCase makes a word's last Σ a ς, so "ΟΔΟΣ" would not match
+ * "Οδοστρωμα", nor "STRASSE" "Straße"): how text is matched. Migrations 0017 and 0021 re-fold rows
+ * written before.
  */
 export function foldCaseAndAccents(text: string): string {
-  return text
-    .normalize('NFKD')
-    .replace(COMBINING_MARKS, '')
+  return stripAccents(text.normalize('NFKD'))
     .toLowerCase()
     .replace(CASE_FOLDS, (letter) => FOLDED[letter]!);
 }

@@ -7,8 +7,11 @@ import { foldCaseAndAccents } from './party-keys';
  * locale is involved, so PostgreSQL and PGlite answer alike.
  */
 
-/** A word is a run of letters and digits; everything else separates words. */
-const SEPARATORS = /[^\p{L}\p{N}]+/u;
+/**
+ * A word is a run of letters and digits, with the marks folding keeps (a Devanagari vowel sign); anything
+ * else separates words, and a mark that follows no letter (an emoji's variation selector) is none.
+ */
+const WORDS = /[\p{L}\p{N}][\p{L}\p{M}\p{N}]*/gu;
 /** Longer words are cut (a lexeme must stay far below PostgreSQL's 2 kB), and still match by prefix. */
 const MAX_WORD_CHARACTERS = 100;
 /** A tsvector holds at most 1 MB: the distinct words of a huge body stop being added well before. */
@@ -18,9 +21,7 @@ export const MAX_SEARCH_TERMS = 8;
 export const MAX_SEARCH_CHARACTERS = 200;
 
 function wordsOf(text: string): string[] {
-  return foldCaseAndAccents(text)
-    .split(SEPARATORS)
-    .filter((word) => word.length > 0)
+  return (foldCaseAndAccents(text).match(WORDS) ?? [])
     .map((word) => (word.length > MAX_WORD_CHARACTERS ? Array.from(word).slice(0, MAX_WORD_CHARACTERS).join('') : word));
 }
 
@@ -46,6 +47,6 @@ export function searchWordsOf(subject: string | null, body: string | null): stri
  */
 export function searchQueryOf(search: string): string | null {
   const terms = [...new Set(wordsOf(search))].slice(0, MAX_SEARCH_TERMS);
-  // Terms are letters and digits only, so quoting them needs no escaping.
+  // Terms are letters, marks and digits only, so quoting them needs no escaping.
   return terms.length > 0 ? terms.map((term) => `'${term}':*`).join(' & ') : null;
 }

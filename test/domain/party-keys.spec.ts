@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { emailKey, emailKeysIn, partyNameKey } from '../../src/domain/party-keys';
 import { searchQueryOf, searchWordsOf } from '../../src/domain/search';
 import { validateLinkRef, validatePosition, validateUnresolvedFilter } from '../../src/domain/late-linking';
@@ -10,12 +11,26 @@ describe('partyNameKey: the one rule for stored and looked-up name keys', () => 
     ['Ｄａｎａ', 'dana'], // full-width letters: NFKD's compatibility mapping
     ['ﬁona', 'fiona'], // a ligature
     ['Dana from Acme', 'dana from acme'],
-    ['Łukasz Øre', 'łukasz øre'], // no decomposition: kept, lower-cased
+    // Letters whose stroke is their accent, and Turkish dotless ı, read as their plain letter.
+    ['Łukasz Øre Đorđe IŞIK ışık', 'lukasz ore dorde isik isik'],
+    // Where a mark is part of the word (a Devanagari vowel sign), it stays.
+    ['बाल बिल', 'बाल बिल'],
     ['Ångström', 'angstrom'],
     ['ΟΔΟΣ Οδός', 'οδοσ οδοσ'], // a final sigma: toLowerCase gives ς at a word's end, σ elsewhere
     ['Straße STRASSE', 'strasse strasse'],
   ])('%j → %j', (name, key) => {
     expect(partyNameKey(name)).toBe(key);
+  });
+
+  it('is idempotent on any text, and a folded search term is found among the folded words of its own text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (text) => {
+        expect(partyNameKey(partyNameKey(text))).toBe(partyNameKey(text));
+        const words = searchWordsOf(text, null).split(' ');
+        for (const term of (searchQueryOf(text) ?? '').match(/'[^']+'/g) ?? []) expect(words).toContain(term.slice(1, -1));
+      }),
+      { seed: 20261203, numRuns: 2000 },
+    );
   });
 
   it('is idempotent, and blank names have the empty key', () => {
@@ -30,6 +45,14 @@ describe('search words and terms: folded as name keys are', () => {
     expect(searchWordsOf('Οδοστρωμα Straße', null)).toBe('οδοστρωμα strasse');
     expect(searchQueryOf('ΟΔΟΣ STRASSE')).toBe("'οδοσ':* & 'strasse':*");
     expect(searchQueryOf('straß')).toBe("'strass':*");
+  });
+
+  it('keeps a word whole with the marks that are part of it, and makes no word of a mark alone', () => {
+    expect(searchWordsOf('Meeting in Łódź with Søren', 'किताब बाल')).toBe('meeting in lodz with soren किताब बाल');
+    expect(searchQueryOf('LODZ soren')).toBe("'lodz':* & 'soren':*");
+    expect(searchQueryOf('बिल')).toBe("'बिल':*"); // not 'बल', which बाल would match too
+    expect(searchWordsOf('Thanks ❤️ 👍🏽', null)).toBe('thanks'); // a variation selector follows no letter
+    expect(searchQueryOf('❤️')).toBeNull();
   });
 });
 

@@ -26,6 +26,7 @@ const READ_TABLE_IDS = [
   'read_tables/0018_idempotency_keys_by_stream.sql',
   'read_tables/0019_forgotten_contacts.sql',
   'read_tables/0020_idempotency_unpublished.sql',
+  'read_tables/0021_fold_stroke_letters_and_kept_marks.sql',
 ];
 const EVENT_LOG_IDS = ['event_log/0001_event_log.sql', 'event_log/0002_lock_and_read_stream.sql'];
 const ALL_IDS = [...EVENT_LOG_IDS, ...READ_TABLE_IDS];

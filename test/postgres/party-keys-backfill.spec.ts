@@ -44,12 +44,45 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
          FROM (VALUES (0, 'Ο ΚΟΣ', 'ο κος'), (1, 'Plain', 'left as it was')) AS t(p, n, k)`,
         [uuid],
       );
-      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0017_fold_sigma_and_sharp_s.sql', 'read_tables/0018_idempotency_keys_by_stream.sql', 'read_tables/0019_forgotten_contacts.sql', 'read_tables/0020_idempotency_unpublished.sql']);
+      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0017_fold_sigma_and_sharp_s.sql', 'read_tables/0018_idempotency_keys_by_stream.sql', 'read_tables/0019_forgotten_contacts.sql', 'read_tables/0020_idempotency_unpublished.sql', 'read_tables/0021_fold_stroke_letters_and_kept_marks.sql']);
       expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions', [])).rows).toEqual([{ words: ['strasse', 'οδοσ'] }]);
       // Only rows with a letter whose fold changed are written again.
       expect((await db.query('SELECT name_key FROM interaction_parties ORDER BY position', [])).rows).toEqual([
         { name_key: 'ο κοσ' },
         { name_key: 'left as it was' },
+      ]);
+    } finally {
+      await db.close();
+      await backend.dropSchema(db.schema);
+    }
+  });
+
+  it('migration 0021 folds again the name keys and search words of text past Latin-1 (stroke letters, ı, vowel signs)', async () => {
+    const db = await backend.open(uniqueSchema('fold'));
+    try {
+      await migrateBefore(db, '0021');
+      const row = (uuid: string, subject: string) =>
+        db.query(
+          `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
+             metadata, file_uuids, inserted_at, updated_at, version, parties, search)
+           VALUES ($1, $1, 'note', now(), $2, NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector(ARRAY['stale']))`,
+          [uuid, subject],
+        );
+      await row('01900000-0000-7000-8000-000000000021', 'Łódź Søren IŞIK बाल');
+      await row('01900000-0000-7000-8000-000000000022', 'Crème brûlée'); // Latin-1 only: its fold did not change
+      await db.query(
+        `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot, name_key)
+         SELECT '01900000-0000-7000-8000-000000000021', p, n, NULL, NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}', 'stale'
+         FROM (VALUES (0, 'Đorđe Łukasz'), (1, 'José')) AS t(p, n)`,
+      );
+      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0021_fold_stroke_letters_and_kept_marks.sql']);
+      expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions ORDER BY uuid', [])).rows).toEqual([
+        { words: expect.arrayContaining(['lodz', 'soren', 'isik', 'बाल'.normalize('NFKD')]) },
+        { words: ['stale'] },
+      ]);
+      expect((await db.query('SELECT name_key FROM interaction_parties ORDER BY position', [])).rows).toEqual([
+        { name_key: 'dorde lukasz' },
+        { name_key: 'stale' },
       ]);
     } finally {
       await db.close();
