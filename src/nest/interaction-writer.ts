@@ -261,11 +261,7 @@ export class InteractionWriter {
         }
       }
       if (state.replayed) {
-        if (state.unpublished) {
-          const { events, before } = state.unpublished;
-          const parsed = events.map(toDomainEvent);
-          this.publish(events, parsed, involvedContactUuids(before.interaction, state.replayed.interaction));
-        }
+        if (state.unpublished) await this.publishFound(state.unpublished, state.replayed);
         return state.replayed;
       }
       if (!state.result) return state.before;
@@ -340,6 +336,20 @@ export class InteractionWriter {
     if (ours.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
     const last = ours[ours.length - 1]!;
     return { nextRevision: last.revision, position: await knownPositionOr(this.store, last.position), events: ours };
+  }
+
+  /**
+   * A repeat found events of its key an earlier request may not have published: published now, as that
+   * request would have, once the read tables show them.
+   */
+  private async publishFound({ events, before }: NonNullable<Attempt['unpublished']>, after: InteractionState): Promise<void> {
+    const last = events[events.length - 1]!;
+    if (this.projection) {
+      const position = await knownPositionOr(this.store, last.position);
+      // A wait that times out still publishes: the events happened, and the repeat answers as it always did.
+      await this.projection.afterAppend({ nextRevision: last.revision, position, events }).catch(() => undefined);
+    }
+    this.publish(events, events.map(toDomainEvent), involvedContactUuids(before.interaction, after.interaction));
   }
 
   /** `checked`: the events as parsed before the append, when `result` is of that append (not read back). */
