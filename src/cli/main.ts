@@ -80,7 +80,9 @@ async function main(argv: readonly string[]): Promise<void> {
     .name('crm-interactions')
     .description(`Maintain and audit the interactions log (${describeDatabase(moduleOptionsFromEnvironment())})`)
     // A usage error is a failure like any other: one line, as `fail` writes it (--help shows the usage).
-    .configureOutput({ outputError: (text, write) => write(`crm-interactions: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
+    .configureOutput({
+      outputError: (text, write) => write(`crm-interactions: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see --help)\n`),
+    });
 
   program
     .command('migrate')

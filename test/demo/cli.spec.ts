@@ -155,10 +155,12 @@ describe('crm-interactions CLI', () => {
 
   it('answers a usage error (a missing argument, an unknown command or option) in one line, opening nothing', async () => {
     const unopened = join(dataDir, 'never-opened');
-    for (const args of [['audit'], ['retry-parked'], ['rebuild', '--batch'], ['stats', '--nope']]) {
+    for (const args of [['audit'], ['retry-parked'], ['mirgate'], ['rebuild', '--batch'], ['stats', '--nope']]) {
       const failed = await cli(unopened, ...args);
       expect({ args, code: failed.code, stdout: failed.stdout }).toEqual({ args, code: 1, stdout: '' });
-      expect(failed.stderr).toMatch(/^crm-interactions: (missing required argument 'uuid'|unknown command 'retry-parked'|unknown option '--\w+') \(see --help\)\n$/);
+      expect(failed.stderr).toMatch(
+        /^crm-interactions: (missing required argument 'uuid'|unknown command 'retry-parked'|unknown command 'mirgate' \(Did you mean migrate\?\)|unknown option '--\w+'( \(Did you mean --[\w-]+\?\))?) \(see --help\)\n$/,
+      );
     }
     expect(existsSync(unopened)).toBe(false);
   }, 60_000);
