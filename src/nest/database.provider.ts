@@ -83,10 +83,7 @@ function reasonOf(error: unknown): string {
 export async function openReadReplica(options: InteractionsModuleOptions): Promise<Database | null> {
   const { database } = options;
   if (!('connectionString' in database) || database.readReplica === undefined) return null;
-  const replica = database.readReplica;
-  if (typeof replica?.connectionString !== 'string' || replica.connectionString === '') {
-    throw new Error('InteractionsModule: database.readReplica.connectionString is required');
-  }
+  const replica = database.readReplica; // its shape checked before anything was opened (checkDatabaseOption)
   const db = pool(replica, options.schema ?? DEFAULT_SCHEMA, 'PostgreSQL read replica');
   try {
     await db.query('SELECT 1', []);

@@ -56,9 +56,9 @@ function checkDatabaseOption(options: InteractionsModuleOptions): void {
   }
   if ('connectionString' in database) {
     for (const [name, server] of [['database', database], ['database.readReplica', database.readReplica]] as const) {
-      if (!isObject(server)) continue; // a missing replica; one that is not an object: openReadReplica says so
-      if (name === 'database' && (typeof server.connectionString !== 'string' || server.connectionString === '')) {
-        throw optionError('database.connectionString must be a non-empty string');
+      if (name === 'database.readReplica' && server === undefined) continue;
+      if (!isObject(server) || typeof server.connectionString !== 'string' || server.connectionString === '') {
+        throw optionError(`${name}.connectionString is required`);
       }
       const max = server.maxConnections;
       if (max !== undefined && !(Number.isSafeInteger(max) && (max as number) >= 1)) {

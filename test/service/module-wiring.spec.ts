@@ -294,7 +294,11 @@ describe('InteractionsModule wiring', () => {
           { database: bad as never, contactDirectory: contacts },
           /^InteractionsModule: database must be \{ connectionString \} or \{ pglite: \{ dataDir\?, instance\? \} \}$/,
         ]),
-        [{ database: { connectionString: 42 as never }, contactDirectory: contacts }, /^InteractionsModule: database.connectionString must be a non-empty string$/],
+        [{ database: { connectionString: 42 as never }, contactDirectory: contacts }, /^InteractionsModule: database.connectionString is required$/],
+        ...[{ connectionString: 42 }, 'postgres://replica', null, {}].map((replica): [Partial<InteractionsModuleOptions>, RegExp] => [
+          { database: { ...database, readReplica: replica as never }, contactDirectory: contacts },
+          /^InteractionsModule: database.readReplica.connectionString is required$/,
+        ]),
         [{ database: { pglite: { dataDir: 42 as never } }, contactDirectory: contacts }, /^InteractionsModule: database.pglite.dataDir must be a non-empty string$/],
         [{ database: { pglite: { instance: {} as never } }, contactDirectory: contacts }, /^InteractionsModule: database.pglite.instance must be a PGlite instance$/],
       ];
