@@ -14,8 +14,12 @@ export interface MigrationSet {
 
 /** The letters whose fold migration 0017 changed: ς and ß, and the capitals that lower-case to them. */
 const FOLD_CHANGED_0017 = '[ςΣßẞ]';
-/** Text whose fold migration 0021 may have changed: ø, or anything past Latin-1 (stroke letters, ı, marks). */
-const FOLD_CHANGED_0021 = '[øØ]|[^\u0001-\u00ff]';
+/**
+ * Text whose fold migration 0021 may have changed: ø, or a character past Latin-1 (the stroke letters, ı, a
+ * mark now kept); but punctuation, currency signs, symbols and emoji (U+2000–U+2BFF, U+1F000–U+1FAFF), whose
+ * fold did not change and which most text past Latin-1 holds (’ – € “).
+ */
+const FOLD_CHANGED_0021 = '[øØ]|[^\u0001-\u00ff\u2000-\u2bff\u{1f000}-\u{1faff}]';
 
 /** After a change of the fold: the party keys and search words of the rows whose text matches, folded again. */
 const foldedAgain = (matching: string) => async (tx: Queryable) => {
@@ -30,7 +34,8 @@ export const READ_TABLE_MIGRATIONS: MigrationSet = {
   after: {
     '0005_unresolved_party_keys.sql': backfillPartyKeys,
     '0008_feeds.sql': backfillSearchWords,
-    // Only rows with a letter whose fold changed are written again (no table-wide rewrite at start).
+    // Only rows whose text may fold otherwise are read again, and only those whose keys or words changed are
+    // written (no table-wide rewrite at start).
     '0017_fold_sigma_and_sharp_s.sql': foldedAgain(FOLD_CHANGED_0017),
     '0021_fold_stroke_letters_and_kept_marks.sql': foldedAgain(FOLD_CHANGED_0021),
   },

@@ -7,7 +7,8 @@ const CHUNK = 2_000;
 /**
  * Fills the search words of rows written before migration 0008 (same transaction as the migration), with
  * the projection's own rule, chunk by chunk in uuid order: the upgrade needs no rebuild. `matching`: only
- * the rows whose subject or body matches this regular expression (a later change of the rule).
+ * the rows whose subject or body matches this regular expression (a later change of the rule); of those,
+ * only the rows whose words change are written.
  */
 export async function backfillSearchWords(tx: Queryable, matching: string | null = null): Promise<void> {
   let after: string | null = null;
@@ -20,8 +21,9 @@ export async function backfillSearchWords(tx: Queryable, matching: string | null
     );
     if (rows.length === 0) return;
     await tx.query(
-      `UPDATE interactions i SET search = array_to_tsvector(string_to_array(w.words, ' '))
-       FROM unnest($1::uuid[], $2::text[]) AS w(uuid, words) WHERE i.uuid = w.uuid`,
+      `UPDATE interactions i SET search = w.search
+       FROM (SELECT uuid, array_to_tsvector(string_to_array(words, ' ')) AS search FROM unnest($1::uuid[], $2::text[]) AS u(uuid, words)) AS w
+       WHERE i.uuid = w.uuid AND i.search IS DISTINCT FROM w.search`,
       [pgArray(rows.map((r) => r.uuid)), pgArray(rows.map((r) => searchWordsOf(r.subject, r.body)))],
     );
     after = rows[rows.length - 1]!.uuid;

@@ -70,6 +70,16 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
         );
       await row('01900000-0000-7000-8000-000000000021', 'Łódź Søren IŞIK बाल');
       await row('01900000-0000-7000-8000-000000000022', 'Crème brûlée'); // Latin-1 only: its fold did not change
+      await row('01900000-0000-7000-8000-000000000023', 'It’s agreed – €120 👍🏽'); // punctuation, currency, emoji: nor theirs
+      // Read again (past Latin-1), but its words are those of the new fold already: not written.
+      await db.query(
+        `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
+           metadata, file_uuids, inserted_at, updated_at, version, parties, search)
+         VALUES ($1, $1, 'note', now(), 'Ωμέγα', NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector(ARRAY['ωμεγα']))`,
+        ['01900000-0000-7000-8000-000000000024'],
+      );
+      const version = async () => (await db.query<{ x: string }>(`SELECT xmin::text AS x FROM interactions WHERE uuid = '01900000-0000-7000-8000-000000000024'`, [])).rows[0]!.x;
+      const unchanged = await version();
       await db.query(
         `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot, name_key)
          SELECT '01900000-0000-7000-8000-000000000021', p, n, NULL, NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}', 'stale'
@@ -79,7 +89,10 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
       expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions ORDER BY uuid', [])).rows).toEqual([
         { words: expect.arrayContaining(['lodz', 'soren', 'isik', 'बाल'.normalize('NFKD')]) },
         { words: ['stale'] },
+        { words: ['stale'] },
+        { words: ['ωμεγα'] },
       ]);
+      expect(await version()).toBe(unchanged);
       expect((await db.query('SELECT name_key FROM interaction_parties ORDER BY position', [])).rows).toEqual([
         { name_key: 'dorde lukasz' },
         { name_key: 'stale' },
