@@ -33,7 +33,7 @@ export function partyNameKey(name: string): string {
 
 /**
  * Lower-case letters that stand for others in a word's other forms (a final sigma, German ß, Turkish
- * dotless ı: "IŞIK" lower-cases to "işik"), and letters whose stroke or bar is their accent, with no
+ * dotless ı, the lower case of I in Turkish: "ışık" is found by "IŞIK"), and letters whose stroke or bar is their accent, with no
  * decomposition to strip it (ł, ø, đ, ħ, ŧ: "Łódź" is found by "lodz").
  */
 const CASE_FOLDS = /[ςßıłøđħŧ]/gu;
