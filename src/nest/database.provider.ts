@@ -20,10 +20,11 @@ export function migrateDatabase(db: Database, options: InteractionsModuleOptions
 
 /**
  * With `migrate: false`, says at start what is not applied: the calls until it is fail with the database's
- * own errors. Not a failed start: a host may apply them afterwards (`InteractionsMaintenance.migrate()`).
+ * own errors. Not a failed start: a host may apply them afterwards (`InteractionsMaintenance.migrate()`),
+ * and a server out of reach must not stop a start that asks nothing of it (its calls answer unavailable).
  */
 async function warnOfPendingMigrations(db: Database, options: InteractionsModuleOptions): Promise<void> {
-  const pending = await pendingMigrations(db, migrationSets(options));
+  const pending = await pendingMigrations(db, migrationSets(options)).catch(() => []);
   if (pending.length === 0) return;
   new Logger('InteractionsModule').warn(
     `migrate is false and ${pending.length} migration(s) are not applied in schema ${db.schema} (the first: ${pending[0]}): ` +
