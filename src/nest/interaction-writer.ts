@@ -261,7 +261,7 @@ export class InteractionWriter {
         }
       }
       if (state.replayed) {
-        if (state.unpublished) await this.publishFound(state.unpublished, state.replayed);
+        if (state.unpublished) await this.publishFound(state.unpublished);
         return state.replayed;
       }
       if (!state.result) return state.before;
@@ -339,17 +339,14 @@ export class InteractionWriter {
   }
 
   /**
-   * A repeat found events of its key an earlier request may not have published: published now, as that
-   * request would have, once the read tables show them.
+   * A repeat found events of its key an earlier request may not have published: published now as that
+   * request's append would have been (`afterAppend`), once the read tables show them. A wait that times out
+   * has published all the same, and the repeat answers as it always did.
    */
-  private async publishFound({ events, before }: NonNullable<Attempt['unpublished']>, after: InteractionState): Promise<void> {
+  private async publishFound({ events, before }: NonNullable<Attempt['unpublished']>): Promise<void> {
     const last = events[events.length - 1]!;
-    if (this.projection) {
-      const position = await knownPositionOr(this.store, last.position);
-      // A wait that times out still publishes: the events happened, and the repeat answers as it always did.
-      await this.projection.afterAppend({ nextRevision: last.revision, position, events }).catch(() => undefined);
-    }
-    this.publish(events, events.map(toDomainEvent), involvedContactUuids(before.interaction, after.interaction));
+    const found = { nextRevision: last.revision, position: await knownPositionOr(this.store, last.position), events };
+    await this.afterAppend(before, found, null).catch(() => undefined);
   }
 
   /** `checked`: the events as parsed before the append, when `result` is of that append (not read back). */
