@@ -35,8 +35,8 @@ const MAX_RESOLVE_WITHIN_MS = 600_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A duration option, when given: a whole number of milliseconds from 0 to `max`, or a boot error naming it. */
-function checkMilliseconds(name: string, value: number | undefined, max = MAX_TIMER_MS): void {
-  if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value <= max)) {
+function checkMilliseconds(name: string, value: unknown, max = MAX_TIMER_MS): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= max)) {
     throw new Error(`InteractionsModule: ${name} must be a whole number of milliseconds from 0 to ${max} (got ${String(value)})`);
   }
 }
@@ -45,9 +45,9 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 const optionError = (text: string) => new Error(`InteractionsModule: ${text}`);
 
 /**
- * The `database` option's shape, checked before anything is opened: a host configured from JavaScript or
- * from its environment gets a start-up error naming the option, not a TypeError of a driver, nor a pool
- * without a limit (pg takes a `maxConnections` of 0 or "ten" as none).
+ * The `database` option's shape and its servers' sizes and timeouts, checked before anything is opened: a
+ * host configured from JavaScript or from its environment gets a start-up error naming the option, not a
+ * TypeError of a driver, nor a pool without a limit (pg takes a `maxConnections` of 0 or "ten" as none).
  */
 function checkDatabaseOption(options: InteractionsModuleOptions): void {
   const database: unknown = isObject(options) ? options.database : undefined;
@@ -64,6 +64,7 @@ function checkDatabaseOption(options: InteractionsModuleOptions): void {
       if (max !== undefined && !(Number.isSafeInteger(max) && (max as number) >= 1)) {
         throw optionError(`${name}.maxConnections must be a whole number from 1 (got ${String(max)})`);
       }
+      if (server.queryTimeoutMs !== false) checkMilliseconds(`${name}.queryTimeoutMs`, server.queryTimeoutMs);
     }
     return;
   }
@@ -76,14 +77,8 @@ function checkDatabaseOption(options: InteractionsModuleOptions): void {
   }
 }
 
-/** The module's durations (`queryTimeoutMs`, `readYourWrites.timeoutMs`, `countsCompactionMs`), checked before anything is opened. */
+/** The module's other durations (`readYourWrites.timeoutMs`, `countsCompactionMs`), checked before anything is opened. */
 function checkDurationOptions(options: InteractionsModuleOptions): void {
-  const { database } = options;
-  if ('connectionString' in database) {
-    for (const [name, server] of [['database', database], ['database.readReplica', database.readReplica]] as const) {
-      if (server && server.queryTimeoutMs !== false) checkMilliseconds(`${name}.queryTimeoutMs`, server.queryTimeoutMs);
-    }
-  }
   if (options.readYourWrites) checkMilliseconds('readYourWrites.timeoutMs', options.readYourWrites.timeoutMs);
   if (options.countsCompactionMs !== false) checkMilliseconds('countsCompactionMs', options.countsCompactionMs);
 }
