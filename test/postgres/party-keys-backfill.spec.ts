@@ -2,6 +2,17 @@ import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../proj
 import { BACKENDS } from '../support/backends';
 import { migrateBefore } from '../support/migrations';
 import { uniqueSchema } from '../support/postgres';
+import { Database } from '../../src/ports/database';
+
+/** An interaction's read row as an older version wrote it: its subject, and the search words it kept. */
+function insertRow(db: Database, uuid: string, subject: string, words: string[]): Promise<unknown> {
+  return db.query(
+    `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
+       metadata, file_uuids, inserted_at, updated_at, version, parties, search)
+     VALUES ($1, $1, 'note', now(), $2, NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector($3::text[]))`,
+    [uuid, subject, words],
+  );
+}
 
 /** Migration 0005 on tables that hold parties already: their search keys are filled by the module's rule. */
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migration 0005 on %s', (_name, backend) => {
@@ -32,12 +43,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
     try {
       await migrateBefore(db, '0017');
       const uuid = '01900000-0000-7000-8000-000000000017';
-      await db.query(
-        `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
-           metadata, file_uuids, inserted_at, updated_at, version, parties, search)
-         VALUES ($1, $1, 'note', now(), 'ΟΔΟΣ Straße', NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector(ARRAY['οδος', 'straße']))`,
-        [uuid],
-      );
+      await insertRow(db, uuid, 'ΟΔΟΣ Straße', ['οδος', 'straße']);
       await db.query(
         `INSERT INTO interaction_parties (interaction_uuid, position, raw_name, contact_uuid, staff_person_uuid, snapshot, name_key)
          SELECT $1, p, n, NULL, NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}', k
@@ -61,23 +67,12 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
     const db = await backend.open(uniqueSchema('fold'));
     try {
       await migrateBefore(db, '0021');
-      const row = (uuid: string, subject: string) =>
-        db.query(
-          `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
-             metadata, file_uuids, inserted_at, updated_at, version, parties, search)
-           VALUES ($1, $1, 'note', now(), $2, NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector(ARRAY['stale']))`,
-          [uuid, subject],
-        );
+      const row = (uuid: string, subject: string) => insertRow(db, uuid, subject, ['stale']);
       await row('01900000-0000-7000-8000-000000000021', 'Łódź Søren IŞIK बाल');
       await row('01900000-0000-7000-8000-000000000022', 'Crème brûlée'); // Latin-1 only: its fold did not change
       await row('01900000-0000-7000-8000-000000000023', 'It’s agreed – €120 👍🏽'); // punctuation, currency, emoji: nor theirs
       // Read again (past Latin-1), but its words are those of the new fold already: not written.
-      await db.query(
-        `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, subject, body, owner_user_uuid,
-           metadata, file_uuids, inserted_at, updated_at, version, parties, search)
-         VALUES ($1, $1, 'note', now(), 'Ωμέγα', NULL, NULL, '{}', '{}', now(), now(), 1, '[]', array_to_tsvector(ARRAY['ωμεγα']))`,
-        ['01900000-0000-7000-8000-000000000024'],
-      );
+      await insertRow(db, '01900000-0000-7000-8000-000000000024', 'Ωμέγα', ['ωμεγα']);
       const version = async () => (await db.query<{ x: string }>(`SELECT xmin::text AS x FROM interactions WHERE uuid = '01900000-0000-7000-8000-000000000024'`, [])).rows[0]!.x;
       const unchanged = await version();
       await db.query(
