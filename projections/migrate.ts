@@ -21,6 +21,14 @@ const FOLD_CHANGED_0017 = '[ςΣßẞ]';
  */
 const FOLD_CHANGED_0021 = '[øØ]|[^\u0001-\u00ff\u2000-\u2bff\u{1f000}-\u{1faff}]';
 
+/**
+ * Text that may hold a Han or kana character after folding (migration 0022): the CJK blocks, the
+ * compatibility and enclosed forms that fold to them, halfwidth katakana, and the ideographic planes.
+ */
+export const CJK_TEXT_0022 =
+  '[\u2e80-\u2fdf\u3005-\u30ff\u3190-\u33ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f' +
+  '\u{16fe0}-\u{16fff}\u{1aff0}-\u{1b16f}\u{1f200}-\u{1f2ff}\u{20000}-\u{3ffff}]';
+
 /** After a change of the fold: the party keys and search words of the rows whose text matches, folded again. */
 const foldedAgain = (matching: string) => async (tx: Queryable) => {
   await backfillPartyKeys(tx, matching);
@@ -38,6 +46,7 @@ export const READ_TABLE_MIGRATIONS: MigrationSet = {
     // written (no table-wide rewrite at start).
     '0017_fold_sigma_and_sharp_s.sql': foldedAgain(FOLD_CHANGED_0017),
     '0021_fold_stroke_letters_and_kept_marks.sql': foldedAgain(FOLD_CHANGED_0021),
+    '0022_search_chinese_japanese_by_pairs.sql': (tx) => backfillSearchWords(tx, CJK_TEXT_0022),
   },
 };
 export const EVENT_LOG_MIGRATIONS: MigrationSet = {

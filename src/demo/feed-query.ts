@@ -73,7 +73,7 @@ const FILTER_PARAMETERS = [
   {
     name: 'q',
     field: 'search',
-    description: 'words (and word prefixes) of subject and body, all of them, ignoring case and accents; `q=` filters nothing; errors are reported on `search`',
+    description: 'words (and word prefixes) of subject and body, all of them, ignoring case and accents (Chinese and Japanese by pairs of characters); `q=` filters nothing; errors are reported on `search`',
     example: 'renew',
   },
 ] as const;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { emailKey, emailKeysIn, partyNameKey } from '../../src/domain/party-keys';
+import { emailKey, emailKeysIn, foldCaseAndAccents, partyNameKey } from '../../src/domain/party-keys';
+import { CJK_TEXT_0022 } from '../../projections/migrate';
 import { searchQueryOf, searchWordsOf } from '../../src/domain/search';
 import { validateLinkRef, validatePosition, validateUnresolvedFilter } from '../../src/domain/late-linking';
 
@@ -53,6 +54,46 @@ describe('search words and terms: folded as name keys are', () => {
     expect(searchQueryOf('बिल')).toBe("'बिल':*"); // not 'बल', which बाल would match too
     expect(searchWordsOf('Thanks ❤️ 👍🏽', null)).toBe('thanks'); // a variation selector follows no letter
     expect(searchQueryOf('❤️')).toBeNull();
+  });
+
+  it('searches Chinese and Japanese, written without spaces, by pairs of characters', () => {
+    expect(searchWordsOf('我在北京工作', null)).toBe('我 我在 在 在北 北 北京 京 京工 工 工作 作');
+    expect(searchQueryOf('北京')).toBe("'北京':*");
+    expect(searchQueryOf('京')).toBe("'京':*"); // a character alone: found wherever it stands
+    expect(searchQueryOf('北京工作')).toBe("'北京':* & '京工':* & '工作':*");
+    // Letters of another script beside them are a word of their own; halfwidth katakana fold to fullwidth.
+    expect(searchWordsOf('手机iPhone', 'ｺｰﾋｰ')).toBe('手 手机 机 iphone コ コー ー ーヒ ヒ ヒー');
+    expect(searchQueryOf('コーヒー iphone')).toBe("'コー':* & 'ーヒ':* & 'ヒー':* & 'iphone':*");
+    // A voiced kana folds to its base and a voicing mark, which stays with it: が is not か.
+    expect(searchQueryOf('がく')).toBe(`'${'がく'.normalize('NFKD')}':*`);
+    expect(searchWordsOf('かく', null).split(' ')).not.toContain('がく'.normalize('NFKD'));
+  });
+
+  it('finds any run of Chinese or Japanese inside a text by its pairs', () => {
+    const character = fc.constantFrom(...'北京工作我在的学生们東京都庁コーヒーが好きｺｰﾋｰ々〇ー');
+    fc.assert(
+      fc.property(fc.array(character, { minLength: 1, maxLength: 24 }), fc.nat(), fc.nat(), (characters, a, b) => {
+        const text = characters.join('');
+        const [from, to] = [a % characters.length, b % characters.length].sort((x, y) => x - y) as [number, number];
+        const words = searchWordsOf(`Note: ${text}.`, null).split(' ');
+        for (const term of (searchQueryOf(characters.slice(from, to + 1).join('')) ?? '').match(/'[^']+'/g) ?? []) {
+          expect(words).toContain(term.slice(1, -1));
+        }
+      }),
+      { seed: 20261203, numRuns: 1000 },
+    );
+  });
+
+  it("migration 0022's filter holds every character that folds to a Han or kana one (so its rows are read again)", () => {
+    const cjk = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\u30fc]/u;
+    const filter = new RegExp(CJK_TEXT_0022, 'u');
+    const missed: string[] = [];
+    for (let code = 0; code <= 0x10ffff; code++) {
+      if (code >= 0xd800 && code <= 0xdfff) continue;
+      const character = String.fromCodePoint(code);
+      if (cjk.test(foldCaseAndAccents(character)) && !filter.test(character)) missed.push(code.toString(16));
+    }
+    expect(missed).toEqual([]);
   });
 });
 

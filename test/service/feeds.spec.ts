@@ -172,6 +172,21 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('feed
     expect(await found('kick renew')).toEqual([b.uuid]);
   });
 
+  it('search finds Chinese and Japanese written without spaces by any run of their characters', async () => {
+    const contact = m.newContact({ name: 'Searcher' });
+    const zh = await m.service.createInteraction({ contactUuid: contact, subject: '我在北京工作', body: '下周讨论手机iPhone合同' });
+    const ja = await m.service.createInteraction({ contactUuid: contact, subject: 'コーヒーが好き', body: '東京都庁で会議' });
+    const found = async (search: string) => (await m.service.listRecent({ search })).map((i) => i.uuid).sort();
+    expect(await found('北京')).toEqual([zh.uuid]);
+    expect(await found('工作')).toEqual([zh.uuid]); // not where the run starts
+    expect(await found('iphone 合同')).toEqual([zh.uuid]);
+    expect(await found('ｺｰﾋｰ')).toEqual([ja.uuid]); // halfwidth katakana
+    expect(await found('京')).toEqual([zh.uuid, ja.uuid].sort());
+    expect(await found('京都')).toEqual([ja.uuid]);
+    expect(await found('北京 会議')).toEqual([]);
+    expect(await found('かが')).toEqual([]);
+  });
+
   it('an edit of type, owner or time moves the interaction between filtered feeds and counts; a delete takes it out', async () => {
     const [c1, c2] = [m.newContact(), m.newContact()];
     const owner = randomUUID();
