@@ -151,5 +151,10 @@ export async function releaseIdempotencyKey(db: Queryable, key: string, holder: 
   }
 }
 
+/** Events of the key that a request ended `unresolved` left unpublished were published after all (`UnknownOutcomes`). */
+export async function markKeyPublished(db: Queryable, key: string): Promise<void> {
+  await db.query('UPDATE idempotency_keys SET unpublished = false WHERE key = $1', [key]);
+}
+
 /** The pauses before a lost release is sent again. */
 const RELEASE_RETRIES_MS = [20, 100, 500];

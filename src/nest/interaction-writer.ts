@@ -40,6 +40,7 @@ import {
   Idempotency,
   KEY_HOLD_MS,
   KeyRelease,
+  markKeyPublished,
   releaseIdempotencyKey,
   renewIdempotencyHold,
   ReservedKey,
@@ -48,6 +49,7 @@ import {
 import { CommandOptions, PUBLISHED_EVENT_CLASSES } from './messages';
 import { ASYNC_PROJECTION, AsyncProjection } from './read-your-writes';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE } from './tokens';
+import { UnknownOutcomes } from './unknown-outcomes';
 
 /**
  * How long a command without `expectedVersion` keeps re-reading and re-deciding after losing a race. On
@@ -117,6 +119,7 @@ export class InteractionWriter {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(DIRECTORIES) private readonly directories: Directories,
     private readonly eventBus: EventBus,
+    private readonly unknownOutcomes: UnknownOutcomes,
     /** Present when the read tables follow the log asynchronously (EventStoreDB): read-your-writes. */
     @Optional() @Inject(ASYNC_PROJECTION) private readonly projection: AsyncProjection | null = null,
   ) {}
@@ -240,7 +243,7 @@ export class InteractionWriter {
         }
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
-          state.result = await this.resolveUnknown(streamName, state.appending, error);
+          state.result = await this.resolveUnknown(streamName, state, error, idempotency?.key ?? null);
           state.checked = null;
         } else if (
           ((error instanceof WrongExpectedVersionError && !pinned(command)) || error instanceof StoreContentionError) &&
@@ -322,17 +325,31 @@ export class InteractionWriter {
   /**
    * The connection was lost while the append was committing: whether it landed is read back from the
    * stream by event id, never guessed. Landed: the command succeeded. Not there: nothing was written.
+   * Still unknown (unreadable, or absent but able to land later): the command fails, and the append is
+   * looked for in the background, to be published if it lands (`UnknownOutcomes`).
    */
-  private async resolveUnknown(streamName: string, ids: string[], error: InteractionUnavailableError): Promise<AppendResult> {
-    let stored: RecordedEvent[];
+  private async resolveUnknown(streamName: string, { appending, before }: Attempt, error: InteractionUnavailableError, key: string | null): Promise<AppendResult> {
+    const find = async () => (await this.store.readStream(streamName)).filter((event) => appending.includes(event.id));
+    const stillUnknown = () => {
+      this.unknownOutcomes.watch({
+        streamName,
+        find,
+        mayStillLand: error.mayStillLand,
+        publish: async (events) => {
+          await this.publishFound({ events, before });
+          if (key !== null) await markKeyPublished(this.db, key);
+        },
+      });
+      return error;
+    };
+    let ours: RecordedEvent[];
     try {
-      stored = await this.store.readStream(streamName);
+      ours = await find();
     } catch {
-      throw error; // still unreachable: the outcome stays unknown
+      throw stillUnknown();
     }
-    const ours = stored.filter((event) => ids.includes(event.id));
     // Absent now is "never" only when the store says the write cannot land later.
-    if (ours.length === 0 && error.mayStillLand) throw error;
+    if (ours.length === 0 && error.mayStillLand) throw stillUnknown();
     if (ours.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
     const last = ours[ours.length - 1]!;
     return { nextRevision: last.revision, position: await knownPositionOr(this.store, last.position), events: ours };
@@ -416,7 +433,7 @@ export class InteractionWriter {
       } catch (error) {
         if (error instanceof InteractionUnavailableError && error.committed === 'unknown') {
           if (state.appending.length === 0) throw new InteractionUnavailableError(error.message, false, { cause: error });
-          state.result = await this.resolveUnknown(streamName, state.appending, error);
+          state.result = await this.resolveUnknown(streamName, state, error, null);
           state.checked = null;
         } else if ((error instanceof WrongExpectedVersionError || error instanceof StoreContentionError) && retryRace(race)) {
           await sleep(backoff(attempt));

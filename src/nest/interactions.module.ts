@@ -28,6 +28,7 @@ import { LATE_LINKING_HANDLERS } from './late-linking';
 import { ASYNC_PROJECTION } from './read-your-writes';
 import { LIFECYCLE_PROVIDERS, LifecycleResumer } from '../lifecycle';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE, READ_DATABASE } from './tokens';
+import { UnknownOutcomes } from './unknown-outcomes';
 
 /** Internal: the database and event store, opened together (see openResources). */
 const RESOURCES = Symbol('crm-interactions:RESOURCES');
@@ -68,6 +69,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly lifecycle: LifecycleResumer,
     private readonly counts: CountsCompactor,
     private readonly claims: ClaimSettler,
+    private readonly unknownOutcomes: UnknownOutcomes,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -91,6 +93,7 @@ class InteractionsResources implements OnApplicationBootstrap, OnModuleDestroy {
       () => this.lifecycle.stop(),
       () => this.counts.stop(),
       () => this.claims.stop(),
+      () => this.unknownOutcomes.stop(),
       () => this.projector?.stop(),
       () => this.resources.store.close(),
       () => this.resources.readReplica?.close(),
@@ -152,6 +155,7 @@ export class InteractionsModule {
         InteractionsResources,
         CountsCompactor,
         ClaimSettler,
+        UnknownOutcomes,
         InteractionWriter,
         ...COMMAND_HANDLERS,
         ...QUERY_HANDLERS,

@@ -5,6 +5,7 @@ import { QueryResultRow } from 'pg';
 import { Database, Queryable } from '../../src/ports/database';
 import { EventStore, Position, START } from '../../src/ports/event-store';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { UnknownOutcomes } from '../../src/nest/unknown-outcomes';
 import { uuidv7 } from 'uuidv7';
 import { EVENT_LOG_MIGRATIONS, migrate, READ_TABLE_MIGRATIONS } from '../../projections/migrate';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
@@ -158,7 +159,7 @@ export function writerOver(store: EventStore): {
   const contacts = { findContacts: async (uuids: string[]) => uuids.map((uuid) => ({ uuid, name: `Contact ${uuid.slice(-4)}` })) };
   // No idempotency keys here, so the writer never touches its database.
   const noDatabase = {} as Database;
-  const writer = new InteractionWriter(store, noDatabase, { contacts, staff: null }, { publishAll: () => undefined } as never);
+  const writer = new InteractionWriter(store, noDatabase, { contacts, staff: null }, { publishAll: () => undefined } as never, new UnknownOutcomes());
   const subjectContact = uuidv7();
   return {
     async create(subject, parties = []) {

@@ -2,6 +2,7 @@ import { EventStoreDBClient } from '@eventstore/db-client';
 import { uuidv7 } from 'uuidv7';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { UnknownOutcomes } from '../../src/nest/unknown-outcomes';
 import { Database } from '../../src/ports/database';
 import { EventToAppend } from '../../src/ports/event-store';
 import { EsdbTestServer } from './test-server/server';
@@ -40,7 +41,9 @@ async function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value: T } |
 describe('EventStoreDB appends of unknown outcome', () => {
   let server: EsdbTestServer;
   let store: EventStoreDbEventStore;
+  let unknownOutcomes: UnknownOutcomes;
   beforeEach(async () => {
+    unknownOutcomes = new UnknownOutcomes();
     server = await EsdbTestServer.start({ writeTimeoutMs: WRITE_TIMEOUT_MS });
     store = new EventStoreDbEventStore(EventStoreDBClient.connectionString(server.connectionString), {
       resolveWithinMs: RESOLVE_WITHIN_MS,
@@ -48,6 +51,7 @@ describe('EventStoreDB appends of unknown outcome', () => {
   });
   afterEach(async () => {
     server.clearAppendDelays();
+    await unknownOutcomes.stop();
     await store.close();
     await server.close();
   });
@@ -169,7 +173,7 @@ describe('EventStoreDB appends of unknown outcome', () => {
   describe('a command', () => {
     const contacts = { findContacts: async (uuids: string[]) => uuids.map((uuid) => ({ uuid, name: `Contact ${uuid.slice(-4)}` })) };
     const writer = () =>
-      new InteractionWriter(store, {} as Database, { contacts, staff: null }, { publishAll: () => undefined } as never);
+      new InteractionWriter(store, {} as Database, { contacts, staff: null }, { publishAll: () => undefined } as never, unknownOutcomes);
     const create = (w: InteractionWriter, subject: string, uuid = uuidv7()) =>
       w.execute(
         {
@@ -197,6 +201,22 @@ describe('EventStoreDB appends of unknown outcome', () => {
       const lost = await outcome(create(w, 'lost', uuid));
       expect(lost).toMatchObject({ ok: false, error: { name: 'InteractionUnavailableError', committed: 'unknown' } });
       expect(server.log.stream(`interaction-${uuid}`)).toBeUndefined();
+    });
+
+    it('publishes the events of a write that landed after its command answered unknown, once it finds them', async () => {
+      const published: Array<{ interactionUuid: string; revision: number }> = [];
+      const w = new InteractionWriter(store, {} as Database, { contacts, staff: null }, { publishAll: (events: never[]) => published.push(...events) } as never, unknownOutcomes);
+      server.delayAppends({ ms: 3_000, write: 'after', times: Infinity }); // every try lands, after the command gave up
+      const uuid = uuidv7();
+      const late = await outcome(create(w, 'late', uuid));
+      expect(late).toMatchObject({ ok: false, error: { name: 'InteractionUnavailableError', committed: 'unknown', mayStillLand: true } });
+      server.clearAppendDelays();
+      expect(published).toEqual([]);
+      await eventually(async () => published.length, (n) => n > 0, 15_000);
+      await pause(1_000);
+      // The create's two events, once each, as in the log (every try of the append sent the same ids).
+      expect(published).toEqual([expect.objectContaining({ interactionUuid: uuid, revision: 0 }), expect.objectContaining({ interactionUuid: uuid, revision: 1 })]);
+      expect(ids(`interaction-${uuid}`)).toHaveLength(2);
     });
 
     it.each([SEED, SEED + 1])('under seeded delays and kills (seed %d): no acknowledged command is lost, none is written twice', async (seed) => {

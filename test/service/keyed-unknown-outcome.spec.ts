@@ -14,6 +14,11 @@ import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres
  * landed afterwards and a third request of the key created a second interaction, or a request of another
  * input was answered with the first one's result.
  */
+/** Waits until `done` holds, for at most `timeoutMs` (what follows asserts it). */
+async function eventually(done: () => boolean, timeoutMs = 15_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; !done() && Date.now() < until; ) await sleep(50);
+}
+
 describe('a keyed request after an unknown outcome', () => {
   const contacts = new InMemoryContactDirectory();
   const contactUuid = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
@@ -76,17 +81,56 @@ describe('a keyed request after an unknown outcome', () => {
     expect(rows).toEqual([{ stream_name: `interaction-${third.uuid}` }]);
   });
 
-  it('publishes the events of a keyed request that landed after an unknown outcome, once, when a repeat finds them', async () => {
+  it('publishes the events of a request that landed after its unknown outcome, once: looked for in the background', async () => {
     const published: InteractionLogged[] = [];
     const subscription = app.get(EventBus).subscribe((event) => {
       if (event instanceof InteractionLogged) published.push(event);
     });
+    const landedLater = (subject: string) => published.filter((event) => event.data.subject === subject);
+    try {
+      for (const opts of [{}, { idempotencyKey: 'keyed-unknown-watched' }]) {
+        const subject = `Landed later ${opts.idempotencyKey ?? 'unkeyed'}`;
+        const attrs = { contactUuid, interactionType: 'call' as const, subject, occurredAt: '2026-11-30T11:00:00Z' };
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${schema}.interactions IN ACCESS EXCLUSIVE MODE`);
+        await expect(service.createInteraction(attrs, [], [], opts)).rejects.toMatchObject({ committed: 'unknown', mayStillLand: true });
+        expect(landedLater(subject)).toEqual([]);
+        await locker.query('COMMIT'); // the request's statement lands now
+        await eventually(() => landedLater(subject).length > 0);
+        const [event] = landedLater(subject);
+        expect(event).toMatchObject({ revision: 0, involvedContactUuids: [contactUuid] });
+        expect(await service.getInteraction(event!.interactionUuid)).toMatchObject({ subject });
+        if (opts.idempotencyKey) {
+          // A repeat finds it published: it publishes nothing more.
+          expect(await service.createInteraction(attrs, [], [], opts)).toMatchObject({ uuid: event!.interactionUuid });
+        }
+        await sleep(1_500);
+        expect(landedLater(subject)).toHaveLength(1);
+      }
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  it('publishes the events of a keyed request that landed after its process stopped looking, once, when a repeat finds them', async () => {
+    const published: InteractionLogged[] = [];
+    // Another instance of the host, whose process ends (its looks for unknown outcomes end with it).
+    const other = await NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL, maxConnections: 2, queryTimeoutMs: 1500 }, schema, contactDirectory: contacts }),
+      { logger: false },
+    );
+    const subscriptions = [app, other].map((context) =>
+      context.get(EventBus).subscribe((event) => {
+        if (event instanceof InteractionLogged) published.push(event);
+      }),
+    );
     try {
       const attrs = { contactUuid, interactionType: 'call' as const, subject: 'Landed later', occurredAt: '2026-11-30T11:00:00Z' };
       const opts = { idempotencyKey: 'keyed-unknown-published' };
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE ${schema}.interactions IN ACCESS EXCLUSIVE MODE`);
-      await expect(service.createInteraction(attrs, [], [], opts)).rejects.toMatchObject({ committed: 'unknown' });
+      await expect(other.get(InteractionsService).createInteraction(attrs, [], [], opts)).rejects.toMatchObject({ committed: 'unknown' });
+      await other.close();
       await locker.query('COMMIT');
       await sleep(1000); // the first request's statement has landed, unpublished
       expect(published.filter((event) => event.data.subject === 'Landed later')).toEqual([]);
@@ -99,7 +143,6 @@ describe('a keyed request after an unknown outcome', () => {
       expect(published.filter((event) => event.data.subject === 'Landed later')).toEqual([
         expect.objectContaining({ interactionUuid: repeat.uuid, revision: 0, involvedContactUuids: [contactUuid] }),
       ]);
-
       // A keyed create that went well is published once, by itself: its repeats publish nothing.
       const plain = await service.createInteraction({ ...attrs, subject: 'Went well' }, [], [], { idempotencyKey: 'keyed-went-well' });
       await service.createInteraction({ ...attrs, subject: 'Went well' }, [], [], { idempotencyKey: 'keyed-went-well' });
@@ -116,7 +159,8 @@ describe('a keyed request after an unknown outcome', () => {
       await service.createInteraction({ ...attrs, subject: 'Holder died' }, [], [], { idempotencyKey: 'keyed-holder-died' });
       expect(published.filter((event) => event.data.subject === 'Holder died').map((event) => event.interactionUuid)).toEqual([died.uuid, died.uuid]);
     } finally {
-      subscription.unsubscribe();
+      for (const subscription of subscriptions) subscription.unsubscribe();
+      await other.close();
     }
   });
 

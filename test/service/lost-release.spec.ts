@@ -3,6 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import { InteractionUnavailableError } from '../../src';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { UnknownOutcomes } from '../../src/nest/unknown-outcomes';
 import { Database } from '../../src/ports/database';
 import { newStreamProjection, projectEvents } from '../../projections/interactions.projection';
 import { migratedDatabase } from '../support/backends';
@@ -33,7 +34,7 @@ describe('a hold whose release was lost', () => {
       },
     });
     const store = new PostgresEventStore(db, projectEvents, async (events) => newStreamProjection(events));
-    const writer = new InteractionWriter(store, faulty, { contacts, staff: null }, eventBus);
+    const writer = new InteractionWriter(store, faulty, { contacts, staff: null }, eventBus, new UnknownOutcomes());
     const command = () => ({
       kind: 'create' as const,
       interactionUuid: uuidv7(),

@@ -4,6 +4,7 @@ import { InteractionUnavailableError } from '../../src';
 import { PgDatabase } from '../../src/adapters/postgres/database';
 import { PostgresEventStore } from '../../src/adapters/postgres/postgres-event-store';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
+import { UnknownOutcomes } from '../../src/nest/unknown-outcomes';
 import { Database } from '../../src/ports/database';
 import { AppendResult, EventStore, Position, StreamSession, UNKNOWN_POSITION } from '../../src/ports/event-store';
 import { AsyncProjection } from '../../src/nest/read-your-writes';
@@ -26,14 +27,21 @@ describe('appends of unknown outcome', () => {
   const published: unknown[] = [];
   const eventBus = { publishAll: (events: unknown[]) => published.push(...events) } as unknown as EventBus;
 
-  beforeEach(async () => ({ db, cleanup } = await migratedDatabase()));
-  afterEach(() => cleanup());
+  let unknownOutcomes: UnknownOutcomes;
+  beforeEach(async () => {
+    unknownOutcomes = new UnknownOutcomes();
+    ({ db, cleanup } = await migratedDatabase());
+  });
+  afterEach(async () => {
+    await unknownOutcomes.stop();
+    await cleanup();
+  });
 
   /** The PostgreSQL store, with `fault` standing between the writer and its appends. */
   function writerWith(fault: (store: PostgresEventStore) => Partial<EventStore>, projection: AsyncProjection | null = null): InteractionWriter {
     const store = new PostgresEventStore(db, projectEvents, async (events) => newStreamProjection(events));
     const faulty = Object.assign(Object.create(store) as EventStore, fault(store));
-    return new InteractionWriter(faulty, db, { contacts, staff: null }, eventBus, projection);
+    return new InteractionWriter(faulty, db, { contacts, staff: null }, eventBus, unknownOutcomes, projection);
   }
 
   /**
