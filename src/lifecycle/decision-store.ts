@@ -1,6 +1,7 @@
 import { Database, Queryable } from '../ports/database';
-import { DESTROY_KEYS, destroyKeysParams, INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
-import { InteractionValidationError } from '../domain/errors';
+import { DESTROY_KEYS, destroyKeysParams, forgottenAmong, INTERACTIONS_OWNED_BY } from '../adapters/erasure/key-store';
+import { ErrorCollector, InteractionValidationError } from '../domain/errors';
+import { MESSAGES } from '../domain/validation';
 import { rowBehindItsStream, takeParkedEventsFirst } from '../../projections/interactions.projection';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 import { Forgotten, LifecycleDecision, LifecycleKind } from './decider';
@@ -60,8 +61,7 @@ export async function recordDecision(
        INSERT INTO forgotten_contacts (uuid, decision_id) SELECT u, decision_id FROM decided, unnest($8::uuid[]) AS u
        ON CONFLICT (uuid) DO NOTHING)
      SELECT decision_id FROM decided`;
-  const forgotten = decision.kind === 'contact_forgotten' ? await personOf(db, decision.contactUuid) : [];
-  const params = [
+  const params = (forgotten: string[]) => [
     decision.decisionId,
     decision.kind,
     JSON.stringify(payloadOf(decision)),
@@ -71,10 +71,30 @@ export async function recordDecision(
     idempotency.fingerprint,
     forgotten,
   ];
-  // Autocommitted where it can be, so a connection lost once the insert was sent reports `committed:
-  // 'unknown'`, not false (the caller reads it back: `decidedAs`).
-  const { rows } = db.autocommit ? await db.autocommit(insert, params) : await db.query(insert, params);
-  if (rows.length > 0) return fresh;
+  let inserted: boolean;
+  if (decision.kind === 'contacts_merged' || decision.kind === 'contact_forgotten') {
+    // Merges and forgets are recorded one at a time. A merge recorded before a forget of either contact is
+    // taken by the forget (`personOf`); one after it is refused, as every command naming her is: else a
+    // later run of the forget would take the other contact too, or her keys move to him after her forget
+    // read whom to take.
+    inserted = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.merges_and_forgets.${db.schema}`]);
+      if (decision.kind === 'contacts_merged') {
+        const forgotten = await forgottenAmong(tx, [decision.fromUuid, decision.intoUuid]);
+        const errors = new ErrorCollector();
+        if (forgotten.has(decision.fromUuid)) errors.add('fromUuid', MESSAGES.doesNotExist);
+        if (forgotten.has(decision.intoUuid)) errors.add('intoUuid', MESSAGES.doesNotExist);
+        errors.throwIfAny();
+      }
+      const forgotten = decision.kind === 'contact_forgotten' ? await personOf(tx, decision.contactUuid) : [];
+      return (await tx.query(insert, params(forgotten))).rows.length > 0;
+    });
+  } else {
+    // Autocommitted where it can be, so a connection lost once the insert was sent reports `committed:
+    // 'unknown'`, not false (the caller reads it back: `decidedAs`); a transaction's lost COMMIT does too.
+    inserted = (db.autocommit ? await db.autocommit(insert, params([])) : await db.query(insert, params([]))).rows.length > 0;
+  }
+  if (inserted) return fresh;
   const { rows: first } = await db.query<DecisionRow>('SELECT * FROM lifecycle_decisions WHERE idempotency_key = $1', [idempotency.key]);
   if (!first[0]) return recordDecision(db, fresh, idempotency); // gone between the two statements (never deleted today)
   if (first[0].fingerprint !== idempotency.fingerprint) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });

@@ -136,6 +136,25 @@ describe.each(EVERY_STORE)('forgetting a contact another was merged into, on %s'
     await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 0 });
   });
 
+  it('refuses a merge from or into a contact forgotten before: a later run of her forget takes no one else', async () => {
+    const cora = m.newContact(CORA);
+    const fred = m.newContact({ name: 'Fred Unrelated' });
+    const oscar = m.newContact({ name: 'Oscar Other' });
+    await m.service.createInteraction({ contactUuid: cora, subject: CORA_CONTENT[0] });
+    await m.service.forgetContact(cora);
+    const refused = { name: 'InteractionValidationError', errors: { fromUuid: ['does not exist'] } };
+    await expect(m.service.contactsMerged(cora, fred)).rejects.toMatchObject(refused);
+    await expect(m.service.contactsMerged(cora, fred, { idempotencyKey: 'merge-after-forget' })).rejects.toMatchObject(refused);
+    await expect(m.service.contactsMerged(fred, cora)).rejects.toMatchObject({ errors: { intoUuid: ['does not exist'] } });
+    const freds = await m.service.createInteraction({ contactUuid: fred, subject: 'Fred on his own' });
+    const oscars = await m.service.createInteraction({ contactUuid: oscar, subject: 'Oscar' }, [{ rawName: 'Fred U.', contactUuid: fred }]);
+    // A repeat of her forget without a key: a new decision, which finds nothing left to do.
+    await expect(m.service.forgetContact(cora)).resolves.toEqual({ interactions: 0 });
+    expect(await m.service.getInteraction(freds.uuid)).toMatchObject({ subject: 'Fred on his own' });
+    expect((await m.service.getInteraction(oscars.uuid))!.parties).toEqual([expect.objectContaining({ rawName: 'Fred U.', contactUuid: fred })]);
+    await expect(m.service.createInteraction({ contactUuid: fred, subject: 'Fred again' })).resolves.toMatchObject({ contactUuid: fred });
+  });
+
   it('deletes no interaction of another subject whose content key the forgotten contact owns without a merge', async () => {
     const s = await scene();
     const frank = m.newContact({ name: 'Frank Else' });

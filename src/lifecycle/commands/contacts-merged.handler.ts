@@ -3,9 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { InteractionValidationError } from '../../domain/errors';
 import { MESSAGES, NormalisedTrace, unwrapAll, validateIdempotencyKey, validateTraceOptions } from '../../domain/validation';
 import { ContactsMergedCommand, LifecycleResult } from '../../nest/messages';
-import { DATABASE, Directories, DIRECTORIES } from '../../nest/tokens';
-import { Database } from '../../ports/database';
-import { forgottenAmong } from '../../adapters/erasure/key-store';
+import { Directories, DIRECTORIES } from '../../nest/tokens';
 import { LifecycleDecisions, validateUuidArgument } from '../decisions';
 
 /** A contact merged into itself would re-point nothing. */
@@ -16,7 +14,6 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
   constructor(
     private readonly decisions: LifecycleDecisions,
     @Inject(DIRECTORIES) private readonly directories: Directories,
-    @Inject(DATABASE) private readonly db: Database,
   ) {}
 
   async execute({ fromUuid, intoUuid, options }: ContactsMergedCommand): Promise<LifecycleResult> {
@@ -27,12 +24,10 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
       validateIdempotencyKey(options),
     );
     if (from === into) throw new InteractionValidationError({ intoUuid: [MERGE_INTO_ITSELF] });
-    // `into` becomes the subject of interactions, and a subject must exist; `from` may be gone already.
-    // A forgotten contact is gone whatever the directory says: merged into, it would hold others' data again.
-    const [found, forgotten] = await Promise.all([this.directories.contacts.findContacts([into]), forgottenAmong(this.db, [into])]);
-    if (forgotten.size > 0 || !found.some((contact) => contact.uuid.toLowerCase() === into)) {
-      throw new InteractionValidationError({ intoUuid: [MESSAGES.doesNotExist] });
-    }
+    // `into` becomes the subject of interactions, and a subject must exist; `from` may be gone already. A
+    // forgotten contact is gone whatever the directory says: the decision's record refuses one (`recordDecision`).
+    const found = await this.directories.contacts.findContacts([into]);
+    if (!found.some((contact) => contact.uuid.toLowerCase() === into)) throw new InteractionValidationError({ intoUuid: [MESSAGES.doesNotExist] });
     return this.decisions.decide({ kind: 'contacts_merged', fromUuid: from, intoUuid: into }, trace, key);
   }
 }
