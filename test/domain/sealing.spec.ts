@@ -73,6 +73,18 @@ describe('sealing events', () => {
     ]);
   });
 
+  it('keeps a null subject or body in clear: erased, it still reads null (only what was written reads "[erased]")', () => {
+    const noBody = { ...logged, body: null };
+    const sealed = seal('InteractionLogged', noBody) as Record<string, unknown> & { sealed: { fields: string[] } };
+    expect(sealed).toMatchObject({ body: null, sealed: { fields: ['subject', 'metadata'] } });
+    expect(openEvent('InteractionLogged', sealed, byId())).toEqual(noBody);
+    expect(parseEvent('InteractionLogged', openEvent('InteractionLogged', sealed, new Map())).data).toMatchObject({ subject: '[erased]', body: null, metadata: {} });
+    const cleared = { schemaVersion: 1, interactionUuid, changes: { subject: null, body: 'Dana again' } };
+    expect(parseEvent('InteractionUpdated', openEvent('InteractionUpdated', seal('InteractionUpdated', cleared), new Map())).data).toMatchObject({
+      changes: { subject: null, body: '[erased]' },
+    });
+  });
+
   it('leaves a box that does not open sealed, so the event is refused, never misread', () => {
     const sealed = seal('InteractionLogged', logged) as { sealed: { box: string } };
     const box = Buffer.from(sealed.sealed.box, 'base64');

@@ -117,13 +117,16 @@ function isSealed(value: unknown): value is Sealed {
   );
 }
 
-/** `record` with `fields` (those present) moved into a box; as it is when none is present. */
+/**
+ * `record` with `fields` (those present and not null) moved into a box; as it is when none is. A null
+ * stays in clear: it says nothing of anyone, and erased it must still read null, not "[erased]".
+ */
 function sealFields(record: Json, fields: readonly string[], key: () => ErasureKey, erasedWhen?: (plain: Json) => boolean): Json {
   const plain: Json = {};
   const rest: Json = {};
   const present: string[] = [];
   for (const name of Object.keys(record)) {
-    if (fields.includes(name)) {
+    if (fields.includes(name) && record[name] !== null) {
       plain[name] = record[name];
       present.push(name);
     } else rest[name] = record[name];
