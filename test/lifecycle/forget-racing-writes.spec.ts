@@ -1,5 +1,6 @@
 import { InteractionWriter } from '../../src/nest/interaction-writer';
 import { LifecycleDecisions } from '../../src/lifecycle/decisions';
+import { LifecycleFanOut } from '../../src/lifecycle';
 import { dumpSchema, findIn } from '../support/data-dump';
 import { EVERY_STORE, ModuleUnderTest, startModule } from '../support/module';
 
@@ -48,6 +49,38 @@ describe.each(EVERY_STORE)('forgetContact racing writes that name her, on %s', (
     await expect(m.service.createInteraction({ contactUuid: cora, subject: 'after' })).rejects.toMatchObject({
       errors: { contactUuid: ['does not exist'] },
     });
+    expect(await herLeaks()).toEqual([]);
+  });
+
+  it('refuses writes naming her between the record of her forget and the destruction of her keys (her owner rows still there)', async () => {
+    const cora = m.newContact(CORA);
+    const oscar = m.newContact({ name: 'Oscar Other' });
+    const i = await m.service.createInteraction({ contactUuid: oscar, subject: 'x' }, [{ rawName: 'Cora R.', contactUuid: cora }, { rawName: 'Free Fred' }]);
+    const own = await m.service.createInteraction({ contactUuid: cora, subject: 'Cora own' });
+    // The forget is recorded (she is in forgotten_contacts); its sweeps, which destroy her keys, wait.
+    const fanOut = m.app.get(LifecycleFanOut);
+    const sweep = (fanOut as unknown as { sweepAndComplete: (...args: unknown[]) => Promise<unknown> }).sweepAndComplete.bind(fanOut);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const recorded = new Promise<void>((resolve) => (entered = resolve));
+    jest.spyOn(fanOut as never, 'sweepAndComplete').mockImplementation((async (...args: unknown[]) => {
+      entered();
+      await gate;
+      return sweep(...args);
+    }) as never);
+    const forgetting = m.service.forgetContact(cora);
+    await recorded;
+    const before = m.published.length;
+    // A stale form saving the parties again, her among them; an edit of her own interaction's body.
+    await expect(m.service.updateInteraction(i.uuid, { body: 'edited' }, [{ rawName: 'Free Fred' }, { rawName: 'Cora R.', contactUuid: cora }])).rejects.toMatchObject({
+      errors: { 'parties.1.contactUuid': ['does not exist'] },
+    });
+    await expect(m.service.updateInteraction(own.uuid, { body: 'Cora body' })).rejects.toMatchObject({ name: 'InteractionNotFoundError' });
+    expect(m.published.slice(before)).toEqual([]);
+    release();
+    await expect(forgetting).resolves.toMatchObject({ interactions: 2 });
+    jest.restoreAllMocks();
     expect(await herLeaks()).toEqual([]);
   });
 

@@ -199,14 +199,16 @@ export interface OwnedKey extends ErasureKey {
  * `fetchKeys` with each key's tag and owners: what an append later in the same session can seal with,
  * when they are all it needs, without `ensureKeys`. Owners travel as one text, the same on every driver.
  * Confirmed owners only: an append relying on a row another append claimed claims it too (`ensureKeys`),
- * or a withdrawal of that claim could take it away.
+ * or a withdrawal of that claim could take it away. Not a forgotten owner: an append naming her goes
+ * through `ensureKeys`, whose statement refuses her (also before her forget has destroyed her keys).
  */
 export async function fetchOwnedKeys(q: Queryable, keyIds: readonly string[]): Promise<Map<string, OwnedKey>> {
   const ids = [...new Set(keyIds)];
   if (ids.length === 0) return new Map();
   const { rows } = await q.query<KeyRow & { owners: string }>(
     `SELECT k.key_id, k.tag, encode(k.key, 'base64') AS key,
-       array_to_string(ARRAY(SELECT o.contact_uuid FROM erasure_key_owners o WHERE o.key_id = k.key_id AND o.claims IS NULL), ' ') AS owners
+       array_to_string(ARRAY(SELECT o.contact_uuid FROM erasure_key_owners o WHERE o.key_id = k.key_id AND o.claims IS NULL
+         AND NOT EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.uuid = o.contact_uuid)), ' ') AS owners
      FROM erasure_keys k WHERE k.key_id = ANY($1::uuid[])`,
     [pgArray(ids)],
   );
@@ -215,7 +217,7 @@ export async function fetchOwnedKeys(q: Queryable, keyIds: readonly string[]): P
 
 /**
  * `fetchOwnedKeys` of every key of the interaction, as the `also` of a stream session's read
- * (StreamSession.readStreamWith): through migration read_tables/0010's function, which runs after the
+ * (StreamSession.readStreamWith): through migration read_tables/0010's function (0023's since), which runs after the
  * read has taken the stream's lock and sees what was committed until then.
  */
 export function keysAfterRead(interactionUuid: string): StatementPart {
