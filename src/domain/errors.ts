@@ -76,6 +76,11 @@ export class InteractionUnavailableError extends Error {
   }
 }
 
+/** A call after the module's database was closed (with its application): nothing was written. */
+export function databaseClosedError(): InteractionUnavailableError {
+  return new InteractionUnavailableError('the database is closed: the application that opened the module was closed', false);
+}
+
 /** An interaction's stream holds an event the module cannot read (unknown type, failed schema). */
 export class InteractionUnreadableError extends Error {
   constructor(

@@ -101,8 +101,10 @@ describe('InteractionsModule wiring', () => {
       .then((m) => m.init());
     const service = app.get(InteractionsService);
     await service.createInteraction({ contactUuid: ada });
+    const { pool } = app.get(DATABASE) as unknown as { pool: { ending: boolean } };
     await app.close();
-    await expect(service.getInteraction(uuidv7())).rejects.toThrow(/pool/i);
+    expect(pool.ending).toBe(true);
+    await expect(service.getInteraction(uuidv7())).rejects.toMatchObject({ name: 'InteractionUnavailableError', committed: false });
   });
 
   it('fails to boot with a clear message when there is no ContactDirectory', async () => {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite, Transaction } from '@electric-sql/pglite';
 import { QueryResultRow } from 'pg';
+import { databaseClosedError } from '../../domain/errors';
 import { Database, PGliteInstance, Queryable } from '../../ports/database';
 import { assertSchemaName } from '../postgres/database';
 import { DirectoryLock, lockDirectory } from './directory-lock';
@@ -79,6 +80,7 @@ function folderOf(dataDir: string): string | null {
 
 export class PGliteDatabase implements Database {
   readonly schema: string;
+  private closed = false;
 
   private constructor(
     private readonly pglite: PGlite,
@@ -153,6 +155,14 @@ export class PGliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    // What is under way finishes first, also the next statement of a command it queued meanwhile (as a
+    // pool's end lets its clients finish); what comes after is refused with the module's error.
+    const session = sessions.get(this.pglite)!;
+    for (let queued = session.queue; ; queued = session.queue) {
+      await queued;
+      if (session.queue === queued) break;
+    }
+    this.closed = true;
     if (!this.owned) return;
     try {
       if (!this.pglite.closed) await this.pglite.close();
@@ -163,6 +173,7 @@ export class PGliteDatabase implements Database {
 
   /** Runs `work` alone on the session, with the search_path on this database's schema. */
   private exclusive<T>(work: (runner: Runner) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(databaseClosedError());
     const session = sessions.get(this.pglite)!;
     const result = session.queue.then(async () => {
       // PGlite answers in microtasks: without a turn of the event loop, a loop of queries would starve

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, ClientConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
-import { InteractionUnavailableError } from '../../domain/errors';
+import { databaseClosedError, InteractionUnavailableError } from '../../domain/errors';
 import { Database, Queryable } from '../../ports/database';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -202,6 +202,8 @@ export class PgDatabase implements Database {
   /** Runs `work` on a connection of its own; one that was lost is dropped from the pool. */
   private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     let client: PoolClient;
+    // The pool lets what is under way finish; what comes after is the module's error, not the pool's.
+    if (this.closed) throw databaseClosedError();
     try {
       client = await this.pool.connect();
     } catch (error) {
@@ -219,6 +221,9 @@ export class PgDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.pool.end();
   }
+
+  private closed = false;
 }
