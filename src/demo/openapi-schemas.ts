@@ -148,7 +148,7 @@ const indicators = z.strictObject({
   projection: z.strictObject({
     status: indicatorStatus,
     mode: z.string(),
-    parked: count,
+    parked: count.nullable().describe('events parked, counted up to 10,000; null when they could not be counted (the database down)'),
     caughtUp: z.boolean(),
     lag: z.string(),
     role: z.string().optional(),
