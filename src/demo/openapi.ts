@@ -55,8 +55,12 @@ const ALWAYS: ErrorStatus[] = [500, 503];
  */
 export function ApiAnswers(status: number, schema: ComponentName, errors: ErrorStatus[] = [], options: { body?: boolean } = {}): MethodDecorator {
   const statuses = [...new Set<ErrorStatus>([...(options.body ? ([400, 413, 415] as const) : []), ...errors, ...ALWAYS])].sort();
+  return applyDecorators(ApiResponse({ status, description: 'OK', content: { 'application/json': { schema: ref(schema) } } }), ApiErrors(...statuses));
+}
+
+/** The error `statuses` an operation answers, each with its body. */
+export function ApiErrors(...statuses: ErrorStatus[]): MethodDecorator {
   return applyDecorators(
-    ApiResponse({ status, description: 'OK', content: { 'application/json': { schema: ref(schema) } } }),
     ...statuses.map((error) =>
       ApiResponse({ status: error, description: ERRORS[error].description, content: { 'application/json': { schema: ref(ERRORS[error].schema) } } }),
     ),
@@ -82,7 +86,7 @@ export function ApiUuidParam(name: string, description: string, options: { conta
       description,
       schema: { ...UUID_PARAMETER, ...(options.contact && { example: EXAMPLE_CONTACT_UUID }) },
     }),
-    ApiResponse({ status: 400, description: ERRORS[400].description, content: { 'application/json': { schema: ref(ERRORS[400].schema) } } }),
+    ApiErrors(400),
   );
 }
 

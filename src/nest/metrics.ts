@@ -35,7 +35,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  * host's own metrics and a second module instance cannot collide): serve `registry.metrics()`, or merge it
  * into the host's registry (`Registry.merge`). Every metric is listed in the README ("Observability").
  * Latencies are observed as commands and queries run; the state gauges (parked events, projection lag,
- * pending lifecycle work) are read from the module's tables when scraped.
+ * pending lifecycle work) are read from the module's tables when scraped, and are NaN while the tables
+ * cannot be read: the scrape still answers, with every other metric (a host's process metrics too).
  */
 @Injectable()
 export class InteractionsMetrics implements OnModuleInit {
@@ -68,7 +69,7 @@ export class InteractionsMetrics implements OnModuleInit {
       help: `Events the projection could not apply and parked (see retryParked() or the CLI's 'parked retry'), counted up to ${PARKED_COUNT_CAP}; 0 when all is well`,
       registers: [this.registry],
       async collect() {
-        this.set(await countParkedEvents(db));
+        this.set(await countParkedEvents(db).catch(() => NaN));
       },
     });
     new Gauge({
@@ -79,10 +80,10 @@ export class InteractionsMetrics implements OnModuleInit {
         if (!asyncProjection) return this.set(0);
         const status = asyncProjection.status();
         if (status.caughtUp) return this.set(0);
-        const { rows } = await db.query<{ at: Date | null }>(
-          'SELECT updated_at AS at FROM projection_checkpoints ORDER BY updated_at DESC LIMIT 1',
-          [],
-        );
+        const rows = await db
+          .query<{ at: Date | null }>('SELECT updated_at AS at FROM projection_checkpoints ORDER BY updated_at DESC LIMIT 1', [])
+          .then((result) => result.rows, () => null);
+        if (!rows) return this.set(NaN);
         const at = rows[0]?.at;
         this.set(at ? Math.max(0, (Date.now() - new Date(at).getTime()) / 1000) : 0);
       },
@@ -101,13 +102,15 @@ export class InteractionsMetrics implements OnModuleInit {
       labelNames: ['kind'] as const,
       registers: [this.registry],
       async collect() {
-        const { rows } = await db.query<{ decisions: string; interactions: string }>(
-          `SELECT (SELECT count(*) FROM lifecycle_decisions WHERE completed_at IS NULL) AS decisions,
-                  (SELECT count(*) FROM lifecycle_targets WHERE done_at IS NULL) AS interactions`,
-          [],
-        );
-        this.set({ kind: 'decisions' }, Number(rows[0]?.decisions ?? 0));
-        this.set({ kind: 'interactions' }, Number(rows[0]?.interactions ?? 0));
+        const counts = await db
+          .query<{ decisions: string; interactions: string }>(
+            `SELECT (SELECT count(*) FROM lifecycle_decisions WHERE completed_at IS NULL) AS decisions,
+                    (SELECT count(*) FROM lifecycle_targets WHERE done_at IS NULL) AS interactions`,
+            [],
+          )
+          .then(({ rows }) => rows[0], () => undefined);
+        this.set({ kind: 'decisions' }, counts ? Number(counts.decisions) : NaN);
+        this.set({ kind: 'interactions' }, counts ? Number(counts.interactions) : NaN);
       },
     });
   }

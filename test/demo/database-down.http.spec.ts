@@ -24,4 +24,15 @@ describe('the demo host with its database down', () => {
     expect(status).toBe(503);
     expect(body.details.projection.parked).toBeNull();
   });
+
+  it("serves /metrics with the process's metrics and NaN for what the module could not read", async () => {
+    const response = await fetch(`${demo.base}/metrics`);
+    const text = await response.text();
+    checkAnswer(demo, 'GET', '/metrics', response, text);
+    expect(response.status).toBe(200);
+    expect(text).toMatch(/^process_cpu_seconds_total [0-9]/m);
+    // prom-client writes NaN as `Nan`: Prometheus reads its values with Go's ParseFloat, which ignores case.
+    expect(text).toMatch(/^crm_interactions_parked_events NaN$/im);
+    expect(text).toMatch(/^crm_interactions_lifecycle_pending\{kind="decisions"\} NaN$/im);
+  });
 });
