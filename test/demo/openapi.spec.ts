@@ -1,5 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import { SAMPLE_CONTACT_UUIDS } from '../../src/demo/sample-data';
+import { DATABASE } from '../../src/nest/tokens';
+import { Database } from '../../src/ports/database';
 import { call, checkAnswer, DemoUnderTest, startDemoApp } from './demo-app';
 
 /**
@@ -64,6 +66,28 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect(await statusOf('PATCH', `/contacts/${ada}`, example('ContactChanges').example)).toBe(200);
     expect(await statusOf('POST', '/contacts', example('NewContact').example)).toBe(201);
     expect(await statusOf('GET', '/parties/unresolved?name=Their%20lawyer')).toBe(200);
+  });
+
+  it("shows in the history, as documented, the events the module cannot read", async () => {
+    const { body: created } = await call(demo, 'POST', '/interactions', { contactUuid: ada });
+    const stream = `interaction-${created.uuid}`;
+    const metadata = JSON.stringify({ actorUuid: null, correlationId: 'written-elsewhere', causationId: null, recordedAt: new Date().toISOString() });
+    const append = (type: string, data: unknown) =>
+      demo.app.get<symbol, Database>(DATABASE, { strict: false }).query(
+        `INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata)
+         SELECT $1, $2, max(stream_revision) + 1, $3, $4::jsonb, $5::jsonb FROM events WHERE stream_name = $2`,
+        [uuidv7(), stream, type, JSON.stringify(data), metadata],
+      );
+    await append('InteractionArchived', { interactionUuid: created.uuid }); // a type of a newer version
+    await append('InteractionUpdated', 'not an object');
+
+    const { status, body } = await call(demo, 'GET', `/interactions/${created.uuid}/history`);
+    expect(status).toBe(200);
+    expect(body[0].type).toBe('InteractionLogged');
+    expect(body.slice(-2).map(({ type, data }: { type: string; data: unknown }) => [type, data])).toEqual([
+      ['InteractionArchived', { interactionUuid: created.uuid }],
+      ['InteractionUpdated', 'not an object'],
+    ]);
   });
 
   it('answers every route and its errors as documented', async () => {
