@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { InteractionsController } from '../../src/demo/interactions.controller';
 import { FieldErrors, InteractionValidationError } from '../../src/domain/errors';
 import { INTERACTION_TYPES } from '../../src/domain/interaction';
-import { MAX_METADATA_BYTES, MAX_METADATA_DEPTH } from '../../src/domain/storable';
+import { isStorableString, MAX_METADATA_BYTES, MAX_METADATA_DEPTH } from '../../src/domain/storable';
 import { MAX_BODY_CHARACTERS, MAX_FILE_UUIDS, MAX_PARTIES, MAX_TEXT_CHARACTERS, MESSAGES } from '../../src/domain/validation';
 import { CreateInteractionHandler, UpdateInteractionHandler } from '../../src/nest/command-handlers';
 import { InteractionWriter } from '../../src/nest/interaction-writer';
@@ -40,8 +40,40 @@ interface Difference {
   bothWays?: boolean;
 }
 
+/** The keys and values inside metadata's values: what the document's JsonValue leaves unchecked. */
+function insideMetadataValues(metadata: unknown): { keys: string[]; values: unknown[] } {
+  const found = { keys: [] as string[], values: [] as unknown[] };
+  const visit = (value: unknown) => {
+    found.values.push(value);
+    if (typeof value !== 'object' || value === null) return;
+    if (!Array.isArray(value)) found.keys.push(...Object.keys(value));
+    Object.values(value).forEach(visit);
+  };
+  if (typeof metadata === 'object' && metadata !== null) Object.values(metadata).forEach(visit);
+  return found;
+}
+const UNCHECKED_VALUES = 'the document takes any JSON as a metadata value: a schema checking every level refers to itself, which some client generators cannot take';
+
 /** What JSON Schema cannot say; each must be met by the runs (else it is no longer needed: remove it). */
 const DIFFERENCES: Record<string, Difference> = {
+  'metadata value holding an unstorable string': {
+    why: UNCHECKED_VALUES,
+    field: 'metadata',
+    message: MESSAGES.invalidCharacters,
+    applies: (body) => {
+      const { keys, values } = insideMetadataValues(body.metadata);
+      return [...keys, ...values].some((text) => typeof text === 'string' && !isStorableString(text));
+    },
+  },
+  'metadata value holding a "__proto__" key or a number beyond ±1.8e308': {
+    why: UNCHECKED_VALUES,
+    field: 'metadata',
+    message: MESSAGES.plainJson,
+    applies: (body) => {
+      const { keys, values } = insideMetadataValues(body.metadata);
+      return keys.includes('__proto__') || values.some((value) => typeof value === 'number' && !Number.isFinite(value));
+    },
+  },
   'metadata nested too deeply': {
     why: `JSON Schema bounds no depth, short of spelling out ${MAX_METADATA_DEPTH} nested copies of the value schema`,
     field: 'metadata',

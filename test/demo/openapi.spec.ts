@@ -46,6 +46,16 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
     expect(demo.document.openapi).toBe('3.1.0');
   });
 
+  it('has no component that refers to itself, directly or through others (client generators without recursion take it)', () => {
+    const { schemas } = demo.document.components;
+    const refsOf = (name: string) => [...JSON.stringify(schemas[name]).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]!);
+    const reached = (from: string, seen = new Set<string>()): Set<string> => {
+      for (const to of refsOf(from).filter((name) => !seen.has(name))) reached(to, seen.add(to));
+      return seen;
+    };
+    expect(Object.keys(schemas).filter((name) => reached(name).has(name))).toEqual([]);
+  });
+
   it('refuses an answer the document does not describe', () => {
     const answer = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     const check = (status: number, body: unknown) => () => checkAnswer(demo, 'GET', `/interactions/${ada}`, answer(status, body), JSON.stringify(body));
