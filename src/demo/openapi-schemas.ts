@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EVENT_SCHEMAS, InteractionLoggedSchema, PartiesRebuiltSchema } from '../domain/events';
 import { INTERACTION_TYPES } from '../domain/interaction';
 import { MAX_METADATA_BYTES, MAX_METADATA_DEPTH, UNSTORABLE_CHARACTER } from '../domain/storable';
+import { PARKED_COUNT_CAP } from '../nest/interactions.maintenance';
 import {
   isoDateTimeSchema,
   MAX_BODY_CHARACTERS,
@@ -152,7 +153,9 @@ const indicators = z.strictObject({
   projection: z.strictObject({
     status: indicatorStatus,
     mode: z.string(),
-    parked: count.nullable().describe('events parked, counted up to 10,000; null when they could not be counted (the database down)'),
+    parked: count
+      .nullable()
+      .describe(`events parked, counted up to ${PARKED_COUNT_CAP.toLocaleString('en')}; null when they could not be counted (the database down)`),
     caughtUp: z.boolean(),
     lag: z.string(),
     role: z.string().optional(),
