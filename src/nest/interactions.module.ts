@@ -8,6 +8,7 @@ import {
   Provider,
 } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { ModulesContainer } from '@nestjs/core';
 import { CONTACT_DIRECTORY, ContactDirectory, STAFF_DIRECTORY, StaffDirectory } from '../ports/directories';
 import type { SubscriptionProjector } from '../adapters/eventstoredb/subscription-projector';
 import { COMMAND_HANDLERS } from './command-handlers';
@@ -29,6 +30,22 @@ import { ASYNC_PROJECTION } from './read-your-writes';
 import { LIFECYCLE_PROVIDERS, LifecycleResumer } from '../lifecycle';
 import { DATABASE, Directories, DIRECTORIES, EVENT_STORE, READ_DATABASE } from './tokens';
 import { UnknownOutcomes } from './unknown-outcomes';
+
+/**
+ * The module's handlers register on the application's buses, which the command and query classes name:
+ * a second instance in one application would replace the first one's handlers, and the first one's
+ * service would act on the second one's schema without a word. Refused at start, before anything opens.
+ */
+function assertOneInstance(modules: ModulesContainer): void {
+  const instances = [...modules.values()].filter((module) => module.metatype === InteractionsModule).length;
+  if (instances > 1) {
+    throw new Error(
+      `InteractionsModule: imported ${instances} times in this application (forRoot or forRootAsync called more than once); ` +
+        "the instances would share the application's CommandBus and QueryBus, and one would act on the other's schema. " +
+        'Import it once (see the README: a @Global() module of yours can export it to every module)',
+    );
+  }
+}
 
 /** Internal: the database and event store, opened together (see openResources). */
 const RESOURCES = Symbol('crm-interactions:RESOURCES');
@@ -129,9 +146,15 @@ export class InteractionsModule {
         optionsProvider,
         {
           provide: DIRECTORIES,
-          useFactory: resolveDirectories,
+          // The application's modules are all known before any provider is made: a second instance fails
+          // the start here, before either instance opens anything.
+          useFactory: (options: InteractionsModuleOptions, modules: ModulesContainer, contacts?: ContactDirectory, staff?: StaffDirectory) => {
+            assertOneInstance(modules);
+            return resolveDirectories(options, contacts, staff);
+          },
           inject: [
             INTERACTIONS_OPTIONS,
+            ModulesContainer,
             { token: CONTACT_DIRECTORY, optional: true },
             { token: STAFF_DIRECTORY, optional: true },
           ],

@@ -71,6 +71,46 @@ describe('InteractionsModule wiring', () => {
     }
   });
 
+  it('serves InteractionsService to every module through a @Global() module of the host that exports it (README)', async () => {
+    const interactions = InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: schema(), contactDirectory: contacts });
+    @Global()
+    @Module({ imports: [interactions], exports: [interactions] })
+    class CrmInteractionsModule {}
+    @Injectable()
+    class ContactPage {
+      constructor(readonly interactions: InteractionsService) {}
+    }
+    @Module({ providers: [ContactPage], exports: [ContactPage] })
+    class ContactsFeatureModule {}
+    const app = await Test.createTestingModule({ imports: [CrmInteractionsModule, ContactsFeatureModule] })
+      .compile()
+      .then((m) => m.init());
+    try {
+      const created = await app.get(ContactPage).interactions.createInteraction({ contactUuid: ada });
+      expect(await app.get(InteractionsService).getInteraction(created.uuid)).toEqual(created);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("refuses a second instance in one application (it would act on the first one's schema)", async () => {
+    @Module({ imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: schema(), contactDirectory: contacts })] })
+    class SalesModule {}
+    @Module({ imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: schema(), contactDirectory: contacts })] })
+    class SupportModule {}
+    const boot = Test.createTestingModule({ imports: [SalesModule, SupportModule] }).compile();
+    await expect(boot).rejects.toThrow(/InteractionsModule: imported 2 times in this application/);
+    // Two applications in one process each have their own: both start.
+    const apps = await Promise.all(
+      [schema(), schema()].map((name) =>
+        Test.createTestingModule({ imports: [InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema: name, contactDirectory: contacts })] })
+          .compile()
+          .then((m) => m.init()),
+      ),
+    );
+    await Promise.all(apps.map((app) => app.close()));
+  });
+
   it('keeps every table in the configured schema', async () => {
     const name = schema();
     const app = await Test.createTestingModule({
