@@ -10,6 +10,7 @@ import { Logger } from 'nestjs-pino';
 import { DemoModule, DemoOptions, OpenedDuringStart } from './demo.module';
 import { describeDatabase, moduleOptionsFromEnvironment } from '../cli/environment';
 import { HttpErrorsFilter } from './http-errors.filter';
+import { refuseCrossSite, refuseNonJsonBody } from './request-checks';
 import { buildOpenApiDocument } from './openapi';
 import { errorText } from '../domain/errors';
 import { startPGliteQuickly } from '../adapters/pglite/quick-start';
@@ -40,6 +41,8 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
     throw error;
   }
   app.useLogger(app.get(Logger));
+  // Before the body is read: a cross-site request is refused whatever it carries (request-checks.ts).
+  app.use(refuseCrossSite, refuseNonJsonBody);
   // Not strict: a JSON null, array or scalar body reaches the routes, which answer 422 (not a parser 400).
   // Bytes that are not UTF-8 are 415, as the document says: decoded, each would be stored as U+FFFD.
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false, verify: refuseNonUtf8 });

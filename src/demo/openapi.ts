@@ -3,6 +3,7 @@ import { ApiBody, ApiHeader, ApiParam, ApiResponse, DocumentBuilder, OpenAPIObje
 import { z } from 'zod';
 import { uuidSchema } from '../domain/validation';
 import { componentSchemas, EXAMPLE_CONTACT_UUID } from './openapi-schemas';
+import { STATE_CHANGING } from './request-checks';
 
 /**
  * The OpenAPI document of the demo host: Nest's decorators give the paths, operations and parameters;
@@ -36,10 +37,11 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 /** What each error status answers (src/demo/http-errors.filter.ts). */
 const ERRORS = {
   400: { description: 'the body is not JSON, or the path cannot be percent-decoded', schema: 'HttpError' },
+  403: { description: 'a browser sent it from another site (Origin or Sec-Fetch-Site): refused, against CSRF', schema: 'HttpError' },
   404: { description: 'not found', schema: 'HttpError' },
   409: { description: 'expectedVersion is not the current version', schema: 'Conflict' },
   413: { description: 'the body is over 256 kB', schema: 'HttpError' },
-  415: { description: 'the body is not UTF-8 JSON, or is encoded in a way the host does not read', schema: 'HttpError' },
+  415: { description: 'a body that is not JSON (another Content-Type), not UTF-8, or encoded in a way the host does not read', schema: 'HttpError' },
   422: { description: 'invalid input: field → messages', schema: 'ValidationErrors' },
   500: { description: 'unexpected; details are in the log only', schema: 'HttpError' },
   503: { description: 'the database is unreachable, or the write is not yet visible to queries', schema: 'Unavailable' },
@@ -49,22 +51,23 @@ export type ErrorStatus = keyof typeof ERRORS;
 /** Every route may answer a bare 500; every route that reaches the module a 503. */
 const ALWAYS: ErrorStatus[] = [500, 503];
 
+/** Every state-changing route refuses a cross-site request and a body that is not JSON (request-checks.ts). */
+const STATE_CHANGING_ERRORS: ErrorStatus[] = [403, 415];
+
+const errorAnswer = (status: ErrorStatus) => ({ description: ERRORS[status].description, content: { 'application/json': { schema: ref(ERRORS[status].schema) } } });
+
 /**
  * The answer of an operation and its errors: `status` with the component `schema`, and each error status
- * with its body. A route with a JSON body also answers 400, 413 and 415 (`body: true`).
+ * with its body. A route with a JSON body also answers 400 and 413 (`body: true`).
  */
 export function ApiAnswers(status: number, schema: ComponentName, errors: ErrorStatus[] = [], options: { body?: boolean } = {}): MethodDecorator {
-  const statuses = [...new Set<ErrorStatus>([...(options.body ? ([400, 413, 415] as const) : []), ...errors, ...ALWAYS])].sort();
+  const statuses = [...new Set<ErrorStatus>([...(options.body ? ([400, 413] as const) : []), ...errors, ...ALWAYS])].sort();
   return applyDecorators(ApiResponse({ status, description: 'OK', content: { 'application/json': { schema: ref(schema) } } }), ApiErrors(...statuses));
 }
 
 /** The error `statuses` an operation answers, each with its body. */
 export function ApiErrors(...statuses: ErrorStatus[]): MethodDecorator {
-  return applyDecorators(
-    ...statuses.map((error) =>
-      ApiResponse({ status: error, description: ERRORS[error].description, content: { 'application/json': { schema: ref(ERRORS[error].schema) } } }),
-    ),
-  );
+  return applyDecorators(...statuses.map((error) => ApiResponse({ status: error, ...errorAnswer(error) })));
 }
 
 /** The JSON request body, as the component `schema` (its example is the component's). */
@@ -130,6 +133,16 @@ function withoutDuplicateHeaders(document: OpenAPIObject): void {
   }
 }
 
+/** The refusals every state-changing operation may answer, whatever its decorators say. */
+function withStateChangingErrors(document: OpenAPIObject): void {
+  for (const operations of Object.values(document.paths)) {
+    for (const [method, operation] of Object.entries(operations) as Array<[string, { responses?: Record<string, unknown> }]>) {
+      if (!STATE_CHANGING.includes(method.toUpperCase()) || !operation?.responses) continue;
+      for (const status of STATE_CHANGING_ERRORS) operation.responses[status] = errorAnswer(status);
+    }
+  }
+}
+
 /** The whole document: Nest's paths, the generated components. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
@@ -145,6 +158,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       .build(),
   );
   withoutDuplicateHeaders(document);
+  withStateChangingErrors(document);
   document.components = { ...document.components, schemas: componentSchemas() as NonNullable<OpenAPIObject['components']>['schemas'] };
   return document;
 }

@@ -60,6 +60,35 @@ describe('demo HTTP hygiene', () => {
     }
   });
 
+  it('refuses a state-changing request a browser sent from another site (CSRF); one without Origin goes on', async () => {
+    const ada = await contact('Ada');
+    const refused = { status: 403, body: { error: 'Forbidden', message: 'a request from another site may not change anything here' } };
+    // What a form on another page sends, auto-submitted: the erasure must not happen.
+    const foreign: Array<Record<string, string>> = [{ origin: 'http://localhost:3918' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }];
+    for (const headers of foreign) {
+      expect(await call('POST', `/contacts/${ada}/forget`, undefined, headers)).toEqual(refused);
+      expect(await call('DELETE', `/contacts/${ada}`, undefined, headers)).toEqual(refused);
+      expect(await call('POST', '/contacts', { name: 'Forged' }, headers)).toEqual(refused);
+    }
+    expect((await call('GET', '/contacts')).body.map((c: { name: string }) => c.name)).not.toContain('Forged');
+    expect((await call('GET', `/contacts/${ada}/interactions`, undefined, { origin: 'http://localhost:3918' })).status).toBe(200); // reads are not refused
+    // The page's own requests (its origin, same-origin) and those without Origin (curl) act.
+    expect((await call('POST', '/contacts', { name: 'Own' }, { origin: base, 'sec-fetch-site': 'same-origin' })).status).toBe(201);
+    expect((await call('POST', `/contacts/${ada}/forget`)).status).toBe(200);
+  });
+
+  it('refuses a body that is not JSON with 415 (it was read as no body); no body at all is still an empty contact', async () => {
+    const form = await fetch(`${base}/contacts`, { method: 'POST', body: new URLSearchParams({ name: 'Form' }) });
+    const text = await form.text();
+    checkAnswer(demo!, 'POST', '/contacts', form, text);
+    expect([form.status, JSON.parse(text)]).toEqual([415, { error: 'Unsupported Media Type', message: 'the body must be JSON (Content-Type: application/json)' }]);
+    const plain = await fetch(`${base}/contacts`, { method: 'POST', body: JSON.stringify({ name: 'Plain' }) }); // text/plain
+    expect(plain.status).toBe(415);
+    expect((await call('GET', '/contacts')).body.map((c: { name: string }) => c.name)).not.toEqual(expect.arrayContaining(['Form', 'Plain']));
+    const empty = await fetch(`${base}/contacts`, { method: 'POST' });
+    expect([empty.status, ((await empty.json()) as { name: unknown }).name]).toEqual([201, null]);
+  });
+
   it('takes repeated contactUuids as one list, and refuses other repeated parameters', async () => {
     const [ada, bob] = [await contact('Ada'), await contact('Bob')];
     const a = (await call('POST', '/interactions', { contactUuid: ada, occurredAt: '2026-01-01T00:00:00Z' })).body;

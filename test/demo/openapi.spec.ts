@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import { SAMPLE_CONTACT_UUIDS } from '../../src/demo/sample-data';
 import { DATABASE } from '../../src/nest/tokens';
 import { Database } from '../../src/ports/database';
+import { STATE_CHANGING } from '../../src/demo/request-checks';
 import { call, checkAnswer, DemoUnderTest, startDemoApp } from './demo-app';
 
 /**
@@ -186,6 +187,14 @@ describe('the OpenAPI document describes every answer of the demo host', () => {
         const sent = path.replace('{uuid}', '%ZZ').replace(/\{\w+\}/g, '0');
         const { status, body } = await call(demo, method, sent, method === 'GET' || method === 'DELETE' ? undefined : {});
         expect([method, sent, status, body]).toEqual([method, sent, 400, { error: 'Bad Request', message: 'the path cannot be percent-decoded' }]);
+      }
+    }
+    // Every state-changing route: a browser's request from another site, and a body that is not JSON
+    for (const [path, operations] of Object.entries(demo.document.paths)) {
+      for (const method of Object.keys(operations).map((m) => m.toUpperCase()).filter((m) => STATE_CHANGING.includes(m))) {
+        const sent = path.replace('{uuid}', uuidv7()).replace(/\{\w+\}/g, '0');
+        expect([method, sent, await statusOf(method, sent, {}, { origin: 'https://elsewhere.example' })]).toEqual([method, sent, 403]);
+        expect([method, sent, (await send(method, sent, 'name=x', 'application/x-www-form-urlencoded')).status]).toEqual([method, sent, 415]);
       }
     }
     // The host
