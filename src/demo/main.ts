@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { isUtf8 } from 'node:buffer';
+import { ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -22,6 +23,16 @@ function refuseNonUtf8(_request: unknown, _response: unknown, body: Buffer): voi
   if (!isUtf8(body)) throw Object.assign(new Error('the body is not UTF-8'), { status: 415, type: 'encoding.unsupported' });
 }
 
+/**
+ * Every answer: read only as the type it says (a JSON answer is never run as a script), and never shown in
+ * another site's frame, where a page could trick a click on Forget or on /docs' Execute (clickjacking).
+ */
+function guardAnswers(_request: unknown, response: ServerResponse, next: () => void): void {
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  response.setHeader('X-Frame-Options', 'DENY');
+  next();
+}
+
 /** Builds the demo host (not yet listening): what `npm start` runs and the HTTP tests boot. */
 export async function createDemoApp(options: DemoOptions): Promise<INestApplication> {
   const opened = new OpenedDuringStart();
@@ -42,7 +53,7 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
   }
   app.useLogger(app.get(Logger));
   // Before the body is read: a cross-site request is refused whatever it carries (request-checks.ts).
-  app.use(refuseCrossSite, refuseNonJsonBody);
+  app.use(guardAnswers, refuseCrossSite, refuseNonJsonBody);
   // Not strict: a JSON null, array or scalar body reaches the routes, which answer 422 (not a parser 400).
   // Bytes that are not UTF-8 are 415, as the document says: decoded, each would be stored as U+FFFD.
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false, verify: refuseNonUtf8 });
@@ -53,7 +64,7 @@ export async function createDemoApp(options: DemoOptions): Promise<INestApplicat
   SwaggerModule.setup('docs', app, document);
   // The History tab in a browser (src/demo/web): plain files over the API above; nothing from elsewhere.
   app.useStaticAssets(join(__dirname, 'web'), {
-    setHeaders: (response) => response.setHeader('Content-Security-Policy', "default-src 'self'"),
+    setHeaders: (response) => response.setHeader('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'"),
     // A path that resolves to the folder (`/interactions/..`) goes on to the API's routes and their JSON
     // answers, not to an HTML redirect to itself with a slash.
     redirect: false,

@@ -50,6 +50,16 @@ describe('demo HTTP hygiene', () => {
     expect([page.status, page.contentType]).toEqual([200, expect.stringMatching(/^text\/html/)]);
   });
 
+  it('lets no other site frame the page, and no answer be sniffed as another type', async () => {
+    for (const path of ['/', '/app.js', '/contacts', '/no/such/route', '/docs']) {
+      const { headers } = await fetch(`${base}${path}`);
+      expect([path, headers.get('x-frame-options'), headers.get('x-content-type-options')]).toEqual([path, 'DENY', 'nosniff']);
+    }
+    expect((await fetch(`${base}/`)).headers.get('content-security-policy')).toBe("default-src 'self'; frame-ancestors 'none'");
+    const refused = await fetch(`${base}/contacts`, { method: 'POST', headers: { origin: 'http://elsewhere.example' } });
+    expect([refused.status, refused.headers.get('x-content-type-options')]).toEqual([403, 'nosniff']);
+  });
+
   it('answers 422 for a JSON null, array or scalar body on POST and PATCH, also for contacts', async () => {
     const ada = await contact('Ada');
     const { uuid } = (await call('POST', '/interactions', { contactUuid: ada })).body;
