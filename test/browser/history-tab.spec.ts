@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { Browser, chromium, Locator, Page, Route } from 'playwright-core';
 import { call, DemoUnderTest, startDemoApp } from '../demo/demo-app';
 
 /**
@@ -281,6 +281,36 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     await filters.getByLabel('Search').fill('');
     await status('20 shown.');
     expect((await call(demo, 'DELETE', `/contacts/${zed.uuid}`)).status).toBe(200);
+  });
+
+  it('stops at a page that fails, with a Retry for a later page and for the first', async () => {
+    const feedPage = (url: URL) => /^\/contacts\/[^/]+\/interactions$/.test(url.pathname);
+    const [first, later] = [(url: URL) => feedPage(url) && !url.searchParams.has('after'), (url: URL) => feedPage(url) && url.searchParams.has('after')];
+    let asked = 0;
+    const fail = (route: Route) => {
+      asked += 1;
+      return route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'Internal Server Error', message: 'something went wrong' }) });
+    };
+    await page.route(later, fail);
+    await page.locator('#more').scrollIntoViewIfNeeded();
+    await status('Could not load the history: something went wrong');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(asked).toBe(1); // not asked again and again while the button stays in view
+    await page.unroute(later);
+    await page.getByRole('button', { name: 'Retry' }).focus();
+    await page.keyboard.press('Enter');
+    await status('shown, that is all.');
+    expect(await page.getByRole('button', { name: 'Retry' }).isHidden()).toBe(true);
+
+    await page.route(first, fail);
+    const search = page.getByRole('search', { name: 'Filter the history' }).getByLabel('Search');
+    await search.fill('note');
+    await status('Could not load the history');
+    await page.unroute(first);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await status('20 shown.');
+    await search.fill('');
+    await status('20 shown.');
   });
 
   it('deletes an interaction and a contact, each after a confirmation', async () => {

@@ -46,9 +46,11 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
   const form = $('#filters');
   const feed = $('#feed');
   const more = $('#more');
+  const retry = $('#feed-retry');
   const status = $('#feed-status');
   let cursor = null;
   let loading = false;
+  let failed = false; // a page failed: nothing loads by itself until Retry (else a failing page is asked for in a loop)
   let generation = 0; // a newer load makes the answers of an older one stale
 
   for (const type of TYPES) {
@@ -86,6 +88,8 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
   async function loadPage() {
     if (loading || cursor === null || !state.picked) return;
     loading = true;
+    failed = false;
+    retry.hidden = true;
     const mine = generation;
     status.textContent = 'Loading…';
     try {
@@ -97,13 +101,16 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
       const shown = feed.children.length;
       status.textContent = shown === 0 ? 'No interactions match.' : `${shown} shown${cursor ? '' : ', that is all'}.`;
     } catch (error) {
-      if (mine === generation) status.textContent = `Could not load the history: ${problemOf(error)}`;
+      if (mine !== generation) return;
+      failed = true;
+      status.textContent = `Could not load the history: ${problemOf(error)}`;
     } finally {
       if (mine === generation) {
         loading = false;
-        more.hidden = !cursor;
+        more.hidden = !cursor || failed;
+        retry.hidden = !failed;
         // Still in view after this page (a tall window): the observer will not fire again by itself.
-        if (cursor && more.getBoundingClientRect().top < innerHeight + 200) setTimeout(loadPage);
+        if (cursor && !failed && more.getBoundingClientRect().top < innerHeight + 200) setTimeout(loadPage);
       }
     }
   }
@@ -138,6 +145,8 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
     reload();
   });
   more.addEventListener('click', loadPage);
+  // A failed first page is retried with its counts; a later one from where the list stopped.
+  retry.addEventListener('click', () => (cursor === '' ? reload() : loadPage()));
   // Infinite scroll: the "Load more" button (there for keyboards) loads by itself when it comes into view.
   new IntersectionObserver((entries) => entries.some((entry) => entry.isIntersecting) && loadPage(), { rootMargin: '200px' }).observe(more);
 
