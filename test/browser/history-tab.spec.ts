@@ -313,6 +313,64 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     await status('20 shown.');
   });
 
+  it('repeats an edit or a contact delete whose answer was lost with the same key; a pending delete is not confirmed twice', async () => {
+    const ada = (await call(demo, 'GET', '/contacts')).body.find((contact: { name: string }) => contact.name === 'Ada Lovelace');
+    const { uuid } = (await call(demo, 'POST', '/interactions', { contactUuid: ada.uuid, subject: 'Lost answers' })).body;
+    const search = page.getByRole('search', { name: 'Filter the history' }).getByLabel('Search');
+    await search.fill('lost answers');
+    const itself = (url: URL) => url.pathname.endsWith(`/interactions/${uuid}`);
+    // The host acts, the page hears nothing (a connection cut after the request).
+    const loseAnswer = (method: string) => async (route: Route) => {
+      if (route.request().method() !== method) return route.continue();
+      await route.fetch();
+      await route.abort('connectionreset');
+    };
+
+    await page.route(itself, loseAnswer('PATCH'));
+    await row('Lost answers').getByRole('button', { name: /^Edit/ }).click();
+    const editing = page.getByRole('dialog', { name: 'Edit interaction' });
+    await editing.getByLabel('Subject').fill('Lost answers, edited');
+    await editing.getByRole('button', { name: 'Save' }).click();
+    await editing.getByRole('alert').filter({ hasText: 'The answer was lost' }).waitFor();
+    await page.unroute(itself);
+    await editing.getByRole('button', { name: 'Save' }).click(); // the same request again, not a 409 against itself
+    await row('Lost answers, edited').waitFor();
+    const updates = (await call(demo, 'GET', `/interactions/${uuid}/history`)).body.filter((event: { type: string }) => event.type === 'InteractionUpdated');
+    expect(updates).toHaveLength(1);
+
+    await page.route(itself, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await route.continue();
+    });
+    const remove = row('Lost answers, edited').getByRole('button', { name: /^Delete/ });
+    await remove.click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete interaction' }).click();
+    expect(await remove.isDisabled()).toBe(true); // a second click cannot confirm it again meanwhile
+    await page.locator('#notice', { hasText: 'Interaction deleted.' }).waitFor();
+    await page.unroute(itself);
+    await search.fill('');
+    await status('20 shown.');
+
+    const creating = page.locator('#contact-form');
+    if (!(await creating.isVisible())) await page.getByText('New contact').click();
+    await creating.getByLabel('Name').fill('Lost Delete');
+    await creating.getByRole('button', { name: 'Create contact' }).click();
+    await page.getByRole('heading', { name: 'History: Lost Delete' }).waitFor();
+    const contact = (await call(demo, 'GET', '/contacts')).body.find((c: { name: string }) => c.name === 'Lost Delete');
+    const contactPath = (url: URL) => url.pathname.endsWith(`/contacts/${contact.uuid}`);
+    await page.route(contactPath, loseAnswer('DELETE'));
+    await page.getByText('Manage contact').click();
+    await page.getByRole('button', { name: 'Delete contact…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete contact' }).click();
+    await page.locator('#notice', { hasText: 'Not done: the answer was lost' }).waitFor();
+    await page.unroute(contactPath);
+    await page.getByRole('button', { name: 'Delete contact…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete contact' }).click();
+    await page.locator('#notice', { hasText: 'Delete: Lost Delete; 0 interaction(s) changed.' }).waitFor(); // not "not found"
+    await pick('Ada Lovelace');
+    await status('20 shown.');
+  });
+
   it('deletes an interaction and a contact, each after a confirmation', async () => {
     await row('Quarterly review, rescheduled').getByRole('button', { name: /^Delete/ }).click();
     const confirm = page.getByRole('dialog');

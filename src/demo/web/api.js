@@ -37,6 +37,35 @@ export async function api(method, path, body, { idempotencyKey } = {}) {
   return data;
 }
 
+/** No answer came, or one that says the write may have been made: the request may have acted. */
+export const outcomeUnknown = (error) => !(error instanceof ApiError) || (error.status === 503 && error.body?.committed !== false);
+
+/** A fresh idempotency key. */
+const newIdempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+
+const pendingKeys = new Map(); // a request (method, path, body) → its idempotency key, until it is answered
+
+/**
+ * A command whose idempotency key stays the same for the same request until the host answers it: a retry
+ * after a lost answer repeats it (the host answers the first result) instead of acting a second time or
+ * failing as "not found" or "changed by someone else". Once answered, the same request again is a new one.
+ */
+export async function command(method, path, body) {
+  const request = JSON.stringify([method, path, body]);
+  if (!pendingKeys.has(request)) pendingKeys.set(request, newIdempotencyKey());
+  try {
+    const answer = await api(method, path, body, { idempotencyKey: pendingKeys.get(request) });
+    pendingKeys.delete(request);
+    return answer;
+  } catch (error) {
+    if (!outcomeUnknown(error)) pendingKeys.delete(request);
+    throw error;
+  }
+}
+
+/** Why a command failed, for a notice: a lost answer says that trying again is safe. */
+export const failureOf = (error) => (outcomeUnknown(error) ? 'the answer was lost: it may have been done; trying again is safe' : error.message);
+
 /** What went wrong, for a status line: a 422's messages by field, else the error's message. */
 export function problemOf(error) {
   const errors = error instanceof ApiError ? error.body?.errors : null;
@@ -45,9 +74,6 @@ export function problemOf(error) {
     .map(([field, messages]) => `${field} ${messages.join('; ')}`)
     .join(', ');
 }
-
-/** A fresh idempotency key (one per dialog opened: its repeated submits are one request). */
-export const newIdempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 
 /** A query string of the given entries, leaving out undefined ones. */
 export function query(entries) {

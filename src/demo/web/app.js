@@ -1,8 +1,8 @@
 // The page: the contacts (list, pick, create, rename, and the lifecycle actions), wired to the History
 // tab, the interaction form and the audit view. State is the directory and the picked contact.
-import { api, ApiError, contactName } from './api.js';
+import { api, ApiError, command, contactName, failureOf } from './api.js';
 import { createAudit } from './audit.js';
-import { $, clearErrors, confirmAction, h, showErrors, submitting } from './dom.js';
+import { $, busy, clearErrors, confirmAction, h, showErrors, submitting } from './dom.js';
 import { createHistory } from './history.js';
 import { createInteractionForm } from './interaction-form.js';
 
@@ -14,14 +14,15 @@ const historyTab = createHistory({
   state,
   onEdit: (uuid) => form.openEdit(uuid).catch((error) => notice(`Could not open it: ${error.message}`)),
   onAudit: (uuid) => audit.open(uuid).catch((error) => notice(`Could not read its history: ${error.message}`)),
-  onDelete: async (interaction) => {
-    if (!(await confirmAction(`Delete “${interaction.subject || '(no subject)'}”? Its history stays in the audit log.`, 'Delete interaction'))) return;
-    await api('DELETE', `interactions/${interaction.uuid}`).then(
-      () => notice('Interaction deleted.'),
-      (error) => notice(`Not deleted: ${error.message}`),
-    );
-    await historyTab.reload();
-  },
+  onDelete: (interaction, button) =>
+    busy(button, async () => {
+      if (!(await confirmAction(`Delete “${interaction.subject || '(no subject)'}”? Its history stays in the audit log.`, 'Delete interaction'))) return;
+      await command('DELETE', `interactions/${interaction.uuid}`).then(
+        () => notice('Interaction deleted.'),
+        (error) => notice(`Not deleted: ${failureOf(error)}`),
+      );
+      await historyTab.reload();
+    }),
 });
 const form = createInteractionForm({
   state,
@@ -92,7 +93,7 @@ function onSubmit(selector, action) {
 
 onSubmit('#contact-form', async (element) => {
   const fields = Object.fromEntries([...new FormData(element)].map(([key, value]) => [key, value.trim() || null]));
-  const created = await api('POST', 'contacts', fields);
+  const created = await command('POST', 'contacts', fields);
   element.reset();
   await loadContacts();
   await pick(created.uuid);
@@ -111,7 +112,7 @@ onSubmit('#merge-form', async (element) => {
   const into = state.contacts.get(element.elements.intoUuid.value);
   if (!into) return showErrors(element, { intoUuid: ['pick a contact to merge into'] });
   if (!(await confirmAction(`Merge ${contactName(from)} into ${contactName(into)}? Its interactions and party links move there, and ${contactName(from)} is deleted.`, 'Merge'))) return;
-  const result = await api('POST', `contacts/${from.uuid}/merge`, { intoUuid: into.uuid });
+  const result = await command('POST', `contacts/${from.uuid}/merge`, { intoUuid: into.uuid });
   await loadContacts();
   await pick(into.uuid);
   notice(`Merged: ${result.interactions} interaction(s) changed.`);
@@ -122,20 +123,24 @@ async function lifecycle(verb, path, method, message) {
   const contact = state.contacts.get(state.picked);
   if (!(await confirmAction(message(contactName(contact)), `${verb} contact`))) return;
   try {
-    const result = await api(method, path(contact.uuid));
+    const result = await command(method, path(contact.uuid));
     await loadContacts();
     await pick(null);
     notice(`${verb}: ${contactName(contact)}; ${result.interactions} interaction(s) changed.`);
   } catch (error) {
-    notice(`Not done: ${error.message}`);
+    notice(`Not done: ${failureOf(error)}`);
   }
 }
 
-$('#delete-contact').addEventListener('click', () =>
-  lifecycle('Delete', (uuid) => `contacts/${uuid}`, 'DELETE', (name) => `Delete ${name}? Interactions about ${name} are deleted; parties linked to ${name} keep their name but lose the link.`),
+$('#delete-contact').addEventListener('click', (event) =>
+  busy(event.currentTarget, () =>
+    lifecycle('Delete', (uuid) => `contacts/${uuid}`, 'DELETE', (name) => `Delete ${name}? Interactions about ${name} are deleted; parties linked to ${name} keep their name but lose the link.`),
+  ),
 );
-$('#forget-contact').addEventListener('click', () =>
-  lifecycle('Forget', (uuid) => `contacts/${uuid}/forget`, 'POST', (name) => `Forget ${name} (erasure)? What Delete does, and ${name}'s name reads “[erased]” everywhere, also in history. This cannot be undone.`),
+$('#forget-contact').addEventListener('click', (event) =>
+  busy(event.currentTarget, () =>
+    lifecycle('Forget', (uuid) => `contacts/${uuid}/forget`, 'POST', (name) => `Forget ${name} (erasure)? What Delete does, and ${name}'s name reads “[erased]” everywhere, also in history. This cannot be undone.`),
+  ),
 );
 $('#log-interaction').addEventListener('click', () => form.openNew(state.picked));
 

@@ -39,6 +39,17 @@ export async function submitting(form, work) {
   }
 }
 
+/** Runs `work` with `control` disabled: a second click while it runs (a slow delete confirmed twice) does nothing. */
+export async function busy(control, work) {
+  if (control.disabled) return;
+  control.disabled = true;
+  try {
+    await work();
+  } finally {
+    control.disabled = false;
+  }
+}
+
 /** A Date as a `datetime-local` value (local time, whole seconds; the year in four digits, as the input needs). */
 export function toLocalInput(date) {
   const pad = (n) => String(n).padStart(2, '0');

@@ -79,7 +79,7 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
           { class: 'row-actions' },
           h('button', { type: 'button', 'aria-label': `Edit “${subject}”`, onclick: () => onEdit(interaction.uuid) }, 'Edit'),
           h('button', { type: 'button', 'aria-label': `Audit “${subject}”`, onclick: () => onAudit(interaction.uuid) }, 'Audit'),
-          h('button', { type: 'button', class: 'danger', 'aria-label': `Delete “${subject}”`, onclick: () => onDelete(interaction) }, 'Delete'),
+          h('button', { type: 'button', class: 'danger', 'aria-label': `Delete “${subject}”`, onclick: (event) => onDelete(interaction, event.currentTarget) }, 'Delete'),
         ),
       ),
     );

@@ -1,7 +1,7 @@
 // Log and edit an interaction: one form in a dialog. Editing sends the version it was loaded at
 // (`expectedVersion`), so a change made meanwhile by someone else answers 409 instead of being overwritten,
 // and only the fields changed in the form: what the user did not touch is not written again.
-import { api, ApiError, contactName, newIdempotencyKey } from './api.js';
+import { api, command, contactName, outcomeUnknown } from './api.js';
 import { $, clearErrors, h, showErrors, submitting, toLocalInput } from './dom.js';
 import { TYPES } from './history.js';
 
@@ -18,10 +18,6 @@ export function createInteractionForm({ state, onSaved }) {
   const reloadButton = $('#interaction-reload');
   let editing = null; // the interaction as loaded for an edit; null when logging a new one
   let loaded = {}; // the form's values as filled: an edit sends the attributes that differ
-  // A new interaction's idempotency key: one per body sent, so that saving again what may have been saved
-  // (an answer lost) logs it once, and saving it changed is a new request.
-  let createKey = null;
-  let createdBody = null;
   const ATTRS = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body'];
 
   for (const type of TYPES) form.elements.interactionType.append(h('option', { value: type }, type));
@@ -98,7 +94,6 @@ export function createInteractionForm({ state, onSaved }) {
 
   function openNew(contactUuid) {
     editing = null;
-    createdBody = null;
     open('Log an interaction', { contactUuid, interactionType: 'call', occurredAt: new Date().toISOString(), subject: '', body: '', parties: [] });
   }
 
@@ -124,15 +119,13 @@ export function createInteractionForm({ state, onSaved }) {
     event.preventDefault();
     return submitting(form, async () => {
       try {
-        const sent = body();
-        if (!editing && JSON.stringify(sent) !== createdBody) [createKey, createdBody] = [newIdempotencyKey(), JSON.stringify(sent)];
-        const saved = editing ? await api('PATCH', `interactions/${editing.uuid}`, sent) : await api('POST', 'interactions', sent, { idempotencyKey: createKey });
+        // Saving again unchanged what may have been saved (an answer lost) repeats the request: logged or
+        // edited once, not a 409 against its own first save; saving it changed is a new request.
+        const saved = editing ? await command('PATCH', `interactions/${editing.uuid}`, body()) : await command('POST', 'interactions', body());
         dialog.close();
         onSaved(saved);
       } catch (error) {
-        if (!(error instanceof ApiError) || (error.status === 503 && error.body?.committed !== false)) {
-          return showErrors(form, {}, [ANSWER_LOST]);
-        }
+        if (outcomeUnknown(error)) return showErrors(form, {}, [ANSWER_LOST]);
         if (error.status === 422) return showErrors(form, error.body.errors);
         if (error.status === 409) {
           reloadButton.hidden = false;
