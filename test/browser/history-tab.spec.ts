@@ -371,6 +371,39 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     await status('20 shown.');
   });
 
+  it('says so when an interaction being edited was deleted meanwhile, and where a save ends once its dialog is closed', async () => {
+    const ada = (await call(demo, 'GET', '/contacts')).body.find((contact: { name: string }) => contact.name === 'Ada Lovelace');
+    const { uuid, version } = (await call(demo, 'POST', '/interactions', { contactUuid: ada.uuid, subject: 'Contested' })).body;
+    const search = page.getByRole('search', { name: 'Filter the history' }).getByLabel('Search');
+    await search.fill('contested');
+    await row('Contested').getByRole('button', { name: /^Edit/ }).click();
+    const editing = page.getByRole('dialog', { name: 'Edit interaction' });
+    await editing.getByLabel('Body').fill('mine');
+    expect((await call(demo, 'PATCH', `/interactions/${uuid}`, { subject: 'Changed elsewhere', expectedVersion: version })).status).toBe(200);
+    await editing.getByRole('button', { name: 'Save' }).click();
+    await editing.getByRole('alert').filter({ hasText: 'changed by someone else' }).waitFor();
+    expect((await call(demo, 'DELETE', `/interactions/${uuid}`)).status).toBe(200);
+    await editing.getByRole('button', { name: 'Reload' }).click();
+    await editing.getByRole('alert').filter({ hasText: 'This interaction was deleted meanwhile' }).waitFor();
+    expect(await editing.getByRole('button', { name: 'Reload' }).isHidden()).toBe(true);
+    await page.keyboard.press('Escape');
+
+    const logging = (url: URL) => url.pathname === '/interactions';
+    await page.route(logging, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'Internal Server Error', message: 'something went wrong' }) });
+    });
+    await page.getByRole('button', { name: 'Log an interaction' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Log an interaction' });
+    await dialog.getByLabel('Subject').fill('Closed while saving');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.keyboard.press('Escape'); // closed before the answer comes
+    await page.locator('#notice', { hasText: 'Not saved: something went wrong' }).waitFor();
+    await page.unroute(logging);
+    await search.fill('');
+    await status('20 shown.');
+  });
+
   it('deletes an interaction and a contact, each after a confirmation', async () => {
     await row('Quarterly review, rescheduled').getByRole('button', { name: /^Delete/ }).click();
     const confirm = page.getByRole('dialog');

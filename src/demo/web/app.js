@@ -26,6 +26,7 @@ const historyTab = createHistory({
 });
 const form = createInteractionForm({
   state,
+  notice,
   onSaved: async (saved) => {
     notice(`Saved “${saved.subject || '(no subject)'}” (version ${saved.version}).`);
     await historyTab.reload();

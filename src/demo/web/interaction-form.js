@@ -1,23 +1,25 @@
 // Log and edit an interaction: one form in a dialog. Editing sends the version it was loaded at
 // (`expectedVersion`), so a change made meanwhile by someone else answers 409 instead of being overwritten,
 // and only the fields changed in the form: what the user did not touch is not written again.
-import { api, command, contactName, outcomeUnknown } from './api.js';
+import { api, command, contactName, outcomeUnknown, problemOf } from './api.js';
 import { $, clearErrors, h, showErrors, submitting, toLocalInput } from './dom.js';
 import { TYPES } from './history.js';
 
 const CONFLICT = 'This interaction was changed by someone else — reload to see their change, then edit again.';
 const ANSWER_LOST = 'The answer was lost: this may have been saved. Saving again unchanged is safe; a change is saved as a new request.';
+const DELETED = 'This interaction was deleted meanwhile: there is nothing left to edit.';
 
 /** The parties as the API takes them, for comparing a form's with the loaded ones. */
 const partyInputs = (parties) => parties.map(({ rawName, contactUuid, staffPersonUuid }) => ({ rawName, contactUuid, staffPersonUuid }));
 
-export function createInteractionForm({ state, onSaved }) {
+export function createInteractionForm({ state, onSaved, notice }) {
   const dialog = $('#interaction-dialog');
   const form = $('#interaction-form');
   const partyRows = $('#party-rows');
   const reloadButton = $('#interaction-reload');
   let editing = null; // the interaction as loaded for an edit; null when logging a new one
   let loaded = {}; // the form's values as filled: an edit sends the attributes that differ
+  let opened = 0; // how many times the dialog was filled: a save's outcome belongs to the filling it was sent from
   const ATTRS = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body'];
 
   for (const type of TYPES) form.elements.interactionType.append(h('option', { value: type }, type));
@@ -81,6 +83,7 @@ export function createInteractionForm({ state, onSaved }) {
   }
 
   function open(title, interaction) {
+    opened += 1;
     $('#interaction-dialog-title').textContent = title;
     fill(interaction);
     if (!dialog.open) dialog.showModal();
@@ -118,6 +121,7 @@ export function createInteractionForm({ state, onSaved }) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     return submitting(form, async () => {
+      const mine = opened;
       try {
         // Saving again unchanged what may have been saved (an answer lost) repeats the request: logged or
         // edited once, not a 409 against its own first save; saving it changed is a new request.
@@ -125,7 +129,10 @@ export function createInteractionForm({ state, onSaved }) {
         dialog.close();
         onSaved(saved);
       } catch (error) {
+        // Closed (Esc, Cancel) or filled anew while it was saving: the failure would be lost with the form.
+        if (!dialog.open || mine !== opened) return notice(`Not saved: ${outcomeUnknown(error) ? ANSWER_LOST : problemOf(error)}`);
         if (outcomeUnknown(error)) return showErrors(form, {}, [ANSWER_LOST]);
+        if (error.status === 404) return showErrors(form, {}, [DELETED]);
         if (error.status === 422) return showErrors(form, error.body.errors);
         if (error.status === 409) {
           reloadButton.hidden = false;
@@ -137,7 +144,12 @@ export function createInteractionForm({ state, onSaved }) {
   });
   $('#add-party').addEventListener('click', () => addParty().querySelector('select').focus());
   $('#interaction-cancel').addEventListener('click', () => dialog.close());
-  reloadButton.addEventListener('click', () => openEdit(editing.uuid));
+  reloadButton.addEventListener('click', () =>
+    openEdit(editing.uuid).catch((error) => {
+      reloadButton.hidden = error.status === 404;
+      showErrors(form, {}, [error.status === 404 ? DELETED : `Could not reload it: ${error.message}`]);
+    }),
+  );
 
   return { openNew, openEdit };
 }
