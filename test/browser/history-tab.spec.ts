@@ -424,6 +424,47 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     expect((await call(demo, 'GET', '/contacts')).body.map((contact: { name: string }) => contact.name)).toEqual(['Ada Lovelace', 'Grace Brewster Hopper']);
   });
 
+  /** Another tab of the same browser, watched like the main one; `init` runs before the page's scripts. */
+  async function otherPage(init?: string): Promise<Page> {
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'America/New_York' });
+    other.setDefaultTimeout(10_000);
+    other.on('request', (request) => !request.url().startsWith(`${demo.base}/`) && offOrigin.push(request.url()));
+    other.on('pageerror', (error) => pageErrors.push(error.message));
+    if (init) await other.addInitScript({ content: init });
+    return other;
+  }
+
+  it('makes up its actor uuid without crypto.randomUUID (a page over plain http), and picks from any hash', async () => {
+    const ada = (await call(demo, 'GET', '/contacts')).body.find((contact: { name: string }) => contact.name === 'Ada Lovelace');
+    const other = await otherPage('delete Crypto.prototype.randomUUID');
+    const errors = pageErrors.length;
+    await other.goto(`${demo.base}/#%E0%A4%A`); // not percent-encoded UTF-8
+    await other.getByText('Pick a contact to see its history.').waitFor();
+    expect(pageErrors.slice(errors)).toEqual([]);
+    const actor = await other.evaluate("import('./api.js').then((api) => api.ACTOR)"); // as a string: jest's transform would rewrite import()
+    expect(actor).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await other.goto(`${demo.base}/#${ada.uuid.toUpperCase()}`);
+    await other.reload(); // a new hash alone is no new load
+    await other.getByRole('heading', { name: 'History: Ada Lovelace' }).waitFor();
+    await other.close();
+  });
+
+  it('filters from a year before 100, and marks the counts it could not get', async () => {
+    const ada = (await call(demo, 'GET', '/contacts')).body.find((contact: { name: string }) => contact.name === 'Ada Lovelace');
+    const other = await otherPage();
+    await other.goto(`${demo.base}/#${ada.uuid}`);
+    await other.locator('#feed-status', { hasText: '20 shown.' }).waitFor();
+    await other.locator('.badge[data-type="note"]', { hasText: '25' }).waitFor();
+    const counts = (url: URL) => url.pathname.endsWith('/counts');
+    await other.route(counts, (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'Internal Server Error', message: 'x' }) }));
+    const asked = other.waitForRequest((request) => /\/interactions\?/.test(request.url()) && new URL(request.url()).searchParams.has('from'));
+    await other.getByLabel('From').fill('0050-01-01');
+    expect(new URL((await asked).url()).searchParams.get('from')).toMatch(/^0050-01-0[12]T/); // not 1950
+    await other.locator('.badge[data-type="note"]', { hasText: '?' }).waitFor(); // not the 25 of before
+    expect(await other.locator('#count-total').textContent()).toBe('?');
+    await other.close();
+  });
+
   it('made no request off its own origin and raised no script errors', () => {
     expect(offOrigin).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -9,11 +9,24 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A random (v4) uuid. `crypto.randomUUID` exists only in a secure context (https, localhost): a page opened
+ * over plain http on another host makes one of `getRandomValues`, which exists everywhere.
+ */
+function randomUuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // the RFC 9562 variant
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** Who acts, recorded in each event's metadata (`x-actor-uuid`): one made-up uuid per browser. */
 function actorUuid() {
   try {
     let uuid = localStorage.getItem('crm-demo-actor');
-    if (!uuid && crypto.randomUUID) localStorage.setItem('crm-demo-actor', (uuid = crypto.randomUUID()));
+    if (!uuid) localStorage.setItem('crm-demo-actor', (uuid = randomUuid()));
     return uuid;
   } catch {
     return null; // storage refused (private mode): the events carry no actor
@@ -40,9 +53,6 @@ export async function api(method, path, body, { idempotencyKey } = {}) {
 /** No answer came, or one that says the write may have been made: the request may have acted. */
 export const outcomeUnknown = (error) => !(error instanceof ApiError) || (error.status === 503 && error.body?.committed !== false);
 
-/** A fresh idempotency key. */
-const newIdempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
-
 const pendingKeys = new Map(); // a request (method, path, body) → its idempotency key, until it is answered
 
 /**
@@ -52,7 +62,7 @@ const pendingKeys = new Map(); // a request (method, path, body) → its idempot
  */
 export async function command(method, path, body) {
   const request = JSON.stringify([method, path, body]);
-  if (!pendingKeys.has(request)) pendingKeys.set(request, newIdempotencyKey());
+  if (!pendingKeys.has(request)) pendingKeys.set(request, randomUuid());
   try {
     const answer = await api(method, path, body, { idempotencyKey: pendingKeys.get(request) });
     pendingKeys.delete(request);

@@ -146,5 +146,13 @@ $('#forget-contact').addEventListener('click', (event) =>
 $('#log-interaction').addEventListener('click', () => form.openNew(state.picked));
 
 await loadContacts().catch((error) => notice(`Could not load the contacts: ${error.message}`));
-const fromHash = decodeURIComponent(location.hash.slice(1));
+/** The contact uuid in the URL's `#`, in lower case as the API answers uuids; null for one that cannot be decoded. */
+function hashUuid() {
+  try {
+    return decodeURIComponent(location.hash.slice(1)).toLowerCase();
+  } catch {
+    return null; // "#%E0%A4%A": not percent-encoded UTF-8
+  }
+}
+const fromHash = hashUuid();
 await pick(state.contacts.has(fromHash) ? fromHash : null);

@@ -10,7 +10,11 @@ const PAGE_SIZE = 20;
 function localMidnight(value, days = 0) {
   if (!value) return undefined;
   const [year, month, day] = value.split('-').map(Number);
-  return new Date(year, month - 1, day + days).toISOString();
+  // Not `new Date(year, …)`, which reads the years 0–99 as 1900–1999.
+  const midnight = new Date(0);
+  midnight.setFullYear(year, month - 1, day + days);
+  midnight.setHours(0, 0, 0, 0);
+  return midnight.toISOString();
 }
 
 /** The filter form as the feed's query parameters (`types` left out when every type is ticked). */
@@ -119,10 +123,15 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
   async function loadCounts() {
     const mine = generation;
     const { types, ...others } = filtersOf(form);
-    const counts = await api('GET', `contacts/${state.picked}/interactions/counts${query(others)}`);
+    // Failed, the badges say so: the previous filter's numbers would read as this one's.
+    const counts = await api('GET', `contacts/${state.picked}/interactions/counts${query(others)}`).catch(() => null);
     if (mine !== generation) return; // a newer filter's counts are on their way
-    for (const badge of form.querySelectorAll('.badge[data-type]')) badge.textContent = String(counts.byType[badge.dataset.type] ?? 0);
-    $('#count-total').textContent = String(counts.total);
+    const shown = (count) => (counts ? String(count ?? 0) : '?');
+    for (const badge of form.querySelectorAll('.badge[data-type]')) {
+      badge.textContent = shown(counts?.byType[badge.dataset.type]);
+      badge.title = counts ? '' : 'could not be counted';
+    }
+    $('#count-total').textContent = shown(counts?.total);
   }
 
   /** From the first page again (new contact, new filters, after a change). */
@@ -131,7 +140,7 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
     loading = false;
     cursor = '';
     feed.replaceChildren();
-    await Promise.all([loadPage(), loadCounts().catch(() => undefined)]);
+    await Promise.all([loadPage(), loadCounts()]);
   }
 
   let typing;
