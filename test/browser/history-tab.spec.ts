@@ -465,6 +465,37 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     await other.close();
   });
 
+  it('wraps long words within the window, and keeps right-to-left text and overrides in user text from the labels', async () => {
+    const long = (await call(demo, 'POST', '/contacts', { name: 'N'.repeat(200), company: 'C'.repeat(200) })).body;
+    await call(demo, 'POST', '/interactions', {
+      contactUuid: long.uuid,
+      subject: 'S'.repeat(250),
+      body: 'B'.repeat(3000),
+      parties: [{ rawName: '\u202Eevil' }, { rawName: 'P'.repeat(200) }],
+    });
+    const other = await otherPage();
+    await other.goto(`${demo.base}/#${long.uuid}`);
+    await other.locator('.interaction').waitFor();
+    const overflowing = await other.locator('html').evaluate((root) =>
+      [root, ...root.querySelectorAll('.interaction article, .contact, .history-header')]
+        .filter((element) => element.scrollWidth > element.clientWidth)
+        .map((element) => element.className || element.tagName),
+    );
+    expect(overflowing).toEqual([]);
+    // The override in the party's name ends with it: "(free text)" after it still reads left to right.
+    const kind = other.locator('.party', { hasText: 'evil' }).locator('.party-kind');
+    const [open, close] = await kind.evaluate((element) =>
+      [0, element.textContent!.length - 1].map((offset) => {
+        const range = element.ownerDocument.createRange();
+        range.setStart(element.firstChild!, offset);
+        range.setEnd(element.firstChild!, offset + 1);
+        return range.getBoundingClientRect().left;
+      }),
+    );
+    expect(open).toBeLessThan(close!);
+    await other.close();
+  });
+
   it('made no request off its own origin and raised no script errors', () => {
     expect(offOrigin).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -2,7 +2,7 @@
 // tab, the interaction form and the audit view. State is the directory and the picked contact.
 import { api, ApiError, command, contactName, failureOf } from './api.js';
 import { createAudit } from './audit.js';
-import { $, busy, clearErrors, confirmAction, h, showErrors, submitting } from './dom.js';
+import { $, busy, clearErrors, confirmAction, h, isolated, showErrors, submitting } from './dom.js';
 import { createHistory } from './history.js';
 import { createInteractionForm } from './interaction-form.js';
 
@@ -16,7 +16,7 @@ const historyTab = createHistory({
   onAudit: (uuid) => audit.open(uuid).catch((error) => notice(`Could not read its history: ${error.message}`)),
   onDelete: (interaction, button) =>
     busy(button, async () => {
-      if (!(await confirmAction(`Delete “${interaction.subject || '(no subject)'}”? Its history stays in the audit log.`, 'Delete interaction'))) return;
+      if (!(await confirmAction(`Delete “${isolated(interaction.subject || '(no subject)')}”? Its history stays in the audit log.`, 'Delete interaction'))) return;
       await command('DELETE', `interactions/${interaction.uuid}`).then(
         () => notice('Interaction deleted.'),
         (error) => notice(`Not deleted: ${failureOf(error)}`),
@@ -43,8 +43,8 @@ function renderContacts() {
         h(
           'button',
           { type: 'button', class: 'contact', 'aria-current': contact.uuid === state.picked ? 'true' : undefined, onclick: () => pick(contact.uuid) },
-          contactName(contact),
-          contact.company && h('small', {}, contact.company),
+          h('bdi', {}, contactName(contact)),
+          contact.company && h('small', { dir: 'auto' }, contact.company),
         ),
       ),
     ),
@@ -112,7 +112,8 @@ onSubmit('#merge-form', async (element) => {
   const from = state.contacts.get(state.picked);
   const into = state.contacts.get(element.elements.intoUuid.value);
   if (!into) return showErrors(element, { intoUuid: ['pick a contact to merge into'] });
-  if (!(await confirmAction(`Merge ${contactName(from)} into ${contactName(into)}? Its interactions and party links move there, and ${contactName(from)} is deleted.`, 'Merge'))) return;
+  const [fromName, intoName] = [isolated(contactName(from)), isolated(contactName(into))];
+  if (!(await confirmAction(`Merge ${fromName} into ${intoName}? Its interactions and party links move there, and ${fromName} is deleted.`, 'Merge'))) return;
   const result = await command('POST', `contacts/${from.uuid}/merge`, { intoUuid: into.uuid });
   await loadContacts();
   await pick(into.uuid);
@@ -122,7 +123,7 @@ onSubmit('#merge-form', async (element) => {
 /** Delete or forget the picked contact, after a confirmation. */
 async function lifecycle(verb, path, method, message) {
   const contact = state.contacts.get(state.picked);
-  if (!(await confirmAction(message(contactName(contact)), `${verb} contact`))) return;
+  if (!(await confirmAction(message(isolated(contactName(contact))), `${verb} contact`))) return;
   try {
     const result = await command(method, path(contact.uuid));
     await loadContacts();

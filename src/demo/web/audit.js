@@ -75,11 +75,11 @@ export function createAudit({ state }) {
         h(
           'dl',
           {},
-          h('dt', {}, 'Subject'), h('dd', { class: 'asof-subject' }, interaction.subject ?? '(no subject)'),
+          h('dt', {}, 'Subject'), h('dd', { class: 'asof-subject', dir: 'auto' }, interaction.subject ?? '(no subject)'),
           h('dt', {}, 'Type'), h('dd', {}, interaction.interactionType),
           h('dt', {}, 'Occurred'), h('dd', {}, time(interaction.occurredAt)),
           h('dt', {}, 'Contact'), h('dd', {}, nameOf(interaction.contactUuid)),
-          h('dt', {}, 'Body'), h('dd', {}, interaction.body ?? '—'),
+          h('dt', {}, 'Body'), h('dd', { dir: 'auto' }, interaction.body ?? '—'),
           h('dt', {}, 'Parties'), h('dd', {}, interaction.parties.map((party) => party.rawName).join(', ') || '—'),
         ),
       );
@@ -114,7 +114,7 @@ export function createAudit({ state }) {
     uuid = interactionUuid;
     const events = await api('GET', `interactions/${uuid}/history`);
     const latest = renderTimeline(events);
-    $('#audit-title').textContent = `Audit: ${latest.subject ?? '(no subject)'}`;
+    $('#audit-title').replaceChildren('Audit: ', h('bdi', {}, latest.subject ?? '(no subject)'));
     stops = [...new Set(events.map(secondOf))];
     slider.max = String(stops.length - 1);
     slider.value = slider.max;

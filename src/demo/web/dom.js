@@ -14,6 +14,12 @@ export function h(tag, props = {}, ...children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+/**
+ * User text inside a sentence of the page's own, bidi-isolated (U+2068 … U+2069): right-to-left text or a
+ * stray override (U+202E) in a name cannot reorder the words around it. Elements take `dir="auto"` or `<bdi>`.
+ */
+export const isolated = (text) => `\u2068${text}\u2069`;
+
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 

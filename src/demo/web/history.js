@@ -1,7 +1,7 @@
 // The History tab: the involving feed of the picked contact, newest first, filtered, paged by cursor
 // as the list scrolls, with type counts as badges.
 import { api, contactName, problemOf, query } from './api.js';
-import { $, h, time } from './dom.js';
+import { $, h, isolated, time } from './dom.js';
 
 export const TYPES = ['call', 'email', 'meeting', 'note', 'other'];
 const PAGE_SIZE = 20;
@@ -38,11 +38,11 @@ function partyItem(party, contacts) {
   return h(
     'li',
     { class: 'party' },
-    h('span', { class: 'party-name' }, frozen),
+    h('bdi', { class: 'party-name' }, frozen),
     ' ',
     h('span', { class: 'party-kind' }, `(${kind})`),
     renamed && ' ',
-    renamed && h('mark', { class: 'renamed', title: `The contact's name now; ${frozen} when logged` }, `now ${contactName(current)}`),
+    renamed && h('mark', { class: 'renamed', title: `The contact's name now; ${isolated(frozen)} when logged` }, 'now ', h('bdi', {}, contactName(current))),
   );
 }
 
@@ -74,9 +74,9 @@ export function createHistory({ state, onEdit, onAudit, onDelete }) {
         'article',
         { 'aria-labelledby': headingId },
         h('header', {}, h('span', { class: `type type-${interaction.interactionType}` }, interaction.interactionType), ' ', time(interaction.occurredAt)),
-        h('h3', { id: headingId }, subject),
-        h('p', { class: 'about' }, 'Contact: ', about ? contactName(about) : `not in the directory (${interaction.contactUuid.slice(0, 8)}…)`),
-        interaction.body && h('p', { class: 'body' }, interaction.body),
+        h('h3', { id: headingId, dir: 'auto' }, subject),
+        h('p', { class: 'about' }, 'Contact: ', about ? h('bdi', {}, contactName(about)) : `not in the directory (${interaction.contactUuid.slice(0, 8)}…)`),
+        interaction.body && h('p', { class: 'body', dir: 'auto' }, interaction.body),
         interaction.parties.length > 0 && h('ul', { class: 'parties', 'aria-label': 'Parties' }, interaction.parties.map((party) => partyItem(party, state.contacts))),
         h(
           'div',
