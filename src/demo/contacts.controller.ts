@@ -8,7 +8,7 @@ import { normaliseUuid } from '../domain/validation';
 import { DemoContacts } from './contacts';
 import { answerFeed, ApiFeedQuery, DEFAULT_FEED_LIMIT, FeedAnswer, feedFiltersOf, QueryParameters } from './feed-query';
 import { commandOptions } from './interactions.controller';
-import { ApiAnswers, ApiCommandHeaders, ApiJsonBody, ApiUuidParam } from './openapi';
+import { ApiAnswers, ApiCommandHeaders, ApiIdempotencyKey, ApiJsonBody, ApiUuidParam } from './openapi';
 
 @ApiTags('contacts')
 @Controller('contacts')
@@ -21,13 +21,14 @@ export class ContactsController {
   @Post()
   @ApiOperation({ summary: "Add a contact to the demo host's own directory", operationId: 'createContact' })
   @ApiJsonBody('NewContact', false)
+  @ApiIdempotencyKey()
   @ApiAnswers(201, 'Contact', [422], { body: true })
-  create(@Body() body: unknown): Promise<ContactRecord> {
+  create(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<ContactRecord> {
     // A JSON null, array or scalar is refused like on /interactions (no body at all is an empty contact).
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw new InteractionValidationError({ body: ['must be a JSON object'] });
     }
-    return this.contacts.create(body);
+    return this.contacts.create(body, { idempotencyKey });
   }
 
   @Get()

@@ -6,7 +6,8 @@ import { InteractionValidationError } from '../domain/errors';
 import { ContactDirectory } from '../ports/directories';
 import { Database } from '../ports/database';
 import { isStorableString } from '../domain/storable';
-import { MESSAGES } from '../domain/validation';
+import { MESSAGES, validateIdempotencyKey } from '../domain/validation';
+import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 
 const CONTACTS_TABLE = `
   CREATE TABLE IF NOT EXISTS contacts (
@@ -82,6 +83,8 @@ export class DemoContacts implements ContactDirectory {
       await tx.query('CREATE TABLE IF NOT EXISTS sample_data (seeded boolean PRIMARY KEY)', []);
       // Which request (its Idempotency-Key) removed a contact: its repeat is answered, not a 404.
       await tx.query('CREATE TABLE IF NOT EXISTS removed_contacts (uuid uuid NOT NULL, idempotency_key text NOT NULL, PRIMARY KEY (uuid, idempotency_key))', []);
+      // Which request (its Idempotency-Key and body) created a contact, and the answer: its repeat gets that answer.
+      await tx.query('CREATE TABLE IF NOT EXISTS created_contacts (idempotency_key text PRIMARY KEY, request text NOT NULL, contact jsonb NOT NULL)', []);
     });
   }
 
@@ -125,22 +128,35 @@ export class DemoContacts implements ContactDirectory {
     return rows.length > 0;
   }
 
-  /** `uuid`: the sample data's fixed ones (the API document's examples name them); new ones otherwise. */
-  async create(input: unknown, uuid: string = uuidv7()): Promise<ContactRecord> {
+  /**
+   * `uuid`: the sample data's fixed ones (the API document's examples name them); new ones otherwise.
+   * `idempotencyKey`: a repeat of the request (a retry after a lost answer) answers the contact it created
+   * instead of creating a second one; the key with another body is a 422.
+   */
+  async create(input: unknown, { uuid = uuidv7(), idempotencyKey }: { uuid?: string; idempotencyKey?: string } = {}): Promise<ContactRecord> {
+    const key = validateIdempotencyKey({ idempotencyKey });
+    if (!key.ok) throw new InteractionValidationError(key.errors);
     const result = newContactSchema.safeParse(input ?? {});
     if (!result.success) throw validationError(result.error);
-    const contact = { uuid, ...result.data };
-    await this.db.query(
-      `INSERT INTO contacts (uuid, name, email, company, role_in_company, department) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [contact.uuid, contact.name ?? null, contact.email ?? null, contact.company ?? null, contact.roleInCompany ?? null, contact.department ?? null],
-    );
-    return toRecord({
-      uuid: contact.uuid,
-      name: contact.name ?? null,
-      email: contact.email ?? null,
-      company: contact.company ?? null,
-      role_in_company: contact.roleInCompany ?? null,
-      department: contact.department ?? null,
+    const { name, email, company, roleInCompany, department } = result.data;
+    const row = { uuid, name: name ?? null, email: email ?? null, company: company ?? null, role_in_company: roleInCompany ?? null, department: department ?? null };
+    const contact = toRecord(row);
+    const request = JSON.stringify(result.data);
+    return this.db.transaction(async (tx) => {
+      if (key.value !== undefined) {
+        const claimed = await tx.query('INSERT INTO created_contacts VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING RETURNING 1', [key.value, request, JSON.stringify(contact)]);
+        if (claimed.rows.length === 0) {
+          // A separate statement: under READ COMMITTED it sees a row another transaction committed meanwhile.
+          const { rows } = await tx.query<{ request: string; contact: ContactRecord }>('SELECT request, contact FROM created_contacts WHERE idempotency_key = $1', [key.value]);
+          if (rows[0]!.request !== request) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
+          return rows[0]!.contact;
+        }
+      }
+      await tx.query(
+        `INSERT INTO contacts (uuid, name, email, company, role_in_company, department) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [row.uuid, row.name, row.email, row.company, row.role_in_company, row.department],
+      );
+      return contact;
     });
   }
 

@@ -104,14 +104,19 @@ export function ApiCommandHeaders(): MethodDecorator {
       required: false,
       description: "ties the command's events to the request (their correlationId, 1 to 200 characters); a new id when absent",
     }),
-    ApiHeader({
-      name: IDEMPOTENCY_KEY,
-      required: false,
-      description:
-        '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
-        'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
-    }),
+    ApiIdempotencyKey(),
   );
+}
+
+/** The optional `Idempotency-Key` header alone (a command of the demo's own directory: no actor, no events). */
+export function ApiIdempotencyKey(): MethodDecorator {
+  return ApiHeader({
+    name: IDEMPOTENCY_KEY,
+    required: false,
+    description:
+      '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
+      'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
+  });
 }
 interface HeaderParameter {
   name: string;

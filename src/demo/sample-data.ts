@@ -25,9 +25,9 @@ export class SampleData implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     // Claimed once: two hosts starting together on an empty database do not both add them.
     if (!this.enabled || !(await this.contacts.claimSampleData())) return;
-    const ada = await this.contacts.create({ name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines', roleInCompany: 'CTO' }, SAMPLE_CONTACT_UUIDS.ada);
-    const grace = await this.contacts.create({ name: 'Grace Hopper', email: 'grace@example.com', company: 'US Navy', department: 'Research' }, SAMPLE_CONTACT_UUIDS.grace);
-    const alan = await this.contacts.create({ email: 'alan@example.com' }, SAMPLE_CONTACT_UUIDS.alan);
+    const ada = await this.contacts.create({ name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines', roleInCompany: 'CTO' }, { uuid: SAMPLE_CONTACT_UUIDS.ada });
+    const grace = await this.contacts.create({ name: 'Grace Hopper', email: 'grace@example.com', company: 'US Navy', department: 'Research' }, { uuid: SAMPLE_CONTACT_UUIDS.grace });
+    const alan = await this.contacts.create({ email: 'alan@example.com' }, { uuid: SAMPLE_CONTACT_UUIDS.alan });
     await this.interactions.createInteraction(
       { contactUuid: ada.uuid, interactionType: 'call', subject: 'Kick-off call', body: 'Agreed on a pilot.', occurredAt: '2026-01-12T09:30:00Z' },
       [{ rawName: 'Grace', contactUuid: grace.uuid }, { rawName: 'Their lawyer' }],

@@ -313,7 +313,7 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     await status('20 shown.');
   });
 
-  it('repeats an edit or a contact delete whose answer was lost with the same key; a pending delete is not confirmed twice', async () => {
+  it('repeats an edit, a contact create or delete whose answer was lost with the same key; a pending delete is not confirmed twice', async () => {
     const ada = (await call(demo, 'GET', '/contacts')).body.find((contact: { name: string }) => contact.name === 'Ada Lovelace');
     const { uuid } = (await call(demo, 'POST', '/interactions', { contactUuid: ada.uuid, subject: 'Lost answers' })).body;
     const search = page.getByRole('search', { name: 'Filter the history' }).getByLabel('Search');
@@ -354,9 +354,16 @@ async function eventually(assertion: () => Promise<void>, timeout = 5000): Promi
     const creating = page.locator('#contact-form');
     if (!(await creating.isVisible())) await page.getByText('New contact').click();
     await creating.getByLabel('Name').fill('Lost Delete');
+    const contacts = (url: URL) => url.pathname === '/contacts';
+    await page.route(contacts, loseAnswer('POST'));
     await creating.getByRole('button', { name: 'Create contact' }).click();
+    await creating.getByRole('alert').filter({ hasText: 'the answer was lost' }).waitFor();
+    await page.unroute(contacts);
+    await creating.getByRole('button', { name: 'Create contact' }).click(); // created once, not a duplicate
     await page.getByRole('heading', { name: 'History: Lost Delete' }).waitFor();
-    const contact = (await call(demo, 'GET', '/contacts')).body.find((c: { name: string }) => c.name === 'Lost Delete');
+    const created = (await call(demo, 'GET', '/contacts')).body.filter((c: { name: string }) => c.name === 'Lost Delete');
+    expect(created).toHaveLength(1);
+    const [contact] = created;
     const contactPath = (url: URL) => url.pathname.endsWith(`/contacts/${contact.uuid}`);
     await page.route(contactPath, loseAnswer('DELETE'));
     await page.getByText('Manage contact').click();

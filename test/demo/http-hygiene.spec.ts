@@ -99,6 +99,17 @@ describe('demo HTTP hygiene', () => {
     expect([empty.status, ((await empty.json()) as { name: unknown }).name]).toEqual([201, null]);
   });
 
+  it('creates a contact once for requests repeated with one Idempotency-Key; the key with another body is 422', async () => {
+    const key = { 'idempotency-key': `create-${Date.now()}` };
+    const first = await call('POST', '/contacts', { name: 'Once Only' }, key);
+    expect(first.status).toBe(201);
+    expect(await call('POST', '/contacts', { name: 'Once Only' }, key)).toEqual(first); // a retry after a lost answer
+    expect((await call('GET', '/contacts')).body.filter((c: { name: string }) => c.name === 'Once Only')).toHaveLength(1);
+    expect(await call('POST', '/contacts', { name: 'Someone else' }, key)).toEqual({ status: 422, body: { errors: { idempotencyKey: ['was already used for a different request'] } } });
+    expect((await call('POST', '/contacts', { name: 'Once Only' })).body.uuid).not.toBe(first.body.uuid); // no key: a new contact
+    expect(await call('POST', '/contacts', { name: 'x' }, { 'idempotency-key': '' })).toEqual({ status: 422, body: { errors: { idempotencyKey: ['must be 1 to 200 characters'] } } });
+  });
+
   it('takes repeated contactUuids as one list, and refuses other repeated parameters', async () => {
     const [ada, bob] = [await contact('Ada'), await contact('Bob')];
     const a = (await call('POST', '/interactions', { contactUuid: ada, occurredAt: '2026-01-01T00:00:00Z' })).body;

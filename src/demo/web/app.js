@@ -86,7 +86,7 @@ function onSubmit(selector, action) {
         await action(element);
       } catch (error) {
         if (error instanceof ApiError && error.status === 422) showErrors(element, error.body.errors);
-        else showErrors(element, {}, [error.message]);
+        else showErrors(element, {}, [failureOf(error)]);
       }
     });
   });
