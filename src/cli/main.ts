@@ -64,11 +64,23 @@ async function rebuildCommand(options: { batchSize?: string }): Promise<void> {
       hideCursor: true,
     });
     bar.start(total, 0, { rate: 0 });
-    const summary = await maintenance.rebuild({
-      ...(batchSize !== undefined && { batchSize }),
-      onProgress: (events) => bar.update(events, { rate: rate(events) }),
-    });
-    bar.stop();
+    // The bar hides the cursor and turns off line wrapping: given back on Ctrl-C (the rebuild's transaction
+    // rolls back with the process) and on a failure too.
+    const interrupted = () => {
+      bar.stop();
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
+    let summary: Awaited<ReturnType<InteractionsMaintenance['rebuild']>>;
+    try {
+      summary = await maintenance.rebuild({
+        ...(batchSize !== undefined && { batchSize }),
+        onProgress: (events) => bar.update(events, { rate: rate(events) }),
+      });
+    } finally {
+      process.off('SIGINT', interrupted);
+      bar.stop();
+    }
     const seconds = (Date.now() - started) / 1000;
     out(`rebuilt the read tables from ${summary.events} events in ${seconds.toFixed(1)} s (${rate(summary.events)} events/s)`);
     out(`checkpoint ${positionText(summary.position)}`);
@@ -206,7 +218,13 @@ function fail(error: unknown): void {
   process.stderr.write(`crm-interactions: ${error instanceof Error ? error.message || error.name : String(error)}\n`);
   if (!(error instanceof UserError) && process.env.DEBUG) console.error(error);
   process.exitCode = 1;
+  // Out even where something failed to close: PGlite that failed to start cannot be disposed of, and its
+  // timers would keep the process waiting for ever. Unref'd: a run that ends by itself exits at once.
+  setTimeout(() => process.exit(), FAILED_EXIT_MS).unref();
 }
+
+/** How long a failed run may take to finish closing before it exits anyway. */
+const FAILED_EXIT_MS = 2_000;
 
 export function run(argv: readonly string[]): void {
   startPGliteQuickly();

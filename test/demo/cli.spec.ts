@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -163,6 +163,20 @@ describe('crm-interactions CLI', () => {
       );
     }
     expect(existsSync(unopened)).toBe(false);
+  }, 60_000);
+
+  it('reports a PGlite folder it cannot open (a damaged file) in one line and exits, without a misleading version hint', async () => {
+    const damaged = mkdtempSync(join(tmpdir(), 'crm-interactions-cli-damaged-'));
+    try {
+      expect((await cli(damaged, 'migrate')).code).toBe(0);
+      writeFileSync(join(damaged, 'global', 'pg_control'), '');
+      const failed = await cli(damaged, 'stats');
+      expect(failed.code).toBe(1);
+      expect(failed.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^crm-interactions: InteractionsModule: could not open PGlite in /)]);
+      expect(failed.stderr).not.toMatch(/PostgreSQL \d+ database/);
+    } finally {
+      rmSync(damaged, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('reports a database it cannot reach in one line naming the target, without the password or a stack', async () => {

@@ -77,6 +77,19 @@ describe('a PGlite folder of another PostgreSQL major', () => {
     );
     expect(existsSync(join(dataDir, 'crm-interactions.lock'))).toBe(false);
   }, 60_000);
+
+  it('says nothing of versions when the folder is of this major and fails for another reason (a damaged file)', async () => {
+    const dataDir = join(root, 'damaged');
+    await (await PGliteDatabase.open({ dataDir, schema: 'public', template: pgliteTemplate() })).close();
+    writeFileSync(join(dataDir, 'global', 'pg_control'), ''); // as a full disk or a bad copy could leave it
+    const failed = await PGliteDatabase.open({ dataDir, schema: 'public' }).then(
+      (db) => db.close().then(() => null),
+      (error: unknown) => error as Error,
+    );
+    expect(failed).toBeInstanceOf(Error);
+    expect(failed!.message).not.toMatch(/PostgreSQL \d+ database/);
+    expect(existsSync(join(dataDir, 'crm-interactions.lock'))).toBe(false);
+  }, 60_000);
 });
 
 describe('PGlite started with PostgreSQL settings', () => {

@@ -123,7 +123,7 @@ export class PGliteDatabase implements Database {
       return new PGliteDatabase(pglite, options.schema, true, lock);
     } catch (error) {
       lock?.release();
-      throw folder === null ? error : withMajorOf(folder, error);
+      throw folder === null ? error : await withMajorOf(folder, error);
     }
   }
 
@@ -192,20 +192,33 @@ export class PGliteDatabase implements Database {
 
 /**
  * PGlite's own error for a folder it cannot start on says nothing of why ("PGlite failed to initialize
- * properly"); the commonest reason is a folder made by another PostgreSQL major (another PGlite version),
- * which its PG_VERSION tells.
+ * properly"); one reason is a folder made by another PostgreSQL major (another PGlite version), which its
+ * PG_VERSION tells, when it is not the major this PGlite runs (else the cause is another: a full disk,
+ * permissions, a damaged file, and a hint about versions would mislead).
  */
-function withMajorOf(folder: string, error: unknown): unknown {
+async function withMajorOf(folder: string, error: unknown): Promise<unknown> {
   let major: string;
   try {
     major = readFileSync(join(folder, 'PG_VERSION'), 'utf8').trim();
   } catch {
     return error; // no database there yet: the error is about something else
   }
+  if ((await runningMajor().catch(() => major)) === major) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new Error(
     `${message} (the folder holds a PostgreSQL ${major} database: if this PGlite runs another major, it cannot ` +
       'open it; dump it with the PGlite version that made it, and restore the dump into a new folder)',
     { cause: error },
   );
+}
+
+/** The PostgreSQL major this PGlite runs, from an instance in memory (only after a failed open). */
+async function runningMajor(): Promise<string> {
+  const probe = await PGlite.create('memory://');
+  try {
+    const { rows } = await probe.query<{ version: string }>("SELECT current_setting('server_version_num') AS version");
+    return String(Math.floor(Number(rows[0]!.version) / 10_000));
+  } finally {
+    await probe.close();
+  }
 }
