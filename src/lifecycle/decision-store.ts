@@ -79,7 +79,9 @@ export async function recordDecision(
     // read whom to take.
     inserted = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.merges_and_forgets.${db.schema}`]);
-      if (decision.kind === 'contacts_merged') {
+      // A repeat of a merge recorded before her forget is answered as the first request (below), not refused.
+      const repeat = idempotency.key !== null && (await tx.query('SELECT 1 FROM lifecycle_decisions WHERE idempotency_key = $1', [idempotency.key])).rows.length > 0;
+      if (decision.kind === 'contacts_merged' && !repeat) {
         const forgotten = await forgottenAmong(tx, [decision.fromUuid, decision.intoUuid]);
         const errors = new ErrorCollector();
         if (forgotten.has(decision.fromUuid)) errors.add('fromUuid', MESSAGES.doesNotExist);

@@ -144,6 +144,11 @@ describe.each(EVERY_STORE)('forgetting a contact another was merged into, on %s'
     await m.service.forgetContact(cora);
     const refused = { name: 'InteractionValidationError', errors: { fromUuid: ['does not exist'] } };
     await expect(m.service.contactsMerged(cora, fred)).rejects.toMatchObject(refused);
+    // A repeat of a merge recorded before the forget is answered as the first request was.
+    const [dora, gus] = [m.newContact({ name: 'Dora Before' }), m.newContact({ name: 'Gus Into' })];
+    const merged = await m.service.contactsMerged(dora, gus, { idempotencyKey: 'merged-before-forget' });
+    await m.service.forgetContact(dora);
+    await expect(m.service.contactsMerged(dora, gus, { idempotencyKey: 'merged-before-forget' })).resolves.toEqual(merged);
     await expect(m.service.contactsMerged(cora, fred, { idempotencyKey: 'merge-after-forget' })).rejects.toMatchObject(refused);
     await expect(m.service.contactsMerged(fred, cora)).rejects.toMatchObject({ errors: { intoUuid: ['does not exist'] } });
     const freds = await m.service.createInteraction({ contactUuid: fred, subject: 'Fred on his own' });

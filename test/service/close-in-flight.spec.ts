@@ -7,6 +7,28 @@ import { startModule } from '../support/module';
  * InteractionUnavailableError (nothing written), never a driver's "PGlite is closed" or "Cannot use a pool
  * after calling end on the pool"; a call after the close fails the same way.
  */
+describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('closing under load, on %s', (_name, backend) => {
+  it('finishes while callers keep calling, and twice at once is one close', async () => {
+    const m = await startModule({ backend });
+    let busy = true;
+    const callers = Array.from({ length: 4 }, async () => {
+      while (busy) {
+        await m.service.listRecent().catch(() => undefined);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const closing = Promise.all([m.app.close(), m.app.close()]).then(() => 'closed');
+      expect(await Promise.race([closing, new Promise((resolve) => setTimeout(() => resolve('still closing after 10 s'), 10_000))])).toBe('closed');
+    } finally {
+      busy = false;
+      await Promise.all(callers);
+      await m.close();
+    }
+  });
+});
+
 describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('closing with commands in flight, on %s', (_name, backend) => {
   it.each([0, 5, 20])('answers every command under way when the close starts %d ms after them, and every call after it', async (afterMs) => {
     const m = await startModule({ backend });

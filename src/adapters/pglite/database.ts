@@ -81,6 +81,8 @@ function folderOf(dataDir: string): string | null {
 export class PGliteDatabase implements Database {
   readonly schema: string;
   private closed = false;
+  /** The last operation this database queued on the session (settled, never rejecting). */
+  private lastQueued: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly pglite: PGlite,
@@ -154,15 +156,19 @@ export class PGliteDatabase implements Database {
     );
   }
 
-  async close(): Promise<void> {
-    // What is under way finishes first, also the next statement of a command it queued meanwhile (as a
-    // pool's end lets its clients finish); what comes after is refused with the module's error.
-    const session = sessions.get(this.pglite)!;
-    for (let queued = session.queue; ; queued = session.queue) {
-      await queued;
-      if (session.queue === queued) break;
-    }
+  /** Once, however often and concurrently it is called. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | null = null;
+
+  private async closeOnce(): Promise<void> {
+    // New work is refused with the module's error; what this database queued before finishes first (as a
+    // pool's end lets its clients finish). Not the work of others on a shared instance: theirs to close.
     this.closed = true;
+    await this.lastQueued;
     if (!this.owned) return;
     try {
       if (!this.pglite.closed) await this.pglite.close();
@@ -186,6 +192,7 @@ export class PGliteDatabase implements Database {
       return work(this.pglite);
     });
     session.queue = result.catch(() => undefined);
+    this.lastQueued = session.queue;
     return result;
   }
 }
