@@ -55,8 +55,12 @@ export class UnknownOutcomes {
         continue; // still unreachable
       }
       if (found.length > 0) {
-        await publish(found).catch((error: unknown) => this.logger.error(`events of ${streamName} not published: ${errorText(error)}`));
-        this.logger.log(`an append to ${streamName} whose outcome was unknown landed: its events are published`);
+        try {
+          await publish(found);
+          this.logger.log(`an append to ${streamName} whose outcome was unknown landed: its events are published`);
+        } catch (error) {
+          this.logger.error(`an append to ${streamName} whose outcome was unknown landed, and publishing it failed: ${errorText(error)}`);
+        }
         return;
       }
       if (!mayStillLand) return; // read, and not there: it never landed
