@@ -80,7 +80,6 @@ function folderOf(dataDir: string): string | null {
 
 export class PGliteDatabase implements Database {
   readonly schema: string;
-  private closed = false;
   /** The last operation this database queued on the session (settled, never rejecting). */
   private lastQueued: Promise<unknown> = Promise.resolve();
 
@@ -162,12 +161,12 @@ export class PGliteDatabase implements Database {
     return this.closing;
   }
 
+  /** Set by the first close: from then on new work is refused. */
   private closing: Promise<void> | null = null;
 
   private async closeOnce(): Promise<void> {
-    // New work is refused with the module's error; what this database queued before finishes first (as a
-    // pool's end lets its clients finish). Not the work of others on a shared instance: theirs to close.
-    this.closed = true;
+    // New work is refused with the module's error (`closing` is set); what this database queued before
+    // finishes first (as a pool's end lets its clients finish). Not the work of others on a shared instance.
     await this.lastQueued;
     if (!this.owned) return;
     try {
@@ -179,7 +178,7 @@ export class PGliteDatabase implements Database {
 
   /** Runs `work` alone on the session, with the search_path on this database's schema. */
   private exclusive<T>(work: (runner: Runner) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(databaseClosedError());
+    if (this.closing) return Promise.reject(databaseClosedError());
     const session = sessions.get(this.pglite)!;
     const result = session.queue.then(async () => {
       // PGlite answers in microtasks: without a turn of the event loop, a loop of queries would starve
