@@ -108,18 +108,17 @@ export class DemoContacts implements ContactDirectory {
     return rows.map(toRecord);
   }
 
-  /** Removes a contact, remembering the request's key; false when there was none. */
-  async delete(uuid: string, idempotencyKey?: string): Promise<boolean> {
-    const { rows } = await this.db.query(
-      `WITH removed AS (DELETE FROM contacts WHERE uuid = $1 RETURNING uuid),
-       remembered AS (
-         INSERT INTO removed_contacts (uuid, idempotency_key) SELECT uuid, $2 FROM removed WHERE $2::text IS NOT NULL
-         ON CONFLICT DO NOTHING
-       )
-       SELECT uuid FROM removed`,
+  /**
+   * Removes a contact, remembering the request's key also where a concurrent request removed the row first:
+   * both were answered as having removed it, so a repeat of either is answered so again.
+   */
+  async delete(uuid: string, idempotencyKey?: string): Promise<void> {
+    await this.db.query(
+      `WITH removed AS (DELETE FROM contacts WHERE uuid = $1)
+       INSERT INTO removed_contacts (uuid, idempotency_key) SELECT $1, $2 WHERE $2::text IS NOT NULL
+       ON CONFLICT DO NOTHING`,
       [uuid, idempotencyKey ?? null],
     );
-    return rows.length > 0;
   }
 
   /** The contact was removed by a request with this key (a repeat of it is answered as the first). */

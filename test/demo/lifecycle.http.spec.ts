@@ -47,6 +47,20 @@ describe("contacts' lifecycle over HTTP", () => {
     });
   });
 
+  it('answers a repeat as the first for every key a concurrent DELETE answered 200', async () => {
+    // Sent together, both requests find the contact and answer 200; only one removes its row.
+    for (let round = 0; round < 3; round++) {
+      const gone = await contact(`Gone together ${round}`);
+      await call(demo, 'POST', '/interactions', { contactUuid: gone });
+      const keys = [`first-${gone}`, `second-${gone}`];
+      const answers = await Promise.all(keys.map((key) => call(demo, 'DELETE', `/contacts/${gone}`, undefined, { 'idempotency-key': key })));
+      for (const [i, key] of keys.entries()) {
+        if (answers[i]!.status !== 200) continue;
+        expect(await call(demo, 'DELETE', `/contacts/${gone}`, undefined, { 'idempotency-key': key })).toEqual(answers[i]);
+      }
+    }
+  });
+
   it('answers committed: true when the demo\'s own row cannot go after the decision was recorded; the retry finishes', async () => {
     const gone = await contact('Gone late');
     await call(demo, 'POST', '/interactions', { contactUuid: gone });
