@@ -99,7 +99,7 @@ export class ContactsController {
   ): Promise<LifecycleResult> {
     const contact = await this.existing(uuid, idempotencyKey);
     const result = await this.interactions.contactDeleted(contact, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.removeDecided(contact, idempotencyKey);
+    await this.removeDecided(() => this.contacts.delete(contact, idempotencyKey));
     return result;
   }
 
@@ -126,13 +126,14 @@ export class ContactsController {
     const from = await this.existing(uuid, idempotencyKey);
     const { intoUuid } = body as { intoUuid?: unknown };
     const result = await this.interactions.contactsMerged(from, intoUuid as string, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.removeDecided(from, idempotencyKey);
+    await this.removeDecided(() => this.contacts.delete(from, idempotencyKey, intoUuid as string));
     return result;
   }
 
   /**
    * Erasure: the module forgets the contact first (durable, safe to retry), then the demo erases its
-   * own row. A contact the demo deleted before can still be forgotten.
+   * own row, and those of the contacts it merged with her. A contact the demo deleted before can still be
+   * forgotten.
    */
   @Post(':uuid/forget')
   @HttpCode(200)
@@ -150,7 +151,8 @@ export class ContactsController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<LifecycleResult> {
     const result = await this.interactions.forgetContact(uuid, commandOptions({ actorUuid, requestId, idempotencyKey }));
-    await this.removeDecided(uuid.toLowerCase(), idempotencyKey);
+    // With every contact merged with hers: the module forgot them as one person.
+    await this.removeDecided(() => this.contacts.forget(uuid.toLowerCase(), idempotencyKey));
     return result;
   }
 
@@ -158,9 +160,9 @@ export class ContactsController {
    * The demo's own row goes after the module's decision, which is recorded by now: a failure here answers
    * `committed: true` (a retry finds the decision done, and removes the row).
    */
-  private async removeDecided(contact: string, idempotencyKey?: string): Promise<void> {
+  private async removeDecided(remove: () => Promise<void>): Promise<void> {
     try {
-      await this.contacts.delete(contact, idempotencyKey);
+      await remove();
     } catch (error) {
       if (error instanceof InteractionUnavailableError) throw new InteractionUnavailableError(error.message, true, { cause: error });
       throw error;

@@ -69,6 +69,9 @@ const toRecord = (row: ContactRow): ContactRecord => ({
   department: row.department,
 });
 
+/** The removal's request key ($2), for the contact $1 (a repeat of the request is answered as the first). */
+const REMEMBER_REMOVAL = `INSERT INTO removed_contacts (uuid, idempotency_key) SELECT $1, $2 WHERE $2::text IS NOT NULL ON CONFLICT DO NOTHING`;
+
 /** The demo host's own small contacts table: what a real CRM's contacts would be to the module. */
 @Injectable()
 export class DemoContacts implements ContactDirectory {
@@ -83,6 +86,8 @@ export class DemoContacts implements ContactDirectory {
       await tx.query('CREATE TABLE IF NOT EXISTS sample_data (seeded boolean PRIMARY KEY)', []);
       // Which request (its Idempotency-Key) removed a contact: its repeat is answered, not a 404.
       await tx.query('CREATE TABLE IF NOT EXISTS removed_contacts (uuid uuid NOT NULL, idempotency_key text NOT NULL, PRIMARY KEY (uuid, idempotency_key))', []);
+      // Which contacts the demo merged: forgetting one forgets them all (one person to the module), so all their rows go.
+      await tx.query('CREATE TABLE IF NOT EXISTS merged_contacts (from_uuid uuid NOT NULL, into_uuid uuid NOT NULL, PRIMARY KEY (from_uuid, into_uuid))', []);
       // Which request (its Idempotency-Key and body) created a contact, and the answer: its repeat gets that answer.
       await tx.query('CREATE TABLE IF NOT EXISTS created_contacts (idempotency_key text PRIMARY KEY, request text NOT NULL, contact jsonb NOT NULL)', []);
     });
@@ -112,11 +117,25 @@ export class DemoContacts implements ContactDirectory {
    * Removes a contact, remembering the request's key also where a concurrent request removed the row first:
    * both were answered as having removed it, so a repeat of either is answered so again.
    */
-  async delete(uuid: string, idempotencyKey?: string): Promise<void> {
+  async delete(uuid: string, idempotencyKey?: string, mergedInto?: string): Promise<void> {
     await this.db.query(
-      `WITH removed AS (DELETE FROM contacts WHERE uuid = $1)
-       INSERT INTO removed_contacts (uuid, idempotency_key) SELECT $1, $2 WHERE $2::text IS NOT NULL
-       ON CONFLICT DO NOTHING`,
+      `WITH removed AS (DELETE FROM contacts WHERE uuid = $1),
+       merged AS (INSERT INTO merged_contacts (from_uuid, into_uuid) SELECT $1, $3 WHERE $3::uuid IS NOT NULL ON CONFLICT DO NOTHING)
+       ${REMEMBER_REMOVAL}`,
+      [uuid, idempotencyKey ?? null, mergedInto ?? null],
+    );
+  }
+
+  /** Removes a forgotten contact and every contact the demo merged with it, either way and through chains of merges. */
+  async forget(uuid: string, idempotencyKey?: string): Promise<void> {
+    await this.db.query(
+      `WITH RECURSIVE person(uuid) AS (
+         SELECT $1::uuid
+         UNION
+         SELECT CASE WHEN m.from_uuid = p.uuid THEN m.into_uuid ELSE m.from_uuid END
+         FROM merged_contacts m JOIN person p ON p.uuid IN (m.from_uuid, m.into_uuid)),
+       removed AS (DELETE FROM contacts WHERE uuid IN (SELECT uuid FROM person))
+       ${REMEMBER_REMOVAL}`,
       [uuid, idempotencyKey ?? null],
     );
   }

@@ -119,6 +119,18 @@ describe("contacts' lifecycle over HTTP", () => {
     expect((await call(demo, 'POST', `/contacts/${forgotten}/forget`)).body).toEqual({ interactions: 0 });
   });
 
+  it('forgets with her the contacts the demo merged with her, through a chain of merges either way', async () => {
+    const [cora, dora, nora, kept] = [await contact('Cora Lind'), await contact('Dora Lind'), await contact('Nora Lind'), await contact('Kept Apart')];
+    expect((await call(demo, 'POST', `/contacts/${cora}/merge`, { intoUuid: dora })).status).toBe(200);
+    expect((await call(demo, 'POST', `/contacts/${dora}/merge`, { intoUuid: nora })).status).toBe(200);
+    // Cora's row went with her merge; the module forgets Dora and Nora with her, so their rows go too.
+    expect(await call(demo, 'POST', `/contacts/${cora}/forget`)).toMatchObject({ status: 200 });
+    const left = (await call(demo, 'GET', '/contacts')).body.map((c: { uuid: string }) => c.uuid);
+    expect(left).not.toContain(nora);
+    expect(left).toContain(kept);
+    expect(JSON.stringify((await call(demo, 'GET', '/contacts')).body)).not.toMatch(/Lind/);
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const { paths } = (await call(demo, 'GET', '/docs-json')).body;
     expect(paths['/contacts/{uuid}'].delete).toBeDefined();
