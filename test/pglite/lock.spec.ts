@@ -79,6 +79,26 @@ describe('PGlite directory lock', () => {
     }
   });
 
+  it('takes over the lock of a holder that ended but was never reaped (a zombie: its parent does not wait)', async () => {
+    if (!existsSync('/proc/self/stat')) return;
+    const dataDir = join(root, 'zombie');
+    lockDirectory(dataDir).release();
+    // The shell starts a process, then becomes `sleep`, which never reaps it: once it ends it is a zombie.
+    const parent = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e 0 & echo $!; exec sleep 60`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((done) => parent.stdout!.once('data', (chunk) => done(String(chunk)))));
+      const stateOf = () => { const fields = readFileSync(`/proc/${pid}/stat`, 'utf8'); return fields.slice(fields.lastIndexOf(')') + 2).split(' ')[0]; };
+      for (let i = 0; i < 200 && stateOf() !== 'Z'; i++) await new Promise((done) => setTimeout(done, 25));
+      expect(stateOf()).toBe('Z');
+      writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid, token: 'zombie', started: startOf(pid), pidNamespace: readlinkSync('/proc/self/ns/pid') }));
+      const lock = lockDirectory(dataDir);
+      expect(lockOf(dataDir).pid).toBe(process.pid);
+      lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
   it('never presumes dead a holder on another machine (a shared volume): its pid cannot be checked from here', () => {
     const dataDir = join(root, 'elsewhere');
     lockDirectory(dataDir).release();

@@ -56,15 +56,19 @@ const OWN_PID_NAMESPACE = (() => {
   }
 })();
 
-/** When process `pid` started (field 22 of /proc/<pid>/stat, after the command name in parentheses), where Linux tells it. */
-function startOf(pid: number | 'self'): string | undefined {
+/** The fields of /proc/<pid>/stat after the command name in parentheses (the 3rd on), where Linux tells them. */
+function statOf(pid: number | 'self'): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
+/** When process `pid` started (field 22). */
+const startOf = (pid: number | 'self'): string | undefined => statOf(pid)?.[19];
+/** Ended, though its parent has not reaped it yet (field 3: a zombie): a host whose parent never reaps (a container without an init) leaves one. */
+const hasEnded = (pid: number): boolean => ['Z', 'X'].includes(statOf(pid)?.[0] ?? '');
 const OWN_START = startOf('self');
 
 /** How often a holder's heartbeat touches its lock file, and how long an opener watches for a touch. */
@@ -149,7 +153,7 @@ function readHolder(path: string): { text: string; holder: Holder | null } | nul
 }
 
 /**
- * Stale: its process is gone, or its pid now names another process (started at another time; without a
+ * Stale: its process is gone (or a zombie), or its pid now names another process (started at another time; without a
  * start time, a lock naming this pid that this thread does not hold); where the pid cannot tell (another
  * PID namespace, another thread of this process), its heartbeat stopped.
  */
@@ -158,7 +162,7 @@ function isStale(holder: Holder | null, dir: string, path: string): boolean {
   if (onOtherHost(holder)) return false;
   if (inOtherPidNamespace(holder) || isThisProcess(holder)) return !heartbeatSeen(path);
   if (holder.pid === process.pid) return held.get(dir) !== holder.token;
-  if (!isRunning(holder.pid)) return true;
+  if (!isRunning(holder.pid) || hasEnded(holder.pid)) return true;
   const started = holder.started === undefined ? undefined : startOf(holder.pid);
   return started !== undefined && started !== holder.started;
 }
