@@ -8,6 +8,7 @@ import {
 import { InteractionEvent, InteractionUpdatedData, isoSeconds, PartyLinkedData, truncateToSecond } from './events';
 import { ContactRecord, erasedParty, Interaction, Party, PartySnapshot, StaffRecord } from './interaction';
 import { ATTR_NAMES, MESSAGES, NormalisedAttrs, NormalisedParty } from './validation';
+import { toStorableString } from './storable';
 
 /**
  * The pure core of the write side: `decide` turns a validated command and the folded state into the
@@ -328,8 +329,13 @@ function captureSnapshot(party: NormalisedParty, capturedAt: string, ctx: Decide
   return { source: 'free_text', capturedAt };
 }
 
+/**
+ * A directory's text as a snapshot keeps it: a blank or non-string value is left out, and characters the
+ * stores cannot hold (a NUL, a lone surrogate) read U+FFFD. The directory's data is not the caller's input,
+ * so refusing it would refuse a command the caller cannot mend.
+ */
 function present(value: string | null | undefined): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+  return typeof value === 'string' && value.trim() !== '' ? toStorableString(value) : undefined;
 }
 
 /** Keeps only the keys with a non-blank value: snapshots leave out keys with no value. */

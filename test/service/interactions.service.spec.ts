@@ -600,5 +600,14 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
         { source: 'crm_contact', name: 'Unnamed', capturedAt: expect.any(String) },
       ]);
     });
+
+    it("keeps a directory's text the stores cannot hold with U+FFFD in the snapshot, rather than refusing the caller", async () => {
+      const ada = m.newContact();
+      const legacy = m.newContact({ name: 'Ann\u0000a', company: 'Acme \ud800' });
+      const created = await m.service.createInteraction({ contactUuid: ada }, [{ rawName: 'Anna', contactUuid: legacy }]);
+      const snapshot = { source: 'crm_contact', name: 'Ann\uFFFDa', company: 'Acme \uFFFD', capturedAt: expect.any(String) };
+      expect(created.parties[0]!.snapshot).toEqual(snapshot);
+      expect((await m.service.getInteraction(created.uuid))!.parties[0]!.snapshot).toEqual(snapshot);
+    });
   });
 });
