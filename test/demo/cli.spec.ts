@@ -9,6 +9,8 @@ import { PGliteDatabase } from '../../src/adapters/pglite/database';
 import { InteractionsModule, InteractionsService } from '../../src';
 import { InMemoryContactDirectory } from '../support/directories';
 import { readTables } from '../support/read-tables';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
+import { PgDatabase } from '../../src/adapters/postgres/database';
 import { uuidv7 } from 'uuidv7';
 
 const run = promisify(execFile);
@@ -244,5 +246,52 @@ describe('crm-interactions CLI: parked events', () => {
     const unknown = await cli(dataDir, 'parked', 'purge');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown parked command: purge/);
+  }, 120_000);
+});
+
+describe('crm-interactions CLI: rebuild interrupted in a terminal', () => {
+  const schema = uniqueSchema('cli_tty');
+  afterAll(() => dropSchema(schema));
+  const scriptExists = existsSync('/usr/bin/script');
+
+  // `script` runs the CLI on a pseudo-terminal, so the progress bar is drawn (it hides the cursor), and Ctrl-C
+  // typed into it reaches the CLI as from a keyboard.
+  (scriptExists ? it : it.skip)('gives the cursor back on Ctrl-C, exits 130, and leaves the read tables as they were', async () => {
+    const contacts = new InMemoryContactDirectory();
+    const ada = contacts.add({ uuid: uuidv7(), name: 'Ada' }).uuid;
+    const app = await NestFactory.createApplicationContext(
+      InteractionsModule.forRoot({ database: { connectionString: TEST_DATABASE_URL }, schema, contactDirectory: contacts }),
+      { logger: false },
+    );
+    const service = app.get(InteractionsService);
+    for (let i = 0; i < 400; i++) await service.createInteraction({ contactUuid: ada, subject: `Call ${i}` });
+    await app.close();
+    const db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema, max: 1 });
+    try {
+      const before = await readTables(db);
+      const command = [process.execPath, BIN, 'rebuild', '--batch-size', '1'].map((word) => JSON.stringify(word)).join(' ');
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, CRM_INTERACTIONS_SCHEMA: schema, KURRENTDB_URL: '', DEBUG: '' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let output = '';
+      const drawn = new Promise<void>((resolveDrawn) =>
+        child.stdout!.on('data', (chunk) => {
+          output += String(chunk);
+          if (/rebuild \[.*\] \d+% \| [1-9]\d*\//.test(output)) resolveDrawn(); // part of the way through
+        }),
+      );
+      const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+      await drawn;
+      child.stdin!.write('\u0003');
+      expect(await exited).toBe(130);
+      const hidden = output.indexOf('\u001b[?25l');
+      expect(hidden).toBeGreaterThanOrEqual(0);
+      expect(output.indexOf('\u001b[?25h', hidden)).toBeGreaterThan(hidden);
+      expect(output).not.toMatch(/rebuilt the read tables/);
+      expect(await readTables(db)).toEqual(before);
+    } finally {
+      await db.close();
+    }
   }, 120_000);
 });
