@@ -13,6 +13,7 @@ import { HealthController } from './health.controller';
 import { InteractionsController } from './interactions.controller';
 import { LateLinkingController } from './late-linking.controller';
 import { MetricsController } from './metrics.controller';
+import { requestForLog } from './request-log';
 import { SAMPLE_DATA_ENABLED, SampleData } from './sample-data';
 import { errorText } from '../domain/errors';
 import { pgliteTemplate } from './pglite-template';
@@ -119,6 +120,7 @@ export class DemoModule {
             level: options.logLevel ?? 'info',
             redact: ['req.headers.authorization', 'req.headers.cookie'],
             customProps: (req) => ({ requestId: req.id }),
+            serializers: { req: requestForLog },
           },
         }),
         TerminusModule,
