@@ -5,7 +5,7 @@ import { ContactRecord } from '../domain/interaction';
 import { InteractionValidationError } from '../domain/errors';
 import { ContactDirectory } from '../ports/directories';
 import { Database } from '../ports/database';
-import { isStorableString } from '../domain/storable';
+import { STORABLE_TEXT } from '../domain/storable';
 import { MESSAGES, validateIdempotencyKey } from '../domain/validation';
 import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
 
@@ -24,7 +24,8 @@ const optionalText = z
   .string({ error: MESSAGES.string })
   .trim()
   .max(255, { error: 'must be at most 255 characters' })
-  .refine(isStorableString, { error: MESSAGES.invalidCharacters }) // PostgreSQL text refuses U+0000
+  // PostgreSQL text refuses U+0000; a pattern, so that the OpenAPI document's NewContact says so too.
+  .regex(STORABLE_TEXT, { error: MESSAGES.invalidCharacters })
   .nullish();
 /** A new contact (POST /contacts); also the OpenAPI document's `NewContact` (src/demo/openapi-schemas.ts). */
 export const newContactSchema = z.object(

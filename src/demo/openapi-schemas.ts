@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EVENT_SCHEMAS, InteractionLoggedSchema, PartiesRebuiltSchema } from '../domain/events';
 import { INTERACTION_TYPES } from '../domain/interaction';
-import { MAX_METADATA_BYTES, MAX_METADATA_DEPTH, UNSTORABLE_CHARACTER } from '../domain/storable';
+import { MAX_METADATA_BYTES, MAX_METADATA_DEPTH, STORABLE_TEXT } from '../domain/storable';
 import { PARKED_COUNT_CAP } from '../nest/interactions.maintenance';
 import {
   isoDateTimeSchema,
@@ -192,7 +192,7 @@ export const UnavailableSchema = component(
 // --- Requests: what validation.ts accepts, as far as JSON Schema can say it
 
 /** A string the stores can hold (storable.ts): no U+0000, no unpaired surrogate. */
-const storableText = z.string().regex(new RegExp(`^(?![\\s\\S]*(?:${UNSTORABLE_CHARACTER.source}))`));
+const storableText = z.string().regex(STORABLE_TEXT);
 /** A value, or what validation.ts takes for "not given" (`isBlank`: "" and null): then the default applies. */
 const orBlank = <T extends z.ZodType>(schema: T) => z.union([schema, z.literal(''), z.null()]);
 const blank = z.union([z.literal(''), z.null()]);

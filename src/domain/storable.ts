@@ -12,6 +12,11 @@ export const MAX_METADATA_BYTES = 65_536;
 /** One character the stores cannot hold: U+0000, or a surrogate without its pair. */
 export const UNSTORABLE_CHARACTER = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UNSTORABLE_CHARACTERS = new RegExp(UNSTORABLE_CHARACTER.source, 'g');
+/**
+ * A whole text without such a character, as one pattern: where a zod schema becomes JSON Schema (the demo's
+ * OpenAPI document), a `.regex` is kept as its `pattern` and a `.refine` is lost.
+ */
+export const STORABLE_TEXT = new RegExp(`^(?![\\s\\S]*(?:${UNSTORABLE_CHARACTER.source}))`);
 
 export function isStorableString(value: string): boolean {
   return !UNSTORABLE_CHARACTER.test(value);
