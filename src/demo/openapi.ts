@@ -1,7 +1,7 @@
 import { applyDecorators, INestApplication } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiParam, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { z } from 'zod';
-import { uuidSchema } from '../domain/validation';
+import { MAX_IDEMPOTENCY_KEY_CHARACTERS, MAX_TRACE_ID_CHARACTERS, uuidSchema } from '../domain/validation';
 import { componentSchemas, EXAMPLE_CONTACT_UUID } from './openapi-schemas';
 import { STATE_CHANGING } from './request-checks';
 
@@ -102,6 +102,7 @@ export function ApiCommandHeaders(): MethodDecorator {
     ApiHeader({
       name: 'x-request-id',
       required: false,
+      schema: { type: 'string', maxLength: MAX_TRACE_ID_CHARACTERS },
       description: "ties the command's events to the request (their correlationId, 1 to 200 characters); a new id when absent",
     }),
     ApiIdempotencyKey(),
@@ -113,6 +114,8 @@ export function ApiIdempotencyKey(): MethodDecorator {
   return ApiHeader({
     name: IDEMPOTENCY_KEY,
     required: false,
+    // The caps as schemas, not only in prose: a generated client checks them ("" is no header at all).
+    schema: { type: 'string', maxLength: MAX_IDEMPOTENCY_KEY_CHARACTERS },
     description:
       '1 to 200 characters: a repeat with the same key and the same request answers the first result and writes ' +
       'nothing; the same key with another request is a 422 on idempotencyKey. Kept at least 24 hours.',
