@@ -18,9 +18,13 @@ import { startPGliteQuickly } from '../adapters/pglite/quick-start';
 
 export const BODY_LIMIT = '256kb';
 
-/** Body-parser's `verify`: a body that is not UTF-8 fails with 415 (body-parser keeps the error's status). */
-function refuseNonUtf8(_request: unknown, _response: unknown, body: Buffer): void {
-  if (!isUtf8(body)) throw Object.assign(new Error('the body is not UTF-8'), { status: 415, type: 'encoding.unsupported' });
+/**
+ * Body-parser's `verify`: a body that is not UTF-8 fails with 415 (body-parser keeps the error's status).
+ * So does one said to be in another charset: body-parser itself takes any `utf-*` (UTF-16, UTF-32) and
+ * would decode UTF-8 bytes sent with such a label as something else, a 400 or another request.
+ */
+function refuseNonUtf8(_request: unknown, _response: unknown, body: Buffer, charset: string): void {
+  if (charset !== 'utf-8' || !isUtf8(body)) throw Object.assign(new Error('the body is not UTF-8'), { status: 415, type: 'encoding.unsupported' });
 }
 
 /**
