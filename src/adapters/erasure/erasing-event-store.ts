@@ -12,7 +12,7 @@ import {
   StreamSession,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
-import { InteractionUnavailableError } from '../../domain/errors';
+import { InteractionUnavailableError, InteractionValidationError } from '../../domain/errors';
 import { streamNameOf } from '../../domain/events';
 import { ERASED } from '../../domain/interaction';
 import {
@@ -338,9 +338,13 @@ function appendStartingAt(stored: RecordedEvent[], firstId: string): RecordedEve
   return stored.slice(at, end);
 }
 
-/** An append's failure after which nothing of it is in the log, nor ever will be. */
+/** An append's failure after which nothing of it is in the log, nor ever will be (a refused input too). */
 function certainlyNotWritten(error: unknown): boolean {
-  return error instanceof WrongExpectedVersionError || (error instanceof InteractionUnavailableError && error.committed === false);
+  return (
+    error instanceof WrongExpectedVersionError ||
+    error instanceof InteractionValidationError ||
+    (error instanceof InteractionUnavailableError && error.committed === false)
+  );
 }
 
 /** The change of owners an event makes to keys: a new subject, or a contact merged into another. */

@@ -5,6 +5,7 @@ import {
   ANY,
   CancelledError,
   DeadlineExceededError,
+  MaxAppendSizeExceededError,
   NotLeaderError,
   TimeoutError,
   UnavailableError,
@@ -35,7 +36,7 @@ import {
   UNKNOWN_POSITION,
   WrongExpectedVersionError,
 } from '../../ports/event-store';
-import { errorText, InteractionUnavailableError } from '../../domain/errors';
+import { errorText, InteractionUnavailableError, InteractionValidationError } from '../../domain/errors';
 import { RawRecordedEvent, readAllFiltered } from './filtered-read';
 
 /** Every stream of the module is `interaction-<uuid>` (streamNameOf). */
@@ -255,6 +256,14 @@ export class EventStoreDbEventStore implements EventStore {
         throw new WrongExpectedVersionError(streamName, expected, actual);
       }
       if (error instanceof Error && DISCOVERY_FAILED.test(error.message)) this.replaceClient(client);
+      // The node refuses an append past its MaxAppendSize (1 MiB by default) and writes nothing: input the
+      // store cannot hold, so a validation error, not a raw one (a body within the contract's 1,000,000
+      // characters, sealed, can be larger).
+      if (error instanceof MaxAppendSizeExceededError) {
+        throw new InteractionValidationError({
+          interaction: [`is too large for the event store: its events exceed EventStoreDB's MaxAppendSize of ${error.maxAppendSize} bytes`],
+        });
+      }
       throw error;
     }
   }
