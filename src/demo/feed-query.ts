@@ -2,6 +2,8 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
 import { Interaction, INTERACTION_TYPES, InteractionType } from '../domain/interaction';
+import { MAX_SEARCH_CHARACTERS } from '../domain/search';
+import { STORABLE_TEXT } from '../domain/storable';
 import { MAX_PAGE_SIZE } from '../domain/validation';
 import { feedCursorOf } from '../nest/feed-cursor';
 import { FeedFilters, FeedPage } from '../nest/messages';
@@ -75,6 +77,8 @@ const FILTER_PARAMETERS = [
     field: 'search',
     description: 'words (and word prefixes) of subject and body, all of them, ignoring case and accents (Chinese and Japanese by pairs of characters); `q=` filters nothing; errors are reported on `search`',
     example: 'renew',
+    maxLength: MAX_SEARCH_CHARACTERS,
+    pattern: STORABLE_TEXT.source,
   },
 ] as const;
 
@@ -158,6 +162,7 @@ export function ApiFeedQuery(options: { paged: false } | { paged: true; defaultL
         // `from=`, `to=`, `owner=` are refused (422), where `q=` filters nothing.
         ...(name !== 'q' && { minLength: 1 }),
         ...('format' in schema && { format: schema.format, pattern: UUID_PARAMETER.pattern }),
+        ...('maxLength' in schema && { maxLength: schema.maxLength, pattern: schema.pattern }),
         ...('example' in schema && { example: schema.example }),
       }),
     ),
