@@ -2,6 +2,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { uuidv7 } from '../domain/uuid';
 import { InteractionNotFoundError } from '../domain/errors';
 import { Interaction } from '../domain/interaction';
+import { toStorableString } from '../domain/storable';
 import {
   AttrName,
   normaliseUuid,
@@ -39,12 +40,18 @@ function fingerprintedAttrs(attrs: Partial<NormalisedAttrs>, defaulted: Readonly
   return 'occurredAt' in attrs && defaulted.has('occurredAt') ? { ...attrs, occurredAt: null } : attrs;
 }
 
+/** How much of a malformed argument its error repeats: a huge one would travel whole into messages, spans and logs. */
+const NAMED_AT_MOST = 100;
+
 /** The uuid of the interaction a command acts on, in lower case; a malformed one names no interaction. */
 export function targetOf(interactionUuid: unknown): string {
   const uuid = normaliseUuid(interactionUuid);
-  // Named as given where it is a string; anything else (an object whose toString throws) by its type.
-  if (!uuid) throw new InteractionNotFoundError(typeof interactionUuid === 'string' ? interactionUuid : `(${typeof interactionUuid})`);
-  return uuid;
+  if (uuid) return uuid;
+  // Named as given where it is a string (cut short); anything else (an object whose toString throws) by its type.
+  if (typeof interactionUuid !== 'string') throw new InteractionNotFoundError(`(${typeof interactionUuid})`);
+  throw new InteractionNotFoundError(
+    interactionUuid.length > NAMED_AT_MOST ? `${toStorableString(interactionUuid.slice(0, NAMED_AT_MOST))}…` : interactionUuid,
+  );
 }
 
 /** The options that end in the events' metadata, and the idempotency key: validated with the input. */
