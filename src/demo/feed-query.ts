@@ -7,7 +7,7 @@ import { STORABLE_TEXT } from '../domain/storable';
 import { MAX_PAGE_SIZE } from '../domain/validation';
 import { feedCursorOf } from '../nest/feed-cursor';
 import { FeedFilters, FeedPage } from '../nest/messages';
-import { UUID_PARAMETER } from './openapi';
+import { DATE_PARAMETER, UUID_PARAMETER } from './openapi';
 
 /**
  * The demo host's feed query parameters (`types=call,email&from=&to=&owner=&q=&after=&limit=`), read
@@ -64,12 +64,14 @@ const FILTER_PARAMETERS = [
     field: 'occurredFrom',
     description: 'ISO-8601 date or date-time (years 0001–9999), inclusive; errors are reported on `occurredFrom`',
     example: '2026-01-01',
+    date: true,
   },
   {
     name: 'to',
     field: 'occurredTo',
     description: 'ISO-8601 date or date-time, exclusive, not before `from`; errors are reported on `occurredTo`',
     example: '2026-02-01T00:00:00Z',
+    date: true,
   },
   { name: 'owner', field: 'ownerUserUuid', description: "the owner's user uuid, any letter case; errors are reported on `ownerUserUuid`", format: 'uuid' },
   {
@@ -157,10 +159,9 @@ export function ApiFeedQuery(options: { paged: false } | { paged: true; defaultL
       ApiQuery({
         name,
         required: false,
-        type: 'string',
         description: `${description}; given at most once`,
         // `from=`, `to=`, `owner=` are refused (422), where `q=` filters nothing.
-        ...(name !== 'q' && { minLength: 1 }),
+        ...('date' in schema ? { schema: DATE_PARAMETER } : { type: 'string', ...(name !== 'q' && { minLength: 1 }) }),
         ...('format' in schema && { format: schema.format, pattern: UUID_PARAMETER.pattern }),
         ...('maxLength' in schema && { maxLength: schema.maxLength, pattern: schema.pattern }),
         ...('example' in schema && { example: schema.example }),

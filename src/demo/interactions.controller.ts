@@ -9,7 +9,7 @@ import { DEFAULT_RECENT_LIMIT } from '../nest/query-handlers';
 import { RecordedEvent } from '../ports/event-store';
 import { EXAMPLE_CONTACT_UUID } from './openapi-schemas';
 import { answerFeed, ApiFeedQuery, DEFAULT_FEED_LIMIT, FeedAnswer, QueryParameters, queryLimit, singleQueryValue } from './feed-query';
-import { ApiAnswers, ApiCommandHeaders, ApiJsonBody, ApiUuidParam } from './openapi';
+import { ApiAnswers, ApiCommandHeaders, ApiJsonBody, ApiUuidParam, DATE_PARAMETER } from './openapi';
 
 type Body = Record<string, unknown>;
 
@@ -168,7 +168,7 @@ export class InteractionsController {
   @Get(':uuid/as-of')
   @ApiOperation({ summary: 'The interaction as it was at a time', operationId: 'getInteractionAsOf' })
   @ApiUuidParam('uuid', 'the interaction')
-  @ApiQuery({ name: 'at', required: true, type: 'string', description: 'ISO-8601 date or date-time, years 0001–9999; given once', example: '2026-03-01T00:00:00Z' })
+  @ApiQuery({ name: 'at', required: true, schema: DATE_PARAMETER, description: 'ISO-8601 date or date-time, years 0001–9999; given once', example: '2026-03-01T00:00:00Z' })
   @ApiAnswers(200, 'Interaction', [404, 422])
   async asOf(@Param('uuid') uuid: string, @Query('at') at?: unknown): Promise<Interaction> {
     const time = parseDate(singleQueryValue(at, 'at'));

@@ -198,7 +198,8 @@ const orBlank = <T extends z.ZodType>(schema: T) => z.union([schema, z.literal('
 const blank = z.union([z.literal(''), z.null()]);
 // The written year 0000 is kept out; an offset that carries an instant across 0001–9999 is not (a pattern
 // reads digits, not instants: the agreement test lists it).
-const occurredAt = orBlank(isoDateTimeSchema.and(z.string().regex(/^(?!0000)/)))
+export const dateText = isoDateTimeSchema.and(z.string().regex(/^(?!0000)/));
+const occurredAt = orBlank(dateText)
   .describe('ISO-8601 date-time (no offset is UTC) or date, years 0001–9999; stored to the whole second; "", null or absent: now');
 const metadataKey = storableText.regex(/^(?!__proto__$)/);
 // Unconstrained: a schema that checks every level must refer to itself, which some client generators cannot

@@ -2,7 +2,7 @@ import { applyDecorators, INestApplication } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiParam, ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { z } from 'zod';
 import { MAX_IDEMPOTENCY_KEY_CHARACTERS, MAX_TRACE_ID_CHARACTERS, uuidSchema } from '../domain/validation';
-import { componentSchemas, EXAMPLE_CONTACT_UUID } from './openapi-schemas';
+import { componentSchemas, dateText, EXAMPLE_CONTACT_UUID } from './openapi-schemas';
 import { STATE_CHANGING } from './request-checks';
 
 /**
@@ -74,6 +74,9 @@ export function ApiErrors(...statuses: ErrorStatus[]): MethodDecorator {
 export function ApiJsonBody(schema: ComponentName, required = true): MethodDecorator {
   return ApiBody({ required, schema: ref(schema) });
 }
+
+/** A date or date-time parameter as the module reads it (`from`, `to`, `at`): the patterns `occurredAt` carries in bodies. */
+export const DATE_PARAMETER = (({ $schema: _dialect, ...schema }) => schema)(z.toJSONSchema(dateText) as Record<string, unknown>);
 
 /** A uuid parameter or header as the module reads it: the pattern the body components carry too. */
 export const UUID_PARAMETER = { type: 'string', format: 'uuid', pattern: (z.toJSONSchema(uuidSchema) as { pattern: string }).pattern } as const;
