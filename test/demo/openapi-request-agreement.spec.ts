@@ -24,8 +24,11 @@ import { DemoUnderTest, startDemoApp, validatorOf } from './demo-app';
  */
 
 const RUNS = Number(process.env.PROPERTY_AGREEMENT_RUNS ?? 3000);
-/** A guard, not the budget: each property takes about 3 s on a quiet 2-core machine. */
-const TIME_LIMIT_MS = 8_000;
+/**
+ * A guard, not the budget: each property takes about 3 s on a quiet 2-core machine, and was interrupted at 8 s
+ * (failing, as every run must be made) when other suites loaded the machine (load average 12).
+ */
+const TIME_LIMIT_MS = 25_000;
 
 type Kind = 'create' | 'update';
 type Body = Record<string, unknown>;
@@ -384,5 +387,5 @@ describe('the OpenAPI request bodies accept exactly what the commands accept (fa
     expect(tally.accepted).toBeGreaterThan(RUNS / 5);
     expect(tally.refused).toBeGreaterThan(RUNS / 5);
     expect([...met].sort()).toEqual(Object.keys(DIFFERENCES).sort());
-  }, 30_000);
+  }, 60_000);
 });
