@@ -99,6 +99,26 @@ describe('demo HTTP hygiene', () => {
     expect([empty.status, ((await empty.json()) as { name: unknown }).name]).toEqual([201, null]);
   });
 
+  // "A body in another charset than UTF-8 … 415" (README): body-parser itself decodes any `utf-*` charset, so a
+  // body labelled UTF-16 or UTF-32 was decoded as such: UTF-8 bytes became garbage (400), and an ASCII body in
+  // UTF-16 became a request the host carried out.
+  it('answers 415 for a body labelled UTF-16 or UTF-32, whatever its bytes, and writes nothing', async () => {
+    const subject = await contact('Charset');
+    const send = async (charset: string, body: Buffer) =>
+      sendRaw(base, {
+        method: 'POST',
+        path: '/interactions',
+        headers: { 'content-type': `application/json; charset=${charset}`, 'content-length': String(body.length) },
+        body: body as unknown as string,
+      });
+    const unsupported = { status: 415, text: JSON.stringify({ error: 'Unsupported Media Type', message: 'the request body was not understood' }) };
+    const json = JSON.stringify({ contactUuid: subject, subject: 'labelled' });
+    for (const charset of ['utf-16', 'utf-16le', 'utf-16be', 'utf-32']) expect(await send(charset, Buffer.from(json))).toMatchObject(unsupported);
+    expect(await send('utf-16le', Buffer.from(json, 'utf16le'))).toMatchObject(unsupported);
+    expect((await call('GET', `/contacts/${subject}/interactions`)).body.items).toEqual([]);
+    expect((await send('utf-8', Buffer.from(json))).status).toBe(201);
+  });
+
   it('creates a contact once for requests repeated with one Idempotency-Key; the key with another body is 422', async () => {
     const key = { 'idempotency-key': `create-${Date.now()}` };
     const first = await call('POST', '/contacts', { name: 'Once Only' }, key);
