@@ -94,7 +94,8 @@ const cellText = (value: string | number) =>
 /** Fixed-width text table, for terminals and logs alike. */
 export function formatTable(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
   const cells = rows.map((row) => columns.map((column) => cellText(row[column]!)));
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => row[i]!.length)));
+  // A reduce, not Math.max(...): spreading a long stream's rows as arguments overflows the stack.
+  const widths = columns.map((column, i) => cells.reduce((width, row) => Math.max(width, row[i]!.length), column.length));
   const line = (texts: string[]) => texts.map((text, i) => text.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line([...columns]), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
