@@ -2,6 +2,7 @@ import { evolve, initialState, InteractionState } from '../domain/decider';
 import { Interaction, Party } from '../domain/interaction';
 import { RecordedEvent } from '../ports/event-store';
 import { toDomainEvent } from '../nest/interaction-writer';
+import { InteractionUnreadableError } from '../domain/errors';
 
 export type AuditRow = {
   revision: number;
@@ -72,14 +73,16 @@ export function auditRows(events: readonly RecordedEvent[]): AuditRow[] {
   let state = initialState;
   return events.map((event) => {
     const before = state.interaction;
-    state = evolve(state, toDomainEvent(event));
-    return {
-      revision: event.revision,
-      time: event.metadata.recordedAt,
-      type: event.type,
-      actor: event.metadata.actorUuid ?? '-',
-      changes: describeChange(before, state, event.type, reasonOf(event)),
-    };
+    const row = { revision: event.revision, time: String(event.metadata?.recordedAt ?? '-'), type: event.type, actor: event.metadata?.actorUuid ?? '-' };
+    try {
+      state = evolve(state, toDomainEvent(event));
+    } catch (error) {
+      // An event this version cannot read (the one the projection parked) is shown as such, and the rows after
+      // it still show their changes: one bad event must not hide the whole stream from its auditor.
+      if (!(error instanceof InteractionUnreadableError)) throw error;
+      return { ...row, changes: `unreadable, not applied: ${error.reason.replace(/\s+/g, ' ')}` };
+    }
+    return { ...row, changes: describeChange(before, state, event.type, reasonOf(event)) };
   });
 }
 

@@ -33,6 +33,19 @@ const renamed = (revision: number, subject: string) =>
   recorded(revision, 'InteractionUpdated', { schemaVersion: 1, interactionUuid: INTERACTION, changes: { subject } });
 
 describe('audit table', () => {
+  it('shows an event this version cannot read (the parked one) as a row, and the rows around it', () => {
+    const archived = recorded(2, 'InteractionArchived', { schemaVersion: 1, interactionUuid: INTERACTION });
+    const rows = auditRows([logged, renamed(1, 'Second'), archived, renamed(3, 'Third')]);
+    expect(rows.map((row) => [row.revision, row.type])).toEqual([
+      [0, 'InteractionLogged'],
+      [1, 'InteractionUpdated'],
+      [2, 'InteractionArchived'],
+      [3, 'InteractionUpdated'],
+    ]);
+    expect(rows[2]!.changes).toBe('unreadable, not applied: Invalid InteractionArchived event: unknown event type');
+    expect(rows[3]!.changes).toBe('subject: "Second" → "Third"');
+  });
+
   it('formats a stream longer than a call may have arguments (~125,000 rows)', () => {
     const rows = Array.from({ length: 200_000 }, (_, i) => ({ revision: i, changes: i === 150_000 ? 'the widest cell' : 'x' }));
     const lines = formatTable(rows, ['revision', 'changes']).split('\n');
