@@ -150,7 +150,14 @@ export class PGliteDatabase implements Database {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.exclusive(() =>
       this.pglite.transaction((tx) =>
-        fn({ query: <R extends QueryResultRow>(text: string, params?: unknown[]) => run<R>(tx, text, params) }),
+        fn({
+          // A turn of the event loop per statement too, as `exclusive` takes one per query: a long transaction
+          // (a rebuild) would otherwise starve timers, I/O and signals (Ctrl-C of the CLI) until it ends.
+          query: async <R extends QueryResultRow>(text: string, params?: unknown[]) => {
+            await nextTurn();
+            return run<R>(tx, text, params);
+          },
+        }),
       ),
     );
   }
@@ -183,7 +190,7 @@ export class PGliteDatabase implements Database {
     const result = session.queue.then(async () => {
       // PGlite answers in microtasks: without a turn of the event loop, a loop of queries would starve
       // timers and I/O (an HTTP server, a timeout) for as long as it runs.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       if (session.schema !== this.schema) {
         await this.pglite.exec(`SET search_path TO ${this.schema}`);
         session.schema = this.schema;
@@ -195,6 +202,8 @@ export class PGliteDatabase implements Database {
     return result;
   }
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * PGlite's own error for a folder it cannot start on says nothing of why ("PGlite failed to initialize
