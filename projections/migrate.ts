@@ -83,7 +83,8 @@ export async function migrate(db: Database, sets: MigrationSet[]): Promise<strin
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.migrate.${db.schema}`]);
     // Identifiers cannot be parameters; the schema name was checked by assertSchemaName.
-    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${db.schema}`);
+    // Quoted: a valid name may be a keyword (`user`, `order`), which unquoted is a syntax error.
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS "${db.schema}"`);
     await tx.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          id text PRIMARY KEY,

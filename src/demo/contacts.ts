@@ -82,7 +82,7 @@ export class DemoContacts implements ContactDirectory {
   async migrate(): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_demo.migrate.${this.db.schema}`]);
-      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${this.db.schema}`);
+      await tx.query(`CREATE SCHEMA IF NOT EXISTS "${this.db.schema}"`); // quoted: the name may be a keyword
       await tx.query(CONTACTS_TABLE, []);
       await tx.query('CREATE TABLE IF NOT EXISTS sample_data (seeded boolean PRIMARY KEY)', []);
       // Which request (its Idempotency-Key) removed a contact: its repeat is answered, not a 404.

@@ -192,7 +192,7 @@ export class PGliteDatabase implements Database {
       // timers and I/O (an HTTP server, a timeout) for as long as it runs.
       await nextTurn();
       if (session.schema !== this.schema) {
-        await this.pglite.exec(`SET search_path TO ${this.schema}`);
+        await this.pglite.exec(`SET search_path TO "${this.schema}"`); // quoted: the name may be a keyword
         session.schema = this.schema;
       }
       return work(this.pglite);
