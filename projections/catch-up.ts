@@ -149,7 +149,8 @@ async function retryOnce(db: Database, store: EventStore, name: string): Promise
   ).rows.map((row) => row.stream_name);
   if (streams.length === 0) return { applied: 0, stillParked: 0, unread: 0 };
   const stored: RecordedEvent[] = [];
-  for (const stream of streams) stored.push(...(await store.readStream(stream)));
+  // One by one, not push(...events): spreading a long stream (~125,000 events) overflows the stack.
+  for (const stream of streams) for (const event of await store.readStream(stream)) stored.push(event);
   const lastRead = new Map(stored.map((event) => [event.streamName, event.revision]));
   const retry = (oneByOne: boolean) =>
     db.transaction(async (tx) => {
