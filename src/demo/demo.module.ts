@@ -73,7 +73,7 @@ class DemoDatabaseCloser implements OnApplicationShutdown {
 }
 
 export interface DemoOptions {
-  module: Pick<InteractionsModuleOptions, 'database' | 'eventStore' | 'schema'>;
+  module: Pick<InteractionsModuleOptions, 'database' | 'eventStore' | 'schema' | 'upcasters'>;
   /** Schema of the demo's own contacts table; default 'crm_demo'. */
   contactsSchema?: string;
   /** Sample contacts and interactions on an empty database; default true. */
