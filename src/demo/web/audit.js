@@ -6,7 +6,10 @@ import { $, h, time, toLocalInput } from './dom.js';
 const ATTRIBUTES = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 'body', 'ownerUserUuid', 'metadata'];
 
 /** The whole second an event counts at (as-of folds events by the second they were recorded in). */
-const secondOf = (event) => Math.floor(Date.parse(event.metadata.recordedAt) / 1000) * 1000;
+const secondOf = (event) => Math.floor(Date.parse(event.metadata?.recordedAt) / 1000) * 1000;
+
+/** What the timeline says of an event this version cannot read: history shows it as stored, unparsed. */
+const UNREADABLE = ['not applied: this version cannot read it (the projection parked it)'];
 
 export function createAudit({ state }) {
   const dialog = $('#audit-dialog');
@@ -46,22 +49,36 @@ export function createAudit({ state }) {
       case 'PartyLinked':
         return [`party ${data.position + 1} linked to ${data.snapshot.name ?? 'a record'}`];
       default:
-        return [];
+        return UNREADABLE;
+    }
+  }
+
+  /** `changesOf`, or the unreadable line for data that is not of its type's shape (a parked event). */
+  function readableChangesOf(event, attrs) {
+    try {
+      return changesOf(event, attrs);
+    } catch {
+      return UNREADABLE;
     }
   }
 
   function renderTimeline(events) {
     const attrs = {};
-    timeline.replaceChildren(
-      ...events.map((event) =>
+    // Appended one by one: spreading a long stream's rows as arguments overflows the stack.
+    const items = document.createDocumentFragment();
+    for (const event of events) {
+      const { recordedAt, actorUuid } = event.metadata ?? {};
+      const when = Number.isNaN(Date.parse(recordedAt)) ? 'at no recorded time' : time(recordedAt, { seconds: true });
+      items.append(
         h(
           'li',
           {},
-          h('p', {}, h('strong', {}, event.type), ' ', time(event.metadata.recordedAt, { seconds: true }), ' by ', event.metadata.actorUuid ? `actor ${event.metadata.actorUuid.slice(0, 8)}…` : 'no actor recorded'),
-          h('ul', { class: 'changes' }, changesOf(event, attrs).map((line) => h('li', {}, line))),
+          h('p', {}, h('strong', {}, event.type), ' ', when, ' by ', typeof actorUuid === 'string' ? `actor ${actorUuid.slice(0, 8)}…` : 'no actor recorded'),
+          h('ul', { class: 'changes' }, readableChangesOf(event, attrs).map((line) => h('li', {}, line))),
         ),
-      ),
-    );
+      );
+    }
+    timeline.replaceChildren(items);
     return attrs;
   }
 
@@ -115,7 +132,7 @@ export function createAudit({ state }) {
     const events = await api('GET', `interactions/${uuid}/history`);
     const latest = renderTimeline(events);
     $('#audit-title').replaceChildren('Audit: ', h('bdi', {}, latest.subject ?? '(no subject)'));
-    stops = [...new Set(events.map(secondOf))];
+    stops = [...new Set(events.map(secondOf).filter(Number.isFinite))];
     slider.max = String(stops.length - 1);
     slider.value = slider.max;
     slider.disabled = stops.length < 2;
