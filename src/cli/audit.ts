@@ -17,7 +17,10 @@ const SHOWN_ATTRS = ['contactUuid', 'interactionType', 'occurredAt', 'subject', 
 function show(value: unknown): string {
   if (value instanceof Date) return value.toISOString().replace('.000Z', 'Z');
   const text = JSON.stringify(value) ?? 'null';
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  if (text.length <= 40) return text;
+  // Never between the halves of a pair (an emoji): half of one is no character, and printed as U+FFFD.
+  const cut = /[\ud800-\udbff]/.test(text.charAt(36)) ? 36 : 37;
+  return `${text.slice(0, cut)}...`;
 }
 
 const partyNames = (parties: readonly Party[]) => `[${parties.map((p) => p.rawName).join(', ')}]`;

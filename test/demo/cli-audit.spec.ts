@@ -46,6 +46,13 @@ describe('audit table', () => {
     expect(rows[3]!.changes).toBe('subject: "Second" → "Third"');
   });
 
+  it('cuts a long value between characters, never within an emoji', () => {
+    const emoji = { ...logged, data: { ...(logged.data as object), subject: `a${'😀'.repeat(30)}` } };
+    const [row] = auditRows([emoji]);
+    expect(row!.changes).toContain(`subject: "a${'😀'.repeat(17)}...;`);
+    expect(row!.changes).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+  });
+
   it('formats a stream longer than a call may have arguments (~125,000 rows)', () => {
     const rows = Array.from({ length: 200_000 }, (_, i) => ({ revision: i, changes: i === 150_000 ? 'the widest cell' : 'x' }));
     const lines = formatTable(rows, ['revision', 'changes']).split('\n');
