@@ -3,8 +3,10 @@ import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventsto
 import { SubscriptionProjector } from '../../src/adapters/eventstoredb/subscription-projector';
 import { AdvisoryLockLease, projectionLeaseKey } from '../../src/adapters/postgres/advisory-lock-lease';
 import { LeaseTerm } from '../../src/ports/projection-lease';
-import { Database } from '../../src/ports/database';
-import { readCheckpoint } from '../../projections/catch-up';
+import { PgDatabase } from '../../src/adapters/postgres/database';
+import { Database, Queryable } from '../../src/ports/database';
+import { RecordedEvent } from '../../src/ports/event-store';
+import { CatchUpProjector, readCheckpoint } from '../../projections/catch-up';
 import { admin, partitionableProxy } from '../support/faults';
 import { TEST_DATABASE_URL, uniqueSchema } from '../support/postgres';
 import { EsdbUnderTest, eventually, migratedPostgres, originOf, startEsdb, writerOver } from './support';
@@ -212,6 +214,53 @@ describe('the projection lease (a PostgreSQL advisory lock)', () => {
         await squatter.end();
       }
     });
+
+    it('a leader cut off mid-batch (a host gone without a reset) holds up no other: the server ends its transaction', async () => {
+      await writerOver(store).create('held up', ['Ann']);
+      const events: RecordedEvent[] = [];
+      for await (const batch of store.readAll(await readCheckpoint(db))) events.push(...batch);
+      const proxy = await partitionableProxy();
+      const cutOff = new PgDatabase({ connectionString: proxy.url(new URL(TEST_DATABASE_URL).pathname.slice(1)), schema: db.schema, max: 1 });
+      let holding!: () => void;
+      const holds = new Promise<void>((resolve) => (holding = resolve));
+      // The old leader's batch takes the checkpoint row's lock, then its host goes silent.
+      const frozenMidBatch: Database = {
+        schema: cutOff.schema,
+        query: (text, params) => cutOff.query(text, params),
+        transaction: (fn) =>
+          cutOff.transaction((tx) => {
+            const freezing: Queryable = {
+              query: async (text, params) => {
+                const result = await tx.query(text, params);
+                if (/FOR UPDATE/.test(text)) {
+                  proxy.freeze();
+                  holding();
+                }
+                return result as never;
+              },
+            };
+            return fn(freezing);
+          }),
+        close: () => cutOff.close(),
+      };
+      const stuck = new CatchUpProjector(frozenMidBatch, store).applyBatch(events).catch(() => 'failed');
+      try {
+        await holds;
+        const started = Date.now();
+        const applied = await Promise.race([
+          new CatchUpProjector(db, store).applyBatch(events),
+          new Promise((resolve) => setTimeout(() => resolve('still waiting for the frozen batch'), 20_000).unref()),
+        ]);
+        expect(applied).toBe(events.length);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        const { rows } = await db.query<{ subject: string }>('SELECT subject FROM interactions', []);
+        expect(rows).toEqual([{ subject: 'held up' }]);
+      } finally {
+        await proxy.close();
+        await stuck;
+        await cutOff.close();
+      }
+    }, 40_000);
 
     it('stops at once, also while taking the lease, and gives it up', async () => {
       for (let i = 0; i < 5; i++) {
