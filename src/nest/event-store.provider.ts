@@ -179,6 +179,7 @@ export function createSubscriptionProjector(
     onLease: (event) => {
       if (event.kind === 'acquired') logger.log('Took the projection lease: this instance applies the EventStoreDB subscription');
       else if (event.kind === 'lost') logger.warn(`Lost the projection lease (${errorText(event.reason)}); following the leader until it is free again`);
+      else if (event.kind === 'resigned') logger.warn(`Gave the projection lease up, the subscription failing (${errorText(event.reason)}); another instance may take it`);
       else logger.warn(`Cannot take the projection lease, trying every second: ${errorText(event.error)}`);
     },
   });

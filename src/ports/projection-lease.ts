@@ -11,6 +11,8 @@ export interface LeaseTerm {
 export interface ProjectionLease {
   /** One attempt: a term when this process holds the lease now, null when another one does. Throws when it cannot ask. */
   tryAcquire(): Promise<LeaseTerm | null>;
+  /** Gives the lease up (if held), staying able to take it again. */
+  release(): Promise<void>;
   /** Gives the lease up (if held) and closes whatever it opened; also cuts an attempt in flight short. */
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { Client } from 'pg';
 import { EventStoreDbEventStore } from '../../src/adapters/eventstoredb/eventstoredb-event-store';
 import { SubscriptionProjector } from '../../src/adapters/eventstoredb/subscription-projector';
@@ -261,6 +262,52 @@ describe('the projection lease (a PostgreSQL advisory lock)', () => {
         await cutOff.close();
       }
     }, 40_000);
+
+    it('a leader cut off from EventStoreDB alone gives the lease up, and another instance applies', async () => {
+      // The leader reaches EventStoreDB through a proxy that is then cut; PostgreSQL (its lease) stays reachable.
+      const target = new URL(esdb.connectionString.replace(/^esdb/, 'http'));
+      const sockets: Socket[] = [];
+      let cut = false;
+      const proxy = createServer((client) => {
+        if (cut) return void client.destroy();
+        const server = connect(Number(target.port), target.hostname);
+        for (const socket of [client, server]) socket.on('error', () => undefined);
+        client.pipe(server);
+        server.pipe(client);
+        sockets.push(client, server);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const cutOffStore = EventStoreDbEventStore.connect(`esdb://127.0.0.1:${(proxy.address() as AddressInfo).port}?tls=false`);
+      const leaderName = `pc_${db.schema}`;
+      const leader = new SubscriptionProjector(db, cutOffStore, {
+        leaseRetryMs: 100,
+        retry: { initialMs: 20, maxMs: 200 },
+        resignAfterMs: 1000,
+        onLease: (event) => leaseEvents.push([leaderName, event.kind]),
+      });
+      try {
+        leader.useLease(lease(db.schema, leaderName)).start();
+        await eventually(async () => leader.status(), (s) => s.role === 'leader' && s.connected, 5000);
+        const follower = start(`pf_${db.schema}`);
+        const write = writerOver(store);
+        await write.create('before the cut', []);
+        expect(await follower.waitFor(await store.headPosition(), 5000)).toBe('reached');
+
+        cut = true;
+        for (const socket of sockets) socket.destroy();
+        await write.create('after the cut', []);
+        expect(await follower.waitFor(await store.headPosition(), 10_000)).toBe('reached');
+        expect(follower.status().role).toBe('leader');
+        expect(leaseEvents).toContainEqual([leaderName, 'resigned']);
+        const { rows } = await db.query<{ subject: string }>('SELECT subject FROM interactions ORDER BY subject', []);
+        expect(rows.map((r) => r.subject)).toEqual(['after the cut', 'before the cut']);
+      } finally {
+        await leader.stop();
+        await cutOffStore.close().catch(() => undefined);
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => proxy.close(resolve));
+      }
+    }, 30_000);
 
     it('stops at once, also while taking the lease, and gives it up', async () => {
       for (let i = 0; i < 5; i++) {

@@ -39,11 +39,21 @@ export interface SubscriptionProjectorOptions {
   leaseRetryMs?: number;
   /** How often a waiting instance without the lease reads the stored checkpoint; default 20 ms. */
   checkpointPollMs?: number;
-  /** Told when the lease is taken or lost, and when trying to take it fails (once per series of failures). */
+  /**
+   * How long a lease holder keeps the lease while its subscription fails without a break (the event store
+   * out of its reach alone, say): then it gives the lease up for another instance to try, and asks for it
+   * again only after twice `leaseRetryMs`; default 10 s.
+   */
+  resignAfterMs?: number;
+  /** Told when the lease is taken, lost or given up, and when trying to take it fails (once per series of failures). */
   onLease?: (event: LeaseEvent) => void;
 }
 
-export type LeaseEvent = { kind: 'acquired' } | { kind: 'lost'; reason: unknown } | { kind: 'failed'; error: unknown };
+export type LeaseEvent =
+  | { kind: 'acquired' }
+  | { kind: 'lost'; reason: unknown }
+  | { kind: 'resigned'; reason: unknown }
+  | { kind: 'failed'; error: unknown };
 
 /**
  * The wait before retry number `attempt` (1, 2, …): `initialMs` doubled per earlier attempt, capped at
@@ -84,6 +94,7 @@ export class SubscriptionProjector {
   private readonly checkpointEveryMs: number;
   private readonly leaseRetryMs: number;
   private readonly checkpointPollMs: number;
+  private readonly resignAfterMs: number;
   private readonly name: string;
 
   private applied: Position = START;
@@ -114,6 +125,7 @@ export class SubscriptionProjector {
     this.checkpointEveryMs = options.checkpointEveryMs ?? 5000;
     this.leaseRetryMs = options.leaseRetryMs ?? 1000;
     this.checkpointPollMs = options.checkpointPollMs ?? 20;
+    this.resignAfterMs = options.resignAfterMs ?? 10_000;
     this.lease = options.lease ?? null;
   }
 
@@ -179,12 +191,14 @@ export class SubscriptionProjector {
 
   private async run(): Promise<void> {
     const lease = this.lease;
-    if (!lease) return this.lead(this.stopping.signal);
+    if (!lease) return void (await this.lead(this.stopping.signal, null));
     try {
       while (!this.stopping.signal.aborted) {
         const term = await this.acquire(lease);
         if (!term) break;
-        await this.leadWhileHeld(term);
+        if ((await this.leadWhileHeld(term)) !== 'resigned') continue;
+        await lease.release().catch(() => undefined);
+        await sleep(2 * this.leaseRetryMs, this.stopping.signal); // another instance's turn first
       }
     } finally {
       this.holdsLease = false;
@@ -211,8 +225,8 @@ export class SubscriptionProjector {
     return null;
   }
 
-  /** Applies the projection until the lease is lost or the projector stops. */
-  private async leadWhileHeld(term: LeaseTerm): Promise<void> {
+  /** Applies the projection until the lease is lost, given up ('resigned') or the projector stops. */
+  private async leadWhileHeld(term: LeaseTerm): Promise<'resigned' | 'ended'> {
     const resign = new AbortController();
     const onStop = () => resign.abort();
     this.stopping.signal.addEventListener('abort', onStop);
@@ -227,7 +241,11 @@ export class SubscriptionProjector {
       void this.subscription?.close();
     });
     try {
-      await this.lead(resign.signal);
+      const failing = await this.lead(resign.signal, this.resignAfterMs);
+      if (failing === null) return 'ended';
+      this.lastError = `gave the projection lease up, failing for ${this.resignAfterMs} ms: ${errorText(failing)}`;
+      this.options.onLease?.({ kind: 'resigned', reason: failing });
+      return 'resigned';
     } finally {
       this.stopping.signal.removeEventListener('abort', onStop);
       resign.abort();
@@ -237,11 +255,15 @@ export class SubscriptionProjector {
     }
   }
 
-  /** The subscription, reopened with back-off after each failure, until `signal` is aborted. */
-  private async lead(signal: AbortSignal): Promise<void> {
+  /**
+   * The subscription, reopened with back-off after each failure, until `signal` is aborted (then null), or
+   * until it has failed for `resignAfterMs` without being confirmed or applying a batch: then the last failure.
+   */
+  private async lead(signal: AbortSignal, resignAfterMs: number | null): Promise<unknown> {
     // Failures since a batch was last applied: a subscription that connects, is confirmed and fails again
     // (a batch that cannot be written, a server that drops every call) keeps backing off.
     let attempt = 0;
+    let failingSince: number | null = null;
     while (!signal.aborted) {
       let failure: unknown = null;
       try {
@@ -251,16 +273,21 @@ export class SubscriptionProjector {
         failure = error;
         this.lastError = errorText(error);
       } finally {
+        // The server answered: whatever fails now, another instance would meet it too.
+        if (this.connected) failingSince = null;
         this.connected = false;
         this.caughtUp = false;
       }
       if (signal.aborted) break;
+      failingSince ??= Date.now();
+      if (failure !== null && resignAfterMs !== null && Date.now() - failingSince >= resignAfterMs) return failure;
       attempt++;
       const delayMs = backoffDelay(attempt, this.retry, this.options.random);
       if (failure !== null) this.options.onError?.(failure, { attempt, delayMs });
       this.reconnects++;
       await sleep(delayMs, signal);
     }
+    return null;
   }
 
   /** One subscription from the checkpoint until it ends or fails; `onApplied` after each applied batch. */

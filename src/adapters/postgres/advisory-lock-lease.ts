@@ -71,6 +71,11 @@ export class AdvisoryLockLease implements ProjectionLease {
     return { lost: this.watch(client) };
   }
 
+  async release(): Promise<void> {
+    // Ending the session releases the lock; the next attempt opens a new one.
+    if (this.client) await this.drop(this.client);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.markClosed();
