@@ -42,16 +42,8 @@ async function writeCheckpoint(q: Queryable, name: string, position: Position): 
   );
 }
 
-/**
- * How long a transaction holding the checkpoint row may sit idle before the server ends its session (and
- * rolls it back): a holder frozen or cut off mid-batch (a host gone without a reset) would otherwise hold
- * up every instance's projection until TCP gives up on it, hours later. As long as the lease's idle limit.
- */
-const CHECKPOINT_IDLE_LIMIT_MS = 10_000;
-
 /** Reads the checkpoint with its row locked, so two projectors of one name cannot interleave batches. */
 async function lockCheckpoint(tx: Queryable, name: string): Promise<Position> {
-  await tx.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(CHECKPOINT_IDLE_LIMIT_MS)]);
   await tx.query(
     `INSERT INTO projection_checkpoints (name, commit_position, prepare_position) VALUES ($1, 0, 0)
      ON CONFLICT (name) DO NOTHING`,

@@ -94,6 +94,9 @@ export interface PgDatabaseConfig extends PoolConfig {
   onConnectionError?: (error: Error) => void;
 }
 
+/** How long a module session may sit idle inside a transaction: as long as the projection lease's idle limit. */
+const IDLE_IN_TRANSACTION_LIMIT_MS = 10_000;
+
 /**
  * A PostgreSQL server through a node-postgres pool. Connection errors never escape as 'error' events (they
  * would end the host process): those of idle connections are reported to `onConnectionError` and the pool
@@ -123,7 +126,13 @@ export class PgDatabase implements Database {
       // Every connection resolves unqualified table names in the module's schema, so the SQL stays
       // schema-free. Appended to the connection string's own `options` (the last setting wins), which
       // would otherwise replace it and move the module into another schema.
-      options: [fromString.options, rest.options, `-c search_path=${this.schema}`].filter(Boolean).join(' '),
+      // A session of an instance gone without a reset (its machine down, a partition) in the middle of a
+      // transaction would hold its locks (a stream's, the projection checkpoint's) until TCP gave up on it,
+      // hours later, every other instance waiting: the server ends it once idle that long in a transaction.
+      // First, so that the connection string's own setting wins.
+      options: [`-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_LIMIT_MS}`, fromString.options, rest.options, `-c search_path=${this.schema}`]
+        .filter(Boolean)
+        .join(' '),
     });
     this.pool.on('error', (error) => this.onConnectionError(error));
     this.concurrentStatements = this.pool.options.max > 1;
