@@ -96,11 +96,13 @@ interface Attempt {
   checked: InteractionEvent[] | null;
   /** The state a repeat of an idempotent command returns: the first request's result. */
   replayed: InteractionState | null;
+  /** Of a repeat: the last event of the stream that result folds (null: none). */
+  replayedThrough: RecordedEvent | null;
   /** Of a repeat: the first request's events, which it may not have published, and the state before them. */
   unpublished: { events: RecordedEvent[]; before: InteractionState } | null;
 }
 
-const newAttempt = (): Attempt => ({ before: fold([]), appending: [], result: null, checked: null, replayed: null, unpublished: null });
+const newAttempt = (): Attempt => ({ before: fold([]), appending: [], result: null, checked: null, replayed: null, replayedThrough: null, unpublished: null });
 
 /**
  * The write side's loop around the pure decider: look up what the command references, then read the
@@ -265,6 +267,7 @@ export class InteractionWriter {
       }
       if (state.replayed) {
         if (state.unpublished) await this.publishFound(state.unpublished);
+        if (state.replayedThrough) await this.shown(state.replayedThrough);
         return state.replayed;
       }
       if (!state.result) return state.before;
@@ -307,7 +310,9 @@ export class InteractionWriter {
       let last = stored.length - 1;
       while (last >= 0 && stored[last]!.metadata?.idempotencyKey !== key) last--;
       if (last >= 0 || earlier.answeredEvents !== null) {
-        state.replayed = fold(stored.slice(0, last >= 0 ? last + 1 : earlier.answeredEvents!).map(toDomainEvent));
+        const through = last >= 0 ? last + 1 : earlier.answeredEvents!;
+        state.replayed = fold(stored.slice(0, through).map(toDomainEvent));
+        state.replayedThrough = stored[through - 1] ?? null;
         if (last >= 0 && earlier.unpublished) {
           // That request's events: the run of the key's events its last one ends.
           let first = last;
@@ -364,6 +369,16 @@ export class InteractionWriter {
     const last = events[events.length - 1]!;
     const found = { nextRevision: last.revision, position: await knownPositionOr(this.store, last.position), events };
     await this.afterAppend(before, found, null).catch(() => undefined);
+  }
+
+  /**
+   * A repeat answers as its first request did, once the read tables show what it answers with: that request
+   * may have failed its own wait (InteractionProjectionTimeoutError, retryable), and a repeat answered at once
+   * would be a silent stale read.
+   */
+  private async shown(last: RecordedEvent): Promise<void> {
+    if (!this.projection) return;
+    await this.projection.afterAppend({ nextRevision: last.revision, position: await knownPositionOr(this.store, last.position), events: [last] });
   }
 
   /** `checked`: the events as parsed before the append, when `result` is of that append (not read back). */

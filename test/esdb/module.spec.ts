@@ -122,6 +122,30 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
     }
   });
 
+  it('answers a repeat of a command whose read-your-writes wait timed out (same idempotency key) only once queries show it', async () => {
+    const service = (await boot({ readYourWrites: { timeoutMs: 300 } })).get(InteractionsService);
+    await service.createInteraction({ contactUuid: ada }); // the checkpoint row exists now
+    const blocker = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query("SELECT 1 FROM projection_checkpoints WHERE name = 'interactions' FOR UPDATE");
+      const request = () => service.createInteraction({ contactUuid: bob, subject: 'Retried' }, [], [], { idempotencyKey: 'retry after timeout' });
+      await expect(request()).rejects.toBeInstanceOf(InteractionProjectionTimeoutError);
+      // The caller retries, as the error's `retryable` invites: still not shown, so still not answered.
+      const repeat = await request().then(
+        async (answer) => ({ answered: answer.uuid, shown: await service.getInteraction(answer.uuid) }),
+        (error: unknown) => error,
+      );
+      expect(repeat).toBeInstanceOf(InteractionProjectionTimeoutError);
+      await blocker.query('ROLLBACK');
+      const answered = await request();
+      expect(await service.getInteraction(answered.uuid)).toEqual(answered);
+    } finally {
+      await blocker.end();
+    }
+  });
+
   it('returns right after the append with readYourWrites: false; the read tables follow', async () => {
     const service = (await boot({ readYourWrites: false })).get(InteractionsService);
     const created = await service.createInteraction({ contactUuid: ada, subject: 'Eventually' });
