@@ -80,7 +80,7 @@ export async function recordDecision(
     inserted = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.merges_and_forgets.${db.schema}`]);
       // A repeat of a merge recorded before her forget is answered as the first request (below), not refused.
-      const repeat = idempotency.key !== null && (await tx.query('SELECT 1 FROM lifecycle_decisions WHERE idempotency_key = $1', [idempotency.key])).rows.length > 0;
+      const repeat = idempotency.key !== null && (await keyRecorded(tx, idempotency.key));
       if (decision.kind === 'contacts_merged' && !repeat) {
         const forgotten = await forgottenAmong(tx, [decision.fromUuid, decision.intoUuid]);
         const errors = new ErrorCollector();
@@ -101,6 +101,11 @@ export async function recordDecision(
   if (!first[0]) return recordDecision(db, fresh, idempotency); // gone between the two statements (never deleted today)
   if (first[0].fingerprint !== idempotency.fingerprint) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
   return fromRow(first[0]);
+}
+
+/** Whether a decision is recorded under this idempotency key. */
+export async function keyRecorded(q: Queryable, key: string): Promise<boolean> {
+  return (await q.query('SELECT 1 FROM lifecycle_decisions WHERE idempotency_key = $1', [key])).rows.length > 0;
 }
 
 /**

@@ -14,7 +14,7 @@ import { Database } from '../ports/database';
 import { fingerprintOf } from '../nest/idempotency';
 import { CommandOptions, LifecycleResult } from '../nest/messages';
 import { LifecycleDecision } from './decider';
-import { decidedAs, RecordedDecision, recordDecision } from './decision-store';
+import { decidedAs, keyRecorded, RecordedDecision, recordDecision } from './decision-store';
 import { FanOutStoppedError, LifecycleFanOut } from './fan-out';
 import { DATABASE } from '../nest/tokens';
 
@@ -52,6 +52,14 @@ export class LifecycleDecisions {
       validateIdempotencyKey(options),
     );
     return this.decide({ kind, [field]: about } as DecisionInput, trace, key);
+  }
+
+  /**
+   * Whether `key` names a decision recorded already: its repeat is answered as the first request was
+   * (`decide`), so a command's checks of the directory as it is now are not made for it.
+   */
+  async isRepeat(key: string | undefined): Promise<boolean> {
+    return key !== undefined && (await keyRecorded(this.db, key));
   }
 
   async decide(input: DecisionInput, trace: NormalisedTrace, idempotencyKey: string | undefined): Promise<LifecycleResult> {

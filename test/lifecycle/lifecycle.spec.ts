@@ -202,6 +202,24 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       const { rows } = await m.db.query('SELECT * FROM lifecycle_decisions');
       expect(rows).toEqual([]);
     });
+
+    it('answers a keyed repeat as the first request was, also once into has left the directory', async () => {
+      const [from, into] = [m.newContact({ name: 'From' }), m.newContact({ name: 'Into' })];
+      await m.service.createInteraction({ contactUuid: from, subject: 'merged' });
+      const first = await m.service.contactsMerged(from, into, { idempotencyKey: 'merge-then-into-gone' });
+      // The host removes both: `from` after the merge, `into` after its own deletion later on.
+      m.contacts.contacts.delete(from);
+      await m.service.contactDeleted(into);
+      m.contacts.contacts.delete(into);
+      const events = await m.countEvents();
+      await expect(m.service.contactsMerged(from, into, { idempotencyKey: 'merge-then-into-gone' })).resolves.toEqual(first);
+      expect(await m.countEvents()).toBe(events);
+      // Without the key it is a new request, checked as one; the key with another input is refused.
+      await expect(m.service.contactsMerged(from, into)).rejects.toMatchObject({ errors: { intoUuid: ['does not exist'] } });
+      await expect(m.service.contactsMerged(from, into, { idempotencyKey: 'merge-then-into-gone', actorUuid })).rejects.toMatchObject({
+        errors: { idempotencyKey: ['was already used for a different request'] },
+      });
+    });
   });
 
   it.each([

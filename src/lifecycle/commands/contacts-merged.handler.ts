@@ -26,8 +26,13 @@ export class ContactsMergedHandler implements ICommandHandler<ContactsMergedComm
     if (from === into) throw new InteractionValidationError({ intoUuid: [MERGE_INTO_ITSELF] });
     // `into` becomes the subject of interactions, and a subject must exist; `from` may be gone already. A
     // forgotten contact is gone whatever the directory says: the decision's record refuses one (`recordDecision`).
+    // A keyed repeat is answered as the first request was, also once the host has removed `into` since.
+    if (!(await this.decisions.isRepeat(key))) await this.intoExists(into);
+    return this.decisions.decide({ kind: 'contacts_merged', fromUuid: from, intoUuid: into }, trace, key);
+  }
+
+  private async intoExists(into: string): Promise<void> {
     const found = await this.directories.contacts.findContacts([into]);
     if (!found.some((contact) => contact.uuid.toLowerCase() === into)) throw new InteractionValidationError({ intoUuid: [MESSAGES.doesNotExist] });
-    return this.decisions.decide({ kind: 'contacts_merged', fromUuid: from, intoUuid: into }, trace, key);
   }
 }
