@@ -52,10 +52,16 @@ export async function recordDecision(
   idempotency: { key: string; fingerprint: string } | { key: null; fingerprint: string },
 ): Promise<RecordedDecision> {
   const { decision } = fresh;
+  const recordingLock = `crm_interactions.merges_and_forgets.${db.schema}`;
   // A forget's contacts (hers and those merged with her) go into `forgotten_contacts` in the decision's statement.
-  const insert = `WITH decided AS (
-       INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+  // Decisions are recorded one at a time (the lock, held till commit), each stamped with the time it took
+  // the lock, not its transaction's start (now()): `pendingDecisions`' order is then the order they became
+  // visible, so of two decisions about one contact recorded at once the later one always sees the earlier
+  // one pending and waits for it (`finishOlderAbout`), and the earlier one never sees the later as older.
+  const insert = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtext($9))),
+     decided AS (
+       INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint, created_at)
+       SELECT $1, $2, $3, $4, $5, $6, $7, clock_timestamp() FROM locked
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id),
      forgotten AS (
        INSERT INTO forgotten_contacts (uuid, decision_id) SELECT u, decision_id FROM decided, unnest($8::uuid[]) AS u
@@ -70,6 +76,7 @@ export async function recordDecision(
     idempotency.key,
     idempotency.fingerprint,
     forgotten,
+    recordingLock,
   ];
   let inserted: boolean;
   if (decision.kind === 'contacts_merged' || decision.kind === 'contact_forgotten') {
@@ -78,7 +85,7 @@ export async function recordDecision(
     // later run of the forget would take the other contact too, or her keys move to him after her forget
     // read whom to take.
     inserted = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.merges_and_forgets.${db.schema}`]);
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [recordingLock]);
       // A repeat of a merge recorded before her forget is answered as the first request (below), not refused.
       const repeat = idempotency.key !== null && (await keyRecorded(tx, idempotency.key));
       if (decision.kind === 'contacts_merged' && !repeat) {
