@@ -3,7 +3,7 @@ import { DESTROY_KEYS, destroyKeysParams, forgottenAmong, INTERACTIONS_OWNED_BY 
 import { ErrorCollector, InteractionValidationError } from '../domain/errors';
 import { MESSAGES } from '../domain/validation';
 import { rowBehindItsStream, takeParkedEventsFirst } from '../../projections/interactions.projection';
-import { IDEMPOTENCY_KEY_REUSED } from '../nest/idempotency';
+import { IDEMPOTENCY_KEY_REUSED, keyBound } from '../nest/idempotency';
 import { Forgotten, LifecycleDecision, LifecycleKind } from './decider';
 
 /**
@@ -62,6 +62,7 @@ export async function recordDecision(
      decided AS (
        INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint, created_at)
        SELECT $1, $2, $3, $4, $5, $6, $7, clock_timestamp() FROM locked
+       WHERE NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $6)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id),
      forgotten AS (
        INSERT INTO forgotten_contacts (uuid, decision_id) SELECT u, decision_id FROM decided, unnest($8::uuid[]) AS u
@@ -105,7 +106,11 @@ export async function recordDecision(
   }
   if (inserted) return fresh;
   const { rows: first } = await db.query<DecisionRow>('SELECT * FROM lifecycle_decisions WHERE idempotency_key = $1', [idempotency.key]);
-  if (!first[0]) return recordDecision(db, fresh, idempotency); // gone between the two statements (never deleted today)
+  if (!first[0]) {
+    // One key, one request, whatever the command: an interaction command's key is refused here.
+    if (await keyBound(db, idempotency.key!)) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
+    return recordDecision(db, fresh, idempotency); // gone between the two statements (never deleted today)
+  }
   if (first[0].fingerprint !== idempotency.fingerprint) throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
   return fromRow(first[0]);
 }

@@ -56,9 +56,11 @@ export async function reserveIdempotencyKey(
 ): Promise<ReservedKey> {
   for (let attempt = 0; ; attempt++) {
     // A hold taken over from a holder still named is a lapsed one: that request may have landed unpublished.
+    // One key, one request, whatever the command: a key a lifecycle decision holds is not bound here.
     const { rows } = await db.query<{ stream_name: string; answered_events: number | null; fresh: boolean; unpublished: boolean }>(
       `INSERT INTO idempotency_keys (key, fingerprint, stream_name, held_by, held_until)
-       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+       SELECT $1, $2, $3, $4, now() + make_interval(secs => $5)
+       WHERE NOT EXISTS (SELECT FROM lifecycle_decisions WHERE idempotency_key = $1)
        ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until,
            unpublished = idempotency_keys.unpublished OR idempotency_keys.held_by IS NOT NULL
          WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint
@@ -70,7 +72,11 @@ export async function reserveIdempotencyKey(
     if (taken) {
       return { streamName: taken.stream_name, fresh: taken.fresh, answeredEvents: taken.answered_events, unpublished: taken.unpublished };
     }
-    const { rows: first } = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM idempotency_keys WHERE key = $1', [key]);
+    // A lifecycle decision's key reads as another request's ('' is no fingerprint).
+    const { rows: first } = await db.query<{ fingerprint: string }>(
+      `SELECT fingerprint FROM idempotency_keys WHERE key = $1 UNION ALL SELECT '' FROM lifecycle_decisions WHERE idempotency_key = $1`,
+      [key],
+    );
     if (first[0] && first[0].fingerprint !== fingerprint) {
       throw new InteractionValidationError({ idempotencyKey: [IDEMPOTENCY_KEY_REUSED] });
     }
@@ -104,6 +110,11 @@ export async function answeredWithoutEvents(db: Queryable, key: string, events: 
  */
 export async function forgetFingerprints(db: Queryable, streamName: string): Promise<void> {
   await db.query('UPDATE idempotency_keys SET fingerprint = $2 WHERE stream_name = $1 AND fingerprint <> $2', [streamName, FORGOTTEN_FINGERPRINT]);
+}
+
+/** Whether an interaction command's request holds the key (a lifecycle command's is refused then). */
+export async function keyBound(db: Queryable, key: string): Promise<boolean> {
+  return (await db.query('SELECT 1 FROM idempotency_keys WHERE key = $1', [key])).rows.length > 0;
 }
 
 /** Extends the request's hold on its key by `KEY_HOLD_MS` (every third of it while the request runs). */

@@ -99,6 +99,20 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('on %
       await expect(m.service.contactDeleted(uuidv7())).resolves.toEqual({ interactions: 0 });
     });
 
+    it('refuses a key used by another kind of command, either way, and writes nothing', async () => {
+      const s = await scene();
+      const reused = { errors: { idempotencyKey: ['was already used for a different request'] } };
+      await m.service.contactDeleted(s.gone, { idempotencyKey: 'one-request' });
+      const events = await m.countEvents();
+      await expect(m.service.createInteraction({ contactUuid: s.other }, [], [], { idempotencyKey: 'one-request' })).rejects.toMatchObject(reused);
+      await expect(m.service.linkParty(s.untouched.uuid, 0, { contactUuid: s.other }, { idempotencyKey: 'one-request' })).rejects.toMatchObject(reused);
+      await m.service.updateInteraction(s.untouched.uuid, { subject: 'edited' }, null, { idempotencyKey: 'an-edit' });
+      await expect(m.service.contactDeleted(s.other, { idempotencyKey: 'an-edit' })).rejects.toMatchObject(reused);
+      await expect(m.service.contactsMerged(s.other, m.newContact(), { idempotencyKey: 'an-edit' })).rejects.toMatchObject(reused);
+      expect(await m.countEvents()).toBe(events + 1);
+      expect(await m.service.listInvolving(s.other)).not.toEqual([]);
+    });
+
     it.each([
       ['recorded before its answer was lost: it is run and answered', true],
       ['not recorded, its answer lost: unknown, and nothing decided', false],
