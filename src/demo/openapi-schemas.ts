@@ -124,13 +124,16 @@ export const RecordedEventSchema = component(
     data: z
       .unknown()
       .describe("any JSON value: the event's data, upcast to its type's schema (src/domain/events.ts) where that schema reads it, else as stored"),
-    metadata: z.strictObject({
-      actorUuid: uuid.nullable(),
-      correlationId: z.string(),
-      causationId: z.string().nullable(),
-      recordedAt: timestamp,
-      idempotencyKey: z.string().optional(),
-    }),
+    metadata: z.union([
+      z.strictObject({
+        actorUuid: uuid.nullable(),
+        correlationId: z.string(),
+        causationId: z.string().nullable(),
+        recordedAt: timestamp,
+        idempotencyKey: z.string().optional(),
+      }),
+      z.unknown().describe('as stored, for an event this version cannot read (metadata without its fields is one such)'),
+    ]),
   }),
 );
 export const HistorySchema = component('InteractionHistory', z.array(RecordedEventSchema), "the stream's events in order");

@@ -1,6 +1,8 @@
 import { uuidv7 } from 'uuidv7';
 import { checkAnswer, DemoUnderTest, startDemoApp } from './demo-app';
 import { BACKENDS } from '../support/backends';
+import { Database } from '../../src/ports/database';
+import { DATABASE } from '../../src/nest/tokens';
 
 interface Answer {
   status: number;
@@ -97,6 +99,23 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('demo
     expect((await call('GET', `/interactions/${uuid}`)).status).toBe(404);
     expect((await call('DELETE', `/interactions/${uuid}`)).status).toBe(404);
     expect((await call('PATCH', `/interactions/${uuid}`, { subject: 'x' })).status).toBe(404);
+  });
+
+  it("answers the history of a stream holding an event this version cannot read, as stored, as the document says", async () => {
+    const subject = await contact('Auditor');
+    const { uuid } = (await call('POST', '/interactions', { contactUuid: subject })).body;
+    // Written past the module (another version, a hand edit): a type it does not know, metadata without its fields.
+    const archived = { schemaVersion: 1, interactionUuid: uuid };
+    await demo!.app
+      .get<Database>(DATABASE)
+      .query("INSERT INTO events (event_id, stream_name, stream_revision, event_type, data, metadata) VALUES ($1, $2, 2, 'InteractionArchived', $3, '{}')", [
+        uuidv7(),
+        `interaction-${uuid}`,
+        JSON.stringify(archived),
+      ]);
+    const history = await call('GET', `/interactions/${uuid}/history`);
+    expect(history.status).toBe(200);
+    expect(history.body[2]).toMatchObject({ revision: 2, type: 'InteractionArchived', data: archived, metadata: {} });
   });
 
   it('answers 422 with field-keyed errors, 409 on a stale version, 404 for unknown and malformed uuids', async () => {
