@@ -15,10 +15,17 @@ export function assertSchemaName(schema: string): string {
   return schema;
 }
 
-/** Socket errors and the server's "connection gone" SQLSTATEs (class 08, admin/crash shutdown, too many connections). */
+/**
+ * The server ended the session for sitting idle in a transaction (IDLE_IN_TRANSACTION_LIMIT_MS): it rolled
+ * the transaction back. A statement sent as the end arrives (the process was blocked: a GC pause, long
+ * synchronous work) gets it as its own error, not as a closed connection.
+ */
+const IDLE_IN_TRANSACTION_ENDED = '25P03';
+
+/** Socket errors and the server's "connection gone" SQLSTATEs (class 08, admin/crash shutdown, idle ends, too many connections). */
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  '57P01', '57P02', '57P03', '53300',
+  '57P01', '57P02', '57P03', '53300', IDLE_IN_TRANSACTION_ENDED,
 ]);
 // "Query read timeout": no answer within `query_timeout` (a server gone without a reset: see PgDatabase).
 const CONNECTION_ERROR_MESSAGES =
@@ -31,6 +38,12 @@ export function isConnectionError(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || code.startsWith('08'))) return true;
   return typeof message === 'string' && CONNECTION_ERROR_MESSAGES.test(message);
+}
+
+/** Whether a COMMIT that failed so certainly did not commit. */
+function commitNeverApplied(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === IDLE_IN_TRANSACTION_ENDED || (typeof message === 'string' && /not queryable/i.test(message));
 }
 
 /** A connection error as the module's error; anything else unchanged. */
@@ -203,7 +216,9 @@ export class PgDatabase implements Database {
         // connection that cannot even do that is dropped by withClient).
         if (!committing && !isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
         // A connection lost during COMMIT leaves the outcome unknown: the caller must find out by reading.
-        throw unavailable(error, committing ? 'unknown' : false);
+        // Not when the COMMIT never left (the client knew the connection gone) or the server had ended the
+        // session for idling in the transaction: then it was rolled back.
+        throw unavailable(error, committing && !commitNeverApplied(error) ? 'unknown' : false);
       }
     });
   }
