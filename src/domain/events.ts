@@ -228,10 +228,14 @@ const upcasterKey = (type: string, fromVersion: number) => `${type}@${fromVersio
  * one registered for the same version. Returns a function that removes it again.
  */
 export function registerUpcaster(upcaster: EventUpcaster): () => void {
+  // Entries come from the host's JavaScript too (a module file: CRM_INTERACTIONS_UPCASTERS), unchecked by types.
+  if (typeof upcaster !== 'object' || upcaster === null) throw new Error('registerUpcaster: an upcaster must be an object');
   if (!isInteractionEventType(upcaster.eventType)) throw new Error(`registerUpcaster: unknown event type ${upcaster.eventType}`);
   if (!Number.isInteger(upcaster.fromVersion) || upcaster.fromVersion < 0 || upcaster.fromVersion >= CURRENT_SCHEMA_VERSION) {
     throw new Error(`registerUpcaster: fromVersion must be an integer from 0 to ${CURRENT_SCHEMA_VERSION - 1}`);
   }
+  // Else its link would be missing, hiding the one it replaced, and every event it should read parked.
+  if (typeof upcaster.upcast !== 'function') throw new Error('registerUpcaster: upcast must be a function');
   const key = upcasterKey(upcaster.eventType, upcaster.fromVersion);
   const previous = upcasters.get(key);
   upcasters.set(key, upcaster.upcast);

@@ -117,4 +117,10 @@ describe('upcasting in parseEvent', () => {
     expect(() => registerUpcaster({ ...updatedV0ToV1, fromVersion: 1 })).toThrow(/fromVersion/);
     expect(() => registerUpcaster({ ...updatedV0ToV1, fromVersion: 0.5 })).toThrow(/fromVersion/);
   });
+
+  it('registerUpcaster refuses what is not an upcaster (a host module file is not type-checked), keeping the chain', () => {
+    expect(() => registerUpcaster(null as never)).toThrow(/registerUpcaster: an upcaster must be an object/);
+    expect(() => registerUpcaster({ eventType: 'InteractionLogged', fromVersion: 0 } as never)).toThrow(/upcast must be a function/);
+    expect(parseEvent('InteractionLogged', LOGGED_V0)).toMatchObject({ data: { schemaVersion: CURRENT_SCHEMA_VERSION } });
+  });
 });
