@@ -127,7 +127,10 @@ export class DemoContacts implements ContactDirectory {
     );
   }
 
-  /** Removes a forgotten contact and every contact the demo merged with it, either way and through chains of merges. */
+  /**
+   * Removes a forgotten contact and every contact the demo merged with it, either way and through chains of
+   * merges, with what it kept of their creates.
+   */
   async forget(uuid: string, idempotencyKey?: string): Promise<void> {
     await this.db.query(
       `WITH RECURSIVE person(uuid) AS (
@@ -135,7 +138,9 @@ export class DemoContacts implements ContactDirectory {
          UNION
          SELECT CASE WHEN m.from_uuid = p.uuid THEN m.into_uuid ELSE m.from_uuid END
          FROM merged_contacts m JOIN person p ON p.uuid IN (m.from_uuid, m.into_uuid)),
-       removed AS (DELETE FROM contacts WHERE uuid IN (SELECT uuid FROM person))
+       removed AS (DELETE FROM contacts WHERE uuid IN (SELECT uuid FROM person)),
+       -- The answers kept for repeats of their creates hold their personal data too (a repeat brings its own).
+       unremembered AS (DELETE FROM created_contacts WHERE contact->>'uuid' IN (SELECT uuid::text FROM person))
        ${REMEMBER_REMOVAL}`,
       [uuid, idempotencyKey ?? null],
     );
