@@ -81,6 +81,10 @@ export async function pendingMigrations(db: Queryable, sets: MigrationSet[]): Pr
 export async function migrate(db: Database, sets: MigrationSet[]): Promise<string[]> {
   const pending = sets.flatMap(migrationsOf);
   return db.transaction(async (tx) => {
+    // Not the sessions' limit on idling in a transaction: a data step works in this process between its
+    // statements (a backfill folds a chunk of long bodies for longer than that), and ended, the upgrade
+    // would fail on every start. (An instance gone mid-migration holds its locks till TCP notices, as before.)
+    await tx.query("SELECT set_config('idle_in_transaction_session_timeout', '0', true)");
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`crm_interactions.migrate.${db.schema}`]);
     // Identifiers cannot be parameters; the schema name was checked by assertSchemaName.
     // Quoted: a valid name may be a keyword (`user`, `order`), which unquoted is a syntax error.
