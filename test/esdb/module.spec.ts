@@ -94,6 +94,15 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
     expect(await seen[0]).toEqual(created);
   });
 
+  /** Another session holding the checkpoint row (till its ROLLBACK): the projection's next batch waits for it. */
+  async function holdCheckpointRow(): Promise<Client> {
+    const blocker = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query("SELECT 1 FROM projection_checkpoints WHERE name = 'interactions' FOR UPDATE");
+    return blocker;
+  }
+
   it('fails a command with InteractionProjectionTimeoutError when the read model lags past the timeout; the change is saved', async () => {
     const app = await boot({ readYourWrites: { timeoutMs: 300 } });
     const service = app.get(InteractionsService);
@@ -101,12 +110,8 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
     app.get(EventBus).subscribe((event: IEvent) => published.push(event));
     await service.createInteraction({ contactUuid: ada }); // the checkpoint row exists now
 
-    // Another session holds the checkpoint row: the projection's next batch waits for it.
-    const blocker = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
-    await blocker.connect();
+    const blocker = await holdCheckpointRow();
     try {
-      await blocker.query('BEGIN');
-      await blocker.query("SELECT 1 FROM projection_checkpoints WHERE name = 'interactions' FOR UPDATE");
       const attempt = service.createInteraction({ contactUuid: bob, subject: 'Slow read model' });
       await expect(attempt).rejects.toBeInstanceOf(InteractionProjectionTimeoutError);
       const error = (await attempt.catch((e: unknown) => e)) as InteractionProjectionTimeoutError;
@@ -125,11 +130,8 @@ describe("InteractionsModule with eventStore 'eventstoredb'", () => {
   it('answers a repeat of a command whose read-your-writes wait timed out (same idempotency key) only once queries show it', async () => {
     const service = (await boot({ readYourWrites: { timeoutMs: 300 } })).get(InteractionsService);
     await service.createInteraction({ contactUuid: ada }); // the checkpoint row exists now
-    const blocker = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
-    await blocker.connect();
+    const blocker = await holdCheckpointRow();
     try {
-      await blocker.query('BEGIN');
-      await blocker.query("SELECT 1 FROM projection_checkpoints WHERE name = 'interactions' FOR UPDATE");
       const request = () => service.createInteraction({ contactUuid: bob, subject: 'Retried' }, [], [], { idempotencyKey: 'retry after timeout' });
       await expect(request()).rejects.toBeInstanceOf(InteractionProjectionTimeoutError);
       // The caller retries, as the error's `retryable` invites: still not shown, so still not answered.
