@@ -62,7 +62,7 @@ export async function recordDecision(
      decided AS (
        INSERT INTO lifecycle_decisions (decision_id, kind, payload, actor_uuid, correlation_id, idempotency_key, fingerprint, created_at)
        SELECT $1, $2, $3, $4, $5, $6, $7, clock_timestamp() FROM locked
-       WHERE NOT EXISTS (SELECT FROM idempotency_keys WHERE key = $6)
+       WHERE $6::text IS NULL OR key_free_of_other_kind('lifecycle', $6) -- after the recording lock (migration 0024)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING decision_id),
      forgotten AS (
        INSERT INTO forgotten_contacts (uuid, decision_id) SELECT u, decision_id FROM decided, unnest($8::uuid[]) AS u

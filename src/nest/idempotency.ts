@@ -56,11 +56,12 @@ export async function reserveIdempotencyKey(
 ): Promise<ReservedKey> {
   for (let attempt = 0; ; attempt++) {
     // A hold taken over from a holder still named is a lapsed one: that request may have landed unpublished.
-    // One key, one request, whatever the command: a key a lifecycle decision holds is not bound here.
+    // One key, one request, whatever the command: a key a lifecycle decision holds is not bound here, also one
+    // bound at this moment (`key_free_of_other_kind`, migration 0024: the key's lock, then a fresh look).
     const { rows } = await db.query<{ stream_name: string; answered_events: number | null; fresh: boolean; unpublished: boolean }>(
       `INSERT INTO idempotency_keys (key, fingerprint, stream_name, held_by, held_until)
        SELECT $1, $2, $3, $4, now() + make_interval(secs => $5)
-       WHERE NOT EXISTS (SELECT FROM lifecycle_decisions WHERE idempotency_key = $1)
+       WHERE key_free_of_other_kind('interaction', $1)
        ON CONFLICT (key) DO UPDATE SET held_by = EXCLUDED.held_by, held_until = EXCLUDED.held_until,
            unpublished = idempotency_keys.unpublished OR idempotency_keys.held_by IS NOT NULL
          WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint

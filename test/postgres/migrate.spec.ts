@@ -29,6 +29,7 @@ const READ_TABLE_IDS = [
   'read_tables/0021_fold_stroke_letters_and_kept_marks.sql',
   'read_tables/0022_search_chinese_japanese_by_pairs.sql',
   'read_tables/0023_keys_read_without_forgotten_owners.sql',
+  'read_tables/0024_one_request_per_key.sql',
 ];
 const EVENT_LOG_IDS = ['event_log/0001_event_log.sql', 'event_log/0002_lock_and_read_stream.sql'];
 const ALL_IDS = [...EVENT_LOG_IDS, ...READ_TABLE_IDS];

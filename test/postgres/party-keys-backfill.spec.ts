@@ -50,7 +50,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
          FROM (VALUES (0, 'Ο ΚΟΣ', 'ο κος'), (1, 'Plain', 'left as it was')) AS t(p, n, k)`,
         [uuid],
       );
-      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0017_fold_sigma_and_sharp_s.sql', 'read_tables/0018_idempotency_keys_by_stream.sql', 'read_tables/0019_forgotten_contacts.sql', 'read_tables/0020_idempotency_unpublished.sql', 'read_tables/0021_fold_stroke_letters_and_kept_marks.sql', 'read_tables/0022_search_chinese_japanese_by_pairs.sql', 'read_tables/0023_keys_read_without_forgotten_owners.sql']);
+      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0017_fold_sigma_and_sharp_s.sql', 'read_tables/0018_idempotency_keys_by_stream.sql', 'read_tables/0019_forgotten_contacts.sql', 'read_tables/0020_idempotency_unpublished.sql', 'read_tables/0021_fold_stroke_letters_and_kept_marks.sql', 'read_tables/0022_search_chinese_japanese_by_pairs.sql', 'read_tables/0023_keys_read_without_forgotten_owners.sql', 'read_tables/0024_one_request_per_key.sql']);
       expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions', [])).rows).toEqual([{ words: ['strasse', 'οδοσ'] }]);
       // Only rows with a letter whose fold changed are written again.
       expect((await db.query('SELECT name_key FROM interaction_parties ORDER BY position', [])).rows).toEqual([
@@ -80,7 +80,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
          SELECT '01900000-0000-7000-8000-000000000021', p, n, NULL, NULL, '{"source": "free_text", "capturedAt": "2026-01-01T00:00:00Z"}', 'stale'
          FROM (VALUES (0, 'Đorđe Łukasz'), (1, 'José')) AS t(p, n)`,
       );
-      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0021_fold_stroke_letters_and_kept_marks.sql', 'read_tables/0022_search_chinese_japanese_by_pairs.sql', 'read_tables/0023_keys_read_without_forgotten_owners.sql']);
+      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0021_fold_stroke_letters_and_kept_marks.sql', 'read_tables/0022_search_chinese_japanese_by_pairs.sql', 'read_tables/0023_keys_read_without_forgotten_owners.sql', 'read_tables/0024_one_request_per_key.sql']);
       expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions ORDER BY uuid', [])).rows).toEqual([
         { words: expect.arrayContaining(['lodz', 'soren', 'isik', 'बाल'.normalize('NFKD')]) },
         { words: ['stale'] },
@@ -104,7 +104,7 @@ describe.each(BACKENDS.map((backend) => [backend.name, backend] as const))('migr
       await insertRow(db, '01900000-0000-7000-8000-000000000031', '我在北京工作 ｺｰﾋｰ', ['我在北京工作', 'コーヒー']);
       await insertRow(db, '01900000-0000-7000-8000-000000000032', 'Łódź 👍🏽', ['stale']); // no Han or kana: not read again
       await insertRow(db, '01900000-0000-7000-8000-000000000033', 'Hangul 한국어', ['stale']);
-      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0022_search_chinese_japanese_by_pairs.sql', 'read_tables/0023_keys_read_without_forgotten_owners.sql']);
+      expect(await migrate(db, [EVENT_LOG_MIGRATIONS, READ_TABLE_MIGRATIONS])).toEqual(['read_tables/0022_search_chinese_japanese_by_pairs.sql', 'read_tables/0023_keys_read_without_forgotten_owners.sql', 'read_tables/0024_one_request_per_key.sql']);
       expect((await db.query('SELECT tsvector_to_array(search) AS words FROM interactions ORDER BY uuid', [])).rows).toEqual([
         { words: ['コ', 'コー', 'ヒ', 'ヒー', 'ー', 'ーヒ', '京', '京工', '作', '北', '北京', '在', '在北', '工', '工作', '我', '我在'].sort() },
         { words: ['stale'] },
