@@ -168,20 +168,38 @@ describe('appends of unknown outcome', () => {
     }
   });
 
-  it("PgDatabase reports a connection lost before COMMIT's answer as 'unknown', and stays usable", async () => {
+  it("PgDatabase reports a connection lost while COMMIT was under way as 'unknown', one lost before it as false, and stays usable", async () => {
     const pg = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 2 });
     const admin = new Client({ connectionString: TEST_DATABASE_URL });
     await admin.connect();
+    const terminate = (pid: number) => admin.query('SELECT pg_terminate_backend($1)', [pid]);
     try {
-      const error = await pg
+      // COMMIT sent, its answer lost: the server runs a deferred trigger at COMMIT, and is ended meanwhile.
+      const whileCommitting = await pg
         .transaction(async (tx) => {
           const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid', []);
-          await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          await tx.query('CREATE TEMP TABLE slow_commit (x int)', []);
+          await tx.query('CREATE FUNCTION pg_temp.sleep_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$', []);
+          await tx.query(
+            'CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON slow_commit DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.sleep_at_commit()',
+            [],
+          );
+          await tx.query('INSERT INTO slow_commit VALUES (1)', []);
+          setTimeout(() => void terminate(rows[0]!.pid), 500); // COMMIT is sent once this function returns
+        })
+        .catch((e: unknown) => e);
+      expect(whileCommitting).toBeInstanceOf(InteractionUnavailableError);
+      expect((whileCommitting as InteractionUnavailableError).committed).toBe('unknown');
+      // The connection known lost before COMMIT: that COMMIT never left, and the server rolled back.
+      const before = await pg
+        .transaction(async (tx) => {
+          const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid', []);
+          await terminate(rows[0]!.pid);
           await new Promise((resolve) => setTimeout(resolve, 100));
         })
         .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(InteractionUnavailableError);
-      expect((error as InteractionUnavailableError).committed).toBe('unknown');
+      expect(before).toBeInstanceOf(InteractionUnavailableError);
+      expect((before as InteractionUnavailableError).committed).toBe(false);
       expect((await pg.query('SELECT 1 AS one', [])).rows).toEqual([{ one: 1 }]);
     } finally {
       await admin.end();
