@@ -9,14 +9,15 @@ import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres
 /**
  * A migration's data step works between its statements (a backfill's chunk of 2,000 rows folded in this
  * process: ~20 s for bodies of 100,000 characters, within the contract's cap). The sessions' limit on
- * idling in a transaction (10 s) must not end it, or the upgrade fails on every start.
+ * idling in a transaction (10 s) must not end it, or the upgrade fails on every start. Here the limit is 1 s
+ * (a connection's own setting wins) and the chunk 300 such rows, a few seconds of folding.
  */
 describe('a migration whose data step works longer than the idle limit between statements (PostgreSQL)', () => {
   const schema = uniqueSchema('migidle');
   const dir = mkdtempSync(join(tmpdir(), 'migidle-'));
   let db: PgDatabase;
   beforeAll(async () => {
-    db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema, max: 2 });
+    db = new PgDatabase({ connectionString: TEST_DATABASE_URL, schema, max: 2, options: '-c idle_in_transaction_session_timeout=1000' });
     await migrate(db, [READ_TABLE_MIGRATIONS]);
     writeFileSync(join(dir, '0001_rewrite_search.sql'), 'SELECT 1;');
   });
@@ -31,7 +32,7 @@ describe('a migration whose data step works longer than the idle limit between s
       `INSERT INTO interactions (uuid, contact_uuid, interaction_type, occurred_at, metadata, file_uuids, inserted_at, updated_at, version, subject, body)
        SELECT gen_random_uuid(), gen_random_uuid(), 'note', now(), '{}', '{}', now(), now(), 0, 'row ' || g,
               repeat('Lorem ipsum dolor Über straße café ' || g || ' ', 3000)
-       FROM generate_series(1, 2000) AS g`,
+       FROM generate_series(1, 300) AS g`,
       [],
     );
     const set = { name: 'rewrite', dir, after: { '0001_rewrite_search.sql': (tx: Parameters<typeof backfillSearchWords>[0]) => backfillSearchWords(tx) } };
